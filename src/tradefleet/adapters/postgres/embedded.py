@@ -1,0 +1,34 @@
+"""Embedded PostgreSQL 16 from the ``pgserver`` wheel, for local runs and tests.
+
+Used only when no DSN is configured. The data directory lives under the user's state dir and
+is reused across runs. As root, pgserver runs the server as a system user it creates, because
+PostgreSQL refuses to run as root.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+
+def default_data_dir() -> Path:
+    override = os.environ.get("TRADEFLEET_STATE_DIR")
+    base = Path(override) if override else Path(platformdirs.user_state_dir("tradefleet"))
+    return base / "pgdata"
+
+
+def start_embedded(data_dir: Path | None = None, *, database: str = "tradefleet") -> str:
+    """Start (or reuse) the embedded server and return a DSN for ``database`` on it."""
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(Path("/tmp") / f"runtime-{os.getuid()}"))
+    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
+    import pgserver  # imported late: it touches the runtime dir at import
+
+    data_dir = data_dir or default_data_dir()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(data_dir, cleanup_mode=None)
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+    if "(1 row)" not in exists:
+        server.psql(f'CREATE DATABASE "{database}";')
+    return server.get_uri(database)

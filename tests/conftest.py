@@ -1,0 +1,98 @@
+"""Shared fixtures: one real PostgreSQL 16 (pgserver binaries) per test session, and a fresh
+migrated database per test, cloned from a template so it costs milliseconds."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from tradefleet.adapters.postgres.database import Database
+from tradefleet.adapters.postgres.migrate import migrate
+
+TEMPLATE = "tf_template"
+
+
+def _admin_uri(base_uri: str, database: str) -> str:
+    # pgserver URIs look like postgresql://postgres:@/postgres?host=/path
+    head, _, query = base_uri.partition("?")
+    root = head.rsplit("/", 1)[0]
+    return f"{root}/{database}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture(scope="session")
+def pg_server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URI of the session's PostgreSQL server (a DSN to the ``postgres`` database)."""
+    external = os.environ.get("TRADEFLEET_TEST_DSN")
+    if external:
+        yield external
+        return
+    os.environ.setdefault("XDG_RUNTIME_DIR", f"/tmp/runtime-{os.getuid()}")
+    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
+    import pgserver
+
+    data = tmp_path_factory.mktemp("pg") / "data"
+    server = pgserver.get_server(data, cleanup_mode="stop")
+    uri = server.get_uri()
+
+    async def make_template() -> None:
+        conn = await asyncpg.connect(uri)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE}"')
+            await conn.execute(f'CREATE DATABASE "{TEMPLATE}"')
+        finally:
+            await conn.close()
+        tconn = await asyncpg.connect(_admin_uri(uri, TEMPLATE))
+        try:
+            await migrate(tconn)
+        finally:
+            await tconn.close()
+
+    asyncio.run(make_template())
+    yield uri
+
+
+@pytest.fixture
+def pg_dsn(pg_server_uri: str) -> Iterator[str]:
+    """DSN of a fresh, fully migrated database for this test only."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(pg_server_uri)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    yield _admin_uri(pg_server_uri, name)
+
+
+@pytest.fixture
+def empty_pg_dsn(pg_server_uri: str) -> Iterator[str]:
+    """DSN of a fresh database with no schema at all (for migration tests)."""
+    name = f"e_{uuid.uuid4().hex[:12]}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(pg_server_uri)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    yield _admin_uri(pg_server_uri, name)
+
+
+@pytest.fixture
+async def db(pg_dsn: str) -> AsyncIterator[Database]:
+    database = await Database.connect(pg_dsn, min_size=1, max_size=10)
+    try:
+        yield database
+    finally:
+        await database.close()
