@@ -1,0 +1,111 @@
+"""Quotes fetched once per poll window per account and shared through Postgres.
+
+N workers polling one universe would otherwise cost N times the broker calls of one, against a
+per-appkey rate limit. The first worker of a window takes an advisory lock, fetches, and
+stores the snapshot; the others wait on the lock and read it. Each worker still evaluates its
+own signal and takes its own locks. Everything but ``get_quotes`` passes straight through.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+
+from tradefleet.adapters.postgres.database import Database
+from tradefleet.domain.market import Balance, Bar, Quote
+from tradefleet.domain.orders import OrderAck, OrderReport, OrderRequest, Side
+from tradefleet.ports.broker import BrokerPort
+from tradefleet.ports.clock import Clock
+
+_INT_FIELDS = ("price", "volume", "traded_value", "open", "high", "low", "prev_high",
+               "prev_low", "prev_close", "ask", "bid", "upper_limit", "lower_limit")
+
+
+def quote_to_json(q: Quote) -> dict:
+    data = {name: getattr(q, name) for name in _INT_FIELDS}
+    data["change_rate"] = str(q.change_rate)
+    data["at"] = q.at.isoformat()
+    return data
+
+
+def quote_from_json(symbol: str, data: dict) -> Quote:
+    return Quote(symbol=symbol, change_rate=Decimal(data["change_rate"]),
+                 at=datetime.fromisoformat(data["at"]),
+                 **{name: int(data[name]) for name in _INT_FIELDS})
+
+
+class SharedQuotesBroker:
+    """A BrokerPort decorator that shares ``get_quotes`` results across the fleet."""
+
+    def __init__(
+        self, inner: BrokerPort, db: Database, clock: Clock, *, account_key: str,
+        window_seconds: float,
+    ) -> None:
+        self.inner = inner
+        self._db = db
+        self._clock = clock
+        self._account_key = account_key
+        self._window = window_seconds
+        self.fetched_here = 0
+        self.served_shared = 0
+
+    def _scope(self, symbols: Sequence[str]) -> str:
+        universe = hashlib.sha256(",".join(sorted(symbols)).encode()).hexdigest()[:16]
+        return f"{self._account_key}:{universe}"
+
+    async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote]:
+        scope = self._scope(symbols)
+        window = int(self._clock.now().timestamp() // self._window)
+        row = await self._db.pool.fetchval(
+            "SELECT quotes FROM shared_quotes WHERE scope_key = $1 AND window_id = $2",
+            scope, window)
+        if row is not None:
+            self.served_shared += 1
+            return {s: quote_from_json(s, d) for s, d in row.items()}
+        async with self._db.transaction() as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, $2))",
+                               scope, window)
+            row = await conn.fetchval(
+                "SELECT quotes FROM shared_quotes WHERE scope_key = $1 AND window_id = $2",
+                scope, window)
+            if row is not None:
+                self.served_shared += 1
+                return {s: quote_from_json(s, d) for s, d in row.items()}
+            quotes = await self.inner.get_quotes(symbols)
+            await conn.execute(
+                "INSERT INTO shared_quotes (scope_key, window_id, quotes) VALUES ($1, $2, $3)",
+                scope, window, {s: quote_to_json(q) for s, q in quotes.items()})
+            await conn.execute(
+                "DELETE FROM shared_quotes WHERE scope_key = $1 AND window_id < $2",
+                scope, window - 10)
+            self.fetched_here += 1
+            return quotes
+
+    # --- everything else is the inner broker's -------------------------------------------
+    async def authenticate(self) -> datetime | None:
+        return await self.inner.authenticate()
+
+    async def get_minute_bars(self, symbol: str, count: int) -> list[Bar]:
+        return await self.inner.get_minute_bars(symbol, count)
+
+    async def place_order(self, request: OrderRequest) -> OrderAck:
+        return await self.inner.place_order(request)
+
+    async def get_order(self, broker_order_id: str, trading_day: date) -> OrderReport | None:
+        return await self.inner.get_order(broker_order_id, trading_day)
+
+    async def find_orders(
+        self, trading_day: date, symbol: str, side: Side, since: datetime
+    ) -> list[OrderReport]:
+        return await self.inner.find_orders(trading_day, symbol, side, since)
+
+    async def cancel_order(self, broker_order_id: str, broker_branch: str | None) -> None:
+        await self.inner.cancel_order(broker_order_id, broker_branch)
+
+    async def get_balance(self) -> Balance:
+        return await self.inner.get_balance()
+
+    async def get_buyable_qty(self, symbol: str, price: int | None) -> int:
+        return await self.inner.get_buyable_qty(symbol, price)

@@ -1,0 +1,143 @@
+"""One token and one request budget per appkey for the whole fleet, across real processes."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing as mp
+import uuid
+from datetime import timedelta
+
+import asyncpg
+
+from tradefleet.adapters.postgres.database import Database
+from tradefleet.adapters.postgres.rate_budget import PostgresRateBudget, budget_key
+from tradefleet.adapters.postgres.token_store import IssuedToken, SharedTokenProvider
+
+WORKERS = 10
+
+
+def _token_child(dsn: str, start: float, rejected: str | None, out: mp.Queue) -> None:
+    async def main() -> str:
+        db = await Database.connect(dsn, min_size=1, max_size=2)
+        try:
+            async def issue() -> IssuedToken:
+                # the issuance is a real side effect others can see: a row per issuance
+                await asyncio.sleep(0.2)   # a broker round trip, widening the race
+                expires = await db.pool.fetchval("SELECT now() + interval '1 day'")
+                token = uuid.uuid4().hex
+                await db.pool.execute("INSERT INTO test_issuance (token) VALUES ($1)", token)
+                return IssuedToken(token, expires)
+
+            provider = SharedTokenProvider(db, appkey="APPKEY-TEST", mode="paper", issue=issue)
+            import time
+            time.sleep(max(0.0, start - time.time()))
+            if rejected:
+                return await provider.get(force_new=True, rejected_token=rejected)
+            return await provider.get()
+        finally:
+            await db.close()
+
+    out.put(asyncio.run(main()))
+
+
+def _run_token_race(dsn: str, rejected: str | None) -> list[str]:
+    import time
+    ctx = mp.get_context("spawn")
+    out: mp.Queue = ctx.Queue()
+    start = time.time() + 3.0
+    procs = [ctx.Process(target=_token_child, args=(dsn, start, rejected, out))
+             for _ in range(WORKERS)]
+    for p in procs:
+        p.start()
+    tokens = [out.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+        assert p.exitcode == 0
+    return tokens
+
+
+async def test_ten_processes_starting_at_once_issue_exactly_one_token(pg_dsn):
+    conn = await asyncpg.connect(pg_dsn)
+    await conn.execute("CREATE TABLE test_issuance (token TEXT NOT NULL)")
+    tokens = await asyncio.to_thread(_run_token_race, pg_dsn, None)
+    issued = [r["token"] for r in await conn.fetch("SELECT token FROM test_issuance")]
+    assert len(issued) == 1
+    assert set(tokens) == {issued[0]}
+
+    # every process is told the token expired (EGW00123): still only one re-issuance
+    tokens = await asyncio.to_thread(_run_token_race, pg_dsn, issued[0])
+    issued = [r["token"] for r in await conn.fetch("SELECT token FROM test_issuance")]
+    assert len(issued) == 2
+    assert set(tokens) == {issued[1]}
+    row = await conn.fetchrow("SELECT issue_count, token_cipher FROM broker_tokens")
+    assert row["issue_count"] == 2
+    assert "APPKEY-TEST" not in str(dict(row))
+    await conn.close()
+
+
+async def test_token_near_expiry_is_refreshed_ahead_of_time(db):
+    count = 0
+
+    async def issue() -> IssuedToken:
+        nonlocal count
+        count += 1
+        # the first token expires in 5 minutes: inside the 10-minute refresh margin
+        life = timedelta(minutes=5) if count == 1 else timedelta(days=1)
+        return IssuedToken(f"tok{count}", await db.pool.fetchval("SELECT now()") + life)
+
+    provider = SharedTokenProvider(db, appkey="K", mode="sim", issue=issue)
+    assert await provider.get() == "tok1"
+    assert await provider.get() == "tok2"     # the stored one is too close to expiry
+    assert await provider.get() == "tok2"     # and now cached
+    assert count == 2
+
+
+def _budget_child(dsn: str, key: str, limit: int, start: float, seconds: float,
+                  out: mp.Queue) -> None:
+    import time
+
+    async def main() -> list[float]:
+        db = await Database.connect(dsn, min_size=1, max_size=2)
+        budget = PostgresRateBudget(db, key, limit_per_second=limit)
+        stamps = []
+        time.sleep(max(0.0, start - time.time()))
+        try:
+            while time.time() < start + seconds:
+                await budget.acquire()
+                stamps.append(time.time())
+        finally:
+            await db.close()
+        return stamps
+
+    out.put(asyncio.run(main()))
+
+
+def _max_in_any_second(stamps: list[float]) -> int:
+    stamps = sorted(stamps)
+    best, lo = 0, 0
+    for hi, t in enumerate(stamps):
+        while t - stamps[lo] >= 1.0:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
+async def test_ten_processes_share_one_rate_budget(pg_dsn):
+    import time
+    limit, seconds = 20, 4.0
+    ctx = mp.get_context("spawn")
+    out: mp.Queue = ctx.Queue()
+    start = time.time() + 3.0
+    key = budget_key("APPKEY-BUDGET", "real")
+    procs = [ctx.Process(target=_budget_child, args=(pg_dsn, key, limit, start, seconds, out))
+             for _ in range(WORKERS)]
+    for p in procs:
+        p.start()
+    results = [await asyncio.to_thread(out.get, True, 60) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+    stamps = [t for r in results for t in r]
+    # they really competed: every process got some grants, and the total is near the budget
+    assert all(len(r) > 0 for r in results)
+    assert len(stamps) >= limit * (seconds - 1) * 0.8
+    assert _max_in_any_second(stamps) <= limit
