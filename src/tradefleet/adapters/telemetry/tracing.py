@@ -1,0 +1,76 @@
+"""OpenTelemetry traces: scan cycles, lock attempts, order sends and fills, broker HTTP calls.
+
+The exporter is chosen by the standard ``OTEL_*`` variables and is off by default:
+``OTEL_TRACES_EXPORTER=otlp`` (with ``OTEL_EXPORTER_OTLP_ENDPOINT``, e.g. a collector or
+Jaeger's OTLP port) or ``console``. With neither set, spans are created by a provider with no
+exporter, which costs almost nothing. Trace context crosses HTTP in W3C ``traceparent``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import MutableMapping
+
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+)
+
+TRACER_NAME = "tradefleet"
+_configured = False
+
+
+def _exporter_from_env() -> SpanExporter | None:
+    choice = os.environ.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+    if not choice and (os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+                       or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")):
+        choice = "otlp"
+    if choice in ("", "none"):
+        return None
+    if choice == "console":
+        return ConsoleSpanExporter()
+    if choice == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter()
+    raise ValueError(f"OTEL_TRACES_EXPORTER={choice!r}: supported values are otlp, console, none")
+
+
+def configure_tracing(service_name: str, *, exporter: SpanExporter | None = None,
+                      worker_id: str | None = None) -> TracerProvider:
+    """Install the process's tracer provider once. ``exporter`` (tests: in-memory) wins over
+    the environment."""
+    global _configured
+    current = trace.get_tracer_provider()
+    if _configured and isinstance(current, TracerProvider):
+        if exporter is not None:
+            current.add_span_processor(SimpleSpanProcessor(exporter))
+        return current
+    attributes = {"service.name": os.environ.get("OTEL_SERVICE_NAME", service_name)}
+    if worker_id:
+        attributes["tradefleet.worker_id"] = worker_id
+    provider = TracerProvider(resource=Resource.create(attributes))
+    if exporter is not None:
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+    else:
+        chosen = _exporter_from_env()
+        if chosen is not None:
+            provider.add_span_processor(BatchSpanProcessor(chosen))
+    trace.set_tracer_provider(provider)
+    _configured = True
+    return provider
+
+
+def tracer() -> trace.Tracer:
+    return trace.get_tracer(TRACER_NAME)
+
+
+def inject_trace_headers(headers: MutableMapping[str, str]) -> MutableMapping[str, str]:
+    """Add ``traceparent`` (and baggage) of the current span to outgoing HTTP headers."""
+    propagate.inject(headers)
+    return headers

@@ -1,0 +1,55 @@
+"""The live terminal view of a local fleet: a worker table and a session progress bar."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.console import Group
+from rich.progress import BarColumn, Progress, TextColumn
+from rich.table import Table
+
+from tradefleet.adapters.postgres.fleet_view import WorkerView
+from tradefleet.adapters.report.tables import won
+
+_STATUS_STYLE = {"IDLE": "dim", "SCAN": "cyan", "HOLD": "bold yellow", "EXIT": "dim"}
+
+
+def worker_table(rows: list[WorkerView], alive: dict[str, bool]) -> Table:
+    table = Table(expand=True)
+    for name in ("worker", "state", "symbol", "qty", "entry", "last", "unrealized",
+                 "realized", "trades", "lock token", "heartbeat"):
+        table.add_column(name, justify="left" if name in ("worker", "state", "symbol")
+                         else "right")
+    for r in rows:
+        style = _STATUS_STYLE.get(r.status, "")
+        proc = "" if alive.get(r.worker_id, False) else " [dim](exited)[/dim]"
+        table.add_row(
+            r.worker_id + proc, f"[{style}]{r.status}[/{style}]" if style else r.status,
+            r.current_symbol or "-", f"{r.qty:,}" if r.qty else "-",
+            f"{r.entry_price:,.0f}" if r.entry_price is not None else "-",
+            f"{r.last_price:,}" if r.last_price else "-",
+            won(r.unrealized_pnl), won(r.realized_pnl), str(r.trades),
+            str(r.fencing_token) if r.fencing_token else "-", f"{r.heartbeat_age:4.1f}s")
+    return table
+
+
+class SessionProgress:
+    """Progress through the simulated session, from the open to the close."""
+
+    def __init__(self, open_at: datetime, close_at: datetime) -> None:
+        self.open_at = open_at
+        self.close_at = close_at
+        self.progress = Progress(TextColumn("[bold]session[/bold] {task.description}"),
+                                 BarColumn(bar_width=None),
+                                 TextColumn("{task.percentage:>3.0f}%"), expand=True)
+        self.task = self.progress.add_task("", total=(close_at - open_at).total_seconds())
+
+    def update(self, now: datetime) -> None:
+        done = min(max((now - self.open_at).total_seconds(), 0.0),
+                   (self.close_at - self.open_at).total_seconds())
+        self.progress.update(self.task, completed=done,
+                             description=now.strftime("%H:%M:%S KST"))
+
+
+def render(progress: SessionProgress, rows: list[WorkerView], alive: dict[str, bool]) -> Group:
+    return Group(progress.progress, worker_table(rows, alive))

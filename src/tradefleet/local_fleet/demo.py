@@ -1,0 +1,135 @@
+"""``tradefleet demo``: a whole simulated KRX session for N worker processes on one machine.
+
+Embedded Postgres (a fresh ``tradefleet_demo`` database each run) → the KIS-dialect exchange
+simulator → N ``tradefleet worker`` processes in ``sim`` mode pointed at it, all on one shared
+simulated clock → a live dashboard → the daily summary and the end-of-day invariants.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+from rich.console import Console
+from rich.live import Live
+
+from tradefleet.adapters.clock import SimClock
+from tradefleet.adapters.postgres.database import Database
+from tradefleet.adapters.postgres.fleet_view import fetch_fleet_view, fleet_invariants
+from tradefleet.adapters.postgres.lock_history import find_double_holds
+from tradefleet.adapters.postgres.migrate import migrate
+from tradefleet.adapters.postgres.report_queries import fetch_daily_report
+from tradefleet.adapters.report.tables import summary_table, trades_table
+from tradefleet.domain.calendar import SEOUL, TradingSession, load_krx_calendar
+from tradefleet.local_fleet.dashboard import SessionProgress, render
+from tradefleet.local_fleet.demo_db import fresh_demo_database
+from tradefleet.local_fleet.processes import ProcessGroup, free_port
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    workers: int = 3
+    speed: float = 600.0
+    seed: int = 7
+    symbols: int = 60
+    capital_limit: int = 5_000_000
+    poll_interval: int = 30
+    state_dir: Path | None = None
+    live: bool = True
+
+
+def demo_session(today: date | None = None) -> TradingSession:
+    """The latest KRX session on or before today (the demo replays a real calendar day)."""
+    calendar = load_krx_calendar()
+    day = today or datetime.now(SEOUL).date()
+    for _ in range(30):
+        session = calendar.session(day)
+        if session is not None:
+            return session
+        day -= timedelta(days=1)
+    raise RuntimeError("no KRX session found in the last 30 days")
+
+
+async def _wait_http(url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as http:
+        while True:
+            try:
+                async with http.get(url, timeout=aiohttp.ClientTimeout(total=1)) as resp:
+                    if resp.status < 500:
+                        return
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{url} did not come up within {timeout:.0f}s")
+            await asyncio.sleep(0.1)
+
+
+async def run_demo(opts: DemoOptions, console: Console | None = None) -> int:
+    console = console or Console()
+    session = demo_session()
+    dsn, log_dir = await asyncio.to_thread(fresh_demo_database, opts.state_dir)
+    db = await Database.connect(dsn, min_size=1, max_size=4)
+    async with db.pool.acquire() as conn:
+        await migrate(conn)
+    # the shared clock starts two simulated minutes before the open, a few real seconds from now
+    clock = SimClock(session.open - timedelta(minutes=2), opts.speed, time.time() + 4.0)
+    port = free_port()
+    group = ProcessGroup(log_dir)
+    common = {"TRADEFLEET_SIM_CLOCK": clock.to_env(), "TRADEFLEET_DB__DSN": dsn,
+              "TRADEFLEET_MODE": "sim", "PYTHONUNBUFFERED": "1"}
+    worker_ids = [f"w{i + 1}" for i in range(opts.workers)]
+    exit_code = 1
+    try:
+        group.start("exchange", ["exchange", "--port", str(port), "--seed", str(opts.seed),
+                                 "--symbols", str(opts.symbols)], common)
+        await _wait_http(f"http://127.0.0.1:{port}/_admin/health", 60)
+        for wid in worker_ids:
+            group.start(wid, ["worker"], {
+                **common, "TRADEFLEET_WORKER_ID": wid,
+                "TRADEFLEET_BROKER__BASE_URL": f"http://127.0.0.1:{port}",
+                "TRADEFLEET_RISK__CAPITAL_LIMIT": str(opts.capital_limit),
+                "TRADEFLEET_RISK__DAILY_LOSS_LIMIT": str(opts.capital_limit // 5),
+                "TRADEFLEET_POLL_INTERVAL_SECONDS": str(opts.poll_interval)})
+        progress = SessionProgress(session.open, session.close)
+        real_budget = (session.close - clock.now()).total_seconds() / opts.speed + 90
+        deadline = time.monotonic() + real_budget
+        with Live(console=console, refresh_per_second=4, transient=False,
+                  auto_refresh=opts.live) as live:
+            while True:
+                alive = {c.name: c.returncode is None for c in group.children}
+                rows = await fetch_fleet_view(db, session.day, worker_ids)
+                progress.update(clock.now())
+                live.update(render(progress, rows, alive))
+                if not any(alive[w] for w in worker_ids):
+                    break
+                if time.monotonic() > deadline:
+                    console.print("[red]workers did not finish the session in time[/red]")
+                    break
+                await asyncio.sleep(0.25)
+        failed = [c for c in group.children if c.name in worker_ids and c.returncode != 0]
+        for child in failed:
+            console.print(f"[red]{child.name} exited with {child.returncode}[/red]; log tail:")
+            console.print(group.tail(child), markup=False)
+        report = await fetch_daily_report(db, session.day)
+        console.print(summary_table(report))
+        console.print(trades_table(report, limit=15))
+        invariants = await fleet_invariants(db, session.day)
+        doubles, acquisitions = await find_double_holds(db)
+        console.print(
+            f"end of day: open positions {invariants['open_positions']}, locks "
+            f"{invariants['locks']}, open orders {invariants['open_orders']}; "
+            f"{acquisitions} lock acquisitions replayed, {len(doubles)} double holds. "
+            f"Logs: {log_dir}")
+        clean = (not failed and not doubles and invariants["open_positions"] == 0
+                 and invariants["locks"] == 0 and invariants["workers_holding"] == 0
+                 and len(report.summaries) == len(worker_ids))
+        exit_code = 0 if clean else 1
+    finally:
+        group.stop_all()
+        await db.close()
+    return exit_code

@@ -1,0 +1,81 @@
+"""Child processes of the local fleet: started in their own sessions so that only the
+supervisor signals them, and always stopped — SIGTERM, then SIGKILL — so none is orphaned."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen
+    log_path: Path
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.poll()
+
+
+@dataclass
+class ProcessGroup:
+    log_dir: Path
+    children: list[Child] = field(default_factory=list)
+
+    def start(self, name: str, args: list[str], env: Mapping[str, str]) -> Child:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_dir / f"{name}.log"
+        log = open(log_path, "ab")  # noqa: SIM115 - handed to the child for its lifetime
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tradefleet.cli", *args], env={**os.environ, **env},
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+        log.close()
+        child = Child(name, proc, log_path)
+        self.children.append(child)
+        return child
+
+    def running(self) -> list[Child]:
+        return [c for c in self.children if c.returncode is None]
+
+    def stop_all(self, grace: float = 15.0) -> None:
+        """SIGTERM every live child, wait up to ``grace`` seconds, then SIGKILL the rest."""
+        for child in self.running():
+            _signal(child, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while self.running() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for child in self.running():
+            _signal(child, signal.SIGKILL)
+        for child in self.children:
+            try:
+                child.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:  # pragma: no cover - kernel refused to reap
+                pass
+
+    def tail(self, child: Child, lines: int = 20) -> str:
+        try:
+            return "\n".join(child.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def _signal(child: Child, sig: signal.Signals) -> None:
+    try:
+        os.killpg(child.proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
