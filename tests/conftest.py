@@ -34,6 +34,7 @@ def pg_server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     os.environ.setdefault("XDG_RUNTIME_DIR", f"/tmp/runtime-{os.getuid()}")
     Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(os.environ["XDG_RUNTIME_DIR"], 0o700)
     import pgserver
 
     data = tmp_path_factory.mktemp("pg") / "data"
