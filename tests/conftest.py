@@ -97,3 +97,41 @@ async def db(pg_dsn: str) -> AsyncIterator[Database]:
         yield database
     finally:
         await database.close()
+
+
+class LogCapture:
+    """JSON log lines of this process, parsed (the real logging pipeline, redaction included)."""
+
+    def __init__(self) -> None:
+        import io
+
+        self.stream = io.StringIO()
+
+    @property
+    def text(self) -> str:
+        return self.stream.getvalue()
+
+    @property
+    def records(self) -> list[dict]:
+        import json
+
+        return [json.loads(line) for line in self.text.splitlines() if line.startswith("{")]
+
+    def of(self, event_type: str) -> list[dict]:
+        return [r for r in self.records if r.get("event_type") == event_type]
+
+
+@pytest.fixture
+def logs() -> LogCapture:
+    from tradefleet.adapters.telemetry.logging import configure_logging
+
+    capture = LogCapture()
+    configure_logging(json_output=True, level="DEBUG", stream=capture.stream)
+    return capture
+
+
+@pytest.fixture
+def sink(db):
+    from tradefleet.adapters.postgres.event_sink import PostgresEventSink
+
+    return PostgresEventSink(db)

@@ -1,0 +1,37 @@
+"""The guarded order insert: an order row for a symbol exists only if, at the moment of the
+insert, the caller still held that symbol's lock with that fencing token.
+
+The check and the insert are one statement, and the lock row is share-locked by it, so a
+concurrent reclaim either waits for this insert to commit (the order was placed while the
+lock was held) or has already deleted the lock (nothing is inserted). A BUY is also refused
+while another worker has an OPEN position on the symbol (an orphan of a dead worker)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import asyncpg
+
+_INSERT = """
+INSERT INTO orders (client_order_id, worker_id, trading_day, symbol, side, order_type, qty,
+                    limit_price, status, fencing_token, purpose, attempt)
+SELECT $1, l.worker_id, $3, l.symbol, $5, $6, $7, $8, 'NEW', l.fencing_token, $9, $10
+  FROM stock_locks l
+ WHERE l.symbol = $4 AND l.worker_id = $2 AND l.fencing_token = $11
+   AND ($5 = 'SELL' OR NOT EXISTS (
+        SELECT 1 FROM positions p
+         WHERE p.symbol = $4 AND p.status = 'OPEN' AND p.worker_id <> $2))
+   FOR SHARE OF l
+RETURNING order_id
+"""
+
+
+async def insert_order_if_lock_held(
+    conn: asyncpg.Connection, *, worker_id: str, fencing_token: int, client_order_id: str,
+    trading_day: date, symbol: str, side: str, order_type: str, qty: int,
+    limit_price: int | None, purpose: str, attempt: int = 1,
+) -> int | None:
+    """The new order's id, or None when the lock is no longer ours (nothing inserted)."""
+    return await conn.fetchval(
+        _INSERT, client_order_id, worker_id, trading_day, symbol, str(side), str(order_type),
+        qty, limit_price, str(purpose), attempt, fencing_token)

@@ -1,0 +1,71 @@
+"""Worker rows: registration bumps the epoch, so a paused older process of the same worker id
+(a zombie) can neither heartbeat nor change state once a newer one has registered."""
+
+from __future__ import annotations
+
+from tradefleet.adapters.postgres.database import Database
+from tradefleet.adapters.postgres.event_store import append_events
+from tradefleet.domain.events import Event
+from tradefleet.domain.states import WorkerStatus
+from tradefleet.ports.lock_store import WorkerRow
+
+_REGISTER = """
+INSERT INTO workers (worker_id, pid, host, mode, status, lock_ttl_seconds, epoch)
+VALUES ($1, $2, $3, $4, 'IDLE', $5, 1)
+ON CONFLICT (worker_id) DO UPDATE SET
+    pid = EXCLUDED.pid, host = EXCLUDED.host, mode = EXCLUDED.mode, status = 'IDLE',
+    lock_ttl_seconds = EXCLUDED.lock_ttl_seconds, epoch = workers.epoch + 1,
+    started_at = now(), heartbeat_at = now(), stopped_at = NULL
+RETURNING epoch
+"""
+
+
+class PostgresWorkerStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def register(self, worker_id: str, *, pid: int, host: str, mode: str,
+                       lock_ttl_seconds: int) -> int:
+        return await self._db.pool.fetchval(_REGISTER, worker_id, pid, host, mode,
+                                            lock_ttl_seconds)
+
+    async def get(self, worker_id: str) -> WorkerRow | None:
+        row = await self._db.pool.fetchrow(
+            """SELECT worker_id, pid, host, mode, status, current_symbol, epoch,
+                      lock_ttl_seconds, buy_blocked, started_at, heartbeat_at
+                 FROM workers WHERE worker_id = $1""", worker_id)
+        if row is None:
+            return None
+        data = dict(row)
+        data["status"] = WorkerStatus(data["status"])
+        return WorkerRow(**data)
+
+    async def transition(self, worker_id: str, epoch: int, current: WorkerStatus,
+                         target: WorkerStatus, current_symbol: str | None,
+                         event: Event) -> bool:
+        """Compare-and-set on (epoch, status): false when the row moved under us."""
+        async with self._db.transaction() as conn:
+            done = await conn.fetchval(
+                """UPDATE workers SET status = $4, current_symbol = $5,
+                          stopped_at = CASE WHEN $4 = 'EXIT' THEN now() END
+                    WHERE worker_id = $1 AND epoch = $2 AND status = $3
+                   RETURNING true""",
+                worker_id, epoch, current.value, target.value, current_symbol)
+            if not done:
+                return False
+            await append_events(conn, [event])
+        return True
+
+    async def set_buy_blocked(self, worker_id: str, reason: str | None) -> None:
+        await self._db.pool.execute(
+            "UPDATE workers SET buy_blocked = $2 WHERE worker_id = $1", worker_id, reason)
+
+    async def stop(self, worker_id: str, epoch: int, event: Event) -> bool:
+        async with self._db.transaction() as conn:
+            done = await conn.fetchval(
+                """UPDATE workers SET status = 'EXIT', stopped_at = now()
+                    WHERE worker_id = $1 AND epoch = $2 RETURNING true""", worker_id, epoch)
+            if not done:
+                return False
+            await append_events(conn, [event])
+        return True

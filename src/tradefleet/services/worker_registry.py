@@ -1,0 +1,46 @@
+"""The worker's row and its state machine, persisted (spec SC-001, §6.2 transitions)."""
+
+from __future__ import annotations
+
+from tradefleet.domain.errors import Fenced
+from tradefleet.domain.events import StateTransitionedEvent, WorkerStoppedEvent
+from tradefleet.domain.states import WorkerStatus, check_transition
+from tradefleet.ports.events import EventSink
+from tradefleet.ports.lock_store import WorkerRow, WorkerStore
+
+
+class WorkerRegistry:
+    def __init__(self, store: WorkerStore, sink: EventSink) -> None:
+        self._store = store
+        self._sink = sink
+
+    async def register(self, worker_id: str, *, pid: int, host: str, mode: str,
+                       lock_ttl_seconds: int) -> int:
+        """Upsert the row as IDLE and return this process's epoch (older ones are fenced)."""
+        return await self._store.register(worker_id, pid=pid, host=host, mode=mode,
+                                          lock_ttl_seconds=lock_ttl_seconds)
+
+    async def get(self, worker_id: str) -> WorkerRow | None:
+        return await self._store.get(worker_id)
+
+    async def transition(self, worker_id: str, epoch: int, to: WorkerStatus, *,
+                         current_symbol: str | None, reason: str) -> None:
+        row = await self._store.get(worker_id)
+        if row is None or row.epoch != epoch:
+            raise Fenced(f"worker {worker_id} epoch {epoch} is no longer current")
+        check_transition(row.status, to)
+        event = StateTransitionedEvent(worker_id=worker_id, symbol=current_symbol,
+                                       from_status=row.status.value, to_status=to.value,
+                                       reason=reason)
+        if not await self._store.transition(worker_id, epoch, row.status, to, current_symbol,
+                                            event):
+            raise Fenced(f"worker {worker_id} row changed under epoch {epoch}")
+        self._sink.log([event])
+
+    async def set_buy_blocked(self, worker_id: str, reason: str | None) -> None:
+        await self._store.set_buy_blocked(worker_id, reason)
+
+    async def stop(self, worker_id: str, epoch: int, *, pid: int, reason: str) -> None:
+        event = WorkerStoppedEvent(worker_id=worker_id, pid=pid, status="EXIT", reason=reason)
+        if await self._store.stop(worker_id, epoch, event):
+            self._sink.log([event])

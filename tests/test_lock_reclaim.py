@@ -1,0 +1,70 @@
+"""SC-009: a worker that stops heartbeating loses its locks after the TTL (database clock)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.test_locks import register
+from tradefleet.adapters.postgres.event_store import fetch_events
+from tradefleet.adapters.postgres.lock_store import PostgresLockStore
+from tradefleet.services.lock_service import LockService
+
+
+async def test_sc009_stale_worker_locks_reclaimed_and_marked_exit(db, sink, logs):
+    epochs = await register(db, sink, "wdead", "wlive", ttl=1)
+    locks = LockService(PostgresLockStore(db), sink, ttl_seconds=1)
+    held = [await locks.acquire_lock(s, "wdead") for s in ("005930", "000660")]
+    assert all(held)
+    await asyncio.sleep(1.3)            # wdead stops heartbeating; wlive keeps going
+    assert await locks.heartbeat("wlive", epochs["wlive"])
+    assert await locks.reclaim_expired() == ["wdead"]
+    assert await db.pool.fetchval(
+        "SELECT count(*) FROM stock_locks WHERE worker_id = 'wdead'") == 0
+    assert await db.pool.fetchval(
+        "SELECT status FROM workers WHERE worker_id = 'wdead'") == "EXIT"
+    assert await db.pool.fetchval(
+        "SELECT status FROM workers WHERE worker_id = 'wlive'") == "IDLE"
+    failed = await fetch_events(db.pool, "WorkerFailedEvent")
+    assert [(e["worker_id"], e["payload"]["locks_reclaimed"]) for e in failed] == [("wdead", 2)]
+    released = await fetch_events(db.pool, "LockReleasedEvent")
+    assert sorted(e["symbol"] for e in released) == ["000660", "005930"]
+    assert {e["payload"]["reason"] for e in released} == {"RECLAIMED"}
+    assert logs.of("WorkerFailedEvent")[0]["level"] == "error"
+    # another worker can now take the symbol; the dead one's heartbeat tells it it was fenced
+    assert await locks.acquire_lock("005930", "wlive") is not None
+    assert not await locks.heartbeat("wdead", epochs["wdead"])
+
+
+async def test_heartbeat_keeps_locks_alive(db, sink):
+    epochs = await register(db, sink, "wa", ttl=1)
+    locks = LockService(PostgresLockStore(db), sink, ttl_seconds=1)
+    await locks.acquire_lock("005930", "wa")
+    for _ in range(4):
+        await asyncio.sleep(0.4)
+        assert await locks.heartbeat("wa", epochs["wa"])
+        assert await locks.reclaim_expired() == []
+    assert await db.pool.fetchval("SELECT count(*) FROM stock_locks") == 1
+
+
+async def test_concurrent_reclaimers_release_each_lock_once(db, sink):
+    await register(db, sink, *[f"w{i}" for i in range(6)], ttl=1)
+    locks = LockService(PostgresLockStore(db), sink, ttl_seconds=1)
+    for i in range(6):
+        for j in range(3):
+            assert await locks.acquire_lock(f"{i}{j}0000", f"w{i}") is not None
+    await asyncio.sleep(1.3)
+    results = await asyncio.gather(*[locks.reclaim_expired() for _ in range(8)])
+    reclaimed = [w for r in results for w in r]
+    assert sorted(reclaimed) == [f"w{i}" for i in range(6)]
+    assert len(await fetch_events(db.pool, "WorkerFailedEvent")) == 6
+    assert len(await fetch_events(db.pool, "LockReleasedEvent")) == 18
+    assert await db.pool.fetchval("SELECT count(*) FROM stock_locks") == 0
+
+
+async def test_reregistered_worker_fences_its_older_epoch(db, sink):
+    first = (await register(db, sink, "wa"))["wa"]
+    second = (await register(db, sink, "wa"))["wa"]
+    locks = LockService(PostgresLockStore(db), sink, ttl_seconds=30)
+    assert second == first + 1
+    assert not await locks.heartbeat("wa", first)
+    assert await locks.heartbeat("wa", second)

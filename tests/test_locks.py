@@ -1,0 +1,84 @@
+"""SC-003 / SC-004: taking a free symbol, and being refused one another worker holds."""
+
+from __future__ import annotations
+
+from tradefleet.adapters.postgres.event_store import fetch_events
+from tradefleet.adapters.postgres.lock_store import PostgresLockStore
+from tradefleet.adapters.postgres.worker_store import PostgresWorkerStore
+from tradefleet.services.lock_service import LockService
+from tradefleet.services.worker_registry import WorkerRegistry
+
+
+async def register(db, sink, *workers: str, ttl: int = 30) -> dict[str, int]:
+    registry = WorkerRegistry(PostgresWorkerStore(db), sink)
+    return {w: await registry.register(w, pid=100 + i, host="test", mode="sim",
+                                       lock_ttl_seconds=ttl)
+            for i, w in enumerate(workers)}
+
+
+async def test_sc003_acquire_lock_stores_row_and_event(db, sink, logs):
+    await register(db, sink, "wa")
+    locks = LockService(PostgresLockStore(db), sink, ttl_seconds=30)
+    lock = await locks.acquire_lock("005930", "wa")
+    assert lock is not None and lock.worker_id == "wa"
+    row = await db.pool.fetchrow("SELECT * FROM stock_locks WHERE symbol = '005930'")
+    assert row["worker_id"] == "wa" and row["fencing_token"] == lock.fencing_token
+    assert row["ttl_seconds"] == 30 and row["locked_at"] == lock.locked_at
+    assert row["heartbeat_at"] is not None
+    events = await fetch_events(db.pool, "LockAcquiredEvent")
+    assert [(e["worker_id"], e["symbol"]) for e in events] == [("wa", "005930")]
+    assert events[0]["payload"]["fencing_token"] == lock.fencing_token
+    line = logs.of("LockAcquiredEvent")[0]
+    assert line["level"] == "info" and line["worker_id"] == "wa" and line["symbol"] == "005930"
+    assert "locked_at" in line
+
+
+async def test_sc004_second_worker_is_rejected_and_row_unchanged(db, sink, logs):
+    await register(db, sink, "wa", "wb")
+    locks = LockService(PostgresLockStore(db), sink, ttl_seconds=30)
+    first = await locks.acquire_lock("000660", "wa")
+    before = dict(await db.pool.fetchrow("SELECT * FROM stock_locks WHERE symbol = '000660'"))
+    assert await locks.acquire_lock("000660", "wb") is None
+    after = dict(await db.pool.fetchrow("SELECT * FROM stock_locks WHERE symbol = '000660'"))
+    assert before == after and after["fencing_token"] == first.fencing_token
+    rejected = await fetch_events(db.pool, "LockRejectedEvent")
+    assert [(e["worker_id"], e["payload"]["held_by"]) for e in rejected] == [("wb", "wa")]
+    warn = logs.of("LockRejectedEvent")[0]
+    assert warn["level"] == "warning" and warn["held_by"] == "wa"
+    # the loser goes on with another symbol
+    assert await locks.acquire_lock("035420", "wb") is not None
+
+
+async def test_release_only_by_owner_with_same_token(db, sink):
+    await register(db, sink, "wa", "wb")
+    locks = LockService(PostgresLockStore(db), sink, ttl_seconds=30)
+    lock = await locks.acquire_lock("005930", "wa")
+    from dataclasses import replace
+    assert not await locks.release_lock(replace(lock, worker_id="wb"), "EXITED")
+    assert not await locks.release_lock(replace(lock, fencing_token=lock.fencing_token + 1),
+                                        "EXITED")
+    assert await db.pool.fetchval("SELECT count(*) FROM stock_locks") == 1
+    assert await locks.release_lock(lock, "EXITED")
+    assert await db.pool.fetchval("SELECT count(*) FROM stock_locks") == 0
+    released = await fetch_events(db.pool, "LockReleasedEvent")
+    assert [e["payload"]["reason"] for e in released] == ["EXITED"]
+
+
+async def test_fencing_tokens_strictly_increase(db, sink):
+    await register(db, sink, "wa")
+    locks = LockService(PostgresLockStore(db), sink, ttl_seconds=30)
+    tokens = []
+    for _ in range(5):
+        lock = await locks.acquire_lock("005930", "wa")
+        tokens.append(lock.fencing_token)
+        await locks.release_lock(lock, "EXITED")
+    assert tokens == sorted(set(tokens))
+
+
+async def test_exited_or_unknown_worker_cannot_lock(db, sink):
+    await register(db, sink, "wa")
+    await db.pool.execute("UPDATE workers SET status = 'EXIT' WHERE worker_id = 'wa'")
+    locks = LockService(PostgresLockStore(db), sink, ttl_seconds=30)
+    assert await locks.acquire_lock("005930", "wa") is None
+    assert await locks.acquire_lock("005930", "nobody") is None
+    assert await db.pool.fetchval("SELECT count(*) FROM stock_locks") == 0
