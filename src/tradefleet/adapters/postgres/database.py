@@ -24,11 +24,14 @@ class Database:
     @classmethod
     async def connect(
         cls, dsn: str, *, min_size: int = 1, max_size: int = 10, ssl: Any = None,
-        command_timeout: float = 10.0,
+        command_timeout: float = 10.0, durable_by_default: bool = True,
     ) -> Database:
+        """``durable_by_default=False`` makes plain statements (locks, heartbeats, events)
+        commit asynchronously; money writes must then use ``money_transaction``."""
+        settings = {} if durable_by_default else {"synchronous_commit": "off"}
         pool = await asyncpg.create_pool(
             dsn, min_size=min_size, max_size=max_size, ssl=ssl, init=_init_connection,
-            command_timeout=command_timeout,
+            command_timeout=command_timeout, server_settings=settings,
         )
         assert pool is not None
         return cls(pool)
@@ -39,6 +42,18 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
         async with self.pool.acquire() as conn, conn.transaction():
+            yield conn
+
+    @asynccontextmanager
+    async def money_transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """A transaction that is on disk when it returns, whatever the pool's default.
+
+        Orders, fills and positions go through this. Because WAL is flushed in order, making
+        this commit durable also makes every earlier asynchronous commit (the lock it was
+        placed under, its heartbeats) durable: a lock can only be lost in a crash if nothing
+        was ever ordered under it."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SET LOCAL synchronous_commit = on")
             yield conn
 
     async def db_now(self):  # noqa: ANN201 - datetime
