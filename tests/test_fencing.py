@@ -6,6 +6,7 @@ import asyncio
 from datetime import date
 
 from tests.test_locks import register
+
 from tradefleet.adapters.postgres.fenced_order import insert_order_if_lock_held
 from tradefleet.adapters.postgres.lock_store import PostgresLockStore
 from tradefleet.services.lock_service import LockService
@@ -53,25 +54,55 @@ async def test_buy_refused_while_another_worker_has_an_open_position(db, sink):
     assert await db.pool.fetchval("SELECT count(*) FROM orders") == 0
 
 
+# Checked by the database at the moment of each insert (fresh snapshot in a volatile
+# trigger): the exact lock row the order claims to be placed under must exist then.
+_ASSERT_LOCK_HELD = """
+CREATE FUNCTION assert_lock_held() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM stock_locks WHERE symbol = NEW.symbol AND worker_id = NEW.worker_id
+                                 AND fencing_token = NEW.fencing_token;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'order % inserted without its lock', NEW.client_order_id;
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER orders_assert_lock_held BEFORE INSERT ON orders
+    FOR EACH ROW EXECUTE FUNCTION assert_lock_held();
+"""
+
+
 async def test_reclaim_racing_guarded_inserts_never_orders_without_the_lock(db, sink):
-    """Orders and a reclaim race; every order that exists was inserted under a lock row
-    that still had its token at commit time: none is newer than the reclaim's delete."""
-    await register(db, sink, "wz", "wh", ttl=1)
+    """Zombie tasks keep ordering while the zombie is reclaimed and the heir takes the
+    symbol and orders too: no order is ever inserted without its exact lock row, and once a
+    zombie is refused it stays refused."""
+    await db.pool.execute(_ASSERT_LOCK_HELD)
+    epochs = await register(db, sink, "wz", "wh", ttl=1)
     locks = LockService(PostgresLockStore(db), sink, ttl_seconds=1)
-    lock = await locks.acquire_lock("005930", "wz")
-    await asyncio.sleep(1.2)
-    await locks.heartbeat("wh", 1)
+    old = await locks.acquire_lock("005930", "wz")
+    await db.pool.execute(
+        "UPDATE workers SET heartbeat_at = now() - interval '5 seconds' WHERE worker_id = 'wz'")
+    assert await locks.heartbeat("wh", epochs["wh"])
 
-    async def spam() -> list[int | None]:
-        return [await order(db, "wz", lock.fencing_token, f"s{i}") for i in range(40)]
+    async def zombie(n: int) -> list[int | None]:
+        return [await order(db, "wz", old.fencing_token, f"z{n}-{i}") for i in range(30)]
 
-    results, reclaimed = await asyncio.gather(spam(), locks.reclaim_expired())
+    async def heir() -> tuple[list[str], int, list[int | None]]:
+        await asyncio.sleep(0.01)
+        reclaimed = await locks.reclaim_expired()
+        new = await locks.acquire_lock("005930", "wh")
+        assert new is not None and new.fencing_token > old.fencing_token
+        return reclaimed, new.fencing_token, [
+            await order(db, "wh", new.fencing_token, f"h{i}", "SELL") for i in range(10)]
+
+    *zombies, (reclaimed, new_token, heir_orders) = await asyncio.gather(*[zombie(n) for n in range(4)],
+                                                              heir())
     assert reclaimed == ["wz"]
-    placed = [r for r in results if r is not None]
-    refused_from = next((i for i, r in enumerate(results) if r is None), len(results))
-    assert all(r is None for r in results[refused_from:])     # once refused, always refused
-    assert len(placed) == refused_from
-    last_order = await db.pool.fetchval("SELECT max(created_at) FROM orders")
-    released = await db.pool.fetchval(
-        "SELECT occurred_at FROM events WHERE event_type = 'LockReleasedEvent'")
-    assert last_order is None or last_order <= released
+    assert all(r is not None for r in heir_orders)
+    for results in zombies:
+        refused_from = next((i for i, r in enumerate(results) if r is None), len(results))
+        assert all(r is None for r in results[refused_from:])   # once refused, always refused
+        assert refused_from < len(results)                      # the reclaim did cut it off
+    rows = await db.pool.fetch("SELECT worker_id, fencing_token FROM orders")
+    assert {(r["worker_id"], r["fencing_token"]) for r in rows} <= {
+        ("wz", old.fencing_token), ("wh", new_token)}
+    assert sum(r["worker_id"] == "wh" for r in rows) == 10

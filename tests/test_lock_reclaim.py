@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.test_locks import register
+
 from tradefleet.adapters.postgres.event_store import fetch_events
 from tradefleet.adapters.postgres.lock_store import PostgresLockStore
 from tradefleet.services.lock_service import LockService

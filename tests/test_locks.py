@@ -82,3 +82,36 @@ async def test_exited_or_unknown_worker_cannot_lock(db, sink):
     assert await locks.acquire_lock("005930", "wa") is None
     assert await locks.acquire_lock("005930", "nobody") is None
     assert await db.pool.fetchval("SELECT count(*) FROM stock_locks") == 0
+
+
+async def test_bad_symbol_or_worker_id_names_the_field_and_writes_nothing(db, sink):
+    import pytest
+
+    await register(db, sink, "wa")
+    locks = LockService(PostgresLockStore(db), sink, ttl_seconds=30)
+    with pytest.raises(ValueError, match="symbol"):
+        await locks.acquire_lock("5930", "wa")
+    with pytest.raises(ValueError, match="worker_id"):
+        await locks.acquire_lock("005930", "WA;drop")
+    with pytest.raises(ValueError, match="ttl_seconds"):
+        LockService(PostgresLockStore(db), sink, ttl_seconds=0)
+    assert await db.pool.fetchval("SELECT count(*) FROM stock_locks") == 0
+    assert await db.pool.fetchval("SELECT count(*) FROM events") == 0
+
+
+async def test_acquire_waits_for_a_reclaim_in_flight_and_is_then_rejected(db, sink):
+    """A reclaim holding the worker row wins: the acquire must not leave a lock to an EXIT
+    worker (acquire share-locks the worker row)."""
+    import asyncio
+
+    await register(db, sink, "wa", ttl=1)
+    await db.pool.execute("UPDATE workers SET heartbeat_at = now() - interval '5 seconds'")
+    locks = LockService(PostgresLockStore(db), sink, ttl_seconds=30)
+    async with db.transaction() as conn:
+        await conn.execute("SELECT 1 FROM workers WHERE worker_id = 'wa' FOR UPDATE")
+        pending = asyncio.create_task(locks.acquire_lock("005930", "wa"))
+        await asyncio.sleep(0.2)
+        assert not pending.done()                   # blocked behind the reclaimer's row lock
+        await conn.execute("UPDATE workers SET status = 'EXIT' WHERE worker_id = 'wa'")
+    assert await pending is None
+    assert await db.pool.fetchval("SELECT count(*) FROM stock_locks") == 0

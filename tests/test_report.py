@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from tradefleet.adapters.postgres.report_queries import fetch_daily_report
 from tradefleet.adapters.report.html import write_html
 from tradefleet.cli import main
-from zoneinfo import ZoneInfo
 
 SEOUL = ZoneInfo("Asia/Seoul")
 

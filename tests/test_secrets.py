@@ -6,8 +6,8 @@ import io
 import logging
 
 import pytest
-
 from tests.test_settings import env  # noqa: F401 - fixture
+
 from tradefleet.cli import main
 from tradefleet.domain.errors import ConfigError
 from tradefleet.settings import load_settings

@@ -36,8 +36,8 @@ async def _report(args: argparse.Namespace, console: Console) -> int:
 
     dsn = args.dsn or os.environ.get("TRADEFLEET_DB__DSN")
     if not dsn:
-        from tradefleet.local_fleet.demo_db import DEMO_DB
         from tradefleet.adapters.postgres.embedded import start_embedded
+        from tradefleet.local_fleet.demo_db import DEMO_DB
 
         dsn = await asyncio.to_thread(start_embedded, None, database=DEMO_DB)
     db = await Database.connect(dsn, min_size=1, max_size=2)

@@ -54,8 +54,8 @@ def demo_session(today: date | None = None) -> TradingSession:
     raise RuntimeError("no KRX session found in the last 30 days")
 
 
-async def _wait_http(url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
+async def _wait_http(url: str, within: float) -> None:
+    deadline = time.monotonic() + within
     async with aiohttp.ClientSession() as http:
         while True:
             try:
@@ -65,7 +65,7 @@ async def _wait_http(url: str, timeout: float) -> None:
             except (aiohttp.ClientError, TimeoutError):
                 pass
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{url} did not come up within {timeout:.0f}s")
+                raise TimeoutError(f"{url} did not come up within {within:.0f}s")
             await asyncio.sleep(0.1)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tradefleet.domain.locks import Lock
+from tradefleet.domain.locks import Lock, check_symbol, check_ttl, check_worker_id
 from tradefleet.ports.events import EventSink
 from tradefleet.ports.lock_store import LockStore
 
@@ -11,10 +11,12 @@ class LockService:
     def __init__(self, store: LockStore, sink: EventSink, *, ttl_seconds: int) -> None:
         self._store = store
         self._sink = sink
-        self._ttl = ttl_seconds
+        self._ttl = check_ttl(ttl_seconds)
 
     async def acquire_lock(self, symbol: str, worker_id: str) -> Lock | None:
         """The lock, or None (with a LockRejectedEvent) when another worker holds it."""
+        check_symbol(symbol)
+        check_worker_id(worker_id)
         lock, event = await self._store.try_acquire(symbol, worker_id, self._ttl)
         self._sink.log([event])
         return lock

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from tradefleet.domain.errors import Fenced
-from tradefleet.domain.events import StateTransitionedEvent, WorkerStoppedEvent
+from tradefleet.domain.events import StateTransitionedEvent
+from tradefleet.domain.locks import check_symbol, check_ttl, check_worker_id
 from tradefleet.domain.states import WorkerStatus, check_transition
 from tradefleet.ports.events import EventSink
 from tradefleet.ports.lock_store import WorkerRow, WorkerStore
@@ -17,6 +18,12 @@ class WorkerRegistry:
     async def register(self, worker_id: str, *, pid: int, host: str, mode: str,
                        lock_ttl_seconds: int) -> int:
         """Upsert the row as IDLE and return this process's epoch (older ones are fenced)."""
+        check_worker_id(worker_id)
+        check_ttl(lock_ttl_seconds, "lock_ttl_seconds")
+        if mode not in ("sim", "paper", "real"):
+            raise ValueError(f"mode: expected sim, paper or real, got {mode!r}")
+        if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
+            raise ValueError(f"pid: expected a positive integer, got {pid!r}")
         return await self._store.register(worker_id, pid=pid, host=host, mode=mode,
                                           lock_ttl_seconds=lock_ttl_seconds)
 
@@ -25,8 +32,12 @@ class WorkerRegistry:
 
     async def transition(self, worker_id: str, epoch: int, to: WorkerStatus, *,
                          current_symbol: str | None, reason: str) -> None:
+        """Move to ``to`` if the state table allows it; Fenced if this epoch is not the live
+        row any more (newer registration, or marked EXIT by a reclaim)."""
+        if current_symbol is not None:
+            check_symbol(current_symbol, "current_symbol")
         row = await self._store.get(worker_id)
-        if row is None or row.epoch != epoch:
+        if row is None or row.epoch != epoch or row.status is WorkerStatus.EXIT:
             raise Fenced(f"worker {worker_id} epoch {epoch} is no longer current")
         check_transition(row.status, to)
         event = StateTransitionedEvent(worker_id=worker_id, symbol=current_symbol,
@@ -40,7 +51,8 @@ class WorkerRegistry:
     async def set_buy_blocked(self, worker_id: str, reason: str | None) -> None:
         await self._store.set_buy_blocked(worker_id, reason)
 
-    async def stop(self, worker_id: str, epoch: int, *, pid: int, reason: str) -> None:
-        event = WorkerStoppedEvent(worker_id=worker_id, pid=pid, status="EXIT", reason=reason)
-        if await self._store.stop(worker_id, epoch, event):
+    async def stop(self, worker_id: str, epoch: int, reason: str) -> None:
+        """Mark this epoch's row EXIT (with WorkerStoppedEvent); a no-op if already fenced."""
+        event = await self._store.stop(worker_id, epoch, reason)
+        if event is not None:
             self._sink.log([event])

@@ -8,6 +8,7 @@ PostgreSQL refuses to run as root.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import platformdirs
@@ -21,8 +22,10 @@ def default_data_dir() -> Path:
 
 def start_embedded(data_dir: Path | None = None, *, database: str = "tradefleet") -> str:
     """Start (or reuse) the embedded server and return a DSN for ``database`` on it."""
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(Path("/tmp") / f"runtime-{os.getuid()}"))
+    runtime = Path(tempfile.gettempdir()) / f"runtime-{os.getuid()}"
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
     Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(os.environ["XDG_RUNTIME_DIR"], 0o700)
     import pgserver  # imported late: it touches the runtime dir at import
 
     data_dir = data_dir or default_data_dir()

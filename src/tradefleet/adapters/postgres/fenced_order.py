@@ -4,7 +4,10 @@ insert, the caller still held that symbol's lock with that fencing token.
 The check and the insert are one statement, and the lock row is share-locked by it, so a
 concurrent reclaim either waits for this insert to commit (the order was placed while the
 lock was held) or has already deleted the lock (nothing is inserted). A BUY is also refused
-while another worker has an OPEN position on the symbol (an orphan of a dead worker)."""
+while another worker has an OPEN position on the symbol (an orphan of a dead worker).
+
+Call it inside ``Database.money_transaction`` (synchronous commit): that flush also makes the
+lock it was placed under durable, which is what lets lock traffic use async commit."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ INSERT INTO orders (client_order_id, worker_id, trading_day, symbol, side, order
 SELECT $1, l.worker_id, $3, l.symbol, $5, $6, $7, $8, 'NEW', l.fencing_token, $9, $10
   FROM stock_locks l
  WHERE l.symbol = $4 AND l.worker_id = $2 AND l.fencing_token = $11
+   AND EXISTS (SELECT 1 FROM workers w WHERE w.worker_id = $2 AND w.status <> 'EXIT')
    AND ($5 = 'SELL' OR NOT EXISTS (
         SELECT 1 FROM positions p
          WHERE p.symbol = $4 AND p.status = 'OPEN' AND p.worker_id <> $2))

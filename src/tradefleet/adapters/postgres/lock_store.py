@@ -1,6 +1,15 @@
 """Per-symbol locks in Postgres. Each operation is ONE statement: the primary key on
 ``stock_locks.symbol`` decides races (never check-then-insert), and the event describing the
-change is inserted by the same statement, so it exists exactly when the change committed."""
+change is inserted by the same statement, so it exists exactly when the change committed.
+
+Acquire share-locks the worker row: a reclaim that is marking the worker EXIT either finishes
+first (the acquire then sees EXIT and is rejected) or waits until the new lock is committed
+and deletes it too. Without that, a worker being reclaimed could keep a fresh lock.
+
+Durability: these statements may run with ``synchronous_commit = off`` (pool built with
+``durable_by_default=False``). Losing an acquire/heartbeat/release in a DB crash is harmless
+because every order is inserted in a synchronous commit (``Database.money_transaction``),
+and WAL is flushed in order: once an order under a lock is durable, so is the lock."""
 
 from __future__ import annotations
 
@@ -16,7 +25,7 @@ from tradefleet.domain.locks import Lock
 
 _ACQUIRE = """
 WITH live AS (
-    SELECT worker_id FROM workers WHERE worker_id = $2 AND status <> 'EXIT'
+    SELECT worker_id FROM workers WHERE worker_id = $2 AND status <> 'EXIT' FOR SHARE
 ), ins AS (
     INSERT INTO stock_locks (symbol, worker_id, fencing_token, ttl_seconds)
     SELECT $1, live.worker_id, nextval('fencing_token_seq'), $3 FROM live
@@ -46,7 +55,8 @@ WITH del AS (
 )
 INSERT INTO events (event_type, worker_id, symbol, payload)
 SELECT 'LockReleasedEvent', worker_id, symbol,
-       jsonb_build_object('fencing_token', fencing_token, 'locked_at', locked_at, 'reason', $4::text)
+       jsonb_build_object('fencing_token', fencing_token, 'locked_at', locked_at,
+                          'reason', $4::text)
   FROM del
 RETURNING event_id
 """
@@ -65,12 +75,14 @@ SELECT (SELECT count(*) FROM w) AS alive, (SELECT count(*) FROM l) AS locks
 """
 
 # Stale workers are row-locked with SKIP LOCKED, so concurrent reclaimers split the work and
-# a row another reclaimer already marked EXIT is re-checked and left alone.
+# a row another reclaimer already marked EXIT is re-checked and left alone. NO KEY UPDATE (not
+# UPDATE) so that it does not conflict with the KEY SHARE lock the orders.worker_id foreign
+# key takes in a concurrent guarded insert: that pair would otherwise deadlock.
 _RECLAIM = """
 WITH dead AS (
     SELECT worker_id, heartbeat_at FROM workers
      WHERE status <> 'EXIT' AND heartbeat_at < now() - make_interval(secs => lock_ttl_seconds)
-     FOR UPDATE SKIP LOCKED
+     FOR NO KEY UPDATE SKIP LOCKED
 ), gone AS (
     DELETE FROM stock_locks l USING dead WHERE l.worker_id = dead.worker_id
     RETURNING l.symbol, l.worker_id, l.fencing_token, l.locked_at

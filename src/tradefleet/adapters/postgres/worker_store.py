@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.postgres.event_store import append_events
-from tradefleet.domain.events import Event
+from tradefleet.domain.events import Event, WorkerStoppedEvent
 from tradefleet.domain.states import WorkerStatus
 from tradefleet.ports.lock_store import WorkerRow
 
@@ -17,6 +17,20 @@ ON CONFLICT (worker_id) DO UPDATE SET
     lock_ttl_seconds = EXCLUDED.lock_ttl_seconds, epoch = workers.epoch + 1,
     started_at = now(), heartbeat_at = now(), stopped_at = NULL
 RETURNING epoch
+"""
+
+_STOP = """
+WITH stopped AS (
+    UPDATE workers SET status = 'EXIT', stopped_at = now(), current_symbol = NULL
+     WHERE worker_id = $1 AND epoch = $2 AND status <> 'EXIT'
+    RETURNING worker_id, pid
+), ev AS (
+    INSERT INTO events (event_type, worker_id, symbol, payload)
+    SELECT 'WorkerStoppedEvent', worker_id, NULL,
+           jsonb_build_object('pid', pid, 'status', 'EXIT', 'reason', $3::text)
+      FROM stopped
+)
+SELECT pid FROM stopped
 """
 
 
@@ -60,12 +74,10 @@ class PostgresWorkerStore:
         await self._db.pool.execute(
             "UPDATE workers SET buy_blocked = $2 WHERE worker_id = $1", worker_id, reason)
 
-    async def stop(self, worker_id: str, epoch: int, event: Event) -> bool:
-        async with self._db.transaction() as conn:
-            done = await conn.fetchval(
-                """UPDATE workers SET status = 'EXIT', stopped_at = now()
-                    WHERE worker_id = $1 AND epoch = $2 RETURNING true""", worker_id, epoch)
-            if not done:
-                return False
-            await append_events(conn, [event])
-        return True
+    async def stop(self, worker_id: str, epoch: int, reason: str) -> Event | None:
+        """EXIT + stopped_at and the WorkerStoppedEvent in one statement; None if fenced."""
+        row = await self._db.pool.fetchrow(_STOP, worker_id, epoch, reason)
+        if row is None:
+            return None
+        return WorkerStoppedEvent(worker_id=worker_id, pid=row["pid"], status="EXIT",
+                                  reason=reason)

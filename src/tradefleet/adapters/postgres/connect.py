@@ -1,0 +1,38 @@
+"""From settings to a connected, migrated Database: embedded PostgreSQL when no DSN is set,
+otherwise the DSN as given, with TLS (sslmode / sslrootcert) applied (spec §5.1)."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+
+from tradefleet.adapters.postgres.database import Database
+from tradefleet.adapters.postgres.migrate import migrate
+
+
+def ssl_context(sslmode: str | None, sslrootcert: str | None) -> ssl.SSLContext | str | None:
+    """What asyncpg's ``ssl=`` takes for a libpq-style sslmode."""
+    if sslmode in (None, "disable", "allow", "prefer", "require"):
+        return sslmode
+    ctx = ssl.create_default_context(cafile=sslrootcert)
+    ctx.check_hostname = sslmode == "verify-full"
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+async def connect_database(
+    dsn: str | None, *, sslmode: str | None = None, sslrootcert: str | None = None,
+    min_size: int = 1, max_size: int = 10, durable_by_default: bool = True,
+) -> Database:
+    if dsn is None:
+        from tradefleet.adapters.postgres.embedded import start_embedded
+
+        dsn = await asyncio.to_thread(start_embedded)
+    return await Database.connect(
+        dsn, min_size=min_size, max_size=max_size, ssl=ssl_context(sslmode, sslrootcert),
+        durable_by_default=durable_by_default)
+
+
+async def migrate_database(db: Database) -> list:
+    async with db.pool.acquire() as conn:
+        return await migrate(conn)

@@ -1,0 +1,252 @@
+"""``SimMarket``: a deterministic, synchronous simulated KRX market and one account.
+
+The market state is a function of the clock: every public call first steps the tape in fixed
+``STEP_SECONDS`` sim-time steps from the open up to ``clock.now()`` (capped at the close), so
+the same seed read at the same sim times gives the same quotes and bars. No asyncio in here:
+the async ``SimBroker`` and the HTTP simulator wrap this API. Calls are serialised by a lock
+so the HTTP server may call from several threads.
+
+Order rules (stated because real KRX/KIS differ in detail):
+- Orders and cancels are accepted only in the regular session [open, close) → else APBK0918.
+  The closing call auction is not modelled; trading is continuous up to the close.
+- MARKET orders walk the book up to ``book.LEVELS`` levels and are immediate-or-cancel:
+  whatever the book cannot fill at once is cancelled (``cancelled_qty``).
+- LIMIT orders fill at once as far as marketable; the rest rests and fills at its limit price
+  on later steps whose last price crosses it (up to one level's depth per step). Resting
+  orders expire (cancelled) at the close.
+- Buys reserve cash (market buys at the upper limit); APBK0952 when it is short. Sells above
+  sellable holdings → APBK0400. Cancelling an order that is already done is a no-op.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+import numpy as np
+
+from tradefleet.adapters.clock import SEOUL
+from tradefleet.adapters.sim import book, ticks
+from tradefleet.adapters.sim.faults import FaultPlan
+from tradefleet.adapters.sim.orders import (
+    BAD_ORDER,
+    OUTSIDE_HOURS,
+    UNKNOWN_ORDER,
+    UNKNOWN_SYMBOL,
+    Account,
+    SimOrder,
+)
+from tradefleet.adapters.sim.price_path import Tape
+from tradefleet.adapters.sim.universe import STEP_SECONDS, build_universe
+from tradefleet.domain.errors import OrderRejected
+from tradefleet.domain.market import Balance, Bar, Quote
+from tradefleet.domain.orders import OrderAck, OrderReport, OrderRequest, OrderType, Side
+from tradefleet.ports.clock import Clock
+
+BRANCH = "00950"
+_PCT = Decimal("0.01")
+
+
+class SimMarket:
+    def __init__(self, seed: int, *, n_symbols: int, clock: Clock,
+                 initial_cash: int = 100_000_000, day: date | None = None,
+                 session_open: time = time(9, 0), session_close: time = time(15, 30)) -> None:
+        self.seed = seed
+        self.clock = clock
+        self.day = day or clock.now().astimezone(SEOUL).date()
+        self.open_at = datetime.combine(self.day, session_open, tzinfo=SEOUL)
+        self.close_at = datetime.combine(self.day, session_close, tzinfo=SEOUL)
+        if self.close_at <= self.open_at:
+            raise ValueError("session_close: must be after session_open")
+        self._max_steps = int((self.close_at - self.open_at).total_seconds()) // STEP_SECONDS
+        self.universe = build_universe(seed, n_symbols)
+        self._index = {s: i for i, s in enumerate(self.universe.symbols)}
+        self._tape = Tape(seed, self.universe, n_minutes=-(-self._max_steps * STEP_SECONDS // 60))
+        self.account = Account(initial_cash)
+        self.faults = FaultPlan(seed)
+        self._orders: dict[str, SimOrder] = {}
+        self._resting: list[SimOrder] = []
+        self._expired = False
+        self._lock = threading.RLock()
+
+    # ---- time -------------------------------------------------------------------------
+    def _advance(self) -> datetime:
+        now = self.clock.now()
+        elapsed = (now - self.open_at).total_seconds()
+        target = min(max(0, int(elapsed // STEP_SECONDS)), self._max_steps)
+        while self._tape.steps < target:
+            self._tape.step()
+            if self._resting:
+                self._match_resting()
+        if now >= self.close_at and not self._expired:
+            for order in self._resting:
+                self.account.cancel_rest(order)
+            self._resting.clear()
+            self._expired = True
+        return now
+
+    def is_open(self, at: datetime) -> bool:
+        return self.open_at <= at < self.close_at
+
+    # ---- market data -------------------------------------------------------------------
+    def symbols(self) -> list[str]:
+        return list(self.universe.symbols)
+
+    def _idx(self, symbol: str) -> int:
+        try:
+            return self._index[symbol]
+        except KeyError:
+            raise OrderRejected(UNKNOWN_SYMBOL, f"symbol: unknown {symbol!r}") from None
+
+    def quote(self, symbol: str) -> Quote:
+        self._idx(symbol)                      # unknown symbol -> APBK0656
+        return self.quotes([symbol])[symbol]
+
+    def quotes(self, symbols: list[str] | tuple[str, ...] | None = None) -> dict[str, Quote]:
+        """Quotes for many symbols at once (None = all); unknown symbols are left out."""
+        with self._lock:
+            now = self._advance()
+            names = self.universe.symbols if symbols is None else \
+                [s for s in symbols if s in self._index]
+            idx = np.fromiter((self._index[s] for s in names), dtype=np.int64, count=len(names))
+            u, t = self.universe, self._tape
+            price = t.price[idx]
+            bid, ask = book.best_bid_ask(price, u.spread_ticks[idx], u.lower_limit[idx],
+                                         u.upper_limit[idx])
+            opened = t.steps > 0
+            cols = zip(names, price.tolist(), t.volume[idx].tolist(),
+                       t.traded_value[idx].tolist(), t.open[idx].tolist(),
+                       t.high[idx].tolist(), t.low[idx].tolist(), u.prev_high[idx].tolist(),
+                       u.prev_low[idx].tolist(), u.prev_close[idx].tolist(), ask.tolist(),
+                       bid.tolist(), u.upper_limit[idx].tolist(), u.lower_limit[idx].tolist(),
+                       strict=True)
+            out: dict[str, Quote] = {}
+            for (s, p, v, tv, o, h, lo, ph, pl, pc, a, b, ul, ll) in cols:
+                rate = (Decimal((p - pc) * 100) / Decimal(pc)).quantize(_PCT, ROUND_HALF_UP)
+                out[s] = Quote(s, p, v, tv, rate, o if opened else pc, h, lo, ph, pl, pc, a, b,
+                               ul, ll, now)
+            return out
+
+    def minute_bars(self, symbol: str, count: int) -> list[Bar]:
+        """Today's last ``count`` one-minute bars, oldest first (the last may be in progress)."""
+        with self._lock:
+            self._advance()
+            i = self._idx(symbol)
+            t = self._tape
+            end = t.minutes_started()
+            start = max(0, end - max(0, count))
+            return [
+                Bar(symbol, self.open_at + timedelta(minutes=m), int(t.bar_open[m, i]),
+                    int(t.bar_high[m, i]), int(t.bar_low[m, i]), int(t.bar_close[m, i]),
+                    int(t.bar_volume[m, i]))
+                for m in range(start, end)
+            ]
+
+    # ---- orders ------------------------------------------------------------------------
+    def submit(self, order: OrderRequest) -> OrderAck:
+        with self._lock:
+            now = self._advance()
+            if not self.is_open(now):
+                raise OrderRejected(OUTSIDE_HOURS, "장운영시간이 아닙니다.(주문불가)")
+            i = self._idx(order.symbol)
+            self._validate(order, i)
+            u = self.universe
+            reserve = 0
+            if order.side is Side.BUY:
+                reserve = order.limit_price if order.order_type is OrderType.LIMIT \
+                    else int(u.upper_limit[i])
+            sim = SimOrder(f"{len(self._orders) + 1:010d}", order.client_order_id,
+                           order.symbol, i, order.side, order.order_type, order.qty,
+                           order.limit_price, int(reserve), now)
+            self.account.hold(sim)
+            self._orders[sim.broker_order_id] = sim
+            self._match_on_entry(sim)
+            return OrderAck(order.client_order_id, sim.broker_order_id, BRANCH, now)
+
+    def _validate(self, order: OrderRequest, i: int) -> None:
+        if order.qty <= 0:
+            raise OrderRejected(BAD_ORDER, f"qty: must be > 0, got {order.qty}")
+        if order.order_type is OrderType.MARKET:
+            if order.limit_price is not None:
+                raise OrderRejected(BAD_ORDER, "limit_price: must be None for MARKET")
+            return
+        p = order.limit_price
+        if p is None or not ticks.is_valid_tick(p):
+            raise OrderRejected(BAD_ORDER, f"limit_price: not a valid tick: {p!r}")
+        lo, hi = int(self.universe.lower_limit[i]), int(self.universe.upper_limit[i])
+        if not lo <= p <= hi:
+            raise OrderRejected(BAD_ORDER, f"limit_price: {p} outside daily limits {lo}..{hi}")
+
+    def _match_on_entry(self, order: SimOrder) -> None:
+        u, i = self.universe, order.index
+        bid, ask = book.best_bid_ask(self._tape.price[i:i + 1], u.spread_ticks[i:i + 1],
+                                     u.lower_limit[i:i + 1], u.upper_limit[i:i + 1])
+        buy = order.side is Side.BUY
+        if order.order_type is OrderType.MARKET:
+            worst = int(u.upper_limit[i] if buy else u.lower_limit[i])
+        else:
+            worst = int(order.limit_price or 0)
+        best = int(ask[0] if buy else bid[0])
+        for price, qty in book.walk(best, buy, int(u.depth[i]), order.remaining, worst):
+            self.account.fill(order, price, qty)
+        if order.remaining:
+            if order.order_type is OrderType.MARKET:
+                self.account.cancel_rest(order)       # immediate-or-cancel
+            else:
+                self._resting.append(order)
+
+    def _match_resting(self) -> None:
+        price = self._tape.price
+        depth = self.universe.depth
+        still: list[SimOrder] = []
+        for order in self._resting:
+            last = int(price[order.index])
+            limit = int(order.limit_price or 0)
+            crossed = last <= limit if order.side is Side.BUY else last >= limit
+            if crossed:
+                self.account.fill(order, limit, min(order.remaining, int(depth[order.index])))
+            if order.remaining:
+                still.append(order)
+        self._resting = still
+
+    def report(self, broker_order_id: str) -> OrderReport | None:
+        with self._lock:
+            self._advance()
+            order = self._orders.get(broker_order_id)
+            return order.to_report() if order else None
+
+    def find(self, symbol: str, side: Side, since: datetime) -> list[OrderReport]:
+        with self._lock:
+            self._advance()
+            return [o.to_report() for o in self._orders.values()
+                    if o.symbol == symbol and o.side is side and o.ordered_at >= since]
+
+    def cancel(self, broker_order_id: str) -> None:
+        with self._lock:
+            now = self._advance()
+            order = self._orders.get(broker_order_id)
+            if order is None:
+                raise OrderRejected(UNKNOWN_ORDER, f"broker_order_id: unknown {broker_order_id}")
+            if order.remaining == 0:
+                return
+            if not self.is_open(now):
+                raise OrderRejected(OUTSIDE_HOURS, "장운영시간이 아닙니다.(주문불가)")
+            self.account.cancel_rest(order)
+            self._resting = [o for o in self._resting if o is not order]
+
+    # ---- account -----------------------------------------------------------------------
+    def balance(self) -> Balance:
+        with self._lock:
+            self._advance()
+            return self.account.balance()
+
+    def buyable_qty(self, symbol: str, price: int | None) -> int:
+        """Shares buyable with orderable cash; ``price`` None = market (upper-limit basis)."""
+        with self._lock:
+            self._advance()
+            i = self._idx(symbol)
+            basis = int(self.universe.upper_limit[i]) if price is None else int(price)
+            if basis <= 0:
+                raise ValueError(f"price: must be > 0, got {price}")
+            return max(0, self.account.orderable_cash // basis)

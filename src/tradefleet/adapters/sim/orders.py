@@ -1,0 +1,121 @@
+"""The one simulated account: cash, reservations, holdings and its orders.
+
+Several workers share this account, as they share one real KIS account. Buys reserve cash
+at submission (market buys at the upper limit, as KIS does) and the reservation is released
+as fills or cancels happen; no fees or taxes are charged (the worker computes costs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from tradefleet.domain.errors import OrderRejected
+from tradefleet.domain.market import Balance, Holding
+from tradefleet.domain.orders import OrderReport, OrderType, Side
+
+INSUFFICIENT_CASH = "APBK0952"      # KIS: 주문가능금액을 초과 했습니다
+SELL_QTY_EXCEEDED = "APBK0400"      # sim code: sell qty above sellable holdings
+OUTSIDE_HOURS = "APBK0918"          # KIS: 장운영시간이 아닙니다
+UNKNOWN_SYMBOL = "APBK0656"         # KIS: symbol not found
+BAD_ORDER = "SIM00001"              # sim code: malformed qty / price (field named in message)
+UNKNOWN_ORDER = "SIM00002"          # sim code: cancel of an order id we never issued
+
+
+@dataclass
+class SimOrder:
+    broker_order_id: str
+    client_order_id: str
+    symbol: str
+    index: int                      # position of the symbol in the universe arrays
+    side: Side
+    order_type: OrderType
+    qty: int
+    limit_price: int | None
+    reserve_price: int              # won per share held back for a buy (0 for sells)
+    ordered_at: datetime
+    filled_qty: int = 0
+    filled_amount: int = 0
+    cancelled_qty: int = 0
+
+    @property
+    def remaining(self) -> int:
+        return self.qty - self.filled_qty - self.cancelled_qty
+
+    def to_report(self) -> OrderReport:
+        return OrderReport(
+            broker_order_id=self.broker_order_id, symbol=self.symbol, side=self.side,
+            qty=self.qty, filled_qty=self.filled_qty, filled_amount=self.filled_amount,
+            remaining_qty=self.remaining, cancelled_qty=self.cancelled_qty, rejected_qty=0,
+            ordered_at=self.ordered_at,
+        )
+
+
+class Account:
+    def __init__(self, initial_cash: int) -> None:
+        if initial_cash < 0:
+            raise ValueError("initial_cash: must be >= 0")
+        self.cash = initial_cash
+        self.reserved = 0
+        self._holdings: dict[str, list[int]] = {}     # symbol -> [qty, cost in won]
+        self._selling: dict[str, int] = {}            # symbol -> qty in open sell orders
+
+    @property
+    def orderable_cash(self) -> int:
+        return self.cash - self.reserved
+
+    def sellable(self, symbol: str) -> int:
+        return self._holdings.get(symbol, [0, 0])[0] - self._selling.get(symbol, 0)
+
+    def hold(self, order: SimOrder) -> None:
+        """Reserve what the order may consume, or reject it."""
+        if order.side is Side.BUY:
+            need = order.qty * order.reserve_price
+            if need > self.orderable_cash:
+                raise OrderRejected(INSUFFICIENT_CASH,
+                                    f"주문가능금액을 초과 했습니다 (need {need}, "
+                                    f"orderable {self.orderable_cash})")
+            self.reserved += need
+        else:
+            if order.qty > self.sellable(order.symbol):
+                raise OrderRejected(SELL_QTY_EXCEEDED,
+                                    f"qty: {order.qty} exceeds sellable "
+                                    f"{self.sellable(order.symbol)} of {order.symbol}")
+            self._selling[order.symbol] = self._selling.get(order.symbol, 0) + order.qty
+
+    def fill(self, order: SimOrder, price: int, qty: int) -> None:
+        amount = price * qty
+        order.filled_qty += qty
+        order.filled_amount += amount
+        position = self._holdings.setdefault(order.symbol, [0, 0])
+        if order.side is Side.BUY:
+            self.reserved -= order.reserve_price * qty
+            self.cash -= amount
+            position[0] += qty
+            position[1] += amount
+        else:
+            self._selling[order.symbol] -= qty
+            self.cash += amount
+            position[1] -= position[1] * qty // position[0]
+            position[0] -= qty
+            if position[0] == 0:
+                del self._holdings[order.symbol]
+
+    def cancel_rest(self, order: SimOrder) -> int:
+        """Cancel the unfilled remainder and release what it held; returns the qty."""
+        rest = order.remaining
+        if rest <= 0:
+            return 0
+        order.cancelled_qty += rest
+        if order.side is Side.BUY:
+            self.reserved -= order.reserve_price * rest
+        else:
+            self._selling[order.symbol] -= rest
+        return rest
+
+    def balance(self) -> Balance:
+        holdings = tuple(
+            Holding(symbol, qty, Decimal(cost) / Decimal(qty))
+            for symbol, (qty, cost) in sorted(self._holdings.items())
+        )
+        return Balance(cash=self.orderable_cash, holdings=holdings)

@@ -1,0 +1,75 @@
+"""Clocks: aware Seoul time, SimClock speed, and one SimClock shared across processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from tradefleet.adapters.clock import SEOUL, FrozenClock, SimClock, WallClock
+from tradefleet.ports.clock import Clock
+
+
+def test_wall_clock_is_aware_seoul_and_a_clock() -> None:
+    clock = WallClock()
+    assert isinstance(clock, Clock)
+    now = clock.now()
+    assert now.utcoffset() == timedelta(hours=9)
+    assert abs((now - datetime.now(SEOUL)).total_seconds()) < 1
+
+
+async def test_sim_clock_runs_at_its_speed() -> None:
+    clock = SimClock.starting_at(date(2026, 11, 24), "09:00", speed=600.0)
+    assert isinstance(clock, Clock)
+    start = clock.now()
+    assert start.utcoffset() == timedelta(hours=9)
+    await clock.sleep(60.0)             # 60 sim seconds = 0.1 real seconds
+    elapsed = (clock.now() - start).total_seconds()
+    assert 60.0 <= elapsed < 60.0 + 600.0 * 0.5
+
+
+def test_sim_clock_formula_is_reproducible_from_its_three_numbers() -> None:
+    real_start = time.time() - 10.0
+    start = datetime(2026, 11, 24, 9, 0, tzinfo=SEOUL)
+    clock = SimClock(start, 60.0, real_start)
+    twin = SimClock.from_env(clock.to_env())
+    a, b = clock.now(), twin.now()
+    assert abs((a - b).total_seconds()) < 60.0 * 0.05
+    # ten real seconds at speed 60 is ten sim minutes
+    assert abs((a - start).total_seconds() - 600.0) < 60.0 * 0.5
+
+
+def test_sim_clock_shared_with_another_process() -> None:
+    clock = SimClock.starting_at(date(2026, 11, 24), "10:00", speed=30.0)
+    env = dict(os.environ, TF_SIM_CLOCK=clock.to_env())
+    code = ("import os; from tradefleet.adapters.clock import SimClock; "
+            "print(SimClock.from_env(os.environ['TF_SIM_CLOCK']).now().isoformat())")
+    before = clock.now()
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True, timeout=60)
+    after = clock.now()
+    theirs = datetime.fromisoformat(out.stdout.strip())
+    assert before <= theirs <= after
+
+
+def test_bad_inputs_name_the_field() -> None:
+    with pytest.raises(ValueError, match="sim_start"):
+        SimClock(datetime(2026, 11, 24, 9, 0), 1.0)
+    with pytest.raises(ValueError, match="speed"):
+        SimClock(datetime(2026, 11, 24, 9, 0, tzinfo=SEOUL), 0.0)
+    with pytest.raises(ValueError, match="hhmm"):
+        SimClock.starting_at(date(2026, 11, 24), "nine", 1.0)
+    with pytest.raises(ValueError, match="sim clock env"):
+        SimClock.from_env("{}")
+
+
+async def test_frozen_clock_moves_only_when_told() -> None:
+    start = datetime(2026, 11, 24, 9, 0, tzinfo=SEOUL)
+    clock = FrozenClock(start)
+    assert clock.now() == start
+    await clock.sleep(30)
+    assert clock.now() == start + timedelta(seconds=30)
