@@ -94,8 +94,8 @@ async def test_reclaim_racing_guarded_inserts_never_orders_without_the_lock(db, 
         return reclaimed, new.fencing_token, [
             await order(db, "wh", new.fencing_token, f"h{i}", "SELL") for i in range(10)]
 
-    *zombies, (reclaimed, new_token, heir_orders) = await asyncio.gather(*[zombie(n) for n in range(4)],
-                                                              heir())
+    *zombies, (reclaimed, new_token, heir_orders) = await asyncio.gather(
+        *[zombie(n) for n in range(4)], heir())
     assert reclaimed == ["wz"]
     assert all(r is not None for r in heir_orders)
     for results in zombies:

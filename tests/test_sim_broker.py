@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import pytest
@@ -145,3 +147,50 @@ async def test_with_a_fast_sim_clock_the_market_moves() -> None:
     later = await broker.get_quotes(broker.market.symbols())
     assert max(q.volume for q in later.values()) > max(q.volume for q in first.values())
     assert all(later[s].at > first[s].at for s in first)
+
+
+async def test_racing_workers_share_one_account_without_overspending() -> None:
+    """Many tasks (workers sharing one account) race to buy; cash covers only some."""
+    clock = FrozenClock(OPEN_DAY)
+    probe = SimMarket(21, n_symbols=50, clock=clock)
+    symbol = liquid(probe)
+    upper = probe.quote(symbol).upper_limit           # market buys reserve at the upper limit
+    market = SimMarket(21, n_symbols=50, clock=clock, initial_cash=upper * 3 + upper // 2)
+    broker = SimBroker(market)
+    market.faults.set("place_order", "latency", delay=0.01)
+
+    async def one(k: int) -> str:
+        try:
+            await broker.place_order(order(symbol, 1, cid=f"w{k}"))
+            return "ok"
+        except OrderRejected as exc:
+            return exc.code
+
+    results = await asyncio.gather(*(one(k) for k in range(10)))
+    filled = market.find(symbol, Side.BUY, OPEN_DAY)
+    assert results.count("ok") == len(filled)
+    assert set(results) <= {"ok", "APBK0952"}
+    spent = sum(r.filled_amount for r in filled)
+    assert market.balance().cash == upper * 3 + upper // 2 - spent >= 0
+    assert "APBK0952" in results
+
+
+def test_threads_submitting_at_once_keep_the_account_consistent() -> None:
+    """The HTTP simulator may call the engine from several threads."""
+    _, market, _ = make()
+    symbol = liquid(market)
+
+    def one(k: int) -> int:
+        try:
+            return market.report(market.submit(order(symbol, 1, cid=f"t{k}")).broker_order_id
+                                 ).filled_amount
+        except OrderRejected:
+            return 0
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        amounts = list(pool.map(one, range(40)))
+    ids = {r.broker_order_id for r in market.find(symbol, Side.BUY, OPEN_DAY)}
+    assert len(ids) == 40
+    assert market.balance().cash == 100_000_000 - sum(amounts)
+    (holding,) = market.balance().holdings
+    assert holding.qty == 40
