@@ -106,3 +106,12 @@ async def test_reclaim_racing_guarded_inserts_never_orders_without_the_lock(db, 
     assert {(r["worker_id"], r["fencing_token"]) for r in rows} <= {
         ("wz", old.fencing_token), ("wh", new_token)}
     assert sum(r["worker_id"] == "wh" for r in rows) == 10
+
+
+async def test_exited_worker_cannot_order_even_if_a_lock_row_survived(db, sink):
+    await register(db, sink, "wa", ttl=30)
+    locks = LockService(PostgresLockStore(db), sink, ttl_seconds=30)
+    lock = await locks.acquire_lock("005930", "wa")
+    await db.pool.execute("UPDATE workers SET status = 'EXIT' WHERE worker_id = 'wa'")
+    assert await order(db, "wa", lock.fencing_token, "x1", "SELL") is None
+    assert await db.pool.fetchval("SELECT count(*) FROM orders") == 0

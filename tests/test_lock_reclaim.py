@@ -69,3 +69,27 @@ async def test_reregistered_worker_fences_its_older_epoch(db, sink):
     assert second == first + 1
     assert not await locks.heartbeat("wa", first)
     assert await locks.heartbeat("wa", second)
+
+
+async def test_heartbeat_refreshes_locks_and_a_lock_left_stale_is_reclaimed_alone(db, sink):
+    """The heartbeat moves every lock's heartbeat_at (DB clock); a single lock whose own
+    heartbeat is older than its TTL is released even though its worker is alive."""
+    epochs = await register(db, sink, "wa", ttl=30)
+    locks = LockService(PostgresLockStore(db), sink, ttl_seconds=2)
+    kept = await locks.acquire_lock("005930", "wa")
+    await db.pool.execute("UPDATE stock_locks SET heartbeat_at = now() - interval '1 minute'")
+    assert await locks.heartbeat("wa", epochs["wa"])
+    ages = await db.pool.fetchval(
+        "SELECT max(now() - heartbeat_at) < interval '1 second' FROM stock_locks")
+    assert ages is True
+    stale = await locks.acquire_lock("000660", "wa")
+    await db.pool.execute("""UPDATE stock_locks SET heartbeat_at = now() - interval '3 seconds'
+                              WHERE symbol = '000660'""")
+    assert await locks.reclaim_expired() == []                  # the worker is not failed
+    assert [lock.symbol for lock in await locks.locks_of("wa")] == [kept.symbol]
+    assert await db.pool.fetchval("SELECT status FROM workers") == "IDLE"
+    released = await fetch_events(db.pool, "LockReleasedEvent")
+    assert [(e["symbol"], e["payload"]["fencing_token"], e["payload"]["reason"])
+            for e in released] == [("000660", stale.fencing_token, "RECLAIMED")]
+    assert await locks.reclaim_expired() == []
+    assert len(await fetch_events(db.pool, "LockReleasedEvent")) == 1

@@ -68,3 +68,40 @@ def test_db_command_rejects_bad_tls_settings(monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("TRADEFLEET_DB__SSLMODE", "verify-full")
     assert main(["db", "status"]) == 2
     assert "sslrootcert" in capsys.readouterr().err
+
+
+def test_db_status_without_dsn_uses_embedded_server_under_state_dir(
+        monkeypatch, capsys, tmp_path):
+    monkeypatch.delenv("TRADEFLEET_DB__DSN", raising=False)
+    monkeypatch.delenv("TRADEFLEET_CONFIG", raising=False)
+    monkeypatch.setenv("TRADEFLEET_STATE_DIR", str(tmp_path / "state"))
+    try:
+        assert main(["db", "migrate"]) == 0
+        assert f"applied {len(available_migrations())} migration(s)" in capsys.readouterr().out
+        assert main(["db", "status"]) == 0
+        out = capsys.readouterr().out
+        assert "pending" not in out and "tradefleet on" in out
+        assert (tmp_path / "state" / "pgdata" / "PG_VERSION").exists()
+    finally:
+        _stop_postmaster(tmp_path / "state" / "pgdata")
+
+
+def _stop_postmaster(pgdata) -> None:
+    """The embedded server outlives the command on purpose (reused by later runs); the test
+    stops the one it started (fast shutdown) and waits for it to go."""
+    import os
+    import signal
+    import time
+
+    pid_file = pgdata / "postmaster.pid"
+    if not pid_file.exists():
+        return
+    pid = int(pid_file.read_text().split()[0])
+    os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)

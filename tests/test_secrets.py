@@ -95,3 +95,63 @@ def test_keygen_refuses_to_overwrite(tmp_path, capsys):
     key = make_key(tmp_path, capsys)
     assert main(["secrets", "keygen", "--out", key]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def _encrypted_env(tmp_path, capsys, monkeypatch) -> dict[str, str]:
+    key = make_key(tmp_path, capsys)
+    return {"TRADEFLEET_KEY_FILE": key,
+            "TRADEFLEET_BROKER__APPKEY": encrypt(key, APPKEY, monkeypatch, capsys),
+            "TRADEFLEET_BROKER__APPSECRET": encrypt(key, APPSECRET, monkeypatch, capsys),
+            "TRADEFLEET_ACCOUNT__CANO": encrypt(key, CANO, monkeypatch, capsys)}
+
+
+@pytest.mark.parametrize(("mode", "confirm", "rate"), [("paper", "false", 2),
+                                                         ("real", "true", 20)])
+def test_paper_and_real_load_with_encrypted_secrets_and_mode_rate_limit(
+        env, tmp_path, monkeypatch, capsys, mode, confirm, rate):  # noqa: F811
+    env(TRADEFLEET_MODE=mode, TRADEFLEET_CONFIRM_REAL_TRADING=confirm,
+        **_encrypted_env(tmp_path, capsys, monkeypatch))
+    s = load_settings()
+    assert s.mode == mode and s.broker.rate_limit_per_second == rate
+    assert s.broker.appsecret.get_secret_value() == APPSECRET
+    assert s.account_masked == f"{CANO[:4]}****-01"
+
+
+def test_real_mode_without_confirmation_is_refused_even_with_encrypted_secrets(
+        env, tmp_path, monkeypatch, capsys):  # noqa: F811
+    env(TRADEFLEET_MODE="real", **_encrypted_env(tmp_path, capsys, monkeypatch))
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert "confirm_real_trading" in str(info.value)
+
+
+def test_corrupted_token_and_missing_key_file_are_named(
+        env, tmp_path, monkeypatch, capsys):  # noqa: F811
+    values = _encrypted_env(tmp_path, capsys, monkeypatch)
+    broken = values["TRADEFLEET_BROKER__APPSECRET"][:-6] + "AAAAAA"
+    env(TRADEFLEET_MODE="paper", **{**values, "TRADEFLEET_BROKER__APPSECRET": broken})
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert "broker.appsecret (TRADEFLEET_BROKER__APPSECRET)" in str(info.value)
+    assert broken not in str(info.value) and "broker.appkey" not in str(info.value)
+    env(TRADEFLEET_MODE="paper", **{**values, "TRADEFLEET_KEY_FILE": str(tmp_path / "nope")})
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert "key_file (TRADEFLEET_KEY_FILE)" in str(info.value)
+
+
+def test_encrypt_reads_stdin_only_and_refuses_empty_input_or_bad_key(tmp_path, monkeypatch,
+                                                                     capsys):
+    key = make_key(tmp_path, capsys)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert main(["secrets", "encrypt", "--key-file", key]) == 2
+    assert "stdin" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["secrets", "encrypt", "--key-file", key, APPKEY])  # no value on argv
+    capsys.readouterr()
+    bad = tmp_path / "bad.key"
+    bad.write_text("not-a-key\n")
+    monkeypatch.setattr("sys.stdin", io.StringIO(APPKEY + "\n"))
+    assert main(["secrets", "encrypt", "--key-file", str(bad)]) == 2
+    captured = capsys.readouterr()
+    assert "--key-file" in captured.err and APPKEY not in captured.err + captured.out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tradefleet.domain.errors import ConfigError
@@ -13,7 +15,7 @@ BASE = {"TRADEFLEET_WORKER_ID": "w1", "TRADEFLEET_RISK__CAPITAL_LIMIT": "1000000
 
 @pytest.fixture
 def env(monkeypatch):
-    for key in list(__import__("os").environ):
+    for key in list(os.environ):
         if key.startswith("TRADEFLEET_"):
             monkeypatch.delenv(key)
 
@@ -94,3 +96,73 @@ def test_database_settings_load_alone(env, monkeypatch):
     monkeypatch.setenv("TRADEFLEET_DB__SSLMODE", "require")
     db = load_database_settings()
     assert db.sslmode == "require" and "pw" not in repr(db)
+
+
+def test_environ_mapping_is_read_instead_of_the_process_env(env, tmp_path):
+    env(TRADEFLEET_WORKER_ID="from-process")
+    path = tmp_path / "c.yaml"
+    path.write_text("worker_id: from-file\nrisk: {capital_limit: 5000000, "
+                    "daily_loss_limit: 100000}\n")
+    given = {"TRADEFLEET_CONFIG": str(path), "TRADEFLEET_WORKER_ID": "from-mapping",
+             "TRADEFLEET_RISK__CAPITAL_LIMIT": "3000000"}
+    s = load_settings(environ=given)
+    assert s.worker_id == "from-mapping"
+    assert s.risk.capital_limit == 3_000_000 and s.risk.daily_loss_limit == 100_000
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={})
+    assert "worker_id (TRADEFLEET_WORKER_ID)" in str(info.value)
+    assert "risk.capital_limit (TRADEFLEET_RISK__CAPITAL_LIMIT)" in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["yes", "1", "on", "TRUE-ish"])
+def test_real_trading_confirmation_must_be_exactly_true(env, value):
+    env(TRADEFLEET_MODE="real", TRADEFLEET_CONFIRM_REAL_TRADING=value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert "confirm_real_trading (TRADEFLEET_CONFIRM_REAL_TRADING)" in str(info.value)
+
+
+def test_sim_rate_limit_default_and_explicit_override(env):
+    env()
+    assert load_settings().broker.rate_limit_per_second == 20
+    env(TRADEFLEET_BROKER__RATE_LIMIT_PER_SECOND="7")
+    s = load_settings()
+    assert s.broker.rate_limit_per_second == 7 and s.rate_limit == 7
+
+
+def test_database_settings_from_yaml_and_environ_mapping(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("db: {dsn: 'postgresql://u:pw@file/x', sslmode: prefer}\n")
+    db = load_database_settings(path, environ={"TRADEFLEET_DB__SSLMODE": "require"})
+    assert db.sslmode == "require" and db.dsn.get_secret_value().endswith("@file/x")
+    with pytest.raises(ConfigError) as info:
+        load_database_settings(path, environ={"TRADEFLEET_DB__SSLMODE": "sometimes"})
+    assert "db.sslmode (TRADEFLEET_DB__SSLMODE)" in str(info.value)
+
+
+def test_nested_yaml_typo_is_refused_and_named(env, tmp_path):
+    env()
+    path = tmp_path / "c.yaml"
+    path.write_text("risk: {capital_limt: 1000000}\nlocks: {ttl: 30}\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    assert "risk.capital_limt" in str(info.value) and "locks.ttl" in str(info.value)
+
+
+def test_secret_rule_reported_together_with_field_errors(env):
+    env(TRADEFLEET_MODE="paper", TRADEFLEET_WORKER_ID="Not Valid",
+        TRADEFLEET_BROKER__APPKEY="PSplaintextkey123")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    text = str(info.value)
+    assert "worker_id (TRADEFLEET_WORKER_ID)" in text
+    assert "broker.appkey (TRADEFLEET_BROKER__APPKEY)" in text
+    assert "account.cano (TRADEFLEET_ACCOUNT__CANO)" in text
+    assert "PSplaintextkey123" not in text
+
+
+def test_config_loaded_summary_keeps_mode_and_secrets_out(env):
+    env(TRADEFLEET_BROKER__APPKEY="sim-key-visible-only-here")
+    summary = load_settings().safe_summary()
+    assert "mode" not in summary and "sim-key-visible-only-here" not in str(summary)
+    assert summary["account"].endswith("-01") and "****" in summary["account"]

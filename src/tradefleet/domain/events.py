@@ -37,8 +37,7 @@ class WorkerStartedEvent(Event):
     message: ClassVar[str] = "worker started"
     pid: int
     host: str
-    mode: str
-    status: str
+    status: str          # mode is deliberately absent: spec §5.1 keeps it out of the logs
     epoch: int
     capital_limit: int
     daily_loss_limit: int

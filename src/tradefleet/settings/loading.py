@@ -1,23 +1,29 @@
 """Loading settings from env vars (``TRADEFLEET_``, nested ``__``) over an optional YAML file,
-and turning pydantic's errors into one ConfigError that names every bad field."""
+and turning pydantic's errors into one ConfigError that names every bad field.
+
+The environment is a parameter (default ``os.environ``) so that callers and tests can load a
+configuration without touching the process environment."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource
 
 from tradefleet.domain.errors import ConfigError
 from tradefleet.settings.model import DatabaseSettings, Settings, describe_errors
 
+CONFIG_ENV = "TRADEFLEET_CONFIG"
 
-def _read_yaml(path: Path | None) -> dict[str, Any]:
-    path = path or (Path(os.environ["TRADEFLEET_CONFIG"]) if os.environ.get(
-        "TRADEFLEET_CONFIG") else None)
+
+def _read_yaml(path: Path | None, environ: Mapping[str, str]) -> dict[str, Any]:
+    if path is None and environ.get(CONFIG_ENV):
+        path = Path(environ[CONFIG_ENV])
     if path is None:
         return {}
     try:
@@ -35,21 +41,41 @@ def _describe(exc: ValidationError) -> ConfigError:
     return ConfigError("invalid configuration:\n  - " + "\n  - ".join(describe_errors(exc)))
 
 
-class _EnvOverFile(Settings):
-    @classmethod
-    def settings_customise_sources(
-        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return env_settings, init_settings      # env vars win over the YAML file
+class _MappingEnvSource(EnvSettingsSource):
+    """The normal env source, but reading a given mapping instead of ``os.environ``."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        # same shape as pydantic-settings' own reader: keys lower-cased (not case-sensitive)
+        return {(k if self.case_sensitive else k.lower()): v for k, v in self._environ.items()
+                if not (self.env_ignore_empty and v == "")}
 
 
-def load_settings(config_file: Path | None = None) -> Settings:
-    data = _read_yaml(config_file)
+def _env_over_file(environ: Mapping[str, str]) -> type[Settings]:
+    class _EnvOverFile(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            # env vars win over the YAML file (passed as init kwargs)
+            return _MappingEnvSource(settings_cls, environ), init_settings
+    return _EnvOverFile
+
+
+def load_settings(config_file: Path | None = None,
+                  environ: Mapping[str, str] | None = None) -> Settings:
+    """Validate the whole configuration; raise one ConfigError listing every bad field."""
+    environ = os.environ if environ is None else environ
+    data = _read_yaml(config_file, environ)
     data.pop("config", None)
     try:
-        loaded = _EnvOverFile(**data)
+        loaded = _env_over_file(environ)(**data)
     except ValidationError as exc:
         raise _describe(exc) from None
     return Settings.model_construct(**{k: getattr(loaded, k) for k in Settings.model_fields})
@@ -59,11 +85,15 @@ class _DbOnly(BaseModel):
     db: DatabaseSettings = DatabaseSettings()
 
 
-def load_database_settings(config_file: Path | None = None) -> DatabaseSettings:
+def load_database_settings(config_file: Path | None = None,
+                           environ: Mapping[str, str] | None = None) -> DatabaseSettings:
     """Only the ``db`` section (for ``tradefleet db``, which needs no worker identity)."""
-    data = _read_yaml(config_file).get("db", {})
-    env = {k.removeprefix("TRADEFLEET_DB__").lower(): v for k, v in os.environ.items()
-           if k.startswith("TRADEFLEET_DB__")}
+    environ = os.environ if environ is None else environ
+    data = _read_yaml(config_file, environ).get("db") or {}
+    if not isinstance(data, dict):
+        raise ConfigError("db: must be a mapping (dsn, sslmode, sslrootcert)")
+    env = {k.removeprefix("TRADEFLEET_DB__").lower(): v for k, v in environ.items()
+           if k.upper().startswith("TRADEFLEET_DB__") and v != ""}
     try:
         return _DbOnly(db={**data, **env}).db
     except ValidationError as exc:

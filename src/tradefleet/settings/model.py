@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from tradefleet.settings import secrets as sec
 
 SYMBOL = re.compile(r"^[0-9A-Z]{6}$")
+DEFAULT_RATE_LIMITS = {"real": 20, "paper": 2, "sim": 20}
 
 
 class _Section(BaseModel):
@@ -37,6 +38,7 @@ class BrokerSettings(_Section):
     appkey: SecretStr = SecretStr("sim-appkey-0000")
     appsecret: SecretStr = SecretStr("sim-appsecret-0000")
     base_url: str | None = Field(None, pattern=r"^https?://[^\s/]+(:\d+)?/?$")
+    # None: chosen by mode when the settings are loaded (20 real/sim, 2 paper)
     rate_limit_per_second: int | None = Field(None, ge=1, le=100)
     timeout_seconds: float = Field(5.0, gt=0, le=60)
 
@@ -120,6 +122,16 @@ class Settings(BaseSettings):
     health_port: int = Field(0, ge=0, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    @field_validator("confirm_real_trading", mode="before")
+    @classmethod
+    def _exactly_true(cls, value: Any) -> Any:
+        """Real money needs a deliberate ``true``: "yes", "1" or "on" are refused."""
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        raise ValueError("must be exactly true or false")
+
     @field_validator("universe", mode="before")
     @classmethod
     def _split_universe(cls, value: Any) -> Any:
@@ -182,17 +194,22 @@ class Settings(BaseSettings):
                 problems.append(f"{where}: must be 8 digits")
         if problems:
             raise ValueError("\n".join(problems))
+        if self.broker.rate_limit_per_second is None:
+            object.__setattr__(self.broker, "rate_limit_per_second",
+                               DEFAULT_RATE_LIMITS[self.mode])
         return self
 
     @property
     def account_masked(self) -> str:
         cano = self.account.cano.get_secret_value()
-        return f"{cano[:2]}******-{self.account.product_code}"
+        return f"{cano[:4]}****-{self.account.product_code}"
 
     def safe_summary(self) -> dict[str, Any]:
-        """What the 'config loaded' log line shows: no secret, account masked."""
+        """What the 'config loaded' log line shows: no secret, account masked, and no mode
+        (spec §5.1 lists appkey/appsecret/mode as kept out of logs; mode is in the workers
+        table)."""
         return {
-            "worker_id": self.worker_id, "mode": self.mode, "account": self.account_masked,
+            "worker_id": self.worker_id, "account": self.account_masked,
             "capital_limit": self.risk.capital_limit,
             "daily_loss_limit": self.risk.daily_loss_limit,
             "liquidation_offset_minutes": self.risk.liquidation_offset_minutes,
@@ -203,9 +220,8 @@ class Settings(BaseSettings):
 
     @property
     def rate_limit(self) -> int:
-        if self.broker.rate_limit_per_second is not None:
-            return self.broker.rate_limit_per_second
-        return 2 if self.mode == "paper" else 20
+        """Broker calls per second for this mode (KIS: 20/s real, 2/s paper)."""
+        return self.broker.rate_limit_per_second or DEFAULT_RATE_LIMITS[self.mode]
 
 
 _SECRET_FIELDS = (("broker", "appkey"), ("broker", "appsecret"), ("account", "cano"))
@@ -233,8 +249,8 @@ def _raw_secret_problems(data: dict) -> list[str]:
     """The mode and plaintext rules, checked on raw input when other fields already failed."""
     mode = str(data.get("mode", "sim"))
     problems = []
-    if mode == "real" and str(data.get("confirm_real_trading", "")).lower() not in (
-            "true", "1", "yes", "on"):
+    confirm = data.get("confirm_real_trading")
+    if mode == "real" and confirm is not True and str(confirm).strip().lower() != "true":
         problems.append("mode (TRADEFLEET_MODE): real trading is refused unless "
                         "confirm_real_trading (TRADEFLEET_CONFIRM_REAL_TRADING) is true")
     if mode in ("paper", "real"):

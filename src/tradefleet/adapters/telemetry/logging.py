@@ -13,8 +13,10 @@ from typing import Any
 
 import structlog
 
-from tradefleet.adapters.telemetry.redaction import redaction_processor
+from tradefleet.adapters.telemetry.redaction import redaction_processor, register_secret
 from tradefleet.domain.events import Event
+
+__all__ = ["bind_context", "configure_logging", "get_logger", "log_event", "register_secret"]
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
            "error": logging.ERROR, "critical": logging.CRITICAL}
@@ -26,8 +28,24 @@ def _add_pid(_l: Any, _m: str, event_dict: dict) -> dict:
     return event_dict
 
 
+def _add_error_type(_l: Any, _m: str, event_dict: dict) -> dict:
+    """Spec §6.2: error lines name the exception type next to the stack trace."""
+    exc = event_dict.get("exc_info")
+    if exc is True:
+        exc = sys.exc_info()
+    if isinstance(exc, BaseException):
+        event_dict.setdefault("error_type", type(exc).__name__)
+    elif isinstance(exc, tuple) and exc and exc[0] is not None:
+        event_dict.setdefault("error_type", exc[0].__name__)
+    return event_dict
+
+
 def configure_logging(*, json_output: bool | None = None, level: str = "INFO",
                       stream: Any = None) -> None:
+    """Route structlog and stdlib logging through one chain ending in redaction + renderer.
+
+    ``stream`` defaults to stderr; JSON when asked, when TRADEFLEET_LOG_FORMAT=json, or when
+    the stream is not a terminal (containers, files)."""
     stream = stream or sys.stderr
     if json_output is None:
         json_output = os.environ.get("TRADEFLEET_LOG_FORMAT", "").lower() == "json" or \
@@ -35,9 +53,12 @@ def configure_logging(*, json_output: bool | None = None, level: str = "INFO",
     shared = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.PositionalArgumentsFormatter(),
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
         _add_pid,
         structlog.processors.StackInfoRenderer(),
+        _add_error_type,
         structlog.processors.format_exc_info,
     ]
     renderer = (structlog.processors.JSONRenderer(default=str) if json_output
@@ -69,9 +90,10 @@ def get_logger(**bound: Any) -> Any:
 
 
 def log_event(event: Event, **context: Any) -> None:
+    """One line per event: ``event`` is the event type, ``message`` the human text, and the
+    event's fields (worker_id, symbol, payload) are top-level keys, at ``event.level``."""
     fields = {**context, **event.model_dump(mode="json")}
-    fields = {k: v for k, v in fields.items() if v is not None or k in ("symbol",)}
-    fields["event_type"] = event.event_type
-    message = event.message or event.event_type
+    fields["message"] = event.message or event.event_type
+    fields["event_type"] = event.event_type      # same as ``event``; kept for filtering
     logger = structlog.get_logger("tradefleet.events")
-    getattr(logger, event.level)(message, **fields)
+    getattr(logger, event.level)(event.event_type, **fields)

@@ -1,0 +1,131 @@
+"""Access tokens and the request budget, behind small interfaces.
+
+KIS allows one token issuance a minute and counts requests per appkey, so in production both
+must be shared by the whole fleet (the lead plugs Postgres-backed versions in here). The
+in-process versions below are for one process."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import aiohttp
+
+from tradefleet.adapters.clock import SEOUL
+from tradefleet.adapters.kis.envelope import TOKEN_THROTTLED, parse_envelope
+from tradefleet.domain.errors import AuthError, BrokerTimeout, BrokerUnavailable
+
+
+class TokenProvider(Protocol):
+    async def get(self, force_new: bool = False) -> str:
+        """A valid access token; ``force_new`` after the broker called ours expired/invalid."""
+        ...
+
+    @property
+    def expires_at(self) -> datetime | None: ...
+
+
+class RateLimiter(Protocol):
+    async def acquire(self) -> None:
+        """Wait until one more request fits in the per-appkey budget."""
+        ...
+
+
+@dataclass(frozen=True)
+class Credentials:
+    base_url: str
+    appkey: str
+    appsecret: str
+
+    def __repr__(self) -> str:      # never print secrets
+        return f"Credentials(base_url={self.base_url!r}, appkey=***, appsecret=***)"
+
+
+def parse_kst(value: str) -> datetime:
+    """``access_token_token_expired`` ("YYYY-MM-DD HH:MM:SS", KST) as an aware datetime."""
+    return datetime.strptime(value.strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=SEOUL)
+
+
+class InProcessTokenProvider:
+    """Caches one token; refreshes ``refresh_margin`` before its stated expiry."""
+
+    def __init__(self, session: aiohttp.ClientSession, credentials: Credentials, *,
+                 refresh_margin: timedelta = timedelta(minutes=10),
+                 timeout_seconds: float = 5.0) -> None:
+        self._session = session
+        self._cred = credentials
+        self._margin = refresh_margin
+        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._token: str | None = None
+        self._expires_at: datetime | None = None
+        self._mutex = asyncio.Lock()
+        self.issued = 0
+
+    @property
+    def expires_at(self) -> datetime | None:
+        return self._expires_at
+
+    def _fresh(self) -> bool:
+        return (self._token is not None and self._expires_at is not None
+                and datetime.now(SEOUL) < self._expires_at - self._margin)
+
+    async def get(self, force_new: bool = False) -> str:
+        stale = self._token
+        async with self._mutex:
+            if self._token is not None and self._token != stale:
+                return self._token           # another task refreshed it meanwhile
+            if not force_new and self._fresh():
+                assert self._token is not None
+                return self._token
+            return await self._issue()
+
+    async def _issue(self) -> str:
+        body = {"grant_type": "client_credentials", "appkey": self._cred.appkey,
+                "appsecret": self._cred.appsecret}
+        url = self._cred.base_url.rstrip("/") + "/oauth2/tokenP"
+        try:
+            async with self._session.post(url, json=body, timeout=self._timeout) as resp:
+                status = resp.status
+                data = await resp.json(content_type=None)
+        except TimeoutError as exc:
+            raise BrokerTimeout("token issue timed out") from exc
+        except (aiohttp.ClientError, ValueError) as exc:
+            raise BrokerUnavailable(f"token issue failed: {type(exc).__name__}") from exc
+        if status != 200 or not isinstance(data, dict) or "access_token" not in data:
+            env = parse_envelope(status, data)
+            hint = " (KIS allows one issuance a minute)" if env.code == TOKEN_THROTTLED else ""
+            raise AuthError(f"token issue refused: HTTP {status} {env.code} {env.message}{hint}")
+        try:
+            self._expires_at = parse_kst(str(data["access_token_token_expired"]))
+        except (KeyError, ValueError) as exc:
+            raise AuthError("token issue: access_token_token_expired missing or malformed") \
+                from exc
+        self._token = str(data["access_token"])
+        self.issued += 1
+        return self._token
+
+
+class SlidingWindowRateLimiter:
+    """At most ``per_second`` acquisitions in any 1-second window (KIS counts that way)."""
+
+    def __init__(self, per_second: int) -> None:
+        if per_second < 1:
+            raise ValueError(f"per_second: must be >= 1, got {per_second}")
+        self.per_second = per_second
+        self._stamps: deque[float] = deque()
+        self._mutex = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        async with self._mutex:
+            while True:
+                now = time.monotonic()
+                while self._stamps and now - self._stamps[0] >= 1.0:
+                    self._stamps.popleft()
+                if len(self._stamps) < self.per_second:
+                    self._stamps.append(now)
+                    return
+                await asyncio.sleep(1.0 - (now - self._stamps[0]) + 0.005)

@@ -1,0 +1,179 @@
+"""Orders and fills on Postgres. Each state change and its event commit in one durable
+transaction (``money_transaction``); fills are keyed by the broker's cumulative quantity so
+that polling the same report twice, or after a crash, records nothing twice."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import asyncpg
+
+from tradefleet.adapters.postgres.database import Database
+from tradefleet.adapters.postgres.event_store import append_events
+from tradefleet.adapters.postgres.fenced_order import insert_order_if_lock_held
+from tradefleet.adapters.postgres.position_store import apply_fill
+from tradefleet.domain.events import (
+    Event,
+    OrderCreatedEvent,
+    OrderFilledEvent,
+    OrderRejectedEvent,
+    OrderSentEvent,
+    OrderUnresolvedEvent,
+)
+from tradefleet.domain.locks import Lock
+from tradefleet.domain.orders import OrderReport, OrderStatus
+from tradefleet.ports.trade_store import NewOrder, OrderRow, StrategyTag
+
+_COLUMNS = [f for f in OrderRow.__dataclass_fields__]
+
+
+def _row(rec: asyncpg.Record) -> OrderRow:
+    values = {f: rec[f] for f in _COLUMNS}
+    values["status"] = OrderStatus(values["status"])
+    return OrderRow(**values)
+
+
+class PostgresOrderStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create_order(self, lock: Lock, order: NewOrder) -> tuple[OrderRow | None, list[Event]]:
+        async with self._db.money_transaction() as conn:
+            order_id = await insert_order_if_lock_held(
+                conn, worker_id=lock.worker_id, fencing_token=lock.fencing_token,
+                client_order_id=order.client_order_id, trading_day=order.trading_day,
+                symbol=lock.symbol, side=order.side, order_type=order.order_type,
+                qty=order.qty, limit_price=order.limit_price, purpose=order.purpose,
+                attempt=order.attempt)
+            if order_id is None:
+                return None, []
+            row = _row(await conn.fetchrow("SELECT * FROM orders WHERE order_id = $1", order_id))
+            event = OrderCreatedEvent(
+                worker_id=row.worker_id, symbol=row.symbol, order_id=row.order_id,
+                client_order_id=row.client_order_id, side=row.side, order_type=row.order_type,
+                qty=row.qty, limit_price=row.limit_price, status=row.status,
+                purpose=row.purpose, fencing_token=row.fencing_token)
+            await append_events(conn, [event])
+            return row, [event]
+
+    async def get_order(self, order_id: int) -> OrderRow:
+        rec = await self._db.pool.fetchrow("SELECT * FROM orders WHERE order_id = $1", order_id)
+        if rec is None:
+            raise LookupError(f"order_id: no order {order_id}")
+        return _row(rec)
+
+    async def _update(self, sql: str, *args: object, event_of=None) -> tuple[OrderRow, list[Event]]:
+        async with self._db.money_transaction() as conn:
+            rec = await conn.fetchrow(sql, *args)
+            if rec is None:
+                raise LookupError(f"order_id: no order {args[0]} in a state allowing this")
+            row = _row(rec)
+            events = [event_of(row)] if event_of else []
+            await append_events(conn, events)
+            return row, events
+
+    async def mark_sent(self, order_id: int, broker_order_id: str, broker_branch: str | None,
+                        latency_ms: float) -> tuple[OrderRow, list[Event]]:
+        return await self._update(
+            """UPDATE orders SET status = 'SENT', broker_order_id = $2, broker_branch = $3,
+                   sent_at = now(), updated_at = now()
+               WHERE order_id = $1 RETURNING *""", order_id, broker_order_id, broker_branch,
+            event_of=lambda r: OrderSentEvent(
+                worker_id=r.worker_id, symbol=r.symbol, order_id=r.order_id,
+                client_order_id=r.client_order_id, broker_order_id=r.broker_order_id,
+                side=r.side, qty=r.qty, status=r.status, latency_ms=latency_ms))
+
+    async def mark_rejected(self, order_id: int, code: str, message: str
+                            ) -> tuple[OrderRow, list[Event]]:
+        return await self._update(
+            """UPDATE orders SET status = 'REJECTED', reject_code = $2, reject_message = $3,
+                   updated_at = now() WHERE order_id = $1 RETURNING *""", order_id, code, message,
+            event_of=lambda r: OrderRejectedEvent(
+                worker_id=r.worker_id, symbol=r.symbol, order_id=r.order_id,
+                client_order_id=r.client_order_id, side=r.side, qty=r.qty, status=r.status,
+                code=code, reason=message))
+
+    async def mark_unknown(self, order_id: int, error: str) -> tuple[OrderRow, list[Event]]:
+        return await self._update(
+            """UPDATE orders SET status = 'UNKNOWN', sent_at = now(), updated_at = now()
+               WHERE order_id = $1 RETURNING *""", order_id,
+            event_of=lambda r: OrderUnresolvedEvent(
+                worker_id=r.worker_id, symbol=r.symbol, order_id=r.order_id,
+                client_order_id=r.client_order_id, side=r.side, qty=r.qty, error=error))
+
+    async def mark_expired(self, order_id: int, reason: str) -> tuple[OrderRow, list[Event]]:
+        return await self._update(
+            """UPDATE orders SET status = 'EXPIRED', reject_message = $2, updated_at = now()
+               WHERE order_id = $1 AND status = 'NEW' RETURNING *""", order_id, reason)
+
+    async def apply_report(self, order_id: int, report: OrderReport, strategy: StrategyTag
+                           ) -> tuple[OrderRow, list[Event]]:
+        async with self._db.money_transaction() as conn:
+            row = _row(await conn.fetchrow(
+                "SELECT * FROM orders WHERE order_id = $1 FOR UPDATE", order_id))
+            if row.broker_order_id is None:
+                await conn.execute(
+                    "UPDATE orders SET broker_order_id = $2, sent_at = coalesce(sent_at, now()) "
+                    "WHERE order_id = $1", order_id, report.broker_order_id)
+            elif row.broker_order_id != report.broker_order_id:
+                raise ValueError(f"broker_order_id: report {report.broker_order_id} is not the "
+                                 f"order's {row.broker_order_id}")
+            events: list[Event] = []
+            new_qty = report.filled_qty - row.filled_qty
+            status = _status(row, report)
+            if new_qty > 0:
+                new_amount = report.filled_amount - row.filled_amount
+                fill_id = await conn.fetchval(
+                    """INSERT INTO fills (order_id, broker_fill_key, symbol, side, qty, price,
+                           amount) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                       ON CONFLICT (order_id, broker_fill_key) DO NOTHING RETURNING fill_id""",
+                    order_id, f"{report.broker_order_id}:{report.filled_qty}", row.symbol,
+                    row.side, new_qty, Decimal(new_amount) / new_qty, new_amount)
+                if fill_id is not None:
+                    events.append(OrderFilledEvent(
+                        worker_id=row.worker_id, symbol=row.symbol, order_id=order_id,
+                        fill_id=fill_id, side=row.side,
+                        price=str((Decimal(new_amount) / new_qty).quantize(Decimal("0.0001"))),
+                        qty=new_qty, cumulative_qty=report.filled_qty, status=status))
+                    events += await apply_fill(
+                        conn, worker_id=row.worker_id, trading_day=row.trading_day,
+                        symbol=row.symbol, side=row.side, qty=new_qty, amount=new_amount,
+                        fencing_token=row.fencing_token, purpose=row.purpose, strategy=strategy)
+            rec = await conn.fetchrow(
+                """UPDATE orders SET status = $2, filled_qty = GREATEST(filled_qty, $3),
+                       filled_amount = GREATEST(filled_amount, $4), updated_at = now()
+                   WHERE order_id = $1 RETURNING *""",
+                order_id, status, report.filled_qty, report.filled_amount)
+            await append_events(conn, events)
+            return _row(rec), events
+
+    async def adopted_broker_ids(self, trading_day: date, symbol: str) -> set[str]:
+        """Broker ids already attached to one of our rows (never adopt one twice)."""
+        return await _adopted(self._db, trading_day, symbol)
+
+    async def open_orders(self, worker_id: str) -> list[OrderRow]:
+        recs = await self._db.pool.fetch(
+            """SELECT * FROM orders WHERE worker_id = $1
+                 AND status IN ('NEW', 'SENT', 'UNKNOWN', 'PARTIALLY_FILLED')
+               ORDER BY order_id""", worker_id)
+        return [_row(r) for r in recs]
+
+
+def _status(row: OrderRow, report: OrderReport) -> str:
+    """The order's status implied by the broker's cumulative report."""
+    if report.filled_qty >= row.qty:
+        return OrderStatus.FILLED
+    if report.is_done:
+        return OrderStatus.CANCELLED if report.rejected_qty == 0 or report.filled_qty \
+            else OrderStatus.REJECTED
+    if report.filled_qty > 0:
+        return OrderStatus.PARTIALLY_FILLED
+    return OrderStatus.SENT
+
+
+async def _adopted(db: Database, trading_day, symbol: str) -> set[str]:  # noqa: ANN001
+    recs = await db.pool.fetch(
+        """SELECT broker_order_id FROM orders WHERE trading_day = $1 AND symbol = $2
+             AND broker_order_id IS NOT NULL""", trading_day, symbol)
+    return {r["broker_order_id"] for r in recs}

@@ -1,0 +1,91 @@
+"""What the order services need from storage. Every method that changes money state writes
+its rows and events in one durable transaction and returns the events for logging only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol
+
+from tradefleet.domain.events import Event
+from tradefleet.domain.locks import Lock
+from tradefleet.domain.orders import OrderReport, OrderStatus
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyTag:
+    """Which strategy/params opened a position (stored on the position for later tuning)."""
+
+    name: str
+    version: str
+    param_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    order_id: int
+    client_order_id: str
+    worker_id: str
+    trading_day: date
+    symbol: str
+    side: str
+    order_type: str
+    qty: int
+    limit_price: int | None
+    status: OrderStatus
+    filled_qty: int
+    filled_amount: int
+    fencing_token: int
+    purpose: str
+    attempt: int
+    broker_order_id: str | None
+    broker_branch: str | None
+    reject_code: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    client_order_id: str
+    trading_day: date
+    side: str
+    order_type: str
+    qty: int
+    limit_price: int | None
+    purpose: str
+    attempt: int = 1
+
+
+class TradeStore(Protocol):
+    async def create_order(self, lock: Lock, order: NewOrder) -> tuple[OrderRow | None, list[Event]]:
+        """Fenced insert (None when the lock is no longer held) + OrderCreatedEvent."""
+        ...
+
+    async def get_order(self, order_id: int) -> OrderRow:
+        ...
+
+    async def mark_sent(self, order_id: int, broker_order_id: str, broker_branch: str | None,
+                        latency_ms: float) -> tuple[OrderRow, list[Event]]:
+        ...
+
+    async def mark_rejected(self, order_id: int, code: str, message: str
+                            ) -> tuple[OrderRow, list[Event]]:
+        ...
+
+    async def mark_unknown(self, order_id: int, error: str) -> tuple[OrderRow, list[Event]]:
+        ...
+
+    async def mark_expired(self, order_id: int, reason: str) -> tuple[OrderRow, list[Event]]:
+        ...
+
+    async def apply_report(self, order_id: int, report: OrderReport, strategy: StrategyTag
+                           ) -> tuple[OrderRow, list[Event]]:
+        """Adopt the broker id if missing, record the new fills, update the order and apply the
+        fills to the position, all in one transaction. Replays change nothing."""
+        ...
+
+    async def adopted_broker_ids(self, trading_day: date, symbol: str) -> set[str]:
+        ...
+
+    async def open_orders(self, worker_id: str) -> list[OrderRow]:
+        ...

@@ -1,0 +1,164 @@
+"""The money path for one order: write the row first (fenced by the symbol lock), send once,
+then follow the broker's cumulative report until the order is done.
+
+An order whose send outcome is unknown is NEVER resent: it becomes UNKNOWN and is settled by
+looking it up at the broker (by symbol/side/qty/time, as only the broker knows its id)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import timedelta
+
+from tradefleet.domain.errors import (
+    AmbiguousOrderOutcome,
+    BrokerError,
+    BrokerTimeout,
+    BrokerUnavailable,
+    LockLost,
+    OrderRejected,
+)
+from tradefleet.domain.locks import Lock
+from tradefleet.domain.orders import (
+    OrderPurpose,
+    OrderReport,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Side,
+)
+from tradefleet.ports.broker import BrokerPort
+from tradefleet.ports.clock import Clock
+from tradefleet.ports.events import EventSink
+from tradefleet.ports.trade_store import NewOrder, OrderRow, StrategyTag, TradeStore
+
+SEOUL_TZ = "Asia/Seoul"
+FIND_MARGIN = timedelta(seconds=5)    # broker and our clocks may differ a little
+POLL_SECONDS = 0.2
+
+
+class OrderService:
+    def __init__(self, store: TradeStore, broker: BrokerPort, sink: EventSink, clock: Clock, *,
+                 strategy: StrategyTag | None = None) -> None:
+        self._store = store
+        self._broker = broker
+        self._sink = sink
+        self._clock = clock
+        self._strategy = strategy or StrategyTag("unknown", "0", "0")
+
+    def _trading_day(self):  # noqa: ANN202 - date
+        from zoneinfo import ZoneInfo
+
+        return self._clock.now().astimezone(ZoneInfo(SEOUL_TZ)).date()
+
+    async def create_order(self, lock: Lock, *, side: Side | str, qty: int,
+                           order_type: OrderType | str, limit_price: int | None,
+                           purpose: OrderPurpose | str, attempt: int = 1) -> OrderRow:
+        """Write the NEW row under the lock's fencing token; raises LockLost if refused."""
+        side, order_type, purpose = _check(side, qty, order_type, limit_price, purpose, attempt)
+        day = self._trading_day()
+        cid = f"tf-{lock.worker_id}-{day:%Y%m%d}-{uuid.uuid4().hex[:12]}"
+        row, events = await self._store.create_order(lock, NewOrder(
+            cid, day, side, order_type, qty, limit_price, purpose, attempt))
+        if row is None:
+            raise LockLost(f"symbol: lock on {lock.symbol} (token {lock.fencing_token}) "
+                           f"no longer held by {lock.worker_id}; order not written")
+        self._sink.log(events)
+        return row
+
+    async def send_order(self, order: OrderRow) -> OrderRow:
+        """Call the broker exactly once for this row."""
+        if order.status is not OrderStatus.NEW:
+            raise ValueError(f"status: only NEW orders are sent, order {order.order_id} is "
+                             f"{order.status}")
+        request = OrderRequest(order.client_order_id, order.symbol, Side(order.side),
+                               OrderType(order.order_type), order.qty, order.limit_price)
+        started = time.monotonic()
+        try:
+            ack = await self._broker.place_order(request)
+        except OrderRejected as exc:
+            row, events = await self._store.mark_rejected(order.order_id, exc.code,
+                                                          str(exc.message))
+        except (AmbiguousOrderOutcome, BrokerTimeout, BrokerUnavailable, BrokerError) as exc:
+            row, events = await self._store.mark_unknown(
+                order.order_id, f"{type(exc).__name__}: {exc}")
+        else:
+            latency = (time.monotonic() - started) * 1000
+            row, events = await self._store.mark_sent(order.order_id, ack.broker_order_id,
+                                                      ack.broker_branch, round(latency, 2))
+        self._sink.log(events)
+        return row
+
+    async def lookup(self, order: OrderRow) -> OrderReport | None:
+        """The broker's report for this order: by id, or (id unknown) by symbol/side/qty/time,
+        skipping broker orders already adopted by another of our rows."""
+        if order.broker_order_id:
+            return await self._broker.get_order(order.broker_order_id, order.trading_day)
+        found = await self._broker.find_orders(order.trading_day, order.symbol,
+                                               Side(order.side), order.created_at - FIND_MARGIN)
+        taken = await self._store.adopted_broker_ids(order.trading_day, order.symbol)
+        for report in sorted(found, key=lambda r: r.ordered_at):
+            if report.qty == order.qty and report.broker_order_id not in taken:
+                return report
+        return None
+
+    async def apply(self, order: OrderRow, report: OrderReport) -> OrderRow:
+        row, events = await self._store.apply_report(order.order_id, report, self._strategy)
+        self._sink.log(events)
+        return row
+
+    async def track(self, order: OrderRow, *, timeout_s: float) -> OrderRow:
+        """Poll until the order is terminal or ``timeout_s`` (real seconds) passes."""
+        deadline = time.monotonic() + timeout_s
+        row = order
+        while True:
+            try:
+                report = await self.lookup(row)
+            except (BrokerTimeout, BrokerUnavailable):
+                report = None
+            if report is not None:
+                row = await self.apply(row, report)
+            if row.status.is_terminal or time.monotonic() >= deadline:
+                return row
+            await _sleep(POLL_SECONDS)
+
+    async def cancel_remainder(self, order: OrderRow) -> OrderRow:
+        """Cancel what is still open at the broker and record the final report."""
+        if order.status.is_terminal or order.broker_order_id is None:
+            return order
+        await self._broker.cancel_order(order.broker_order_id, order.broker_branch)
+        report = await self._broker.get_order(order.broker_order_id, order.trading_day)
+        return await self.apply(order, report) if report else order
+
+
+async def _sleep(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)
+
+
+def _check(side: object, qty: object, order_type: object, limit_price: object,
+           purpose: object, attempt: object) -> tuple[str, str, str]:
+    """Validate before anything is written; errors name the field."""
+    try:
+        side = Side(side)
+    except ValueError:
+        raise ValueError(f"side: expected BUY or SELL, got {side!r}") from None
+    try:
+        order_type = OrderType(order_type)
+    except ValueError:
+        raise ValueError(f"order_type: expected MARKET or LIMIT, got {order_type!r}") from None
+    try:
+        purpose = OrderPurpose(purpose)
+    except ValueError:
+        raise ValueError(f"purpose: unknown {purpose!r}") from None
+    if isinstance(qty, bool) or not isinstance(qty, int) or qty <= 0:
+        raise ValueError(f"qty: expected a positive integer, got {qty!r}")
+    if order_type is OrderType.LIMIT:
+        if isinstance(limit_price, bool) or not isinstance(limit_price, int) or limit_price <= 0:
+            raise ValueError(f"limit_price: expected a positive integer won, got {limit_price!r}")
+    elif limit_price is not None:
+        raise ValueError("limit_price: must be None for a MARKET order")
+    if isinstance(attempt, bool) or not isinstance(attempt, int) or not 1 <= attempt <= 10:
+        raise ValueError(f"attempt: expected 1..10, got {attempt!r}")
+    return str(side), str(order_type), str(purpose)
