@@ -44,3 +44,22 @@ async def test_verify_full_refuses_wrong_host_and_wrong_ca(tls_cluster):
     db = await connect_database(tls_cluster.dsn("127.0.0.1"), sslmode="verify-ca",
                                 sslrootcert=str(tls_cluster.ca_file))
     await db.close()
+
+
+async def test_bad_tls_settings_are_named_before_connecting(tls_cluster, tmp_path):
+    from tradefleet.domain.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="db.sslmode"):
+        await connect_database(tls_cluster.dsn(), sslmode="verify_full")
+    with pytest.raises(ConfigError, match="db.sslrootcert"):
+        await connect_database(tls_cluster.dsn(), sslmode="verify-full",
+                               sslrootcert=str(tmp_path / "missing.crt"))
+
+
+async def test_require_encrypts_without_checking_the_certificate(tls_cluster):
+    db = await connect_database(tls_cluster.dsn("127.0.0.1"), sslmode="require")
+    try:
+        assert await db.pool.fetchval(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()") is True
+    finally:
+        await db.close()

@@ -17,7 +17,7 @@ from tradefleet.domain.events import (
 async def test_publish_writes_row_and_log_line(db, logs):
     from tradefleet.adapters.postgres.event_sink import PostgresEventSink
 
-    sink = PostgresEventSink(db, mode="sim")
+    sink = PostgresEventSink(db, host="h1")
     event = MonitoringEvent(worker_id="w1", symbol="005930", position_id=4, price=71_500,
                             pnl_pct="1.25", checks={"stop_loss": False, "take_profit": False})
     before = await db.db_now()
@@ -33,7 +33,7 @@ async def test_publish_writes_row_and_log_line(db, logs):
     assert row["occurred_at"] >= before
     [line] = logs.of("MonitoringEvent")
     assert line["worker_id"] == "w1" and line["symbol"] == "005930"
-    assert line["price"] == 71_500 and line["mode"] == "sim"
+    assert line["price"] == 71_500 and line["host"] == "h1"
     assert line["level"] == "info"
 
 

@@ -61,6 +61,11 @@ async def test_sc010_many_processes_one_winner_per_round(pg_dsn):
             """SELECT worker_id FROM events WHERE event_type = 'LockRejectedEvent'
                 AND symbol = $1""", symbol)
         assert sorted(e["worker_id"] for e in rejected) == sorted(set(workers) - {holder})
+        acquired = await conn.fetch(
+            """SELECT worker_id, (payload->>'fencing_token')::bigint AS token FROM events
+                WHERE event_type = 'LockAcquiredEvent' AND symbol = $1""", symbol)
+        assert [(e["worker_id"], e["token"]) for e in acquired] == [
+            (holder, results[holder][r][1])]
     # the races were real: wins are spread over several processes
     wins = {w: sum(1 for _, t in results[w] if t is not None) for w in workers}
     assert sum(wins.values()) == ROUNDS

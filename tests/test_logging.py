@@ -39,7 +39,7 @@ def captured():
 
 # (event, level spec §6.1 gives it, fields spec §6.2 requires on its line)
 CASES = [
-    (ev.WorkerStartedEvent(worker_id="w1", pid=42, host="h", mode="sim", status="IDLE", epoch=1,
+    (ev.WorkerStartedEvent(worker_id="w1", pid=42, host="h", status="IDLE", epoch=1,
                            capital_limit=1_000_000, daily_loss_limit=50_000),
      "info", {"worker_id": "w1", "pid": 42, "status": "IDLE"}),
     (ev.WorkerStoppedEvent(worker_id="w1", pid=42, status="STOPPED", reason="signal"),
@@ -84,12 +84,12 @@ CASES = [
 @pytest.mark.parametrize(("event", "level", "required"), CASES,
                          ids=[type(c[0]).__name__ for c in CASES])
 def test_event_line_has_spec_level_and_mandatory_fields(captured, event, level, required):
-    log_event(event, mode="sim")
+    log_event(event, component="runner")
     [line] = captured()
     assert line["level"] == level
     assert line["event"] == line["event_type"] == type(event).__name__
     assert line["message"] == type(event).message
-    assert line["mode"] == "sim"
+    assert line["component"] == "runner"
     for key, value in required.items():
         got = line[key]
         if isinstance(value, datetime):
@@ -145,13 +145,13 @@ def test_secret_shapes_are_masked_everywhere(captured, kind):
 def test_secret_keys_are_masked_but_ordinary_fields_are_not(captured):
     get_logger().info("kis call", appkey="PSkey", appsecret="sec", access_token="tk",
                       token="t2", authorization="Bearer x", approval_key="ak", CANO="50123456",
-                      account="50123456-01",
+                      account="50123456-01", mode="real",
                       body={"appsecret": "sec2", "ACNT_PRDT_CD": "01", "qty": 3},
                       fencing_token=12, token_expires_at="2026-11-24T10:00:00+09:00",
                       order_id=11, broker_order_id="0000012345")
     [line] = captured()
     for key in ("appkey", "appsecret", "access_token", "token", "authorization",
-                "approval_key", "CANO", "account"):
+                "approval_key", "CANO", "account", "mode"):
         assert line[key] == "***", key
     assert line["body"]["appsecret"] == "***"
     assert line["body"]["qty"] == 3

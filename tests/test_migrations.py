@@ -105,3 +105,15 @@ def _stop_postmaster(pgdata) -> None:
         except ProcessLookupError:
             return
         time.sleep(0.05)
+
+
+def test_db_command_reports_unreachable_server_without_echoing_dsn(monkeypatch, capsys):
+    import socket
+
+    with socket.socket() as s:          # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("TRADEFLEET_DB__DSN", f"postgresql://u:pw-s3cret@127.0.0.1:{port}/x")
+    assert main(["db", "status"]) == 1
+    err = capsys.readouterr().err
+    assert "db.dsn" in err and "pw-s3cret" not in err

@@ -28,20 +28,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 async def _main(args: argparse.Namespace, console: Console) -> int:
     from pathlib import Path
 
+    import asyncpg
+
     from tradefleet.adapters.postgres.connect import connect_database, migrate_database
     from tradefleet.adapters.postgres.migrate import status
+    from tradefleet.adapters.telemetry.redaction import redact_text
     from tradefleet.domain.errors import ConfigError
     from tradefleet.settings import load_database_settings
 
     try:
         cfg = load_database_settings(Path(args.config) if args.config else None)
+        db = await connect_database(
+            cfg.dsn.get_secret_value() if cfg.dsn else None, sslmode=cfg.sslmode,
+            sslrootcert=str(cfg.sslrootcert) if cfg.sslrootcert else None, max_size=2)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    db = await connect_database(cfg.dsn.get_secret_value() if cfg.dsn else None,
-                                sslmode=cfg.sslmode,
-                                sslrootcert=str(cfg.sslrootcert) if cfg.sslrootcert else None,
-                                max_size=2)
+    except (OSError, asyncpg.PostgresError) as exc:
+        # The DSN may hold a password: name the failure, never echo the DSN.
+        print(f"db.dsn: cannot connect ({type(exc).__name__}: {redact_text(str(exc))})",
+              file=sys.stderr)
+        return 1
     try:
         if args.action == "migrate":
             applied = await migrate_database(db)

@@ -8,6 +8,7 @@ library lags behind government announcements and real money depends on the dates
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from importlib import resources
@@ -128,7 +129,9 @@ def _merge(a: CalendarOverrides, b: CalendarOverrides) -> CalendarOverrides:
 def _xkrx() -> Any:
     import exchange_calendars as xcals  # slow import; only when a calendar is built
 
-    return xcals.get_calendar("XKRX")
+    with warnings.catch_warnings():  # pandas deprecation noise from inside the library
+        warnings.simplefilter("ignore")
+        return xcals.get_calendar("XKRX")
 
 
 @functools.lru_cache(maxsize=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from tradefleet.domain.events import Event
 from tradefleet.domain.locks import Lock
@@ -57,7 +57,8 @@ class NewOrder:
 
 
 class TradeStore(Protocol):
-    async def create_order(self, lock: Lock, order: NewOrder) -> tuple[OrderRow | None, list[Event]]:
+    async def create_order(self, lock: Lock, order: NewOrder
+                           ) -> tuple[OrderRow | None, list[Event]]:
         """Fenced insert (None when the lock is no longer held) + OrderCreatedEvent."""
         ...
 
@@ -88,4 +89,21 @@ class TradeStore(Protocol):
         ...
 
     async def open_orders(self, worker_id: str) -> list[OrderRow]:
+        ...
+
+
+class SummaryStore(Protocol):
+    async def realized_pnl_today(self, worker_id: str, trading_day: date) -> int:
+        ...
+
+    async def buy_blocked(self, worker_id: str) -> str | None:
+        """Why buying is stopped for this worker today (None = may buy)."""
+        ...
+
+    async def block_buying(self, worker_id: str, reason: str, event: Event) -> None:
+        """Set ``workers.buy_blocked`` and store ``event`` in one transaction."""
+        ...
+
+    async def append_tuning(self, worker_id: str, trading_day: date, key: str,
+                            item: dict[str, Any]) -> None:
         ...

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from tradefleet.domain.errors import (
     AmbiguousOrderOutcome,
@@ -32,7 +33,7 @@ from tradefleet.ports.clock import Clock
 from tradefleet.ports.events import EventSink
 from tradefleet.ports.trade_store import NewOrder, OrderRow, StrategyTag, TradeStore
 
-SEOUL_TZ = "Asia/Seoul"
+SEOUL = ZoneInfo("Asia/Seoul")
 FIND_MARGIN = timedelta(seconds=5)    # broker and our clocks may differ a little
 POLL_SECONDS = 0.2
 
@@ -45,11 +46,18 @@ class OrderService:
         self._sink = sink
         self._clock = clock
         self._strategy = strategy or StrategyTag("unknown", "0", "0")
+        self._created_at: dict[int, datetime] = {}   # broker-clock time each row was written
 
-    def _trading_day(self):  # noqa: ANN202 - date
-        from zoneinfo import ZoneInfo
+    def _trading_day(self) -> date:
+        return self._clock.now().astimezone(SEOUL).date()
 
-        return self._clock.now().astimezone(ZoneInfo(SEOUL_TZ)).date()
+    def _search_from(self, order: OrderRow) -> datetime:
+        """Where a by-symbol lookup starts: just before this process wrote the row, or (row
+        from before a restart) the start of its trading day; the broker's clock, not the DB's."""
+        known = self._created_at.get(order.order_id)
+        if known is not None:
+            return known - FIND_MARGIN
+        return datetime.combine(order.trading_day, datetime.min.time(), tzinfo=SEOUL)
 
     async def create_order(self, lock: Lock, *, side: Side | str, qty: int,
                            order_type: OrderType | str, limit_price: int | None,
@@ -63,6 +71,7 @@ class OrderService:
         if row is None:
             raise LockLost(f"symbol: lock on {lock.symbol} (token {lock.fencing_token}) "
                            f"no longer held by {lock.worker_id}; order not written")
+        self._created_at[row.order_id] = self._clock.now()
         self._sink.log(events)
         return row
 
@@ -95,7 +104,7 @@ class OrderService:
         if order.broker_order_id:
             return await self._broker.get_order(order.broker_order_id, order.trading_day)
         found = await self._broker.find_orders(order.trading_day, order.symbol,
-                                               Side(order.side), order.created_at - FIND_MARGIN)
+                                               Side(order.side), self._search_from(order))
         taken = await self._store.adopted_broker_ids(order.trading_day, order.symbol)
         for report in sorted(found, key=lambda r: r.ordered_at):
             if report.qty == order.qty and report.broker_order_id not in taken:

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 RATE_LIMITED = "EGW00201"
-TOKEN_EXPIRED = "EGW00123"
-TOKEN_INVALID = "EGW00121"
-TOKEN_THROTTLED = "EGW00133"
-TOKEN_CODES = frozenset({TOKEN_EXPIRED, TOKEN_INVALID})
+EXPIRED_TOKEN_CODE = "EGW00123"  # noqa: S105 - a message code, not a secret
+INVALID_TOKEN_CODE = "EGW00121"  # noqa: S105
+TOKEN_THROTTLED = "EGW00133"  # noqa: S105
+TOKEN_CODES = frozenset({EXPIRED_TOKEN_CODE, INVALID_TOKEN_CODE})
 
 
 @dataclass(frozen=True, slots=True)

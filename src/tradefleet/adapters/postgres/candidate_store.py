@@ -5,28 +5,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
-from typing import Any
 from uuid import UUID
 
 from tradefleet.adapters.postgres.database import Database
-
-
-@dataclass(frozen=True, slots=True)
-class CandidateRow:
-    symbol: str
-    price: int
-    volume: int
-    traded_value: int
-    change_rate: Decimal
-    spread_ticks: int | None
-    passed_filters: bool
-    rejected_by: tuple[str, ...]
-    indicators: dict[str, Any]
-    signal: bool
-
+from tradefleet.ports.candidate_store import CandidateRow
 
 _INSERT = """
 INSERT INTO candidates (scan_id, worker_id, trading_day, symbol, price, volume, traded_value,

@@ -13,6 +13,7 @@ from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.postgres.event_store import append_events
 from tradefleet.adapters.postgres.fenced_order import insert_order_if_lock_held
 from tradefleet.adapters.postgres.position_store import apply_fill
+from tradefleet.domain.costs import DEFAULT_COSTS, CostModel
 from tradefleet.domain.events import (
     Event,
     OrderCreatedEvent,
@@ -35,10 +36,12 @@ def _row(rec: asyncpg.Record) -> OrderRow:
 
 
 class PostgresOrderStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, costs: CostModel = DEFAULT_COSTS) -> None:
         self._db = db
+        self._costs = costs
 
-    async def create_order(self, lock: Lock, order: NewOrder) -> tuple[OrderRow | None, list[Event]]:
+    async def create_order(self, lock: Lock, order: NewOrder
+                           ) -> tuple[OrderRow | None, list[Event]]:
         async with self._db.money_transaction() as conn:
             order_id = await insert_order_if_lock_held(
                 conn, worker_id=lock.worker_id, fencing_token=lock.fencing_token,
@@ -139,7 +142,8 @@ class PostgresOrderStore:
                     events += await apply_fill(
                         conn, worker_id=row.worker_id, trading_day=row.trading_day,
                         symbol=row.symbol, side=row.side, qty=new_qty, amount=new_amount,
-                        fencing_token=row.fencing_token, purpose=row.purpose, strategy=strategy)
+                        fencing_token=row.fencing_token, purpose=row.purpose, strategy=strategy,
+                        costs=self._costs)
             rec = await conn.fetchrow(
                 """UPDATE orders SET status = $2, filled_qty = GREATEST(filled_qty, $3),
                        filled_amount = GREATEST(filled_amount, $4), updated_at = now()

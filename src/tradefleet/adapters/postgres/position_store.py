@@ -8,7 +8,15 @@ from decimal import Decimal
 
 import asyncpg
 
-from tradefleet.domain.events import Event, PositionEnteredEvent
+from tradefleet.adapters.postgres.summary_store import record_trade
+from tradefleet.domain.costs import CostModel
+from tradefleet.domain.events import (
+    Event,
+    PnlCalculatedEvent,
+    PositionEnteredEvent,
+    PositionExitedEvent,
+)
+from tradefleet.domain.pnl import compute_trade_pnl
 from tradefleet.ports.trade_store import StrategyTag
 
 _OPEN = """SELECT * FROM positions WHERE worker_id = $1 AND symbol = $2 AND status = 'OPEN'
@@ -18,9 +26,10 @@ _OPEN = """SELECT * FROM positions WHERE worker_id = $1 AND symbol = $2 AND stat
 async def apply_fill(
     conn: asyncpg.Connection, *, worker_id: str, trading_day: date, symbol: str, side: str,
     qty: int, amount: int, fencing_token: int, purpose: str, strategy: StrategyTag,
+    costs: CostModel,
 ) -> list[Event]:
     """A BUY opens or grows the OPEN position (entry price = weighted average of buys); a SELL
-    shrinks it and, at zero, closes it with the exit reason and average exit price."""
+    shrinks it and, at zero, closes it: exit reason, average exit price, PnL after costs."""
     pos = await conn.fetchrow(_OPEN, worker_id, symbol)
     if side == "BUY":
         if pos is None:
@@ -48,16 +57,41 @@ async def apply_fill(
         raise RuntimeError(f"symbol: SELL fill for {symbol} but {worker_id} has no OPEN position")
     if qty > pos["qty"]:
         raise RuntimeError(f"qty: SELL fill of {qty} exceeds held {pos['qty']} of {symbol}")
+    if qty < pos["qty"]:
+        await conn.execute(
+            """UPDATE positions SET qty = qty - $2, sold_qty = sold_qty + $2,
+                   sell_amount = sell_amount + $3, updated_at = now()
+               WHERE position_id = $1""", pos["position_id"], qty, amount)
+        return []
+    return await _close(conn, pos, qty=qty, amount=amount, purpose=purpose, costs=costs)
+
+
+async def _close(conn: asyncpg.Connection, pos: asyncpg.Record, *, qty: int, amount: int,
+                 purpose: str, costs: CostModel) -> list[Event]:
+    """Last shares sold: PnL after costs on the whole round trip, and the day's summary."""
+    sell_amount = pos["sell_amount"] + amount
+    sold_qty = pos["sold_qty"] + qty
+    pnl = compute_trade_pnl(pos["buy_amount"], sell_amount, costs)
+    exit_price = Decimal(sell_amount) / sold_qty
     await conn.execute(
-        """UPDATE positions SET qty = qty - $2, sold_qty = sold_qty + $2,
-               sell_amount = sell_amount + $3, updated_at = now(),
-               status = CASE WHEN qty - $2 = 0 THEN 'CLOSED' ELSE status END,
-               exit_reason = CASE WHEN qty - $2 = 0 THEN $4 ELSE exit_reason END,
-               exit_at = CASE WHEN qty - $2 = 0 THEN now() ELSE exit_at END,
-               exit_price = CASE WHEN qty - $2 = 0
-                   THEN (sell_amount + $3)::numeric / (sold_qty + $2) ELSE exit_price END
-           WHERE position_id = $1""", pos["position_id"], qty, amount, purpose)
-    return []
+        """UPDATE positions SET qty = 0, sold_qty = $2, sell_amount = $3, status = 'CLOSED',
+               exit_reason = $4, exit_price = $5, exit_at = now(), realized_pnl = $6,
+               fees = $7, taxes = $8, updated_at = now()
+           WHERE position_id = $1""",
+        pos["position_id"], sold_qty, sell_amount, purpose, exit_price, pnl.net, pnl.fees,
+        pnl.taxes)
+    common = {"worker_id": pos["worker_id"], "symbol": pos["symbol"],
+              "position_id": pos["position_id"]}
+    summary = await record_trade(conn, trading_day=pos["trading_day"],
+                                 worker_id=pos["worker_id"], pnl=pnl)
+    return [
+        PositionExitedEvent(**common, qty=sold_qty, entry_price=str(_q(pos["entry_price"])),
+                            exit_price=str(_q(exit_price)), exit_reason=purpose,
+                            realized_pnl=pnl.net, result=pnl.result),
+        PnlCalculatedEvent(**common, pnl=pnl.net, result=pnl.result, gross=pnl.gross,
+                           fees=pnl.fees, taxes=pnl.taxes),
+        summary,
+    ]
 
 
 def _q(value: Decimal) -> Decimal:

@@ -19,8 +19,8 @@ from tradefleet.domain.events import Event
 __all__ = ["bind_context", "configure_logging", "get_logger", "log_event", "register_secret"]
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+           "warn": logging.WARNING,
            "error": logging.ERROR, "critical": logging.CRITICAL}
-_base_context: dict[str, Any] = {}
 
 
 def _add_pid(_l: Any, _m: str, event_dict: dict) -> dict:
@@ -80,12 +80,12 @@ def configure_logging(*, json_output: bool | None = None, level: str = "INFO",
 
 
 def bind_context(**context: Any) -> None:
-    """Fields every line of this process carries (worker_id, mode...)."""
-    _base_context.update(context)
+    """Fields every later line of this process/task carries (worker_id, host...)."""
     structlog.contextvars.bind_contextvars(**context)
 
 
 def get_logger(**bound: Any) -> Any:
+    """A structlog BoundLogger with ``bound`` fields on every line it writes."""
     return structlog.get_logger("tradefleet").bind(**bound)
 
 

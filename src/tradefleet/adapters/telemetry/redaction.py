@@ -8,10 +8,12 @@ from collections.abc import Mapping
 from typing import Any
 
 MASK = "***"
-# Whole key names only: ``fencing_token`` or ``token_expires_at`` are not secrets.
+# Whole key names only: ``fencing_token`` or ``token_expires_at`` are not secrets. Spec §5.1
+# also keeps the trading ``mode`` (sim/paper/real) out of the logs.
 _SECRET_KEYS = re.compile(
     r"(app_?key|app_?secret|secret_?key|secret|(access_|refresh_|api_|bearer_)?token|"
-    r"authorization|approval_?key|password|passwd|cano|account(_?(no|num|number))?)",
+    r"authorization|approval_?key|password|passwd|cano|account(_?(no|num|number))?|"
+    r"(trading_)?mode)",
     re.IGNORECASE)
 _PATTERNS = [
     re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]+"),

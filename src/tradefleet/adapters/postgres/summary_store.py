@@ -1,0 +1,93 @@
+"""The per-worker daily summary (SC-011), updated atomically in SQL on the caller's connection
+so two closes racing on the same row both count (no read-modify-write in Python)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+import asyncpg
+
+from tradefleet.adapters.postgres.database import Database
+from tradefleet.adapters.postgres.event_store import append_events
+from tradefleet.domain.events import DailySummaryUpdatedEvent, Event
+from tradefleet.domain.pnl import TradePnl
+
+_UPSERT = """
+INSERT INTO daily_summaries AS d (trading_day, worker_id, realized_pnl, trades_count, win_count,
+                                  loss_count, max_loss, fees, taxes)
+VALUES ($1, $2, $3::bigint, 1, ($4::text = 'win')::int, ($4::text = 'loss')::int,
+        LEAST($3::bigint, 0), $5::bigint, $6::bigint)
+ON CONFLICT (trading_day, worker_id) DO UPDATE SET
+    realized_pnl = d.realized_pnl + EXCLUDED.realized_pnl,
+    trades_count = d.trades_count + 1,
+    win_count    = d.win_count + EXCLUDED.win_count,
+    loss_count   = d.loss_count + EXCLUDED.loss_count,
+    max_loss     = LEAST(d.max_loss, EXCLUDED.max_loss),
+    fees         = d.fees + EXCLUDED.fees,
+    taxes        = d.taxes + EXCLUDED.taxes,
+    updated_at   = now()
+RETURNING realized_pnl, trades_count, win_rate, avg_pnl, max_loss
+"""
+
+
+async def record_trade(conn: asyncpg.Connection, *, trading_day: date, worker_id: str,
+                       pnl: TradePnl) -> DailySummaryUpdatedEvent:
+    """Count one closed round trip into (trading_day, worker_id)."""
+    row = await conn.fetchrow(_UPSERT, trading_day, worker_id, pnl.net, pnl.result, pnl.fees,
+                              pnl.taxes)
+    return DailySummaryUpdatedEvent(
+        worker_id=worker_id, trading_day=trading_day.isoformat(),
+        realized_pnl=row["realized_pnl"], trades_count=row["trades_count"],
+        win_rate=None if row["win_rate"] is None else str(row["win_rate"]),
+        avg_pnl=None if row["avg_pnl"] is None else str(row["avg_pnl"]),
+        max_loss=row["max_loss"])
+
+
+async def append_tuning(conn: asyncpg.Connection | asyncpg.Pool, *, trading_day: date,
+                        worker_id: str, key: str, item: dict[str, Any]) -> None:
+    """Append ``item`` to the JSON list ``tuning[key]`` (creating the row/list as needed)."""
+    await conn.execute(
+        """INSERT INTO daily_summaries AS d (trading_day, worker_id, tuning)
+           VALUES ($1, $2, jsonb_build_object($3::text, jsonb_build_array($4::jsonb)))
+           ON CONFLICT (trading_day, worker_id) DO UPDATE SET
+               tuning = jsonb_set(d.tuning, ARRAY[$3::text],
+                                  coalesce(d.tuning -> $3::text, '[]'::jsonb)
+                                  || jsonb_build_array($4::jsonb)),
+               updated_at = now()""",
+        trading_day, worker_id, key, json.loads(json.dumps(item, default=str)))
+
+
+async def realized_pnl_today(conn: asyncpg.Connection | asyncpg.Pool, *, trading_day: date,
+                             worker_id: str) -> int:
+    value = await conn.fetchval(
+        "SELECT realized_pnl FROM daily_summaries WHERE trading_day = $1 AND worker_id = $2",
+        trading_day, worker_id)
+    return int(value or 0)
+
+
+class PostgresSummaryStore:
+    """Daily summary reads and the risk side effects (buy block) for the services."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def realized_pnl_today(self, worker_id: str, trading_day: date) -> int:
+        return await realized_pnl_today(self._db.pool, trading_day=trading_day,
+                                        worker_id=worker_id)
+
+    async def buy_blocked(self, worker_id: str) -> str | None:
+        return await self._db.pool.fetchval(
+            "SELECT buy_blocked FROM workers WHERE worker_id = $1", worker_id)
+
+    async def block_buying(self, worker_id: str, reason: str, event: Event) -> None:
+        async with self._db.money_transaction() as conn:
+            await conn.execute("UPDATE workers SET buy_blocked = $2 WHERE worker_id = $1",
+                               worker_id, reason)
+            await append_events(conn, [event])
+
+    async def append_tuning(self, worker_id: str, trading_day: date, key: str,
+                            item: dict[str, Any]) -> None:
+        await append_tuning(self._db.pool, trading_day=trading_day, worker_id=worker_id,
+                            key=key, item=item)

@@ -1,0 +1,171 @@
+"""The gateway side of the simulator: tokens, per-appkey rate windows, faults, counters.
+
+Token rules as KIS: asking again while a token is valid returns the same token; a NEW token
+is issued only after expiry/revocation, and not within ``reissue_seconds`` of the last one
+(HTTP 403 EGW00133)."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from tradefleet.adapters.clock import SEOUL
+
+FAULT_KINDS = frozenset({"latency", "timeout", "error", "drop_after_accept"})
+
+
+@dataclass
+class ExchangeConfig:
+    mode: str = "real"                      # "real" | "paper": which TR ids are accepted
+    rate_limit_per_second: int | None = None    # None = 20 real / 2 paper
+    reissue_seconds: float = 60.0
+    token_ttl_seconds: int = 86_400
+    fills_page_size: int | None = None      # None = 100 real / 15 paper
+    balance_page_size: int | None = None    # None = 50 real / 20 paper
+    credentials: dict[str, str] | None = None   # appkey -> appsecret; None = accept any
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("real", "paper"):
+            raise ValueError(f"mode: must be 'real' or 'paper', got {self.mode!r}")
+        paper = self.mode == "paper"
+        self.rate_limit_per_second = self.rate_limit_per_second or (2 if paper else 20)
+        self.fills_page_size = self.fills_page_size or (15 if paper else 100)
+        self.balance_page_size = self.balance_page_size or (20 if paper else 50)
+
+
+@dataclass
+class _Token:
+    value: str
+    appkey: str
+    expires_at: float                        # time.time()
+    revoked: bool = False
+
+
+@dataclass
+class Fault:
+    kind: str
+    remaining: int | None
+    delay: float
+
+
+@dataclass
+class Gateway:
+    config: ExchangeConfig
+    _tokens: dict[str, _Token] = field(default_factory=dict)        # value -> token
+    _current: dict[str, str] = field(default_factory=dict)          # appkey -> value
+    _last_issue: dict[str, float] = field(default_factory=dict)     # appkey -> monotonic
+    _windows: dict[str, deque[float]] = field(default_factory=dict)
+    _faults: dict[str, Fault] = field(default_factory=dict)
+    _mutex: threading.Lock = field(default_factory=threading.Lock)
+    tokens_issued: Counter[str] = field(default_factory=Counter)
+    rate_limited: int = 0
+    max_requests_per_second: int = 0
+    orders_per_symbol: Counter[str] = field(default_factory=Counter)
+    _per_second: Counter[int] = field(default_factory=Counter)
+
+    # ---- tokens ------------------------------------------------------------------------
+    def check_credentials(self, appkey: str, appsecret: str) -> str | None:
+        """An error code, or None when the pair is acceptable."""
+        if not appkey:
+            return "EGW00103"
+        known = self.config.credentials
+        if known is not None:
+            if appkey not in known:
+                return "EGW00103"
+            if known[appkey] != appsecret:
+                return "EGW00105"
+        elif not appsecret:
+            return "EGW00105"
+        return None
+
+    def issue(self, appkey: str) -> tuple[_Token | None, bool]:
+        """(token, throttled). Returns the current token while it is valid."""
+        with self._mutex:
+            cur = self._tokens.get(self._current.get(appkey, ""))
+            if cur and not cur.revoked and cur.expires_at > time.time():
+                return cur, False
+            last = self._last_issue.get(appkey)
+            if last is not None and time.monotonic() - last < self.config.reissue_seconds:
+                return None, True
+            tok = _Token(secrets.token_urlsafe(32), appkey,
+                         time.time() + self.config.token_ttl_seconds)
+            self._tokens[tok.value] = tok
+            self._current[appkey] = tok.value
+            self._last_issue[appkey] = time.monotonic()
+            self.tokens_issued[appkey] += 1
+            return tok, False
+
+    def token_status(self, value: str, appkey: str) -> str | None:
+        """None = valid; else EGW00121 (unknown/other key) or EGW00123 (expired/revoked)."""
+        tok = self._tokens.get(value)
+        if tok is None or tok.appkey != appkey:
+            return "EGW00121"
+        if tok.revoked or tok.expires_at <= time.time():
+            return "EGW00123"
+        return None
+
+    def expire_all(self) -> int:
+        with self._mutex:
+            for tok in self._tokens.values():
+                tok.revoked = True
+            return len(self._tokens)
+
+    # ---- rate limit --------------------------------------------------------------------
+    def admit(self, appkey: str) -> bool:
+        """Sliding 1-s window per appkey. Refused requests do not count."""
+        now = time.monotonic()
+        with self._mutex:
+            win = self._windows.setdefault(appkey, deque())
+            while win and now - win[0] >= 1.0:
+                win.popleft()
+            if len(win) >= (self.config.rate_limit_per_second or 1):
+                self.rate_limited += 1
+                return False
+            win.append(now)
+            sec = int(time.time())
+            self._per_second[sec] += 1
+            self.max_requests_per_second = max(self.max_requests_per_second,
+                                               self._per_second[sec])
+            return True
+
+    # ---- faults ------------------------------------------------------------------------
+    def set_fault(self, operation: str, kind: str, *, count: int | None, delay: float) -> None:
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"kind: unknown {kind!r}; one of {sorted(FAULT_KINDS)}")
+        if count is not None and count < 1:
+            raise ValueError("count: must be >= 1 or null")
+        if delay < 0:
+            raise ValueError("delay: must be >= 0")
+        with self._mutex:
+            self._faults[operation] = Fault(kind, count, delay)
+
+    def clear_faults(self) -> None:
+        with self._mutex:
+            self._faults.clear()
+
+    def take_fault(self, operation: str) -> Fault | None:
+        with self._mutex:
+            fault = self._faults.get(operation) or self._faults.get("*")
+            if fault is None:
+                return None
+            if fault.remaining is not None:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self._faults = {k: v for k, v in self._faults.items() if v is not fault}
+            return fault
+
+    def counters(self) -> dict[str, object]:
+        return {"tokens_issued": dict(self.tokens_issued),
+                "max_requests_per_second": self.max_requests_per_second,
+                "rate_limited": self.rate_limited,
+                "orders_per_symbol": dict(self.orders_per_symbol)}
+
+
+def kst_string(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, SEOUL).strftime("%Y-%m-%d %H:%M:%S")
+
+

@@ -1,0 +1,190 @@
+"""ScanService: one poll of the candidate search (spec SC-002).
+
+Quotes for the whole universe come in one batched call; only symbols that pass the cheap
+pre-filters cost a minute-bar request each (bounded concurrency, since the broker is rate
+limited). Filters and the strategy run vectorised over all symbols at once."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, TypeVar
+
+import numpy as np
+import structlog
+
+from tradefleet.domain.events import CandidateScannedEvent
+from tradefleet.domain.filters import FilterParams, apply_prefilters
+from tradefleet.domain.krx import tick_size
+from tradefleet.domain.market import Bar, Quote
+from tradefleet.ports.broker import BrokerPort
+from tradefleet.ports.candidate_store import CandidateRow, CandidateStore
+from tradefleet.ports.events import EventSink
+
+T = TypeVar("T")
+Reader = Callable[[str, Callable[[], Awaitable[T]]], Awaitable[T]]
+INSUFFICIENT_BARS = "insufficient_bars"
+ONE_MINUTE = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class RankedCandidate:
+    symbol: str
+    price: int
+    score: float
+    quote: Quote
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    scan_id: uuid.UUID
+    universe_size: int
+    passed_filters: int
+    ranked: list[RankedCandidate]          # signalled symbols, best score first
+    filter_rejections: dict[str, int]
+    duration_ms: float
+
+
+async def _direct(_operation: str, fn: Callable[[], Awaitable[T]]) -> T:
+    return await fn()
+
+
+def spread_ticks(quote: Quote) -> int | None:
+    if quote.ask <= 0 or quote.bid <= 0:
+        return None
+    return max(0, -((quote.bid - quote.ask) // tick_size(quote.bid)))   # ceiling, as filters
+
+
+def closed_bars(bars: Sequence[Bar], quote: Quote) -> list[Bar]:
+    """Bars whose minute has ended by the quote's time: the strategy compares the price
+    with *completed* candles, and the running minute's close is the price itself."""
+    return [b for b in bars if b.start + ONE_MINUTE <= quote.at]
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    number = float(value)
+    return None if math.isnan(number) or math.isinf(number) else round(number, 4)
+
+
+class ScanService:
+    def __init__(self, broker: BrokerPort, store: CandidateStore, sink: EventSink,
+                 strategy: Any, filters: FilterParams, *, worker_id: str,
+                 read: Reader | None = None, bar_concurrency: int = 8) -> None:
+        """``read(operation, fn)`` wraps every broker read (the worker passes its retry
+        policy); ``strategy`` is a ``domain.strategies`` Strategy."""
+        if bar_concurrency < 1:
+            raise ValueError("bar_concurrency: must be >= 1")
+        self._broker = broker
+        self._store = store
+        self._sink = sink
+        self._strategy = strategy
+        self._filters = filters
+        self._worker_id = worker_id
+        self._read: Reader = read or _direct
+        self._bar_slots = asyncio.Semaphore(bar_concurrency)
+        self._log = structlog.get_logger("tradefleet.scan").bind(worker_id=worker_id)
+
+    async def scan(self, universe: Sequence[str], trading_day: date) -> ScanResult:
+        """Fetch, filter, evaluate, store and announce one scan. Broker read failures
+        propagate (the caller waits for the next poll)."""
+        started = time.perf_counter()
+        scan_id = uuid.uuid4()
+        self._log.info("scan poll started", scan_id=str(scan_id), universe_size=len(universe))
+        quotes_by_symbol = await self._read(
+            "get_quotes", lambda: self._broker.get_quotes(list(universe)))
+        quotes = [quotes_by_symbol[s] for s in universe
+                  if s in quotes_by_symbol and quotes_by_symbol[s].price > 0]
+        passed_idx, rejections = self.prefilter(quotes)
+        passed = [quotes[i] for i in passed_idx]
+        bars = await self._fetch_bars([q.symbol for q in passed])
+        signal, score, indicators, usable = self.evaluate(passed, bars)
+        for ok in usable:
+            if not ok:
+                rejections[INSUFFICIENT_BARS] += 1
+        ranked = sorted(
+            (RankedCandidate(q.symbol, q.price, float(score[i]), q)
+             for i, q in enumerate(passed) if signal[i]),
+            key=lambda c: (-c.score, c.symbol))
+        await self._save(scan_id, trading_day, passed, signal, indicators)
+        duration_ms = (time.perf_counter() - started) * 1000
+        result = ScanResult(scan_id, len(universe), len(passed), ranked, dict(rejections),
+                            duration_ms)
+        self._log.info("scan filter results", scan_id=str(scan_id),
+                       quoted=len(quotes), passed_filters=len(passed),
+                       filter_rejections=result.filter_rejections)
+        await self._sink.publish(CandidateScannedEvent(
+            worker_id=self._worker_id, scan_id=str(scan_id), universe_size=len(universe),
+            passed_filters=len(passed), signals=len(ranked),
+            candidates=[c.symbol for c in ranked], filter_rejections=result.filter_rejections,
+            duration_ms=round(duration_ms, 3)))
+        return result
+
+    def prefilter(self, quotes: Sequence[Quote]) -> tuple[list[int], Counter[str]]:
+        if not quotes:
+            return [], Counter()
+        outcome = apply_prefilters(quotes, self._filters)
+        rejections: Counter[str] = Counter()
+        for reasons in outcome.rejected_by:
+            rejections.update(reasons)
+        return [int(i) for i in np.flatnonzero(outcome.passed)], rejections
+
+    def evaluate(self, quotes: Sequence[Quote], bars: dict[str, list[Bar]]
+                 ) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]], np.ndarray]:
+        """Run the strategy on the symbols that have enough bars; the rest get no signal."""
+        n = len(quotes)
+        need = int(self._strategy.bars_needed)
+        closed = {q.symbol: closed_bars(bars.get(q.symbol, []), q) for q in quotes}
+        usable = np.array([len(closed[q.symbol]) >= need for q in quotes], dtype=bool)
+        signal = np.zeros(n, dtype=bool)
+        score = np.zeros(n, dtype=float)
+        indicators: list[dict[str, Any]] = [{} for _ in range(n)]
+        rows = np.flatnonzero(usable)
+        if rows.size == 0:
+            return signal, score, indicators, usable
+        closes = np.empty((rows.size, need), dtype=np.int64)
+        volumes = np.empty((rows.size, need), dtype=np.int64)
+        for k, i in enumerate(rows):
+            tail = closed[quotes[i].symbol][-need:]
+            closes[k] = [b.close for b in tail]
+            volumes[k] = [b.volume for b in tail]
+        prices = np.array([quotes[i].price for i in rows], dtype=np.int64)
+        result = self._strategy.evaluate(closes, volumes, prices)
+        signal[rows] = np.asarray(result.signal, dtype=bool)
+        score[rows] = np.asarray(result.score, dtype=float)
+        for name, values in result.indicators.items():
+            values = np.asarray(values)
+            for k, i in enumerate(rows):
+                indicators[i][name] = _json_value(values[k])
+        return signal, score, indicators, usable
+
+    async def _fetch_bars(self, symbols: Sequence[str]) -> dict[str, list[Bar]]:
+        count = int(self._strategy.bars_needed) + 1     # the current minute is dropped
+
+        async def one(symbol: str) -> tuple[str, list[Bar]]:
+            async with self._bar_slots:
+                return symbol, await self._read(
+                    "get_minute_bars", lambda: self._broker.get_minute_bars(symbol, count))
+
+        pairs = await asyncio.gather(*(one(s) for s in symbols))
+        return dict(pairs)
+
+    async def _save(self, scan_id: uuid.UUID, trading_day: date, passed: Sequence[Quote],
+                    signal: np.ndarray, indicators: list[dict[str, Any]]) -> None:
+        rows = [CandidateRow(q.symbol, q.price, q.volume, q.traded_value, q.change_rate,
+                             spread_ticks(q), True, (), indicators[i], bool(signal[i]))
+                for i, q in enumerate(passed)]
+        await self._store.save_scan(
+            scan_id=scan_id, worker_id=self._worker_id, trading_day=trading_day,
+            strategy_name=self._strategy.name,
+            strategy_version=self._strategy.strategy_version,
+            param_version=self._strategy.param_version, rows=rows)

@@ -1,0 +1,202 @@
+"""One poll of the worker's state machine: SCAN (search, enter) or HOLD (watch, exit).
+
+Kept separate from the process shell (worker.py) so tests can drive polls one by one
+against the simulated market with a frozen clock."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import structlog
+
+from tradefleet.domain.errors import BrokerError
+from tradefleet.domain.events import MandatoryLiquidationEvent, MonitoringEvent
+from tradefleet.domain.exits import ExitParams, evaluate_exit
+from tradefleet.domain.locks import Lock
+from tradefleet.domain.orders import OrderPurpose, OrderStatus, OrderType, Side
+from tradefleet.domain.states import WorkerStatus
+from tradefleet.ports.broker import BrokerPort
+from tradefleet.ports.clock import Clock
+from tradefleet.ports.events import EventSink
+from tradefleet.services.lock_service import LockService
+from tradefleet.services.order_service import OrderService
+from tradefleet.services.scan_service import Reader, ScanService, closed_bars
+from tradefleet.services.worker_registry import WorkerRegistry
+from tradefleet.worker.entry import EntryStep
+
+LIQUIDATION_ATTEMPTS = 3
+PositionReader = Callable[[], Awaitable[list[Any]]]
+
+
+@dataclass(slots=True)
+class Holding:
+    lock: Lock
+    position_id: int
+    qty: int
+    entry_price: Decimal
+
+
+class TradingCycle:
+    def __init__(self, *, worker_id: str, epoch: int, registry: WorkerRegistry,
+                 locks: LockService, orders: OrderService, scanner: ScanService,
+                 entry: EntryStep, broker: BrokerPort, sink: EventSink, read: Reader,
+                 clock: Clock, exits: ExitParams, universe: Sequence[str],
+                 liquidation_at: datetime, open_positions: PositionReader,
+                 track_timeout_s: float = 5.0) -> None:
+        self.worker_id = worker_id
+        self.epoch = epoch
+        self._registry = registry
+        self._locks = locks
+        self._orders = orders
+        self._scanner = scanner
+        self._entry = entry
+        self._broker = broker
+        self._sink = sink
+        self._read = read
+        self._clock = clock
+        self._exits = exits
+        self._universe = list(universe)
+        self.liquidation_at = liquidation_at
+        self._open_positions = open_positions
+        self._track_timeout = track_timeout_s
+        self.status = WorkerStatus.IDLE
+        self.holding: Holding | None = None
+        self.buying_stopped = False
+        self._log = structlog.get_logger("tradefleet.worker").bind(worker_id=worker_id)
+
+    async def move(self, to: WorkerStatus, *, symbol: str | None, reason: str) -> None:
+        await self._registry.transition(self.worker_id, self.epoch, to,
+                                        current_symbol=symbol, reason=reason)
+        self.status = to
+
+    def trading_day(self) -> date:
+        return self._clock.now().date()
+
+    def liquidation_due(self) -> bool:
+        return self._clock.now() >= self.liquidation_at
+
+    async def adopt(self, lock: Lock) -> bool:
+        """Take over this worker's open position on ``lock.symbol`` (entry fill or
+        recovery); False when no open position exists for it."""
+        for pos in await self._open_positions():
+            if pos["symbol"] == lock.symbol and pos["qty"] > 0:
+                self.holding = Holding(lock, pos["position_id"], pos["qty"],
+                                       Decimal(pos["entry_price"]))
+                return True
+        return False
+
+    async def poll(self) -> None:
+        """One tick of the state machine; broker read failures end the poll quietly (the
+        retry policy already logged and published them)."""
+        try:
+            if self.status is WorkerStatus.HOLD:
+                await self.hold_poll()
+            elif self.status is WorkerStatus.SCAN:
+                await self.scan_poll()
+        except BrokerError as exc:
+            self._log.error("poll abandoned after broker failure; waiting for next poll",
+                            error_type=type(exc).__name__, error=str(exc),
+                            status=str(self.status))
+
+    async def scan_poll(self) -> None:
+        if self.liquidation_due():
+            if not self.buying_stopped:
+                self.buying_stopped = True
+                self._log.info("liquidation time reached; buying stopped",
+                               liquidation_at=self.liquidation_at.isoformat())
+            return
+        if self.buying_stopped:
+            return
+        result = await self._scanner.scan(self._universe, self.trading_day())
+        if not result.ranked:
+            return
+        outcome = await self._entry.try_enter(result.ranked)
+        if outcome is None:
+            return
+        if outcome.blocked:
+            self.buying_stopped = True
+            await self._registry.set_buy_blocked(self.worker_id, "risk limit")
+            return
+        assert outcome.lock is not None
+        if outcome.pending or not await self.adopt(outcome.lock):
+            # unknown send: hold the lock and look again next poll; never buy twice
+            self.holding = Holding(outcome.lock, 0, 0, Decimal(0))
+        await self.move(WorkerStatus.HOLD, symbol=outcome.lock.symbol, reason="entry filled")
+
+    async def hold_poll(self) -> None:
+        assert self.holding is not None
+        if self.holding.position_id == 0 and not await self.adopt(self.holding.lock):
+            return                                        # entry still being settled
+        if self.liquidation_due():
+            await self.liquidate()
+            return
+        held = self.holding
+        symbol = held.lock.symbol
+        quotes = await self._read("get_quotes", lambda: self._broker.get_quotes([symbol]))
+        quote = quotes[symbol]
+        window = self._exits.trend_ma_window
+        bars = await self._read("get_minute_bars",
+                                lambda: self._broker.get_minute_bars(symbol, window + 1))
+        closes = [b.close for b in closed_bars(bars, quote)][-window:]
+        short_ma = Decimal(sum(closes)) / len(closes) if len(closes) == window else None
+        decision = evaluate_exit(entry_price=held.entry_price, price=quote.price,
+                                 short_ma=short_ma, now=self._clock.now(),
+                                 liquidation_at=self.liquidation_at, params=self._exits)
+        if decision.reason is None:
+            await self._sink.publish(MonitoringEvent(
+                worker_id=self.worker_id, symbol=symbol, position_id=held.position_id,
+                price=quote.price, pnl_pct=str(decision.pnl_pct.quantize(Decimal("0.0001"))),
+                checks=decision.checks))
+            return
+        self._log.info("exit condition met", symbol=symbol, reason=str(decision.reason),
+                       checks=decision.checks, price=quote.price)
+        await self.sell(decision.reason)
+
+    async def liquidate(self) -> None:
+        """SC-008: market sell until flat (up to three tries for partial fills)."""
+        assert self.holding is not None
+        symbol = self.holding.lock.symbol
+        await self._sink.publish(MandatoryLiquidationEvent(
+            worker_id=self.worker_id, symbol=symbol, liquidation_at=self.liquidation_at,
+            positions=[symbol], order_of_exit=[symbol]))
+        self._log.info("mandatory liquidation", symbol=symbol)
+        for attempt in range(1, LIQUIDATION_ATTEMPTS + 1):
+            if await self.sell(OrderPurpose.LIQUIDATION, attempt=attempt):
+                return
+        self._log.warning("position not flat after liquidation attempts", symbol=symbol)
+
+    async def sell(self, purpose: OrderPurpose, *, attempt: int = 1) -> bool:
+        """Sell the whole holding at market. True when flat (lock released, back to SCAN)."""
+        held = self.holding
+        assert held is not None
+        order = await self._orders.create_order(
+            held.lock, side=Side.SELL, qty=held.qty, order_type=OrderType.MARKET,
+            limit_price=None, purpose=purpose, attempt=attempt)
+        order = await self._orders.send_order(order)
+        if order.status is OrderStatus.REJECTED:
+            # still holding the shares: keep the lock, try again on the next poll
+            self._log.warning("sell order rejected; keeping position and lock",
+                              symbol=held.lock.symbol, code=order.reject_code)
+            return False
+        order = await self._orders.track(order, timeout_s=self._track_timeout)
+        if order.status in (OrderStatus.SENT, OrderStatus.PARTIALLY_FILLED):
+            order = await self._orders.cancel_remainder(order)
+        return await self._after_sell(held)
+
+    async def _after_sell(self, held: Holding) -> bool:
+        remaining = [p for p in await self._open_positions()
+                     if p["position_id"] == held.position_id]
+        if remaining:
+            held.qty = remaining[0]["qty"]
+            return False
+        await self._locks.release_lock(held.lock, "EXITED")
+        self.holding = None
+        await self.move(WorkerStatus.SCAN, symbol=None, reason="position exited")
+        return True
+
+    def session_over(self, close_at: datetime) -> bool:
+        return self._clock.now() >= close_at + timedelta(seconds=0)

@@ -1,0 +1,115 @@
+"""Entry step of the SCAN state (spec SC-003..SC-005, EC-002, EC-004): walk the ranked
+candidates, and for the first one that passes risk, can be locked and fills, hold it.
+
+Every buy is sent at most once. A send whose outcome is unknown keeps its lock (the
+position may exist at the broker) and is handed back as pending, never resent."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+import structlog
+
+from tradefleet.domain.errors import LockLost
+from tradefleet.domain.events import RiskViolationEvent
+from tradefleet.domain.locks import Lock
+from tradefleet.domain.orders import OrderPurpose, OrderStatus, OrderType, Side
+from tradefleet.domain.risk import RiskLimits, check_entry, entry_qty
+from tradefleet.ports.broker import BrokerPort
+from tradefleet.ports.events import EventSink
+from tradefleet.ports.trade_store import OrderRow
+from tradefleet.services.lock_service import LockService
+from tradefleet.services.order_service import OrderService
+from tradefleet.services.scan_service import RankedCandidate, Reader
+
+
+@dataclass(frozen=True, slots=True)
+class EntryOutcome:
+    """``order`` filled (some or all) → HOLD; ``pending`` → outcome unknown, lock kept;
+    ``blocked`` → a risk limit stopped buying for the day."""
+
+    lock: Lock | None
+    order: OrderRow | None
+    pending: bool = False
+    blocked: bool = False
+
+
+class EntryStep:
+    def __init__(self, *, broker: BrokerPort, locks: LockService, orders: OrderService,
+                 sink: EventSink, worker_id: str, limits: RiskLimits,
+                 stop_loss_pct: Decimal, realized_pnl_today: Callable[[], Awaitable[int]],
+                 read: Reader, track_timeout_s: float = 5.0) -> None:
+        self._broker = broker
+        self._locks = locks
+        self._orders = orders
+        self._sink = sink
+        self._worker_id = worker_id
+        self._limits = limits
+        self._stop_loss = stop_loss_pct
+        self._pnl_today = realized_pnl_today
+        self._read = read
+        self._track_timeout = track_timeout_s
+        self._log = structlog.get_logger("tradefleet.entry").bind(worker_id=worker_id)
+
+    async def try_enter(self, ranked: Sequence[RankedCandidate]) -> EntryOutcome | None:
+        """None when no candidate could be entered this poll (stay in SCAN)."""
+        for candidate in ranked:
+            symbol = candidate.symbol
+            buyable = await self._read(
+                "get_buyable_qty", lambda s=symbol: self._broker.get_buyable_qty(s, None))
+            qty = entry_qty(self._limits.capital_limit, candidate.price, buyable)
+            if qty <= 0:
+                self._log.info("candidate skipped: zero quantity", symbol=symbol,
+                               price=candidate.price, buyable_qty=buyable)
+                continue
+            order_value = qty * candidate.price
+            expected_loss = int(Decimal(order_value) * self._stop_loss / 100)
+            pnl_today = await self._pnl_today()
+            verdict = check_entry(self._limits, realized_pnl_today=pnl_today,
+                                  order_value=order_value, expected_loss=expected_loss)
+            if not verdict.allowed:
+                await self._sink.publish(RiskViolationEvent(
+                    worker_id=self._worker_id, symbol=symbol, rule=verdict.rule or "",
+                    detail=verdict.detail, daily_pnl=pnl_today,
+                    limit=self._limits.daily_loss_limit))
+                return EntryOutcome(None, None, blocked=True)
+            lock = await self._locks.acquire_lock(symbol, self._worker_id)
+            if lock is None:
+                self._log.warning("lock held by another worker; trying next candidate",
+                                  symbol=symbol)
+                continue
+            outcome = await self._buy(lock, qty)
+            if outcome is not None:
+                return outcome
+        return None
+
+    async def _buy(self, lock: Lock, qty: int) -> EntryOutcome | None:
+        try:
+            order = await self._orders.create_order(
+                lock, side=Side.BUY, qty=qty, order_type=OrderType.MARKET, limit_price=None,
+                purpose=OrderPurpose.ENTRY)
+        except LockLost as exc:
+            self._log.warning("lock lost before the order was written", symbol=lock.symbol,
+                              error=str(exc))
+            return None
+        order = await self._orders.send_order(order)
+        if order.status is OrderStatus.REJECTED:
+            await self._locks.release_lock(lock, "REJECTED")
+            self._log.warning("buy order rejected; lock released", symbol=lock.symbol,
+                              order_id=order.order_id, code=order.reject_code)
+            return None
+        order = await self._orders.track(order, timeout_s=self._track_timeout)
+        if order.status is OrderStatus.SENT or order.status is OrderStatus.PARTIALLY_FILLED:
+            order = await self._orders.cancel_remainder(order)   # IOC semantics for entries
+        if order.filled_qty > 0:
+            return EntryOutcome(lock, order)
+        if order.status.is_terminal:
+            await self._locks.release_lock(lock, "UNFILLED")
+            self._log.warning("buy order not filled; lock released", symbol=lock.symbol,
+                              order_id=order.order_id, status=str(order.status))
+            return None
+        self._log.error("buy outcome unknown; keeping lock, not resending",
+                        symbol=lock.symbol, order_id=order.order_id)
+        return EntryOutcome(lock, order, pending=True)
