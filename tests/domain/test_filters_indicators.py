@@ -92,6 +92,7 @@ def test_last_value_helpers_match_full_rolling():
     closes = rng.integers(100, 200, size=(20, 12)).astype(np.float64)
     closes[0, :8] = np.nan   # short history
     for w in (1, 3, 5, 12):
-        np.testing.assert_array_equal(last_sma(closes, w), sma(closes, w)[:, -1])
-        np.testing.assert_array_equal(last_high(closes, w), rolling_high(closes, w)[:, -1])
+        np.testing.assert_allclose(last_sma(closes, w), sma(closes, w)[:, -1], equal_nan=True)
+        np.testing.assert_allclose(last_high(closes, w), rolling_high(closes, w)[:, -1],
+                                   equal_nan=True)
     assert np.isnan(last_sma(closes, 13)).all() and np.isnan(last_high(closes, 13)).all()

@@ -21,8 +21,6 @@ import yaml
 from tradefleet.domain.errors import ConfigError
 
 SEOUL = ZoneInfo("Asia/Seoul")
-REGULAR_OPEN = time(9, 0)
-REGULAR_CLOSE = time(15, 30)
 CLOSING_AUCTION = timedelta(minutes=10)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 from tradefleet.domain.events import Event
@@ -42,6 +43,21 @@ class OrderRow:
     broker_branch: str | None
     reject_code: str | None
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PositionRow:
+    position_id: int
+    worker_id: str
+    trading_day: date
+    symbol: str
+    status: str
+    qty: int
+    buy_amount: int
+    sell_amount: int
+    entry_price: Decimal | None
+    entry_at: datetime | None
+    fencing_token: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +105,10 @@ class TradeStore(Protocol):
         ...
 
     async def open_orders(self, worker_id: str) -> list[OrderRow]:
+        """Non-terminal orders (NEW, SENT, UNKNOWN, PARTIALLY_FILLED), oldest first."""
+        ...
+
+    async def open_positions(self, worker_id: str) -> list[PositionRow]:
         ...
 
 

@@ -12,7 +12,7 @@ import asyncpg
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.postgres.event_store import append_events
 from tradefleet.adapters.postgres.fenced_order import insert_order_if_lock_held
-from tradefleet.adapters.postgres.position_store import apply_fill
+from tradefleet.adapters.postgres.position_store import apply_fill, open_positions
 from tradefleet.domain.costs import DEFAULT_COSTS, CostModel
 from tradefleet.domain.events import (
     Event,
@@ -24,7 +24,7 @@ from tradefleet.domain.events import (
 )
 from tradefleet.domain.locks import Lock
 from tradefleet.domain.orders import OrderReport, OrderStatus
-from tradefleet.ports.trade_store import NewOrder, OrderRow, StrategyTag
+from tradefleet.ports.trade_store import NewOrder, OrderRow, PositionRow, StrategyTag
 
 _COLUMNS = [f for f in OrderRow.__dataclass_fields__]
 
@@ -162,6 +162,10 @@ class PostgresOrderStore:
                  AND status IN ('NEW', 'SENT', 'UNKNOWN', 'PARTIALLY_FILLED')
                ORDER BY order_id""", worker_id)
         return [_row(r) for r in recs]
+
+    async def open_positions(self, worker_id: str) -> list[PositionRow]:
+        recs = await open_positions(self._db.pool, worker_id)
+        return [PositionRow(**{f: r[f] for f in PositionRow.__dataclass_fields__}) for r in recs]
 
 
 def _status(row: OrderRow, report: OrderReport) -> str:
