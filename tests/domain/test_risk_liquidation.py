@@ -57,5 +57,5 @@ def test_bad_limits_name_field():
 def test_liquidation_least_liquid_first():
     items = [("005930", 10, 900_000_000_000), ("123456", 500, 40_000_000),
              ("222222", 5, 40_000_000), ("333333", 0, 1), ("011170", 7, 3_000_000_000)]
-    assert liquidation_priority(items) == ["123456", "222222", "011170", "005930"]
+    assert liquidation_priority(items) == ["123456", "222222", "011170", "005930", "333333"]
     assert liquidation_priority([]) == []

@@ -7,10 +7,9 @@ from collections.abc import Sequence
 
 
 def liquidation_priority(items: Sequence[tuple[str, int, int]]) -> list[str]:
-    """(symbol, qty, traded_value) → symbols, lowest traded value first.
+    """(symbol, qty, traded_value) → every symbol, lowest traded value first.
 
-    Ties: larger position first (more to unwind), then symbol for a stable order.
-    Zero-qty entries have nothing to sell and are dropped.
+    Ties: larger position first (more to unwind), then symbol for a stable order. Nothing
+    is dropped (a zero-qty row still needs its lock released), but such rows go last.
     """
-    live = [item for item in items if item[1] > 0]
-    return [sym for sym, _qty, _tv in sorted(live, key=lambda i: (i[2], -i[1], i[0]))]
+    return [sym for sym, qty, tv in sorted(items, key=lambda i: (i[1] <= 0, i[2], -i[1], i[0]))]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -21,12 +22,11 @@ from tradefleet.domain.errors import AuthError, BrokerTimeout, BrokerUnavailable
 
 
 class TokenProvider(Protocol):
-    async def get(self, force_new: bool = False) -> str:
-        """A valid access token; ``force_new`` after the broker called ours expired/invalid."""
+    async def get(self, force_new: bool = False, *, rejected_token: str | None = None) -> str:
+        """A valid access token. ``force_new`` after the broker refused ``rejected_token``
+        (EGW00123/EGW00121); a shared provider skips the issuance if another process has
+        already replaced that token. (Matches ``postgres.token_store.SharedTokenProvider``.)"""
         ...
-
-    @property
-    def expires_at(self) -> datetime | None: ...
 
 
 class RateLimiter(Protocol):
@@ -50,40 +50,26 @@ def parse_kst(value: str) -> datetime:
     return datetime.strptime(value.strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=SEOUL)
 
 
-class InProcessTokenProvider:
-    """Caches one token; refreshes ``refresh_margin`` before its stated expiry."""
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: datetime
+
+    def __repr__(self) -> str:
+        return f"IssuedToken(token=***, expires_at={self.expires_at.isoformat()})"
+
+
+class KisTokenIssuer:
+    """``await issuer()`` asks ``POST /oauth2/tokenP`` once. Plug it into any provider
+    (in-process below, or the fleet-wide Postgres one as its ``issue`` callable)."""
 
     def __init__(self, session: aiohttp.ClientSession, credentials: Credentials, *,
-                 refresh_margin: timedelta = timedelta(minutes=10),
                  timeout_seconds: float = 5.0) -> None:
         self._session = session
         self._cred = credentials
-        self._margin = refresh_margin
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
-        self._token: str | None = None
-        self._expires_at: datetime | None = None
-        self._mutex = asyncio.Lock()
-        self.issued = 0
 
-    @property
-    def expires_at(self) -> datetime | None:
-        return self._expires_at
-
-    def _fresh(self) -> bool:
-        return (self._token is not None and self._expires_at is not None
-                and datetime.now(SEOUL) < self._expires_at - self._margin)
-
-    async def get(self, force_new: bool = False) -> str:
-        stale = self._token
-        async with self._mutex:
-            if self._token is not None and self._token != stale:
-                return self._token           # another task refreshed it meanwhile
-            if not force_new and self._fresh():
-                assert self._token is not None
-                return self._token
-            return await self._issue()
-
-    async def _issue(self) -> str:
+    async def __call__(self) -> IssuedToken:
         body = {"grant_type": "client_credentials", "appkey": self._cred.appkey,
                 "appsecret": self._cred.appsecret}
         url = self._cred.base_url.rstrip("/") + "/oauth2/tokenP"
@@ -100,13 +86,41 @@ class InProcessTokenProvider:
             hint = " (KIS allows one issuance a minute)" if env.code == TOKEN_THROTTLED else ""
             raise AuthError(f"token issue refused: HTTP {status} {env.code} {env.message}{hint}")
         try:
-            self._expires_at = parse_kst(str(data["access_token_token_expired"]))
+            expires_at = parse_kst(str(data["access_token_token_expired"]))
         except (KeyError, ValueError) as exc:
             raise AuthError("token issue: access_token_token_expired missing or malformed") \
                 from exc
-        self._token = str(data["access_token"])
-        self.issued += 1
-        return self._token
+        return IssuedToken(str(data["access_token"]), expires_at)
+
+
+class InProcessTokenProvider:
+    """Caches one token for this process; refreshes ``refresh_margin`` before its stated
+    expiry (``access_token_token_expired``, not ``expires_in``)."""
+
+    def __init__(self, issue: Callable[[], Awaitable[IssuedToken]], *,
+                 refresh_margin: timedelta = timedelta(minutes=10)) -> None:
+        self._issue = issue
+        self._margin = refresh_margin
+        self._token: IssuedToken | None = None
+        self._mutex = asyncio.Lock()
+        self.issued = 0
+
+    @property
+    def expires_at(self) -> datetime | None:
+        return self._token.expires_at if self._token else None
+
+    async def get(self, force_new: bool = False, *, rejected_token: str | None = None) -> str:
+        async with self._mutex:
+            tok = self._token
+            if tok is not None and force_new and rejected_token is not None \
+                    and tok.token != rejected_token:
+                return tok.token                 # another task already replaced it
+            if tok is not None and not force_new \
+                    and datetime.now(SEOUL) < tok.expires_at - self._margin:
+                return tok.token
+            self._token = await self._issue()
+            self.issued += 1
+            return self._token.token
 
 
 class SlidingWindowRateLimiter:

@@ -49,15 +49,15 @@ class KisBroker:
 
     async def authenticate(self) -> datetime | None:
         await self._tokens.get()
-        return self._tokens.expires_at
+        return getattr(self._tokens, "expires_at", None)
 
     # ---- market data -------------------------------------------------------------------
     async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote]:
         out: dict[str, Quote] = {}
         if self.config.mode == "paper":       # multprice is real-only
             for s in symbols:
-                env = await self._read(*tr_ids.PRICE, params=_market(s))
-                if env.ok and env.body.get("output"):
+                env = await self._client.call("GET", *tr_ids.PRICE, params=_market(s))
+                if env.ok and env.body.get("output"):     # unknown symbol: left out
                     out[s] = quote_from_inquire_price(env.body["output"], s, self._now())
             return out
         batch = tr_ids.MULTI_PRICE_BATCH

@@ -80,17 +80,23 @@ class KisClient:
         or a business rejection (``ok`` False) for the caller to map."""
         deadline = time.monotonic() + self.config.rate_limit_budget_seconds
         reissued = False
-        force_new = False
+        rejected: str | None = None
         while True:
-            token = await self._tokens.get(force_new=force_new)
-            force_new = False
-            await self._limiter.acquire()
+            if rejected is None:
+                token = await self._tokens.get()
+            else:
+                token = await self._tokens.get(force_new=True, rejected_token=rejected)
+            rejected = None
+            try:
+                await self._limiter.acquire()
+            except TimeoutError as exc:
+                raise RateLimited(f"{tr_id}: no request budget granted in time") from exc
             env = await self._send(method, path, self.tr(tr_id), token, params, body, tr_cont,
                                    is_order)
             if env.code in TOKEN_CODES:
                 if reissued:
                     raise AuthError(f"{env.code}: token refused again after re-issue")
-                reissued = force_new = True
+                reissued, rejected = True, token
                 continue
             if env.code == RATE_LIMITED:
                 if is_order:
