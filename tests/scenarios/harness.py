@@ -60,7 +60,8 @@ async def build(db: Database, *, worker_id: str = "w-1", market: SimMarket | Non
                                     lock_ttl_seconds=30)
     locks = LockService(PostgresLockStore(db), sink, ttl_seconds=30)
     strategy = get_strategy("ma_breakout", {"short": 2, "long": 5, "breakout_window": 5})
-    orders = OrderService(PostgresOrderStore(db), broker, sink, clock, strategy=StrategyTag(
+    order_store = PostgresOrderStore(db)
+    orders = OrderService(order_store, broker, sink, clock, strategy=StrategyTag(
         strategy.name, strategy.strategy_version, strategy.param_version))
     retry = BrokerReadRetry(sink, worker_id=worker_id, base_delay=0.001, max_delay=0.002)
     scanner = ScanService(broker, PostgresCandidateStore(db), sink, strategy,
@@ -80,7 +81,8 @@ async def build(db: Database, *, worker_id: str = "w-1", market: SimMarket | Non
         worker_id=worker_id, epoch=epoch, registry=registry, locks=locks, orders=orders,
         scanner=scanner, entry=entry, broker=broker, sink=sink, read=retry.call, clock=clock,
         exits=exits, universe=universe or market.symbols(), liquidation_at=LIQUIDATION_AT,
-        open_positions=lambda: open_positions(db.pool, worker_id), track_timeout_s=2.0)
+        open_positions=lambda: open_positions(db.pool, worker_id),
+        open_orders=lambda: order_store.open_orders(worker_id), track_timeout_s=2.0)
     await cycle.move(WorkerStatus.SCAN, symbol=None, reason="start")
     return Rig(db, market, clock, broker, cycle, sink)
 

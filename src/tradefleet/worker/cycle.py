@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -46,7 +46,7 @@ class TradingCycle:
                  entry: EntryStep, broker: BrokerPort, sink: EventSink, read: Reader,
                  clock: Clock, exits: ExitParams, universe: Sequence[str],
                  liquidation_at: datetime, open_positions: PositionReader,
-                 track_timeout_s: float = 5.0) -> None:
+                 open_orders: PositionReader, track_timeout_s: float = 5.0) -> None:
         self.worker_id = worker_id
         self.epoch = epoch
         self._registry = registry
@@ -62,6 +62,7 @@ class TradingCycle:
         self._universe = list(universe)
         self.liquidation_at = liquidation_at
         self._open_positions = open_positions
+        self._orders_open = open_orders
         self._track_timeout = track_timeout_s
         self.status = WorkerStatus.IDLE
         self.holding: Holding | None = None
@@ -198,5 +199,15 @@ class TradingCycle:
         await self.move(WorkerStatus.SCAN, symbol=None, reason="position exited")
         return True
 
-    def session_over(self, close_at: datetime) -> bool:
-        return self._clock.now() >= close_at + timedelta(seconds=0)
+    async def positions(self) -> list[Any]:
+        return await self._open_positions()
+
+    async def open_orders(self) -> list[Any]:
+        return await self._orders_open()
+
+    async def settle(self, order: Any, timeout_s: float) -> Any:
+        """Bring an order from a previous life to its broker-side outcome (never resend)."""
+        order = await self._orders.track(order, timeout_s=timeout_s)
+        if order.status in (OrderStatus.SENT, OrderStatus.PARTIALLY_FILLED):
+            order = await self._orders.cancel_remainder(order)
+        return order

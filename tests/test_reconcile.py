@@ -1,0 +1,86 @@
+"""Crash recovery: non-terminal orders are settled against the broker at start-up, and
+nothing is ever sent twice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from tests.test_locks import register
+
+from tradefleet.adapters.clock import SEOUL, FrozenClock
+from tradefleet.adapters.postgres.event_store import fetch_events
+from tradefleet.adapters.postgres.lock_store import PostgresLockStore
+from tradefleet.adapters.postgres.order_store import PostgresOrderStore
+from tradefleet.adapters.sim.broker import SimBroker
+from tradefleet.adapters.sim.engine import SimMarket
+from tradefleet.domain.orders import OrderRequest, OrderType, Side
+from tradefleet.services.lock_service import LockService
+from tradefleet.services.order_service import OrderService
+from tradefleet.services.reconcile_service import ReconcileService
+
+AT = datetime(2026, 11, 24, 11, 0, tzinfo=SEOUL)
+
+
+async def world(db, sink):
+    await register(db, sink, "w1")
+    clock = FrozenClock(AT)
+    market = SimMarket(3, n_symbols=40, clock=clock)
+    broker = SimBroker(market)
+    u = market.universe
+    symbols = [s for i, s in enumerate(u.symbols) if not u.thin[i] and u.depth[i] >= 10]
+    locks = LockService(PostgresLockStore(db), sink, ttl_seconds=600)
+    return clock, market, broker, symbols, locks
+
+
+def fresh_process(db, sink, broker, clock):
+    """What a restarted worker builds: no memory of the previous process's orders."""
+    store = PostgresOrderStore(db)
+    orders = OrderService(store, broker, sink, clock)
+    return orders, ReconcileService(orders, store, sink)
+
+
+async def test_new_row_that_reached_the_market_is_adopted_not_resent(db, sink):
+    clock, market, broker, symbols, locks = await world(db, sink)
+    before, _ = fresh_process(db, sink, broker, clock)
+    lock = await locks.acquire_lock(symbols[0], "w1")
+    row = await before.create_order(lock, side="BUY", qty=7, order_type="MARKET",
+                                    limit_price=None, purpose="ENTRY")
+    # the send happened, then the process died before recording the acknowledgement
+    ack = await broker.place_order(OrderRequest(row.client_order_id, row.symbol, Side.BUY,
+                                                OrderType.MARKET, 7))
+    clock.advance(20)
+    _, reconcile = fresh_process(db, sink, broker, clock)
+    result = await reconcile.reconcile("w1")
+    assert market.find(symbols[0], Side.BUY, AT.replace(hour=9)) == \
+        [market.report(ack.broker_order_id)]                    # still exactly one order
+    order = await db.pool.fetchrow("SELECT * FROM orders WHERE order_id = $1", row.order_id)
+    assert order["status"] == "FILLED" and order["broker_order_id"] == ack.broker_order_id
+    assert order["filled_amount"] == market.report(ack.broker_order_id).filled_amount
+    assert [p.qty for p in result.positions] == [7] and result.open_orders == []
+    again = await reconcile.reconcile("w1")                      # idempotent
+    assert again.settled == []
+    assert await db.pool.fetchval("SELECT sum(qty) FROM fills") == 7
+
+
+async def test_new_row_never_sent_expires_and_unknown_row_settles(db, sink):
+    clock, market, broker, symbols, locks = await world(db, sink)
+    before, _ = fresh_process(db, sink, broker, clock)
+    lock_a = await locks.acquire_lock(symbols[0], "w1")
+    lock_b = await locks.acquire_lock(symbols[1], "w1")
+    never = await before.create_order(lock_a, side="BUY", qty=3, order_type="MARKET",
+                                      limit_price=None, purpose="ENTRY")
+    market.faults.set("place_order", "drop_after_accept", count=1)
+    ambiguous = await before.send_order(await before.create_order(
+        lock_b, side="BUY", qty=4, order_type="MARKET", limit_price=None, purpose="ENTRY"))
+    assert ambiguous.status == "UNKNOWN"
+    clock.advance(20)
+    _, reconcile = fresh_process(db, sink, broker, clock)
+    result = await reconcile.reconcile("w1")
+    rows = {r["order_id"]: r for r in await db.pool.fetch("SELECT * FROM orders")}
+    assert rows[never.order_id]["status"] == "EXPIRED"
+    assert "never reached" in rows[never.order_id]["reject_message"]
+    assert rows[ambiguous.order_id]["status"] == "FILLED"
+    assert market.find(symbols[0], Side.BUY, AT.replace(hour=9)) == []    # nothing sent
+    assert len(market.find(symbols[1], Side.BUY, AT.replace(hour=9))) == 1
+    assert {p.symbol: p.qty for p in result.positions} == {symbols[1]: 4}
+    assert len(await fetch_events(db.pool, "PositionEnteredEvent")) == 1
