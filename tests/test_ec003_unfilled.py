@@ -4,6 +4,7 @@ retries, partial fills recorded, WARN logs, and the shortfall noted in the daily
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from tests.test_locks import register
 
@@ -15,6 +16,7 @@ from tradefleet.adapters.postgres.summary_store import PostgresSummaryStore
 from tradefleet.adapters.sim import book
 from tradefleet.adapters.sim.broker import SimBroker
 from tradefleet.adapters.sim.engine import SimMarket
+from tradefleet.domain.krx import tick_size
 from tradefleet.services.liquidation_service import LiquidationService
 from tradefleet.services.lock_service import LockService
 from tradefleet.services.order_service import OrderService
@@ -28,7 +30,8 @@ async def test_ec003_thin_symbol_liquidation_retries_three_times_then_reports(db
     market = SimMarket(5, n_symbols=60, clock=clock)
     broker = SimBroker(market)
     store = PostgresOrderStore(db)
-    orders = OrderService(store, broker, sink, clock)
+    summaries = PostgresSummaryStore(db)
+    orders = OrderService(store, broker, sink, clock, summaries=summaries)
     locks = LockService(PostgresLockStore(db), sink, ttl_seconds=600)
     u = market.universe
     i_thin = next(i for i in range(len(u.symbols)) if u.thin[i])
@@ -47,7 +50,7 @@ async def test_ec003_thin_symbol_liquidation_retries_three_times_then_reports(db
     held = {r["symbol"]: r["qty"] for r in await db.pool.fetch("SELECT * FROM positions")}
     assert held[thin] == 4 * per_call
 
-    service = LiquidationService(orders, store, PostgresSummaryStore(db), broker, sink, clock,
+    service = LiquidationService(orders, store, summaries, broker, sink, clock,
                                  retry_wait_s=30)
     unsold = await service.liquidate("w1", held_locks, liquidation_at=clock.now())
 
@@ -70,3 +73,23 @@ async def test_ec003_thin_symbol_liquidation_retries_three_times_then_reports(db
     assert tuning["liquidity_shortfall"][0]["symbol"] == thin
     assert tuning["liquidity_shortfall"][0]["unsold_qty"] == per_call
     assert tuning["liquidity_shortfall"][0]["attempts"] == 3
+    # the thin book's market sells filled far below the quote the decision used
+    by_id = {o["order_id"]: o for o in sells}
+    adverse = tuning.get("adverse_fills", [])
+    assert adverse, "thin-book liquidation fills should be noted as adverse"
+    for note in adverse:
+        o = by_id[note["order_id"]]
+        avg = Decimal(o["filled_amount"]) / o["filled_qty"]
+        assert Decimal(note["avg_fill_price"]) == avg.quantize(Decimal("0.01"))
+        ticks = (note["decision_price"] - avg) / tick_size(note["decision_price"])
+        assert ticks > 2 and Decimal(note["ticks"]) == ticks.quantize(Decimal("0.01"))
+    # how much forcing the sale cost, against the mark when liquidation began
+    impact = {n["symbol"]: n for n in tuning["liquidation_impact"]}
+    assert set(impact) == {thin, liquid}
+    for sym in (thin, liquid):
+        p, note = pos[sym], impact[sym]
+        start_mark = note["price_at_start"] * held[sym] - p["buy_amount"]
+        after_mark = p["sell_amount"] + p["qty"] * note["price_at_start"] - p["buy_amount"]
+        assert (note["gross_at_start"], note["gross_after"]) == (start_mark, after_mark)
+        assert note["widened_by"] == max(0, start_mark - after_mark)
+    assert impact[thin]["widened_by"] > 0

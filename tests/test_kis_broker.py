@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, time, timedelta
 
 from tests.kis_harness import rig
+
 from tradefleet.adapters.clock import SEOUL
 from tradefleet.domain.errors import OrderRejected
 from tradefleet.domain.orders import OrderRequest, OrderType, Side
@@ -107,3 +109,30 @@ async def test_business_rejections_are_order_rejected() -> None:
         except OrderRejected as exc:
             assert exc.code == "APBK0918"
         assert r.gateway.counters()["orders_per_symbol"] == {}
+
+
+async def test_cancel_of_a_filled_order_is_a_no_op() -> None:
+    async with rig() as r:
+        symbol = r.market.symbols()[6]
+        ack = await r.broker.place_order(OrderRequest("f", symbol, Side.BUY, OrderType.MARKET,
+                                                      1))
+        before = r.market.report(ack.broker_order_id)
+        assert before is not None and before.remaining_qty == 0
+        await r.broker.cancel_order(ack.broker_order_id, ack.broker_branch)
+        assert r.market.report(ack.broker_order_id) == before
+
+
+async def test_client_limiter_keeps_under_the_real_budget() -> None:
+    async with rig(n_symbols=10) as r:
+        await r.broker.authenticate()
+        symbols = r.market.symbols()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        got = await asyncio.gather(*(r.broker.get_buyable_qty(symbols[n % 10], None)
+                                     for n in range(45)))
+        elapsed = loop.time() - started
+        assert got == [r.market.buyable_qty(symbols[n % 10], None) for n in range(45)]
+        counters = r.gateway.counters()
+        assert counters["rate_limited"] == 0
+        assert counters["max_requests_per_second"] <= 20
+        assert elapsed >= 2.0           # 45 requests at 20 per sliding second

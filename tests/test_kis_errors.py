@@ -6,8 +6,8 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-
 from tests.kis_harness import APPKEY, APPSECRET, rig
+
 from tradefleet.adapters.sim.exchange.gateway import ExchangeConfig
 from tradefleet.domain.errors import (
     AmbiguousOrderOutcome,
@@ -90,12 +90,12 @@ async def test_dropped_order_response_is_ambiguous_and_order_exists_once() -> No
 
 
 async def test_order_post_timeout_and_5xx_are_ambiguous_never_resent() -> None:
-    async with rig(timeout_seconds=0.5) as r:
+    async with rig(timeout_seconds=0.3) as r:
         symbol = r.market.symbols()[2]
         q = r.market.quote(symbol)
         req = OrderRequest("t", symbol, Side.BUY, OrderType.LIMIT, 1, q.lower_limit)
         await r.admin("POST", "faults", {"operation": "order-cash", "kind": "timeout",
-                                         "delay": 2.0, "count": 1})
+                                         "delay": 0.8, "count": 1})
         with pytest.raises(AmbiguousOrderOutcome):
             await r.broker.place_order(req)
         await r.admin("POST", "faults", {"operation": "order-cash", "kind": "error",
@@ -106,10 +106,10 @@ async def test_order_post_timeout_and_5xx_are_ambiguous_never_resent() -> None:
 
 
 async def test_read_timeout_and_5xx_map_to_broker_errors() -> None:
-    async with rig(timeout_seconds=0.5) as r:
+    async with rig(timeout_seconds=0.3) as r:
         symbol = r.market.symbols()[0]
         await r.admin("POST", "faults", {"operation": "inquire-balance", "kind": "timeout",
-                                         "delay": 2.0, "count": 1})
+                                         "delay": 0.8, "count": 1})
         with pytest.raises(BrokerTimeout):
             await r.broker.get_balance()
         await r.admin("POST", "faults", {"operation": "inquire-psbl-order", "kind": "error",
@@ -126,3 +126,41 @@ async def test_unknown_order_cancel_is_rejected() -> None:
         with pytest.raises(OrderRejected) as info:
             await r.broker.cancel_order("0000099999", "00950")
         assert info.value.code == "APBK0404"
+
+
+async def test_token_is_refreshed_ahead_of_its_stated_expiry() -> None:
+    # tokens live 300 s here, inside the 10-minute refresh margin: each get() renews
+    xcfg = ExchangeConfig(mode="real", token_ttl_seconds=300, same_token_seconds=0.0,
+                          reissue_seconds=0.0)
+    async with rig(exchange=xcfg) as r:
+        first = await r.tokens.get()
+        expiry = r.tokens.expires_at
+        second = await r.tokens.get()
+        assert first != second and r.tokens.expires_at >= expiry
+        assert r.gateway.counters()["tokens_issued"] == {APPKEY: 2}
+
+
+async def test_same_token_handed_back_is_not_asked_for_again_at_once() -> None:
+    xcfg = ExchangeConfig(mode="real", token_ttl_seconds=300)   # same token for 6 h
+    async with rig(exchange=xcfg) as r:
+        first = await r.tokens.get()
+        assert await r.tokens.get() == first
+        assert await r.tokens.get() == first
+        counters = r.gateway.counters()
+        assert counters["tokens_issued"] == {APPKEY: 1}
+        assert counters["token_requests"] == 2      # the third get() did not ask again
+
+
+async def test_rate_limited_order_post_is_ambiguous_and_not_resent() -> None:
+    async with rig(mode="paper", client_rate=50) as r:
+        symbol = r.market.symbols()[2]
+        low = r.market.quote(symbol).lower_limit
+        await r.broker.authenticate()
+        results = await asyncio.gather(
+            *(r.broker.place_order(OrderRequest(f"o{n}", symbol, Side.BUY, OrderType.LIMIT,
+                                                1, low)) for n in range(4)),
+            return_exceptions=True)
+        acks = [x for x in results if not isinstance(x, BaseException)]
+        ambiguous = [x for x in results if isinstance(x, AmbiguousOrderOutcome)]
+        assert len(acks) + len(ambiguous) == 4 and ambiguous
+        assert r.gateway.counters()["orders_per_symbol"] == {symbol: len(acks)}

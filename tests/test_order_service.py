@@ -130,3 +130,18 @@ async def test_create_refused_without_lock_and_bad_input_writes_nothing(db, sink
         await service.create_order(lock, side="BUY", qty=1, order_type="MARKET",
                                    limit_price=None, purpose="ENTRY")
     assert await db.pool.fetchval("SELECT count(*) FROM orders") == 0
+
+
+async def test_resting_limit_order_is_cancelled_without_fills(db, sink):
+    service, market, lock, _ = await setup(db, sink)
+    quote = market.quote(lock.symbol)
+    price = quote.lower_limit                      # far below the market: rests unfilled
+    order = await service.create_order(lock, side="BUY", qty=2, order_type="LIMIT",
+                                       limit_price=price, purpose="ENTRY")
+    row = await service.track(await service.send_order(order), timeout_s=0.3)
+    assert row.status is OrderStatus.SENT
+    done = await service.cancel_remainder(row)
+    assert done.status is OrderStatus.CANCELLED and done.filled_qty == 0
+    assert market.report(row.broker_order_id).cancelled_qty == 2
+    assert await db.pool.fetchval("SELECT count(*) FROM fills") == 0
+    assert await db.pool.fetchval("SELECT count(*) FROM positions") == 0

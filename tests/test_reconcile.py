@@ -3,6 +3,7 @@ nothing is ever sent twice."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from tests.test_locks import register
@@ -13,7 +14,7 @@ from tradefleet.adapters.postgres.lock_store import PostgresLockStore
 from tradefleet.adapters.postgres.order_store import PostgresOrderStore
 from tradefleet.adapters.sim.broker import SimBroker
 from tradefleet.adapters.sim.engine import SimMarket
-from tradefleet.domain.orders import OrderRequest, OrderType, Side
+from tradefleet.domain.orders import OrderRequest, OrderStatus, OrderType, Side
 from tradefleet.services.lock_service import LockService
 from tradefleet.services.order_service import OrderService
 from tradefleet.services.reconcile_service import ReconcileService
@@ -36,7 +37,7 @@ def fresh_process(db, sink, broker, clock):
     """What a restarted worker builds: no memory of the previous process's orders."""
     store = PostgresOrderStore(db)
     orders = OrderService(store, broker, sink, clock)
-    return orders, ReconcileService(orders, store, sink)
+    return orders, ReconcileService(orders, store, sink, unseen_grace_s=0)
 
 
 async def test_new_row_that_reached_the_market_is_adopted_not_resent(db, sink):
@@ -84,3 +85,37 @@ async def test_new_row_never_sent_expires_and_unknown_row_settles(db, sink):
     assert len(market.find(symbols[1], Side.BUY, AT.replace(hour=9))) == 1
     assert {p.symbol: p.qty for p in result.positions} == {symbols[1]: 4}
     assert len(await fetch_events(db.pool, "PositionEnteredEvent")) == 1
+
+
+async def test_racing_trackers_record_each_fill_once(db, sink):
+    """Two processes' services settling the same ambiguous order at once (a restarted worker
+    and its not-yet-dead predecessor): fills, position and order counts stay single."""
+    clock, market, broker, symbols, locks = await world(db, sink)
+    first, _ = fresh_process(db, sink, broker, clock)
+    lock = await locks.acquire_lock(symbols[0], "w1")
+    market.faults.set("place_order", "drop_after_accept", count=1)
+    row = await first.send_order(await first.create_order(
+        lock, side="BUY", qty=6, order_type="MARKET", limit_price=None, purpose="ENTRY"))
+    second, reconcile = fresh_process(db, sink, broker, clock)
+    results = await asyncio.gather(first.track(row, timeout_s=1), second.track(row, timeout_s=1),
+                                   reconcile.reconcile("w1"))
+    assert {r.status for r in results[:2]} == {OrderStatus.FILLED}
+    assert await db.pool.fetchval("SELECT count(*) FROM fills") == 1
+    assert await db.pool.fetchval("SELECT sum(qty) FROM fills") == 6
+    assert await db.pool.fetchval("SELECT qty FROM positions") == 6
+    assert len(await fetch_events(db.pool, "OrderFilledEvent")) == 1
+    assert len(market.find(symbols[0], Side.BUY, AT.replace(hour=9))) == 1
+
+
+async def test_unseen_order_is_not_expired_within_the_grace_window(db, sink):
+    clock, market, broker, symbols, locks = await world(db, sink)
+    before, _ = fresh_process(db, sink, broker, clock)
+    lock = await locks.acquire_lock(symbols[0], "w1")
+    row = await before.create_order(lock, side="BUY", qty=3, order_type="MARKET",
+                                    limit_price=None, purpose="ENTRY")
+    store = PostgresOrderStore(db)
+    patient = ReconcileService(OrderService(store, broker, sink, clock), store, sink,
+                               unseen_grace_s=3600)
+    result = await patient.reconcile("w1")
+    assert [o.order_id for o in result.open_orders] == [row.order_id]
+    assert await db.pool.fetchval("SELECT status FROM orders") == "NEW"

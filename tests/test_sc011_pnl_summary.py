@@ -79,3 +79,31 @@ async def test_sc011_pnl_and_daily_summary_over_wins_and_losses(db, sink, logs):
     last = (await fetch_events(db.pool, "DailySummaryUpdatedEvent"))[-1]["payload"]
     assert last["trades_count"] == len(expected) and last["realized_pnl"] == sum(expected)
     assert len(logs.of("DailySummaryUpdatedEvent")) == len(expected)
+
+
+async def test_closed_trade_notes_its_entry_scan_in_tuning(db, sink):
+    await register(db, sink, "w1")
+    clock = FrozenClock(AT)
+    market = SimMarket(11, n_symbols=30, clock=clock)
+    service = OrderService(PostgresOrderStore(db), SimBroker(market), sink, clock)
+    locks = LockService(PostgresLockStore(db), sink, ttl_seconds=600)
+    u = market.universe
+    symbol = next(s for i, s in enumerate(u.symbols) if not u.thin[i] and u.depth[i] >= 10)
+    await db.pool.execute(
+        """INSERT INTO candidates (scan_id, worker_id, trading_day, symbol, price, volume,
+               traded_value, change_rate, spread_ticks, passed_filters, indicators, signal,
+               strategy_name, strategy_version, param_version)
+           VALUES (gen_random_uuid(), 'w1', $1, $2, 1000, 5, 5000, 1.5, 1, true,
+                   '{"sma": 990}', true, 'ma_breakout', '1', 'p1')""", AT.date(), symbol)
+    lock = await locks.acquire_lock(symbol, "w1")
+    for side in ("BUY", "SELL"):
+        row = await service.create_order(lock, side=side, qty=2, order_type="MARKET",
+                                         limit_price=None, purpose="ENTRY" if side == "BUY"
+                                         else "STOP_LOSS")
+        await service.track(await service.send_order(row), timeout_s=1)
+    tuning = await db.pool.fetchval("SELECT tuning FROM daily_summaries")
+    pnl = await db.pool.fetchval("SELECT realized_pnl FROM positions")
+    [note] = tuning["trades"]
+    assert note["symbol"] == symbol and note["pnl"] == pnl and note["exit_reason"] == "STOP_LOSS"
+    assert note["entry_scan"]["passed_filters"] is True
+    assert note["entry_scan"]["indicators"] == {"sma": 990}

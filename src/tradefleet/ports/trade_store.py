@@ -92,7 +92,10 @@ class TradeStore(Protocol):
     async def mark_unknown(self, order_id: int, error: str) -> tuple[OrderRow, list[Event]]:
         ...
 
-    async def mark_expired(self, order_id: int, reason: str) -> tuple[OrderRow, list[Event]]:
+    async def expire_unseen(self, order_id: int, reason: str, *, min_age_s: float
+                            ) -> OrderRow | None:
+        """EXPIRE a NEW/UNKNOWN row with no fills whose send (or creation) is at least
+        ``min_age_s`` old by the DB clock; None when it is too young or no longer eligible."""
         ...
 
     async def apply_report(self, order_id: int, report: OrderReport, strategy: StrategyTag
@@ -109,6 +112,9 @@ class TradeStore(Protocol):
         ...
 
     async def open_positions(self, worker_id: str) -> list[PositionRow]:
+        ...
+
+    async def get_position(self, position_id: int) -> PositionRow:
         ...
 
 

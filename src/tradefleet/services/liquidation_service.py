@@ -68,19 +68,35 @@ class LiquidationService:
         lock_of = {lock.symbol: lock for lock in locks}
         unsold: list[Unsold] = []
         for symbol in order:
-            left = await self._sell_out(by_symbol[symbol], lock_of.get(symbol))
+            pos = by_symbol[symbol]
+            left = await self._sell_out(pos, lock_of.get(symbol))
             if left is not None:
                 unsold.append(left)
+            if symbol in quotes:
+                await self._note_impact(pos, quotes[symbol].price)
         return unsold
+
+    async def _note_impact(self, pos: PositionRow, price_at_start: int) -> None:
+        """Tuning input: gross PnL marked at the quote when liquidation began versus what
+        the forced sale realized (or, if shares are left, marked at that same quote)."""
+        after = await self._trades.get_position(pos.position_id)
+        at_start = pos.sell_amount + pos.qty * price_at_start - pos.buy_amount
+        realized = after.sell_amount + after.qty * price_at_start - after.buy_amount
+        await self._summaries.append_tuning(pos.worker_id, pos.trading_day, "liquidation_impact", {
+            "symbol": pos.symbol, "position_id": pos.position_id, "price_at_start": price_at_start,
+            "gross_at_start": at_start, "gross_after": realized,
+            "widened_by": max(0, at_start - realized)})
 
     async def _sell_out(self, pos: PositionRow, lock: Lock | None) -> Unsold | None:
         remaining, attempts = pos.qty, 0
         while remaining > 0 and attempts < self._max_attempts and lock is not None:
             attempts += 1
             try:
+                quote = (await self._broker.get_quotes([pos.symbol])).get(pos.symbol)
                 row = await self._orders.create_order(
                     lock, side="SELL", qty=remaining, order_type="MARKET", limit_price=None,
-                    purpose=self._purpose, attempt=attempts)
+                    purpose=self._purpose, attempt=attempts,
+                    decision_price=quote.price if quote else None)
                 row = await self._orders.send_order(row)
                 if row.status is not OrderStatus.REJECTED:
                     row = await self._orders.track(row, timeout_s=self._track_timeout_s)

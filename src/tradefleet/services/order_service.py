@@ -6,9 +6,11 @@ looking it up at the broker (by symbol/side/qty/time, as only the broker knows i
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from tradefleet.domain.errors import (
@@ -19,6 +21,7 @@ from tradefleet.domain.errors import (
     LockLost,
     OrderRejected,
 )
+from tradefleet.domain.krx import tick_size
 from tradefleet.domain.locks import Lock
 from tradefleet.domain.orders import (
     OrderPurpose,
@@ -31,22 +34,33 @@ from tradefleet.domain.orders import (
 from tradefleet.ports.broker import BrokerPort
 from tradefleet.ports.clock import Clock
 from tradefleet.ports.events import EventSink
-from tradefleet.ports.trade_store import NewOrder, OrderRow, StrategyTag, TradeStore
+from tradefleet.ports.trade_store import (
+    NewOrder,
+    OrderRow,
+    StrategyTag,
+    SummaryStore,
+    TradeStore,
+)
 
 SEOUL = ZoneInfo("Asia/Seoul")
+ADVERSE_TICKS = 2                     # fills worse than this many ticks count as adverse
 FIND_MARGIN = timedelta(seconds=5)    # broker and our clocks may differ a little
 POLL_SECONDS = 0.2
 
 
 class OrderService:
     def __init__(self, store: TradeStore, broker: BrokerPort, sink: EventSink, clock: Clock, *,
-                 strategy: StrategyTag | None = None) -> None:
+                 strategy: StrategyTag | None = None, summaries: SummaryStore | None = None,
+                 adverse_ticks: int = ADVERSE_TICKS) -> None:
         self._store = store
         self._broker = broker
         self._sink = sink
         self._clock = clock
         self._strategy = strategy or StrategyTag("unknown", "0", "0")
         self._created_at: dict[int, datetime] = {}   # broker-clock time each row was written
+        self._summaries = summaries
+        self._adverse_ticks = adverse_ticks
+        self._decision_price: dict[int, int] = {}    # quote the order was decided on
 
     def _trading_day(self) -> date:
         return self._clock.now().astimezone(SEOUL).date()
@@ -61,8 +75,10 @@ class OrderService:
 
     async def create_order(self, lock: Lock, *, side: Side | str, qty: int,
                            order_type: OrderType | str, limit_price: int | None,
-                           purpose: OrderPurpose | str, attempt: int = 1) -> OrderRow:
-        """Write the NEW row under the lock's fencing token; raises LockLost if refused."""
+                           purpose: OrderPurpose | str, attempt: int = 1,
+                           decision_price: int | None = None) -> OrderRow:
+        """Write the NEW row under the lock's fencing token; raises LockLost if refused.
+        ``decision_price`` (the quote the decision used) lets adverse fills be noted."""
         side, order_type, purpose = _check(side, qty, order_type, limit_price, purpose, attempt)
         day = self._trading_day()
         cid = f"tf-{lock.worker_id}-{day:%Y%m%d}-{uuid.uuid4().hex[:12]}"
@@ -72,6 +88,8 @@ class OrderService:
             raise LockLost(f"symbol: lock on {lock.symbol} (token {lock.fencing_token}) "
                            f"no longer held by {lock.worker_id}; order not written")
         self._created_at[row.order_id] = self._clock.now()
+        if decision_price is not None:
+            self._decision_price[row.order_id] = decision_price
         self._sink.log(events)
         return row
 
@@ -114,7 +132,26 @@ class OrderService:
     async def apply(self, order: OrderRow, report: OrderReport) -> OrderRow:
         row, events = await self._store.apply_report(order.order_id, report, self._strategy)
         self._sink.log(events)
+        if row.status.is_terminal:
+            self._created_at.pop(row.order_id, None)
+            await self._note_adverse_fill(row)
         return row
+
+    async def _note_adverse_fill(self, row: OrderRow) -> None:
+        """Tuning input: a fill worse than the decision quote by more than N ticks (thin
+        books) is recorded in the daily summary."""
+        decided = self._decision_price.pop(row.order_id, None)
+        if decided is None or row.filled_qty == 0 or self._summaries is None:
+            return
+        avg = Decimal(row.filled_amount) / row.filled_qty
+        worse = (avg - decided) if row.side == Side.BUY else (decided - avg)
+        ticks = worse / tick_size(decided)
+        if ticks > self._adverse_ticks:
+            await self._summaries.append_tuning(row.worker_id, row.trading_day, "adverse_fills", {
+                "order_id": row.order_id, "symbol": row.symbol, "side": row.side,
+                "purpose": row.purpose, "decision_price": decided,
+                "avg_fill_price": str(avg.quantize(Decimal("0.01"))),
+                "ticks": str(ticks.quantize(Decimal("0.01")))})
 
     async def track(self, order: OrderRow, *, timeout_s: float) -> OrderRow:
         """Poll until the order is terminal or ``timeout_s`` (real seconds) passes."""
@@ -129,21 +166,21 @@ class OrderService:
                 row = await self.apply(row, report)
             if row.status.is_terminal or time.monotonic() >= deadline:
                 return row
-            await _sleep(POLL_SECONDS)
+            await asyncio.sleep(POLL_SECONDS)   # real time: broker round trips
 
     async def cancel_remainder(self, order: OrderRow) -> OrderRow:
         """Cancel what is still open at the broker and record the final report."""
         if order.status.is_terminal or order.broker_order_id is None:
             return order
-        await self._broker.cancel_order(order.broker_order_id, order.broker_branch)
-        report = await self._broker.get_order(order.broker_order_id, order.trading_day)
+        try:
+            await self._broker.cancel_order(order.broker_order_id, order.broker_branch)
+        except (BrokerTimeout, BrokerUnavailable):
+            pass                          # the report below tells what the broker did
+        try:
+            report = await self._broker.get_order(order.broker_order_id, order.trading_day)
+        except (BrokerTimeout, BrokerUnavailable):
+            return order                  # still open; the next track/reconcile settles it
         return await self.apply(order, report) if report else order
-
-
-async def _sleep(seconds: float) -> None:
-    import asyncio
-
-    await asyncio.sleep(seconds)
 
 
 def _check(side: object, qty: object, order_type: object, limit_price: object,

@@ -21,6 +21,7 @@ from tradefleet.ports.events import EventSink
 from tradefleet.services.lock_service import LockService
 from tradefleet.services.worker_registry import WorkerRegistry
 from tradefleet.worker.cycle import TradingCycle
+from tradefleet.worker.recovery import recover_holding
 from tradefleet.worker.retry import BrokerReadRetry
 from tradefleet.worker.timers import heartbeat_loop, reclaim_interval, reclaim_loop
 
@@ -85,7 +86,7 @@ class Worker:
         self.epoch = epoch
         await self._sink.publish(WorkerStartedEvent(
             worker_id=cfg.worker_id, pid=os.getpid(), host=socket.gethostname(),
-            mode=cfg.mode, status=WorkerStatus.IDLE.value, epoch=epoch,
+            status=WorkerStatus.IDLE.value, epoch=epoch,
             capital_limit=cfg.limits.capital_limit,
             daily_loss_limit=cfg.limits.daily_loss_limit, liquidation_at=cfg.liquidation_at))
         cycle = self._make_cycle(epoch)
@@ -96,8 +97,6 @@ class Worker:
     async def recover(self, cycle: TradingCycle) -> None:
         """RECOVERY: settle orders left open by a previous life, then resume HOLD on an open
         position (keeping or re-taking its lock) or start scanning. Never buys again."""
-        from tradefleet.worker.recovery import recover_holding
-
         symbol = await recover_holding(cycle, self._locks, self.config.worker_id)
         if symbol is not None:
             await cycle.move(WorkerStatus.HOLD, symbol=symbol, reason="recovered open position")

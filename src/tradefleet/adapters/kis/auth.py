@@ -103,7 +103,8 @@ class InProcessTokenProvider:
         self._margin = refresh_margin
         self._token: IssuedToken | None = None
         self._mutex = asyncio.Lock()
-        self.issued = 0
+        self._next_refresh = 0.0
+        self.issued = 0              # distinct tokens received
 
     @property
     def expires_at(self) -> datetime | None:
@@ -115,21 +116,32 @@ class InProcessTokenProvider:
             if tok is not None and force_new and rejected_token is not None \
                     and tok.token != rejected_token:
                 return tok.token                 # another task already replaced it
-            if tok is not None and not force_new \
-                    and datetime.now(SEOUL) < tok.expires_at - self._margin:
+            if tok is not None and not force_new and (
+                    datetime.now(SEOUL) < tok.expires_at - self._margin
+                    or time.monotonic() < self._next_refresh):
                 return tok.token
-            self._token = await self._issue()
-            self.issued += 1
-            return self._token.token
+            fresh = await self._issue()
+            if tok is None or fresh.token != tok.token:
+                self.issued += 1
+            elif datetime.now(SEOUL) >= fresh.expires_at - self._margin:
+                # the broker handed back the same token: keep using it, ask again later
+                self._next_refresh = time.monotonic() + 60.0
+            self._token = fresh
+            return fresh.token
 
 
 class SlidingWindowRateLimiter:
-    """At most ``per_second`` acquisitions in any 1-second window (KIS counts that way)."""
+    """At most ``per_second`` acquisitions in any window of 1 s + ``margin``. KIS counts
+    arrivals in a sliding second; the margin absorbs the jitter between our grant and the
+    request's arrival, which would otherwise put ``per_second + 1`` in the broker's window."""
 
-    def __init__(self, per_second: int) -> None:
+    def __init__(self, per_second: int, *, margin: float = 0.1) -> None:
         if per_second < 1:
             raise ValueError(f"per_second: must be >= 1, got {per_second}")
+        if margin < 0:
+            raise ValueError(f"margin: must be >= 0, got {margin}")
         self.per_second = per_second
+        self._window = 1.0 + margin
         self._stamps: deque[float] = deque()
         self._mutex = asyncio.Lock()
 
@@ -137,9 +149,9 @@ class SlidingWindowRateLimiter:
         async with self._mutex:
             while True:
                 now = time.monotonic()
-                while self._stamps and now - self._stamps[0] >= 1.0:
+                while self._stamps and now - self._stamps[0] >= self._window:
                     self._stamps.popleft()
                 if len(self._stamps) < self.per_second:
                     self._stamps.append(now)
                     return
-                await asyncio.sleep(1.0 - (now - self._stamps[0]) + 0.005)
+                await asyncio.sleep(self._window - (now - self._stamps[0]) + 0.001)

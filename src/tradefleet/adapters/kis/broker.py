@@ -106,7 +106,7 @@ class KisBroker:
         body = cancel_body(self.config.cano, self.config.product_code, broker_order_id,
                            broker_branch)
         env = await self._client.call("POST", *tr_ids.ORDER_CANCEL, body=body, is_order=True)
-        if not env.ok:
+        if not env.ok and not _nothing_to_cancel(env):
             raise OrderRejected(env.code or f"HTTP{env.http_status}", env.message)
 
     async def get_order(self, broker_order_id: str, trading_day: date) -> OrderReport | None:
@@ -178,9 +178,35 @@ class KisBroker:
         raise BrokerUnavailable(f"{tr}: more than {MAX_PAGES} pages")
 
 
+def _nothing_to_cancel(env: Envelope) -> bool:
+    """The order is already done (filled/cancelled): cancelling it is a no-op, as in the
+    port's contract, not a failure."""
+    return env.code == "APBK0415" or "취소할 수량이 없습니다" in env.message
+
+
 def _market(symbol: str) -> dict[str, str]:
     return {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": symbol}
 
 
 def _sym(h: Holding) -> str:
     return h.symbol
+
+
+def in_process_kis_broker(config: KisConfig, session: aiohttp.ClientSession, *,
+                          rate_per_second: int | None = None,
+                          clock: Clock | None = None) -> KisBroker:
+    """A broker with this process's own token cache and rate window (one process per appkey).
+    A fleet sharing an appkey must pass the Postgres-shared provider and budget instead."""
+    from tradefleet.adapters.kis.auth import (
+        Credentials,
+        InProcessTokenProvider,
+        KisTokenIssuer,
+        SlidingWindowRateLimiter,
+    )
+
+    issuer = KisTokenIssuer(session, Credentials(config.base_url, config.appkey,
+                                                 config.appsecret),
+                            timeout_seconds=config.timeout_seconds)
+    rate = rate_per_second or (2 if config.mode == "paper" else 20)
+    return KisBroker(config, session, InProcessTokenProvider(issuer),
+                     SlidingWindowRateLimiter(rate), clock=clock)

@@ -105,10 +105,15 @@ class PostgresOrderStore:
                 worker_id=r.worker_id, symbol=r.symbol, order_id=r.order_id,
                 client_order_id=r.client_order_id, side=r.side, qty=r.qty, error=error))
 
-    async def mark_expired(self, order_id: int, reason: str) -> tuple[OrderRow, list[Event]]:
-        return await self._update(
-            """UPDATE orders SET status = 'EXPIRED', reject_message = $2, updated_at = now()
-               WHERE order_id = $1 AND status = 'NEW' RETURNING *""", order_id, reason)
+    async def expire_unseen(self, order_id: int, reason: str, *, min_age_s: float
+                            ) -> OrderRow | None:
+        async with self._db.money_transaction() as conn:
+            rec = await conn.fetchrow(
+                """UPDATE orders SET status = 'EXPIRED', reject_message = $2, updated_at = now()
+                   WHERE order_id = $1 AND status IN ('NEW', 'UNKNOWN') AND filled_qty = 0
+                     AND coalesce(sent_at, created_at) <= now() - make_interval(secs => $3)
+                   RETURNING *""", order_id, reason, float(min_age_s))
+            return None if rec is None else _row(rec)
 
     async def apply_report(self, order_id: int, report: OrderReport, strategy: StrategyTag
                            ) -> tuple[OrderRow, list[Event]]:
@@ -122,6 +127,9 @@ class PostgresOrderStore:
             elif row.broker_order_id != report.broker_order_id:
                 raise ValueError(f"broker_order_id: report {report.broker_order_id} is not the "
                                  f"order's {row.broker_order_id}")
+            if report.filled_qty < row.filled_qty or (
+                    row.status.is_terminal and report.filled_qty == row.filled_qty):
+                return row, []           # a stale or repeated report: never move backwards
             events: list[Event] = []
             new_qty = report.filled_qty - row.filled_qty
             status = _status(row, report)
@@ -154,7 +162,10 @@ class PostgresOrderStore:
 
     async def adopted_broker_ids(self, trading_day: date, symbol: str) -> set[str]:
         """Broker ids already attached to one of our rows (never adopt one twice)."""
-        return await _adopted(self._db, trading_day, symbol)
+        recs = await self._db.pool.fetch(
+            """SELECT broker_order_id FROM orders WHERE trading_day = $1 AND symbol = $2
+                 AND broker_order_id IS NOT NULL""", trading_day, symbol)
+        return {r["broker_order_id"] for r in recs}
 
     async def open_orders(self, worker_id: str) -> list[OrderRow]:
         recs = await self._db.pool.fetch(
@@ -165,7 +176,18 @@ class PostgresOrderStore:
 
     async def open_positions(self, worker_id: str) -> list[PositionRow]:
         recs = await open_positions(self._db.pool, worker_id)
-        return [PositionRow(**{f: r[f] for f in PositionRow.__dataclass_fields__}) for r in recs]
+        return [_position(r) for r in recs]
+
+    async def get_position(self, position_id: int) -> PositionRow:
+        rec = await self._db.pool.fetchrow(
+            "SELECT * FROM positions WHERE position_id = $1", position_id)
+        if rec is None:
+            raise LookupError(f"position_id: no position {position_id}")
+        return _position(rec)
+
+
+def _position(rec: asyncpg.Record) -> PositionRow:
+    return PositionRow(**{f: rec[f] for f in PositionRow.__dataclass_fields__})
 
 
 def _status(row: OrderRow, report: OrderReport) -> str:
@@ -179,9 +201,3 @@ def _status(row: OrderRow, report: OrderReport) -> str:
         return OrderStatus.PARTIALLY_FILLED
     return OrderStatus.SENT
 
-
-async def _adopted(db: Database, trading_day, symbol: str) -> set[str]:  # noqa: ANN001
-    recs = await db.pool.fetch(
-        """SELECT broker_order_id FROM orders WHERE trading_day = $1 AND symbol = $2
-             AND broker_order_id IS NOT NULL""", trading_day, symbol)
-    return {r["broker_order_id"] for r in recs}

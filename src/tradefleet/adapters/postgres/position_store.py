@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import asyncpg
 
-from tradefleet.adapters.postgres.summary_store import record_trade
+from tradefleet.adapters.postgres.summary_store import append_tuning, record_trade
 from tradefleet.domain.costs import CostModel
 from tradefleet.domain.events import (
     Event,
@@ -84,6 +84,8 @@ async def _close(conn: asyncpg.Connection, pos: asyncpg.Record, *, qty: int, amo
               "position_id": pos["position_id"]}
     summary = await record_trade(conn, trading_day=pos["trading_day"],
                                  worker_id=pos["worker_id"], pnl=pnl)
+    await append_tuning(conn, trading_day=pos["trading_day"], worker_id=pos["worker_id"],
+                        key="trades", item=await _trade_note(conn, pos, pnl.net, purpose))
     return [
         PositionExitedEvent(**common, qty=sold_qty, entry_price=str(_q(pos["entry_price"])),
                             exit_price=str(_q(exit_price)), exit_reason=purpose,
@@ -92,6 +94,23 @@ async def _close(conn: asyncpg.Connection, pos: asyncpg.Record, *, qty: int, amo
                            fees=pnl.fees, taxes=pnl.taxes),
         summary,
     ]
+
+
+async def _trade_note(conn: asyncpg.Connection, pos: asyncpg.Record, pnl: int,
+                      purpose: str) -> dict:
+    """What tuning needs per closed trade: the scan row (filters, indicators) behind the entry."""
+    scan = await conn.fetchrow(
+        """SELECT passed_filters, rejected_by, indicators, spread_ticks, traded_value
+             FROM candidates WHERE worker_id = $1 AND symbol = $2 AND trading_day = $3
+              AND scanned_at <= $4 ORDER BY scanned_at DESC LIMIT 1""",
+        pos["worker_id"], pos["symbol"], pos["trading_day"], pos["entry_at"])
+    return {"position_id": pos["position_id"], "symbol": pos["symbol"], "pnl": pnl,
+            "exit_reason": purpose, "strategy": pos["strategy_name"],
+            "param_version": pos["param_version"],
+            "entry_scan": None if scan is None else {
+                "passed_filters": scan["passed_filters"], "rejected_by": scan["rejected_by"],
+                "indicators": scan["indicators"], "spread_ticks": scan["spread_ticks"],
+                "traded_value": scan["traded_value"]}}
 
 
 def _q(value: Decimal) -> Decimal:

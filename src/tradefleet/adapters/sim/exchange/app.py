@@ -14,7 +14,12 @@ from aiohttp import web
 from opentelemetry import propagate, trace
 
 from tradefleet.adapters.sim.engine import SimMarket
-from tradefleet.adapters.sim.exchange.gateway import ExchangeConfig, Gateway, kst_string
+from tradefleet.adapters.sim.exchange.gateway import (
+    ExchangeConfig,
+    Fault,
+    Gateway,
+    kst_string,
+)
 from tradefleet.adapters.sim.exchange.payloads import envelope
 from tradefleet.adapters.sim.exchange.routes import ROUTES, Exchange, accepted_trs
 
@@ -71,16 +76,24 @@ async def _checked(request: web.Request, handler: Handler, path: str) -> web.Str
         return _error("OPSQ0010", f"tr_id {tr_id!r}: {msg}")
     fault = gw.take_fault(path.rsplit("/", 1)[1])
     if fault is not None:
-        if fault.kind in ("latency", "timeout"):
-            await asyncio.sleep(fault.delay if fault.kind == "latency" else
-                                (fault.delay or 3600.0))
-        elif fault.kind == "error":
-            return _error("EGW00500", "simulated gateway failure", status=503)
-        elif fault.kind == "drop_after_accept":
-            await handler(request)          # the exchange acts; the answer is lost
-            if request.transport is not None:
-                request.transport.close()
-            raise asyncio.CancelledError
+        return await _act_out(fault, request, handler)
+    return await handler(request)
+
+
+async def _act_out(fault: Fault, request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Latency delays the answer; timeout hangs and gives up without acting; error is a 5xx
+    without acting; drop_after_accept acts and then cuts the connection (answer lost)."""
+    if fault.kind == "timeout":
+        await asyncio.sleep(fault.delay or 3600.0)
+        return _error("EGW00504", "simulated gateway timeout", status=504)
+    if fault.kind == "error":
+        return _error("EGW00500", "simulated gateway failure", status=503)
+    if fault.kind == "drop_after_accept":
+        await handler(request)
+        if request.transport is not None:
+            request.transport.close()
+        raise asyncio.CancelledError
+    await asyncio.sleep(fault.delay)
     return await handler(request)
 
 
@@ -108,6 +121,10 @@ async def _token(request: web.Request) -> web.Response:
     return web.json_response({"access_token": tok.value, "token_type": "Bearer",
                               "expires_in": gw.config.token_ttl_seconds,
                               "access_token_token_expired": kst_string(tok.expires_at)})
+
+
+async def _admin_health(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True, "mode": request.app[_GATEWAY].config.mode})
 
 
 async def _admin_counters(request: web.Request) -> web.Response:
@@ -142,6 +159,7 @@ def build_app(market: SimMarket, config: ExchangeConfig | None = None) -> web.Ap
     app[_GATEWAY] = gateway
     app[_EXCHANGE] = exchange
     app.router.add_post("/oauth2/tokenP", _token)
+    app.router.add_get("/_admin/health", _admin_health)
     app.router.add_get("/_admin/counters", _admin_counters)
     app.router.add_post("/_admin/faults", _admin_set_fault)
     app.router.add_delete("/_admin/faults", _admin_clear_faults)

@@ -22,7 +22,8 @@ FAULT_KINDS = frozenset({"latency", "timeout", "error", "drop_after_accept"})
 class ExchangeConfig:
     mode: str = "real"                      # "real" | "paper": which TR ids are accepted
     rate_limit_per_second: int | None = None    # None = 20 real / 2 paper
-    reissue_seconds: float = 60.0
+    reissue_seconds: float = 60.0           # no NEW token within this of the last one
+    same_token_seconds: float = 6 * 3600.0  # asking again within this returns the same token
     token_ttl_seconds: int = 86_400
     fills_page_size: int | None = None      # None = 100 real / 15 paper
     balance_page_size: int | None = None    # None = 50 real / 20 paper
@@ -42,6 +43,7 @@ class _Token:
     value: str
     appkey: str
     expires_at: float                        # time.time()
+    issued_at: float = field(default_factory=time.time)
     revoked: bool = False
 
 
@@ -62,6 +64,7 @@ class Gateway:
     _faults: dict[str, Fault] = field(default_factory=dict)
     _mutex: threading.Lock = field(default_factory=threading.Lock)
     tokens_issued: Counter[str] = field(default_factory=Counter)
+    token_requests: int = 0
     rate_limited: int = 0
     max_requests_per_second: int = 0
     orders_per_symbol: Counter[str] = field(default_factory=Counter)
@@ -83,10 +86,13 @@ class Gateway:
         return None
 
     def issue(self, appkey: str) -> tuple[_Token | None, bool]:
-        """(token, throttled). Returns the current token while it is valid."""
+        """(token, throttled). The current token while valid and young; else a new one."""
         with self._mutex:
+            self.token_requests += 1
             cur = self._tokens.get(self._current.get(appkey, ""))
-            if cur and not cur.revoked and cur.expires_at > time.time():
+            now = time.time()
+            if cur and not cur.revoked and cur.expires_at > now \
+                    and now - cur.issued_at < self.config.same_token_seconds:
                 return cur, False
             last = self._last_issue.get(appkey)
             if last is not None and time.monotonic() - last < self.config.reissue_seconds:
@@ -159,7 +165,7 @@ class Gateway:
             return fault
 
     def counters(self) -> dict[str, object]:
-        return {"tokens_issued": dict(self.tokens_issued),
+        return {"tokens_issued": dict(self.tokens_issued), "token_requests": self.token_requests,
                 "max_requests_per_second": self.max_requests_per_second,
                 "rate_limited": self.rate_limited,
                 "orders_per_symbol": dict(self.orders_per_symbol)}

@@ -1,0 +1,79 @@
+"""``tradefleet exchange``: serve the KIS-dialect simulator on 127.0.0.1.
+
+The clock comes from ``TRADEFLEET_SIM_CLOCK`` (``SimClock.to_env()``) when set, so workers
+started with the same value share the exchange's simulated time; otherwise it starts today at
+``--start`` (Asia/Seoul) running ``--speed`` times real time."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0..65535, got {value}")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _speed(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 5000:
+        raise argparse.ArgumentTypeError(f"must be in (0, 5000], got {value}")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("exchange", help="serve the KIS-dialect exchange simulator",
+                              description=__doc__)
+    p.add_argument("--port", type=_port, default=8900, help="TCP port on 127.0.0.1 (8900)")
+    p.add_argument("--seed", type=int, default=7, help="market seed (7)")
+    p.add_argument("--symbols", type=_positive, default=60, help="universe size (60)")
+    p.add_argument("--speed", type=_speed, default=1.0,
+                   help="simulated seconds per real second, without TRADEFLEET_SIM_CLOCK (1)")
+    p.add_argument("--start", default="09:00", help="simulated start HH:MM (09:00)")
+    p.add_argument("--mode", choices=("real", "paper"), default="real",
+                   help="which KIS environment to imitate (real: 20 req/s; paper: 2 req/s)")
+    p.add_argument("--initial-cash", type=_positive, default=100_000_000,
+                   help="account cash in won (100,000,000)")
+    p.set_defaults(handler=_run)
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    from tradefleet.adapters.clock import SEOUL, SimClock
+    from tradefleet.adapters.sim.engine import SimMarket
+    from tradefleet.adapters.sim.exchange.app import running_exchange
+    from tradefleet.adapters.sim.exchange.gateway import ExchangeConfig
+
+    env = os.environ.get("TRADEFLEET_SIM_CLOCK")
+    if env:
+        clock = SimClock.from_env(env)
+    else:
+        from datetime import datetime
+        clock = SimClock.starting_at(datetime.now(SEOUL).date(), args.start, args.speed)
+    market = SimMarket(args.seed, n_symbols=args.symbols, clock=clock,
+                       initial_cash=args.initial_cash)
+    async with running_exchange(market, ExchangeConfig(mode=args.mode), args.port) as (url, _):
+        print(f"exchange simulator ({args.mode}) listening on {url}", flush=True)
+        await asyncio.Event().wait()
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        asyncio.run(_serve(args))
+    except ValueError as exc:
+        print(f"exchange: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0

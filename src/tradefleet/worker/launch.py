@@ -1,0 +1,64 @@
+"""Process start-up in the order the spec asks (SC-001): settings are already loaded and
+logging configured by the command; here secrets are registered for redaction, the database
+is connected and migrated, the worker is built and run, and signals are wired to a stop."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable, Sequence
+
+import structlog
+
+from tradefleet.adapters.postgres.connect import connect_database, migrate_database
+from tradefleet.adapters.postgres.database import Database
+from tradefleet.ports.broker import BrokerPort
+from tradefleet.ports.clock import Clock
+from tradefleet.settings import Settings
+from tradefleet.worker.wiring import build_worker, register_settings_secrets
+from tradefleet.worker.worker import Worker
+
+
+def describe(settings: Settings, universe_size: int) -> dict[str, object]:
+    """What start-up logs about the configuration: no secrets, no account number, and not
+    the trading mode (spec §5.1 keeps it out of the logs)."""
+    return {"poll_interval_seconds": settings.poll_interval_seconds,
+            "capital_limit": settings.risk.capital_limit,
+            "daily_loss_limit": settings.risk.daily_loss_limit,
+            "liquidation_offset_minutes": settings.risk.liquidation_offset_minutes,
+            "strategy": settings.strategy.name, "universe_size": universe_size,
+            "lock_ttl_seconds": settings.locks.ttl_seconds}
+
+
+async def launch(settings: Settings, *, broker: BrokerPort, clock: Clock,
+                 universe: Sequence[str], db: Database | None = None,
+                 install_signals: bool = True,
+                 on_built: Callable[[Worker], None] | None = None,
+                 track_timeout_s: float = 5.0, retry_base_delay: float = 0.2) -> int:
+    log = structlog.get_logger("tradefleet.worker").bind(worker_id=settings.worker_id)
+    register_settings_secrets(settings)
+    log.info("configuration loaded", **describe(settings, len(universe)))
+    own_db = db is None
+    if db is None:
+        dsn = settings.db.dsn.get_secret_value() if settings.db.dsn else None
+        db = await connect_database(
+            dsn, sslmode=settings.db.sslmode,
+            sslrootcert=str(settings.db.sslrootcert) if settings.db.sslrootcert else None)
+        await migrate_database(db)
+        log.info("database connected and migrated")
+    worker = build_worker(settings, db=db, broker=broker, clock=clock, universe=universe,
+                          track_timeout_s=track_timeout_s, retry_base_delay=retry_base_delay)
+    if on_built is not None:
+        on_built(worker)
+    loop = asyncio.get_running_loop()
+    if install_signals:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, worker.request_stop, sig.name)
+    try:
+        return await worker.run()
+    finally:
+        if install_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+        if own_db:
+            await db.close()

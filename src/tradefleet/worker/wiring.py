@@ -1,0 +1,114 @@
+"""The ONE place where a worker is assembled from ``Settings``: stores, services, the
+strategy, the retry policy and the trading cycle. Callers bring the broker and the clock
+(simulated market or KIS; simulated or wall clock) and a connected Database."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+
+from tradefleet.adapters.clock import SEOUL
+from tradefleet.adapters.postgres.candidate_store import PostgresCandidateStore
+from tradefleet.adapters.postgres.database import Database
+from tradefleet.adapters.postgres.event_sink import PostgresEventSink
+from tradefleet.adapters.postgres.lock_store import PostgresLockStore
+from tradefleet.adapters.postgres.order_store import PostgresOrderStore
+from tradefleet.adapters.postgres.position_store import open_positions
+from tradefleet.adapters.postgres.worker_store import PostgresWorkerStore
+from tradefleet.adapters.telemetry.redaction import register_secret
+from tradefleet.domain.calendar import load_krx_calendar
+from tradefleet.domain.costs import CostModel
+from tradefleet.domain.exits import ExitParams
+from tradefleet.domain.filters import FilterParams
+from tradefleet.domain.risk import RiskLimits
+from tradefleet.domain.strategies import get_strategy
+from tradefleet.ports.broker import BrokerPort
+from tradefleet.ports.clock import Clock
+from tradefleet.ports.trade_store import StrategyTag
+from tradefleet.services.lock_service import LockService
+from tradefleet.services.order_service import OrderService
+from tradefleet.services.scan_service import ScanService
+from tradefleet.services.worker_registry import WorkerRegistry
+from tradefleet.settings import Settings
+from tradefleet.worker.cycle import TradingCycle
+from tradefleet.worker.entry import EntryStep
+from tradefleet.worker.retry import BrokerReadRetry
+from tradefleet.worker.worker import Worker, WorkerConfig
+
+DEFAULT_OPEN, DEFAULT_CLOSE = time(9, 0), time(15, 30)
+
+
+def register_settings_secrets(settings: Settings) -> None:
+    """Every decrypted secret is masked in every later log line."""
+    for secret in (settings.broker.appkey, settings.broker.appsecret, settings.account.cano):
+        register_secret(secret.get_secret_value())
+    if settings.db.dsn is not None:
+        register_secret(settings.db.dsn.get_secret_value())
+
+
+def session_times(day: date, offset_minutes: int) -> tuple[datetime, datetime]:
+    """(liquidation time, session close) from the KRX calendar; the regular 09:00-15:30
+    session when the calendar does not know the day (simulations on arbitrary dates)."""
+    calendar = load_krx_calendar()
+    session = calendar.session(day)
+    liquidation = calendar.liquidation_time(day, timedelta(minutes=offset_minutes))
+    if session is not None and liquidation is not None:
+        return liquidation, session.close
+    close = datetime.combine(day, DEFAULT_CLOSE, tzinfo=SEOUL)
+    return close - timedelta(minutes=offset_minutes), close
+
+
+def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock: Clock,
+                 universe: Sequence[str], track_timeout_s: float = 5.0,
+                 retry_base_delay: float = 0.2) -> Worker:
+    worker_id = settings.worker_id
+    sink = PostgresEventSink(db)
+    registry = WorkerRegistry(PostgresWorkerStore(db), sink)
+    locks = LockService(PostgresLockStore(db), sink, ttl_seconds=settings.locks.ttl_seconds)
+    strategy = get_strategy(settings.strategy.name, dict(settings.strategy.params))
+    costs = CostModel(settings.costs.buy_commission_rate, settings.costs.sell_commission_rate,
+                      settings.costs.sell_tax_rate)
+    order_store = PostgresOrderStore(db, costs=costs)
+    orders = OrderService(order_store, broker, sink, clock, strategy=StrategyTag(
+        strategy.name, strategy.strategy_version, strategy.param_version))
+    retry = BrokerReadRetry(sink, worker_id=worker_id, base_delay=retry_base_delay)
+    f = settings.filters
+    scanner = ScanService(broker, PostgresCandidateStore(db), sink, strategy,
+                          FilterParams(f.min_volume, f.min_traded_value, f.max_spread_ticks),
+                          worker_id=worker_id, read=retry.call)
+    limits = RiskLimits(settings.risk.capital_limit, settings.risk.daily_loss_limit)
+    e = settings.exits
+    exits = ExitParams(e.stop_loss_pct, e.take_profit_pct, e.trend_ma_window,
+                       e.time_exit_minutes)
+    liquidation_at, close_at = session_times(clock.now().astimezone(SEOUL).date(),
+                                             settings.risk.liquidation_offset_minutes)
+
+    async def pnl_today() -> int:
+        value = await db.pool.fetchval(
+            "SELECT coalesce(sum(realized_pnl), 0) FROM positions WHERE worker_id = $1 "
+            "AND trading_day = $2 AND status = 'CLOSED'", worker_id,
+            clock.now().astimezone(SEOUL).date())
+        return int(value)
+
+    entry = EntryStep(broker=broker, locks=locks, orders=orders, sink=sink,
+                      worker_id=worker_id, limits=limits, stop_loss_pct=e.stop_loss_pct,
+                      realized_pnl_today=pnl_today, read=retry.call,
+                      track_timeout_s=track_timeout_s)
+
+    def make_cycle(epoch: int) -> TradingCycle:
+        return TradingCycle(
+            worker_id=worker_id, epoch=epoch, registry=registry, locks=locks, orders=orders,
+            scanner=scanner, entry=entry, broker=broker, sink=sink, read=retry.call,
+            clock=clock, exits=exits, universe=universe, liquidation_at=liquidation_at,
+            open_positions=lambda: open_positions(db.pool, worker_id),
+            open_orders=lambda: order_store.open_orders(worker_id),
+            track_timeout_s=track_timeout_s)
+
+    config = WorkerConfig(
+        worker_id=worker_id, mode=settings.mode,
+        poll_interval_seconds=settings.poll_interval_seconds,
+        lock_ttl_seconds=settings.locks.ttl_seconds,
+        heartbeat_interval_seconds=settings.locks.heartbeat_interval_seconds,
+        limits=limits, liquidation_at=liquidation_at, session_close=close_at)
+    return Worker(config, broker=broker, clock=clock, sink=sink, registry=registry,
+                  locks=locks, retry=retry, make_cycle=make_cycle)
