@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, time, timedelta
 
+import pytest
 from tests.kis_harness import rig
 
 from tradefleet.adapters.clock import SEOUL
-from tradefleet.domain.errors import OrderRejected
+from tradefleet.adapters.kis.broker import in_process_kis_broker
+from tradefleet.domain.errors import AmbiguousOrderOutcome, OrderRejected
 from tradefleet.domain.orders import OrderRequest, OrderType, Side
 from tradefleet.ports.broker import BrokerPort
 
@@ -136,3 +138,20 @@ async def test_client_limiter_keeps_under_the_real_budget() -> None:
         assert counters["rate_limited"] == 0
         assert counters["max_requests_per_second"] <= 20
         assert elapsed >= 2.0           # 45 requests at 20 per sliding second
+
+
+async def test_in_process_factory_and_no_secret_in_reprs_or_errors() -> None:
+    async with rig() as r:
+        broker = in_process_kis_broker(r.config, r.session, clock=r.clock)
+        symbol = r.market.symbols()[0]
+        assert symbol in await broker.get_quotes([symbol])
+        token = await r.tokens.get()
+        texts = [repr(r.config), repr(r.tokens._token)]
+        await r.admin("POST", "faults", {"operation": "order-cash", "kind": "error",
+                                         "count": 1})
+        with pytest.raises(AmbiguousOrderOutcome) as info:
+            await broker.place_order(OrderRequest("s", symbol, Side.BUY, OrderType.MARKET, 1))
+        texts.append(str(info.value))
+        for text in texts:
+            for secret in (r.config.appkey, r.config.appsecret, r.config.cano, token):
+                assert secret not in text

@@ -75,3 +75,18 @@ async def test_paper_after_close_code_and_real_only_endpoint_refused() -> None:
         url = r.base_url + "/uapi/domestic-stock/v1/trading/inquire-balance"
         async with r.session.get(url, headers=headers) as resp:
             assert resp.status == 500
+
+
+async def test_balance_paginates_with_paper_page_of_20() -> None:
+    xcfg = ExchangeConfig(mode="paper", rate_limit_per_second=1000)
+    async with rig(mode="paper", exchange=xcfg, client_rate=1000, n_symbols=30) as r:
+        assert xcfg.balance_page_size == 20
+        for n, symbol in enumerate(r.market.symbols()[:23]):
+            await r.broker.place_order(OrderRequest(f"b{n}", symbol, Side.BUY,
+                                                    OrderType.MARKET, 1))
+        got = await r.broker.get_balance()
+        want = r.market.balance()
+        assert len(want.holdings) > 20
+        assert [(h.symbol, h.qty) for h in got.holdings] == \
+            [(h.symbol, h.qty) for h in want.holdings]
+        assert got.cash == want.cash

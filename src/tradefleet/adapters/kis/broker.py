@@ -27,7 +27,7 @@ from tradefleet.adapters.kis.quotes import (
     quote_from_inquire_price,
     quote_from_multprice,
 )
-from tradefleet.domain.errors import BrokerUnavailable, OrderRejected
+from tradefleet.domain.errors import AmbiguousOrderOutcome, BrokerUnavailable, OrderRejected
 from tradefleet.domain.market import Balance, Bar, Holding, Quote
 from tradefleet.domain.orders import OrderAck, OrderReport, OrderRequest, Side
 from tradefleet.ports.clock import Clock
@@ -99,8 +99,13 @@ class KisBroker:
         env = await self._client.call("POST", path, tr, body=body, is_order=True)
         if not env.ok:
             raise OrderRejected(env.code or f"HTTP{env.http_status}", env.message)
-        output = env.body.get("output") or {}
-        return ack_from_output(output, request.client_order_id, self._now().date())
+        try:
+            return ack_from_output(env.body.get("output") or {}, request.client_order_id,
+                                   self._now().date())
+        except (ValueError, TypeError, AttributeError) as exc:
+            # accepted (rt_cd 0) but unreadable: the order exists, we lack its id
+            raise AmbiguousOrderOutcome(f"accepted order without a usable ODNO: {exc}") \
+                from exc
 
     async def cancel_order(self, broker_order_id: str, broker_branch: str | None) -> None:
         body = cancel_body(self.config.cano, self.config.product_code, broker_order_id,

@@ -106,6 +106,9 @@ class KisClient:
                     raise RateLimited("EGW00201: per-second budget exhausted past the wait budget")
                 await asyncio.sleep(0.2)
                 continue
+            if is_order and not env.body:
+                raise AmbiguousOrderOutcome(
+                    f"order POST got HTTP {env.http_status} without a KIS body")
             if env.http_status >= 500 or (env.http_status >= 400 and not env.code):
                 if is_order:
                     raise AmbiguousOrderOutcome(f"order POST got HTTP {env.http_status}")

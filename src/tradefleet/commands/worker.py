@@ -1,0 +1,156 @@
+"""``tradefleet worker``: run one trading worker for the day.
+
+``--sim`` trades the in-process simulated market on a simulated clock that starts at 08:59
+of a session day, so a whole KRX day passes in seconds, and prints a summary at the end.
+Without ``--sim`` the KIS REST broker is used (paper or real mode from the settings)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+SIM_DEFAULTS = {"TRADEFLEET_WORKER_ID": "sim-worker", "TRADEFLEET_MODE": "sim",
+                "TRADEFLEET_RISK__CAPITAL_LIMIT": "5000000",
+                "TRADEFLEET_RISK__DAILY_LOSS_LIMIT": "1000000"}
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _speed(text: str) -> float:
+    value = float(text)
+    if not 1 <= value <= 10_000:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 10000, got {value}")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("worker", help="run one trading worker",
+                              description=__doc__.split("\n\n", 1)[1] if __doc__ else None)
+    p.add_argument("--sim", action="store_true", help="trade the in-process simulated market")
+    p.add_argument("--seed", type=int, default=7, help="simulated market seed (7)")
+    p.add_argument("--speed", type=_speed, default=600.0,
+                   help="simulated seconds per real second (600)")
+    p.add_argument("--symbols", type=_positive_int, default=60,
+                   help="simulated universe size (60)")
+    p.add_argument("--config", type=Path, default=None, help="YAML settings file")
+    p.set_defaults(handler=_run)
+
+
+def _session_day() -> date:
+    """Today in Seoul if it is a KRX session, else the next one (a year ahead at most)."""
+    from tradefleet.adapters.clock import SEOUL
+    from tradefleet.domain.calendar import load_krx_calendar
+
+    calendar = load_krx_calendar()
+    day = datetime.now(SEOUL).date()
+    for _ in range(366):
+        if calendar.session(day) is not None:
+            return day
+        day += timedelta(days=1)
+    return datetime.now(SEOUL).date()
+
+
+def _run(args: argparse.Namespace) -> int:
+    from tradefleet.adapters.telemetry.logging import configure_logging
+    from tradefleet.domain.errors import ConfigError
+    from tradefleet.settings import load_settings
+
+    console = Console()
+    environ = {**SIM_DEFAULTS, **os.environ} if args.sim else dict(os.environ)
+    try:
+        settings = load_settings(args.config, environ)
+        if args.sim and settings.mode != "sim":
+            raise ConfigError(f"mode: --sim needs mode sim, settings say {settings.mode}")
+        if not args.sim and settings.mode == "sim":
+            raise ConfigError("mode: sim needs --sim (the simulated market runs in-process)")
+    except ConfigError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        return 2
+    configure_logging(level=settings.log_level)
+    runner = _run_sim(settings, args, console) if args.sim else _run_kis(settings, console)
+    try:
+        return asyncio.run(runner)
+    except ConfigError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        return 2
+
+
+async def _run_sim(settings, args: argparse.Namespace, console: Console) -> int:  # noqa: ANN001
+    from tradefleet.adapters.clock import SimClock
+    from tradefleet.adapters.postgres.connect import connect_database, migrate_database
+    from tradefleet.adapters.sim.broker import SimBroker
+    from tradefleet.adapters.sim.engine import SimMarket
+    from tradefleet.worker.launch import launch
+
+    clock = SimClock.starting_at(_session_day(), "08:59", args.speed)
+    market = SimMarket(args.seed, n_symbols=args.symbols, clock=clock)
+    universe = settings.universe or market.symbols()
+    db = await connect_database(
+        settings.db.dsn.get_secret_value() if settings.db.dsn else None,
+        sslmode=settings.db.sslmode,
+        sslrootcert=str(settings.db.sslrootcert) if settings.db.sslrootcert else None)
+    try:
+        await migrate_database(db)
+        code = await launch(settings, broker=SimBroker(market), clock=clock,
+                            universe=universe, db=db)
+        await _print_summary(db, settings.worker_id, clock.now().date(), console)
+        return code
+    finally:
+        await db.close()
+
+
+async def _run_kis(settings, console: Console) -> int:  # noqa: ANN001
+    import aiohttp
+
+    from tradefleet.adapters.clock import WallClock
+    from tradefleet.adapters.kis.broker import in_process_kis_broker
+    from tradefleet.adapters.kis.client import KisConfig
+    from tradefleet.domain.errors import ConfigError
+    from tradefleet.worker.launch import launch
+
+    if not settings.universe:
+        raise ConfigError("universe: list the symbols to trade (the KIS API has no "
+                          "whole-market quote list)")
+    if not settings.broker.base_url:
+        raise ConfigError("broker.base_url: required for paper/real mode")
+    config = KisConfig(base_url=settings.broker.base_url,
+                       appkey=settings.broker.appkey.get_secret_value(),
+                       appsecret=settings.broker.appsecret.get_secret_value(),
+                       cano=settings.account.cano.get_secret_value(),
+                       product_code=settings.account.product_code, mode=settings.mode,
+                       timeout_seconds=settings.broker.timeout_seconds)
+    clock = WallClock()
+    async with aiohttp.ClientSession() as session:
+        broker = in_process_kis_broker(config, session,
+                                       rate_per_second=settings.broker.rate_limit_per_second,
+                                       clock=clock)
+        return await launch(settings, broker=broker, clock=clock, universe=settings.universe)
+
+
+async def _print_summary(db, worker_id: str, day: date, console: Console) -> None:  # noqa: ANN001
+    rows = await db.pool.fetch(
+        """SELECT symbol, qty, bought_qty, entry_price, exit_price, exit_reason, realized_pnl
+           FROM positions WHERE worker_id = $1 AND trading_day = $2 ORDER BY position_id""",
+        worker_id, day)
+    table = Table(title=f"{worker_id} — {day}")
+    for col in ("symbol", "qty", "entry", "exit", "reason", "pnl (won)"):
+        table.add_column(col, justify="right" if col not in ("symbol", "reason") else "left")
+    total = 0
+    for r in rows:
+        pnl = r["realized_pnl"] or 0
+        total += pnl
+        table.add_row(r["symbol"], str(r["bought_qty"]), f"{r['entry_price'] or 0:,.0f}",
+                      f"{r['exit_price'] or 0:,.0f}", r["exit_reason"] or "-", f"{pnl:,}")
+    table.add_row("total", "", "", "", f"{len(rows)} trades", f"{total:,}")
+    console.print(table)
