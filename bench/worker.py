@@ -152,6 +152,7 @@ async def main() -> None:
             f"≤ {target:.0f} ms: {'met' if value <= target else 'MISSED'}"
         table.add_row(name, f"{value:.2f}", f"{budget:,.0f}",
                       f"[{style}]{ratio:,.0f}x[/{style}]", extra)
+    Console().print(table)
     Console().print("§4.1: scan 2 s per 100 symbols (54 s for 2,700), HOLD poll 1 s, "
                     "order send 500 ms.")
 

@@ -79,10 +79,14 @@ async def test_server_span_joins_the_callers_trace() -> None:
             await r.broker.get_balance()
             trace_id = caller.get_span_context().trace_id
             caller_id = caller.get_span_context().span_id
-    servers = [s for s in exporter.get_finished_spans()
-               if s.kind is trace.SpanKind.SERVER and s.context.trace_id == trace_id]
-    assert len(servers) == 1
-    assert servers[0].parent is not None and servers[0].parent.span_id == caller_id
+    spans = [s for s in exporter.get_finished_spans() if s.context.trace_id == trace_id]
+    servers = [s for s in spans if s.kind is trace.SpanKind.SERVER]
+    clients = [s for s in spans if s.kind is trace.SpanKind.CLIENT]
+    assert len(servers) == 1 and len(clients) == 1
+    # caller -> our CLIENT span for the HTTP call -> the simulator's SERVER span
+    assert clients[0].parent is not None and clients[0].parent.span_id == caller_id
+    assert servers[0].parent is not None
+    assert servers[0].parent.span_id == clients[0].context.span_id
     assert servers[0].attributes["kis.tr_id"] == "TTTC8434R"
 
 

@@ -85,3 +85,26 @@ async def test_rejections_are_not_retried(db, sink, logs) -> None:
     with pytest.raises(WorkerError):
         await retry.call("get_minute_bars", read)
     assert calls == 1
+
+
+async def test_worker_poll_survives_timeouts_stays_scan_and_next_poll_scans(db, logs):
+    from tests.scenarios.harness import build
+
+    rig = await build(db, worker_id="w-ec1c")
+    rig.market.faults.set("get_quotes", "timeout", count=3)
+
+    await rig.cycle.poll()                          # three tries fail: poll given up
+
+    assert rig.cycle.status.value == "SCAN"
+    assert await db.pool.fetchval(
+        "SELECT status FROM workers WHERE worker_id = 'w-ec1c'") == "SCAN"
+    assert await db.pool.fetchval(
+        "SELECT count(*) FROM events WHERE event_type = 'CandidateScannedEvent'") == 0
+    assert any(r.get("event") == "poll abandoned after broker failure; waiting for next poll"
+               and r["level"] == "error" for r in logs.records)
+
+    rig.clock.advance(60)
+    await rig.cycle.poll()                          # the next poll works again
+    assert await db.pool.fetchval(
+        "SELECT count(*) FROM events WHERE event_type = 'CandidateScannedEvent'") == 1
+    assert len(failure_lines(logs)) == 3

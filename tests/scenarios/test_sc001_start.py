@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
-from tradefleet.adapters.clock import SEOUL, FrozenClock
+from tradefleet.adapters.clock import SEOUL, SimClock
 from tradefleet.adapters.sim.broker import SimBroker
 from tradefleet.adapters.sim.engine import SimMarket
 from tradefleet.settings import load_settings
@@ -43,7 +43,7 @@ async def wait_for_status(db, worker_id: str, status: str, task: asyncio.Task,
 
 async def test_start_registers_authenticates_and_enters_scan(db, logs):
     settings = settings_for("w-start")
-    clock = FrozenClock(datetime(2026, 11, 24, 8, 59, tzinfo=SEOUL))
+    clock = SimClock(datetime(2026, 11, 24, 8, 59, tzinfo=SEOUL), speed=60)
     market = SimMarket(3, n_symbols=20, clock=clock)
     built = []
     task = asyncio.create_task(launch(settings, broker=SimBroker(market), clock=clock,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from opentelemetry import trace
+
 from tradefleet.domain.locks import Lock, check_symbol, check_ttl, check_worker_id
 from tradefleet.ports.events import EventSink
 from tradefleet.ports.lock_store import LockStore
 
+_tracer = trace.get_tracer("tradefleet.locks")
 
 class LockService:
     def __init__(self, store: LockStore, sink: EventSink, *, ttl_seconds: int) -> None:
@@ -17,7 +20,12 @@ class LockService:
         """The lock, or None (with a LockRejectedEvent) when another worker holds it."""
         check_symbol(symbol)
         check_worker_id(worker_id)
-        lock, event = await self._store.try_acquire(symbol, worker_id, self._ttl)
+        with _tracer.start_as_current_span("lock.acquire", attributes={
+                "worker_id": worker_id, "symbol": symbol}) as span:
+            lock, event = await self._store.try_acquire(symbol, worker_id, self._ttl)
+            span.set_attribute("acquired", lock is not None)
+            if lock is not None:
+                span.set_attribute("fencing_token", lock.fencing_token)
         self._sink.log([event])
         return lock
 

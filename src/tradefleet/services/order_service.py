@@ -13,6 +13,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from opentelemetry import trace
+
 from tradefleet.domain.errors import (
     AmbiguousOrderOutcome,
     BrokerError,
@@ -47,6 +49,8 @@ ADVERSE_TICKS = 2                     # fills worse than this many ticks count a
 FIND_MARGIN = timedelta(seconds=5)    # broker and our clocks may differ a little
 POLL_SECONDS = 0.2
 
+
+_tracer = trace.get_tracer("tradefleet.orders")
 
 class OrderService:
     def __init__(self, store: TradeStore, broker: BrokerPort, sink: EventSink, clock: Clock, *,
@@ -101,8 +105,14 @@ class OrderService:
         request = OrderRequest(order.client_order_id, order.symbol, Side(order.side),
                                OrderType(order.order_type), order.qty, order.limit_price)
         started = time.monotonic()
+        span = _tracer.start_span("order.send", attributes={
+            "worker_id": order.worker_id, "symbol": order.symbol, "side": str(order.side),
+            "qty": order.qty, "fencing_token": order.fencing_token,
+            "client_order_id": order.client_order_id})
         try:
-            ack = await self._broker.place_order(request)
+            with trace.use_span(span, end_on_exit=True):
+                ack = await self._broker.place_order(request)
+                span.set_attribute("broker_order_id", ack.broker_order_id)
         except OrderRejected as exc:
             row, events = await self._store.mark_rejected(order.order_id, exc.code,
                                                           str(exc.message))
@@ -132,6 +142,14 @@ class OrderService:
     async def apply(self, order: OrderRow, report: OrderReport) -> OrderRow:
         row, events = await self._store.apply_report(order.order_id, report, self._strategy)
         self._sink.log(events)
+        for event in events:
+            if event.event_type == "OrderFilledEvent":
+                with _tracer.start_as_current_span("order.fill", attributes={
+                        "worker_id": row.worker_id, "symbol": row.symbol,
+                        "side": str(row.side), "qty": int(getattr(event, "qty", 0)),
+                        "price": str(getattr(event, "price", "")),
+                        "fencing_token": row.fencing_token}):
+                    pass
         if row.status.is_terminal:
             self._created_at.pop(row.order_id, None)
             await self._note_adverse_fill(row)

@@ -46,7 +46,8 @@ class TradingCycle:
                  entry: EntryStep, broker: BrokerPort, sink: EventSink, read: Reader,
                  clock: Clock, exits: ExitParams, universe: Sequence[str],
                  liquidation_at: datetime, open_positions: PositionReader,
-                 open_orders: PositionReader, track_timeout_s: float = 5.0) -> None:
+                 open_orders: PositionReader, track_timeout_s: float = 5.0,
+                 reconcile: Callable[[], Awaitable[Any]] | None = None) -> None:
         self.worker_id = worker_id
         self.epoch = epoch
         self._registry = registry
@@ -63,6 +64,7 @@ class TradingCycle:
         self.liquidation_at = liquidation_at
         self._open_positions = open_positions
         self._orders_open = open_orders
+        self.reconcile = reconcile
         self._track_timeout = track_timeout_s
         self.status = WorkerStatus.IDLE
         self.holding: Holding | None = None

@@ -17,10 +17,13 @@ async def recover_holding(cycle: TradingCycle, locks: LockService, worker_id: st
     """The symbol now held (cycle.holding set), or None when there is nothing to resume."""
     log = structlog.get_logger("tradefleet.recovery").bind(worker_id=worker_id)
     held_locks = {lock.symbol: lock for lock in await locks.locks_of(worker_id)}
-    for order in await cycle.open_orders():
-        log.warning("settling order left open by a previous run", order_id=order.order_id,
-                    symbol=order.symbol, status=str(order.status))
-        await cycle.settle(order, SETTLE_TIMEOUT_S)
+    if cycle.reconcile is not None:                 # the order service's reconciliation
+        await cycle.reconcile()
+    else:
+        for order in await cycle.open_orders():
+            log.warning("settling order left open by a previous run",
+                        order_id=order.order_id, symbol=order.symbol, status=str(order.status))
+            await cycle.settle(order, SETTLE_TIMEOUT_S)
     positions = [p for p in await cycle.positions() if p["qty"] > 0]
     for pos in positions:
         symbol = pos["symbol"]

@@ -14,7 +14,8 @@ from tradefleet.services.lock_service import LockService
 
 
 async def heartbeat_loop(locks: LockService, worker_id: str, epoch: int, *,
-                         interval_seconds: float, on_fenced: Callable[[], None]) -> None:
+                         interval_seconds: float, on_fenced: Callable[[], None],
+                         on_beat: Callable[[], None] | None = None) -> None:
     """Beat every ``interval_seconds``. When the store says this epoch was fenced (reclaimed
     as dead, or superseded by a newer registration) call ``on_fenced`` once and return:
     the process must stop trading at once, since another worker may own its symbols now.
@@ -29,6 +30,8 @@ async def heartbeat_loop(locks: LockService, worker_id: str, epoch: int, *,
         except Exception as exc:  # noqa: BLE001 - any DB error: keep beating
             log.error("heartbeat failed", error_type=type(exc).__name__, error=str(exc))
         else:
+            if alive and on_beat is not None:
+                on_beat()
             if not alive:
                 log.error("worker fenced: heartbeat refused; stopping trading", epoch=epoch)
                 on_fenced()

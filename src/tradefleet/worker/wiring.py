@@ -27,6 +27,7 @@ from tradefleet.ports.clock import Clock
 from tradefleet.ports.trade_store import StrategyTag
 from tradefleet.services.lock_service import LockService
 from tradefleet.services.order_service import OrderService
+from tradefleet.services.reconcile_service import ReconcileService
 from tradefleet.services.scan_service import ScanService
 from tradefleet.services.worker_registry import WorkerRegistry
 from tradefleet.settings import Settings
@@ -71,6 +72,7 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
     order_store = PostgresOrderStore(db, costs=costs)
     orders = OrderService(order_store, broker, sink, clock, strategy=StrategyTag(
         strategy.name, strategy.strategy_version, strategy.param_version))
+    reconciler = ReconcileService(orders, order_store, sink)
     retry = BrokerReadRetry(sink, worker_id=worker_id, base_delay=retry_base_delay)
     f = settings.filters
     scanner = ScanService(broker, PostgresCandidateStore(db), sink, strategy,
@@ -102,13 +104,15 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
             clock=clock, exits=exits, universe=universe, liquidation_at=liquidation_at,
             open_positions=lambda: open_positions(db.pool, worker_id),
             open_orders=lambda: order_store.open_orders(worker_id),
-            track_timeout_s=track_timeout_s)
+            track_timeout_s=track_timeout_s,
+            reconcile=lambda: reconciler.reconcile(worker_id))
 
     config = WorkerConfig(
         worker_id=worker_id, mode=settings.mode,
         poll_interval_seconds=settings.poll_interval_seconds,
         lock_ttl_seconds=settings.locks.ttl_seconds,
         heartbeat_interval_seconds=settings.locks.heartbeat_interval_seconds,
-        limits=limits, liquidation_at=liquidation_at, session_close=close_at)
+        limits=limits, liquidation_at=liquidation_at, session_close=close_at,
+        health_port=settings.health_port)
     return Worker(config, broker=broker, clock=clock, sink=sink, registry=registry,
                   locks=locks, retry=retry, make_cycle=make_cycle)

@@ -21,6 +21,7 @@ from tradefleet.ports.events import EventSink
 from tradefleet.services.lock_service import LockService
 from tradefleet.services.worker_registry import WorkerRegistry
 from tradefleet.worker.cycle import TradingCycle
+from tradefleet.worker.health import HealthState, start_health_server
 from tradefleet.worker.recovery import recover_holding
 from tradefleet.worker.retry import BrokerReadRetry
 from tradefleet.worker.timers import heartbeat_loop, reclaim_interval, reclaim_loop
@@ -39,6 +40,7 @@ class WorkerConfig:
     limits: RiskLimits
     liquidation_at: datetime
     session_close: datetime
+    health_port: int = 0
 
 
 class Worker:
@@ -62,6 +64,7 @@ class Worker:
         self._stop_reason = ""
         self._fenced = False
         self._log = structlog.get_logger("tradefleet.worker").bind(worker_id=config.worker_id)
+        self.health = HealthState(config.heartbeat_interval_seconds)
 
     def request_stop(self, reason: str) -> None:
         """SIGTERM/SIGINT: stop buying and leave at the next safe point."""
@@ -72,6 +75,7 @@ class Worker:
 
     def _on_fenced(self) -> None:
         self._fenced = True
+        self.health.fenced = True
         self._stop_reason = "fenced"
         self._stop.set()
 
@@ -105,6 +109,15 @@ class Worker:
 
     async def run(self) -> int:
         cfg = self.config
+        probes = await start_health_server(self.health, cfg.health_port)
+        try:
+            return await self._run()
+        finally:
+            if probes is not None:
+                await probes.cleanup()
+
+    async def _run(self) -> int:
+        cfg = self.config
         try:
             cycle = await self.start()
         except Fenced as exc:
@@ -114,7 +127,8 @@ class Worker:
         timers = [
             asyncio.create_task(heartbeat_loop(
                 self._locks, cfg.worker_id, self.epoch,
-                interval_seconds=cfg.heartbeat_interval_seconds, on_fenced=self._on_fenced)),
+                interval_seconds=cfg.heartbeat_interval_seconds, on_fenced=self._on_fenced,
+                on_beat=self.health.beat)),
             asyncio.create_task(reclaim_loop(
                 self._locks, cfg.worker_id,
                 interval_seconds=reclaim_interval(cfg.lock_ttl_seconds))),
@@ -132,7 +146,9 @@ class Worker:
     async def _loop(self, cycle: TradingCycle) -> int:
         cfg = self.config
         while not self._stop.is_set() and self._clock.now() < cfg.session_close:
+            self.health.status = cycle.status.value
             await cycle.poll()
+            self.health.status = cycle.status.value
             if self._fenced:
                 break
             await self._sleep(cfg.poll_interval_seconds)
@@ -163,5 +179,6 @@ class Worker:
                                symbol=cycle.holding.lock.symbol, reason=reason)
                 reason = f"{reason}; holding {cycle.holding.lock.symbol} kept"
         await self._registry.stop(cfg.worker_id, self.epoch, reason)
+        self.health.status = WorkerStatus.EXIT.value
         self._log.info("worker stopped", reason=reason, pid=os.getpid())
         return EXIT_OK

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
 from tradefleet.adapters.kis import tr_ids
 from tradefleet.adapters.kis.auth import RateLimiter, TokenProvider
@@ -33,6 +35,8 @@ from tradefleet.domain.errors import (
     BrokerUnavailable,
     RateLimited,
 )
+
+_tracer = trace.get_tracer("tradefleet.kis")
 
 
 @dataclass(frozen=True)
@@ -127,8 +131,17 @@ class KisClient:
             "custtype": self.config.custtype,
             "tr_cont": tr_cont,
         }
-        _inject_trace(headers)
         url = self.config.base_url.rstrip("/") + tr_ids.PREFIX + path
+        with _tracer.start_as_current_span(f"KIS {method} {path}", kind=SpanKind.CLIENT,
+                                           attributes={"kis.tr_id": tr_id,
+                                                       "http.request.method": method,
+                                                       "url.path": tr_ids.PREFIX + path}):
+            _inject_trace(headers)
+            return await self._request(method, url, tr_id, params, body, headers, is_order)
+
+    async def _request(self, method: str, url: str, tr_id: str,
+                       params: dict[str, str] | None, body: dict[str, str] | None,
+                       headers: dict[str, str], is_order: bool) -> Envelope:
         try:
             async with self._session.request(method, url, params=params, json=body,
                                              headers=headers, timeout=self._timeout) as resp:
