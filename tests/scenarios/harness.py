@@ -50,7 +50,8 @@ class Rig:
 
 async def build(db: Database, *, worker_id: str = "w-1", market: SimMarket | None = None,
                 clock: FrozenClock | None = None, capital_limit: int = 5_000_000,
-                exits: ExitParams = WIDE_EXITS, universe: list[str] | None = None) -> Rig:
+                exits: ExitParams = WIDE_EXITS, universe: list[str] | None = None,
+                daily_loss_limit: int = 10_000_000) -> Rig:
     clock = clock or FrozenClock(DAY_START)
     market = market or SimMarket(7, n_symbols=40, clock=clock)
     broker = SimBroker(market)
@@ -66,7 +67,7 @@ async def build(db: Database, *, worker_id: str = "w-1", market: SimMarket | Non
     retry = BrokerReadRetry(sink, worker_id=worker_id, base_delay=0.001, max_delay=0.002)
     scanner = ScanService(broker, PostgresCandidateStore(db), sink, strategy,
                           FilterParams(0, 0, 50), worker_id=worker_id, read=retry.call)
-    limits = RiskLimits(capital_limit=capital_limit, daily_loss_limit=10_000_000)
+    limits = RiskLimits(capital_limit=capital_limit, daily_loss_limit=daily_loss_limit)
 
     async def pnl_today() -> int:
         value = await db.pool.fetchval(
