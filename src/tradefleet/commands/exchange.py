@@ -44,6 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--start", default="09:00", help="simulated start HH:MM (09:00)")
     p.add_argument("--mode", choices=("real", "paper"), default="real",
                    help="which KIS environment to imitate (real: 20 req/s; paper: 2 req/s)")
+    p.add_argument("--rate-limit", type=_positive, default=None,
+                   help="requests per second per appkey (default: 20 real, 2 paper)")
     p.add_argument("--initial-cash", type=_positive, default=100_000_000,
                    help="account cash in won (100,000,000)")
     p.set_defaults(handler=_run)
@@ -63,7 +65,8 @@ async def _serve(args: argparse.Namespace) -> None:
         clock = SimClock.starting_at(datetime.now(SEOUL).date(), args.start, args.speed)
     market = SimMarket(args.seed, n_symbols=args.symbols, clock=clock,
                        initial_cash=args.initial_cash)
-    async with running_exchange(market, ExchangeConfig(mode=args.mode), args.port) as (url, _):
+    config = ExchangeConfig(mode=args.mode, rate_limit_per_second=args.rate_limit)
+    async with running_exchange(market, config, args.port) as (url, _):
         print(f"exchange simulator ({args.mode}) listening on {url}", flush=True)
         await asyncio.Event().wait()
 

@@ -72,8 +72,9 @@ def _run(args: argparse.Namespace) -> int:
         settings = load_settings(args.config, environ)
         if args.sim and settings.mode != "sim":
             raise ConfigError(f"mode: --sim needs mode sim, settings say {settings.mode}")
-        if not args.sim and settings.mode == "sim":
-            raise ConfigError("mode: sim needs --sim (the simulated market runs in-process)")
+        if not args.sim and settings.mode == "sim" and not settings.broker.base_url:
+            raise ConfigError("mode: sim needs --sim (in-process market) or broker.base_url "
+                              "(a `tradefleet exchange` simulator)")
     except ConfigError as exc:
         console.print(f"[red]configuration error:[/red] {exc}")
         return 2
@@ -111,12 +112,16 @@ async def _run_sim(settings, args: argparse.Namespace, console: Console) -> int:
 
 
 async def _run_kis(settings, console: Console) -> int:  # noqa: ANN001
+    """Paper/real KIS, or ``mode: sim`` against a ``tradefleet exchange`` simulator: either
+    way the KIS REST adapter, with one token and one rate budget per appkey for the fleet."""
     import aiohttp
 
-    from tradefleet.adapters.clock import WallClock
-    from tradefleet.adapters.kis.broker import in_process_kis_broker
+    from tradefleet.adapters.clock import SimClock, WallClock
     from tradefleet.adapters.kis.client import KisConfig
+    from tradefleet.adapters.kis.fleet import build_fleet_kis_broker
+    from tradefleet.adapters.postgres.connect import connect_database, migrate_database
     from tradefleet.domain.errors import ConfigError
+    from tradefleet.settings.secrets import FernetCipher, read_key
     from tradefleet.worker.launch import launch
 
     if not settings.universe:
@@ -124,18 +129,35 @@ async def _run_kis(settings, console: Console) -> int:  # noqa: ANN001
                           "whole-market quote list)")
     if not settings.broker.base_url:
         raise ConfigError("broker.base_url: required for paper/real mode")
+    simulated = settings.mode == "sim"
     config = KisConfig(base_url=settings.broker.base_url,
                        appkey=settings.broker.appkey.get_secret_value(),
                        appsecret=settings.broker.appsecret.get_secret_value(),
                        cano=settings.account.cano.get_secret_value(),
-                       product_code=settings.account.product_code, mode=settings.mode,
+                       product_code=settings.account.product_code,
+                       mode="real" if simulated else settings.mode,
                        timeout_seconds=settings.broker.timeout_seconds)
-    clock = WallClock()
-    async with aiohttp.ClientSession() as session:
-        broker = in_process_kis_broker(config, session,
-                                       rate_per_second=settings.broker.rate_limit_per_second,
-                                       clock=clock)
-        return await launch(settings, broker=broker, clock=clock, universe=settings.universe)
+    shared_clock = os.environ.get("TRADEFLEET_SIM_CLOCK")
+    clock = SimClock.from_env(shared_clock) if simulated and shared_clock else WallClock()
+    cipher = FernetCipher(read_key(settings.key_file)) if settings.key_file else None
+    if cipher is None and not simulated:
+        raise ConfigError("key_file: required in paper/real mode (the fleet's broker token "
+                          "is stored encrypted with it)")
+    db = await connect_database(
+        settings.db.dsn.get_secret_value() if settings.db.dsn else None,
+        sslmode=settings.db.sslmode,
+        sslrootcert=str(settings.db.sslrootcert) if settings.db.sslrootcert else None)
+    try:
+        await migrate_database(db)
+        async with aiohttp.ClientSession() as session:
+            broker = await build_fleet_kis_broker(
+                config, session, db, clock, cipher=cipher,
+                share_quotes_window=settings.poll_interval_seconds,
+                limit_per_second=settings.broker.rate_limit_per_second)
+            return await launch(settings, broker=broker, clock=clock,
+                                universe=settings.universe, db=db)
+    finally:
+        await db.close()
 
 
 async def _print_summary(db, worker_id: str, day: date, console: Console) -> None:  # noqa: ANN001

@@ -24,6 +24,7 @@ from tradefleet.adapters.postgres.lock_history import find_double_holds
 from tradefleet.adapters.postgres.migrate import migrate
 from tradefleet.adapters.postgres.report_queries import fetch_daily_report
 from tradefleet.adapters.report.tables import summary_table, trades_table
+from tradefleet.adapters.sim.universe import build_universe
 from tradefleet.domain.calendar import SEOUL, TradingSession, load_krx_calendar
 from tradefleet.local_fleet.dashboard import SessionProgress, render
 from tradefleet.local_fleet.demo_db import fresh_demo_database
@@ -83,10 +84,14 @@ async def run_demo(opts: DemoOptions, console: Console | None = None) -> int:
     common = {"TRADEFLEET_SIM_CLOCK": clock.to_env(), "TRADEFLEET_DB__DSN": dsn,
               "TRADEFLEET_MODE": "sim", "PYTHONUNBUFFERED": "1"}
     worker_ids = [f"w{i + 1}" for i in range(opts.workers)]
+    universe = ",".join(build_universe(opts.seed, opts.symbols).symbols)
     exit_code = 1
     try:
+        # The session is compressed `speed` times, so the broker's per-second budget is scaled
+        # with it (capped): the workers and the simulator enforce the same limit.
+        rate = str(min(1000, max(20, int(20 * opts.speed / 20))))
         group.start("exchange", ["exchange", "--port", str(port), "--seed", str(opts.seed),
-                                 "--symbols", str(opts.symbols)], common)
+                                 "--symbols", str(opts.symbols), "--rate-limit", rate], common)
         await _wait_http(f"http://127.0.0.1:{port}/_admin/health", 60)
         for wid in worker_ids:
             group.start(wid, ["worker"], {
@@ -94,7 +99,9 @@ async def run_demo(opts: DemoOptions, console: Console | None = None) -> int:
                 "TRADEFLEET_BROKER__BASE_URL": f"http://127.0.0.1:{port}",
                 "TRADEFLEET_RISK__CAPITAL_LIMIT": str(opts.capital_limit),
                 "TRADEFLEET_RISK__DAILY_LOSS_LIMIT": str(opts.capital_limit // 5),
-                "TRADEFLEET_POLL_INTERVAL_SECONDS": str(opts.poll_interval)})
+                "TRADEFLEET_POLL_INTERVAL_SECONDS": str(opts.poll_interval),
+                "TRADEFLEET_UNIVERSE": universe, "TRADEFLEET_LOG_FORMAT": "json",
+                "TRADEFLEET_BROKER__RATE_LIMIT_PER_SECOND": rate})
         progress = SessionProgress(session.open, session.close)
         real_budget = (session.close - clock.now()).total_seconds() / opts.speed + 90
         deadline = time.monotonic() + real_budget

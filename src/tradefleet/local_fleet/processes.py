@@ -39,7 +39,7 @@ class ProcessGroup:
     def start(self, name: str, args: list[str], env: Mapping[str, str]) -> Child:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{name}.log"
-        log = open(log_path, "ab")  # noqa: SIM115 - handed to the child for its lifetime
+        log = open(log_path, "wb")  # noqa: SIM115 - handed to the child for its lifetime
         proc = subprocess.Popen(  # noqa: S603 - our own CLI, argv list, no shell
             [sys.executable, "-m", "tradefleet.cli", *args], env={**os.environ, **env},
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -39,7 +39,7 @@ class BrokerSettings(_Section):
     appsecret: SecretStr = SecretStr("sim-appsecret-0000")
     base_url: str | None = Field(None, pattern=r"^https?://[^\s/]+(:\d+)?/?$")
     # None: chosen by mode when the settings are loaded (20 real/sim, 2 paper)
-    rate_limit_per_second: int | None = Field(None, ge=1, le=100)
+    rate_limit_per_second: int | None = Field(None, ge=1, le=1000)
     timeout_seconds: float = Field(5.0, gt=0, le=60)
 
 

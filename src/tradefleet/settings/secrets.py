@@ -50,3 +50,17 @@ def decrypt(fernet: Fernet, value: str) -> str:
     except InvalidToken:
         raise SecretError("cannot be decrypted with the configured key_file "
                           "(wrong key or corrupted value)") from None
+
+
+class FernetCipher:
+    """Encrypts values the fleet stores in Postgres (the shared broker token) with the same
+    key as the settings' secrets, so a database dump never holds a usable token."""
+
+    def __init__(self, fernet: Fernet) -> None:
+        self._fernet = fernet
+
+    def encrypt(self, plaintext: str) -> str:
+        return encrypt(self._fernet, plaintext)
+
+    def decrypt(self, ciphertext: str) -> str:
+        return decrypt(self._fernet, ciphertext)

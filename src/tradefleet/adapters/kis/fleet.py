@@ -54,6 +54,7 @@ def fleet_account_key(config: KisConfig) -> str:
 async def build_fleet_kis_broker(
     config: KisConfig, session: aiohttp.ClientSession, db: Database, clock: Clock, *,
     cipher: TokenCipher | None = None, share_quotes_window: float | None,
+    limit_per_second: int | None = None,
 ) -> BrokerPort:
     """A ``KisBroker`` whose token and request budget are shared fleet-wide through ``db``;
     wrapped in ``SharedQuotesBroker`` when ``share_quotes_window`` (seconds) is given.
@@ -67,7 +68,8 @@ async def build_fleet_kis_broker(
     tokens = SharedTokenProvider(db, appkey=config.appkey, mode=config.mode,
                                  issue=storable_issuer(issuer), cipher=cipher)
     budget = PostgresRateBudget(db, budget_key(config.appkey, config.mode),
-                                limit_per_second=MODE_RATE_LIMITS[config.mode])
+                                limit_per_second=limit_per_second
+                                or MODE_RATE_LIMITS[config.mode])
     broker: BrokerPort = KisBroker(config, session, tokens, budget, clock=clock)
     if share_quotes_window is not None:
         broker = SharedQuotesBroker(broker, db, clock, account_key=fleet_account_key(config),

@@ -1,4 +1,4 @@
-"""Quotes fetched once per poll window per account and shared through Postgres.
+"""Quotes and minute bars fetched once per poll window per account, shared through Postgres.
 
 N workers polling one universe would otherwise cost N times the broker calls of one, against a
 per-appkey rate limit. The first worker of a window takes an advisory lock, fetches, and
@@ -30,6 +30,16 @@ def quote_to_json(q: Quote) -> dict:
     return data
 
 
+def bar_to_json(b: Bar) -> dict:
+    return {"start": b.start.isoformat(), "open": b.open, "high": b.high, "low": b.low,
+            "close": b.close, "volume": b.volume}
+
+
+def bar_from_json(symbol: str, d: dict) -> Bar:
+    return Bar(symbol, datetime.fromisoformat(d["start"]), int(d["open"]), int(d["high"]),
+               int(d["low"]), int(d["close"]), int(d["volume"]))
+
+
 def quote_from_json(symbol: str, data: dict) -> Quote:
     return Quote(symbol=symbol, change_rate=Decimal(data["change_rate"]),
                  at=datetime.fromisoformat(data["at"]),
@@ -56,14 +66,32 @@ class SharedQuotesBroker:
         return f"{self._account_key}:{universe}"
 
     async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote]:
-        scope = self._scope(symbols)
+        raw = await self._shared(self._scope(symbols), lambda: self._fetch_quotes(symbols))
+        return {s: quote_from_json(s, d) for s, d in raw.items()}
+
+    async def get_minute_bars(self, symbol: str, count: int) -> list[Bar]:
+        """Bars are one broker call per symbol: shared per window like quotes, so N workers
+        evaluating the same candidates cost the calls of one."""
+        raw = await self._shared(f"{self._account_key}:bars:{symbol}:{count}",
+                                 lambda: self._fetch_bars(symbol, count))
+        return [bar_from_json(symbol, d) for d in raw["bars"]]
+
+    async def _fetch_quotes(self, symbols: Sequence[str]) -> dict:
+        quotes = await self.inner.get_quotes(symbols)
+        return {s: quote_to_json(q) for s, q in quotes.items()}
+
+    async def _fetch_bars(self, symbol: str, count: int) -> dict:
+        bars = await self.inner.get_minute_bars(symbol, count)
+        return {"bars": [bar_to_json(b) for b in bars]}
+
+    async def _shared(self, scope: str, fetch) -> dict:  # noqa: ANN001 - async () -> dict
         window = int(self._clock.now().timestamp() // self._window)
         row = await self._db.pool.fetchval(
             "SELECT quotes FROM shared_quotes WHERE scope_key = $1 AND window_id = $2",
             scope, window)
         if row is not None:
             self.served_shared += 1
-            return {s: quote_from_json(s, d) for s, d in row.items()}
+            return row
         async with self._db.transaction() as conn:
             await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, $2))",
                                scope, window)
@@ -72,23 +100,20 @@ class SharedQuotesBroker:
                 scope, window)
             if row is not None:
                 self.served_shared += 1
-                return {s: quote_from_json(s, d) for s, d in row.items()}
-            quotes = await self.inner.get_quotes(symbols)
+                return row
+            data = await fetch()
             await conn.execute(
                 "INSERT INTO shared_quotes (scope_key, window_id, quotes) VALUES ($1, $2, $3)",
-                scope, window, {s: quote_to_json(q) for s, q in quotes.items()})
+                scope, window, data)
             await conn.execute(
                 "DELETE FROM shared_quotes WHERE scope_key = $1 AND window_id < $2",
                 scope, window - 10)
             self.fetched_here += 1
-            return quotes
+            return data
 
     # --- everything else is the inner broker's -------------------------------------------
     async def authenticate(self) -> datetime | None:
         return await self.inner.authenticate()
-
-    async def get_minute_bars(self, symbol: str, count: int) -> list[Bar]:
-        return await self.inner.get_minute_bars(symbol, count)
 
     async def place_order(self, request: OrderRequest) -> OrderAck:
         return await self.inner.place_order(request)

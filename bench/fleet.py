@@ -1,0 +1,254 @@
+"""Fleet benchmark. Run: python3 bench/fleet.py (embedded PostgreSQL in a temp dir, the
+KIS-dialect exchange simulator on 127.0.0.1 in a thread; under 2 minutes).
+
+(a) Order send round trip: ``KisBroker.place_order`` (fleet wiring: Postgres token and rate
+    budget; and the in-process wiring) against a bare aiohttp POST of the same body and
+    headers to the same endpoint, interleaved so load drift hits all alike; p50/p99 and the
+    ratio to bare. Each path has its own appkey so none waits on another's 20/s budget, and
+    the loop is paced under that budget so the figure is the round trip, not throttling.
+    Target: p50 and p99 <= 1.5x bare.
+(b) One full scan of 2,700 symbols through the simulator with shared quotes, by 1 and by 10
+    worker processes: wall time and intstock-multprice calls. Target: 10 cost the calls of 1.
+(c) ``tradefleet demo --workers 10 --no-live``: wall time of a full simulated day, if the
+    demo runs here; otherwise "not measured" and why."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing as mp
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import aiohttp
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
+
+from tests.exchange_thread import DAY, ExchangeThread  # noqa: E402
+from tradefleet.adapters.clock import SEOUL, FrozenClock  # noqa: E402
+from tradefleet.adapters.kis.broker import in_process_kis_broker  # noqa: E402
+from tradefleet.adapters.kis.client import KisConfig  # noqa: E402
+from tradefleet.adapters.kis.fleet import build_fleet_kis_broker  # noqa: E402
+from tradefleet.adapters.kis.orders import order_body  # noqa: E402
+from tradefleet.adapters.kis.tr_ids import ORDER_BUY, PREFIX  # noqa: E402
+from tradefleet.adapters.postgres.database import Database  # noqa: E402
+from tradefleet.adapters.postgres.migrate import migrate  # noqa: E402
+from tradefleet.domain.orders import OrderRequest, OrderType, Side  # noqa: E402
+
+ORDERS = 250              # samples per path in (a)
+PACE = 1 / 15             # seconds between rounds in (a): each appkey stays under 20/s
+SCAN_SYMBOLS = 2700
+SCAN_WORKERS = 10
+DEMO_TIMEOUT = 80.0
+SECRET = "bench-secret-not-real"
+
+
+def config(base_url: str, appkey: str) -> KisConfig:
+    return KisConfig(base_url=base_url, appkey=appkey, appsecret=SECRET, cano="12345678",
+                     product_code="01", mode="real", timeout_seconds=5.0)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# ---- (a) order round trip ---------------------------------------------------------------
+async def bare_token(session: aiohttp.ClientSession, base_url: str, appkey: str) -> str:
+    async with session.post(base_url + "/oauth2/tokenP", json={
+            "grant_type": "client_credentials", "appkey": appkey, "appsecret": SECRET}) as r:
+        return (await r.json())["access_token"]
+
+
+async def order_round_trip(dsn: str, ex: ExchangeThread) -> dict[str, list[float]]:
+    symbol = min(ex.market.symbols(), key=lambda s: int(ex.market.universe.lower_limit[
+        ex.market.symbols().index(s)]))
+    low = int(ex.market.universe.lower_limit[ex.market.symbols().index(symbol)])
+    db = await Database.connect(dsn, min_size=1, max_size=4)
+    times: dict[str, list[float]] = {"bare aiohttp POST": [], "KisBroker (in-process)": [],
+                                     "KisBroker (fleet, Postgres)": []}
+    try:
+        async with aiohttp.ClientSession() as session:
+            fleet = await build_fleet_kis_broker(config(ex.base_url, "BENCHFLEETKEY"), session,
+                                                 db, ex.clock, share_quotes_window=None)
+            local = in_process_kis_broker(config(ex.base_url, "BENCHLOCALKEY"), session,
+                                          clock=ex.clock)
+            bare_key = "BENCHBAREKEY"
+            token = await bare_token(session, ex.base_url, bare_key)
+            await fleet.authenticate()
+            await local.authenticate()
+            path, tr = ORDER_BUY
+            url = ex.base_url + PREFIX + path
+            headers = {"content-type": "application/json; charset=utf-8",
+                       "authorization": f"Bearer {token}", "appkey": bare_key,
+                       "appsecret": SECRET, "tr_id": tr, "custtype": "P", "tr_cont": ""}
+
+            def request(n: int) -> OrderRequest:      # rests at the lower limit, never fills
+                return OrderRequest(f"bench-{n}", symbol, Side.BUY, OrderType.LIMIT, 1, low)
+
+            async def bare(n: int) -> None:
+                body = order_body("12345678", "01", request(n))
+                async with session.post(url, json=body, headers=headers) as resp:
+                    data = await resp.json(content_type=None)
+                if data.get("rt_cd") != "0":
+                    raise RuntimeError(f"bare order refused: {data}")
+
+            paths = [("bare aiohttp POST", bare),
+                     ("KisBroker (in-process)", lambda n: local.place_order(request(n))),
+                     ("KisBroker (fleet, Postgres)", lambda n: fleet.place_order(request(n)))]
+            for n in range(ORDERS + 10):
+                for i, (name, call) in enumerate(paths[n % 3:] + paths[:n % 3]):
+                    t0 = time.perf_counter()
+                    await call(n * 3 + i)
+                    if n >= 10:                        # warm-up rounds are not counted
+                        times[name].append((time.perf_counter() - t0) * 1000)
+                await asyncio.sleep(PACE)
+    finally:
+        await db.close()
+    return times
+
+
+# ---- (b) full scan with shared quotes, by processes ---------------------------------------
+async def scan_member(dsn: str, base_url: str, symbols: list[str], ready, go) -> float:  # noqa: ANN001
+    db = await Database.connect(dsn, min_size=1, max_size=2)
+    clock = FrozenClock(datetime(DAY.year, DAY.month, DAY.day, 10, 0, 5, tzinfo=SEOUL))
+    try:
+        async with aiohttp.ClientSession() as session:
+            broker = await build_fleet_kis_broker(config(base_url, "BENCHSCANKEY"), session,
+                                                  db, clock, share_quotes_window=60.0)
+            await broker.authenticate()
+            ready.put(1)
+            await asyncio.to_thread(go.wait, 120)
+            quotes = await broker.get_quotes(symbols)
+            if len(quotes) != len(symbols):
+                raise RuntimeError(f"scan returned {len(quotes)} of {len(symbols)} quotes")
+            return time.time()
+    finally:
+        await db.close()
+
+
+def scan_child(dsn: str, base_url: str, symbols: list[str], ready, go, out) -> None:  # noqa: ANN001
+    try:
+        out.put(asyncio.run(scan_member(dsn, base_url, symbols, ready, go)))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent
+        ready.put(1)
+        out.put(f"{type(exc).__name__}: {exc}")
+
+
+async def fresh_db(admin_dsn: str, name: str) -> str:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    dsn = admin_dsn.replace("/tradefleet", f"/{name}", 1)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    return dsn
+
+
+async def full_scan(dsn: str, ex: ExchangeThread, workers: int) -> tuple[float, int]:
+    """(wall seconds from release to the last worker's full universe, multprice calls)."""
+    ctx = mp.get_context("spawn")
+    ready, out, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    symbols = ex.market.symbols()
+    procs = [ctx.Process(target=scan_child, args=(dsn, ex.base_url, symbols, ready, go, out))
+             for _ in range(workers)]
+    for p in procs:
+        p.start()
+    for _ in procs:
+        await asyncio.to_thread(ready.get, True, 60)
+    ex.reset()
+    start = time.time()
+    go.set()
+    ends = [await asyncio.to_thread(out.get, True, 120) for _ in procs]
+    for p in procs:
+        await asyncio.to_thread(p.join, 30)
+    bad = [e for e in ends if isinstance(e, str)]
+    if bad:
+        raise RuntimeError(bad[0])
+    return max(ends) - start, ex.calls("quotations/intstock-multprice")
+
+
+# ---- (c) the demo -------------------------------------------------------------------------
+def demo_day() -> tuple[str, str]:
+    if not (ROOT / "src/tradefleet/local_fleet/demo.py").exists():
+        return "not measured", "local_fleet/demo.py does not exist yet"
+    with tempfile.TemporaryDirectory() as state:
+        env = {**os.environ, "TRADEFLEET_STATE_DIR": state}
+        t0 = time.monotonic()
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "tradefleet", "demo", "--workers", "10", "--no-live"],
+                env=env, cwd=ROOT, capture_output=True, text=True, timeout=DEMO_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            return "not measured", f"demo did not finish within {DEMO_TIMEOUT:.0f} s"
+        wall = time.monotonic() - t0
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["?"]
+        return "not measured", f"demo exited {done.returncode}: {tail[0][:100]}"
+    return f"{wall:.1f} s", "10 workers, default speed 600x"
+
+
+async def main() -> None:
+    from tradefleet.adapters.postgres.embedded import start_embedded
+
+    console = Console()
+    t_all = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp:
+        admin = await asyncio.to_thread(start_embedded, Path(tmp) / "pgdata")
+        with ExchangeThread(n_symbols=60) as ex:
+            console.print("(a) order round trips ...")
+            times = await order_round_trip(await fresh_db(admin, "bench_orders"), ex)
+        with ExchangeThread(n_symbols=SCAN_SYMBOLS) as ex:
+            console.print("(b) full scans ...")
+            one = await full_scan(await fresh_db(admin, "bench_scan1"), ex, 1)
+            many = await full_scan(await fresh_db(admin, "bench_scan10"), ex, SCAN_WORKERS)
+    console.print("(c) demo day ...")
+    demo_wall, demo_note = demo_day()
+
+    table = Table(title="(a) order send round trip, ms (same simulator, same body+headers)")
+    for col in ("path", "n", "p50", "p99", "p50 ratio", "p99 ratio", "target ≤1.5×"):
+        table.add_column(col, justify="right")
+    base = times["bare aiohttp POST"]
+    for name, vals in times.items():
+        r50, r99 = pct(vals, .5) / pct(base, .5), pct(vals, .99) / pct(base, .99)
+        ok = "-" if vals is base else ("yes" if max(r50, r99) <= 1.5 else "NO")
+        table.add_row(name, str(len(vals)), f"{pct(vals, .5):.2f}", f"{pct(vals, .99):.2f}",
+                      f"{r50:.2f}×", f"{r99:.2f}×", ok)
+    console.print(table)
+    console.print(f"  mean bare {statistics.fmean(base):.2f} ms")
+
+    scan = Table(title=f"(b) full scan of {SCAN_SYMBOLS} symbols, shared quotes (real 20/s)")
+    for col in ("workers", "wall s", "multprice calls", "target"):
+        scan.add_column(col, justify="right")
+    scan.add_row("1", f"{one[0]:.2f}", str(one[1]), "")
+    scan.add_row(str(SCAN_WORKERS), f"{many[0]:.2f}", str(many[1]),
+                 "yes" if many[1] == one[1] else "NO")
+    console.print(scan)
+
+    demo = Table(title="(c) full simulated day")
+    demo.add_column("workers")
+    demo.add_column("wall")
+    demo.add_column("note")
+    demo.add_row("10", demo_wall, demo_note)
+    console.print(demo)
+    console.print(f"bench total {time.monotonic() - t_all:.1f} s")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
