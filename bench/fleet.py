@@ -1,8 +1,9 @@
 """Fleet benchmark. Run: python3 bench/fleet.py (embedded PostgreSQL in a temp dir, the
 KIS-dialect exchange simulator on 127.0.0.1 in a thread; under 2 minutes).
 
-(a) Order send round trip: ``KisBroker.place_order`` (fleet wiring: Postgres token and rate
-    budget; and the in-process wiring) against a bare aiohttp POST of the same body and
+(a) Order send round trip: ``KisBroker.place_order`` (in-process wiring; and the fleet wiring,
+    whose rate grant is one Postgres round trip per call, with the pool committing
+    synchronously and asynchronously) against a bare aiohttp POST of the same body and
     headers to the same endpoint, interleaved so load drift hits all alike; p50/p99 and the
     ratio to bare. Each path has its own appkey so none waits on another's 20/s budget, and
     the loop is paced under that budget so the figure is the round trip, not throttling.
@@ -34,6 +35,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from tests.exchange_thread import DAY, ExchangeThread  # noqa: E402
+
 from tradefleet.adapters.clock import SEOUL, FrozenClock  # noqa: E402
 from tradefleet.adapters.kis.broker import in_process_kis_broker  # noqa: E402
 from tradefleet.adapters.kis.client import KisConfig  # noqa: E402
@@ -74,18 +76,22 @@ async def order_round_trip(dsn: str, ex: ExchangeThread) -> dict[str, list[float
         ex.market.symbols().index(s)]))
     low = int(ex.market.universe.lower_limit[ex.market.symbols().index(symbol)])
     db = await Database.connect(dsn, min_size=1, max_size=4)
+    lazy_db = await Database.connect(dsn, min_size=1, max_size=4, durable_by_default=False)
     times: dict[str, list[float]] = {"bare aiohttp POST": [], "KisBroker (in-process)": [],
-                                     "KisBroker (fleet, Postgres)": []}
+                                     "KisBroker (fleet, sync commit)": [],
+                                     "KisBroker (fleet, async commit)": []}
     try:
         async with aiohttp.ClientSession() as session:
             fleet = await build_fleet_kis_broker(config(ex.base_url, "BENCHFLEETKEY"), session,
                                                  db, ex.clock, share_quotes_window=None)
+            lazy = await build_fleet_kis_broker(config(ex.base_url, "BENCHLAZYKEY"), session,
+                                                lazy_db, ex.clock, share_quotes_window=None)
             local = in_process_kis_broker(config(ex.base_url, "BENCHLOCALKEY"), session,
                                           clock=ex.clock)
             bare_key = "BENCHBAREKEY"
             token = await bare_token(session, ex.base_url, bare_key)
-            await fleet.authenticate()
-            await local.authenticate()
+            for broker in (fleet, lazy, local):
+                await broker.authenticate()
             path, tr = ORDER_BUY
             url = ex.base_url + PREFIX + path
             headers = {"content-type": "application/json; charset=utf-8",
@@ -104,16 +110,19 @@ async def order_round_trip(dsn: str, ex: ExchangeThread) -> dict[str, list[float
 
             paths = [("bare aiohttp POST", bare),
                      ("KisBroker (in-process)", lambda n: local.place_order(request(n))),
-                     ("KisBroker (fleet, Postgres)", lambda n: fleet.place_order(request(n)))]
+                     ("KisBroker (fleet, sync commit)", lambda n: fleet.place_order(request(n))),
+                     ("KisBroker (fleet, async commit)", lambda n: lazy.place_order(request(n)))]
             for n in range(ORDERS + 10):
-                for i, (name, call) in enumerate(paths[n % 3:] + paths[:n % 3]):
+                k = n % len(paths)
+                for i, (name, call) in enumerate(paths[k:] + paths[:k]):
                     t0 = time.perf_counter()
-                    await call(n * 3 + i)
+                    await call(n * len(paths) + i)
                     if n >= 10:                        # warm-up rounds are not counted
                         times[name].append((time.perf_counter() - t0) * 1000)
                 await asyncio.sleep(PACE)
     finally:
         await db.close()
+        await lazy_db.close()
     return times
 
 
@@ -193,7 +202,8 @@ def demo_day() -> tuple[str, str]:
         t0 = time.monotonic()
         try:
             done = subprocess.run(
-                [sys.executable, "-m", "tradefleet", "demo", "--workers", "10", "--no-live"],
+                [sys.executable, "-c", "import sys; from tradefleet.cli import main; "
+                 "sys.exit(main())", "demo", "--workers", "10", "--no-live"],
                 env=env, cwd=ROOT, capture_output=True, text=True, timeout=DEMO_TIMEOUT)
         except subprocess.TimeoutExpired:
             return "not measured", f"demo did not finish within {DEMO_TIMEOUT:.0f} s"

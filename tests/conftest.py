@@ -35,9 +35,15 @@ def pg_server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     os.environ.setdefault("XDG_RUNTIME_DIR", f"/tmp/runtime-{os.getuid()}")
     Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(os.environ["XDG_RUNTIME_DIR"], 0o700)
+    # Not under pytest's basetemp: that is 0700 and pruned by concurrent pytest runs, and the
+    # server runs as the unprivileged ``pgserver`` user when we are root.
+    import shutil
+    import tempfile
+
     import pgserver
 
-    data = tmp_path_factory.mktemp("pg") / "data"
+    base = Path(tempfile.mkdtemp(prefix="tradefleet-test-pg-"))
+    data = base / "data"
     server = pgserver.get_server(data, cleanup_mode="stop")
     uri = server.get_uri()
 
@@ -56,6 +62,8 @@ def pg_server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     asyncio.run(make_template())
     yield uri
+    server.cleanup()
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
