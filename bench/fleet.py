@@ -209,9 +209,10 @@ def demo_day() -> tuple[str, str]:
             return "not measured", f"demo did not finish within {DEMO_TIMEOUT:.0f} s"
         wall = time.monotonic() - t0
     if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["?"]
-        return "not measured", f"demo exited {done.returncode}: {tail[0][:100]}"
-    return f"{wall:.1f} s", "10 workers, default speed 600x"
+        lines = (done.stdout + "\n" + done.stderr).splitlines()
+        why = next((ln for ln in lines if "Error" in ln), lines[-1] if lines else "?")
+        return f"{wall:.1f} s (failed)", f"demo exited {done.returncode}: {why.strip()[:120]}"
+    return f"{wall:.1f} s", "10 workers, default speed 600x, exited 0"
 
 
 async def main() -> None:

@@ -82,7 +82,9 @@ async def _checked(request: web.Request, handler: Handler, path: str) -> web.Str
 
 async def _act_out(fault: Fault, request: web.Request, handler: Handler) -> web.StreamResponse:
     """Latency delays the answer; timeout hangs and gives up without acting; error is a 5xx
-    without acting; drop_after_accept acts and then cuts the connection (answer lost)."""
+    without acting; drop_after_accept acts and then cuts the connection (answer lost);
+    hang_after_accept acts and then holds the answer for ``delay`` seconds (a client can die
+    between the order reaching the exchange and hearing back)."""
     if fault.kind == "timeout":
         await asyncio.sleep(fault.delay or 3600.0)
         return _error("EGW00504", "simulated gateway timeout", status=504)
@@ -93,6 +95,10 @@ async def _act_out(fault: Fault, request: web.Request, handler: Handler) -> web.
         if request.transport is not None:
             request.transport.close()
         raise asyncio.CancelledError
+    if fault.kind == "hang_after_accept":
+        response = await handler(request)
+        await asyncio.sleep(fault.delay or 3600.0)
+        return response
     await asyncio.sleep(fault.delay)
     return await handler(request)
 

@@ -15,7 +15,8 @@ from datetime import datetime
 
 from tradefleet.adapters.clock import SEOUL
 
-FAULT_KINDS = frozenset({"latency", "timeout", "error", "drop_after_accept"})
+FAULT_KINDS = frozenset({"latency", "timeout", "error", "drop_after_accept",
+                         "hang_after_accept"})
 
 
 @dataclass
