@@ -164,3 +164,81 @@ async def test_processes_polling_one_universe_cost_the_calls_of_one(pg_dsn, univ
     first = results[0][0]
     assert len(first) == universe
     assert all(poll == first for seen in results for poll in seen)   # all saw one snapshot
+
+
+# ---- the factory's own contract, in one process -------------------------------------------
+async def test_bad_factory_input_names_the_field_and_writes_nothing(pg_dsn):
+    with ExchangeThread(n_symbols=5) as ex:
+        db = await Database.connect(pg_dsn, min_size=1, max_size=2)
+        try:
+            async with aiohttp.ClientSession() as session:
+                for kwargs, field in (({"share_quotes_window": 0.0}, "share_quotes_window"),
+                                      ({"share_quotes_window": None, "limit_per_second": 0},
+                                       "limit_per_second")):
+                    with pytest.raises(ValueError, match=field):
+                        await build_fleet_kis_broker(_config(ex.base_url), session, db,
+                                                     ex.clock, **kwargs)
+        finally:
+            await db.close()
+        assert ex.gateway_counters()["token_requests"] == 0
+    assert await _issue_count(pg_dsn) == 0
+
+
+async def test_stored_token_is_encrypted_and_holds_no_appkey_or_account(pg_dsn):
+    from cryptography.fernet import Fernet
+
+    from tradefleet.adapters.kis.auth import Credentials, KisTokenIssuer
+    from tradefleet.settings.secrets import FernetCipher
+
+    cipher = FernetCipher(Fernet(Fernet.generate_key()))
+    with ExchangeThread(n_symbols=5) as ex:
+        db = await Database.connect(pg_dsn, min_size=1, max_size=2)
+        try:
+            async with aiohttp.ClientSession() as session:
+                broker = await build_fleet_kis_broker(_config(ex.base_url), session, db,
+                                                      ex.clock, cipher=cipher,
+                                                      share_quotes_window=None)
+                await broker.get_quotes(ex.market.symbols()[:1])
+                # the simulator hands a valid token back to a repeat asker: the plaintext
+                token = (await KisTokenIssuer(session, Credentials(
+                    ex.base_url, APPKEY, APPSECRET))()).token
+        finally:
+            await db.close()
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        row = await conn.fetchrow("SELECT * FROM broker_tokens")
+    finally:
+        await conn.close()
+    stored = " ".join(str(v) for v in row.values())
+    assert token not in stored and APPKEY not in stored and "12345678" not in stored
+    assert cipher.decrypt(row["token_cipher"]) == token
+
+
+async def test_limit_override_is_shared_by_racing_brokers_with_their_own_pools(pg_dsn):
+    limit, seconds = 5, 2.0
+    with ExchangeThread(n_symbols=5) as ex:
+        symbol = ex.market.symbols()[:1]
+        dbs = [await Database.connect(pg_dsn, min_size=1, max_size=2) for _ in range(3)]
+        try:
+            async with aiohttp.ClientSession() as session:
+                brokers = [await build_fleet_kis_broker(_config(ex.base_url), session, d,
+                                                        ex.clock, share_quotes_window=None,
+                                                        limit_per_second=limit)
+                           for d in dbs]
+                for b in brokers:
+                    await b.authenticate()
+                ex.reset()
+                end = time.monotonic() + seconds
+
+                async def hammer(broker) -> None:  # noqa: ANN001
+                    while time.monotonic() < end:
+                        await broker.get_quotes(symbol)
+
+                await asyncio.gather(*(hammer(b) for b in brokers for _ in range(3)))
+        finally:
+            for d in dbs:
+                await d.close()
+        total, peak = ex.calls(), ex.max_in_any_second()
+        assert ex.gateway_counters()["rate_limited"] == 0
+    assert peak <= limit
+    assert limit * seconds * 0.75 <= total <= limit * (seconds + 1)

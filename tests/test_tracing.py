@@ -55,3 +55,30 @@ async def test_order_path_spans_link_worker_to_exchange(db, sink):
     fills = by_name.get("order.fill", [])
     assert fills and fills[0].attributes["symbol"] == symbol
     assert fills[0].attributes["side"] == "BUY"
+
+
+async def test_scan_cycle_is_a_span_with_its_outcome(db, sink):
+    from datetime import datetime
+
+    from tradefleet.adapters.clock import SEOUL, FrozenClock
+    from tradefleet.adapters.postgres.candidate_store import PostgresCandidateStore
+    from tradefleet.adapters.sim.broker import SimBroker
+    from tradefleet.adapters.sim.engine import SimMarket
+    from tradefleet.domain.filters import FilterParams
+    from tradefleet.domain.strategies import get_strategy
+    from tradefleet.services.scan_service import ScanService
+
+    exporter = InMemorySpanExporter()
+    configure_tracing("tradefleet-test", exporter=exporter)
+    await register(db, sink, "wscan")
+    clock = FrozenClock(datetime(2026, 11, 24, 11, 0, tzinfo=SEOUL))
+    market = SimMarket(5, n_symbols=30, clock=clock)
+    scanner = ScanService(SimBroker(market), PostgresCandidateStore(db), sink,
+                          get_strategy("ma_breakout", {}), FilterParams(0, 0, 100),
+                          worker_id="wscan")
+    result = await scanner.scan(market.symbols(), clock.now().date())
+    span = [s for s in exporter.get_finished_spans() if s.name == "scan.cycle"][-1]
+    assert span.attributes["worker_id"] == "wscan"
+    assert span.attributes["universe_size"] == 30
+    assert span.attributes["passed_filters"] == result.passed_filters
+    assert span.attributes["signals"] == len(result.ranked)

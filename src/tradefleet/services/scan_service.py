@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import structlog
+from opentelemetry import trace
 
 from tradefleet.domain.events import CandidateScannedEvent
 from tradefleet.domain.filters import FilterParams, apply_prefilters
@@ -26,6 +27,8 @@ from tradefleet.domain.market import Bar, Quote
 from tradefleet.ports.broker import BrokerPort
 from tradefleet.ports.candidate_store import CandidateRow, CandidateStore
 from tradefleet.ports.events import EventSink
+
+_tracer = trace.get_tracer("tradefleet.scan")
 
 T = TypeVar("T")
 Reader = Callable[[str, Callable[[], Awaitable[T]]], Awaitable[T]]
@@ -97,6 +100,14 @@ class ScanService:
     async def scan(self, universe: Sequence[str], trading_day: date) -> ScanResult:
         """Fetch, filter, evaluate, store and announce one scan. Broker read failures
         propagate (the caller waits for the next poll)."""
+        with _tracer.start_as_current_span("scan.cycle", attributes={
+                "worker_id": self._worker_id, "universe_size": len(universe)}) as span:
+            result = await self._scan(universe, trading_day)
+            span.set_attribute("passed_filters", result.passed_filters)
+            span.set_attribute("signals", len(result.ranked))
+            return result
+
+    async def _scan(self, universe: Sequence[str], trading_day: date) -> ScanResult:
         started = time.perf_counter()
         scan_id = uuid.uuid4()
         self._log.info("scan poll started", scan_id=str(scan_id), universe_size=len(universe))

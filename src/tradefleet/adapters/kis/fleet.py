@@ -58,10 +58,14 @@ async def build_fleet_kis_broker(
 ) -> BrokerPort:
     """A ``KisBroker`` whose token and request budget are shared fleet-wide through ``db``;
     wrapped in ``SharedQuotesBroker`` when ``share_quotes_window`` (seconds) is given.
-    ``cipher`` encrypts the stored token (required outside the simulator)."""
+    ``cipher`` encrypts the stored token (required outside the simulator).
+    ``limit_per_second`` overrides the mode's KIS limit (for a simulator whose clock runs
+    faster than real time); None = 20 real / 2 paper."""
     if share_quotes_window is not None and not share_quotes_window > 0:
         raise ValueError(
             f"share_quotes_window: must be > 0 seconds or None, got {share_quotes_window!r}")
+    if limit_per_second is not None and limit_per_second < 1:
+        raise ValueError(f"limit_per_second: must be >= 1 or None, got {limit_per_second!r}")
     issuer = KisTokenIssuer(session, Credentials(config.base_url, config.appkey,
                                                  config.appsecret),
                             timeout_seconds=config.timeout_seconds)
