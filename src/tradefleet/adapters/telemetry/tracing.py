@@ -47,7 +47,9 @@ def configure_tracing(service_name: str, *, exporter: SpanExporter | None = None
     the environment."""
     global _configured
     current = trace.get_tracer_provider()
-    if _configured and isinstance(current, TracerProvider):
+    # OpenTelemetry allows one global provider per process: reuse an SDK provider already
+    # installed (by us or by an embedding program) rather than silently failing to replace it.
+    if isinstance(current, TracerProvider):
         if exporter is not None:
             current.add_span_processor(SimpleSpanProcessor(exporter))
         return current
