@@ -15,6 +15,7 @@ from tradefleet.adapters.postgres.event_sink import PostgresEventSink
 from tradefleet.adapters.postgres.lock_store import PostgresLockStore
 from tradefleet.adapters.postgres.order_store import PostgresOrderStore
 from tradefleet.adapters.postgres.position_store import open_positions
+from tradefleet.adapters.postgres.summary_store import PostgresSummaryStore
 from tradefleet.adapters.postgres.worker_store import PostgresWorkerStore
 from tradefleet.adapters.sim.broker import SimBroker
 from tradefleet.adapters.sim.engine import SimMarket
@@ -24,6 +25,7 @@ from tradefleet.domain.risk import RiskLimits
 from tradefleet.domain.states import WorkerStatus
 from tradefleet.domain.strategies import get_strategy
 from tradefleet.ports.trade_store import StrategyTag
+from tradefleet.services.liquidation_service import LiquidationService
 from tradefleet.services.lock_service import LockService
 from tradefleet.services.order_service import OrderService
 from tradefleet.services.scan_service import RankedCandidate, ScanService
@@ -83,7 +85,9 @@ async def build(db: Database, *, worker_id: str = "w-1", market: SimMarket | Non
         scanner=scanner, entry=entry, broker=broker, sink=sink, read=retry.call, clock=clock,
         exits=exits, universe=universe or market.symbols(), liquidation_at=LIQUIDATION_AT,
         open_positions=lambda: open_positions(db.pool, worker_id),
-        open_orders=lambda: order_store.open_orders(worker_id), track_timeout_s=2.0)
+        open_orders=lambda: order_store.open_orders(worker_id), track_timeout_s=2.0,
+        liquidation=LiquidationService(orders, order_store, PostgresSummaryStore(db), broker,
+                                       sink, clock, track_timeout_s=2.0, retry_wait_s=0.1))
     await cycle.move(WorkerStatus.SCAN, symbol=None, reason="start")
     return Rig(db, market, clock, broker, cycle, sink)
 

@@ -143,10 +143,12 @@ async def _run_kis(settings, console: Console) -> int:  # noqa: ANN001
     if cipher is None and not simulated:
         raise ConfigError("key_file: required in paper/real mode (the fleet's broker token "
                           "is stored encrypted with it)")
+    # a small pool: one per worker process, and a fleet of them shares one server
     db = await connect_database(
         settings.db.dsn.get_secret_value() if settings.db.dsn else None,
         sslmode=settings.db.sslmode,
-        sslrootcert=str(settings.db.sslrootcert) if settings.db.sslrootcert else None)
+        sslrootcert=str(settings.db.sslrootcert) if settings.db.sslrootcert else None,
+        max_size=4)
     try:
         await migrate_database(db)
         async with aiohttp.ClientSession() as session:

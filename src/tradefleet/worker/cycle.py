@@ -14,7 +14,7 @@ from typing import Any
 import structlog
 
 from tradefleet.domain.errors import BrokerError
-from tradefleet.domain.events import MandatoryLiquidationEvent, MonitoringEvent
+from tradefleet.domain.events import MonitoringEvent
 from tradefleet.domain.exits import ExitParams, evaluate_exit
 from tradefleet.domain.locks import Lock
 from tradefleet.domain.orders import OrderPurpose, OrderStatus, OrderType, Side
@@ -22,13 +22,13 @@ from tradefleet.domain.states import WorkerStatus
 from tradefleet.ports.broker import BrokerPort
 from tradefleet.ports.clock import Clock
 from tradefleet.ports.events import EventSink
+from tradefleet.services.liquidation_service import LiquidationService
 from tradefleet.services.lock_service import LockService
 from tradefleet.services.order_service import OrderService
 from tradefleet.services.scan_service import Reader, ScanService, closed_bars
 from tradefleet.services.worker_registry import WorkerRegistry
 from tradefleet.worker.entry import EntryStep
 
-LIQUIDATION_ATTEMPTS = 3
 PositionReader = Callable[[], Awaitable[list[Any]]]
 
 
@@ -46,9 +46,11 @@ class TradingCycle:
                  entry: EntryStep, broker: BrokerPort, sink: EventSink, read: Reader,
                  clock: Clock, exits: ExitParams, universe: Sequence[str],
                  liquidation_at: datetime, open_positions: PositionReader,
-                 open_orders: PositionReader, track_timeout_s: float = 5.0,
+                 open_orders: PositionReader, liquidation: LiquidationService,
+                 track_timeout_s: float = 5.0,
                  reconcile: Callable[[], Awaitable[Any]] | None = None) -> None:
         self.worker_id = worker_id
+        self._liquidation = liquidation
         self.epoch = epoch
         self._registry = registry
         self._locks = locks
@@ -160,17 +162,18 @@ class TradingCycle:
         await self.sell(decision.reason)
 
     async def liquidate(self) -> None:
-        """SC-008: market sell until flat (up to three tries for partial fills)."""
-        assert self.holding is not None
-        symbol = self.holding.lock.symbol
-        await self._sink.publish(MandatoryLiquidationEvent(
-            worker_id=self.worker_id, symbol=symbol, liquidation_at=self.liquidation_at,
-            positions=[symbol], order_of_exit=[symbol]))
-        self._log.info("mandatory liquidation", symbol=symbol)
-        for attempt in range(1, LIQUIDATION_ATTEMPTS + 1):
-            if await self.sell(OrderPurpose.LIQUIDATION, attempt=attempt):
-                return
-        self._log.warning("position not flat after liquidation attempts", symbol=symbol)
+        """SC-008 / EC-003 through the LiquidationService: market sells, least liquid first,
+        the unfilled remainder retried up to three times; a shortfall is reported and kept in
+        the daily summary, and the position and its lock are kept (the shares are still ours)."""
+        held = self.holding
+        assert held is not None
+        self._log.info("mandatory liquidation", symbol=held.lock.symbol)
+        unsold = await self._liquidation.liquidate(self.worker_id, [held.lock],
+                                                   liquidation_at=self.liquidation_at)
+        if not unsold:
+            await self._after_sell(held)
+        else:
+            held.qty = unsold[0].unsold_qty
 
     async def sell(self, purpose: OrderPurpose, *, attempt: int = 1) -> bool:
         """Sell the whole holding at market. True when flat (lock released, back to SCAN)."""

@@ -14,6 +14,7 @@ from tradefleet.adapters.postgres.event_sink import PostgresEventSink
 from tradefleet.adapters.postgres.lock_store import PostgresLockStore
 from tradefleet.adapters.postgres.order_store import PostgresOrderStore
 from tradefleet.adapters.postgres.position_store import open_positions
+from tradefleet.adapters.postgres.summary_store import PostgresSummaryStore
 from tradefleet.adapters.postgres.worker_store import PostgresWorkerStore
 from tradefleet.adapters.telemetry.redaction import register_secret
 from tradefleet.domain.calendar import load_krx_calendar
@@ -25,6 +26,7 @@ from tradefleet.domain.strategies import get_strategy
 from tradefleet.ports.broker import BrokerPort
 from tradefleet.ports.clock import Clock
 from tradefleet.ports.trade_store import StrategyTag
+from tradefleet.services.liquidation_service import LiquidationService
 from tradefleet.services.lock_service import LockService
 from tradefleet.services.order_service import OrderService
 from tradefleet.services.reconcile_service import ReconcileService
@@ -97,6 +99,9 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
                       realized_pnl_today=pnl_today, read=retry.call,
                       track_timeout_s=track_timeout_s)
 
+    liquidation = LiquidationService(orders, order_store, PostgresSummaryStore(db), broker,
+                                     sink, clock, track_timeout_s=track_timeout_s)
+
     def make_cycle(epoch: int) -> TradingCycle:
         return TradingCycle(
             worker_id=worker_id, epoch=epoch, registry=registry, locks=locks, orders=orders,
@@ -104,7 +109,7 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
             clock=clock, exits=exits, universe=universe, liquidation_at=liquidation_at,
             open_positions=lambda: open_positions(db.pool, worker_id),
             open_orders=lambda: order_store.open_orders(worker_id),
-            track_timeout_s=track_timeout_s,
+            liquidation=liquidation, track_timeout_s=track_timeout_s,
             reconcile=lambda: reconciler.reconcile(worker_id))
 
     config = WorkerConfig(

@@ -12,27 +12,16 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 import aiohttp
 
 from tradefleet.adapters.clock import SEOUL
 from tradefleet.adapters.kis.envelope import TOKEN_THROTTLED, parse_envelope
 from tradefleet.domain.errors import AuthError, BrokerTimeout, BrokerUnavailable
+from tradefleet.ports.tokens import IssuedToken, RateLimiter, TokenProvider
 
-
-class TokenProvider(Protocol):
-    async def get(self, force_new: bool = False, *, rejected_token: str | None = None) -> str:
-        """A valid access token. ``force_new`` after the broker refused ``rejected_token``
-        (EGW00123/EGW00121); a shared provider skips the issuance if another process has
-        already replaced that token. (Matches ``postgres.token_store.SharedTokenProvider``.)"""
-        ...
-
-
-class RateLimiter(Protocol):
-    async def acquire(self) -> None:
-        """Wait until one more request fits in the per-appkey budget."""
-        ...
+__all__ = ["Credentials", "InProcessTokenProvider", "IssuedToken", "KisTokenIssuer",
+           "RateLimiter", "SlidingWindowRateLimiter", "TokenProvider", "parse_kst"]
 
 
 @dataclass(frozen=True)
@@ -48,15 +37,6 @@ class Credentials:
 def parse_kst(value: str) -> datetime:
     """``access_token_token_expired`` ("YYYY-MM-DD HH:MM:SS", KST) as an aware datetime."""
     return datetime.strptime(value.strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=SEOUL)
-
-
-@dataclass(frozen=True)
-class IssuedToken:
-    token: str
-    expires_at: datetime
-
-    def __repr__(self) -> str:
-        return f"IssuedToken(token=***, expires_at={self.expires_at.isoformat()})"
 
 
 class KisTokenIssuer:

@@ -9,8 +9,6 @@ uses when several processes share an appkey."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import aiohttp
 
 from tradefleet.adapters.kis.auth import Credentials, KisTokenIssuer
@@ -19,9 +17,6 @@ from tradefleet.adapters.kis.client import KisConfig
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.postgres.rate_budget import PostgresRateBudget, budget_key
 from tradefleet.adapters.postgres.shared_quotes import SharedQuotesBroker
-from tradefleet.adapters.postgres.token_store import (
-    IssuedToken as StoredToken,
-)
 from tradefleet.adapters.postgres.token_store import (
     SharedTokenProvider,
     TokenCipher,
@@ -32,17 +27,6 @@ from tradefleet.ports.clock import Clock
 
 # KIS per-appkey request limits (requests per second); see reference/kis-api.md.
 MODE_RATE_LIMITS: dict[str, int] = {"real": 20, "paper": 2}
-
-
-def storable_issuer(issuer: KisTokenIssuer) -> Callable[[], Awaitable[StoredToken]]:
-    """The KIS issuer in the shape the Postgres token store expects. The two ``IssuedToken``
-    classes carry the same fields; this is the one place that converts between them."""
-
-    async def issue() -> StoredToken:
-        got = await issuer()
-        return StoredToken(got.token, got.expires_at)
-
-    return issue
 
 
 def fleet_account_key(config: KisConfig) -> str:
@@ -70,7 +54,7 @@ async def build_fleet_kis_broker(
                                                  config.appsecret),
                             timeout_seconds=config.timeout_seconds)
     tokens = SharedTokenProvider(db, appkey=config.appkey, mode=config.mode,
-                                 issue=storable_issuer(issuer), cipher=cipher)
+                                 issue=issuer, cipher=cipher)
     budget = PostgresRateBudget(db, budget_key(config.appkey, config.mode),
                                 limit_per_second=limit_per_second
                                 or MODE_RATE_LIMITS[config.mode])

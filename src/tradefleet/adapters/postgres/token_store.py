@@ -13,17 +13,13 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from tradefleet.adapters.postgres.database import Database
+from tradefleet.ports.tokens import IssuedToken
 
-
-@dataclass(frozen=True)
-class IssuedToken:
-    token: str
-    expires_at: datetime
+__all__ = ["IssuedToken", "PlainCipher", "SharedTokenProvider", "TokenCipher", "appkey_hash"]
 
 
 class TokenCipher(Protocol):
@@ -62,6 +58,11 @@ class SharedTokenProvider:
         self._cached: IssuedToken | None = None
         self._cached_until = 0.0   # time.monotonic() deadline, derived from the DB clock
         self.issued_here = 0
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """Expiry of the token this process last used (KisBroker.authenticate reports it)."""
+        return self._cached.expires_at if self._cached is not None else None
 
     async def get(self, force_new: bool = False, *, rejected_token: str | None = None) -> str:
         """A valid token. ``force_new`` after the broker refused ``rejected_token`` (EGW00123):
