@@ -1,14 +1,19 @@
 """Quotes and minute bars fetched once per poll window per account, shared through Postgres.
 
 N workers polling one universe would otherwise cost N times the broker calls of one, against a
-per-appkey rate limit. The first worker of a window takes an advisory lock, fetches, and
-stores the snapshot; the others wait on the lock and read it. Each worker still evaluates its
-own signal and takes its own locks. Everything but ``get_quotes`` passes straight through.
+per-appkey rate limit. The first worker of a window claims it with an empty row, fetches
+without holding a database connection, and fills the row in; the others poll it briefly and
+read it (or fetch alone if the claimer dies). Each worker still evaluates its own signal and
+takes its own locks. Everything but quotes and bars passes straight through.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import os
+import time
+import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -19,6 +24,8 @@ from tradefleet.domain.orders import OrderAck, OrderReport, OrderRequest, Side
 from tradefleet.ports.broker import BrokerPort
 from tradefleet.ports.clock import Clock
 
+CLAIM_WAIT_SECONDS = 5.0     # how long others wait for a claimer before fetching alone
+CLAIM_POLL_SECONDS = 0.02
 _INT_FIELDS = ("price", "volume", "traded_value", "open", "high", "low", "prev_high",
                "prev_low", "prev_close", "ask", "bid", "upper_limit", "lower_limit")
 
@@ -60,6 +67,7 @@ class SharedQuotesBroker:
         self._window = window_seconds
         self.fetched_here = 0
         self.served_shared = 0
+        self._me = f"{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def _scope(self, symbols: Sequence[str]) -> str:
         universe = hashlib.sha256(",".join(sorted(symbols)).encode()).hexdigest()[:16]
@@ -85,31 +93,40 @@ class SharedQuotesBroker:
         return {"bars": [bar_to_json(b) for b in bars]}
 
     async def _shared(self, scope: str, fetch) -> dict:  # noqa: ANN001 - async () -> dict
+        """The window's snapshot for ``scope``: read it, or claim it and fetch it, or wait for
+        the claimer. No connection is held while the broker is called or while waiting."""
         window = int(self._clock.now().timestamp() // self._window)
-        row = await self._db.pool.fetchval(
-            "SELECT quotes FROM shared_quotes WHERE scope_key = $1 AND window_id = $2",
-            scope, window)
-        if row is not None:
-            self.served_shared += 1
-            return row
-        async with self._db.transaction() as conn:
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, $2))",
-                               scope, window)
-            row = await conn.fetchval(
+        deadline = time.monotonic() + CLAIM_WAIT_SECONDS
+        while True:
+            claimed = await self._db.pool.fetchval(
+                """INSERT INTO shared_quotes (scope_key, window_id, quotes, claimed_by)
+                   VALUES ($1, $2, NULL, $3) ON CONFLICT (scope_key, window_id) DO NOTHING
+                   RETURNING true""", scope, window, self._me)
+            if claimed:
+                break
+            row = await self._db.pool.fetchval(
                 "SELECT quotes FROM shared_quotes WHERE scope_key = $1 AND window_id = $2",
                 scope, window)
             if row is not None:
                 self.served_shared += 1
                 return row
+            if time.monotonic() > deadline:   # the claimer died or stalls: fetch alone
+                return await fetch()
+            await asyncio.sleep(CLAIM_POLL_SECONDS)
+        try:
             data = await fetch()
-            await conn.execute(
-                "INSERT INTO shared_quotes (scope_key, window_id, quotes) VALUES ($1, $2, $3)",
-                scope, window, data)
-            await conn.execute(
-                "DELETE FROM shared_quotes WHERE scope_key = $1 AND window_id < $2",
-                scope, window - 10)
-            self.fetched_here += 1
-            return data
+        except BaseException:
+            await self._db.pool.execute(    # let another worker try this window
+                "DELETE FROM shared_quotes WHERE scope_key = $1 AND window_id = $2 "
+                "AND quotes IS NULL AND claimed_by = $3", scope, window, self._me)
+            raise
+        await self._db.pool.execute(
+            """WITH filled AS (UPDATE shared_quotes SET quotes = $3, fetched_at = now()
+                                WHERE scope_key = $1 AND window_id = $2)
+               DELETE FROM shared_quotes WHERE scope_key = $1 AND window_id < $2 - 10""",
+            scope, window, data)
+        self.fetched_here += 1
+        return data
 
     # --- everything else is the inner broker's -------------------------------------------
     async def authenticate(self) -> datetime | None:
