@@ -4,7 +4,7 @@ the same statement or transaction as the change and returns them for logging."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from tradefleet.domain.events import Event
@@ -43,6 +43,8 @@ class LockStore(Protocol):
 class WorkerStore(Protocol):
     async def register(self, worker_id: str, *, pid: int, host: str, mode: str,
                        lock_ttl_seconds: int) -> int: ...
+
+    async def open_day(self, worker_id: str, trading_day: date) -> None: ...
 
     async def get(self, worker_id: str) -> WorkerRow | None: ...
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from tradefleet.domain.errors import Fenced
 from tradefleet.domain.events import StateTransitionedEvent
 from tradefleet.domain.locks import check_symbol, check_ttl, check_worker_id
@@ -26,6 +28,10 @@ class WorkerRegistry:
             raise ValueError(f"pid: expected a positive integer, got {pid!r}")
         return await self._store.register(worker_id, pid=pid, host=host, mode=mode,
                                           lock_ttl_seconds=lock_ttl_seconds)
+
+    async def open_day(self, worker_id: str, trading_day: date) -> None:
+        """Create the day's (empty) daily summary: every worker that ran has one."""
+        await self._store.open_day(worker_id, trading_day)
 
     async def get(self, worker_id: str) -> WorkerRow | None:
         return await self._store.get(worker_id)

@@ -11,6 +11,7 @@ from datetime import datetime
 
 import structlog
 
+from tradefleet.adapters.clock import SEOUL
 from tradefleet.domain.errors import Fenced
 from tradefleet.domain.events import AuthenticatedEvent, WorkerStartedEvent
 from tradefleet.domain.risk import RiskLimits
@@ -88,6 +89,7 @@ class Worker:
             cfg.worker_id, pid=os.getpid(), host=socket.gethostname(), mode=cfg.mode,
             lock_ttl_seconds=cfg.lock_ttl_seconds)
         self.epoch = epoch
+        await self._registry.open_day(cfg.worker_id, cfg.liquidation_at.astimezone(SEOUL).date())
         await self._sink.publish(WorkerStartedEvent(
             worker_id=cfg.worker_id, pid=os.getpid(), host=socket.gethostname(),
             status=WorkerStatus.IDLE.value, epoch=epoch,

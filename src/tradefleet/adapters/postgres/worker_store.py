@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.postgres.event_store import append_events
 from tradefleet.domain.events import Event, WorkerStoppedEvent
@@ -42,6 +44,12 @@ class PostgresWorkerStore:
                        lock_ttl_seconds: int) -> int:
         return await self._db.pool.fetchval(_REGISTER, worker_id, pid, host, mode,
                                             lock_ttl_seconds)
+
+    async def open_day(self, worker_id: str, trading_day: date) -> None:
+        """The day's summary row exists from the start, even for a worker that never trades."""
+        await self._db.pool.execute(
+            """INSERT INTO daily_summaries (trading_day, worker_id) VALUES ($1, $2)
+               ON CONFLICT (trading_day, worker_id) DO NOTHING""", trading_day, worker_id)
 
     async def get(self, worker_id: str) -> WorkerRow | None:
         row = await self._db.pool.fetchrow(
