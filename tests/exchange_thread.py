@@ -96,13 +96,8 @@ class ExchangeThread:
     def max_in_any_second(self) -> int:
         """The most arrivals in any sliding one-second window (how KIS measures)."""
         with self._mutex:
-            stamps = sorted(self._arrivals)
-        best, lo = 0, 0
-        for hi, t in enumerate(stamps):
-            while t - stamps[lo] >= 1.0:
-                lo += 1
-            best = max(best, hi - lo + 1)
-        return best
+            stamps = list(self._arrivals)
+        return max_in_any_second(stamps)
 
     def gateway_counters(self) -> dict:
         assert self._app is not None
@@ -112,3 +107,14 @@ class ExchangeThread:
         with self._mutex:
             self._calls.clear()
             self._arrivals.clear()
+
+
+def max_in_any_second(stamps: list[float]) -> int:
+    """The most events in any sliding one-second window (how KIS measures its limit)."""
+    stamps = sorted(stamps)
+    best, lo = 0, 0
+    for hi, t in enumerate(stamps):
+        while t - stamps[lo] >= 1.0:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best

@@ -8,6 +8,7 @@ import uuid
 from datetime import timedelta
 
 import asyncpg
+from tests.exchange_thread import max_in_any_second
 
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.postgres.rate_budget import PostgresRateBudget, budget_key
@@ -112,16 +113,6 @@ def _budget_child(dsn: str, key: str, limit: int, start: float, seconds: float,
     out.put(asyncio.run(main()))
 
 
-def _max_in_any_second(stamps: list[float]) -> int:
-    stamps = sorted(stamps)
-    best, lo = 0, 0
-    for hi, t in enumerate(stamps):
-        while t - stamps[lo] >= 1.0:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
-
-
 async def test_ten_processes_share_one_rate_budget(pg_dsn):
     import time
     limit, seconds = 20, 4.0
@@ -140,4 +131,4 @@ async def test_ten_processes_share_one_rate_budget(pg_dsn):
     # they really competed: every process got some grants, and the total is near the budget
     assert all(len(r) > 0 for r in results)
     assert len(stamps) >= limit * (seconds - 1) * 0.8
-    assert _max_in_any_second(stamps) <= limit
+    assert max_in_any_second(stamps) <= limit

@@ -7,19 +7,7 @@ import asyncio
 
 from rich.console import Console
 
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _speed(text: str) -> float:
-    value = float(text)
-    if not 1 <= value <= 5000:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 5000, got {value}")
-    return value
+from tradefleet.commands.arguments import float_in, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,12 +16,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Start embedded Postgres, the KIS-dialect exchange simulator and N worker "
                     "processes on one simulated clock; trade a whole session including the "
                     "forced liquidation; print the daily summary.")
-    p.add_argument("--workers", type=_positive_int, default=3, help="worker processes (3)")
-    p.add_argument("--speed", type=_speed, default=600.0,
+    p.add_argument("--workers", type=positive_int, default=3, help="worker processes (3)")
+    p.add_argument("--speed", type=float_in(1, 5000), default=600.0,
                    help="simulated seconds per real second (600: a session in ~40 s)")
     p.add_argument("--seed", type=int, default=7, help="market seed (7)")
-    p.add_argument("--symbols", type=_positive_int, default=60, help="universe size (60)")
-    p.add_argument("--capital-limit", type=_positive_int, default=5_000_000,
+    p.add_argument("--symbols", type=positive_int, default=60, help="universe size (60)")
+    p.add_argument("--capital-limit", type=positive_int, default=5_000_000,
                    help="won per worker per position (5,000,000)")
     p.add_argument("--no-live", action="store_true", help="no live table (for logs / CI)")
     p.set_defaults(handler=_run)

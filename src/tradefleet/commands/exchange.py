@@ -11,42 +11,24 @@ import asyncio
 import os
 import sys
 
-
-def _port(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be 0..65535, got {value}")
-    return value
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _speed(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 5000:
-        raise argparse.ArgumentTypeError(f"must be in (0, 5000], got {value}")
-    return value
+from tradefleet.commands.arguments import float_in, int_in, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("exchange", help="serve the KIS-dialect exchange simulator",
                               description=__doc__)
-    p.add_argument("--port", type=_port, default=8900, help="TCP port on 127.0.0.1 (8900)")
+    p.add_argument("--port", type=int_in(0, 65535), default=8900,
+                   help="TCP port on 127.0.0.1 (8900)")
     p.add_argument("--seed", type=int, default=7, help="market seed (7)")
-    p.add_argument("--symbols", type=_positive, default=60, help="universe size (60)")
-    p.add_argument("--speed", type=_speed, default=1.0,
+    p.add_argument("--symbols", type=positive_int, default=60, help="universe size (60)")
+    p.add_argument("--speed", type=float_in(0, 5000, low_open=True), default=1.0,
                    help="simulated seconds per real second, without TRADEFLEET_SIM_CLOCK (1)")
     p.add_argument("--start", default="09:00", help="simulated start HH:MM (09:00)")
     p.add_argument("--mode", choices=("real", "paper"), default="real",
                    help="which KIS environment to imitate (real: 20 req/s; paper: 2 req/s)")
-    p.add_argument("--rate-limit", type=_positive, default=None,
+    p.add_argument("--rate-limit", type=positive_int, default=None,
                    help="requests per second per appkey (default: 20 real, 2 paper)")
-    p.add_argument("--initial-cash", type=_positive, default=100_000_000,
+    p.add_argument("--initial-cash", type=positive_int, default=100_000_000,
                    help="account cash in won (100,000,000)")
     p.set_defaults(handler=_run)
 

@@ -15,23 +15,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from tradefleet.commands.arguments import float_in, positive_int
+
 SIM_DEFAULTS = {"TRADEFLEET_WORKER_ID": "sim-worker", "TRADEFLEET_MODE": "sim",
                 "TRADEFLEET_RISK__CAPITAL_LIMIT": "5000000",
                 "TRADEFLEET_RISK__DAILY_LOSS_LIMIT": "1000000"}
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _speed(text: str) -> float:
-    value = float(text)
-    if not 1 <= value <= 10_000:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 10000, got {value}")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,9 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description=__doc__.split("\n\n", 1)[1] if __doc__ else None)
     p.add_argument("--sim", action="store_true", help="trade the in-process simulated market")
     p.add_argument("--seed", type=int, default=7, help="simulated market seed (7)")
-    p.add_argument("--speed", type=_speed, default=600.0,
+    p.add_argument("--speed", type=float_in(1, 10_000), default=600.0,
                    help="simulated seconds per real second (600)")
-    p.add_argument("--symbols", type=_positive_int, default=60,
+    p.add_argument("--symbols", type=positive_int, default=60,
                    help="simulated universe size (60)")
     p.add_argument("--config", type=Path, default=None, help="YAML settings file")
     p.set_defaults(handler=_run)
