@@ -23,15 +23,18 @@ def test_paper_tr_ids_swap_first_letter() -> None:
         for_mode("FHKST11300006", "paper")
 
 
-async def test_paper_quotes_use_single_inquire_price() -> None:
+async def test_paper_quotes_take_price_and_orderbook_per_symbol() -> None:
+    """Paper has no multprice and inquire-price has no book: the best bid/ask must come from
+    the orderbook endpoint, or the spread filter would reject every symbol."""
     async with rig(mode="paper", client_rate=2) as r:
         symbols = r.market.symbols()[:3] + ["999999"]
         got = await r.broker.get_quotes(symbols)
         want = r.market.quotes(symbols)
         assert set(got) == set(want)
         for s in want:
-            assert (got[s].price, got[s].upper_limit, got[s].ask) == \
-                (want[s].price, want[s].upper_limit, want[s].ask)
+            assert (got[s].price, got[s].upper_limit, got[s].ask, got[s].bid) == \
+                (want[s].price, want[s].upper_limit, want[s].ask, want[s].bid)
+            assert got[s].ask > got[s].bid > 0
 
 
 async def test_daily_fills_paginate_with_paper_page_of_15() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ from tradefleet.adapters.kis import tr_ids
 from tradefleet.adapters.kis.account import buyable_qty, cash_from_summary, holding_from_row
 from tradefleet.adapters.kis.auth import RateLimiter, TokenProvider
 from tradefleet.adapters.kis.client import KisClient, KisConfig
-from tradefleet.adapters.kis.envelope import Envelope
+from tradefleet.adapters.kis.envelope import Envelope, as_int
 from tradefleet.adapters.kis.orders import (
     SIDE_CODE,
     ack_from_output,
@@ -54,11 +55,20 @@ class KisBroker:
     # ---- market data -------------------------------------------------------------------
     async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote]:
         out: dict[str, Quote] = {}
-        if self.config.mode == "paper":       # multprice is real-only
+        if self.config.mode == "paper":
+            # multprice is real-only, and inquire-price has no best bid/ask: paper takes the
+            # price and the orderbook per symbol (the spread filter needs the book).
             for s in symbols:
                 env = await self._client.call("GET", *tr_ids.PRICE, params=_market(s))
-                if env.ok and env.body.get("output"):     # unknown symbol: left out
-                    out[s] = quote_from_inquire_price(env.body["output"], s, self._now())
+                if not (env.ok and env.body.get("output")):     # unknown symbol: left out
+                    continue
+                quote = quote_from_inquire_price(env.body["output"], s, self._now())
+                book = await self._client.call("GET", *tr_ids.ORDERBOOK, params=_market(s))
+                if book.ok and book.body.get("output1"):
+                    level = book.body["output1"]
+                    quote = replace(quote, ask=as_int(level, "askp1"),
+                                    bid=as_int(level, "bidp1"))
+                out[s] = quote
             return out
         batch = tr_ids.MULTI_PRICE_BATCH
         for start in range(0, len(symbols), batch):

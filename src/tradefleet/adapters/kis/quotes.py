@@ -12,8 +12,8 @@ from tradefleet.domain.market import Bar, Quote
 
 
 def quote_from_inquire_price(output: dict[str, Any], symbol: str, at: datetime) -> Quote:
-    """FHKST01010100 ``output``. It carries no book; ``askp1``/``bidp1`` and previous-day
-    high/low are read when present (our simulator adds them), else 0."""
+    """FHKST01010100 ``output``. It carries no book (the broker adds it from the orderbook
+    endpoint); previous-day high/low are read when present (our simulator adds them), else 0."""
     r = strip_fields(output)
     price = as_int(r, "stck_prpr")
     return Quote(

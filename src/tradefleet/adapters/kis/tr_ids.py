@@ -5,6 +5,7 @@ from __future__ import annotations
 PREFIX = "/uapi/domestic-stock/v1/"
 PRICE = ("quotations/inquire-price", "FHKST01010100")
 MULTI_PRICE = ("quotations/intstock-multprice", "FHKST11300006")   # real only
+ORDERBOOK = ("quotations/inquire-asking-price-exp-ccn", "FHKST01010200")
 MINUTE_BARS = ("quotations/inquire-time-itemchartprice", "FHKST03010200")
 ORDER_SELL = ("trading/order-cash", "TTTC0011U")
 ORDER_BUY = ("trading/order-cash", "TTTC0012U")

@@ -50,10 +50,20 @@ def price_output(q: Quote) -> dict[str, str]:
         "acml_tr_pbmn": str(q.traded_value), "stck_oprc": str(q.open),
         "stck_hgpr": str(q.high), "stck_lwpr": str(q.low), "stck_mxpr": str(q.upper_limit),
         "stck_llam": str(q.lower_limit), "stck_sdpr": str(q.prev_close), "aspr_unit": str(tick),
-        # simulator extras (not in the real FHKST01010100 output): best quotes, previous day
-        "askp1": str(q.ask), "bidp1": str(q.bid), "prdy_hgpr": str(q.prev_high),
-        "prdy_lwpr": str(q.prev_low),
+        # simulator extras (not in the real FHKST01010100 output): previous day high/low.
+        # Best bid/ask are NOT here, as at KIS: they come from the orderbook endpoint.
+        "prdy_hgpr": str(q.prev_high), "prdy_lwpr": str(q.prev_low),
     }
+
+
+def orderbook_output(q: Quote) -> tuple[dict[str, str], dict[str, str]]:
+    """FHKST01010200: ``output1`` levels 1..10 (we model the best level) and ``output2``."""
+    out1 = {"aspr_acpt_hour": q.at.strftime("%H%M%S"), "askp1": str(q.ask),
+            "bidp1": str(q.bid)}
+    for n in range(2, 11):
+        out1[f"askp{n}"] = "0"
+        out1[f"bidp{n}"] = "0"
+    return out1, {"stck_prpr": str(q.price), "antc_cnpr": "0"}
 
 
 def multprice_row(q: Quote) -> dict[str, str]:

@@ -15,6 +15,7 @@ from tradefleet.adapters.sim.exchange.payloads import (
     envelope,
     holding_row,
     multprice_row,
+    orderbook_output,
     pad_ctx,
     price_output,
 )
@@ -26,6 +27,7 @@ _R = "/uapi/domestic-stock/v1/"
 ROUTES: dict[str, tuple[frozenset[str], bool]] = {
     "quotations/inquire-price": (frozenset({"FHKST01010100"}), True),
     "quotations/intstock-multprice": (frozenset({"FHKST11300006"}), False),
+    "quotations/inquire-asking-price-exp-ccn": (frozenset({"FHKST01010200"}), True),
     "quotations/inquire-time-itemchartprice": (frozenset({"FHKST03010200"}), True),
     "trading/order-cash": (frozenset({"TTTC0011U", "TTTC0012U", "TTTC0801U", "TTTC0802U"}),
                            True),
@@ -76,6 +78,7 @@ class Exchange:
         handlers = {
             "quotations/inquire-price": ("GET", self.inquire_price),
             "quotations/intstock-multprice": ("GET", self.multprice),
+            "quotations/inquire-asking-price-exp-ccn": ("GET", self.orderbook),
             "quotations/inquire-time-itemchartprice": ("GET", self.minute_bars),
             "trading/order-cash": ("POST", self.order_cash),
             "trading/order-rvsecncl": ("POST", self.order_rvsecncl),
@@ -94,6 +97,15 @@ class Exchange:
         except OrderRejected as exc:
             return _reject(exc.code, exc.message)
         return _json(envelope("MCA00000", "정상처리 되었습니다.", output=price_output(q)))
+
+    async def orderbook(self, request: web.Request) -> web.Response:
+        symbol = _query(request).get("FID_INPUT_ISCD", "")
+        try:
+            q = self.market.quote(symbol)
+        except OrderRejected as exc:
+            return _reject(exc.code, exc.message)
+        out1, out2 = orderbook_output(q)
+        return _json(envelope("MCA00000", "정상처리 되었습니다.", output1=out1, output2=out2))
 
     async def multprice(self, request: web.Request) -> web.Response:
         query = _query(request)
