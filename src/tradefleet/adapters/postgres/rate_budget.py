@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 
 from tradefleet.adapters.postgres.database import Database
 
@@ -23,31 +24,59 @@ def budget_key(appkey: str, mode: str) -> str:
 
 
 class PostgresRateBudget:
-    """``await acquire()`` returns when one request may be sent now under the shared budget."""
+    """``await acquire()`` returns when one request may be sent now under the shared budget.
+
+    A process that is calling in a burst takes a small batch of grants in one round trip and
+    spends them locally within ``lease_seconds``; the batch grows while leases are used up and
+    shrinks when grants go unused, so a sparse caller never holds budget it does not use. The
+    lease is part of the window's margin: a grant spent late still arrives inside it."""
 
     def __init__(
         self, db: Database, key: str, *, limit_per_second: int, margin: float = 0.1,
-        max_wait: float = 30.0,
+        max_wait: float = 30.0, lease_seconds: float = 0.03, max_batch: int = 4,
     ) -> None:
         if limit_per_second < 1:
             raise ValueError("limit_per_second must be >= 1")
+        if not 0 <= lease_seconds < margin:
+            raise ValueError("lease_seconds must be >= 0 and below margin")
         self._db = db
         self._key = key
         self._limit = limit_per_second
         self._window = 1.0 + margin
         self._max_wait = max_wait
+        self._lease = lease_seconds
+        self._max_batch = max(1, min(max_batch, limit_per_second // 4 or 1))
+        self._batch = 1
+        self._left = 0
+        self._lease_until = 0.0
         self.waited_seconds = 0.0
         self.grants = 0
+        self.round_trips = 0
 
     async def acquire(self) -> None:
+        now = time.monotonic()
+        if self._left > 0 and now < self._lease_until:
+            self._left -= 1
+            self.grants += 1
+            if self._left == 0:                  # the lease was used up: ask for more next
+                self._batch = min(self._max_batch, self._batch * 2)
+            return
+        if self._left > 0:                       # grants expired unused: ask for fewer
+            self._batch = max(1, self._batch // 2)
+        self._left = 0
         waited = 0.0
         while True:
-            wait = await self._db.pool.fetchval(
-                "SELECT tf_rate_acquire($1, $2, $3)", self._key, self._limit, self._window)
-            if wait == 0:
+            self.round_trips += 1
+            got = await self._db.pool.fetchval(
+                "SELECT tf_rate_acquire_batch($1, $2, $3, $4)", self._key, self._limit,
+                self._window, self._batch)
+            if got >= 1:
+                self._left = int(got) - 1
+                self._lease_until = time.monotonic() + self._lease
                 self.grants += 1
                 self.waited_seconds += waited
                 return
+            wait = -got
             if waited + wait > self._max_wait:
                 raise TimeoutError(f"rate budget {self._key}: no grant within {self._max_wait}s")
             await asyncio.sleep(wait)
