@@ -132,3 +132,21 @@ async def test_ten_processes_share_one_rate_budget(pg_dsn):
     assert all(len(r) > 0 for r in results)
     assert len(stamps) >= limit * (seconds - 1) * 0.8
     assert max_in_any_second(stamps) <= limit
+
+
+async def test_bursts_take_grants_in_batches_and_sparse_callers_do_not_hoard(db):
+    budget = PostgresRateBudget(db, budget_key("APPKEY-LEASE", "real"), limit_per_second=20)
+    for _ in range(12):                       # a burst: leases are used up, batches grow
+        await budget.acquire()
+    assert budget.grants == 12
+    assert budget.round_trips < budget.grants
+    import asyncio as _asyncio
+    for _ in range(4):                        # sparse calls: leased grants expire unused
+        await _asyncio.sleep(0.05)
+        await budget.acquire()
+    assert budget._batch == 1                 # back to one grant per round trip
+    # every grant, used or not, is counted against the window: never more than the limit
+    in_window = await db.pool.fetchval(
+        "SELECT count(*) FROM rate_grants WHERE budget_key = $1", budget_key("APPKEY-LEASE",
+                                                                              "real"))
+    assert in_window <= 20

@@ -58,11 +58,11 @@ class PostgresRateBudget:
         if self._left > 0 and now < self._lease_until:
             self._left -= 1
             self.grants += 1
-            if self._left == 0:                  # the lease was used up: ask for more next
-                self._batch = min(self._max_batch, self._batch * 2)
             return
         if self._left > 0:                       # grants expired unused: ask for fewer
             self._batch = max(1, self._batch // 2)
+        elif now < self._lease_until:            # lease used up while still fresh: a burst
+            self._batch = min(self._max_batch, self._batch * 2)
         self._left = 0
         waited = 0.0
         while True:
