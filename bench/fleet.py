@@ -244,7 +244,7 @@ async def main() -> None:
                       f"{r50:.2f}×", f"{r99:.2f}×", f"{pct(vals, .5) - pct(base, .5):+.2f}", ok)
     console.print(table)
     console.print(f"  mean bare {statistics.fmean(base):.2f} ms. The fleet rows pay one "
-                  "Postgres grant (tf_rate_acquire) per call; against a loopback simulator "
+                  "Postgres grant (tf_rate_acquire_batch) per call; against a loopback simulator "
                   "that doubles a sub-ms round trip, against KIS (tens of ms) it is noise.")
 
     scan = Table(title=f"(b) full scan of {SCAN_SYMBOLS} symbols, shared quotes (real 20/s)")
