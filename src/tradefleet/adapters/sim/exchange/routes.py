@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -20,6 +21,7 @@ from tradefleet.adapters.sim.exchange.payloads import (
     price_output,
 )
 from tradefleet.domain.errors import OrderRejected
+from tradefleet.domain.market import Quote
 from tradefleet.domain.orders import OrderRequest, OrderType, Side
 
 _R = "/uapi/domestic-stock/v1/"
@@ -90,22 +92,22 @@ class Exchange:
             app.router.add_route(method, _R + path, handler)
 
     # ---- quotations --------------------------------------------------------------------
-    async def inquire_price(self, request: web.Request) -> web.Response:
+    def _one_symbol(self, request: web.Request,
+                    render: Callable[[Quote], dict[str, Any]]) -> web.Response:
+        """A single-symbol quotation: the symbol's quote rendered, or the KIS rejection."""
         symbol = _query(request).get("FID_INPUT_ISCD", "")
         try:
             q = self.market.quote(symbol)
         except OrderRejected as exc:
             return _reject(exc.code, exc.message)
-        return _json(envelope("MCA00000", "정상처리 되었습니다.", output=price_output(q)))
+        return _json(envelope("MCA00000", "정상처리 되었습니다.", **render(q)))
+
+    async def inquire_price(self, request: web.Request) -> web.Response:
+        return self._one_symbol(request, lambda q: {"output": price_output(q)})
 
     async def orderbook(self, request: web.Request) -> web.Response:
-        symbol = _query(request).get("FID_INPUT_ISCD", "")
-        try:
-            q = self.market.quote(symbol)
-        except OrderRejected as exc:
-            return _reject(exc.code, exc.message)
-        out1, out2 = orderbook_output(q)
-        return _json(envelope("MCA00000", "정상처리 되었습니다.", output1=out1, output2=out2))
+        return self._one_symbol(request, lambda q: dict(
+            zip(("output1", "output2"), orderbook_output(q), strict=True)))
 
     async def multprice(self, request: web.Request) -> web.Response:
         query = _query(request)
