@@ -45,6 +45,15 @@ class BrokerPort(Protocol):
         """Cancel the unfilled remainder of an order (all of it)."""
         ...
 
+    async def modify_order(self, broker_order_id: str, broker_branch: str | None, *,
+                           price: int, qty: int | None = None) -> OrderAck:
+        """정정 to limit ``price``: the unfilled remainder (``qty`` None) or ``qty`` of it moves
+        to a NEW broker order id (the ack's; its ``client_order_id`` is empty, a modify
+        carries none). Filled shares cannot change. Raises OrderRejected (nothing changed,
+        e.g. KIS APBK0415 when nothing is left to modify) or AmbiguousOrderOutcome (the modify
+        may have happened: never resend, reconcile)."""
+        ...
+
     async def get_balance(self) -> Balance:
         ...
 

@@ -19,6 +19,7 @@ from tradefleet.adapters.kis.orders import (
     SIDE_CODE,
     ack_from_output,
     cancel_body,
+    modify_body,
     order_body,
     report_from_row,
     same_odno,
@@ -106,11 +107,24 @@ class KisBroker:
     async def place_order(self, request: OrderRequest) -> OrderAck:
         path, tr = tr_ids.ORDER_BUY if request.side is Side.BUY else tr_ids.ORDER_SELL
         body = order_body(self.config.cano, self.config.product_code, request)
+        return await self._send_order(path, tr, body, request.client_order_id)
+
+    async def modify_order(self, broker_order_id: str, broker_branch: str | None, *,
+                           price: int, qty: int | None = None) -> OrderAck:
+        """정정 (order-rvsecncl, RVSE_CNCL_DVSN_CD 01): KIS answers with the NEW order's ODNO.
+        Ambiguity and rejections exactly as ``place_order``: a lost answer is never resent."""
+        body = modify_body(self.config.cano, self.config.product_code, broker_order_id,
+                           broker_branch, price=price, qty=qty)
+        return await self._send_order(*tr_ids.ORDER_MODIFY, body, "")
+
+    async def _send_order(self, path: str, tr: str, body: dict[str, str],
+                          client_order_id: str) -> OrderAck:
+        """One order POST whose answer names a new order (order-cash, or a modify)."""
         env = await self._client.call("POST", path, tr, body=body, is_order=True)
         if not env.ok:
             raise OrderRejected(env.code or f"HTTP{env.http_status}", env.message)
         try:
-            return ack_from_output(env.body.get("output") or {}, request.client_order_id,
+            return ack_from_output(env.body.get("output") or {}, client_order_id,
                                    self._now().date())
         except (ValueError, TypeError, AttributeError) as exc:
             # accepted (rt_cd 0) but unreadable: the order exists, we lack its id

@@ -36,6 +36,20 @@ def cancel_body(cano: str, product_code: str, odno: str, branch: str | None) -> 
             "ORD_UNPR": "0", "QTY_ALL_ORD_YN": "Y", "EXCG_ID_DVSN_CD": "KRX"}
 
 
+def modify_body(cano: str, product_code: str, odno: str, branch: str | None, *, price: int,
+                qty: int | None) -> dict[str, str]:
+    """정정 to a limit price: the whole remainder (``qty`` None → QTY_ALL_ORD_YN Y, ORD_QTY 0)
+    or ``qty`` shares of it (N)."""
+    if price <= 0:
+        raise ValueError(f"price: must be > 0, got {price}")
+    if qty is not None and qty <= 0:
+        raise ValueError(f"qty: must be > 0 or None (all), got {qty}")
+    return {"CANO": cano, "ACNT_PRDT_CD": product_code, "KRX_FWDG_ORD_ORGNO": branch or "",
+            "ORGN_ODNO": odno, "ORD_DVSN": "00", "RVSE_CNCL_DVSN_CD": "01",
+            "ORD_QTY": "0" if qty is None else str(qty), "ORD_UNPR": str(price),
+            "QTY_ALL_ORD_YN": "Y" if qty is None else "N", "EXCG_ID_DVSN_CD": "KRX"}
+
+
 def ack_from_output(output: dict[str, Any], client_order_id: str, day: date) -> OrderAck:
     r = strip_fields(output)
     odno = r.get("odno", "")

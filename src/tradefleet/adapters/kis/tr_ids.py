@@ -10,6 +10,7 @@ MINUTE_BARS = ("quotations/inquire-time-itemchartprice", "FHKST03010200")
 ORDER_SELL = ("trading/order-cash", "TTTC0011U")
 ORDER_BUY = ("trading/order-cash", "TTTC0012U")
 ORDER_CANCEL = ("trading/order-rvsecncl", "TTTC0013U")
+ORDER_MODIFY = ("trading/order-rvsecncl", "TTTC0013U")     # same TR; RVSE_CNCL_DVSN_CD 01
 DAILY_FILLS = ("trading/inquire-daily-ccld", "TTTC0081R")
 BALANCE = ("trading/inquire-balance", "TTTC8434R")
 BUYABLE = ("trading/inquire-psbl-order", "TTTC8908R")

@@ -146,6 +146,11 @@ class SharedQuotesBroker:
     async def cancel_order(self, broker_order_id: str, broker_branch: str | None) -> None:
         await self.inner.cancel_order(broker_order_id, broker_branch)
 
+    async def modify_order(self, broker_order_id: str, broker_branch: str | None, *,
+                           price: int, qty: int | None = None) -> OrderAck:
+        return await self.inner.modify_order(broker_order_id, broker_branch, price=price,
+                                             qty=qty)
+
     async def get_balance(self) -> Balance:
         return await self.inner.get_balance()
 

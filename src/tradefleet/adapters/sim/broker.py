@@ -16,9 +16,11 @@ from tradefleet.domain.errors import (
     OrderRejected,
 )
 from tradefleet.domain.market import Balance, Bar, Quote
-from tradefleet.domain.orders import OrderAck, OrderReport, OrderRequest, Side
+from tradefleet.domain.orders import OrderAck, OrderReport, OrderRequest, OrderType, Side
 
 T = TypeVar("T")
+# the order POSTs: an answer lost after the broker acted leaves an order we cannot name
+_ORDER_SENDS = frozenset({"place_order", "modify_order"})
 
 
 class SimBroker:
@@ -42,7 +44,7 @@ class SimBroker:
                 raise OrderRejected(fault.code, fault.message)
             case _:   # drop_after_accept: the broker acted, the answer was lost
                 action()
-                if operation == "place_order":
+                if operation in _ORDER_SENDS:
                     raise AmbiguousOrderOutcome(f"{operation}: accepted, response lost")
                 raise BrokerTimeout(f"{operation}: response lost")
 
@@ -76,6 +78,12 @@ class SimBroker:
 
     async def cancel_order(self, broker_order_id: str, broker_branch: str | None) -> None:
         await self._call("cancel_order", lambda: self.market.cancel(broker_order_id))
+
+    async def modify_order(self, broker_order_id: str, broker_branch: str | None, *,
+                           price: int, qty: int | None = None) -> OrderAck:
+        return await self._call("modify_order", lambda: self.market.modify(
+            broker_order_id, price=price, qty=qty, all_qty=qty is None,
+            order_type=OrderType.LIMIT))
 
     async def get_balance(self) -> Balance:
         return await self._call("get_balance", self.market.balance)

@@ -16,6 +16,10 @@ Order rules (stated because real KRX/KIS differ in detail):
   orders expire (cancelled) at the close.
 - Buys reserve cash (market buys at the upper limit); APBK0952 when it is short. Sells above
   sellable holdings → APBK0400. Cancelling an order that is already done is a no-op.
+- Modify (정정) moves the unfilled remainder (or part of it) to a NEW order id linked to the
+  original, as KIS does; the new order is checked and matched like any new order. Modifying
+  an order with nothing left (filled, cancelled or expired) → APBK0415, as KIS answers
+  "정정/취소할 수량이 없습니다"; a buy whose new price needs more cash than is free → APBK0952.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from tradefleet.adapters.sim import book, ticks
 from tradefleet.adapters.sim.faults import FaultPlan
 from tradefleet.adapters.sim.orders import (
     BAD_ORDER,
+    INSUFFICIENT_CASH,
+    NOTHING_TO_MODIFY,
     OUTSIDE_HOURS,
     UNKNOWN_ORDER,
     UNKNOWN_SYMBOL,
@@ -151,18 +157,26 @@ class SimMarket:
                 raise OrderRejected(OUTSIDE_HOURS, "장운영시간이 아닙니다.(주문불가)")
             i = self._idx(order.symbol)
             self._validate(order, i)
-            u = self.universe
-            reserve = 0
-            if order.side is Side.BUY:
-                reserve = order.limit_price if order.order_type is OrderType.LIMIT \
-                    else int(u.upper_limit[i])
-            sim = SimOrder(f"{len(self._orders) + 1:010d}", order.client_order_id,
-                           order.symbol, i, order.side, order.order_type, order.qty,
-                           order.limit_price, int(reserve), now)
-            self.account.hold(sim)
-            self._orders[sim.broker_order_id] = sim
-            self._match_on_entry(sim)
+            sim = self._enter(order, i, now, None)
             return OrderAck(order.client_order_id, sim.broker_order_id, BRANCH, now)
+
+    def _reserve(self, order: OrderRequest, i: int) -> int:
+        """Won per share a buy holds back: its limit, or the upper limit for a market buy."""
+        if order.side is not Side.BUY:
+            return 0
+        if order.order_type is OrderType.LIMIT:
+            return int(order.limit_price or 0)
+        return int(self.universe.upper_limit[i])
+
+    def _enter(self, order: OrderRequest, i: int, now: datetime,
+               original: str | None) -> SimOrder:
+        sim = SimOrder(f"{len(self._orders) + 1:010d}", order.client_order_id, order.symbol, i,
+                       order.side, order.order_type, order.qty, order.limit_price,
+                       self._reserve(order, i), now, original_odno=original)
+        self.account.hold(sim)
+        self._orders[sim.broker_order_id] = sim
+        self._match_on_entry(sim)
+        return sim
 
     def _validate(self, order: OrderRequest, i: int) -> None:
         if order.qty <= 0:
@@ -234,6 +248,38 @@ class SimMarket:
                 raise OrderRejected(OUTSIDE_HOURS, "장운영시간이 아닙니다.(주문불가)")
             self.account.cancel_rest(order)
             self._resting = [o for o in self._resting if o is not order]
+
+    def modify(self, broker_order_id: str, *, price: int | None, qty: int | None = None,
+               all_qty: bool = True, order_type: OrderType = OrderType.LIMIT) -> OrderAck:
+        """정정: take the whole unfilled remainder (``all_qty``) or ``qty`` of it off the
+        original and enter it as a NEW order at ``price`` (``order_type`` MARKET: price None,
+        immediate-or-cancel). Every check runs before anything changes, so a rejection leaves
+        the original as it was. The ack's client id is empty: a modify carries none."""
+        with self._lock:
+            now = self._advance()
+            if not self.is_open(now):
+                raise OrderRejected(OUTSIDE_HOURS, "장운영시간이 아닙니다.(주문불가)")
+            orig = self._orders.get(broker_order_id)
+            if orig is None:
+                raise OrderRejected(UNKNOWN_ORDER, f"broker_order_id: unknown {broker_order_id}")
+            if orig.remaining == 0:
+                raise OrderRejected(NOTHING_TO_MODIFY, "정정/취소할 수량이 없습니다.")
+            moved = orig.remaining if all_qty else (qty or 0)
+            if not 0 < moved <= orig.remaining:
+                raise OrderRejected(BAD_ORDER, f"qty: {qty} outside the modifiable remainder "
+                                               f"1..{orig.remaining}")
+            new = OrderRequest(orig.client_order_id, orig.symbol, orig.side, order_type, moved,
+                               price)
+            self._validate(new, orig.index)
+            extra = moved * (self._reserve(new, orig.index) - orig.reserve_price)
+            if extra > self.account.orderable_cash:
+                raise OrderRejected(INSUFFICIENT_CASH,
+                                    f"주문가능금액을 초과 했습니다 (need {extra} more, "
+                                    f"orderable {self.account.orderable_cash})")
+            self.account.cancel_qty(orig, moved)
+            self._resting = [o for o in self._resting if o.remaining]
+            sim = self._enter(new, orig.index, now, orig.broker_order_id)
+            return OrderAck("", sim.broker_order_id, BRANCH, now)
 
     # ---- account -----------------------------------------------------------------------
     def balance(self) -> Balance:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 OPERATIONS = frozenset({
     "authenticate", "get_quotes", "get_minute_bars", "place_order", "get_order",
-    "find_orders", "cancel_order", "get_balance", "get_buyable_qty",
+    "find_orders", "cancel_order", "modify_order", "get_balance", "get_buyable_qty",
 })
 KINDS = frozenset({"timeout", "latency", "error", "reject", "drop_after_accept"})
 

@@ -20,6 +20,7 @@ OUTSIDE_HOURS = "APBK0918"          # KIS: 장운영시간이 아닙니다
 UNKNOWN_SYMBOL = "APBK0656"         # KIS: symbol not found
 BAD_ORDER = "SIM00001"              # sim code: malformed qty / price (field named in message)
 UNKNOWN_ORDER = "SIM00002"          # sim code: cancel of an order id we never issued
+NOTHING_TO_MODIFY = "APBK0415"      # KIS: 정정/취소할 수량이 없습니다 (order already done)
 
 
 @dataclass
@@ -37,6 +38,7 @@ class SimOrder:
     filled_qty: int = 0
     filled_amount: int = 0
     cancelled_qty: int = 0
+    original_odno: str | None = None    # set on the order a modify (정정) created
 
     @property
     def remaining(self) -> int:
@@ -103,7 +105,12 @@ class Account:
 
     def cancel_rest(self, order: SimOrder) -> int:
         """Cancel the unfilled remainder and release what it held; returns the qty."""
-        rest = order.remaining
+        return self.cancel_qty(order, order.remaining)
+
+    def cancel_qty(self, order: SimOrder, qty: int) -> int:
+        """Cancel up to ``qty`` of the unfilled remainder (a partial modify moves only part
+        of it) and release what that part held; returns the qty cancelled."""
+        rest = min(qty, order.remaining)
         if rest <= 0:
             return 0
         order.cancelled_qty += rest

@@ -68,7 +68,8 @@ class Gateway:
     token_requests: int = 0
     rate_limited: int = 0
     max_requests_per_second: int = 0
-    orders_per_symbol: Counter[str] = field(default_factory=Counter)
+    orders_per_symbol: Counter[str] = field(default_factory=Counter)     # order-cash accepted
+    modifies_per_symbol: Counter[str] = field(default_factory=Counter)   # 정정 accepted
     _per_second: Counter[int] = field(default_factory=Counter)
 
     # ---- tokens ------------------------------------------------------------------------
@@ -169,7 +170,8 @@ class Gateway:
         return {"tokens_issued": dict(self.tokens_issued), "token_requests": self.token_requests,
                 "max_requests_per_second": self.max_requests_per_second,
                 "rate_limited": self.rate_limited,
-                "orders_per_symbol": dict(self.orders_per_symbol)}
+                "orders_per_symbol": dict(self.orders_per_symbol),
+                "modifies_per_symbol": dict(self.modifies_per_symbol)}
 
 
 def kst_string(epoch: float) -> str:

@@ -26,6 +26,7 @@ class PlacedOrder:
     order_type: OrderType
     limit_price: int | None
     ordered_at: datetime
+    original_odno: str = ""         # the order a modify (정정) replaced; "" for a new order
 
 
 def envelope(code: str, message: str, *, rt_cd: str = "0", **rest: Any) -> dict[str, Any]:
@@ -91,7 +92,7 @@ def ccld_row(o: PlacedOrder, r: OrderReport) -> dict[str, str]:
     avg = (r.filled_amount // r.filled_qty) if r.filled_qty else 0
     return {
         "ord_dt": o.ordered_at.strftime("%Y%m%d"), "ord_gno_brno": o.branch, "odno": o.odno,
-        "orgn_odno": "", "sll_buy_dvsn_cd": "02" if o.side is Side.BUY else "01",
+        "orgn_odno": o.original_odno, "sll_buy_dvsn_cd": "02" if o.side is Side.BUY else "01",
         "pdno": o.symbol, "ord_qty": str(r.qty), "ord_unpr": str(o.limit_price or 0),
         "ord_tmd": o.ordered_at.strftime("%H%M%S"), "tot_ccld_qty": str(r.filled_qty),
         "avg_prvs": str(avg), "cncl_yn": "Y" if r.cancelled_qty else "",

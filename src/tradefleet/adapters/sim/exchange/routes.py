@@ -9,6 +9,7 @@ from aiohttp import web
 
 from tradefleet.adapters.sim.engine import BRANCH, SimMarket
 from tradefleet.adapters.sim.exchange.gateway import ExchangeConfig, Gateway
+from tradefleet.adapters.sim.exchange.modify import PAPER_MODIFIED, parse_modify
 from tradefleet.adapters.sim.exchange.payloads import (
     PlacedOrder,
     bar_row,
@@ -174,9 +175,7 @@ class Exchange:
         try:
             ack = self.market.submit(req)
         except OrderRejected as exc:
-            if self.paper and exc.code == "APBK0918":
-                return _reject("40580000", "모의투자 장종료 입니다.")
-            return _reject(exc.code, exc.message, rt_cd="7" if exc.code == "APBK0952" else "1")
+            return self._rejection(exc)
         self.orders.append(PlacedOrder(ack.broker_order_id, ack.broker_branch or BRANCH,
                                        req.symbol, side, req.order_type, req.limit_price,
                                        ack.accepted_at))
@@ -187,6 +186,12 @@ class Exchange:
             "KRX_FWDG_ORD_ORGNO": ack.broker_branch or BRANCH, "ODNO": ack.broker_order_id,
             "ORD_TMD": ack.accepted_at.strftime("%H%M%S")}))
 
+    def _rejection(self, exc: OrderRejected) -> web.Response:
+        """An engine rejection as KIS words it (paper says its own "market closed")."""
+        if self.paper and exc.code == "APBK0918":
+            return _reject("40580000", "모의투자 장종료 입니다.")
+        return _reject(exc.code, exc.message, rt_cd="7" if exc.code == "APBK0952" else "1")
+
     def _find(self, odno: str) -> PlacedOrder | None:
         key = odno.strip().lstrip("0")
         return next((o for o in self.orders if o.odno.lstrip("0") == key), None)
@@ -195,20 +200,21 @@ class Exchange:
         body = await self._body(request)
         if isinstance(body, web.Response):
             return body
-        if body.get("RVSE_CNCL_DVSN_CD") != "02":
-            return _reject("OPSQ0005", "RVSE_CNCL_DVSN_CD: the simulator supports 02 (cancel)")
+        kind = body.get("RVSE_CNCL_DVSN_CD")
+        if kind not in ("01", "02"):
+            return _reject("OPSQ0005", "RVSE_CNCL_DVSN_CD: expected 01 (modify) or 02 (cancel)")
         order = self._find(body.get("ORGN_ODNO", ""))
         if order is None:
             return _reject("APBK0404", "ORGN_ODNO: 원주문번호가 존재하지 않습니다.")
+        if kind == "01":
+            return self._modify(order, body)
         report = self.market.report(order.odno)
         if report is not None and report.remaining_qty == 0:
             return _reject("APBK0415", "정정/취소할 수량이 없습니다.")
         try:
             self.market.cancel(order.odno)
         except OrderRejected as exc:
-            if self.paper and exc.code == "APBK0918":
-                return _reject("40580000", "모의투자 장종료 입니다.")
-            return _reject(exc.code, exc.message)
+            return self._rejection(exc)
         self._cancel_seq += 1
         code, msg = ("40630000", "모의투자 취소주문이 완료 되었습니다.") if self.paper \
             else ("APBK0013", "주문 전송 완료 되었습니다.")
@@ -216,6 +222,28 @@ class Exchange:
         return _json(envelope(code, msg, output={
             "KRX_FWDG_ORD_ORGNO": order.branch, "ODNO": f"9{self._cancel_seq:09d}",
             "ORD_TMD": now.strftime("%H%M%S")}))
+
+    def _modify(self, order: PlacedOrder, body: dict[str, str]) -> web.Response:
+        """정정: the engine moves the remainder to a NEW order; answer with its ODNO, and list
+        it in daily-ccld with ``orgn_odno`` = the original."""
+        try:
+            args = parse_modify(body, paper=self.paper)
+        except ValueError as exc:
+            return _reject("OPSQ0004", str(exc))
+        try:
+            ack = self.market.modify(order.odno, price=args.price, qty=args.qty,
+                                     all_qty=args.all_qty, order_type=args.order_type)
+        except OrderRejected as exc:
+            return self._rejection(exc)
+        branch = ack.broker_branch or BRANCH
+        self.orders.append(PlacedOrder(ack.broker_order_id, branch, order.symbol, order.side,
+                                       args.order_type, args.price, ack.accepted_at,
+                                       original_odno=order.odno))
+        self.gateway.modifies_per_symbol[order.symbol] += 1
+        code, msg = PAPER_MODIFIED if self.paper else ("APBK0013", "주문 전송 완료 되었습니다.")
+        return _json(envelope(code, msg, output={
+            "KRX_FWDG_ORD_ORGNO": branch, "ODNO": ack.broker_order_id,
+            "ORD_TMD": ack.accepted_at.strftime("%H%M%S")}))
 
     # ---- account -----------------------------------------------------------------------
     def _page(self, rows: list[dict[str, str]], query: dict[str, str], request: web.Request,
