@@ -9,6 +9,8 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
+from tradefleet.commands.console import command_console
+
 CORE_TABLES = ("workers", "stock_locks", "candidates", "orders", "fills", "positions",
                "daily_summaries", "events")
 
@@ -83,4 +85,4 @@ async def _main(args: argparse.Namespace, console: Console) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    return asyncio.run(_main(args, Console()))
+    return asyncio.run(_main(args, command_console()))

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from rich.console import Console
-
 from tradefleet.commands.arguments import float_in, positive_int
+from tradefleet.commands.console import command_console
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,7 +34,7 @@ def _run(args: argparse.Namespace) -> int:
     opts = DemoOptions(workers=args.workers, speed=args.speed, seed=args.seed,
                        symbols=args.symbols, capital_limit=args.capital_limit,
                        live=not args.no_live)
-    console = Console()
+    console = command_console()
     try:
         return asyncio.run(run_demo(opts, console))
     except KeyboardInterrupt:

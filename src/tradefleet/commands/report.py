@@ -10,6 +10,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from tradefleet.commands.console import command_console
+
 
 def _day(text: str) -> date:
     try:
@@ -59,4 +61,4 @@ async def _report(args: argparse.Namespace, console: Console) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    return asyncio.run(_report(args, Console()))
+    return asyncio.run(_report(args, command_console()))

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tradefleet.commands.arguments import float_in, positive_int
+from tradefleet.commands.console import command_console
 
 SIM_DEFAULTS = {"TRADEFLEET_WORKER_ID": "sim-worker", "TRADEFLEET_MODE": "sim",
                 "TRADEFLEET_RISK__CAPITAL_LIMIT": "5000000",
@@ -54,7 +55,7 @@ def _run(args: argparse.Namespace) -> int:
     from tradefleet.domain.errors import ConfigError
     from tradefleet.settings import load_settings
 
-    console = Console()
+    console = command_console()
     environ = {**SIM_DEFAULTS, **os.environ} if args.sim else dict(os.environ)
     try:
         settings = load_settings(args.config, environ)
