@@ -56,5 +56,5 @@ def test_demo_three_workers_whole_session(tmp_path):
 
         asyncio.run(check())
     finally:
-        subprocess.run(["pkill", "-f", f"-D {state}"], check=False)
+        subprocess.run(["pkill", "-f", "--", f"-D {state}"], check=False)
         shutil.rmtree(state, ignore_errors=True)

@@ -8,7 +8,10 @@ simulated clock → a live dashboard → the daily summary and the end-of-day in
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -70,8 +73,49 @@ async def _wait_http(url: str, within: float) -> None:
             await asyncio.sleep(0.1)
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[list[signal.Signals]]:
+    """Ctrl-C, ``kill`` or a closed terminal cancel the supervisor, whose ``finally`` stops
+    every child: the children run in their own sessions, so without this a SIGTERM to the
+    supervisor alone would leave them running."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    received: list[signal.Signals] = []
+
+    def stop(sig: signal.Signals) -> None:
+        if not received:
+            received.append(sig)
+            task.cancel()
+
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stop, sig)
+    try:
+        yield received
+    finally:
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
+
+
 async def run_demo(opts: DemoOptions, console: Console | None = None) -> int:
+    """The demo's exit code: 0 for a clean day, 1 if an invariant failed, 128 + the signal
+    number when stopped by a signal (after every child has been stopped)."""
     console = console or Console()
+    with _stop_on_signals() as received:
+        try:
+            return await _run_demo(opts, console)
+        except asyncio.CancelledError:
+            if not received:
+                raise
+            console.print(f"[yellow]stopped by {received[0].name}: every process of the fleet "
+                          "was terminated[/yellow]")
+            return 128 + int(received[0])
+
+
+async def _run_demo(opts: DemoOptions, console: Console) -> int:
     session = demo_session()
     dsn, log_dir = await asyncio.to_thread(fresh_demo_database, opts.state_dir)
     db = await Database.connect(dsn, min_size=1, max_size=4)
@@ -137,6 +181,6 @@ async def run_demo(opts: DemoOptions, console: Console | None = None) -> int:
                  and len(report.summaries) == len(worker_ids))
         exit_code = 0 if clean else 1
     finally:
-        group.stop_all()
+        group.stop_all(first=worker_ids)
         await db.close()
     return exit_code

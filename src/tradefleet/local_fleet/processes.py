@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,15 +52,22 @@ class ProcessGroup:
     def running(self) -> list[Child]:
         return [c for c in self.children if c.returncode is None]
 
-    def stop_all(self, grace: float = 15.0) -> None:
-        """SIGTERM every live child, wait up to ``grace`` seconds, then SIGKILL the rest."""
-        for child in self.running():
-            _signal(child, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while self.running() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        for child in self.running():
-            _signal(child, signal.SIGKILL)
+    def stop_all(self, grace: float = 15.0, *, first: Collection[str] = ()) -> None:
+        """SIGTERM the children named in ``first`` and wait for them, then the rest; each
+        stage gets up to ``grace`` seconds before SIGKILL. The workers go first so that an
+        order in flight is settled against an exchange that is still there."""
+        stages = [[c for c in self.children if c.name in first],
+                  [c for c in self.children if c.name not in first]]
+        for stage in stages:
+            live = [c for c in stage if c.returncode is None]
+            for child in live:
+                _signal(child, signal.SIGTERM)
+            deadline = time.monotonic() + grace
+            while any(c.returncode is None for c in live) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            for child in live:
+                if child.returncode is None:
+                    _signal(child, signal.SIGKILL)
         for child in self.children:
             try:
                 child.proc.wait(timeout=5)
