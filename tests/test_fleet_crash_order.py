@@ -24,8 +24,8 @@ from tradefleet.adapters.sim.engine import SimMarket
 from tradefleet.adapters.sim.exchange.app import gateway_of, running_exchange
 from tradefleet.domain.orders import OrderPurpose, OrderStatus, OrderType, Side
 from tradefleet.services.lock_service import LockService
+from tradefleet.services.order_follower import OrderFollower
 from tradefleet.services.order_service import OrderService
-from tradefleet.services.reconcile_service import ReconcileService
 from tradefleet.services.worker_registry import WorkerRegistry
 
 APPKEY, APPSECRET = "PSCRASHTESTKEY00000000000000000000", "crash-secret"
@@ -93,7 +93,7 @@ async def test_sigkill_between_order_row_and_answer_recovers_without_duplicate(p
         broker = in_process_kis_broker(_config(base_url), http, clock=clock)
         store = PostgresOrderStore(db)
         orders = OrderService(store, broker, sink, clock)
-        result = await ReconcileService(orders, store, sink).reconcile(WORKER)
+        result = await OrderFollower(orders, store, sink).follow(WORKER)
 
         assert gateway.counters()["orders_per_symbol"][symbol] == 1      # no duplicate sent
         rows = await db.pool.fetch("SELECT * FROM orders WHERE symbol = $1", symbol)

@@ -111,6 +111,15 @@ class TradeStore(Protocol):
         """Non-terminal orders (NEW, SENT, UNKNOWN, PARTIALLY_FILLED), oldest first."""
         ...
 
+    async def orders_to_follow(self, worker_id: str) -> list[tuple[OrderRow, float]]:
+        """Open orders of this worker and of workers no longer live, with their age in
+        seconds by the database clock."""
+        ...
+
+    async def fence_holds(self, client_order_id: str, epoch: int | None) -> bool:
+        """The NEW row's lock is still held with its token by this epoch of its worker."""
+        ...
+
     async def open_positions(self, worker_id: str) -> list[PositionRow]:
         ...
 

@@ -53,8 +53,10 @@ class EntryStep:
         self._track_timeout = track_timeout_s
         self._log = structlog.get_logger("tradefleet.entry").bind(worker_id=worker_id)
 
-    async def try_enter(self, ranked: Sequence[RankedCandidate]) -> EntryOutcome | None:
-        """None when no candidate could be entered this poll (stay in SCAN)."""
+    async def try_enter(self, ranked: Sequence[RankedCandidate], *, epoch: int | None = None
+                        ) -> EntryOutcome | None:
+        """None when no candidate could be entered this poll (stay in SCAN). ``epoch`` is
+        the process epoch the locks (and so the orders) are taken under."""
         for candidate in ranked:
             symbol = candidate.symbol
             buyable = await self._read(
@@ -75,7 +77,7 @@ class EntryStep:
                     detail=verdict.detail, daily_pnl=pnl_today,
                     limit=self._limits.daily_loss_limit))
                 return EntryOutcome(None, None, blocked=True)
-            lock = await self._locks.acquire_lock(symbol, self._worker_id)
+            lock = await self._locks.acquire_lock(symbol, self._worker_id, epoch=epoch)
             if lock is None:
                 self._log.warning("lock held by another worker; trying next candidate",
                                   symbol=symbol)
@@ -91,8 +93,11 @@ class EntryStep:
                 lock, side=Side.BUY, qty=qty, order_type=OrderType.MARKET, limit_price=None,
                 purpose=OrderPurpose.ENTRY)
         except LockLost as exc:
-            self._log.warning("lock lost before the order was written", symbol=lock.symbol,
-                              error=str(exc))
+            # refused by the guarded insert: the lock is gone, or the symbol still carries
+            # another worker's open position; either way this lock is of no use to us
+            await self._locks.release_lock(lock, "ORDER_REFUSED")
+            self._log.warning("order refused by the fence; lock released, trying the next "
+                              "candidate", symbol=lock.symbol, error=str(exc))
             return None
         order = await self._orders.send_order(order)
         if order.status is OrderStatus.REJECTED:
@@ -100,16 +105,22 @@ class EntryStep:
             self._log.warning("buy order rejected; lock released", symbol=lock.symbol,
                               order_id=order.order_id, code=order.reject_code)
             return None
-        order = await self._orders.track(order, timeout_s=self._track_timeout)
-        if order.status is OrderStatus.SENT or order.status is OrderStatus.PARTIALLY_FILLED:
-            order = await self._orders.cancel_remainder(order)   # IOC semantics for entries
-        if order.filled_qty > 0:
+        try:
+            order = await self._orders.track(order, timeout_s=self._track_timeout)
+            if order.status is OrderStatus.SENT or order.status is OrderStatus.PARTIALLY_FILLED:
+                order = await self._orders.cancel_remainder(order)   # IOC semantics
+        except Exception as exc:  # noqa: BLE001 - the order lives on: the follower has it
+            self._log.error("buy not settled; keeping lock, the follower settles it",
+                            symbol=lock.symbol, order_id=order.order_id,
+                            error_type=type(exc).__name__, error=str(exc), exc_info=True)
+            return EntryOutcome(lock, order, pending=True)
+        if order.filled_qty > 0 and order.status.is_terminal:
             return EntryOutcome(lock, order)
         if order.status.is_terminal:
             await self._locks.release_lock(lock, "UNFILLED")
             self._log.warning("buy order not filled; lock released", symbol=lock.symbol,
                               order_id=order.order_id, status=str(order.status))
             return None
-        self._log.error("buy outcome unknown; keeping lock, not resending",
-                        symbol=lock.symbol, order_id=order.order_id)
+        self._log.error("buy outcome not final yet; keeping lock, not resending",
+                        symbol=lock.symbol, order_id=order.order_id, status=str(order.status))
         return EntryOutcome(lock, order, pending=True)

@@ -13,6 +13,7 @@ from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.postgres.event_sink import PostgresEventSink
 from tradefleet.adapters.postgres.lock_store import PostgresLockStore
 from tradefleet.adapters.postgres.order_store import PostgresOrderStore
+from tradefleet.adapters.postgres.orphan_store import PostgresOrphanStore
 from tradefleet.adapters.postgres.position_store import open_positions
 from tradefleet.adapters.postgres.summary_store import PostgresSummaryStore
 from tradefleet.adapters.postgres.worker_store import PostgresWorkerStore
@@ -26,15 +27,18 @@ from tradefleet.domain.strategies import get_strategy
 from tradefleet.ports.broker import BrokerPort
 from tradefleet.ports.clock import Clock
 from tradefleet.ports.trade_store import StrategyTag
+from tradefleet.services.account_reconciler import AccountReconciler
 from tradefleet.services.liquidation_service import LiquidationService
 from tradefleet.services.lock_service import LockService
+from tradefleet.services.order_follower import OrderFollower
 from tradefleet.services.order_service import OrderService
-from tradefleet.services.reconcile_service import ReconcileService
 from tradefleet.services.scan_service import ScanService
 from tradefleet.services.worker_registry import WorkerRegistry
 from tradefleet.settings import Settings
 from tradefleet.worker.cycle import TradingCycle
 from tradefleet.worker.entry import EntryStep
+from tradefleet.worker.guarded_broker import GuardedBroker
+from tradefleet.worker.lease import Lease
 from tradefleet.worker.retry import BrokerReadRetry
 from tradefleet.worker.worker import Worker, WorkerConfig
 
@@ -72,9 +76,13 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
     costs = CostModel(settings.costs.buy_commission_rate, settings.costs.sell_commission_rate,
                       settings.costs.sell_tax_rate)
     order_store = PostgresOrderStore(db, costs=costs)
-    orders = OrderService(order_store, broker, sink, clock, strategy=StrategyTag(
+    # every order POST passes the lease and the database fence first
+    lease = Lease(settings.locks.ttl_seconds)
+    order_broker = GuardedBroker(broker, lease, order_store.fence_holds)
+    orders = OrderService(order_store, order_broker, sink, clock, strategy=StrategyTag(
         strategy.name, strategy.strategy_version, strategy.param_version))
-    reconciler = ReconcileService(orders, order_store, sink)
+    follower = OrderFollower(orders, order_store, sink)
+    orphans = AccountReconciler(PostgresOrphanStore(db), locks, broker, sink)
     retry = BrokerReadRetry(sink, worker_id=worker_id, base_delay=retry_base_delay)
     f = settings.filters
     scanner = ScanService(broker, PostgresCandidateStore(db), sink, strategy,
@@ -110,7 +118,7 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
             open_positions=lambda: open_positions(db.pool, worker_id),
             open_orders=lambda: order_store.open_orders(worker_id),
             liquidation=liquidation, track_timeout_s=track_timeout_s,
-            reconcile=lambda: reconciler.reconcile(worker_id))
+            reconcile=lambda: follower.follow(worker_id), orphans=orphans)
 
     config = WorkerConfig(
         worker_id=worker_id, mode=settings.mode,
@@ -120,4 +128,4 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
         limits=limits, liquidation_at=liquidation_at, session_close=close_at,
         health_port=settings.health_port)
     return Worker(config, broker=broker, clock=clock, sink=sink, registry=registry,
-                  locks=locks, retry=retry, make_cycle=make_cycle)
+                  locks=locks, retry=retry, lease=lease, make_cycle=make_cycle)
