@@ -5,6 +5,7 @@ than the worker's TTL)."""
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.postgres.event_store import append_events
@@ -74,10 +75,10 @@ class PostgresOrphanStore:
                 """INSERT INTO positions (worker_id, trading_day, symbol, status, qty, bought_qty,
                        buy_amount, entry_price, entry_at, strategy_name, strategy_version,
                        param_version, fencing_token, adopted_from, adopted_at)
-                   VALUES ($1, $2, $3, 'OPEN', $4, $4, $5, $5::numeric / $4, now(), 'orphan',
+                   VALUES ($1, $2, $3, 'OPEN', $4, $4, $5, $7, now(), 'orphan',
                            '0', '0', $6, 'exchange', now())
                    RETURNING *""", lock.worker_id, trading_day, lock.symbol, qty, amount,
-                lock.fencing_token)
+                lock.fencing_token, Decimal(amount) / qty)
             row = _position(rec)
             event = OrphanAdoptedEvent(worker_id=lock.worker_id, symbol=lock.symbol,
                                        position_id=row.position_id, qty=qty,
