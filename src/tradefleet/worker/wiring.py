@@ -67,7 +67,7 @@ def session_times(day: date, offset_minutes: int) -> tuple[datetime, datetime]:
 
 def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock: Clock,
                  universe: Sequence[str], track_timeout_s: float = 5.0,
-                 retry_base_delay: float = 0.2) -> Worker:
+                 retry_base_delay: float = 0.2, unseen_grace_s: float | None = None) -> Worker:
     worker_id = settings.worker_id
     sink = PostgresEventSink(db)
     registry = WorkerRegistry(PostgresWorkerStore(db), sink)
@@ -81,7 +81,8 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
     order_broker = GuardedBroker(broker, lease, order_store.fence_holds)
     orders = OrderService(order_store, order_broker, sink, clock, strategy=StrategyTag(
         strategy.name, strategy.strategy_version, strategy.param_version))
-    follower = OrderFollower(orders, order_store, sink)
+    follower = OrderFollower(orders, order_store, sink) if unseen_grace_s is None else \
+        OrderFollower(orders, order_store, sink, unseen_grace_s=unseen_grace_s)
     orphans = AccountReconciler(PostgresOrphanStore(db), locks, broker, sink)
     retry = BrokerReadRetry(sink, worker_id=worker_id, base_delay=retry_base_delay)
     f = settings.filters
