@@ -68,7 +68,7 @@ async def test_sigkill_between_order_row_and_answer_recovers_without_duplicate(p
     async with running_exchange(market) as (base_url, app), aiohttp.ClientSession() as http:
         gateway = gateway_of(app)
         async with http.post(base_url + "/_admin/faults", json={
-                "operation": "order-cash", "kind": "hang_after_accept", "delay": 6,
+                "operation": "place_order", "kind": "hang_after_accept", "delay": 6,
                 "count": 1}) as resp:
             assert resp.status == 200
         ctx = mp.get_context("spawn")
@@ -120,7 +120,7 @@ async def test_lost_order_response_is_recorded_once_with_its_fill(pg_dsn):
     async with running_exchange(market) as (base_url, app), aiohttp.ClientSession() as http:
         gateway = gateway_of(app)
         async with http.post(base_url + "/_admin/faults", json={
-                "operation": "order-cash", "kind": "drop_after_accept", "count": 1}) as resp:
+                "operation": "place_order", "kind": "drop_after_accept", "count": 1}) as resp:
             assert resp.status == 200
         await WorkerRegistry(PostgresWorkerStore(db), sink).register(
             WORKER, pid=os.getpid(), host="test", mode="sim", lock_ttl_seconds=30)
