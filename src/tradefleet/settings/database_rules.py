@@ -52,12 +52,12 @@ def check_database(dsn: str | None, *, sslmode: str | None, allow_insecure: bool
             problems.append(f"{DSN}: a plaintext password is refused in {mode} mode; put the "
                             f"password's enc: value in its place (or encrypt the whole DSN); "
                             f"{sec.HOW_TO}")
-        network = parsed.network_hosts()
+        # host names are not shown: in a malformed DSN they may be pieces of the password
         effective = sslmode or parsed.sslmode or "prefer"
-        if network and effective not in VERIFYING and not allow_insecure:
+        if parsed.network_hosts() and effective not in VERIFYING and not allow_insecure:
             problems.append(
-                f"{SSLMODE}: {mode} mode reaches the database over the network "
-                f"({', '.join(network)}) with sslmode={effective}; set verify-full (or "
+                f"{SSLMODE}: {mode} mode reaches the database over the network (a host that "
+                f"is not a unix socket or loopback) with sslmode={effective}; set verify-full (or "
                 f"verify-ca) with db.sslrootcert, or accept the risk explicitly with {ALLOW}: "
                 f"true (logged as a WARNING at start-up)")
     return CheckedDsn(dsn, problems)
