@@ -62,8 +62,8 @@ async def test_2_ambiguous_entry_not_yet_listed_is_followed_held_and_sold(db):
 async def test_3_status_errors_while_tracking_never_abandon_the_order_nor_buy_more(db):
     rig = await build(db)
     symbol = liquid_symbol(rig.market)
-    # every status read answers something unexpected (a business error on a read)
-    rig.market.faults.set("get_order", "reject", count=10_000, code="EGW00201")
+    # every status read is refused by the gateway's rate limit (EGW00201)
+    rig.market.faults.set("get_order", "rate_limit", count=10_000)
     outcome = await rig.cycle._entry.try_enter([candidate(rig.market, symbol)],
                                                epoch=rig.cycle.epoch)
     assert outcome is not None and outcome.pending        # not abandoned, not forgotten

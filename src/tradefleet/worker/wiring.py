@@ -73,8 +73,7 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
     registry = WorkerRegistry(PostgresWorkerStore(db), sink)
     locks = LockService(PostgresLockStore(db), sink, ttl_seconds=settings.locks.ttl_seconds)
     strategy = get_strategy(settings.strategy.name, dict(settings.strategy.params))
-    costs = CostModel(settings.costs.buy_commission_rate, settings.costs.sell_commission_rate,
-                      settings.costs.sell_tax_rate)
+    costs = CostModel(settings.costs.buy_commission_rate, settings.costs.sell_commission_rate)
     order_store = PostgresOrderStore(db, costs=costs)
     # every order POST passes the lease and the database fence first
     lease = Lease(settings.locks.ttl_seconds)
