@@ -30,6 +30,7 @@ from tradefleet.worker.retry import BrokerReadRetry
 from tradefleet.worker.timers import follow_loop, heartbeat_loop, reclaim_interval, reclaim_loop
 
 EXIT_OK = 0
+POLL_BACKOFF_MAX_S = 5.0     # real seconds between polls while the database fails
 EXIT_FENCED = 3
 
 
@@ -73,6 +74,7 @@ class Worker:
         self._refused = False           # the heartbeat was refused for our epoch
         self._db_trouble = False        # a database call failed since the last good beat
         self._heartbeat: asyncio.Task | None = None
+        self._failed_polls = 0
         self.cycle: TradingCycle | None = None
         self.epoch: int | None = None
         self._stop = asyncio.Event()
@@ -195,16 +197,21 @@ class Worker:
             if self._stop.is_set() and not self._refused:
                 break
             self.health.status = cycle.status.value
+            failed = 0
             if self.lease.valid():      # nothing is decided while the lease is lapsed
-                await self._poll(cycle)
+                failed = 0 if await self._poll(cycle) else self._failed_polls + 1
+            self._failed_polls = failed
             self.health.status = cycle.status.value
-            await self._sleep(cfg.poll_interval_seconds)
+            if failed:                  # the database is away: back off in real seconds
+                await asyncio.sleep(min(POLL_BACKOFF_MAX_S, 0.1 * 2 ** min(failed, 8)))
+            else:
+                await self._sleep(cfg.poll_interval_seconds)
         if self._fenced:
             self._log.error("worker fenced: heartbeat refused; not trading, exiting")
             return EXIT_FENCED
         return await self._shutdown(cycle)
 
-    async def _poll(self, cycle: TradingCycle) -> None:
+    async def _poll(self, cycle: TradingCycle) -> bool:
         try:
             await cycle.poll()
         except Fenced:
@@ -212,7 +219,12 @@ class Worker:
         except Exception as exc:  # noqa: BLE001 - the database may be restarting
             self._db_trouble = True
             self._log.error("poll failed; stopping buying until the database answers",
-                            error_type=type(exc).__name__, error=str(exc), exc_info=True)
+                            error_type=type(exc).__name__, error=str(exc),
+                            retry_in_s=min(POLL_BACKOFF_MAX_S,
+                                           0.1 * 2 ** min(self._failed_polls + 1, 8)),
+                            exc_info=self._failed_polls == 0)
+            return False
+        return True
 
     async def _rejoin(self, cycle: TradingCycle) -> bool:
         """Our heartbeat was refused. Re-register and recover only if our row was marked EXIT
