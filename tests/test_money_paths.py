@@ -257,3 +257,17 @@ async def test_fill_always_lands_even_when_another_worker_holds_the_symbol(db, s
     assert owners["w-late"] == 3 and owners["w-other"] > 0
     books = await read_books(db, late.market)
     assert not books.unrecorded and not books.mismatched, books
+
+
+async def test_entry_records_the_symbols_market_and_the_close_taxes_by_it(db):
+    rig = await build(db)
+    symbol = liquid_symbol(rig.market)
+    market = {i.symbol: i.market for i in rig.market.symbol_infos()}[symbol]
+    await enter(rig, symbol)
+    await _liquidate(rig)
+    row = await db.pool.fetchrow("SELECT market, taxes, sell_amount FROM positions")
+    assert row["market"] == market
+    assert await db.pool.fetchval("SELECT market FROM orders WHERE side = 'BUY'") == market
+    from tradefleet.domain.costs import DEFAULT_COSTS
+    from tradefleet.domain.markets import Market
+    assert row["taxes"] == DEFAULT_COSTS.sell_taxes(row["sell_amount"], Market(market)).total

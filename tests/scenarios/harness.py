@@ -22,6 +22,7 @@ from tradefleet.adapters.sim.broker import SimBroker
 from tradefleet.adapters.sim.engine import SimMarket
 from tradefleet.domain.exits import ExitParams
 from tradefleet.domain.filters import FilterParams
+from tradefleet.domain.markets import Market
 from tradefleet.domain.risk import RiskLimits
 from tradefleet.domain.states import WorkerStatus
 from tradefleet.domain.strategies import get_strategy
@@ -29,6 +30,7 @@ from tradefleet.ports.trade_store import StrategyTag
 from tradefleet.services.account_reconciler import AccountReconciler
 from tradefleet.services.liquidation_service import LiquidationService
 from tradefleet.services.lock_service import LockService
+from tradefleet.services.market_directory import MarketTable
 from tradefleet.services.order_follower import OrderFollower
 from tradefleet.services.order_service import OrderService
 from tradefleet.services.scan_service import RankedCandidate, ScanService
@@ -85,7 +87,9 @@ async def build(db: Database, *, worker_id: str = "w-1", market: SimMarket | Non
     orphans = AccountReconciler(PostgresOrphanStore(db), locks, broker, sink, stray_check_s=0)
     entry = EntryStep(broker=broker, locks=locks, orders=orders, sink=sink,
                       worker_id=worker_id, limits=limits, stop_loss_pct=exits.stop_loss_pct,
-                      realized_pnl_today=pnl_today, read=retry.call, track_timeout_s=2.0)
+                      realized_pnl_today=pnl_today, read=retry.call, track_timeout_s=2.0,
+                      markets=MarketTable({i.symbol: Market(i.market)
+                                           for i in market.symbol_infos()}))
     cycle = TradingCycle(
         worker_id=worker_id, epoch=epoch, registry=registry, locks=locks, orders=orders,
         scanner=scanner, entry=entry, broker=broker, sink=sink, read=retry.call, clock=clock,

@@ -43,6 +43,7 @@ class OrderRow:
     broker_branch: str | None
     reject_code: str | None
     created_at: datetime
+    market: str | None = None        # KRX market of the symbol (taxes), known at entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,7 @@ class NewOrder:
     limit_price: int | None
     purpose: str
     attempt: int = 1
+    market: str | None = None
 
 
 class TradeStore(Protocol):

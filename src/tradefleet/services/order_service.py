@@ -83,14 +83,16 @@ class OrderService:
     async def create_order(self, lock: Lock, *, side: Side | str, qty: int,
                            order_type: OrderType | str, limit_price: int | None,
                            purpose: OrderPurpose | str, attempt: int = 1,
-                           decision_price: int | None = None) -> OrderRow:
+                           decision_price: int | None = None,
+                           market: str | None = None) -> OrderRow:
         """Write the NEW row under the lock's fencing token; raises LockLost if refused.
         ``decision_price`` (the quote the decision used) lets adverse fills be noted."""
         side, order_type, purpose = _check(side, qty, order_type, limit_price, purpose, attempt)
         day = self._trading_day()
         cid = f"tf-{lock.worker_id}-{day:%Y%m%d}-{uuid.uuid4().hex[:12]}"
         row, events = await self._store.create_order(lock, NewOrder(
-            cid, day, side, order_type, qty, limit_price, purpose, attempt))
+            cid, day, side, order_type, qty, limit_price, purpose, attempt,
+            None if market is None else str(market)))
         if row is None:
             raise LockLost(f"symbol: lock on {lock.symbol} (token {lock.fencing_token}) "
                            f"no longer held by {lock.worker_id}; order not written")

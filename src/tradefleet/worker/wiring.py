@@ -26,10 +26,12 @@ from tradefleet.domain.risk import RiskLimits
 from tradefleet.domain.strategies import get_strategy
 from tradefleet.ports.broker import BrokerPort
 from tradefleet.ports.clock import Clock
+from tradefleet.ports.market_of import MarketOf
 from tradefleet.ports.trade_store import StrategyTag
 from tradefleet.services.account_reconciler import AccountReconciler
 from tradefleet.services.liquidation_service import LiquidationService
 from tradefleet.services.lock_service import LockService
+from tradefleet.services.market_directory import MarketDirectory
 from tradefleet.services.order_follower import OrderFollower
 from tradefleet.services.order_service import OrderService
 from tradefleet.services.scan_service import ScanService
@@ -67,7 +69,11 @@ def session_times(day: date, offset_minutes: int) -> tuple[datetime, datetime]:
 
 def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock: Clock,
                  universe: Sequence[str], track_timeout_s: float = 5.0,
-                 retry_base_delay: float = 0.2, unseen_grace_s: float | None = None) -> Worker:
+                 retry_base_delay: float = 0.2, unseen_grace_s: float | None = None,
+                 markets: MarketOf | None = None) -> Worker:
+    """``markets`` tells a symbol's KRX market (its sell taxes): the simulator's universe,
+    or None (then only ``costs.markets``). Real mode buys only symbols whose market is known;
+    sim and paper charge an unknown market the highest tax any market would."""
     worker_id = settings.worker_id
     sink = PostgresEventSink(db)
     registry = WorkerRegistry(PostgresWorkerStore(db), sink)
@@ -105,7 +111,9 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
     entry = EntryStep(broker=broker, locks=locks, orders=orders, sink=sink,
                       worker_id=worker_id, limits=limits, stop_loss_pct=e.stop_loss_pct,
                       realized_pnl_today=pnl_today, read=retry.call,
-                      track_timeout_s=track_timeout_s)
+                      track_timeout_s=track_timeout_s,
+                      markets=MarketDirectory(markets, overrides=settings.costs.markets),
+                      require_market=settings.mode == "real")
 
     liquidation = LiquidationService(orders, order_store, PostgresSummaryStore(db), broker,
                                      sink, clock, track_timeout_s=track_timeout_s)

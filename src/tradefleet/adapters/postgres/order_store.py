@@ -48,7 +48,7 @@ class PostgresOrderStore:
                 client_order_id=order.client_order_id, trading_day=order.trading_day,
                 symbol=lock.symbol, side=order.side, order_type=order.order_type,
                 qty=order.qty, limit_price=order.limit_price, purpose=order.purpose,
-                attempt=order.attempt, epoch=lock.epoch)
+                attempt=order.attempt, epoch=lock.epoch, market=order.market)
             if order_id is None:
                 return None, []
             row = _row(await conn.fetchrow("SELECT * FROM orders WHERE order_id = $1", order_id))
@@ -163,7 +163,7 @@ class PostgresOrderStore:
                         conn, worker_id=row.worker_id, trading_day=row.trading_day,
                         symbol=row.symbol, side=row.side, qty=new_qty, amount=new_amount,
                         fencing_token=row.fencing_token, purpose=row.purpose, strategy=strategy,
-                        costs=self._costs, order_id=order_id)
+                        costs=self._costs, order_id=order_id, market=row.market)
             rec = await conn.fetchrow(
                 """UPDATE orders SET status = $2, filled_qty = GREATEST(filled_qty, $3),
                        filled_amount = GREATEST(filled_amount, $4), updated_at = now()
