@@ -44,3 +44,27 @@ def test_session_time_is_what_the_sim_clock_showed() -> None:
         assert session_time(wall, clock) == shown
     with pytest.raises(ValueError, match="wall"):
         session_time(datetime(2026, 11, 23, 9, 0), clock)
+
+
+async def test_report_command_plots_the_session_clock_the_demo_recorded(db, pg_dsn,
+                                                                        tmp_path) -> None:
+    import argparse
+
+    from rich.console import Console
+
+    from tradefleet.adapters.postgres.session_clock_store import (
+        load_session_clock,
+        save_session_clock,
+    )
+    from tradefleet.commands.report import _report
+
+    await _seed(db, [("w1", "005930", 1500), ("w1", "000660", -700)])
+    report = await fetch_daily_report(db)
+    clock = SimClock(datetime(2026, 11, 23, 9, 0, tzinfo=SEOUL), 6.0, WALL_START.timestamp())
+    await save_session_clock(db, report.trading_day, clock)
+    assert (await load_session_clock(db, report.trading_day)).to_env() == clock.to_env()
+    out = tmp_path / "cmd.html"
+    args = argparse.Namespace(dsn=pg_dsn, date=None, html=out)
+    assert await _report(args, Console(file=open(tmp_path / "out.txt", "w"))) == 0  # noqa: SIM115
+    text = out.read_text()
+    assert "2026-11-23T10:00:00" in text and "2026-11-23T09:40:00" not in text
