@@ -119,3 +119,23 @@ async def test_unseen_order_is_not_expired_within_the_grace_window(db, sink):
     result = await patient.follow("w1")
     assert [o.order_id for o in result.open_orders] == [row.order_id]
     assert await db.pool.fetchval("SELECT status FROM orders") == "NEW"
+
+
+async def test_an_order_a_lagging_list_does_not_show_is_expired_only_after_several_lookups(
+        db, sink):
+    """UNKNOWN is not EXPIRED because the broker's list lagged once: the follower needs its
+    lookups (and the grace period) before it judges an order never sent."""
+    clock, market, broker, symbols, locks = await world(db, sink)
+    before, _ = fresh_process(db, sink, broker, clock)
+    lock = await locks.acquire_lock(symbols[0], "w1")
+    row = await before.create_order(lock, side="BUY", qty=3, order_type="MARKET",
+                                    limit_price=None, purpose="ENTRY")
+    store = PostgresOrderStore(db)
+    follower = OrderFollower(OrderService(store, broker, sink, clock), store, sink,
+                             unseen_grace_s=0, unseen_lookups=3)
+    for _ in range(2):
+        await follower.follow("w1")
+        assert (await store.get_order(row.order_id)).status is OrderStatus.NEW
+    await follower.follow("w1")
+    assert (await store.get_order(row.order_id)).status is OrderStatus.EXPIRED
+    assert len(await fetch_events(db.pool, "OrderExpiredEvent")) == 1
