@@ -30,7 +30,11 @@ def captured():
     configure_logging(json_output=True, level="DEBUG", stream=buf)
 
     def lines() -> list[dict]:
-        return [json.loads(line) for line in buf.getvalue().splitlines() if line.strip()]
+        # pytest-asyncio's loop set-up says which selector it uses (asyncio, DEBUG)
+        return [parsed for parsed in (json.loads(line) for line in buf.getvalue().splitlines()
+                                      if line.strip())
+                if not (parsed.get("logger") == "asyncio"
+                        and parsed["event"].startswith("Using selector"))]
 
     yield lines
     root.handlers[:], root.level = saved
@@ -111,7 +115,45 @@ def test_error_line_carries_type_and_stack_trace(captured):
     [line] = captured()
     assert line["level"] == "error" and line["worker_id"] == "w1"
     assert line["error_type"] == "TimeoutError"
-    assert "Traceback" in line["exception"] and "in fail" in line["exception"]
+    assert "Traceback" in line["stack"] and "in fail" in line["stack"]
+    assert "exception" not in line
+
+
+def test_error_line_inside_except_carries_the_handled_exception(captured):
+    """No exc_info given: an ERROR line written while an exception is handled still gets
+    its type and stack; a warning does not, nor an error line outside any except block,
+    nor one that says exc_info=False."""
+    def fail():
+        raise ConnectionResetError("database went away")
+
+    log = get_logger(worker_id="w1")
+    try:
+        fail()
+    except ConnectionResetError:
+        log.error("poll failed")
+        log.warning("retrying")
+        log.error("quiet", exc_info=False)
+    log.error("no exception here")
+    first, warn, quiet, outside = captured()
+    assert first["error_type"] == "ConnectionResetError"
+    assert "in fail" in first["stack"] and "database went away" in first["stack"]
+    for line in (warn, quiet, outside):
+        assert "stack" not in line and "error_type" not in line
+
+
+def test_stack_trace_is_redacted(captured):
+    secret = "Zr8-registered-secret-in-a-traceback"
+    register_secret(secret)
+
+    def fail():
+        raise RuntimeError(f"token {secret} refused")
+
+    try:
+        fail()
+    except RuntimeError:
+        get_logger().error("auth failed")
+    [line] = captured()
+    assert "in fail" in line["stack"] and secret not in line["stack"]
 
 
 SECRETS = {

@@ -64,7 +64,7 @@ class BrokerReadRetry:
             self._log.error("broker call failed", operation=operation, symbol=symbol,
                             attempt=state.attempt_number, max_attempts=self._attempts,
                             error_type=type(exc).__name__, error=str(exc),
-                            will_retry=state.attempt_number < self._attempts)
+                            will_retry=state.attempt_number < self._attempts, exc_info=exc)
 
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._attempts),

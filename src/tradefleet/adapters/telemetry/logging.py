@@ -2,13 +2,16 @@
 
 ``log_event`` turns a domain event into its log line at the level spec §6.1 gives it, with
 the mandatory fields of §6.2 as top-level keys. Redaction runs last, on every line, including
-lines of the standard library's loggers (aiohttp, asyncpg)."""
+lines of the standard library's loggers (aiohttp, asyncpg). An error line carries the
+exception's type and stack trace (``error_type``, ``stack``): passed as ``exc_info``, or the
+exception being handled when the line is written inside an ``except`` block."""
 
 from __future__ import annotations
 
 import logging
 import os
 import sys
+import traceback
 from typing import Any
 
 import structlog
@@ -28,15 +31,26 @@ def _add_pid(_l: Any, _m: str, event_dict: dict) -> dict:
     return event_dict
 
 
-def _add_error_type(_l: Any, _m: str, event_dict: dict) -> dict:
-    """Spec §6.2: error lines name the exception type next to the stack trace."""
-    exc = event_dict.get("exc_info")
-    if exc is True:
+def _exception_of(event_dict: dict, method: str) -> BaseException | None:
+    """The exception a line is about: the one passed as ``exc_info`` (True: the one being
+    handled), or, for an error line written inside an ``except`` block without it, the
+    exception being handled there."""
+    exc = event_dict.pop("exc_info", None)
+    if exc is True or (exc is None and method in ("error", "critical", "exception")):
         exc = sys.exc_info()
-    if isinstance(exc, BaseException):
+    if isinstance(exc, tuple):
+        exc = exc[1] if len(exc) == 3 else None
+    return exc if isinstance(exc, BaseException) else None
+
+
+def _render_exception(_l: Any, method: str, event_dict: dict) -> dict:
+    """Spec §6.2: an error line names the exception type (``error_type``) and carries its
+    stack trace (``stack``), rendered here so that redaction, which runs last, sees it."""
+    exc = _exception_of(event_dict, method)
+    if exc is not None:
         event_dict.setdefault("error_type", type(exc).__name__)
-    elif isinstance(exc, tuple) and exc and exc[0] is not None:
-        event_dict.setdefault("error_type", exc[0].__name__)
+        event_dict["stack"] = "".join(traceback.format_exception(type(exc), exc,
+                                                                 exc.__traceback__))
     return event_dict
 
 
@@ -58,8 +72,7 @@ def configure_logging(*, json_output: bool | None = None, level: str = "INFO",
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
         _add_pid,
         structlog.processors.StackInfoRenderer(),
-        _add_error_type,
-        structlog.processors.format_exc_info,
+        _render_exception,
     ]
     renderer = (structlog.processors.JSONRenderer(default=str) if json_output
                 else structlog.dev.ConsoleRenderer(colors=False))
