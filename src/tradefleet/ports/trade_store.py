@@ -130,17 +130,6 @@ class TradeStore(Protocol):
 
 
 class SummaryStore(Protocol):
-    async def realized_pnl_today(self, worker_id: str, trading_day: date) -> int:
-        ...
-
-    async def buy_blocked(self, worker_id: str) -> str | None:
-        """Why buying is stopped for this worker today (None = may buy)."""
-        ...
-
-    async def block_buying(self, worker_id: str, reason: str, event: Event) -> None:
-        """Set ``workers.buy_blocked`` and store ``event`` in one transaction."""
-        ...
-
     async def append_tuning(self, worker_id: str, trading_day: date, key: str,
                             item: dict[str, Any]) -> None:
         ...

@@ -10,8 +10,7 @@ from typing import Any
 import asyncpg
 
 from tradefleet.adapters.postgres.database import Database
-from tradefleet.adapters.postgres.event_store import append_events
-from tradefleet.domain.events import DailySummaryUpdatedEvent, Event
+from tradefleet.domain.events import DailySummaryUpdatedEvent
 from tradefleet.domain.pnl import TradePnl
 
 _UPSERT = """
@@ -59,33 +58,11 @@ async def append_tuning(conn: asyncpg.Connection | asyncpg.Pool, *, trading_day:
         trading_day, worker_id, key, json.loads(json.dumps(item, default=str)))
 
 
-async def realized_pnl_today(conn: asyncpg.Connection | asyncpg.Pool, *, trading_day: date,
-                             worker_id: str) -> int:
-    value = await conn.fetchval(
-        "SELECT realized_pnl FROM daily_summaries WHERE trading_day = $1 AND worker_id = $2",
-        trading_day, worker_id)
-    return int(value or 0)
-
-
 class PostgresSummaryStore:
-    """Daily summary reads and the risk side effects (buy block) for the services."""
+    """The daily summary as the services write it (tuning notes)."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
-
-    async def realized_pnl_today(self, worker_id: str, trading_day: date) -> int:
-        return await realized_pnl_today(self._db.pool, trading_day=trading_day,
-                                        worker_id=worker_id)
-
-    async def buy_blocked(self, worker_id: str) -> str | None:
-        return await self._db.pool.fetchval(
-            "SELECT buy_blocked FROM workers WHERE worker_id = $1", worker_id)
-
-    async def block_buying(self, worker_id: str, reason: str, event: Event) -> None:
-        async with self._db.money_transaction() as conn:
-            await conn.execute("UPDATE workers SET buy_blocked = $2 WHERE worker_id = $1",
-                               worker_id, reason)
-            await append_events(conn, [event])
 
     async def append_tuning(self, worker_id: str, trading_day: date, key: str,
                             item: dict[str, Any]) -> None:
