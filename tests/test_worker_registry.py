@@ -86,6 +86,17 @@ async def test_stop_marks_exit_once_with_event(db, sink, logs):
     assert [(e["worker_id"], e["payload"]["pid"], e["payload"]["reason"]) for e in stopped] == [
         ("wa", 777, "SHUTDOWN")]
     assert len(logs.of("WorkerStoppedEvent")) == 1
+    # the stop is the transition to EXIT (spec §6.2), stored and logged before the stop line
+    kinds = [r["event_type"] for r in await fetch_events(db.pool)]
+    assert kinds[-2:] == ["StateTransitionedEvent", "WorkerStoppedEvent"]
+    [moved] = await fetch_events(db.pool, "StateTransitionedEvent")
+    assert moved["payload"] == {"from_status": "IDLE", "to_status": "EXIT",
+                                "reason": "SHUTDOWN"}
+    [line] = logs.of("StateTransitionedEvent")
+    assert (line["level"], line["worker_id"], line["from_status"], line["to_status"]) == \
+        ("info", "wa", "IDLE", "EXIT")
+    assert [r["event_type"] for r in logs.records if r.get("event_type")][-2:] == \
+        ["StateTransitionedEvent", "WorkerStoppedEvent"]
 
 
 async def test_set_buy_blocked(db, sink):

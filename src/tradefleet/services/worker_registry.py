@@ -58,7 +58,6 @@ class WorkerRegistry:
         await self._store.set_buy_blocked(worker_id, reason)
 
     async def stop(self, worker_id: str, epoch: int, reason: str) -> None:
-        """Mark this epoch's row EXIT (with WorkerStoppedEvent); a no-op if already fenced."""
-        event = await self._store.stop(worker_id, epoch, reason)
-        if event is not None:
-            self._sink.log([event])
+        """Mark this epoch's row EXIT (the transition and a WorkerStoppedEvent); a no-op if
+        already fenced."""
+        self._sink.log(await self._store.stop(worker_id, epoch, reason))

@@ -7,7 +7,7 @@ from datetime import date
 
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.postgres.event_store import append_events
-from tradefleet.domain.events import Event, WorkerStoppedEvent
+from tradefleet.domain.events import Event, StateTransitionedEvent, WorkerStoppedEvent
 from tradefleet.domain.states import WorkerStatus
 from tradefleet.ports.lock_store import WorkerRow
 
@@ -23,16 +23,20 @@ RETURNING epoch
 
 _STOP = """
 WITH stopped AS (
-    UPDATE workers SET status = 'EXIT', stopped_at = now(), current_symbol = NULL
-     WHERE worker_id = $1 AND epoch = $2 AND status <> 'EXIT'
-    RETURNING worker_id, pid
+    UPDATE workers w SET status = 'EXIT', stopped_at = now(), current_symbol = NULL
+      FROM (SELECT worker_id, status FROM workers WHERE worker_id = $1) AS before
+     WHERE w.worker_id = before.worker_id AND w.epoch = $2 AND w.status <> 'EXIT'
+    RETURNING w.worker_id, w.pid, before.status AS from_status
 ), ev AS (
     INSERT INTO events (event_type, worker_id, symbol, payload)
-    SELECT 'WorkerStoppedEvent', worker_id, NULL,
-           jsonb_build_object('pid', pid, 'status', 'EXIT', 'reason', $3::text)
-      FROM stopped
+    SELECT kind, worker_id, NULL, payload FROM stopped, LATERAL (VALUES
+        (1, 'StateTransitionedEvent', jsonb_build_object(
+            'from_status', from_status, 'to_status', 'EXIT', 'reason', $3::text)),
+        (2, 'WorkerStoppedEvent', jsonb_build_object(
+            'pid', pid, 'status', 'EXIT', 'reason', $3::text))) AS e (n, kind, payload)
+     ORDER BY n
 )
-SELECT pid FROM stopped
+SELECT pid, from_status FROM stopped
 """
 
 
@@ -82,10 +86,13 @@ class PostgresWorkerStore:
         await self._db.pool.execute(
             "UPDATE workers SET buy_blocked = $2 WHERE worker_id = $1", worker_id, reason)
 
-    async def stop(self, worker_id: str, epoch: int, reason: str) -> Event | None:
-        """EXIT + stopped_at and the WorkerStoppedEvent in one statement; None if fenced."""
+    async def stop(self, worker_id: str, epoch: int, reason: str) -> list[Event]:
+        """EXIT + stopped_at, the transition to EXIT and the WorkerStoppedEvent in one
+        statement; no events if this epoch is fenced (or already stopped)."""
         row = await self._db.pool.fetchrow(_STOP, worker_id, epoch, reason)
         if row is None:
-            return None
-        return WorkerStoppedEvent(worker_id=worker_id, pid=row["pid"], status="EXIT",
-                                  reason=reason)
+            return []
+        return [StateTransitionedEvent(worker_id=worker_id, from_status=row["from_status"],
+                                       to_status=WorkerStatus.EXIT.value, reason=reason),
+                WorkerStoppedEvent(worker_id=worker_id, pid=row["pid"], status="EXIT",
+                                   reason=reason)]
