@@ -18,13 +18,14 @@ from tradefleet.adapters.postgres.order_store import PostgresOrderStore
 from tradefleet.domain.errors import LockLost
 from tradefleet.domain.states import WorkerStatus
 from tradefleet.services.lock_service import LockService
+from tradefleet.services.order_service import OrderService
 from tradefleet.worker.cycle import Holding
 
 
 async def _settle(rig, polls: int = 40, *, until=None) -> None:  # noqa: ANN001
     """Follower passes and cycle polls, as the running worker interleaves them."""
     for _ in range(polls):
-        await rig.follower.follow(rig.cycle.worker_id)
+        await rig.follow()
         await rig.cycle.poll()
         if until is not None and until():
             return
@@ -245,12 +246,14 @@ async def test_fill_always_lands_even_when_another_worker_holds_the_symbol(db, s
     symbol = liquid_symbol(late.market)
     lock = await LockService(PostgresLockStore(db), sink, ttl_seconds=30).acquire_lock(
         symbol, "w-late")
-    row = await late.cycle._orders.create_order(lock, side="BUY", qty=3, order_type="MARKET",
-                                                limit_price=None, purpose="ENTRY")
+    # the late worker's order path past its send guard: the bare broker, as after the check
+    past_guard = OrderService(PostgresOrderStore(db), late.broker, sink, late.clock)
+    row = await past_guard.create_order(lock, side="BUY", qty=3, order_type="MARKET",
+                                        limit_price=None, purpose="ENTRY")
     await db.pool.execute("DELETE FROM stock_locks WHERE symbol = $1", symbol)   # reclaimed
     await enter(other, symbol)
-    sent = await late.cycle._orders.send_order(row)      # the send after the last check
-    done = await late.cycle._orders.track(sent, timeout_s=2)
+    sent = await past_guard.send_order(row)              # the send after the last check
+    done = await past_guard.track(sent, timeout_s=2)
     assert done.filled_qty == 3
     owners = dict(await db.pool.fetch(
         "SELECT worker_id, qty FROM positions WHERE symbol = $1 AND status = 'OPEN'", symbol))

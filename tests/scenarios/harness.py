@@ -1,48 +1,62 @@
-"""Builds one worker's trading cycle against a real database and the in-process simulated
-market, so scenario tests can drive polls one at a time (no mocks: real stores, services,
-sink and market)."""
+"""A worker as production builds it (``worker.wiring.build_worker`` from ``Settings``), started
+(``Worker.start``: authenticate, register, recover) against a real database and the
+in-process simulated market on a frozen clock, so scenario tests drive its own polls one at a
+time. Nothing here sets the worker's state: a step is what the running worker does between
+two sleeps (its order follower's pass, then one poll of its trading cycle).
+
+The lock TTL is long (300 s) because no heartbeat timer runs while a test steps polls: the
+worker's lease, granted at registration, must outlive the test. Lease expiry, heartbeats and
+reclaims are proven with running workers (tests/scenarios/test_sc009_reclaim.py,
+tests/test_fencing.py, tests/test_money_processes.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from tradefleet.adapters.clock import SEOUL, FrozenClock
-from tradefleet.adapters.postgres.candidate_store import PostgresCandidateStore
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.postgres.event_sink import PostgresEventSink
-from tradefleet.adapters.postgres.lock_store import PostgresLockStore
-from tradefleet.adapters.postgres.order_store import PostgresOrderStore
-from tradefleet.adapters.postgres.orphan_store import PostgresOrphanStore
-from tradefleet.adapters.postgres.position_store import open_positions
-from tradefleet.adapters.postgres.summary_store import PostgresSummaryStore
-from tradefleet.adapters.postgres.worker_store import PostgresWorkerStore
 from tradefleet.adapters.sim.broker import SimBroker
 from tradefleet.adapters.sim.engine import SimMarket
 from tradefleet.domain.exits import ExitParams
-from tradefleet.domain.filters import FilterParams
 from tradefleet.domain.markets import Market
-from tradefleet.domain.risk import RiskLimits
 from tradefleet.domain.states import WorkerStatus
-from tradefleet.domain.strategies import get_strategy
-from tradefleet.ports.trade_store import StrategyTag
-from tradefleet.services.account_reconciler import AccountReconciler
-from tradefleet.services.liquidation_service import LiquidationService
-from tradefleet.services.lock_service import LockService
 from tradefleet.services.market_directory import MarketTable
-from tradefleet.services.order_follower import OrderFollower
-from tradefleet.services.order_service import OrderService
-from tradefleet.services.scan_service import RankedCandidate, ScanService
-from tradefleet.services.worker_registry import WorkerRegistry
+from tradefleet.services.scan_service import RankedCandidate
+from tradefleet.settings import Settings, load_settings
 from tradefleet.worker.cycle import TradingCycle
-from tradefleet.worker.entry import EntryStep
-from tradefleet.worker.retry import BrokerReadRetry
+from tradefleet.worker.wiring import build_worker
+from tradefleet.worker.worker import Worker
 
 DAY_START = datetime(2026, 11, 24, 10, 0, 10, tzinfo=SEOUL)
 LIQUIDATION_AT = datetime(2026, 11, 24, 15, 15, tzinfo=SEOUL)
-WIDE_EXITS = ExitParams(stop_loss_pct=Decimal("50"), take_profit_pct=Decimal("50"),
-                        trend_ma_window=3, time_exit_minutes=0)
+POLL_S = 23.0                      # sim seconds between steps: lands mid-minute too
+TTL_S = 300
+# exits that never fire in a morning: ±29.9 %, a trend window longer than the bars so far
+WIDE_EXITS = ExitParams(stop_loss_pct=Decimal("29.9"), take_profit_pct=Decimal("29.9"),
+                        trend_ma_window=120, time_exit_minutes=0)
+STRATEGY = '{"short": 2, "long": 5, "breakout_window": 5}'
+
+
+def worker_env(worker_id: str, *, capital_limit: int = 5_000_000,
+               daily_loss_limit: int = 10_000_000, exits: ExitParams = WIDE_EXITS,
+               **extra: str) -> dict[str, str]:
+    """The environment a sim worker of these scenarios is configured by."""
+    return {"TRADEFLEET_WORKER_ID": worker_id, "TRADEFLEET_MODE": "sim",
+            "TRADEFLEET_RISK__CAPITAL_LIMIT": str(capital_limit),
+            "TRADEFLEET_RISK__DAILY_LOSS_LIMIT": str(daily_loss_limit),
+            "TRADEFLEET_POLL_INTERVAL_SECONDS": "5",
+            "TRADEFLEET_STRATEGY__PARAMS": STRATEGY,
+            "TRADEFLEET_FILTERS__MIN_VOLUME": "0", "TRADEFLEET_FILTERS__MIN_TRADED_VALUE": "0",
+            "TRADEFLEET_FILTERS__MAX_SPREAD_TICKS": "50",
+            "TRADEFLEET_EXITS__STOP_LOSS_PCT": str(exits.stop_loss_pct),
+            "TRADEFLEET_EXITS__TAKE_PROFIT_PCT": str(exits.take_profit_pct),
+            "TRADEFLEET_EXITS__TREND_MA_WINDOW": str(exits.trend_ma_window),
+            "TRADEFLEET_EXITS__TIME_EXIT_MINUTES": str(exits.time_exit_minutes),
+            "TRADEFLEET_LOCKS__TTL_SECONDS": str(TTL_S), **extra}
 
 
 @dataclass
@@ -51,56 +65,72 @@ class Rig:
     market: SimMarket
     clock: FrozenClock
     broker: SimBroker
+    settings: Settings
+    worker: Worker
     cycle: TradingCycle
     sink: PostgresEventSink
-    follower: OrderFollower
+
+    @property
+    def worker_id(self) -> str:
+        return self.settings.worker_id
+
+    async def follow(self) -> None:
+        """One pass of the worker's order follower (its follow timer)."""
+        assert self.cycle.reconcile is not None
+        await self.cycle.reconcile()
+
+    async def step(self, seconds: float = POLL_S) -> None:
+        """What the running worker does in one turn: time passes, its follower runs, it polls."""
+        self.clock.advance(seconds)
+        await self.follow()
+        await self.cycle.poll()
+
+    async def stop(self) -> int:
+        """The worker's own shutdown (what its loop does at the close or on a stop)."""
+        return await self.worker._shutdown(self.cycle)
 
 
 async def build(db: Database, *, worker_id: str = "w-1", market: SimMarket | None = None,
                 clock: FrozenClock | None = None, capital_limit: int = 5_000_000,
                 exits: ExitParams = WIDE_EXITS, universe: list[str] | None = None,
-                daily_loss_limit: int = 10_000_000, unseen_grace_s: float = 0.0) -> Rig:
+                daily_loss_limit: int = 10_000_000, unseen_grace_s: float = 0.0,
+                **env: str) -> Rig:
     clock = clock or FrozenClock(DAY_START)
     market = market or SimMarket(7, n_symbols=40, clock=clock)
     broker = SimBroker(market)
-    sink = PostgresEventSink(db)
-    registry = WorkerRegistry(PostgresWorkerStore(db), sink)
-    epoch = await registry.register(worker_id, pid=1234, host="test", mode="sim",
-                                    lock_ttl_seconds=30)
-    locks = LockService(PostgresLockStore(db), sink, ttl_seconds=30)
-    strategy = get_strategy("ma_breakout", {"short": 2, "long": 5, "breakout_window": 5})
-    order_store = PostgresOrderStore(db)
-    orders = OrderService(order_store, broker, sink, clock, strategy=StrategyTag(
-        strategy.name, strategy.strategy_version, strategy.param_version))
-    retry = BrokerReadRetry(sink, worker_id=worker_id, base_delay=0.001, max_delay=0.002)
-    scanner = ScanService(broker, PostgresCandidateStore(db), sink, strategy,
-                          FilterParams(0, 0, 50), worker_id=worker_id, read=retry.call)
-    limits = RiskLimits(capital_limit=capital_limit, daily_loss_limit=daily_loss_limit)
+    settings = load_settings(None, worker_env(worker_id, capital_limit=capital_limit,
+                                              daily_loss_limit=daily_loss_limit, exits=exits,
+                                              **env))
+    worker = build_worker(settings, db=db, broker=broker, clock=clock,
+                          universe=universe or market.symbols(), track_timeout_s=2.0,
+                          retry_base_delay=0.001, unseen_grace_s=unseen_grace_s,
+                          markets=MarketTable({i.symbol: Market(i.market)
+                                               for i in market.symbol_infos()}),
+                          stray_check_s=0)
+    cycle = await worker.start()
+    if cycle.status is WorkerStatus.IDLE:        # start-up that leaves recovery to the loop
+        await worker.recover(cycle)
+    return Rig(db, market, clock, broker, settings, worker, cycle, PostgresEventSink(db))
 
-    async def pnl_today() -> int:
-        value = await db.pool.fetchval(
-            "SELECT coalesce(sum(realized_pnl), 0) FROM positions "
-            "WHERE worker_id = $1 AND status = 'CLOSED'", worker_id)
-        return int(value)
 
-    follower = OrderFollower(orders, order_store, sink, unseen_grace_s=unseen_grace_s)
-    orphans = AccountReconciler(PostgresOrphanStore(db), locks, broker, sink, stray_check_s=0)
-    entry = EntryStep(broker=broker, locks=locks, orders=orders, sink=sink,
-                      worker_id=worker_id, limits=limits, stop_loss_pct=exits.stop_loss_pct,
-                      realized_pnl_today=pnl_today, read=retry.call, track_timeout_s=2.0,
-                      markets=MarketTable({i.symbol: Market(i.market)
-                                           for i in market.symbol_infos()}))
-    cycle = TradingCycle(
-        worker_id=worker_id, epoch=epoch, registry=registry, locks=locks, orders=orders,
-        scanner=scanner, entry=entry, broker=broker, sink=sink, read=retry.call, clock=clock,
-        exits=exits, universe=universe or market.symbols(), liquidation_at=LIQUIDATION_AT,
-        open_positions=lambda: open_positions(db.pool, worker_id),
-        open_orders=lambda: order_store.open_orders(worker_id), track_timeout_s=2.0,
-        reconcile=lambda: follower.follow(worker_id), orphans=orphans,
-        liquidation=LiquidationService(orders, order_store, PostgresSummaryStore(db), broker,
-                                       sink, clock, track_timeout_s=2.0, retry_wait_s=0.1))
-    await cycle.move(WorkerStatus.SCAN, symbol=None, reason="start")
-    return Rig(db, market, clock, broker, cycle, sink, follower)
+async def poll_until(rig: Rig, done: Callable[[], Awaitable[bool]] | Callable[[], bool], *,
+                     seconds: float = POLL_S, max_polls: int = 300) -> int:
+    """Step the worker until ``done()``; the number of steps taken (AssertionError if never)."""
+    for n in range(1, max_polls + 1):
+        await rig.step(seconds)
+        result = done()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return n
+    raise AssertionError(f"{rig.worker_id}: condition not reached in {max_polls} polls")
+
+
+async def poll_until_holding(rig: Rig, **kw: float) -> str:
+    """Step until the worker's own scan and entry put it in HOLD on a filled position."""
+    await poll_until(rig, lambda: rig.cycle.holding is not None
+                     and rig.cycle.holding.position_id != 0, **kw)
+    return rig.cycle.holding.lock.symbol
 
 
 def liquid_symbol(market: SimMarket, skip: int = 0) -> str:
@@ -115,9 +145,10 @@ def candidate(market: SimMarket, symbol: str) -> RankedCandidate:
 
 
 async def enter(rig: Rig, symbol: str) -> None:
-    """Drive the entry step for one chosen symbol as a scan poll would, then go HOLD."""
+    """Money-path tests: the worker's entry step for one chosen symbol, as a scan poll
+    would run it, then HOLD. Acceptance tests let the worker's own scan choose instead."""
     cycle = rig.cycle
-    outcome = await cycle._entry.try_enter([candidate(rig.market, symbol)])
+    outcome = await cycle._entry.try_enter([candidate(rig.market, symbol)], epoch=cycle.epoch)
     assert outcome is not None and outcome.lock is not None and not outcome.pending
     assert await cycle.adopt(outcome.lock)
     await cycle.move(WorkerStatus.HOLD, symbol=symbol, reason="entry filled")

@@ -17,7 +17,7 @@ from tradefleet.domain.events import RiskViolationEvent
 from tradefleet.domain.locks import Lock
 from tradefleet.domain.markets import Market
 from tradefleet.domain.orders import OrderPurpose, OrderStatus, OrderType, Side
-from tradefleet.domain.risk import RiskLimits, check_entry, entry_qty
+from tradefleet.domain.risk import CAPITAL_LIMIT, RiskLimits, check_entry, entry_qty
 from tradefleet.ports.broker import BrokerPort
 from tradefleet.ports.events import EventSink
 from tradefleet.ports.market_of import MarketOf
@@ -80,7 +80,8 @@ class EntryStep:
                 await self._sink.publish(RiskViolationEvent(
                     worker_id=self._worker_id, symbol=symbol, rule=verdict.rule or "",
                     detail=verdict.detail, daily_pnl=pnl_today,
-                    limit=self._limits.daily_loss_limit))
+                    limit=self._limits.capital_limit if verdict.rule == CAPITAL_LIMIT
+                    else self._limits.daily_loss_limit))
                 return EntryOutcome(None, None, blocked=True)
             market = await self._market_of(symbol)
             if market is None and self._require_market:
@@ -92,7 +93,7 @@ class EntryStep:
                 self._log.warning("lock held by another worker; trying next candidate",
                                   symbol=symbol)
                 continue
-            outcome = await self._buy(lock, qty, market)
+            outcome = await self._buy(lock, qty, market, candidate.price)
             if outcome is not None:
                 return outcome
         return None
@@ -103,11 +104,12 @@ class EntryStep:
         markets = self._markets
         return await self._read("market_of", lambda: markets.market_of(symbol))
 
-    async def _buy(self, lock: Lock, qty: int, market: Market | None) -> EntryOutcome | None:
+    async def _buy(self, lock: Lock, qty: int, market: Market | None, price: int
+                   ) -> EntryOutcome | None:
         try:
             order = await self._orders.create_order(
                 lock, side=Side.BUY, qty=qty, order_type=OrderType.MARKET, limit_price=None,
-                purpose=OrderPurpose.ENTRY, market=market)
+                purpose=OrderPurpose.ENTRY, market=market, decision_price=price)
         except LockLost as exc:
             # refused by the guarded insert: the lock is gone, or the symbol still carries
             # another worker's open position; either way this lock is of no use to us

@@ -28,7 +28,7 @@ from tradefleet.ports.broker import BrokerPort
 from tradefleet.ports.clock import Clock
 from tradefleet.ports.market_of import MarketOf
 from tradefleet.ports.trade_store import StrategyTag
-from tradefleet.services.account_reconciler import AccountReconciler
+from tradefleet.services.account_reconciler import STRAY_CHECK_S, AccountReconciler
 from tradefleet.services.liquidation_service import LiquidationService
 from tradefleet.services.lock_service import LockService
 from tradefleet.services.market_directory import MarketDirectory
@@ -70,10 +70,13 @@ def session_times(day: date, offset_minutes: int) -> tuple[datetime, datetime]:
 def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock: Clock,
                  universe: Sequence[str], track_timeout_s: float = 5.0,
                  retry_base_delay: float = 0.2, unseen_grace_s: float | None = None,
-                 markets: MarketOf | None = None) -> Worker:
+                 markets: MarketOf | None = None,
+                 stray_check_s: float = STRAY_CHECK_S) -> Worker:
     """``markets`` tells a symbol's KRX market (its sell taxes): the simulator's universe,
     or None (then only ``costs.markets``). Real mode buys only symbols whose market is known;
-    sim and paper charge an unknown market the highest tax any market would."""
+    sim and paper charge an unknown market the highest tax any market would.
+    ``stray_check_s``: real seconds between two looks at the broker's holdings for shares no
+    row accounts for (tests that step polls on a frozen clock look every time)."""
     worker_id = settings.worker_id
     sink = PostgresEventSink(db)
     registry = WorkerRegistry(PostgresWorkerStore(db), sink)
@@ -84,11 +87,14 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
     # every order POST passes the lease and the database fence first
     lease = Lease(settings.locks.ttl_seconds)
     order_broker = GuardedBroker(broker, lease, order_store.fence_holds)
+    summaries = PostgresSummaryStore(db)
     orders = OrderService(order_store, order_broker, sink, clock, strategy=StrategyTag(
-        strategy.name, strategy.strategy_version, strategy.param_version))
+        strategy.name, strategy.strategy_version, strategy.param_version),
+        summaries=summaries)          # fills far worse than the decision quote are noted
     follower = OrderFollower(orders, order_store, sink) if unseen_grace_s is None else \
         OrderFollower(orders, order_store, sink, unseen_grace_s=unseen_grace_s)
-    orphans = AccountReconciler(PostgresOrphanStore(db), locks, broker, sink)
+    orphans = AccountReconciler(PostgresOrphanStore(db), locks, broker, sink,
+                                stray_check_s=stray_check_s)
     retry = BrokerReadRetry(sink, worker_id=worker_id, base_delay=retry_base_delay)
     f = settings.filters
     scanner = ScanService(broker, PostgresCandidateStore(db), sink, strategy,
@@ -115,7 +121,7 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
                       markets=MarketDirectory(markets, overrides=settings.costs.markets),
                       require_market=settings.mode == "real")
 
-    liquidation = LiquidationService(orders, order_store, PostgresSummaryStore(db), broker,
+    liquidation = LiquidationService(orders, order_store, summaries, broker,
                                      sink, clock, track_timeout_s=track_timeout_s)
 
     def make_cycle(epoch: int) -> TradingCycle:
