@@ -1,79 +1,72 @@
-"""SC-002: one poll of the candidate search over a simulated universe."""
+"""SC-002: the worker's scan poll in SCAN collects the universe's quotes, drops what the
+pre-filters refuse, computes the strategy's indicators on short candles, stores every
+candidate that passed (signal = True for the buyable ones) and announces the scan.
+
+검증: log (poll start, filter results, candidate list), candidates rows with signal = True,
+CandidateScannedEvent."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from tradefleet.adapters.clock import SEOUL, FrozenClock
-from tradefleet.adapters.postgres.candidate_store import PostgresCandidateStore
-from tradefleet.adapters.postgres.worker_store import PostgresWorkerStore
-from tradefleet.adapters.sim.broker import SimBroker
+from tests.scenarios.evidence import events, one_line
+from tests.scenarios.harness import DAY_START, POLL_S, build
+
+from tradefleet.adapters.clock import FrozenClock
 from tradefleet.adapters.sim.engine import SimMarket
-from tradefleet.domain.filters import FilterParams
 from tradefleet.domain.strategies import get_strategy
-from tradefleet.services.scan_service import ScanService
-from tradefleet.services.worker_registry import WorkerRegistry
 
-START = datetime(2026, 11, 24, 9, 40, 10, tzinfo=SEOUL)
 PARAMS = {"short": 2, "long": 5, "breakout_window": 5}
 
 
-async def test_scan_filters_evaluates_stores_and_announces(db, sink, logs):
-    await WorkerRegistry(PostgresWorkerStore(db), sink).register(
-        "w-scan", pid=1, host="t", mode="sim", lock_ttl_seconds=30)
-    clock = FrozenClock(START)
-    market = SimMarket(11, n_symbols=80, clock=clock)
-    broker = SimBroker(market)
+async def test_scan_poll_filters_evaluates_stores_and_announces(db, logs):
+    clock = FrozenClock(DAY_START)
+    market = SimMarket(7, n_symbols=40, clock=clock)
     universe = market.symbols()
-    strategy = get_strategy("ma_breakout", PARAMS)
+    first_poll = DAY_START + timedelta(seconds=POLL_S)
+    clock.set(first_poll)
     volumes = sorted(q.volume for q in market.quotes(universe).values())
     min_volume = volumes[len(volumes) // 4]          # about a quarter is too thin
-    filters = FilterParams(min_volume=min_volume, min_traded_value=0, max_spread_ticks=50)
-    scanner = ScanService(broker, PostgresCandidateStore(db), sink, strategy, filters,
-                          worker_id="w-scan")
+    clock.set(DAY_START)
+    rig = await build(db, worker_id="w-scan", market=market, clock=clock,
+                      TRADEFLEET_FILTERS__MIN_VOLUME=str(min_volume))
 
-    result = None
-    for _ in range(150):                # walk the day until the tape gives a breakout
-        result = await scanner.scan(universe, START.date())
-        if result.ranked:
-            break
-        clock.advance(23)               # land mid-minute too
-    assert result is not None and result.ranked, "no breakout signal all morning"
+    await rig.step()                                 # the worker's poll at first_poll
 
-    quotes = market.quotes(universe)
+    assert clock.now() == first_poll
+    [scanned] = await events(db, "CandidateScannedEvent", worker_id="w-scan")
+    scan_id = scanned["scan_id"]
+    quotes = market.quotes(universe)                 # the tape at the scan's time
     thin = {s for s, q in quotes.items() if q.volume < min_volume}
-    assert thin and result.filter_rejections["min_volume"] == len(thin)
+    assert thin and scanned["filter_rejections"]["min_volume"] == len(thin)
+    assert scanned["universe_size"] == len(universe)
 
     rows = await db.pool.fetch(
-        "SELECT * FROM candidates WHERE scan_id = $1 ORDER BY symbol", result.scan_id)
-    assert len(rows) == result.passed_filters > 0
-    stored = {r["symbol"] for r in rows}
-    assert not stored & thin
-    assert all(r["passed_filters"] and r["trading_day"] == START.date() for r in rows)
-    assert {r["strategy_name"] for r in rows} == {"ma_breakout"}
-    assert {r["param_version"] for r in rows} == {strategy.param_version}
-
+        "SELECT * FROM candidates WHERE scan_id = $1 ORDER BY symbol", scan_id)
+    assert len(rows) == scanned["passed_filters"] > 0
+    assert not {r["symbol"] for r in rows} & thin
+    strategy = get_strategy("ma_breakout", PARAMS)
+    assert all(r["passed_filters"] and r["trading_day"] == DAY_START.date()
+               and r["worker_id"] == "w-scan" for r in rows)
+    assert {(r["strategy_name"], r["param_version"]) for r in rows} == \
+        {("ma_breakout", strategy.param_version)}
     signalled = [r for r in rows if r["signal"]]
-    assert sorted(r["symbol"] for r in signalled) == sorted(c.symbol for c in result.ranked)
-    for r in signalled:                 # the stored indicators justify the signal
+    assert signalled and sorted(r["symbol"] for r in signalled) == sorted(scanned["candidates"])
+    assert scanned["signals"] == len(signalled)
+    for r in signalled:                              # the stored indicators justify the signal
         bars = [b for b in market.minute_bars(r["symbol"], 6)
                 if b.start + timedelta(minutes=1) <= quotes[r["symbol"]].at]
         closes = [b.close for b in bars[-5:]]
+        assert r["price"] == quotes[r["symbol"]].price
         assert r["price"] > max(closes) == r["indicators"]["prior_high"]
         assert r["indicators"]["sma_short"] > r["indicators"]["sma_long"]
-    scores = [c.score for c in result.ranked]
-    assert scores == sorted(scores, reverse=True)
 
-    events = await db.pool.fetch(
-        "SELECT payload FROM events WHERE event_type = 'CandidateScannedEvent' "
-        "ORDER BY event_id DESC LIMIT 1")
-    payload = events[0]["payload"]
-    assert payload["candidates"] == [c.symbol for c in result.ranked]
-    assert payload["passed_filters"] == len(rows)
-    assert payload["universe_size"] == len(universe)
-    assert payload["filter_rejections"]["min_volume"] == len(thin)
-
-    said = {r.get("event"): r["level"] for r in logs.records}
-    assert said["scan poll started"] == "info"
-    assert said["scan filter results"] == "info"
-    assert said["CandidateScannedEvent"] == "info"
+    started = one_line(logs, event="scan poll started", worker_id="w-scan")
+    assert started["level"] == "info" and started["scan_id"] == scan_id
+    assert started["universe_size"] == len(universe)
+    filtered = one_line(logs, event="scan filter results", worker_id="w-scan")
+    assert filtered["level"] == "info" and filtered["passed_filters"] == len(rows)
+    assert filtered["filter_rejections"]["min_volume"] == len(thin)
+    announced = one_line(logs, event_type="CandidateScannedEvent", worker_id="w-scan")
+    assert announced["level"] == "info"
+    assert announced["candidates"] == scanned["candidates"]     # the candidate list, ranked

@@ -1,39 +1,39 @@
-"""SC-006: in HOLD with no exit condition met, a poll only publishes MonitoringEvent."""
+"""SC-006: in HOLD with no exit condition met, each poll re-reads the price and the short
+average, evaluates all four exit checks, publishes MonitoringEvent and sends nothing.
+
+검증: log (poll, exit checks and their result), positions unchanged, MonitoringEvent."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from tests.scenarios.evidence import events, lines, worker_row
+from tests.scenarios.harness import build, poll_until_holding
 
-from tests.scenarios.harness import build, enter, later, liquid_symbol
-
-from tradefleet.domain.exits import ExitParams
+CHECKS = {"stop_loss", "take_profit", "trend_break", "time_exit"}
 
 
-async def test_hold_poll_without_exit_condition_only_monitors(db, logs):
-    # ±50% exits, trend window longer than the morning so far, no time exit: nothing triggers
-    exits = ExitParams(stop_loss_pct=Decimal("50"), take_profit_pct=Decimal("50"),
-                       trend_ma_window=240, time_exit_minutes=0)
-    rig = await build(db, worker_id="w-mon", exits=exits)
-    symbol = liquid_symbol(rig.market)
-    await enter(rig, symbol)
-    before = await db.pool.fetchrow("SELECT * FROM positions WHERE symbol = $1", symbol)
+async def test_hold_polls_without_exit_condition_only_monitor(db, logs):
+    rig = await build(db, worker_id="w-mon")         # ±29.9 %, 120-bar trend, no time exit
+    symbol = await poll_until_holding(rig)
+    before = dict(await db.pool.fetchrow("SELECT * FROM positions WHERE symbol = $1", symbol))
+    orders_before = await db.pool.fetchval("SELECT count(*) FROM orders")
 
+    prices = []
     for _ in range(3):
-        later(rig, 1)
-        await rig.cycle.poll()
+        await rig.step(60)
+        prices.append(rig.market.quote(symbol).price)
 
-    after = await db.pool.fetchrow("SELECT * FROM positions WHERE symbol = $1", symbol)
-    assert (after["qty"], after["status"], after["updated_at"]) == \
-        (before["qty"], "OPEN", before["updated_at"])
+    after = dict(await db.pool.fetchrow("SELECT * FROM positions WHERE symbol = $1", symbol))
+    assert after == before                           # not a column changed
+    assert await db.pool.fetchval("SELECT count(*) FROM orders") == orders_before
     assert await db.pool.fetchval("SELECT count(*) FROM orders WHERE side = 'SELL'") == 0
-    assert await db.pool.fetchval(
-        "SELECT status FROM workers WHERE worker_id = 'w-mon'") == "HOLD"
-    events = await db.pool.fetch(
-        "SELECT payload FROM events WHERE event_type = 'MonitoringEvent' ORDER BY event_id")
-    assert len(events) == 3
-    for e in events:
-        assert e["payload"]["position_id"] == before["position_id"]
-        assert set(e["payload"]["checks"]) == {"stop_loss", "take_profit", "trend_break",
-                                               "time_exit"}
-        assert not any(e["payload"]["checks"].values())
-    assert [r["level"] for r in logs.of("MonitoringEvent")] == ["info"] * 3
+    row = await worker_row(db, "w-mon")
+    assert (row["status"], row["current_symbol"]) == ("HOLD", symbol)
+    monitored = await events(db, "MonitoringEvent", worker_id="w-mon")
+    assert len(monitored) == 3
+    for e, price in zip(monitored, prices, strict=True):
+        assert (e["symbol"], e["position_id"], e["price"]) == \
+            (symbol, before["position_id"], price)           # the price read at that poll
+        assert set(e["checks"]) == CHECKS and not any(e["checks"].values())
+    logged = lines(logs, event_type="MonitoringEvent", worker_id="w-mon")
+    assert [r["level"] for r in logged] == ["info"] * 3
+    assert all(set(r["checks"]) == CHECKS and "pnl_pct" in r for r in logged)
