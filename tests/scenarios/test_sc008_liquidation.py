@@ -1,36 +1,60 @@
-"""SC-008: at liquidation time every holding worker sells at market, frees its lock and
-returns to SCAN without buying again."""
+"""SC-008: at the liquidation time (15:15, 15 minutes before the close) every holding worker
+sells its position at market, least liquid first, frees its lock and returns to SCAN; from
+then on it buys nothing.
+
+검증: every positions qty = 0, stock_locks empty, every workers current_symbol = NULL,
+MandatoryLiquidationEvent and PositionExitedEvent, log (mandatory liquidation, INFO)."""
 
 from __future__ import annotations
 
-from tests.scenarios.harness import LIQUIDATION_AT, build, enter, liquid_symbol
+from datetime import timedelta
+
+from tests.scenarios.evidence import events, lines, one_line
+from tests.scenarios.harness import LIQUIDATION_AT, build, poll_until_holding
+
+from tradefleet.domain.orders import Side
 
 
-async def test_liquidation_time_flattens_every_worker(db, logs):
-    first = await build(db, worker_id="w-liq-a")
-    second = await build(db, worker_id="w-liq-b", market=first.market, clock=first.clock)
-    await enter(first, liquid_symbol(first.market, 0))
-    await enter(second, liquid_symbol(first.market, 1))
-    assert await db.pool.fetchval("SELECT count(*) FROM stock_locks") == 2
+async def test_liquidation_time_flattens_every_holding_worker_and_stops_buying(db, logs):
+    a = await build(db, worker_id="w-liq-a")
+    b = await build(db, worker_id="w-liq-b", market=a.market, clock=a.clock)
+    held_a = await poll_until_holding(a)
+    await b.cycle.poll()                             # same moment: B takes the next candidate
+    held_b = b.cycle.holding.lock.symbol
+    assert held_a != held_b and await db.pool.fetchval("SELECT count(*) FROM stock_locks") == 2
+    assert a.worker.config.liquidation_at == LIQUIDATION_AT
+    buys = await db.pool.fetchval("SELECT count(*) FROM orders WHERE side = 'BUY'")
 
-    first.clock.set(LIQUIDATION_AT.replace(second=30))
-    await first.cycle.poll()
-    await second.cycle.poll()
+    a.clock.set(LIQUIDATION_AT + timedelta(seconds=30))
+    await a.step(0)
+    await b.step(0)
 
     assert await db.pool.fetchval("SELECT count(*) FROM positions WHERE qty > 0") == 0
-    assert await db.pool.fetchval("SELECT count(*) FROM positions WHERE status = 'CLOSED'") == 2
+    closed = await db.pool.fetch("SELECT symbol, exit_reason FROM positions ORDER BY symbol")
+    assert [(r["symbol"], r["exit_reason"]) for r in closed] == \
+        sorted([(held_a, "LIQUIDATION"), (held_b, "LIQUIDATION")])
     assert await db.pool.fetchval("SELECT count(*) FROM stock_locks") == 0
     workers = await db.pool.fetch("SELECT status, current_symbol FROM workers")
     assert [(w["status"], w["current_symbol"]) for w in workers] == [("SCAN", None)] * 2
-    sells = await db.pool.fetch("SELECT purpose, status FROM orders WHERE side = 'SELL'")
-    assert [(s["purpose"], s["status"]) for s in sells] == [("LIQUIDATION", "FILLED")] * 2
-    kinds = [r["event_type"] for r in await db.pool.fetch(
-        "SELECT event_type FROM events ORDER BY event_id")]
-    assert kinds.count("MandatoryLiquidationEvent") == 2
-    assert kinds.count("PositionExitedEvent") == 2
-    assert any(r.get("event") == "mandatory liquidation" for r in logs.records)
+    sells = await db.pool.fetch("SELECT purpose, status, order_type FROM orders "
+                                "WHERE side = 'SELL'")
+    assert [tuple(s) for s in sells] == [("LIQUIDATION", "FILLED", "MARKET")] * 2
+    for wid, symbol in (("w-liq-a", held_a), ("w-liq-b", held_b)):
+        [started] = await events(db, "MandatoryLiquidationEvent", worker_id=wid)
+        assert started["positions"] == [symbol] and started["order_of_exit"] == [symbol]
+        [exited] = await events(db, "PositionExitedEvent", worker_id=wid)
+        assert (exited["symbol"], exited["exit_reason"]) == (symbol, "LIQUIDATION")
+        said = one_line(logs, event="mandatory liquidation", worker_id=wid)
+        assert said["level"] == "info" and said["symbol"] == symbol
+        announced = one_line(logs, event_type="MandatoryLiquidationEvent", worker_id=wid)
+        assert announced["level"] == "info"
 
-    # after liquidation time a SCAN poll never buys
-    await first.cycle.poll()
-    assert first.cycle.buying_stopped
-    assert await db.pool.fetchval("SELECT count(*) FROM orders WHERE side = 'BUY'") == 2
+    # after liquidation time a SCAN poll buys nothing, and says so once
+    for _ in range(3):
+        await a.step()
+        await b.step()
+    assert await db.pool.fetchval("SELECT count(*) FROM orders WHERE side = 'BUY'") == buys
+    assert len(a.market.find(held_a, Side.BUY, a.clock.now().replace(hour=0))) == 1
+    for wid in ("w-liq-a", "w-liq-b"):
+        [stopped] = lines(logs, event="liquidation time reached; buying stopped", worker_id=wid)
+        assert stopped["level"] == "info"

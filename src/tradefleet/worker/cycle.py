@@ -267,6 +267,10 @@ class TradingCycle:
         by its heartbeat, and another holder cannot buy while our position is open."""
         held = self.holding
         assert held is not None
+        for ours in await self._locks.locks_of(self.worker_id):
+            if ours.symbol == held.lock.symbol:     # not lost (a sale that fell short): keep it
+                held.lock = replace(ours, epoch=self.epoch)
+                return
         lock = await self._locks.acquire_lock(held.lock.symbol, self.worker_id, epoch=self.epoch)
         if lock is not None:
             held.lock = lock
