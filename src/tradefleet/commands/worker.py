@@ -101,9 +101,11 @@ async def _run_sim(settings, args: argparse.Namespace, console: Console) -> int:
         await db.close()
 
 
-async def _run_kis(settings, console: Console) -> int:  # noqa: ANN001
+async def _run_kis(settings, console: Console, *, clock=None) -> int:  # noqa: ANN001
     """Paper/real KIS, or ``mode: sim`` against a ``tradefleet exchange`` simulator: either
-    way the KIS REST adapter, with one token and one rate budget per appkey for the fleet."""
+    way the KIS REST adapter, with one token and one rate budget per appkey for the fleet.
+    ``clock``: the command leaves it None (wall clock, or the shared simulated clock of a
+    local fleet); acceptance tests pass the exchange simulator's clock."""
     import aiohttp
 
     from tradefleet.adapters.clock import SimClock, WallClock
@@ -129,7 +131,8 @@ async def _run_kis(settings, console: Console) -> int:  # noqa: ANN001
                        mode="real" if simulated else settings.mode,
                        timeout_seconds=settings.broker.timeout_seconds)
     shared_clock = os.environ.get("TRADEFLEET_SIM_CLOCK")
-    clock = SimClock.from_env(shared_clock) if simulated and shared_clock else WallClock()
+    if clock is None:
+        clock = SimClock.from_env(shared_clock) if simulated and shared_clock else WallClock()
     cipher = FernetCipher(read_key(settings.key_file)) if settings.key_file else None
     if cipher is None and not simulated:
         raise ConfigError("key_file: required in paper/real mode (the fleet's broker token "
