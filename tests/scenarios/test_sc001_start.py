@@ -1,14 +1,23 @@
 """SC-001: start-up loads settings, authenticates, registers IDLE, announces itself and
-moves IDLE -> SCAN; nothing secret reaches the log."""
+moves IDLE -> SCAN; nothing secret reaches the log. (The same on the KIS path, with a real
+token issued over HTTP and encrypted secrets: tests/test_sec5_kis_paper_tls.py.)
+
+검증: log (settings loaded, authentication succeeded, transitions), workers row with the
+worker_id and status IDLE/SCAN, WorkerStartedEvent. §5.2: a worker whose settings lack what
+it needs does not start, and writes nothing."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import datetime
+
+import asyncpg
 
 from tradefleet.adapters.clock import SEOUL, SimClock
 from tradefleet.adapters.sim.broker import SimBroker
 from tradefleet.adapters.sim.engine import SimMarket
+from tradefleet.cli import main
 from tradefleet.settings import load_settings
 from tradefleet.worker.launch import launch
 
@@ -74,5 +83,35 @@ async def test_start_registers_authenticates_and_enters_scan(db, logs):
     assert levels["AuthenticatedEvent"] == "info"
     assert levels["StateTransitionedEvent"] == "info"
     assert levels["WorkerStartedEvent"] == "info"
+    [loaded] = [r for r in records if r.get("event") == "configuration loaded"]
+    assert (loaded["capital_limit"], loaded["daily_loss_limit"],
+            loaded["liquidation_offset_minutes"]) == (5_000_000, 300_000, 15)   # risk defaults
+    [line] = logs.of("WorkerStartedEvent")
+    assert (line["worker_id"], line["pid"], line["status"]) == ("w-start", os.getpid(), "IDLE")
+    moves = [(r["from_status"], r["to_status"]) for r in logs.of("StateTransitionedEvent")]
+    assert moves[0] == ("IDLE", "SCAN") and moves[-1][1] == "EXIT"
     for secret in (APPKEY, APPSECRET, CANO, '"mode"'):
         assert secret not in logs.text
+
+
+def test_worker_without_its_risk_limits_refuses_to_start_and_writes_nothing(
+        empty_pg_dsn, monkeypatch, capsys):
+    """§5.2: `tradefleet worker` with the capital and daily loss limits missing exits 2,
+    naming both, before the database is touched."""
+    for name in ("TRADEFLEET_RISK__CAPITAL_LIMIT", "TRADEFLEET_RISK__DAILY_LOSS_LIMIT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TRADEFLEET_WORKER_ID", "w-unset")
+    monkeypatch.setenv("TRADEFLEET_MODE", "paper")
+    monkeypatch.setenv("TRADEFLEET_DB__DSN", empty_pg_dsn)
+    assert main(["worker"]) == 2
+    out = capsys.readouterr().out
+    assert "risk.capital_limit" in out and "risk.daily_loss_limit" in out
+
+    async def tables() -> int:
+        conn = await asyncpg.connect(empty_pg_dsn)
+        try:
+            return await conn.fetchval(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+        finally:
+            await conn.close()
+    assert asyncio.run(tables()) == 0
