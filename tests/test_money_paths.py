@@ -274,3 +274,21 @@ async def test_entry_records_the_symbols_market_and_the_close_taxes_by_it(db):
     from tradefleet.domain.costs import DEFAULT_COSTS
     from tradefleet.domain.markets import Market
     assert row["taxes"] == DEFAULT_COSTS.sell_taxes(row["sell_amount"], Market(market)).total
+
+
+async def test_lapsed_lease_sends_nothing_and_frees_the_lock(db):
+    """No heartbeat renewed the lease (TTL 3 s, margin 1 s): the worker's own entry writes its
+    row, is refused by its send guard (TF_LEASE) before any byte leaves, and frees the lock."""
+    import asyncio
+
+    rig = await build(db, worker_id="w-lapsed", TRADEFLEET_LOCKS__TTL_SECONDS="3",
+                      TRADEFLEET_LOCKS__HEARTBEAT_INTERVAL_SECONDS="1")
+    await asyncio.sleep(2.1)                         # past TTL - margin, in real seconds
+    assert not rig.worker.lease.valid()
+    await rig.step()
+    rows = await db.pool.fetch("SELECT status, reject_code FROM orders")
+    assert rows and {(r["status"], r["reject_code"]) for r in rows} == {("REJECTED", "TF_LEASE")}
+    books = await read_books(db, rig.market)
+    assert books.orders_at_exchange == 0
+    assert await _count(db, "SELECT count(*) FROM stock_locks") == 0
+    assert rig.cycle.holding is None
