@@ -292,3 +292,40 @@ async def test_lapsed_lease_sends_nothing_and_frees_the_lock(db):
     assert books.orders_at_exchange == 0
     assert await _count(db, "SELECT count(*) FROM stock_locks") == 0
     assert rig.cycle.holding is None
+
+
+async def test_5_stray_shares_are_adopted_only_once_seen_twice(db, logs):
+    """The rule that protects a fill on its way into our rows: an excess of the broker's
+    holdings over our positions is adopted only when a second look, a check later, still
+    sees the same quantity."""
+    rig = await build(db)
+    symbol = liquid_symbol(rig.market)
+    rig.market.faults.set("place_order", "drop_after_accept", count=1)
+    rig.market.faults.set("find_orders", "timeout", count=10_000)
+    outcome = await rig.cycle._entry.try_enter([candidate(rig.market, symbol)],
+                                               epoch=rig.cycle.epoch)
+    assert outcome.pending
+    rig.cycle.holding = Holding(outcome.lock, 0, 0, Decimal(0))
+    await rig.cycle.move(WorkerStatus.HOLD, symbol=symbol, reason="entry pending")
+    await _settle(rig, polls=3)
+    order_id = await db.pool.fetchval("SELECT order_id FROM orders")
+    assert await PostgresOrderStore(db).expire_unseen(order_id, "never listed (test)",
+                                                      min_age_s=0) is not None
+    await _settle(rig, until=lambda: rig.cycle.status is WorkerStatus.SCAN)
+    rig.market.faults.clear()
+    rig.clock.set(LIQUIDATION_AT + timedelta(minutes=1))
+    seen = "broker holds shares no position accounts for; checking again before adopting"
+    before = len([r for r in logs.records if r.get("event") == seen])
+
+    await rig.cycle.poll()                           # first sight: noted, not adopted
+
+    assert await _count(db, "SELECT count(*) FROM events WHERE event_type = "
+                            "'OrphanAdoptedEvent'") == 0
+    assert await _count(db, "SELECT count(*) FROM positions") == 0
+    noted = [r for r in logs.records if r.get("event") == seen][before:]
+    assert [(r["symbol"], r["level"]) for r in noted] == [(symbol, "warning")]
+
+    await rig.cycle.poll()                           # the same excess again: adopted
+
+    pos = await db.pool.fetchrow("SELECT * FROM positions")
+    assert (pos["symbol"], pos["adopted_from"]) == (symbol, "exchange")
