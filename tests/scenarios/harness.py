@@ -85,10 +85,6 @@ class Rig:
         await self.follow()
         await self.cycle.poll()
 
-    async def stop(self) -> int:
-        """The worker's own shutdown (what its loop does at the close or on a stop)."""
-        return await self.worker._shutdown(self.cycle)
-
 
 async def build(db: Database, *, worker_id: str = "w-1", market: SimMarket | None = None,
                 clock: FrozenClock | None = None, capital_limit: int = 5_000_000,
