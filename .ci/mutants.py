@@ -83,6 +83,11 @@ MUTANTS = [
             return              # an order of ours is not final yet: buy nothing else''',
            (MONEY + "test_3_status_errors_while_tracking_never_abandon_the_order_nor_buy_more",),
            "a worker with an unsettled order buys something else"),
+    Mutant("recovery-frees-a-lock-with-an-open-order", "worker/cycle.py",
+           "            if symbol not in busy and (taken is None or symbol != taken):",
+           "            if taken is None or symbol != taken:",
+           (MONEY + "test_restart_with_an_unsettled_entry_keeps_its_lock_and_buys_nothing",),
+           "start-up frees the lock of an unresolved buy (the shares may be ours)"),
     Mutant("hold-ignores-liquidation-time", "worker/cycle.py",
            '''        if self.liquidation_due():
             await self.liquidate()

@@ -329,3 +329,30 @@ async def test_5_stray_shares_are_adopted_only_once_seen_twice(db, logs):
 
     pos = await db.pool.fetchrow("SELECT * FROM positions")
     assert (pos["symbol"], pos["adopted_from"]) == (symbol, "exchange")
+
+
+async def test_restart_with_an_unsettled_entry_keeps_its_lock_and_buys_nothing(db):
+    """A process dies while its buy is unresolved (the answer was lost, the broker's list
+    does not show it yet). The next process of the worker recovers: the order is still open,
+    so the lock stays held (the shares may be ours) and nothing else is bought."""
+    first = await build(db, worker_id="w-phoenix")
+    symbol = liquid_symbol(first.market)
+    first.market.faults.set("place_order", "drop_after_accept", count=1)
+    first.market.faults.set("find_orders", "timeout", count=10_000)
+    outcome = await first.cycle._entry.try_enter([candidate(first.market, symbol)],
+                                                 epoch=first.cycle.epoch)
+    assert outcome is not None and outcome.pending
+    token = outcome.lock.fencing_token
+
+    again = await build(db, worker_id="w-phoenix", market=first.market, clock=first.clock)
+
+    assert again.cycle.epoch > first.cycle.epoch
+    lock = await db.pool.fetchrow("SELECT * FROM stock_locks WHERE symbol = $1", symbol)
+    assert (lock["worker_id"], lock["fencing_token"]) == ("w-phoenix", token)
+    for _ in range(3):
+        await again.step()
+    assert await _count(db, "SELECT count(*) FROM orders") == 1
+    assert await _count(db, "SELECT count(*) FROM orders WHERE status IN "
+                            "('NEW', 'SENT', 'UNKNOWN', 'PARTIALLY_FILLED')") == 1
+    assert await db.pool.fetchval("SELECT worker_id FROM stock_locks WHERE symbol = $1",
+                                  symbol) == "w-phoenix"
