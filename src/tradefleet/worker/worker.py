@@ -25,6 +25,7 @@ from tradefleet.worker.cycle import TradingCycle
 from tradefleet.worker.health import HealthState, start_health_server
 from tradefleet.worker.recovery import recover_holding
 from tradefleet.worker.retry import BrokerReadRetry
+from tradefleet.worker.session import MarketDay, SessionGate
 from tradefleet.worker.timers import heartbeat_loop, reclaim_interval, reclaim_loop
 
 EXIT_OK = 0
@@ -42,6 +43,7 @@ class WorkerConfig:
     liquidation_at: datetime
     session_close: datetime
     health_port: int = 0
+    market: MarketDay | None = None      # today's session; None: no closed/open checks
 
 
 class Worker:
@@ -66,6 +68,8 @@ class Worker:
         self._fenced = False
         self._log = structlog.get_logger("tradefleet.worker").bind(worker_id=config.worker_id)
         self.health = HealthState(config.heartbeat_interval_seconds)
+        self._session = SessionGate(config.market, clock=clock, sink=sink,
+                                    worker_id=config.worker_id)
 
     def request_stop(self, reason: str) -> None:
         """SIGTERM/SIGINT: stop buying and leave at the next safe point."""
@@ -97,7 +101,6 @@ class Worker:
             daily_loss_limit=cfg.limits.daily_loss_limit, liquidation_at=cfg.liquidation_at))
         cycle = self._make_cycle(epoch)
         self.cycle = cycle
-        await self.recover(cycle)
         return cycle
 
     async def recover(self, cycle: TradingCycle) -> None:
@@ -120,6 +123,8 @@ class Worker:
 
     async def _run(self) -> int:
         cfg = self.config
+        if await self._session.closed_today():      # said so; nothing registered
+            return EXIT_OK
         try:
             cycle = await self.start()
         except Fenced as exc:
@@ -136,7 +141,9 @@ class Worker:
                 interval_seconds=reclaim_interval(cfg.lock_ttl_seconds))),
         ]
         try:
-            return await self._loop(cycle)
+            if await self._session.wait_for_open(self._sleep, self._stop.is_set):
+                await self.recover(cycle)       # after the open: it may settle orders
+            return await self._loop(cycle)      # (a stop while waiting ends it at once)
         except Fenced as exc:
             self._log.error("fenced: stopping trading at once", error=str(exc))
             return EXIT_FENCED
