@@ -118,6 +118,8 @@ class SimClock:
             data = json.loads(value)
             start_file = data.get("start_file")
             real_start = data["real_start"]
+            if real_start is None and not start_file:
+                raise ValueError("real_start: null needs a start_file (a held clock)")
             return cls(datetime.fromisoformat(data["sim_start"]), float(data["speed"]),
                        None if real_start is None else float(real_start),
                        start_file=Path(start_file) if start_file else None)
