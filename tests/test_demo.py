@@ -26,6 +26,10 @@ def test_demo_three_workers_whole_session(tmp_path):
              "1200", "--no-live"], env=env, capture_output=True, text=True, timeout=400)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         assert "Daily summary" in proc.stdout and "0 double holds" in proc.stdout
+        # the session clock started only once the whole fleet was ready, so every worker
+        # saw the whole session of a market that signals through most of it
+        # (tests/test_demo_market.py): every worker traded
+        assert "3 of 3 workers ready" in proc.stdout
 
         async def check() -> None:
             import pgserver
@@ -50,6 +54,9 @@ def test_demo_three_workers_whole_session(tmp_path):
                 # every worker reached EXIT through the state machine
                 assert await pool.fetchval(
                     "SELECT count(*) FROM workers WHERE status = 'EXIT'") == 3
+                assert await pool.fetchval(
+                    "SELECT count(DISTINCT worker_id) FROM positions "
+                    "WHERE status = 'CLOSED'") == 3
             finally:
                 await db.close()
             server.cleanup()
