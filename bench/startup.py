@@ -203,17 +203,19 @@ async def bench(dsn: str, sizes: list[int], log_dir: Path) -> list[tuple]:
 def report(rows: list[tuple]) -> None:
     table = Table(title=f"worker start-up to first scan ({os.cpu_count()} cores, seconds)")
     for col in ("workers", "bare p50", "SCAN p50", "scan p50", "scan max",
-                "p50 / bare p50", "p50 < 1 s"):
+                "p50 / bare p50", "max x cores / N", "p50 < 1 s"):
         table.add_column(col, justify="right")
     for n, bare, scan, ready in rows:
         p50 = statistics.median(scan)
         table.add_row(n, f"{statistics.median(bare):.3f}",
                       f"{statistics.median(ready):.3f}", f"{p50:.3f}", f"{max(scan):.3f}",
                       f"{p50 / statistics.median(bare):.1f}x",
+                      f"{max(scan) * (os.cpu_count() or 1) / len(scan):.2f}",
                       "yes" if p50 < 1.0 else "no")
     Console().print(table)
     Console().print("bare: `python -c pass` started N at once, spawn to exit. SCAN: the "
-                    "IDLE->SCAN transition; scan: the first CandidateScannedEvent (DB clock).")
+                    "IDLE->SCAN transition; scan: the first CandidateScannedEvent (DB clock). "
+                    "max x cores / N: the start-up's cost per worker when N share the cores.")
 
 
 async def main() -> None:
