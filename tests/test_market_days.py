@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -17,9 +21,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tradefleet.adapters.clock import SEOUL, FrozenClock
+from tradefleet.adapters.clock import SEOUL, FrozenClock, SimClock
 from tradefleet.adapters.kis.broker import in_process_kis_broker
 from tradefleet.adapters.kis.client import KisConfig
+from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.sim.engine import SimMarket
 from tradefleet.adapters.sim.exchange.app import build_app
 from tradefleet.adapters.sim.exchange.gateway import ExchangeConfig
@@ -190,3 +195,33 @@ def test_sim_fallback_only_on_days_the_calendar_does_not_know(tmp_path):
     csat = todays_market(sim, FrozenClock(datetime.combine(CSAT_DAY, time(8), tzinfo=SEOUL)))
     assert (csat.opens_at.time(), csat.closes_at.time()) == (time(10), time(16, 30))
     assert csat.liquidates_at - csat.closes_at == timedelta(minutes=-15)
+
+
+async def test_worker_command_on_a_closed_day_exits_0_without_touching_the_broker(pg_dsn):
+    """``tradefleet worker`` (sim mode against a simulator, the demo's path) on the election
+    day: nothing listens at the broker URL, and nothing needs to."""
+    clock = SimClock(datetime.combine(ELECTION_DAY, time(9, 30), tzinfo=SEOUL), 60.0)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEFLEET_")}
+    env.update({"TRADEFLEET_WORKER_ID": "w-cli", "TRADEFLEET_MODE": "sim",
+                "TRADEFLEET_SIM_CLOCK": clock.to_env(), "TRADEFLEET_DB__DSN": pg_dsn,
+                "TRADEFLEET_BROKER__BASE_URL": "http://127.0.0.1:9",
+                "TRADEFLEET_UNIVERSE": "005930", "TRADEFLEET_LOG_FORMAT": "json",
+                "TRADEFLEET_RISK__CAPITAL_LIMIT": "5000000",
+                "TRADEFLEET_RISK__DAILY_LOSS_LIMIT": "1000000"})
+    proc = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "tradefleet.cli", "worker"], env=env,
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = [json.loads(x) for x in (proc.stdout + proc.stderr).splitlines()
+             if x.startswith("{")]
+    [closed] = [r for r in lines if r.get("event") == "MarketClosedEvent"]
+    assert closed["level"] == "warning" and closed["trading_day"] == "2026-06-03"
+    assert not [r for r in lines
+                if r.get("event") in ("AuthenticatedEvent", "BrokerCallFailedEvent")]
+    db = await Database.connect(pg_dsn, min_size=1, max_size=2)
+    try:
+        assert await db.pool.fetchval("SELECT count(*) FROM workers") == 0
+        assert await db.pool.fetchval(
+            "SELECT count(*) FROM events WHERE event_type = 'MarketClosedEvent'") == 1
+    finally:
+        await db.close()
