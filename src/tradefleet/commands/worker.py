@@ -1,8 +1,10 @@
 """``tradefleet worker``: run one trading worker for the day.
 
-``--sim`` trades the in-process simulated market on a simulated clock that starts at 08:59
-of a session day, so a whole KRX day passes in seconds, and prints a summary at the end.
-Without ``--sim`` the KIS REST broker is used (paper or real mode from the settings)."""
+``--sim`` trades the in-process simulated market on a simulated clock that starts a minute
+before the open of a KRX session day (today, or the next one), with that day's hours, so a
+whole KRX day passes in seconds, and prints a summary at the end. Without ``--sim`` the KIS
+REST broker is used (paper or real mode from the settings): the worker trades only inside
+the exchange's session of the day, and on a day KRX is closed it says so and exits 0."""
 
 from __future__ import annotations
 
@@ -38,11 +40,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _session_day() -> date:
     """Today in Seoul if it is a KRX session, else the next one (a year ahead at most)."""
+    from tradefleet.adapters.calendar_cache import krx_calendar
     from tradefleet.adapters.clock import SEOUL
-    from tradefleet.domain.calendar import load_krx_calendar
 
-    calendar = load_krx_calendar()
     day = datetime.now(SEOUL).date()
+    calendar = krx_calendar(day)
     for _ in range(366):
         if calendar.session(day) is not None:
             return day
@@ -77,14 +79,19 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _run_sim(settings, args: argparse.Namespace, console: Console) -> int:  # noqa: ANN001
+    from tradefleet.adapters.calendar_cache import krx_calendar
     from tradefleet.adapters.clock import SimClock
     from tradefleet.adapters.postgres.connect import connect_database, migrate_database
     from tradefleet.adapters.sim.broker import SimBroker
     from tradefleet.adapters.sim.engine import SimMarket
+    from tradefleet.domain.calendar import regular_session
     from tradefleet.worker.launch import launch
 
-    clock = SimClock.starting_at(_session_day(), "08:59", args.speed)
-    market = SimMarket(args.seed, n_symbols=args.symbols, clock=clock)
+    day = _session_day()
+    session = krx_calendar(day).session(day) or regular_session(day)
+    clock = SimClock(session.open - timedelta(minutes=1), args.speed)
+    market = SimMarket(args.seed, n_symbols=args.symbols, clock=clock,
+                       session_open=session.open.time(), session_close=session.close.time())
     universe = settings.universe or market.symbols()
     db = await connect_database(
         settings.db.dsn.get_secret_value() if settings.db.dsn else None,

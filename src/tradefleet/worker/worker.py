@@ -27,6 +27,7 @@ from tradefleet.worker.health import HealthState, start_health_server
 from tradefleet.worker.lease import Lease
 from tradefleet.worker.recovery import recover_holding
 from tradefleet.worker.retry import BrokerReadRetry
+from tradefleet.worker.session import MarketDay, SessionGate
 from tradefleet.worker.timers import follow_loop, heartbeat_loop, reclaim_interval, reclaim_loop
 
 EXIT_OK = 0
@@ -46,6 +47,7 @@ class WorkerConfig:
     session_close: datetime
     health_port: int = 0
     follow_interval_seconds: float = 1.0
+    market: MarketDay | None = None      # today's session; None: no closed/open checks
 
 
 class Worker:
@@ -82,6 +84,8 @@ class Worker:
         self._fenced = False
         self._log = structlog.get_logger("tradefleet.worker").bind(worker_id=config.worker_id)
         self.health = HealthState(config.heartbeat_interval_seconds)
+        self._session = SessionGate(config.market, clock=clock, sink=sink,
+                                    worker_id=config.worker_id)
 
     def request_stop(self, reason: str) -> None:
         """SIGTERM/SIGINT: stop buying and leave at the next safe point."""
@@ -122,7 +126,6 @@ class Worker:
             daily_loss_limit=cfg.limits.daily_loss_limit, liquidation_at=cfg.liquidation_at))
         cycle = self._make_cycle(epoch)
         self.cycle = cycle
-        await self.recover(cycle)
         return cycle
 
     async def _register(self) -> int:
@@ -155,6 +158,8 @@ class Worker:
 
     async def _run(self) -> int:
         cfg = self.config
+        if await self._session.closed_today():      # said so; nothing registered
+            return EXIT_OK
         try:
             cycle = await self.start()
         except Fenced as exc:
@@ -171,7 +176,9 @@ class Worker:
             timers.append(asyncio.create_task(follow_loop(
                 cycle.reconcile, cfg.worker_id, interval_seconds=cfg.follow_interval_seconds)))
         try:
-            return await self._loop(cycle)
+            if await self._session.wait_for_open(self._sleep, self._stop.is_set):
+                await self.recover(cycle)       # after the open: it may settle orders
+            return await self._loop(cycle)      # (a stop while waiting ends it at once)
         except Fenced as exc:
             self._log.error("fenced: stopping trading at once", error=str(exc))
             return EXIT_FENCED
