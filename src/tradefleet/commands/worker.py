@@ -117,7 +117,7 @@ async def _run_kis(settings, console: Console) -> int:  # noqa: ANN001
     from tradefleet.adapters.kis.client import KisConfig
     from tradefleet.adapters.kis.fleet import build_fleet_kis_broker
     from tradefleet.adapters.postgres.connect import connect_database, migrate_database
-    from tradefleet.adapters.sim.exchange.books_client import fetch_symbols
+    from tradefleet.adapters.sim.exchange.books_client import ListedMarkets
     from tradefleet.domain.errors import ConfigError
     from tradefleet.settings.secrets import FernetCipher, read_key
     from tradefleet.worker.launch import launch
@@ -152,8 +152,7 @@ async def _run_kis(settings, console: Console) -> int:  # noqa: ANN001
         async with aiohttp.ClientSession() as session:
             # the exchange simulator lists each symbol's market; KIS is asked nothing here
             # (paper has no stock-info API): costs.markets then says, else the highest tax
-            markets = _universe_markets([(s.symbol, s.market) for s in await fetch_symbols(
-                settings.broker.base_url, session)]) if simulated else None
+            markets = ListedMarkets(settings.broker.base_url, session) if simulated else None
             broker = await build_fleet_kis_broker(
                 config, session, db, clock, cipher=cipher,
                 share_quotes_window=settings.poll_interval_seconds,
