@@ -118,3 +118,16 @@ def test_order_rate_limit_settings_are_checked() -> None:
         KisConfig(**base, order_rate_limit_retries=-1)
     with pytest.raises(ValueError, match="order_rate_limit_budget_seconds"):
         KisConfig(**base, order_rate_limit_budget_seconds=float("nan"))
+
+
+async def test_resend_waits_for_the_budget_only_within_the_resend_budget() -> None:
+    # one request a second on our side: the refused POST keeps its place a second past its
+    # answer, longer than the 0.5 s resend budget, so the resend is never sent
+    async with probed(client_rate=1, order_rate_limit_retries=1,
+                      order_rate_limit_budget_seconds=0.5) as r:
+        req = _limit_buy(r.ex, "late")
+        r.ex.fill_window_before_orders = 1
+        with pytest.raises(RateLimited, match="nothing was sent"):
+            await r.broker.place_order(req)
+        assert len(r.ex.bodies(CASH)) == 1
+        assert r.ex.gateway_counters()["orders_per_symbol"] == {}

@@ -110,8 +110,11 @@ class KisClient:
             else:
                 token = await self._tokens.get(force_new=True, rejected_token=rejected)
             rejected = None
+            # a resend of a refused order waits for the budget only within the resend budget
+            wait_until = (order_refusals[0] + self.config.order_rate_limit_budget_seconds
+                          if order_refusals else None)
             env = await self._send_in_budget(method, path, tr_id, token, params, body,
-                                             tr_cont, is_order)
+                                             tr_cont, is_order, wait_until)
             if env.code in TOKEN_CODES:
                 if reissued:
                     raise AuthError(f"{env.code}: token refused again after re-issue")
@@ -154,17 +157,21 @@ class KisClient:
 
     async def _send_in_budget(self, method: str, path: str, tr_id: str, token: str,
                               params: dict[str, str] | None, body: dict[str, str] | None,
-                              tr_cont: str, is_order: bool) -> Envelope:
+                              tr_cont: str, is_order: bool, wait_until: float | None) -> Envelope:
         """One send holding its place in the request budget (until its answer if the
-        limiter counts that way)."""
+        limiter counts that way), waiting for that place until ``wait_until`` at most."""
         async with contextlib.AsyncExitStack() as held:
             try:
-                if isinstance(self._limiter, AnsweredSlots):
-                    await held.enter_async_context(self._limiter.slot())
-                else:
-                    await self._limiter.acquire()
+                async with asyncio.timeout_at(None if wait_until is None else
+                                              asyncio.get_running_loop().time()
+                                              + max(0.0, wait_until - time.monotonic())):
+                    if isinstance(self._limiter, AnsweredSlots):
+                        await held.enter_async_context(self._limiter.slot())
+                    else:
+                        await self._limiter.acquire()
             except TimeoutError as exc:
-                raise RateLimited(f"{tr_id}: no request budget granted in time") from exc
+                raise RateLimited(f"{tr_id}: no request budget granted in time; nothing "
+                                  "was sent") from exc
             return await self._send(method, path, self.tr(tr_id), token, params, body,
                                     tr_cont, is_order)
 
