@@ -18,6 +18,7 @@ from tradefleet.adapters.clock import SEOUL, FrozenClock
 from tradefleet.adapters.sim.engine import SimMarket
 from tradefleet.adapters.sim.exchange.app import build_app, gateway_of
 from tradefleet.adapters.sim.exchange.gateway import ExchangeConfig
+from tradefleet.ports.clock import Clock
 
 DAY = date(2026, 11, 24)
 PREFIX = "/uapi/domestic-stock/v1/"
@@ -27,8 +28,8 @@ class ExchangeThread:
     """``with ExchangeThread(...) as ex:`` serves on ``ex.base_url`` until the block ends."""
 
     def __init__(self, *, mode: str = "real", n_symbols: int = 40, seed: int = 7,
-                 at: dtime = dtime(10, 0)) -> None:
-        self.clock = FrozenClock(datetime.combine(DAY, at, tzinfo=SEOUL))
+                 at: dtime = dtime(10, 0), clock: Clock | None = None) -> None:
+        self.clock = clock or FrozenClock(datetime.combine(DAY, at, tzinfo=SEOUL))
         self.market = SimMarket(seed, n_symbols=n_symbols, clock=self.clock)
         self._config = ExchangeConfig(mode=mode)
         self._mutex = threading.Lock()

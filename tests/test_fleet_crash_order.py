@@ -24,8 +24,8 @@ from tradefleet.adapters.sim.engine import SimMarket
 from tradefleet.adapters.sim.exchange.app import gateway_of, running_exchange
 from tradefleet.domain.orders import OrderPurpose, OrderStatus, OrderType, Side
 from tradefleet.services.lock_service import LockService
+from tradefleet.services.order_follower import OrderFollower
 from tradefleet.services.order_service import OrderService
-from tradefleet.services.reconcile_service import ReconcileService
 from tradefleet.services.worker_registry import WorkerRegistry
 
 APPKEY, APPSECRET = "PSCRASHTESTKEY00000000000000000000", "crash-secret"
@@ -68,7 +68,7 @@ async def test_sigkill_between_order_row_and_answer_recovers_without_duplicate(p
     async with running_exchange(market) as (base_url, app), aiohttp.ClientSession() as http:
         gateway = gateway_of(app)
         async with http.post(base_url + "/_admin/faults", json={
-                "operation": "order-cash", "kind": "hang_after_accept", "delay": 6,
+                "operation": "place_order", "kind": "hang_after_accept", "delay": 6,
                 "count": 1}) as resp:
             assert resp.status == 200
         ctx = mp.get_context("spawn")
@@ -93,7 +93,7 @@ async def test_sigkill_between_order_row_and_answer_recovers_without_duplicate(p
         broker = in_process_kis_broker(_config(base_url), http, clock=clock)
         store = PostgresOrderStore(db)
         orders = OrderService(store, broker, sink, clock)
-        result = await ReconcileService(orders, store, sink).reconcile(WORKER)
+        result = await OrderFollower(orders, store, sink).follow(WORKER)
 
         assert gateway.counters()["orders_per_symbol"][symbol] == 1      # no duplicate sent
         rows = await db.pool.fetch("SELECT * FROM orders WHERE symbol = $1", symbol)
@@ -120,7 +120,7 @@ async def test_lost_order_response_is_recorded_once_with_its_fill(pg_dsn):
     async with running_exchange(market) as (base_url, app), aiohttp.ClientSession() as http:
         gateway = gateway_of(app)
         async with http.post(base_url + "/_admin/faults", json={
-                "operation": "order-cash", "kind": "drop_after_accept", "count": 1}) as resp:
+                "operation": "place_order", "kind": "drop_after_accept", "count": 1}) as resp:
             assert resp.status == 200
         await WorkerRegistry(PostgresWorkerStore(db), sink).register(
             WORKER, pid=os.getpid(), host="test", mode="sim", lock_ttl_seconds=30)

@@ -147,7 +147,7 @@ async def test_in_process_factory_and_no_secret_in_reprs_or_errors() -> None:
         assert symbol in await broker.get_quotes([symbol])
         token = await r.tokens.get()
         texts = [repr(r.config), repr(r.tokens._token)]
-        await r.admin("POST", "faults", {"operation": "order-cash", "kind": "error",
+        await r.admin("POST", "faults", {"operation": "place_order", "kind": "error",
                                          "count": 1})
         with pytest.raises(AmbiguousOrderOutcome) as info:
             await broker.place_order(OrderRequest("s", symbol, Side.BUY, OrderType.MARKET, 1))

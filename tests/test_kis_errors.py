@@ -81,7 +81,7 @@ async def test_dropped_order_response_is_ambiguous_and_order_exists_once() -> No
     async with rig() as r:
         symbol = r.market.symbols()[2]
         q = r.market.quote(symbol)
-        await r.admin("POST", "faults", {"operation": "order-cash",
+        await r.admin("POST", "faults", {"operation": "place_order",
                                          "kind": "drop_after_accept", "count": 1})
         since = r.clock.now() - timedelta(seconds=1)
         with pytest.raises(AmbiguousOrderOutcome):
@@ -97,11 +97,11 @@ async def test_order_post_timeout_and_5xx_are_ambiguous_never_resent() -> None:
         symbol = r.market.symbols()[2]
         q = r.market.quote(symbol)
         req = OrderRequest("t", symbol, Side.BUY, OrderType.LIMIT, 1, q.lower_limit)
-        await r.admin("POST", "faults", {"operation": "order-cash", "kind": "timeout",
+        await r.admin("POST", "faults", {"operation": "place_order", "kind": "timeout",
                                          "delay": 0.8, "count": 1})
         with pytest.raises(AmbiguousOrderOutcome):
             await r.broker.place_order(req)
-        await r.admin("POST", "faults", {"operation": "order-cash", "kind": "error",
+        await r.admin("POST", "faults", {"operation": "place_order", "kind": "error",
                                          "count": 1})
         with pytest.raises(AmbiguousOrderOutcome):
             await r.broker.place_order(req)
@@ -111,15 +111,15 @@ async def test_order_post_timeout_and_5xx_are_ambiguous_never_resent() -> None:
 async def test_read_timeout_and_5xx_map_to_broker_errors() -> None:
     async with rig(timeout_seconds=0.3) as r:
         symbol = r.market.symbols()[0]
-        await r.admin("POST", "faults", {"operation": "inquire-balance", "kind": "timeout",
+        await r.admin("POST", "faults", {"operation": "get_balance", "kind": "timeout",
                                          "delay": 0.8, "count": 1})
         with pytest.raises(BrokerTimeout):
             await r.broker.get_balance()
-        await r.admin("POST", "faults", {"operation": "inquire-psbl-order", "kind": "error",
+        await r.admin("POST", "faults", {"operation": "get_buyable_qty", "kind": "error",
                                          "count": 1})
         with pytest.raises(BrokerUnavailable):
             await r.broker.get_buyable_qty(symbol, None)
-        await r.admin("POST", "faults", {"operation": "inquire-balance", "kind": "latency",
+        await r.admin("POST", "faults", {"operation": "get_balance", "kind": "latency",
                                          "delay": 0.1, "count": 1})
         assert (await r.broker.get_balance()).cash == r.market.balance().cash
 

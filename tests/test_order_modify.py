@@ -238,8 +238,7 @@ async def test_modify_answer_dropped_after_accept_is_ambiguous_and_not_resent() 
         q = r.market.quote(symbol)
         since = r.clock.now()
         ack = await r.broker.place_order(_resting_buy(3, symbol, q.lower_limit))
-        # faults are keyed by the path's last segment: order-rvsecncl (cancel and modify)
-        await r.admin("POST", "faults", {"operation": "order-rvsecncl",
+        await r.admin("POST", "faults", {"operation": "modify_order",
                                          "kind": "drop_after_accept", "count": 1})
         with pytest.raises(AmbiguousOrderOutcome):
             await r.broker.modify_order(ack.broker_order_id, ack.broker_branch, price=q.bid)

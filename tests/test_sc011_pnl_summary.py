@@ -4,7 +4,7 @@ independent computation from the recorded fills and the configured cost rates.""
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from tests.test_locks import register
 
@@ -20,11 +20,19 @@ from tradefleet.services.lock_service import LockService
 from tradefleet.services.order_service import OrderService
 
 AT = datetime(2026, 11, 24, 9, 30, tzinfo=SEOUL)
-COSTS = CostModel(Decimal("0.00015"), Decimal("0.00025"), Decimal("0.0018"))
+COSTS = CostModel(Decimal("0.00015"), Decimal("0.00025"))
+# sell-side (transaction, rural special) tax by market, 2026 law; NULL = unknown: the highest
+TAXES = {"KOSPI": ("0.0005", "0.0015"), "KOSDAQ": ("0.0020", "0"), "KONEX": ("0.0010", "0"),
+         "ETF": ("0", "0"), "ETN": ("0", "0")}
 
 
 def floor_won(amount: int, rate: str) -> int:
     return int((Decimal(amount) * Decimal(rate)).to_integral_value(ROUND_FLOOR))
+
+
+def sell_tax(amount: int, market: str | None) -> int:
+    rates = [TAXES[market]] if market is not None else list(TAXES.values())
+    return max(floor_won(amount, t) + floor_won(amount, r) for t, r in rates)
 
 
 async def test_sc011_pnl_and_daily_summary_over_wins_and_losses(db, sink, logs):
@@ -57,7 +65,7 @@ async def test_sc011_pnl_and_daily_summary_over_wins_and_losses(db, sink, logs):
         bought = sum(f["amount"] for f in fills if f["side"] == "BUY")
         sold = sum(f["amount"] for f in fills if f["side"] == "SELL")
         fees = floor_won(bought, "0.00015") + floor_won(sold, "0.00025")
-        tax = floor_won(sold, "0.0018")
+        tax = sell_tax(sold, p["market"])
         net = sold - bought - fees - tax
         assert p["realized_pnl"] == net
         assert (p["fees"], p["taxes"]) == (fees, tax)
@@ -71,8 +79,11 @@ async def test_sc011_pnl_and_daily_summary_over_wins_and_losses(db, sink, logs):
     assert s["trades_count"] == len(expected)
     assert (s["win_count"], s["loss_count"]) == (wins, losses)
     assert s["max_loss"] == min(expected)
-    assert s["win_rate"] == (Decimal(wins) / len(expected)).quantize(Decimal("0.0001"))
-    assert s["avg_pnl"] == (Decimal(sum(expected)) / len(expected)).quantize(Decimal("0.01"))
+    # NUMERIC columns round half away from zero (Python's ROUND_HALF_UP), not half-even
+    assert s["win_rate"] == (Decimal(wins) / len(expected)).quantize(Decimal("0.0001"),
+                                                                     ROUND_HALF_UP)
+    assert s["avg_pnl"] == (Decimal(sum(expected)) / len(expected)).quantize(Decimal("0.01"),
+                                                                             ROUND_HALF_UP)
     exited = await fetch_events(db.pool, "PositionExitedEvent")
     assert sorted(e["payload"]["realized_pnl"] for e in exited) == sorted(expected)
     assert len(await fetch_events(db.pool, "PnlCalculatedEvent")) == len(expected)

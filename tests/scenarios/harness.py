@@ -14,6 +14,7 @@ from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.postgres.event_sink import PostgresEventSink
 from tradefleet.adapters.postgres.lock_store import PostgresLockStore
 from tradefleet.adapters.postgres.order_store import PostgresOrderStore
+from tradefleet.adapters.postgres.orphan_store import PostgresOrphanStore
 from tradefleet.adapters.postgres.position_store import open_positions
 from tradefleet.adapters.postgres.summary_store import PostgresSummaryStore
 from tradefleet.adapters.postgres.worker_store import PostgresWorkerStore
@@ -21,12 +22,16 @@ from tradefleet.adapters.sim.broker import SimBroker
 from tradefleet.adapters.sim.engine import SimMarket
 from tradefleet.domain.exits import ExitParams
 from tradefleet.domain.filters import FilterParams
+from tradefleet.domain.markets import Market
 from tradefleet.domain.risk import RiskLimits
 from tradefleet.domain.states import WorkerStatus
 from tradefleet.domain.strategies import get_strategy
 from tradefleet.ports.trade_store import StrategyTag
+from tradefleet.services.account_reconciler import AccountReconciler
 from tradefleet.services.liquidation_service import LiquidationService
 from tradefleet.services.lock_service import LockService
+from tradefleet.services.market_directory import MarketTable
+from tradefleet.services.order_follower import OrderFollower
 from tradefleet.services.order_service import OrderService
 from tradefleet.services.scan_service import RankedCandidate, ScanService
 from tradefleet.services.worker_registry import WorkerRegistry
@@ -48,12 +53,13 @@ class Rig:
     broker: SimBroker
     cycle: TradingCycle
     sink: PostgresEventSink
+    follower: OrderFollower
 
 
 async def build(db: Database, *, worker_id: str = "w-1", market: SimMarket | None = None,
                 clock: FrozenClock | None = None, capital_limit: int = 5_000_000,
                 exits: ExitParams = WIDE_EXITS, universe: list[str] | None = None,
-                daily_loss_limit: int = 10_000_000) -> Rig:
+                daily_loss_limit: int = 10_000_000, unseen_grace_s: float = 0.0) -> Rig:
     clock = clock or FrozenClock(DAY_START)
     market = market or SimMarket(7, n_symbols=40, clock=clock)
     broker = SimBroker(market)
@@ -77,19 +83,24 @@ async def build(db: Database, *, worker_id: str = "w-1", market: SimMarket | Non
             "WHERE worker_id = $1 AND status = 'CLOSED'", worker_id)
         return int(value)
 
+    follower = OrderFollower(orders, order_store, sink, unseen_grace_s=unseen_grace_s)
+    orphans = AccountReconciler(PostgresOrphanStore(db), locks, broker, sink, stray_check_s=0)
     entry = EntryStep(broker=broker, locks=locks, orders=orders, sink=sink,
                       worker_id=worker_id, limits=limits, stop_loss_pct=exits.stop_loss_pct,
-                      realized_pnl_today=pnl_today, read=retry.call, track_timeout_s=2.0)
+                      realized_pnl_today=pnl_today, read=retry.call, track_timeout_s=2.0,
+                      markets=MarketTable({i.symbol: Market(i.market)
+                                           for i in market.symbol_infos()}))
     cycle = TradingCycle(
         worker_id=worker_id, epoch=epoch, registry=registry, locks=locks, orders=orders,
         scanner=scanner, entry=entry, broker=broker, sink=sink, read=retry.call, clock=clock,
         exits=exits, universe=universe or market.symbols(), liquidation_at=LIQUIDATION_AT,
         open_positions=lambda: open_positions(db.pool, worker_id),
         open_orders=lambda: order_store.open_orders(worker_id), track_timeout_s=2.0,
+        reconcile=lambda: follower.follow(worker_id), orphans=orphans,
         liquidation=LiquidationService(orders, order_store, PostgresSummaryStore(db), broker,
                                        sink, clock, track_timeout_s=2.0, retry_wait_s=0.1))
     await cycle.move(WorkerStatus.SCAN, symbol=None, reason="start")
-    return Rig(db, market, clock, broker, cycle, sink)
+    return Rig(db, market, clock, broker, cycle, sink, follower)
 
 
 def liquid_symbol(market: SimMarket, skip: int = 0) -> str:

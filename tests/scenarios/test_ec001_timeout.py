@@ -73,14 +73,15 @@ async def test_two_timeouts_then_success_returns_the_quotes(db, sink, logs) -> N
 async def test_rejections_are_not_retried(db, sink, logs) -> None:
     """Only transient read failures are retried; anything else surfaces at once."""
     broker, market = make_market()
-    market.faults.set("get_minute_bars", "reject", count=5)
+    unknown = "999999"           # simulator codes end in 0: the broker refuses it (APBK0656)
+    assert unknown not in market.symbols()
     retry = BrokerReadRetry(sink, base_delay=0.001)
     calls = 0
 
     async def read():
         nonlocal calls
         calls += 1
-        return await broker.get_minute_bars(market.symbols()[0], 5)
+        return await broker.get_minute_bars(unknown, 5)
 
     with pytest.raises(WorkerError):
         await retry.call("get_minute_bars", read)

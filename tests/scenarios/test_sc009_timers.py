@@ -4,12 +4,20 @@ frees a dead worker's locks, and a fenced heartbeat stops the process from tradi
 from __future__ import annotations
 
 import asyncio
+import time
 
 from tradefleet.adapters.postgres.lock_store import PostgresLockStore
 from tradefleet.adapters.postgres.worker_store import PostgresWorkerStore
 from tradefleet.services.lock_service import LockService
 from tradefleet.services.worker_registry import WorkerRegistry
+from tradefleet.worker.lease import Lease
 from tradefleet.worker.timers import heartbeat_loop, reclaim_interval, reclaim_loop
+
+
+def _lease(epoch: int, ttl: float = 30.0) -> Lease:
+    lease = Lease(ttl)
+    lease.grant(epoch, sent_at=time.monotonic())
+    return lease
 
 
 async def _register(db, sink, worker_id: str, ttl: int = 1) -> int:
@@ -26,8 +34,9 @@ async def test_live_worker_reclaims_dead_workers_lock_and_keeps_its_own(db, sink
     assert await locks.acquire_lock("000660", "w-live") is not None
     fenced: list[str] = []
     tasks = [
-        asyncio.create_task(heartbeat_loop(locks, "w-live", live_epoch, interval_seconds=0.2,
-                                           on_fenced=lambda: fenced.append("w-live"))),
+        asyncio.create_task(heartbeat_loop(locks, "w-live", _lease(live_epoch),
+                                           interval_seconds=0.2,
+                                           on_refused=lambda: fenced.append("w-live"))),
         asyncio.create_task(reclaim_loop(locks, "w-live", interval_seconds=0.3)),
     ]
     try:
@@ -49,8 +58,9 @@ async def test_live_worker_reclaims_dead_workers_lock_and_keeps_its_own(db, sink
                and r["level"] == "error" for r in logs.records)
     # the dead process, if it were still around, learns it was fenced on its next beat
     woke: list[str] = []
-    await asyncio.wait_for(heartbeat_loop(locks, "w-dead", dead_epoch, interval_seconds=0.05,
-                                          on_fenced=lambda: woke.append("w-dead")), 2)
+    await asyncio.wait_for(heartbeat_loop(locks, "w-dead", _lease(dead_epoch),
+                                          interval_seconds=0.05,
+                                          on_refused=lambda: woke.append("w-dead")), 2)
     assert woke == ["w-dead"]
 
 
@@ -58,8 +68,8 @@ async def test_newer_registration_fences_the_old_process(db, sink, logs):
     old_epoch = await _register(db, sink, "w-twice", ttl=5)
     locks = LockService(PostgresLockStore(db), sink, ttl_seconds=5)
     fenced = asyncio.Event()
-    task = asyncio.create_task(heartbeat_loop(locks, "w-twice", old_epoch,
-                                              interval_seconds=0.05, on_fenced=fenced.set))
+    task = asyncio.create_task(heartbeat_loop(locks, "w-twice", _lease(old_epoch),
+                                              interval_seconds=0.05, on_refused=fenced.set))
     await asyncio.sleep(0.15)
     assert not fenced.is_set()
     new_epoch = await _register(db, sink, "w-twice", ttl=5)

@@ -34,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 async def _report(args: argparse.Namespace, console: Console) -> int:
     from tradefleet.adapters.postgres.database import Database
     from tradefleet.adapters.postgres.report_queries import fetch_daily_report
+    from tradefleet.adapters.postgres.session_clock_store import load_session_clock
     from tradefleet.adapters.report.tables import summary_table, trades_table
 
     dsn = args.dsn or os.environ.get("TRADEFLEET_DB__DSN")
@@ -45,6 +46,8 @@ async def _report(args: argparse.Namespace, console: Console) -> int:
     db = await Database.connect(dsn, min_size=1, max_size=2)
     try:
         report = await fetch_daily_report(db, args.date)
+        session_clock = await load_session_clock(db, report.trading_day) \
+            if report.trading_day is not None else None
     finally:
         await db.close()
     if report.trading_day is None:
@@ -55,7 +58,7 @@ async def _report(args: argparse.Namespace, console: Console) -> int:
     if args.html:
         from tradefleet.adapters.report.html import write_html
 
-        path = write_html(report, args.html)
+        path = write_html(report, args.html, session_clock=session_clock)
         console.print(f"HTML report written to {path}")
     return 0
 

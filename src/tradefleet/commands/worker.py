@@ -93,7 +93,8 @@ async def _run_sim(settings, args: argparse.Namespace, console: Console) -> int:
     try:
         await migrate_database(db)
         code = await launch(settings, broker=SimBroker(market), clock=clock,
-                            universe=universe, db=db)
+                            universe=universe, db=db, markets=_universe_markets(
+                                [(s.symbol, s.market) for s in market.symbol_infos()]))
         await _print_summary(db, settings.worker_id, clock.now().date(), console)
         return code
     finally:
@@ -109,6 +110,7 @@ async def _run_kis(settings, console: Console) -> int:  # noqa: ANN001
     from tradefleet.adapters.kis.client import KisConfig
     from tradefleet.adapters.kis.fleet import build_fleet_kis_broker
     from tradefleet.adapters.postgres.connect import connect_database, migrate_database
+    from tradefleet.adapters.sim.exchange.books_client import fetch_symbols
     from tradefleet.domain.errors import ConfigError
     from tradefleet.settings.secrets import FernetCipher, read_key
     from tradefleet.worker.launch import launch
@@ -141,14 +143,25 @@ async def _run_kis(settings, console: Console) -> int:  # noqa: ANN001
     try:
         await migrate_database(db)
         async with aiohttp.ClientSession() as session:
+            # the exchange simulator lists each symbol's market; KIS is asked nothing here
+            # (paper has no stock-info API): costs.markets then says, else the highest tax
+            markets = _universe_markets([(s.symbol, s.market) for s in await fetch_symbols(
+                settings.broker.base_url, session)]) if simulated else None
             broker = await build_fleet_kis_broker(
                 config, session, db, clock, cipher=cipher,
                 share_quotes_window=settings.poll_interval_seconds,
                 limit_per_second=settings.broker.rate_limit_per_second)
             return await launch(settings, broker=broker, clock=clock,
-                                universe=settings.universe, db=db)
+                                universe=settings.universe, db=db, markets=markets)
     finally:
         await db.close()
+
+
+def _universe_markets(pairs: list[tuple[str, str]]):  # noqa: ANN202 - a MarketOf
+    from tradefleet.domain.markets import Market
+    from tradefleet.services.market_directory import MarketTable
+
+    return MarketTable({symbol: Market(market) for symbol, market in pairs})
 
 
 async def _print_summary(db, worker_id: str, day: date, console: Console) -> None:  # noqa: ANN001

@@ -44,6 +44,16 @@ class AmbiguousOrderOutcome(BrokerError):
     """An order POST may or may not have reached the exchange. Never resend; reconcile."""
 
 
+class SendRefused(WorkerError):
+    """This process may not send an order now (its lease lapsed, or the lock or epoch the row
+    was written under is no longer current). Raised before any byte is sent: definite."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
 class LockLost(WorkerError):
     """This worker no longer holds the lock (reclaimed or fenced); it must not trade the symbol."""
 

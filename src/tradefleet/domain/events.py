@@ -184,6 +184,37 @@ class OrderUnfilledEvent(Event):
     will_retry: bool
 
 
+class OrderExpiredEvent(Event):
+    level: ClassVar[LogLevel] = "warning"
+    message: ClassVar[str] = "order expired: never seen at the broker"
+    order_id: int
+    previous_status: str
+    lookups: int
+    reason: str
+
+
+class FillUnmatchedEvent(Event):
+    """A SELL fill with no (or too small an) open position behind it: recorded as a fill,
+    never dropped; the account reconciliation and the books show the difference."""
+
+    level: ClassVar[LogLevel] = "error"
+    message: ClassVar[str] = "fill without a matching open position"
+    order_id: int
+    side: str
+    qty: int
+    unmatched_qty: int
+
+
+# --- orphans (shares no live worker owns) --------------------------------------------------
+class OrphanAdoptedEvent(Event):
+    level: ClassVar[LogLevel] = "warning"
+    message: ClassVar[str] = "orphaned shares adopted; selling them"
+    position_id: int
+    qty: int
+    adopted_from: str
+    fencing_token: int
+
+
 # --- positions ------------------------------------------------------------------------------
 class PositionEnteredEvent(Event):
     message: ClassVar[str] = "position entered"

@@ -15,6 +15,9 @@ class Lock:
     fencing_token: int
     locked_at: datetime
     ttl_seconds: int
+    # the worker process epoch that holds it; orders under the lock are refused once the
+    # worker row carries a newer epoch (a zombie of an older registration cannot order)
+    epoch: int | None = None
 
 
 _SYMBOL = re.compile(r"^[0-9A-Z]{6}$")

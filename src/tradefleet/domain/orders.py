@@ -46,6 +46,7 @@ class OrderPurpose(StrEnum):
     TIME_EXIT = "TIME_EXIT"
     LIQUIDATION = "LIQUIDATION"
     SHUTDOWN = "SHUTDOWN"
+    ORPHAN = "ORPHAN"                # shares no live worker owned, adopted and sold
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,9 +26,12 @@ from tradefleet.adapters.postgres.fleet_view import fetch_fleet_view, fleet_inva
 from tradefleet.adapters.postgres.lock_history import find_double_holds
 from tradefleet.adapters.postgres.migrate import migrate
 from tradefleet.adapters.postgres.report_queries import fetch_daily_report
+from tradefleet.adapters.postgres.session_clock_store import save_session_clock
 from tradefleet.adapters.report.tables import summary_table, trades_table
+from tradefleet.adapters.sim.exchange.books_client import fetch_books
 from tradefleet.adapters.sim.universe import build_universe
 from tradefleet.domain.calendar import SEOUL, TradingSession, load_krx_calendar
+from tradefleet.local_fleet.books_check import BooksVerdict, compare_books
 from tradefleet.local_fleet.dashboard import SessionProgress, render
 from tradefleet.local_fleet.demo_db import fresh_demo_database
 from tradefleet.local_fleet.processes import ProcessGroup, free_port
@@ -100,6 +103,12 @@ def _stop_on_signals() -> Iterator[list[signal.Signals]]:
             loop.remove_signal_handler(sig)
 
 
+async def _exchange_verdict(db: Database, base_url: str) -> BooksVerdict:
+    """The exchange's own books (holdings, every execution) against our rows."""
+    async with aiohttp.ClientSession() as http:
+        return await compare_books(db, await fetch_books(base_url, http))
+
+
 async def run_demo(opts: DemoOptions, console: Console | None = None) -> int:
     """The demo's exit code: 0 for a clean day, 1 if an invariant failed, 128 + the signal
     number when stopped by a signal (after every child has been stopped)."""
@@ -123,6 +132,7 @@ async def _run_demo(opts: DemoOptions, console: Console) -> int:
         await migrate(conn)
     # the shared clock starts two simulated minutes before the open, a few real seconds from now
     clock = SimClock(session.open - timedelta(minutes=2), opts.speed, time.time() + 4.0)
+    await save_session_clock(db, session.day, clock)   # reports plot the session's KST clock
     port = free_port()
     group = ProcessGroup(log_dir)
     common = {"TRADEFLEET_SIM_CLOCK": clock.to_env(), "TRADEFLEET_DB__DSN": dsn,
@@ -171,12 +181,19 @@ async def _run_demo(opts: DemoOptions, console: Console) -> int:
         console.print(trades_table(report, limit=15))
         invariants = await fleet_invariants(db, session.day)
         doubles, acquisitions = await find_double_holds(db)
+        verdict = await _exchange_verdict(db, f"http://127.0.0.1:{port}")
+        console.print(
+            f"exchange books: {verdict.executions} executions, "
+            f"{verdict.held_shares} shares still held {verdict.holdings or ''}, "
+            f"{verdict.executions_without_fills} executions without matching fills rows "
+            f"{verdict.unrecorded or ''}{verdict.mismatched or ''}")
         console.print(
             f"end of day: open positions {invariants['open_positions']}, locks "
             f"{invariants['locks']}, open orders {invariants['open_orders']}; "
             f"{acquisitions} lock acquisitions replayed, {len(doubles)} double holds. "
             f"Logs: {log_dir}")
-        clean = (not failed and not doubles and invariants["open_positions"] == 0
+        clean = (not failed and not doubles and verdict.clean
+                 and invariants["open_positions"] == 0
                  and invariants["locks"] == 0 and invariants["workers_holding"] == 0
                  and len(report.summaries) == len(worker_ids))
         exit_code = 0 if clean else 1

@@ -43,6 +43,7 @@ class OrderRow:
     broker_branch: str | None
     reject_code: str | None
     created_at: datetime
+    market: str | None = None        # KRX market of the symbol (taxes), known at entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,7 @@ class NewOrder:
     limit_price: int | None
     purpose: str
     attempt: int = 1
+    market: str | None = None
 
 
 class TradeStore(Protocol):
@@ -109,6 +111,15 @@ class TradeStore(Protocol):
 
     async def open_orders(self, worker_id: str) -> list[OrderRow]:
         """Non-terminal orders (NEW, SENT, UNKNOWN, PARTIALLY_FILLED), oldest first."""
+        ...
+
+    async def orders_to_follow(self, worker_id: str) -> list[tuple[OrderRow, float]]:
+        """Open orders of this worker and of workers no longer live, with their age in
+        seconds by the database clock."""
+        ...
+
+    async def fence_holds(self, client_order_id: str, epoch: int | None) -> bool:
+        """The NEW row's lock is still held with its token by this epoch of its worker."""
         ...
 
     async def open_positions(self, worker_id: str) -> list[PositionRow]:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from tradefleet.domain.errors import BrokerError
+from tradefleet.domain.errors import LockLost
 from tradefleet.domain.events import (
     LiquidationShortfallEvent,
     MandatoryLiquidationEvent,
@@ -20,7 +20,7 @@ from tradefleet.domain.orders import OrderPurpose, OrderStatus
 from tradefleet.ports.broker import BrokerPort
 from tradefleet.ports.clock import Clock
 from tradefleet.ports.events import EventSink
-from tradefleet.ports.trade_store import PositionRow, SummaryStore, TradeStore
+from tradefleet.ports.trade_store import OrderRow, PositionRow, SummaryStore, TradeStore
 from tradefleet.services.order_service import OrderService
 
 MAX_ATTEMPTS = 3
@@ -58,7 +58,10 @@ class LiquidationService:
         if not positions:
             return []
         by_symbol = {p.symbol: p for p in positions}
-        quotes = await self._broker.get_quotes(list(by_symbol))
+        try:
+            quotes = await self._broker.get_quotes(list(by_symbol))
+        except Exception:  # noqa: BLE001 - liquidity only orders the exits; sell anyway
+            quotes = {}
         order = liquidation_priority([
             (p.symbol, p.qty, quotes[p.symbol].traded_value if p.symbol in quotes else 0)
             for p in positions])
@@ -88,25 +91,26 @@ class LiquidationService:
             "widened_by": max(0, at_start - realized)})
 
     async def _sell_out(self, pos: PositionRow, lock: Lock | None) -> Unsold | None:
-        remaining, attempts = pos.qty, 0
+        """Sell the position down to zero: never a new sell while an earlier order on the
+        symbol is still open (it is settled first, or the attempt waits), and the quantity
+        always re-read from the position, so a fill recorded late is never sold twice."""
+        remaining, attempts, waits = pos.qty, 0, 0
         while remaining > 0 and attempts < self._max_attempts and lock is not None:
-            attempts += 1
-            try:
-                quote = (await self._broker.get_quotes([pos.symbol])).get(pos.symbol)
-                row = await self._orders.create_order(
-                    lock, side="SELL", qty=remaining, order_type="MARKET", limit_price=None,
-                    purpose=self._purpose, attempt=attempts,
-                    decision_price=quote.price if quote else None)
-                row = await self._orders.send_order(row)
-                if row.status is not OrderStatus.REJECTED:
-                    row = await self._orders.track(row, timeout_s=self._track_timeout_s)
-                    if not row.status.is_terminal:
-                        row = await self._orders.cancel_remainder(row)
-            except BrokerError:
+            if not await self._settle_open(pos):
+                waits += 1
+                if waits > self._max_attempts:
+                    break                 # the follower keeps following it
+                await self._clock.sleep(self._retry_wait_s)
+                remaining = (await self._trades.get_position(pos.position_id)).qty
+                continue
+            remaining = (await self._trades.get_position(pos.position_id)).qty
+            if remaining == 0:
                 break
-            if row.status is OrderStatus.UNKNOWN:
-                break            # may still be live at the exchange: never sell on top of it
-            remaining -= row.filled_qty
+            attempts += 1
+            row = await self._sell_once(pos, lock, remaining, attempts)
+            if row is None:
+                break                     # lock lost: not ours to sell any more
+            remaining = (await self._trades.get_position(pos.position_id)).qty
             if remaining > 0:
                 await self._sink.publish(OrderUnfilledEvent(
                     worker_id=pos.worker_id, symbol=pos.symbol, order_id=row.order_id,
@@ -123,3 +127,36 @@ class LiquidationService:
             "symbol": pos.symbol, "unsold_qty": remaining, "attempts": attempts,
             "position_id": pos.position_id})
         return Unsold(pos.symbol, pos.position_id, remaining, attempts)
+
+    async def _settle_open(self, pos: PositionRow) -> bool:
+        """Bring this worker's open orders on the symbol to an end; True when none is left."""
+        still_open = False
+        for order in await self._trades.open_orders(pos.worker_id):
+            if order.symbol != pos.symbol or order.order_id in self._orders.in_flight:
+                continue
+            row = await self._orders.track(order, timeout_s=self._track_timeout_s)
+            if not row.status.is_terminal:
+                row = await self._orders.cancel_remainder(row)
+            still_open = still_open or not row.status.is_terminal
+        return not still_open
+
+    async def _sell_once(self, pos: PositionRow, lock: Lock, qty: int, attempt: int
+                         ) -> OrderRow | None:
+        """One market sell, written first, sent once, tracked; None if the lock is lost."""
+        try:
+            quote = (await self._broker.get_quotes([pos.symbol])).get(pos.symbol)
+        except Exception:  # noqa: BLE001 - the decision price is only a tuning note
+            quote = None
+        try:
+            row = await self._orders.create_order(
+                lock, side="SELL", qty=qty, order_type="MARKET", limit_price=None,
+                purpose=self._purpose, attempt=attempt,
+                decision_price=quote.price if quote else None)
+        except LockLost:
+            return None
+        row = await self._orders.send_order(row)
+        if row.status is not OrderStatus.REJECTED:
+            row = await self._orders.track(row, timeout_s=self._track_timeout_s)
+            if not row.status.is_terminal:
+                row = await self._orders.cancel_remainder(row)
+        return row

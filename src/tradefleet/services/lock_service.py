@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from opentelemetry import trace
 
 from tradefleet.domain.locks import Lock, check_symbol, check_ttl, check_worker_id
@@ -16,8 +18,11 @@ class LockService:
         self._sink = sink
         self._ttl = check_ttl(ttl_seconds)
 
-    async def acquire_lock(self, symbol: str, worker_id: str) -> Lock | None:
-        """The lock, or None (with a LockRejectedEvent) when another worker holds it."""
+    async def acquire_lock(self, symbol: str, worker_id: str, *, epoch: int | None = None
+                           ) -> Lock | None:
+        """The lock, or None (with a LockRejectedEvent) when another worker holds it.
+        ``epoch`` (the caller's process epoch) is carried by the lock into the guarded order
+        insert, which refuses it once the worker row has a newer epoch."""
         check_symbol(symbol)
         check_worker_id(worker_id)
         with _tracer.start_as_current_span("lock.acquire", attributes={
@@ -27,7 +32,7 @@ class LockService:
             if lock is not None:
                 span.set_attribute("fencing_token", lock.fencing_token)
         self._sink.log([event])
-        return lock
+        return lock if lock is None or epoch is None else replace(lock, epoch=epoch)
 
     async def release_lock(self, lock: Lock, reason: str) -> bool:
         """Only the owner with the same token can release; False if it was not ours anymore."""

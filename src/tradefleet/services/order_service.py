@@ -13,15 +13,14 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import structlog
 from opentelemetry import trace
 
 from tradefleet.domain.errors import (
-    AmbiguousOrderOutcome,
-    BrokerError,
-    BrokerTimeout,
-    BrokerUnavailable,
     LockLost,
     OrderRejected,
+    RateLimited,
+    SendRefused,
 )
 from tradefleet.domain.krx import tick_size
 from tradefleet.domain.locks import Lock
@@ -65,6 +64,10 @@ class OrderService:
         self._summaries = summaries
         self._adverse_ticks = adverse_ticks
         self._decision_price: dict[int, int] = {}    # quote the order was decided on
+        # rows written by this process and not yet past their one send: the follower leaves
+        # them alone (only this process may still send them)
+        self.in_flight: set[int] = set()
+        self._log = structlog.get_logger("tradefleet.orders")
 
     def _trading_day(self) -> date:
         return self._clock.now().astimezone(SEOUL).date()
@@ -80,28 +83,39 @@ class OrderService:
     async def create_order(self, lock: Lock, *, side: Side | str, qty: int,
                            order_type: OrderType | str, limit_price: int | None,
                            purpose: OrderPurpose | str, attempt: int = 1,
-                           decision_price: int | None = None) -> OrderRow:
+                           decision_price: int | None = None,
+                           market: str | None = None) -> OrderRow:
         """Write the NEW row under the lock's fencing token; raises LockLost if refused.
         ``decision_price`` (the quote the decision used) lets adverse fills be noted."""
         side, order_type, purpose = _check(side, qty, order_type, limit_price, purpose, attempt)
         day = self._trading_day()
         cid = f"tf-{lock.worker_id}-{day:%Y%m%d}-{uuid.uuid4().hex[:12]}"
         row, events = await self._store.create_order(lock, NewOrder(
-            cid, day, side, order_type, qty, limit_price, purpose, attempt))
+            cid, day, side, order_type, qty, limit_price, purpose, attempt,
+            None if market is None else str(market)))
         if row is None:
             raise LockLost(f"symbol: lock on {lock.symbol} (token {lock.fencing_token}) "
                            f"no longer held by {lock.worker_id}; order not written")
         self._created_at[row.order_id] = self._clock.now()
+        self.in_flight.add(row.order_id)
         if decision_price is not None:
             self._decision_price[row.order_id] = decision_price
         self._sink.log(events)
         return row
 
     async def send_order(self, order: OrderRow) -> OrderRow:
-        """Call the broker exactly once for this row."""
+        """Call the broker exactly once for this row. Whatever the send raises, the row ends
+        REJECTED (definitely not at the exchange: business refusal, gateway rate limit, our
+        own send guard) or UNKNOWN (may be at the exchange: followed, never resent)."""
         if order.status is not OrderStatus.NEW:
             raise ValueError(f"status: only NEW orders are sent, order {order.order_id} is "
                              f"{order.status}")
+        try:
+            return await self._send_once(order)
+        finally:
+            self.in_flight.discard(order.order_id)
+
+    async def _send_once(self, order: OrderRow) -> OrderRow:
         request = OrderRequest(order.client_order_id, order.symbol, Side(order.side),
                                OrderType(order.order_type), order.qty, order.limit_price)
         started = time.monotonic()
@@ -113,10 +127,12 @@ class OrderService:
             with trace.use_span(span, end_on_exit=True):
                 ack = await self._broker.place_order(request)
                 span.set_attribute("broker_order_id", ack.broker_order_id)
-        except OrderRejected as exc:
+        except (OrderRejected, SendRefused) as exc:
             row, events = await self._store.mark_rejected(order.order_id, exc.code,
                                                           str(exc.message))
-        except (AmbiguousOrderOutcome, BrokerTimeout, BrokerUnavailable, BrokerError) as exc:
+        except RateLimited as exc:      # answered by the gateway before the order system
+            row, events = await self._store.mark_rejected(order.order_id, "EGW00201", str(exc))
+        except Exception as exc:  # noqa: BLE001 - anything else may have reached the exchange
             row, events = await self._store.mark_unknown(
                 order.order_id, f"{type(exc).__name__}: {exc}")
         else:
@@ -129,6 +145,8 @@ class OrderService:
     async def lookup(self, order: OrderRow) -> OrderReport | None:
         """The broker's report for this order: by id, or (id unknown) by symbol/side/qty/time,
         skipping broker orders already adopted by another of our rows."""
+        if not order.broker_order_id:     # another follower may have found it meanwhile
+            order = await self._store.get_order(order.order_id)
         if order.broker_order_id:
             return await self._broker.get_order(order.broker_order_id, order.trading_day)
         found = await self._broker.find_orders(order.trading_day, order.symbol,
@@ -172,32 +190,44 @@ class OrderService:
                 "ticks": str(ticks.quantize(Decimal("0.01")))})
 
     async def track(self, order: OrderRow, *, timeout_s: float) -> OrderRow:
-        """Poll until the order is terminal or ``timeout_s`` (real seconds) passes."""
+        """Poll until the order is terminal or ``timeout_s`` (real seconds) passes. No broker
+        error ends the order's life here: what is not settled now stays open for the
+        follower (services/order_follower.py)."""
         deadline = time.monotonic() + timeout_s
         row = order
-        while True:
-            try:
-                report = await self.lookup(row)
-            except (BrokerTimeout, BrokerUnavailable):
-                report = None
-            if report is not None:
-                row = await self.apply(row, report)
-            if row.status.is_terminal or time.monotonic() >= deadline:
-                return row
-            await asyncio.sleep(POLL_SECONDS)   # real time: broker round trips
+        self.in_flight.add(order.order_id)      # the follower leaves it to us meanwhile
+        try:
+            while True:
+                report = await self._lookup_quietly(row)
+                if report is not None:
+                    row = await self.apply(row, report)
+                if row.status.is_terminal or time.monotonic() >= deadline:
+                    return row
+                await asyncio.sleep(POLL_SECONDS)   # real time: broker round trips
+        finally:
+            self.in_flight.discard(order.order_id)
+
+    async def _lookup_quietly(self, row: OrderRow) -> OrderReport | None:
+        try:
+            return await self.lookup(row)
+        except Exception as exc:  # noqa: BLE001 - any broker failure: look again later
+            self._log.warning("order status read failed; order stays open",
+                              order_id=row.order_id, symbol=row.symbol,
+                              error_type=type(exc).__name__, error=str(exc))
+            return None
 
     async def cancel_remainder(self, order: OrderRow) -> OrderRow:
-        """Cancel what is still open at the broker and record the final report."""
+        """Cancel what is still open at the broker and record the final report. A failed or
+        ambiguous cancel leaves the order open: the follower cancels and reads it again."""
         if order.status.is_terminal or order.broker_order_id is None:
             return order
         try:
             await self._broker.cancel_order(order.broker_order_id, order.broker_branch)
-        except (BrokerTimeout, BrokerUnavailable):
-            pass                          # the report below tells what the broker did
-        try:
-            report = await self._broker.get_order(order.broker_order_id, order.trading_day)
-        except (BrokerTimeout, BrokerUnavailable):
-            return order                  # still open; the next track/reconcile settles it
+        except Exception as exc:  # noqa: BLE001 - the report below tells what happened
+            self._log.warning("cancel failed or ambiguous; order stays open",
+                              order_id=order.order_id, symbol=order.symbol,
+                              error_type=type(exc).__name__, error=str(exc))
+        report = await self._lookup_quietly(order)
         return await self.apply(order, report) if report else order
 
 

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource
 
 from tradefleet.domain.errors import ConfigError
+from tradefleet.settings import secrets as sec
+from tradefleet.settings.database_rules import check_database
 from tradefleet.settings.model import DatabaseSettings, Settings, describe_errors
 
 CONFIG_ENV = "TRADEFLEET_CONFIG"
@@ -87,14 +89,37 @@ class _DbOnly(BaseModel):
 
 def load_database_settings(config_file: Path | None = None,
                            environ: Mapping[str, str] | None = None) -> DatabaseSettings:
-    """Only the ``db`` section (for ``tradefleet db``, which needs no worker identity)."""
+    """Only the ``db`` section (for ``tradefleet db``, which needs no worker identity), with
+    the same rules as a worker's: the mode's TLS rule, and an ``enc:`` password decrypted
+    with key_file."""
     environ = os.environ if environ is None else environ
-    data = _read_yaml(config_file, environ).get("db") or {}
+    whole = _read_yaml(config_file, environ)
+    data = whole.get("db") or {}
     if not isinstance(data, dict):
-        raise ConfigError("db: must be a mapping (dsn, sslmode, sslrootcert)")
+        raise ConfigError("db: must be a mapping (dsn, sslmode, sslrootcert, allow_insecure)")
     env = {k.removeprefix("TRADEFLEET_DB__").lower(): v for k, v in environ.items()
            if k.upper().startswith("TRADEFLEET_DB__") and v != ""}
     try:
-        return _DbOnly(db={**data, **env}).db
+        db = _DbOnly(db={**data, **env}).db
     except ValidationError as exc:
         raise _describe(exc) from None
+    mode = str(environ.get("TRADEFLEET_MODE") or whole.get("mode") or "sim")
+    key_file = environ.get("TRADEFLEET_KEY_FILE") or whole.get("key_file")
+    problems: list[str] = []
+    if mode not in ("sim", "paper", "real"):
+        problems.append(f"mode (TRADEFLEET_MODE): {mode!r} is not one of sim, paper, real")
+    fernet = None
+    if key_file:
+        try:
+            fernet = sec.read_key(Path(key_file))
+        except sec.SecretError as exc:
+            problems.append(f"key_file (TRADEFLEET_KEY_FILE): {exc}")
+    checked = check_database(db.dsn.get_secret_value() if db.dsn else None,
+                             sslmode=db.sslmode, allow_insecure=db.allow_insecure, mode=mode,
+                             fernet=fernet)
+    problems += checked.problems
+    if problems:
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+    if checked.dsn is not None:
+        db = db.model_copy(update={"dsn": SecretStr(checked.dsn)})
+    return db

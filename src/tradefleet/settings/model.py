@@ -3,6 +3,7 @@ nothing runs and nothing is written until the whole configuration is valid."""
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -19,7 +20,11 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from tradefleet.domain.errors import ConfigError
+from tradefleet.domain.markets import Market, parse_market
+from tradefleet.domain.strategies import StrategyParamsError, get_strategy
 from tradefleet.settings import secrets as sec
+from tradefleet.settings.database_rules import check_database
 
 SYMBOL = re.compile(r"^[0-9A-Z]{6}$")
 DEFAULT_RATE_LIMITS = {"real": 20, "paper": 2, "sim": 20}
@@ -65,6 +70,39 @@ class StrategySettings(_Section):
     name: str = "ma_breakout"
     params: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("params", mode="before")
+    @classmethod
+    def _env_text_to_values(cls, value: Any) -> Any:
+        """Env vars carry text: ``TRADEFLEET_STRATEGY__PARAMS__SHORT=3`` means the number 3."""
+        if isinstance(value, dict):
+            return {k: _scalar(v) for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _strategy_accepts_params(self) -> StrategySettings:
+        """Built once here, so a bad parameter stops start-up before anything is migrated
+        or written (wiring builds it again from the same, now known-good, values)."""
+        try:
+            get_strategy(self.name, dict(self.params))
+        except StrategyParamsError as exc:
+            raise ValueError("\n".join(
+                f"strategy.params.{name} ({_env_name(['strategy', 'params', name])}): {msg}"
+                for name, msg in exc.problems.items())) from None
+        except ConfigError as exc:
+            raise ValueError(f"strategy.name (TRADEFLEET_STRATEGY__NAME): "
+                             f"{str(exc).removeprefix('strategy.name: ')}") from None
+        return self
+
+
+def _scalar(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return value
+    return parsed if isinstance(parsed, int | float | bool) else value
+
 
 class ExitSettings(_Section):
     stop_loss_pct: Decimal = Field(Decimal("2.0"), gt=0, lt=30)
@@ -80,9 +118,34 @@ class FilterSettings(_Section):
 
 
 class CostSettings(_Section):
+    """The account's commission (it depends on the channel and promotion, so it is this
+    account's setting), and symbols whose market the worker should take from here rather
+    than from the broker or simulator. The sell-side taxes are law, by market: see
+    domain/costs.py."""
+
     buy_commission_rate: Decimal = Field(Decimal("0.00015"), ge=0, lt=Decimal("0.01"))
     sell_commission_rate: Decimal = Field(Decimal("0.00015"), ge=0, lt=Decimal("0.01"))
-    sell_tax_rate: Decimal = Field(Decimal("0.0020"), ge=0, lt=Decimal("0.01"))
+    markets: dict[str, Market] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_flat_tax_rate(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "sell_tax_rate" in data:
+            raise ValueError("sell_tax_rate is no longer a setting: the sell-side taxes follow "
+                             "the symbol's market (KOSPI, KOSDAQ, KONEX, ETF, ETN; see "
+                             "domain/costs.py); remove it, and list symbols whose market the "
+                             "worker cannot tell under costs.markets")
+        return data
+
+    @field_validator("markets", mode="before")
+    @classmethod
+    def _market_names(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            bad = [str(k) for k in value if not SYMBOL.match(str(k))]
+            if bad:
+                raise ValueError(f"not 6-character KRX codes: {', '.join(bad[:5])}")
+            return {str(k): parse_market(v) for k, v in value.items()}
+        return value
 
 
 class DatabaseSettings(_Section):
@@ -90,6 +153,8 @@ class DatabaseSettings(_Section):
     sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca",
                      "verify-full"] | None = None
     sslrootcert: Path | None = None
+    # paper/real: a network database without verified TLS, accepted and logged as a WARNING
+    allow_insecure: bool = False
 
     @model_validator(mode="after")
     def _verify_needs_root(self) -> DatabaseSettings:
@@ -171,6 +236,17 @@ class Settings(BaseSettings):
                 fernet = sec.read_key(self.key_file)
             except sec.SecretError as exc:
                 problems.append(f"key_file (TRADEFLEET_KEY_FILE): {exc}")
+        problems += self._decrypt_broker_secrets(fernet)
+        problems += self._decrypt_database(fernet)
+        if problems:
+            raise ValueError("\n".join(problems))
+        if self.broker.rate_limit_per_second is None:
+            object.__setattr__(self.broker, "rate_limit_per_second",
+                               DEFAULT_RATE_LIMITS[self.mode])
+        return self
+
+    def _decrypt_broker_secrets(self, fernet: Any) -> list[str]:
+        problems: list[str] = []
         for section, name in (("broker", "appkey"), ("broker", "appsecret"),
                               ("account", "cano")):
             holder = getattr(self, section)
@@ -192,12 +268,16 @@ class Settings(BaseSettings):
                 continue
             if name == "cano" and not re.fullmatch(r"\d{8}", raw):
                 problems.append(f"{where}: must be 8 digits")
-        if problems:
-            raise ValueError("\n".join(problems))
-        if self.broker.rate_limit_per_second is None:
-            object.__setattr__(self.broker, "rate_limit_per_second",
-                               DEFAULT_RATE_LIMITS[self.mode])
-        return self
+        return problems
+
+    def _decrypt_database(self, fernet: Any) -> list[str]:
+        """The DSN's password decrypted in place; the mode's TLS and plaintext rules."""
+        db = check_database(
+            self.db.dsn.get_secret_value() if self.db.dsn else None, sslmode=self.db.sslmode,
+            allow_insecure=self.db.allow_insecure, mode=self.mode, fernet=fernet)
+        if db.dsn is not None:
+            object.__setattr__(self.db, "dsn", SecretStr(db.dsn))
+        return db.problems
 
     @property
     def account_masked(self) -> str:
@@ -241,7 +321,12 @@ def describe_errors(exc: ValidationError) -> list[str]:
             continue
         if err["type"] == "missing":
             msg = "is required but missing"
-        lines.append(f"{'.'.join(loc)} ({_env_name(loc)}): {msg}")
+        where = ".".join(loc)
+        named = msg.splitlines()
+        if named and all(line.startswith(f"{where}.") for line in named):
+            lines.extend(named)          # a section's check that names its own fields
+            continue
+        lines.append(f"{where} ({_env_name(loc)}): {msg}")
     return lines
 
 
@@ -262,4 +347,15 @@ def _raw_secret_problems(data: dict) -> list[str]:
                 where = f"{section}.{name} ({_env_name([section, name])})"
                 problems.append(f"{where}: plaintext secrets are refused in {mode} "
                                 f"mode; {sec.HOW_TO}")
-    return problems
+    return problems + _raw_database_problems(data.get("db"), mode)
+
+
+def _raw_database_problems(raw: Any, mode: str) -> list[str]:
+    """The TLS rule on a db section that is valid by itself (the key may not be readable)."""
+    try:
+        db = DatabaseSettings.model_validate(raw if raw is not None else {})
+    except ValidationError:
+        return []
+    return check_database(db.dsn.get_secret_value() if db.dsn else None,
+                          sslmode=db.sslmode, allow_insecure=db.allow_insecure, mode=mode,
+                          fernet=None, can_decrypt=False).problems

@@ -6,14 +6,14 @@ against the simulated market with a frozen clock."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 import structlog
 
-from tradefleet.domain.errors import BrokerError
+from tradefleet.domain.errors import BrokerError, LockLost
 from tradefleet.domain.events import MonitoringEvent
 from tradefleet.domain.exits import ExitParams, evaluate_exit
 from tradefleet.domain.locks import Lock
@@ -22,6 +22,7 @@ from tradefleet.domain.states import WorkerStatus
 from tradefleet.ports.broker import BrokerPort
 from tradefleet.ports.clock import Clock
 from tradefleet.ports.events import EventSink
+from tradefleet.services.account_reconciler import AccountReconciler
 from tradefleet.services.liquidation_service import LiquidationService
 from tradefleet.services.lock_service import LockService
 from tradefleet.services.order_service import OrderService
@@ -35,9 +36,10 @@ PositionReader = Callable[[], Awaitable[list[Any]]]
 @dataclass(slots=True)
 class Holding:
     lock: Lock
-    position_id: int
+    position_id: int              # 0: an entry whose size is not known yet (being followed)
     qty: int
     entry_price: Decimal
+    orphan: bool = False          # adopted from a worker no longer live: sold at once
 
 
 class TradingCycle:
@@ -48,7 +50,8 @@ class TradingCycle:
                  liquidation_at: datetime, open_positions: PositionReader,
                  open_orders: PositionReader, liquidation: LiquidationService,
                  track_timeout_s: float = 5.0,
-                 reconcile: Callable[[], Awaitable[Any]] | None = None) -> None:
+                 reconcile: Callable[[], Awaitable[Any]] | None = None,
+                 orphans: AccountReconciler | None = None) -> None:
         self.worker_id = worker_id
         self._liquidation = liquidation
         self.epoch = epoch
@@ -67,6 +70,7 @@ class TradingCycle:
         self._open_positions = open_positions
         self._orders_open = open_orders
         self.reconcile = reconcile
+        self._orphans = orphans
         self._track_timeout = track_timeout_s
         self.status = WorkerStatus.IDLE
         self.holding: Holding | None = None
@@ -90,9 +94,36 @@ class TradingCycle:
         for pos in await self._open_positions():
             if pos["symbol"] == lock.symbol and pos["qty"] > 0:
                 self.holding = Holding(lock, pos["position_id"], pos["qty"],
-                                       Decimal(pos["entry_price"]))
+                                       Decimal(pos["entry_price"]),
+                                       orphan=pos.get("adopted_from") is not None)
                 return True
         return False
+
+    async def take_up(self) -> str | None:
+        """Hold this worker's open position under its lock (kept, or re-taken when it
+        lapsed), and release locks with neither a position nor an open order behind them.
+        Start-up recovery and any poll that finds shares the cycle lost track of use it."""
+        held_locks = {lock.symbol: lock for lock in await self._locks.locks_of(self.worker_id)}
+        busy = {o.symbol for o in await self._orders_open()}
+        taken: str | None = None
+        for pos in [p for p in await self._open_positions() if p["qty"] > 0]:
+            symbol = pos["symbol"]
+            kept = held_locks.pop(symbol, None)
+            lock = replace(kept, epoch=self.epoch) if kept is not None else \
+                await self._locks.acquire_lock(symbol, self.worker_id, epoch=self.epoch)
+            if lock is None:
+                self._log.error("open position but its lock is held by another worker; "
+                                "not trading it now", symbol=symbol)
+                continue
+            if await self.adopt(lock):
+                self._log.info("holding open position", symbol=symbol, qty=pos["qty"],
+                               fencing_token=lock.fencing_token)
+                taken = symbol
+                break
+        for symbol, stale in held_locks.items():
+            if symbol not in busy and (taken is None or symbol != taken):
+                await self._locks.release_lock(stale, "RECOVERY")
+        return taken
 
     async def poll(self) -> None:
         """One tick of the state machine; broker read failures end the poll quietly (the
@@ -108,6 +139,15 @@ class TradingCycle:
                             status=str(self.status))
 
     async def scan_poll(self) -> None:
+        if await self._orders_open():
+            return              # an order of ours is not final yet: buy nothing else
+        if await self._open_positions() or await self._locks.locks_of(self.worker_id):
+            if await self.take_up() is not None:     # shares we lost track of: hold them
+                await self.move(WorkerStatus.HOLD, symbol=self.holding.lock.symbol,
+                                reason="open position taken up")
+                return
+        if self._orphans is not None and await self._adopt_orphan():
+            return
         if self.liquidation_due():
             if not self.buying_stopped:
                 self.buying_stopped = True
@@ -119,7 +159,7 @@ class TradingCycle:
         result = await self._scanner.scan(self._universe, self.trading_day())
         if not result.ranked:
             return
-        outcome = await self._entry.try_enter(result.ranked)
+        outcome = await self._entry.try_enter(result.ranked, epoch=self.epoch)
         if outcome is None:
             return
         if outcome.blocked:
@@ -132,15 +172,39 @@ class TradingCycle:
             self.holding = Holding(outcome.lock, 0, 0, Decimal(0))
         await self.move(WorkerStatus.HOLD, symbol=outcome.lock.symbol, reason="entry filled")
 
+    async def _adopt_orphan(self) -> bool:
+        """Shares that no live worker owns are taken over and sold by this one."""
+        assert self._orphans is not None
+        adopted = await self._orphans.adopt_one(self.worker_id, self.epoch, self.trading_day())
+        if adopted is None:
+            return False
+        pos = adopted.position
+        self.holding = Holding(adopted.lock, pos.position_id, pos.qty,
+                               Decimal(pos.entry_price or 0), orphan=True)
+        await self.move(WorkerStatus.HOLD, symbol=pos.symbol, reason="orphan adopted")
+        return True
+
+    async def _symbol_busy(self, symbol: str) -> bool:
+        return any(o.symbol == symbol for o in await self._orders_open())
+
     async def hold_poll(self) -> None:
         assert self.holding is not None
+        symbol = self.holding.lock.symbol
+        if await self._symbol_busy(symbol):
+            return                    # an order on it is still being followed to its end
         if self.holding.position_id == 0 and not await self.adopt(self.holding.lock):
-            return                                        # entry still being settled
+            # the entry ended with nothing bought (the follower settled it)
+            await self._locks.release_lock(self.holding.lock, "UNFILLED")
+            self.holding = None
+            await self.move(WorkerStatus.SCAN, symbol=None, reason="entry not filled")
+            return
+        if self.holding.orphan:
+            await self.sell(OrderPurpose.ORPHAN)
+            return
         if self.liquidation_due():
             await self.liquidate()
             return
         held = self.holding
-        symbol = held.lock.symbol
         quotes = await self._read("get_quotes", lambda: self._broker.get_quotes([symbol]))
         quote = quotes[symbol]
         window = self._exits.trend_ma_window
@@ -170,18 +234,22 @@ class TradingCycle:
         self._log.info("mandatory liquidation", symbol=held.lock.symbol)
         unsold = await self._liquidation.liquidate(self.worker_id, [held.lock],
                                                    liquidation_at=self.liquidation_at)
-        if not unsold:
-            await self._after_sell(held)
-        else:
-            held.qty = unsold[0].unsold_qty
+        if not await self._after_sell(held) and unsold:
+            await self._retake_lock()
 
     async def sell(self, purpose: OrderPurpose, *, attempt: int = 1) -> bool:
         """Sell the whole holding at market. True when flat (lock released, back to SCAN)."""
         held = self.holding
         assert held is not None
-        order = await self._orders.create_order(
-            held.lock, side=Side.SELL, qty=held.qty, order_type=OrderType.MARKET,
-            limit_price=None, purpose=purpose, attempt=attempt)
+        try:
+            order = await self._orders.create_order(
+                held.lock, side=Side.SELL, qty=held.qty, order_type=OrderType.MARKET,
+                limit_price=None, purpose=purpose, attempt=attempt)
+        except LockLost as exc:
+            self._log.warning("lock of the held position lost; re-taking it before selling",
+                              symbol=held.lock.symbol, error=str(exc))
+            await self._retake_lock()
+            return False
         order = await self._orders.send_order(order)
         if order.status is OrderStatus.REJECTED:
             # still holding the shares: keep the lock, try again on the next poll
@@ -192,6 +260,16 @@ class TradingCycle:
         if order.status in (OrderStatus.SENT, OrderStatus.PARTIALLY_FILLED):
             order = await self._orders.cancel_remainder(order)
         return await self._after_sell(held)
+
+    async def _retake_lock(self) -> None:
+        """The held position's lock was reclaimed while this process still lives: take the
+        symbol's lock again if it is free (the next poll sells); a fenced process is stopped
+        by its heartbeat, and another holder cannot buy while our position is open."""
+        held = self.holding
+        assert held is not None
+        lock = await self._locks.acquire_lock(held.lock.symbol, self.worker_id, epoch=self.epoch)
+        if lock is not None:
+            held.lock = lock
 
     async def _after_sell(self, held: Holding) -> bool:
         remaining = [p for p in await self._open_positions()
@@ -209,10 +287,3 @@ class TradingCycle:
 
     async def open_orders(self) -> list[Any]:
         return await self._orders_open()
-
-    async def settle(self, order: Any, timeout_s: float) -> Any:
-        """Bring an order from a previous life to its broker-side outcome (never resend)."""
-        order = await self._orders.track(order, timeout_s=timeout_s)
-        if order.status in (OrderStatus.SENT, OrderStatus.PARTIALLY_FILLED):
-            order = await self._orders.cancel_remainder(order)
-        return order

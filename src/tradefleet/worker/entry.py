@@ -15,10 +15,12 @@ import structlog
 from tradefleet.domain.errors import LockLost
 from tradefleet.domain.events import RiskViolationEvent
 from tradefleet.domain.locks import Lock
+from tradefleet.domain.markets import Market
 from tradefleet.domain.orders import OrderPurpose, OrderStatus, OrderType, Side
 from tradefleet.domain.risk import RiskLimits, check_entry, entry_qty
 from tradefleet.ports.broker import BrokerPort
 from tradefleet.ports.events import EventSink
+from tradefleet.ports.market_of import MarketOf
 from tradefleet.ports.trade_store import OrderRow
 from tradefleet.services.lock_service import LockService
 from tradefleet.services.order_service import OrderService
@@ -40,7 +42,8 @@ class EntryStep:
     def __init__(self, *, broker: BrokerPort, locks: LockService, orders: OrderService,
                  sink: EventSink, worker_id: str, limits: RiskLimits,
                  stop_loss_pct: Decimal, realized_pnl_today: Callable[[], Awaitable[int]],
-                 read: Reader, track_timeout_s: float = 5.0) -> None:
+                 read: Reader, track_timeout_s: float = 5.0,
+                 markets: MarketOf | None = None, require_market: bool = False) -> None:
         self._broker = broker
         self._locks = locks
         self._orders = orders
@@ -51,10 +54,14 @@ class EntryStep:
         self._pnl_today = realized_pnl_today
         self._read = read
         self._track_timeout = track_timeout_s
+        self._markets = markets              # the symbol's market decides its sell taxes
+        self._require_market = require_market
         self._log = structlog.get_logger("tradefleet.entry").bind(worker_id=worker_id)
 
-    async def try_enter(self, ranked: Sequence[RankedCandidate]) -> EntryOutcome | None:
-        """None when no candidate could be entered this poll (stay in SCAN)."""
+    async def try_enter(self, ranked: Sequence[RankedCandidate], *, epoch: int | None = None
+                        ) -> EntryOutcome | None:
+        """None when no candidate could be entered this poll (stay in SCAN). ``epoch`` is
+        the process epoch the locks (and so the orders) are taken under."""
         for candidate in ranked:
             symbol = candidate.symbol
             buyable = await self._read(
@@ -75,24 +82,38 @@ class EntryStep:
                     detail=verdict.detail, daily_pnl=pnl_today,
                     limit=self._limits.daily_loss_limit))
                 return EntryOutcome(None, None, blocked=True)
-            lock = await self._locks.acquire_lock(symbol, self._worker_id)
+            market = await self._market_of(symbol)
+            if market is None and self._require_market:
+                self._log.warning("candidate skipped: its market (and so its taxes) is not "
+                                  "known; list it under costs.markets", symbol=symbol)
+                continue
+            lock = await self._locks.acquire_lock(symbol, self._worker_id, epoch=epoch)
             if lock is None:
                 self._log.warning("lock held by another worker; trying next candidate",
                                   symbol=symbol)
                 continue
-            outcome = await self._buy(lock, qty)
+            outcome = await self._buy(lock, qty, market)
             if outcome is not None:
                 return outcome
         return None
 
-    async def _buy(self, lock: Lock, qty: int) -> EntryOutcome | None:
+    async def _market_of(self, symbol: str) -> Market | None:
+        if self._markets is None:
+            return None
+        markets = self._markets
+        return await self._read("market_of", lambda: markets.market_of(symbol))
+
+    async def _buy(self, lock: Lock, qty: int, market: Market | None) -> EntryOutcome | None:
         try:
             order = await self._orders.create_order(
                 lock, side=Side.BUY, qty=qty, order_type=OrderType.MARKET, limit_price=None,
-                purpose=OrderPurpose.ENTRY)
+                purpose=OrderPurpose.ENTRY, market=market)
         except LockLost as exc:
-            self._log.warning("lock lost before the order was written", symbol=lock.symbol,
-                              error=str(exc))
+            # refused by the guarded insert: the lock is gone, or the symbol still carries
+            # another worker's open position; either way this lock is of no use to us
+            await self._locks.release_lock(lock, "ORDER_REFUSED")
+            self._log.warning("order refused by the fence; lock released, trying the next "
+                              "candidate", symbol=lock.symbol, error=str(exc))
             return None
         order = await self._orders.send_order(order)
         if order.status is OrderStatus.REJECTED:
@@ -100,16 +121,22 @@ class EntryStep:
             self._log.warning("buy order rejected; lock released", symbol=lock.symbol,
                               order_id=order.order_id, code=order.reject_code)
             return None
-        order = await self._orders.track(order, timeout_s=self._track_timeout)
-        if order.status is OrderStatus.SENT or order.status is OrderStatus.PARTIALLY_FILLED:
-            order = await self._orders.cancel_remainder(order)   # IOC semantics for entries
-        if order.filled_qty > 0:
+        try:
+            order = await self._orders.track(order, timeout_s=self._track_timeout)
+            if order.status is OrderStatus.SENT or order.status is OrderStatus.PARTIALLY_FILLED:
+                order = await self._orders.cancel_remainder(order)   # IOC semantics
+        except Exception as exc:  # noqa: BLE001 - the order lives on: the follower has it
+            self._log.error("buy not settled; keeping lock, the follower settles it",
+                            symbol=lock.symbol, order_id=order.order_id,
+                            error_type=type(exc).__name__, error=str(exc), exc_info=True)
+            return EntryOutcome(lock, order, pending=True)
+        if order.filled_qty > 0 and order.status.is_terminal:
             return EntryOutcome(lock, order)
         if order.status.is_terminal:
             await self._locks.release_lock(lock, "UNFILLED")
             self._log.warning("buy order not filled; lock released", symbol=lock.symbol,
                               order_id=order.order_id, status=str(order.status))
             return None
-        self._log.error("buy outcome unknown; keeping lock, not resending",
-                        symbol=lock.symbol, order_id=order.order_id)
+        self._log.error("buy outcome not final yet; keeping lock, not resending",
+                        symbol=lock.symbol, order_id=order.order_id, status=str(order.status))
         return EntryOutcome(lock, order, pending=True)

@@ -14,6 +14,7 @@ from tradefleet.adapters.postgres.connect import connect_database, migrate_datab
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.ports.broker import BrokerPort
 from tradefleet.ports.clock import Clock
+from tradefleet.ports.market_of import MarketOf
 from tradefleet.settings import Settings
 from tradefleet.worker.wiring import build_worker, register_settings_secrets
 from tradefleet.worker.worker import Worker
@@ -34,7 +35,8 @@ async def launch(settings: Settings, *, broker: BrokerPort, clock: Clock,
                  universe: Sequence[str], db: Database | None = None,
                  install_signals: bool = True,
                  on_built: Callable[[Worker], None] | None = None,
-                 track_timeout_s: float = 5.0, retry_base_delay: float = 0.2) -> int:
+                 track_timeout_s: float = 5.0, retry_base_delay: float = 0.2,
+                 markets: MarketOf | None = None) -> int:
     log = structlog.get_logger("tradefleet.worker").bind(worker_id=settings.worker_id)
     register_settings_secrets(settings)
     log.info("configuration loaded", **describe(settings, len(universe)))
@@ -47,7 +49,8 @@ async def launch(settings: Settings, *, broker: BrokerPort, clock: Clock,
         await migrate_database(db)
         log.info("database connected and migrated")
     worker = build_worker(settings, db=db, broker=broker, clock=clock, universe=universe,
-                          track_timeout_s=track_timeout_s, retry_base_delay=retry_base_delay)
+                          track_timeout_s=track_timeout_s, retry_base_delay=retry_base_delay,
+                          markets=markets)
     if on_built is not None:
         on_built(worker)
     loop = asyncio.get_running_loop()

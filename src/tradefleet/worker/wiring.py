@@ -13,6 +13,7 @@ from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.postgres.event_sink import PostgresEventSink
 from tradefleet.adapters.postgres.lock_store import PostgresLockStore
 from tradefleet.adapters.postgres.order_store import PostgresOrderStore
+from tradefleet.adapters.postgres.orphan_store import PostgresOrphanStore
 from tradefleet.adapters.postgres.position_store import open_positions
 from tradefleet.adapters.postgres.summary_store import PostgresSummaryStore
 from tradefleet.adapters.postgres.worker_store import PostgresWorkerStore
@@ -25,16 +26,21 @@ from tradefleet.domain.risk import RiskLimits
 from tradefleet.domain.strategies import get_strategy
 from tradefleet.ports.broker import BrokerPort
 from tradefleet.ports.clock import Clock
+from tradefleet.ports.market_of import MarketOf
 from tradefleet.ports.trade_store import StrategyTag
+from tradefleet.services.account_reconciler import AccountReconciler
 from tradefleet.services.liquidation_service import LiquidationService
 from tradefleet.services.lock_service import LockService
+from tradefleet.services.market_directory import MarketDirectory
+from tradefleet.services.order_follower import OrderFollower
 from tradefleet.services.order_service import OrderService
-from tradefleet.services.reconcile_service import ReconcileService
 from tradefleet.services.scan_service import ScanService
 from tradefleet.services.worker_registry import WorkerRegistry
 from tradefleet.settings import Settings
 from tradefleet.worker.cycle import TradingCycle
 from tradefleet.worker.entry import EntryStep
+from tradefleet.worker.guarded_broker import GuardedBroker
+from tradefleet.worker.lease import Lease
 from tradefleet.worker.retry import BrokerReadRetry
 from tradefleet.worker.worker import Worker, WorkerConfig
 
@@ -63,18 +69,26 @@ def session_times(day: date, offset_minutes: int) -> tuple[datetime, datetime]:
 
 def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock: Clock,
                  universe: Sequence[str], track_timeout_s: float = 5.0,
-                 retry_base_delay: float = 0.2) -> Worker:
+                 retry_base_delay: float = 0.2, unseen_grace_s: float | None = None,
+                 markets: MarketOf | None = None) -> Worker:
+    """``markets`` tells a symbol's KRX market (its sell taxes): the simulator's universe,
+    or None (then only ``costs.markets``). Real mode buys only symbols whose market is known;
+    sim and paper charge an unknown market the highest tax any market would."""
     worker_id = settings.worker_id
     sink = PostgresEventSink(db)
     registry = WorkerRegistry(PostgresWorkerStore(db), sink)
     locks = LockService(PostgresLockStore(db), sink, ttl_seconds=settings.locks.ttl_seconds)
     strategy = get_strategy(settings.strategy.name, dict(settings.strategy.params))
-    costs = CostModel(settings.costs.buy_commission_rate, settings.costs.sell_commission_rate,
-                      settings.costs.sell_tax_rate)
+    costs = CostModel(settings.costs.buy_commission_rate, settings.costs.sell_commission_rate)
     order_store = PostgresOrderStore(db, costs=costs)
-    orders = OrderService(order_store, broker, sink, clock, strategy=StrategyTag(
+    # every order POST passes the lease and the database fence first
+    lease = Lease(settings.locks.ttl_seconds)
+    order_broker = GuardedBroker(broker, lease, order_store.fence_holds)
+    orders = OrderService(order_store, order_broker, sink, clock, strategy=StrategyTag(
         strategy.name, strategy.strategy_version, strategy.param_version))
-    reconciler = ReconcileService(orders, order_store, sink)
+    follower = OrderFollower(orders, order_store, sink) if unseen_grace_s is None else \
+        OrderFollower(orders, order_store, sink, unseen_grace_s=unseen_grace_s)
+    orphans = AccountReconciler(PostgresOrphanStore(db), locks, broker, sink)
     retry = BrokerReadRetry(sink, worker_id=worker_id, base_delay=retry_base_delay)
     f = settings.filters
     scanner = ScanService(broker, PostgresCandidateStore(db), sink, strategy,
@@ -97,7 +111,9 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
     entry = EntryStep(broker=broker, locks=locks, orders=orders, sink=sink,
                       worker_id=worker_id, limits=limits, stop_loss_pct=e.stop_loss_pct,
                       realized_pnl_today=pnl_today, read=retry.call,
-                      track_timeout_s=track_timeout_s)
+                      track_timeout_s=track_timeout_s,
+                      markets=MarketDirectory(markets, overrides=settings.costs.markets),
+                      require_market=settings.mode == "real")
 
     liquidation = LiquidationService(orders, order_store, PostgresSummaryStore(db), broker,
                                      sink, clock, track_timeout_s=track_timeout_s)
@@ -110,7 +126,7 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
             open_positions=lambda: open_positions(db.pool, worker_id),
             open_orders=lambda: order_store.open_orders(worker_id),
             liquidation=liquidation, track_timeout_s=track_timeout_s,
-            reconcile=lambda: reconciler.reconcile(worker_id))
+            reconcile=lambda: follower.follow(worker_id), orphans=orphans)
 
     config = WorkerConfig(
         worker_id=worker_id, mode=settings.mode,
@@ -120,4 +136,4 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
         limits=limits, liquidation_at=liquidation_at, session_close=close_at,
         health_port=settings.health_port)
     return Worker(config, broker=broker, clock=clock, sink=sink, registry=registry,
-                  locks=locks, retry=retry, make_cycle=make_cycle)
+                  locks=locks, retry=retry, lease=lease, make_cycle=make_cycle)

@@ -1,15 +1,26 @@
 """From settings to a connected, migrated Database: embedded PostgreSQL when no DSN is set,
-otherwise the DSN as given, with TLS (sslmode / sslrootcert) applied (spec §5.1)."""
+otherwise the DSN as given, with TLS (sslmode / sslrootcert) applied (spec §5.1).
+
+The settings decide what is allowed (settings/database_rules.py: paper and real mode need
+verified TLS to a network database unless db.allow_insecure); here, whatever the caller, the
+DSN's password is registered for redaction before any connection attempt, an undecrypted
+``enc:`` password is refused, and a network connection without certificate verification is
+logged as a WARNING."""
 
 from __future__ import annotations
 
 import asyncio
 import ssl
 from pathlib import Path
+from urllib.parse import quote
 
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.postgres.migrate import migrate
+from tradefleet.adapters.telemetry.logging import get_logger
+from tradefleet.adapters.telemetry.redaction import register_secret
 from tradefleet.domain.errors import ConfigError
+from tradefleet.settings.dsn import VERIFYING, DsnError, parse_dsn
+from tradefleet.settings.secrets import is_encrypted
 
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
@@ -38,9 +49,36 @@ async def connect_database(
         from tradefleet.adapters.postgres.embedded import start_embedded
 
         dsn = await asyncio.to_thread(start_embedded)
+    else:
+        check_transport(dsn, sslmode)
     return await Database.connect(
         dsn, min_size=min_size, max_size=max_size, ssl=ssl_context(sslmode, sslrootcert),
         durable_by_default=durable_by_default)
+
+
+def check_transport(dsn: str, sslmode: str | None) -> None:
+    """Mask the password in every later log line; refuse one still encrypted; warn when the
+    database is reached over the network without certificate verification."""
+    register_secret(dsn)
+    if is_encrypted(dsn):
+        raise ConfigError("db.dsn: is still encrypted (load it through the settings, which "
+                          "decrypt it with key_file)")
+    try:
+        parsed = parse_dsn(dsn)
+    except DsnError as exc:
+        raise ConfigError(f"db.dsn: {exc}") from None
+    if parsed.password is not None:
+        register_secret(parsed.password)
+        register_secret(quote(parsed.password, safe=""))     # as it stands in the DSN
+    if parsed.password is not None and is_encrypted(parsed.password):
+        raise ConfigError("db.dsn: the password is still encrypted (load it through the "
+                          "settings, which decrypt it with key_file)")
+    effective = sslmode or parsed.sslmode or "prefer"
+    if parsed.network_hosts() and effective not in VERIFYING:
+        # no host names: in a malformed DSN they may be pieces of the password
+        get_logger().warning(
+            "database reached over the network without certificate verification",
+            sslmode=effective, allowed_by="db.allow_insecure (paper/real) or sim mode")
 
 
 async def migrate_database(db: Database) -> list:

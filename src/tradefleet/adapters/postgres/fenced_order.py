@@ -17,11 +17,12 @@ import asyncpg
 
 _INSERT = """
 INSERT INTO orders (client_order_id, worker_id, trading_day, symbol, side, order_type, qty,
-                    limit_price, status, fencing_token, purpose, attempt)
-SELECT $1, l.worker_id, $3, l.symbol, $5, $6, $7, $8, 'NEW', l.fencing_token, $9, $10
+                    limit_price, status, fencing_token, purpose, attempt, market)
+SELECT $1, l.worker_id, $3, l.symbol, $5, $6, $7, $8, 'NEW', l.fencing_token, $9, $10, $13
   FROM stock_locks l
  WHERE l.symbol = $4 AND l.worker_id = $2 AND l.fencing_token = $11
-   AND EXISTS (SELECT 1 FROM workers w WHERE w.worker_id = $2 AND w.status <> 'EXIT')
+   AND EXISTS (SELECT 1 FROM workers w WHERE w.worker_id = $2 AND w.status <> 'EXIT'
+                  AND w.epoch = coalesce($12::bigint, w.epoch))
    AND ($5 = 'SELL' OR NOT EXISTS (
         SELECT 1 FROM positions p
          WHERE p.symbol = $4 AND p.status = 'OPEN' AND p.worker_id <> $2))
@@ -33,9 +34,30 @@ RETURNING order_id
 async def insert_order_if_lock_held(
     conn: asyncpg.Connection, *, worker_id: str, fencing_token: int, client_order_id: str,
     trading_day: date, symbol: str, side: str, order_type: str, qty: int,
-    limit_price: int | None, purpose: str, attempt: int = 1,
+    limit_price: int | None, purpose: str, attempt: int = 1, epoch: int | None = None,
+    market: str | None = None,
 ) -> int | None:
-    """The new order's id, or None when the lock is no longer ours (nothing inserted)."""
+    """The new order's id, or None when the lock is no longer ours (nothing inserted).
+    ``epoch`` is the caller's process epoch; the worker always passes it (None is for
+    tools and tests that act without a registered process)."""
     return await conn.fetchval(
         _INSERT, client_order_id, worker_id, trading_day, symbol, str(side), str(order_type),
-        qty, limit_price, str(purpose), attempt, fencing_token)
+        qty, limit_price, str(purpose), attempt, fencing_token, epoch, market)
+
+
+_FENCE_HOLDS = """
+SELECT EXISTS (
+    SELECT 1 FROM orders o
+      JOIN stock_locks l ON l.symbol = o.symbol AND l.worker_id = o.worker_id
+                        AND l.fencing_token = o.fencing_token
+      JOIN workers w ON w.worker_id = o.worker_id
+     WHERE o.client_order_id = $1 AND o.status = 'NEW' AND w.status <> 'EXIT'
+       AND w.epoch = coalesce($2::bigint, w.epoch))
+"""
+
+
+async def fence_holds(conn: asyncpg.Connection | asyncpg.Pool, client_order_id: str,
+                      epoch: int | None) -> bool:
+    """Right before the HTTP send: the row is still NEW, its lock is still held with the
+    token it was written under, and the worker row is still this process's epoch."""
+    return bool(await conn.fetchval(_FENCE_HOLDS, client_order_id, epoch))

@@ -11,7 +11,7 @@ import asyncpg
 
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.postgres.event_store import append_events
-from tradefleet.adapters.postgres.fenced_order import insert_order_if_lock_held
+from tradefleet.adapters.postgres.fenced_order import fence_holds, insert_order_if_lock_held
 from tradefleet.adapters.postgres.position_store import apply_fill, open_positions
 from tradefleet.domain.costs import DEFAULT_COSTS, CostModel
 from tradefleet.domain.events import (
@@ -48,7 +48,7 @@ class PostgresOrderStore:
                 client_order_id=order.client_order_id, trading_day=order.trading_day,
                 symbol=lock.symbol, side=order.side, order_type=order.order_type,
                 qty=order.qty, limit_price=order.limit_price, purpose=order.purpose,
-                attempt=order.attempt)
+                attempt=order.attempt, epoch=lock.epoch, market=order.market)
             if order_id is None:
                 return None, []
             row = _row(await conn.fetchrow("SELECT * FROM orders WHERE order_id = $1", order_id))
@@ -59,6 +59,9 @@ class PostgresOrderStore:
                 purpose=row.purpose, fencing_token=row.fencing_token)
             await append_events(conn, [event])
             return row, [event]
+
+    async def fence_holds(self, client_order_id: str, epoch: int | None) -> bool:
+        return await fence_holds(self._db.pool, client_order_id, epoch)
 
     async def get_order(self, order_id: int) -> OrderRow:
         rec = await self._db.pool.fetchrow("SELECT * FROM orders WHERE order_id = $1", order_id)
@@ -79,8 +82,14 @@ class PostgresOrderStore:
     async def mark_sent(self, order_id: int, broker_order_id: str, broker_branch: str | None,
                         latency_ms: float) -> tuple[OrderRow, list[Event]]:
         return await self._update(
-            """UPDATE orders SET status = 'SENT', broker_order_id = $2, broker_branch = $3,
-                   sent_at = now(), updated_at = now()
+            # a report applied meanwhile (another follower) is never moved backwards
+            # an ack after we had judged the order never sent reopens it (its fills must land)
+            """UPDATE orders SET status = CASE WHEN status IN ('NEW', 'UNKNOWN')
+                                               OR (status = 'EXPIRED' AND filled_qty = 0)
+                                             THEN 'SENT' ELSE status END,
+                   broker_order_id = coalesce(broker_order_id, $2),
+                   broker_branch = coalesce(broker_branch, $3),
+                   sent_at = coalesce(sent_at, now()), updated_at = now()
                WHERE order_id = $1 RETURNING *""", order_id, broker_order_id, broker_branch,
             event_of=lambda r: OrderSentEvent(
                 worker_id=r.worker_id, symbol=r.symbol, order_id=r.order_id,
@@ -90,7 +99,9 @@ class PostgresOrderStore:
     async def mark_rejected(self, order_id: int, code: str, message: str
                             ) -> tuple[OrderRow, list[Event]]:
         return await self._update(
-            """UPDATE orders SET status = 'REJECTED', reject_code = $2, reject_message = $3,
+            """UPDATE orders SET status = CASE WHEN status IN ('NEW', 'UNKNOWN') THEN 'REJECTED'
+                                             ELSE status END,
+                   reject_code = $2, reject_message = $3,
                    updated_at = now() WHERE order_id = $1 RETURNING *""", order_id, code, message,
             event_of=lambda r: OrderRejectedEvent(
                 worker_id=r.worker_id, symbol=r.symbol, order_id=r.order_id,
@@ -99,7 +110,8 @@ class PostgresOrderStore:
 
     async def mark_unknown(self, order_id: int, error: str) -> tuple[OrderRow, list[Event]]:
         return await self._update(
-            """UPDATE orders SET status = 'UNKNOWN', sent_at = now(), updated_at = now()
+            """UPDATE orders SET status = CASE WHEN status = 'NEW' THEN 'UNKNOWN' ELSE status END,
+                   sent_at = coalesce(sent_at, now()), updated_at = now()
                WHERE order_id = $1 RETURNING *""", order_id,
             event_of=lambda r: OrderUnresolvedEvent(
                 worker_id=r.worker_id, symbol=r.symbol, order_id=r.order_id,
@@ -151,7 +163,7 @@ class PostgresOrderStore:
                         conn, worker_id=row.worker_id, trading_day=row.trading_day,
                         symbol=row.symbol, side=row.side, qty=new_qty, amount=new_amount,
                         fencing_token=row.fencing_token, purpose=row.purpose, strategy=strategy,
-                        costs=self._costs)
+                        costs=self._costs, order_id=order_id, market=row.market)
             rec = await conn.fetchrow(
                 """UPDATE orders SET status = $2, filled_qty = GREATEST(filled_qty, $3),
                        filled_amount = GREATEST(filled_amount, $4), updated_at = now()
@@ -173,6 +185,20 @@ class PostgresOrderStore:
                  AND status IN ('NEW', 'SENT', 'UNKNOWN', 'PARTIALLY_FILLED')
                ORDER BY order_id""", worker_id)
         return [_row(r) for r in recs]
+
+    async def orders_to_follow(self, worker_id: str) -> list[tuple[OrderRow, float]]:
+        """Open orders of this worker and of workers no longer live (EXIT, or heartbeat
+        older than their TTL by the database clock), with their age in seconds since sent
+        (or written), oldest first: nobody else follows a dead worker's orders."""
+        recs = await self._db.pool.fetch(
+            """SELECT o.*, EXTRACT(EPOCH FROM now() - coalesce(o.sent_at, o.created_at))::float8
+                      AS age_s
+                 FROM orders o JOIN workers w ON w.worker_id = o.worker_id
+                WHERE o.status IN ('NEW', 'SENT', 'UNKNOWN', 'PARTIALLY_FILLED')
+                  AND (o.worker_id = $1 OR w.status = 'EXIT'
+                       OR w.heartbeat_at < now() - make_interval(secs => w.lock_ttl_seconds))
+                ORDER BY o.order_id""", worker_id)
+        return [(_row(r), float(r["age_s"])) for r in recs]
 
     async def open_positions(self, worker_id: str) -> list[PositionRow]:
         recs = await open_positions(self._db.pool, worker_id)

@@ -12,35 +12,49 @@ from tradefleet.adapters.postgres.summary_store import append_tuning, record_tra
 from tradefleet.domain.costs import CostModel
 from tradefleet.domain.events import (
     Event,
+    FillUnmatchedEvent,
     PnlCalculatedEvent,
     PositionEnteredEvent,
     PositionExitedEvent,
 )
+from tradefleet.domain.markets import Market, parse_market
 from tradefleet.domain.pnl import compute_trade_pnl
 from tradefleet.ports.trade_store import StrategyTag
 
 _OPEN = """SELECT * FROM positions WHERE worker_id = $1 AND symbol = $2 AND status = 'OPEN'
             FOR UPDATE"""
+_OPEN_ANY = """SELECT * FROM positions WHERE symbol = $1 AND status = 'OPEN'
+                ORDER BY position_id LIMIT 1 FOR UPDATE"""
 
 
 async def apply_fill(
     conn: asyncpg.Connection, *, worker_id: str, trading_day: date, symbol: str, side: str,
     qty: int, amount: int, fencing_token: int, purpose: str, strategy: StrategyTag,
-    costs: CostModel,
+    costs: CostModel, order_id: int = 0, market: Market | None = None,
 ) -> list[Event]:
     """A BUY opens or grows the OPEN position (entry price = weighted average of buys); a SELL
-    shrinks it and, at zero, closes it: exit reason, average exit price, PnL after costs."""
+    shrinks it and, at zero, closes it: exit reason, average exit price, PnL after costs.
+    ``market`` (of the symbol, known at entry) is recorded on the position it opens; the close
+    charges that market's taxes, or the highest of any market when it is NULL (unknown).
+
+    Never raises for a fill the exchange made: a BUY lands in this worker's own position
+    whatever happened to its lock; a SELL lands in the position it was sold from, or (taken
+    over by an adopter meanwhile) the symbol's oldest open position, and what no position
+    covers is reported, not dropped."""
     pos = await conn.fetchrow(_OPEN, worker_id, symbol)
+    if pos is None and side == "SELL":
+        pos = await conn.fetchrow(_OPEN_ANY, symbol)
     if side == "BUY":
         if pos is None:
             row = await conn.fetchrow(
                 """INSERT INTO positions (worker_id, trading_day, symbol, status, qty, bought_qty,
                        buy_amount, entry_price, entry_at, strategy_name, strategy_version,
-                       param_version, fencing_token)
-                   VALUES ($1, $2, $3, 'OPEN', $4, $4, $5, $6, now(), $7, $8, $9, $10)
+                       param_version, fencing_token, market)
+                   VALUES ($1, $2, $3, 'OPEN', $4, $4, $5, $6, now(), $7, $8, $9, $10, $11)
                    RETURNING position_id, entry_at""",
                 worker_id, trading_day, symbol, qty, amount, Decimal(amount) / qty,
-                strategy.name, strategy.version, strategy.param_version, fencing_token)
+                strategy.name, strategy.version, strategy.param_version, fencing_token,
+                None if market is None else Market(market).value)
             return [PositionEnteredEvent(
                 worker_id=worker_id, symbol=symbol, position_id=row["position_id"], qty=qty,
                 entry_price=str(_q(Decimal(amount) / qty)), entry_at=row["entry_at"],
@@ -53,17 +67,23 @@ async def apply_fill(
                    updated_at = now()
                WHERE position_id = $1""", pos["position_id"], qty, amount)
         return []
-    if pos is None:
-        raise RuntimeError(f"symbol: SELL fill for {symbol} but {worker_id} has no OPEN position")
-    if qty > pos["qty"]:
-        raise RuntimeError(f"qty: SELL fill of {qty} exceeds held {pos['qty']} of {symbol}")
+    unmatched: list[Event] = []
+    if pos is None or qty > pos["qty"]:
+        held = 0 if pos is None else pos["qty"]
+        unmatched = [FillUnmatchedEvent(worker_id=worker_id, symbol=symbol, order_id=order_id,
+                                        side=side, qty=qty, unmatched_qty=qty - held)]
+        if pos is None:
+            return unmatched
+        amount = amount * held // qty
+        qty = held
     if qty < pos["qty"]:
         await conn.execute(
             """UPDATE positions SET qty = qty - $2, sold_qty = sold_qty + $2,
                    sell_amount = sell_amount + $3, updated_at = now()
                WHERE position_id = $1""", pos["position_id"], qty, amount)
-        return []
-    return await _close(conn, pos, qty=qty, amount=amount, purpose=purpose, costs=costs)
+        return unmatched
+    return unmatched + await _close(conn, pos, qty=qty, amount=amount, purpose=purpose,
+                                    costs=costs)
 
 
 async def _close(conn: asyncpg.Connection, pos: asyncpg.Record, *, qty: int, amount: int,
@@ -71,7 +91,8 @@ async def _close(conn: asyncpg.Connection, pos: asyncpg.Record, *, qty: int, amo
     """Last shares sold: PnL after costs on the whole round trip, and the day's summary."""
     sell_amount = pos["sell_amount"] + amount
     sold_qty = pos["sold_qty"] + qty
-    pnl = compute_trade_pnl(pos["buy_amount"], sell_amount, costs)
+    market = None if pos["market"] is None else parse_market(pos["market"])
+    pnl = compute_trade_pnl(pos["buy_amount"], sell_amount, costs, market)
     exit_price = Decimal(sell_amount) / sold_qty
     await conn.execute(
         """UPDATE positions SET qty = 0, sold_qty = $2, sell_amount = $3, status = 'CLOSED',

@@ -1,5 +1,12 @@
 """``SimBroker``: the async ``BrokerPort`` over a ``SimMarket``, where injected faults are
-acted out (latency and timeouts sleep in real seconds; the engine itself never sleeps)."""
+acted out (latency and timeouts sleep in real seconds; the engine itself never sleeps).
+
+Each fault raises what ``KisBroker`` raises for the same answer on the wire, so an in-process
+test meets the errors production code meets: an order operation that times out, gets a 5xx,
+is rate limited or loses its answer is ``AmbiguousOrderOutcome`` (the KIS client cannot tell
+whether it reached the exchange); reads get ``BrokerTimeout`` / ``BrokerUnavailable`` /
+``RateLimited``; a failed token issue is ``AuthError``. In process a timeout or hang waits
+``delay`` seconds (default none: there is no client timeout to outlast)."""
 
 from __future__ import annotations
 
@@ -9,44 +16,52 @@ from datetime import date, datetime
 from typing import TypeVar
 
 from tradefleet.adapters.sim.engine import SimMarket
+from tradefleet.adapters.sim.faults import ORDER_OPERATIONS, Fault
 from tradefleet.domain.errors import (
     AmbiguousOrderOutcome,
+    AuthError,
+    BrokerError,
     BrokerTimeout,
     BrokerUnavailable,
     OrderRejected,
+    RateLimited,
 )
 from tradefleet.domain.market import Balance, Bar, Quote
 from tradefleet.domain.orders import OrderAck, OrderReport, OrderRequest, OrderType, Side
 
 T = TypeVar("T")
-# the order POSTs: an answer lost after the broker acted leaves an order we cannot name
-_ORDER_SENDS = frozenset({"place_order", "modify_order"})
+NOTHING_TO_CANCEL = "APBK0415"      # KisBroker treats this rejection of a cancel as done
 
 
 class SimBroker:
-    def __init__(self, market: SimMarket) -> None:
+    def __init__(self, market: SimMarket, *, appkey: str | None = None,
+                 worker: str | None = None) -> None:
+        """``appkey`` / ``worker`` are what per-appkey / per-worker fault rules match."""
         self.market = market
+        self.appkey = appkey
+        self.worker = worker
 
     async def _call(self, operation: str, action: Callable[[], T]) -> T:
-        fault = self.market.faults.take(operation)
+        fault = self.market.faults.take(operation, appkey=self.appkey, worker=self.worker)
         if fault is None:
             return action()
-        if fault.delay:
-            await asyncio.sleep(fault.delay)
+        delay = fault.delay or 0.0
+        if fault.kind in ("latency", "timeout"):
+            await asyncio.sleep(delay)
         match fault.kind:
             case "latency":
                 return action()
-            case "timeout":
-                raise BrokerTimeout(f"{operation}: simulated timeout")
-            case "error":
-                raise BrokerUnavailable(f"{operation}: simulated broker failure")
             case "reject":
-                raise OrderRejected(fault.code, fault.message)
-            case _:   # drop_after_accept: the broker acted, the answer was lost
+                raise OrderRejected(fault.reject_code, fault.reject_message)
+            case "drop_after_accept":
                 action()
-                if operation in _ORDER_SENDS:
-                    raise AmbiguousOrderOutcome(f"{operation}: accepted, response lost")
-                raise BrokerTimeout(f"{operation}: response lost")
+                raise _failure(operation, fault, "the answer was lost after the broker acted")
+            case "hang_after_accept":
+                result = action()
+                await asyncio.sleep(delay)
+                return result
+            case _:       # timeout, error, rate_limit: the broker did not act
+                raise _failure(operation, fault, f"simulated {fault.kind}")
 
     async def authenticate(self) -> datetime | None:
         return await self._call("authenticate", lambda: None)
@@ -77,7 +92,11 @@ class SimBroker:
         return await self._call("find_orders", action)
 
     async def cancel_order(self, broker_order_id: str, broker_branch: str | None) -> None:
-        await self._call("cancel_order", lambda: self.market.cancel(broker_order_id))
+        try:
+            await self._call("cancel_order", lambda: self.market.cancel(broker_order_id))
+        except OrderRejected as exc:
+            if exc.code != NOTHING_TO_CANCEL:      # as KisBroker: already done is a no-op
+                raise
 
     async def modify_order(self, broker_order_id: str, broker_branch: str | None, *,
                            price: int, qty: int | None = None) -> OrderAck:
@@ -91,3 +110,21 @@ class SimBroker:
     async def get_buyable_qty(self, symbol: str, price: int | None) -> int:
         return await self._call("get_buyable_qty",
                                lambda: self.market.buyable_qty(symbol, price))
+
+
+def _failure(operation: str, fault: Fault, what: str) -> BrokerError:
+    """The error ``KisBroker`` raises for this fault's answer on the wire."""
+    text = f"{operation}: {what}"
+    if operation in ORDER_OPERATIONS:
+        return AmbiguousOrderOutcome(text)
+    if operation == "authenticate":
+        if fault.kind == "timeout":
+            return BrokerTimeout(text)
+        if fault.kind == "drop_after_accept":
+            return BrokerUnavailable(text)
+        return AuthError(text)          # 5xx or EGW00133: the issue was refused
+    if fault.kind == "timeout":
+        return BrokerTimeout(text)
+    if fault.kind == "rate_limit":
+        return RateLimited(text)
+    return BrokerUnavailable(text)      # error, or the connection cut after acting

@@ -20,7 +20,9 @@ Order rules (stated because real KRX/KIS differ in detail):
   original, as KIS does; the new order is checked and matched like any new order. Modifying
   an order with nothing left (filled, cancelled or expired) → APBK0415, as KIS answers
   "정정/취소할 수량이 없습니다"; a buy whose new price needs more cash than is free → APBK0952.
-"""
+
+The exchange's books (``books()``: every execution with its sim time, holdings, the symbol
+list with markets) are what tests check our own rows against."""
 
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ import numpy as np
 from tradefleet.adapters.clock import SEOUL
 from tradefleet.adapters.sim import book, ticks
 from tradefleet.adapters.sim.faults import FaultPlan
+from tradefleet.adapters.sim.ledger import Books, Execution, Holdings, SymbolInfo
 from tradefleet.adapters.sim.orders import (
     BAD_ORDER,
     INSUFFICIENT_CASH,
@@ -57,7 +60,8 @@ _PCT = Decimal("0.01")
 class SimMarket:
     def __init__(self, seed: int, *, n_symbols: int, clock: Clock,
                  initial_cash: int = 100_000_000, day: date | None = None,
-                 session_open: time = time(9, 0), session_close: time = time(15, 30)) -> None:
+                 session_open: time = time(9, 0), session_close: time = time(15, 30),
+                 account_label: str = "sim") -> None:
         self.seed = seed
         self.clock = clock
         self.day = day or clock.now().astimezone(SEOUL).date()
@@ -69,7 +73,7 @@ class SimMarket:
         self.universe = build_universe(seed, n_symbols)
         self._index = {s: i for i, s in enumerate(self.universe.symbols)}
         self._tape = Tape(seed, self.universe, n_minutes=-(-self._max_steps * STEP_SECONDS // 60))
-        self.account = Account(initial_cash)
+        self.account = Account(initial_cash, account_label)
         self.faults = FaultPlan(seed)
         self._orders: dict[str, SimOrder] = {}
         self._resting: list[SimOrder] = []
@@ -84,7 +88,8 @@ class SimMarket:
         while self._tape.steps < target:
             self._tape.step()
             if self._resting:
-                self._match_resting()
+                self._match_resting(self.open_at
+                                    + timedelta(seconds=self._tape.steps * STEP_SECONDS))
         if now >= self.close_at and not self._expired:
             for order in self._resting:
                 self.account.cancel_rest(order)
@@ -203,14 +208,14 @@ class SimMarket:
             worst = int(order.limit_price or 0)
         best = int(ask[0] if buy else bid[0])
         for price, qty in book.walk(best, buy, int(u.depth[i]), order.remaining, worst):
-            self.account.fill(order, price, qty)
+            self.account.fill(order, price, qty, order.ordered_at)
         if order.remaining:
             if order.order_type is OrderType.MARKET:
                 self.account.cancel_rest(order)       # immediate-or-cancel
             else:
                 self._resting.append(order)
 
-    def _match_resting(self) -> None:
+    def _match_resting(self, at: datetime) -> None:
         price = self._tape.price
         depth = self.universe.depth
         still: list[SimOrder] = []
@@ -219,7 +224,8 @@ class SimMarket:
             limit = int(order.limit_price or 0)
             crossed = last <= limit if order.side is Side.BUY else last >= limit
             if crossed:
-                self.account.fill(order, limit, min(order.remaining, int(depth[order.index])))
+                self.account.fill(order, limit, min(order.remaining, int(depth[order.index])),
+                                  at)
             if order.remaining:
                 still.append(order)
         self._resting = still
@@ -296,3 +302,26 @@ class SimMarket:
             if basis <= 0:
                 raise ValueError(f"price: must be > 0, got {price}")
             return max(0, self.account.orderable_cash // basis)
+
+    # ---- the exchange's books ------------------------------------------------------------
+    def executions(self) -> list[Execution]:
+        """Every execution so far, in the order it happened (sim time, KST)."""
+        with self._lock:
+            self._advance()
+            return list(self.account.executions)
+
+    def holdings(self) -> Holdings:
+        with self._lock:
+            self._advance()
+            acc = self.account
+            return Holdings(acc.label, acc.cash, acc.orderable_cash, acc.positions())
+
+    def symbol_infos(self) -> list[SymbolInfo]:
+        u = self.universe
+        return [SymbolInfo(s, u.name_of(s), m) for s, m in zip(u.symbols, u.markets,
+                                                                strict=True)]
+
+    def books(self) -> Books:
+        with self._lock:
+            return Books(tuple(self.executions()), self.holdings(),
+                         tuple(self.symbol_infos()))

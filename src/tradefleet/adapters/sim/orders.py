@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from tradefleet.adapters.sim.ledger import BookHolding, Execution
 from tradefleet.domain.errors import OrderRejected
 from tradefleet.domain.market import Balance, Holding
 from tradefleet.domain.orders import OrderReport, OrderType, Side
@@ -54,9 +55,11 @@ class SimOrder:
 
 
 class Account:
-    def __init__(self, initial_cash: int) -> None:
+    def __init__(self, initial_cash: int, label: str = "sim") -> None:
         if initial_cash < 0:
             raise ValueError("initial_cash: must be >= 0")
+        self.label = label              # how the books name the account (masked)
+        self.executions: list[Execution] = []
         self.cash = initial_cash
         self.reserved = 0
         self._holdings: dict[str, list[int]] = {}     # symbol -> [qty, cost in won]
@@ -85,7 +88,12 @@ class Account:
                                     f"{self.sellable(order.symbol)} of {order.symbol}")
             self._selling[order.symbol] = self._selling.get(order.symbol, 0) + order.qty
 
-    def fill(self, order: SimOrder, price: int, qty: int) -> None:
+    def fill(self, order: SimOrder, price: int, qty: int, at: datetime) -> None:
+        """``qty`` shares of ``order`` traded at ``price`` at sim time ``at``."""
+        if qty <= 0:
+            return
+        self.executions.append(Execution(len(self.executions) + 1, order.broker_order_id,
+                                         order.symbol, order.side, qty, price, at, self.label))
         amount = price * qty
         order.filled_qty += qty
         order.filled_amount += amount
@@ -119,6 +127,10 @@ class Account:
         else:
             self._selling[order.symbol] -= rest
         return rest
+
+    def positions(self) -> tuple[BookHolding, ...]:
+        return tuple(BookHolding(symbol, qty, cost)
+                     for symbol, (qty, cost) in sorted(self._holdings.items()))
 
     def balance(self) -> Balance:
         holdings = tuple(

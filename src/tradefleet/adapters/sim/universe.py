@@ -2,7 +2,13 @@
 
 Everything is drawn from ``numpy.random.default_rng([seed, 0])`` so a seed always gives the
 same universe. Price levels are spread log-uniformly over 1,000–600,000 won and the first
-seven symbols are forced one into each tick band, so every KRX tick size occurs."""
+seven symbols are forced one into each tick band, so every KRX tick size occurs.
+
+Each symbol is also listed on a market (KOSPI, KOSDAQ, ETF, ETN), drawn from its own stream
+``default_rng([seed, 1])`` so adding markets left every existing universe as it was. About a
+tenth are ETFs (at least one from three symbols up) and one ETN from ten up, so costs by market
+(ETFs pay no transaction tax) can be tested. The engine prices them all on the stock tick table:
+ETF/ETN ticks may differ at KRX (unverified), and the simulator does not model that."""
 
 from __future__ import annotations
 
@@ -33,6 +39,11 @@ class Universe:
     depth: np.ndarray          # int64 shares resting at each of the book levels
     spread_ticks: np.ndarray   # int64 >= 1
     thin: np.ndarray           # bool
+    markets: tuple[str, ...]   # "KOSPI" | "KOSDAQ" | "ETF" | "ETN", per symbol
+
+    def name_of(self, symbol: str) -> str:
+        """The display name the simulator gives a symbol (as in its quotes and balance)."""
+        return f"SIM{symbol}"
 
 
 def build_universe(seed: int, n_symbols: int) -> Universe:
@@ -69,4 +80,23 @@ def build_universe(seed: int, n_symbols: int) -> Universe:
     prev_low = np.maximum(ticks.round_down(np.rint(prev_close * (1 - gap)).astype(np.int64)),
                           lower)
     return Universe(symbols, prev_close, prev_high, prev_low, lower, upper, sigma, drift,
-                    momentum_from, shares_per_step, depth, spread_ticks, thin)
+                    momentum_from, shares_per_step, depth, spread_ticks, thin,
+                    assign_markets(seed, n_symbols))
+
+
+def assign_markets(seed: int, n_symbols: int) -> tuple[str, ...]:
+    """A deterministic market per symbol: ~10% ETF (>= 1 from 3 symbols), one ETN from 10,
+    the rest KOSPI or KOSDAQ (both present from 2 symbols)."""
+    rng = np.random.default_rng([seed, 1])
+    order = rng.permutation(n_symbols)
+    n_etf = max(1, round(n_symbols * 0.1)) if n_symbols >= 3 else 0
+    n_etn = 1 if n_symbols >= 10 else 0
+    markets = ["KOSPI" if rng.random() < 0.5 else "KOSDAQ" for _ in range(n_symbols)]
+    stocks = order[n_etf + n_etn:]
+    if len(stocks) >= 2:                     # both stock markets occur
+        markets[int(stocks[0])], markets[int(stocks[1])] = "KOSPI", "KOSDAQ"
+    for i in order[:n_etf]:
+        markets[int(i)] = "ETF"
+    for i in order[n_etf:n_etf + n_etn]:
+        markets[int(i)] = "ETN"
+    return tuple(markets)

@@ -6,7 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 from tradefleet.domain.errors import ConfigError
-from tradefleet.domain.strategies.base import SignalResult, Strategy, param_hash
+from tradefleet.domain.strategies.base import (
+    SignalResult,
+    Strategy,
+    StrategyParamsError,
+    param_hash,
+)
 from tradefleet.domain.strategies.ma_breakout import MaBreakout
 
 REGISTRY: dict[str, Callable[[dict[str, Any]], Strategy]] = {
@@ -24,4 +29,4 @@ def get_strategy(name: str, params: dict[str, Any]) -> Strategy:
     return factory(params)
 
 
-__all__ = ["SignalResult", "Strategy", "get_strategy", "param_hash"]
+__all__ = ["SignalResult", "Strategy", "StrategyParamsError", "get_strategy", "param_hash"]

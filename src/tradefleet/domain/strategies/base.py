@@ -13,6 +13,18 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from tradefleet.domain.errors import ConfigError
+
+
+class StrategyParamsError(ConfigError):
+    """Bad strategy parameters, one message per parameter (settings name each one with its
+    env var; the text alone reads ``strategy.params.NAME: message; ...``)."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        self.problems = dict(problems)
+        super().__init__("; ".join(f"strategy.params.{name}: {message}"
+                                   for name, message in self.problems.items()))
+
 
 @dataclass(frozen=True, slots=True)
 class SignalResult:

@@ -7,31 +7,30 @@ from typing import Any
 
 import numpy as np
 
-from tradefleet.domain.errors import ConfigError
 from tradefleet.domain.indicators import last_high, last_sma
-from tradefleet.domain.strategies.base import SignalResult, param_hash
+from tradefleet.domain.strategies.base import SignalResult, StrategyParamsError, param_hash
 
 DEFAULTS: dict[str, Any] = {"short": 5, "long": 20, "breakout_window": 20, "min_score": 0.0}
 
 
 def _validated(params: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(params) - set(DEFAULTS))
-    if unknown:
-        raise ConfigError(f"strategy.params: unknown field(s) for ma_breakout: {unknown}")
+    problems: dict[str, str] = {}
+    for name in sorted(set(params) - set(DEFAULTS)):
+        problems[name] = f"unknown parameter for ma_breakout (known: {', '.join(DEFAULTS)})"
     merged = {**DEFAULTS, **params}
-    errors = []
     for name in ("short", "long", "breakout_window"):
         value = merged[name]
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 240:
-            errors.append(f"strategy.params.{name} must be an int in 1..240, got {value!r}")
+            problems[name] = f"must be an int in 1..240, got {value!r}"
     try:
         merged["min_score"] = float(merged["min_score"])
     except (TypeError, ValueError):
-        errors.append(f"strategy.params.min_score must be a number, got {merged['min_score']!r}")
-    if not errors and merged["short"] >= merged["long"]:
-        errors.append("strategy.params.short must be smaller than strategy.params.long")
-    if errors:
-        raise ConfigError("; ".join(errors))
+        problems["min_score"] = f"must be a number, got {merged['min_score']!r}"
+    if not problems and merged["short"] >= merged["long"]:
+        problems["short"] = (f"must be smaller than strategy.params.long "
+                             f"({merged['short']} >= {merged['long']})")
+    if problems:
+        raise StrategyParamsError(problems)
     return merged
 
 

@@ -1,12 +1,14 @@
 """The simulator's aiohttp application: gateway checks in front of the KIS routes.
 
 Order of checks per /uapi request, as a client sees them at KIS: trace span → credentials and
-token (EGW00121/EGW00123) → per-appkey rate window (HTTP 500 EGW00201) → TR id valid for this
-environment → injected fault → the endpoint."""
+token (EGW00121/EGW00123) → injected rate_limit rule (EGW00201, takes no slot) → per-appkey
+rate window (HTTP 500 EGW00201) → TR id valid for this environment → any other injected
+fault rule → the endpoint. Rules name the request's ``BrokerPort`` operation
+(``operations.py``) and are armed over ``/_admin/faults`` (``fault_admin.py``); the exchange's
+books are served at ``/_admin/books`` (``books.py``)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -14,14 +16,20 @@ from aiohttp import web
 from opentelemetry import propagate, trace
 
 from tradefleet.adapters.sim.engine import SimMarket
-from tradefleet.adapters.sim.exchange.gateway import (
-    ExchangeConfig,
-    Fault,
-    Gateway,
-    kst_string,
+from tradefleet.adapters.sim.exchange.books import add_book_routes
+from tradefleet.adapters.sim.exchange.fault_acts import (
+    RATE_LIMITED_MESSAGE,
+    TOKEN_REFUSALS,
+    TOKEN_THROTTLED_MESSAGE,
+    UAPI_REFUSALS,
+    act_out,
 )
+from tradefleet.adapters.sim.exchange.fault_admin import PLAN, add_fault_routes
+from tradefleet.adapters.sim.exchange.gateway import ExchangeConfig, Gateway, kst_string
+from tradefleet.adapters.sim.exchange.operations import request_operation, worker_of
 from tradefleet.adapters.sim.exchange.payloads import envelope
 from tradefleet.adapters.sim.exchange.routes import ROUTES, Exchange, accepted_trs
+from tradefleet.adapters.sim.faults import EXCHANGE_KINDS, GATEWAY_KINDS, Fault
 
 _PREFIX = "/uapi/domestic-stock/v1/"
 _GATEWAY = web.AppKey("gateway", Gateway)
@@ -30,7 +38,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _tracer = trace.get_tracer("tradefleet.exchange")
 _NOT_PAPER_TR = "모의투자 TR 이 아닙니다."
 _NOT_REAL_TR = "실전투자 TR 이 아닙니다."
-_THROTTLED = "접근토큰 발급 잠시 후 다시 시도하세요(1분당 1회)"
 
 
 def _error(code: str, message: str, status: int = 500) -> web.Response:
@@ -55,6 +62,7 @@ async def _gateway_checks(request: web.Request, handler: Handler) -> web.StreamR
 
 async def _checked(request: web.Request, handler: Handler, path: str) -> web.StreamResponse:
     gw = request.app[_GATEWAY]
+    plan = request.app[PLAN]
     appkey = request.headers.get("appkey", "")
     bad = gw.check_credentials(appkey, request.headers.get("appsecret", ""))
     if bad:
@@ -66,44 +74,34 @@ async def _checked(request: web.Request, handler: Handler, path: str) -> web.Str
         return _error(status, "기간이 만료된 token 입니다.")
     if status:
         return _error(status, "유효하지 않은 token 입니다.")
+    operation = await request_operation(request, path) if path in ROUTES else None
+    selectors = {"appkey": appkey, "worker": worker_of(request)}
+    if operation is not None:
+        trace.get_current_span().set_attribute("sim.operation", operation)
+        fault = plan.take(operation, kinds=GATEWAY_KINDS, **selectors)
+        if fault is not None:
+            return await _faulted(fault, request, handler)
     if not gw.admit(appkey):
-        return _error("EGW00201", "초당 거래건수를 초과하였습니다.")
+        return _error("EGW00201", RATE_LIMITED_MESSAGE)
     if path not in ROUTES:
         return _error("OPSQ0404", f"path: unknown {path}", status=404)
     tr_id = request.headers.get("tr_id", "")
     if tr_id not in accepted_trs(path, gw.config.mode):
         msg = _NOT_PAPER_TR if gw.config.mode == "paper" else _NOT_REAL_TR
         return _error("OPSQ0010", f"tr_id {tr_id!r}: {msg}")
-    fault = gw.take_fault(path.rsplit("/", 1)[1])
-    if fault is not None:
-        return await _act_out(fault, request, handler)
+    if operation is not None:
+        fault = plan.take(operation, kinds=EXCHANGE_KINDS, **selectors)
+        if fault is not None:
+            return await _faulted(fault, request, handler)
     return await handler(request)
 
 
-async def _act_out(fault: Fault, request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Latency delays the answer; timeout hangs and gives up without acting; error is a 5xx
-    without acting; drop_after_accept acts and then cuts the connection (answer lost);
-    hang_after_accept acts and then holds the answer for ``delay`` seconds (a client can die
-    between the order reaching the exchange and hearing back)."""
-    if fault.kind == "timeout":
-        await asyncio.sleep(fault.delay or 3600.0)
-        return _error("EGW00504", "simulated gateway timeout", status=504)
-    if fault.kind == "error":
-        return _error("EGW00500", "simulated gateway failure", status=503)
-    if fault.kind == "drop_after_accept":
-        await handler(request)
-        if request.transport is not None:
-            request.transport.close()
-        raise asyncio.CancelledError
-    if fault.kind == "hang_after_accept":
-        response = await handler(request)
-        await asyncio.sleep(fault.delay or 3600.0)
-        return response
-    await asyncio.sleep(fault.delay)
-    return await handler(request)
+async def _faulted(fault: Fault, request: web.Request, handler: Handler) -> web.StreamResponse:
+    trace.get_current_span().set_attribute("sim.fault", f"{fault.kind}#{fault.rule_id}")
+    return await act_out(fault, request, handler, UAPI_REFUSALS)
 
 
-async def _token(request: web.Request) -> web.Response:
+async def _token(request: web.Request) -> web.StreamResponse:
     gw = request.app[_GATEWAY]
     try:
         body = await request.json()
@@ -119,14 +117,21 @@ async def _token(request: web.Request) -> web.Response:
         return web.json_response({"error_code": bad,
                                   "error_description": "유효하지 않은 AppKey/AppSecret 입니다."},
                                  status=403)
-    tok, throttled = gw.issue(appkey)
-    if throttled or tok is None:
-        return web.json_response({"error_code": "EGW00133",
-                                  "error_description": _THROTTLED},
-                                 status=403)
-    return web.json_response({"access_token": tok.value, "token_type": "Bearer",
-                              "expires_in": gw.config.token_ttl_seconds,
-                              "access_token_token_expired": kst_string(tok.expires_at)})
+
+    async def issue(_: web.Request) -> web.Response:
+        tok, throttled = gw.issue(appkey)
+        if throttled or tok is None:
+            return web.json_response({"error_code": "EGW00133",
+                                      "error_description": TOKEN_THROTTLED_MESSAGE},
+                                     status=403)
+        return web.json_response({"access_token": tok.value, "token_type": "Bearer",
+                                  "expires_in": gw.config.token_ttl_seconds,
+                                  "access_token_token_expired": kst_string(tok.expires_at)})
+
+    fault = request.app[PLAN].take("authenticate", appkey=appkey, worker=worker_of(request))
+    if fault is not None:
+        return await act_out(fault, request, issue, TOKEN_REFUSALS)
+    return await issue(request)
 
 
 async def _admin_health(request: web.Request) -> web.Response:
@@ -135,22 +140,6 @@ async def _admin_health(request: web.Request) -> web.Response:
 
 async def _admin_counters(request: web.Request) -> web.Response:
     return web.json_response(request.app[_GATEWAY].counters())
-
-
-async def _admin_set_fault(request: web.Request) -> web.Response:
-    body = await request.json()
-    try:
-        request.app[_GATEWAY].set_fault(str(body["operation"]), str(body["kind"]),
-                                        count=body.get("count"),
-                                        delay=float(body.get("delay", 0.0)))
-    except (KeyError, ValueError, TypeError) as exc:
-        return web.json_response({"error": f"{exc}"}, status=400)
-    return web.json_response({"ok": True})
-
-
-async def _admin_clear_faults(request: web.Request) -> web.Response:
-    request.app[_GATEWAY].clear_faults()
-    return web.json_response({"ok": True})
 
 
 async def _admin_expire_tokens(request: web.Request) -> web.Response:
@@ -167,9 +156,9 @@ def build_app(market: SimMarket, config: ExchangeConfig | None = None) -> web.Ap
     app.router.add_post("/oauth2/tokenP", _token)
     app.router.add_get("/_admin/health", _admin_health)
     app.router.add_get("/_admin/counters", _admin_counters)
-    app.router.add_post("/_admin/faults", _admin_set_fault)
-    app.router.add_delete("/_admin/faults", _admin_clear_faults)
     app.router.add_post("/_admin/tokens/expire", _admin_expire_tokens)
+    add_fault_routes(app, market.faults)
+    add_book_routes(app, exchange)
     exchange.add_routes(app)
     return app
 

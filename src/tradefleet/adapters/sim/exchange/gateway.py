@@ -1,4 +1,5 @@
-"""The gateway side of the simulator: tokens, per-appkey rate windows, faults, counters.
+"""The gateway side of the simulator: tokens, per-appkey rate windows, counters (fault rules
+live in the market's ``FaultPlan``, see ``faults.py`` and ``fault_admin.py``).
 
 Token rules as KIS: asking again while a token is valid returns the same token; a NEW token
 is issued only after expiry/revocation, and not within ``reissue_seconds`` of the last one
@@ -14,9 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from tradefleet.adapters.clock import SEOUL
-
-FAULT_KINDS = frozenset({"latency", "timeout", "error", "drop_after_accept",
-                         "hang_after_accept"})
 
 
 @dataclass
@@ -49,20 +47,12 @@ class _Token:
 
 
 @dataclass
-class Fault:
-    kind: str
-    remaining: int | None
-    delay: float
-
-
-@dataclass
 class Gateway:
     config: ExchangeConfig
     _tokens: dict[str, _Token] = field(default_factory=dict)        # value -> token
     _current: dict[str, str] = field(default_factory=dict)          # appkey -> value
     _last_issue: dict[str, float] = field(default_factory=dict)     # appkey -> monotonic
     _windows: dict[str, deque[float]] = field(default_factory=dict)
-    _faults: dict[str, Fault] = field(default_factory=dict)
     _mutex: threading.Lock = field(default_factory=threading.Lock)
     tokens_issued: Counter[str] = field(default_factory=Counter)
     token_requests: int = 0
@@ -139,32 +129,6 @@ class Gateway:
             self.max_requests_per_second = max(self.max_requests_per_second,
                                                self._per_second[sec])
             return True
-
-    # ---- faults ------------------------------------------------------------------------
-    def set_fault(self, operation: str, kind: str, *, count: int | None, delay: float) -> None:
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"kind: unknown {kind!r}; one of {sorted(FAULT_KINDS)}")
-        if count is not None and count < 1:
-            raise ValueError("count: must be >= 1 or null")
-        if delay < 0:
-            raise ValueError("delay: must be >= 0")
-        with self._mutex:
-            self._faults[operation] = Fault(kind, count, delay)
-
-    def clear_faults(self) -> None:
-        with self._mutex:
-            self._faults.clear()
-
-    def take_fault(self, operation: str) -> Fault | None:
-        with self._mutex:
-            fault = self._faults.get(operation) or self._faults.get("*")
-            if fault is None:
-                return None
-            if fault.remaining is not None:
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    self._faults = {k: v for k, v in self._faults.items() if v is not fault}
-            return fault
 
     def counters(self) -> dict[str, object]:
         return {"tokens_issued": dict(self.tokens_issued), "token_requests": self.token_requests,

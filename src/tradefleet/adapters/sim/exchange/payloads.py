@@ -27,6 +27,7 @@ class PlacedOrder:
     limit_price: int | None
     ordered_at: datetime
     original_odno: str = ""         # the order a modify (정정) replaced; "" for a new order
+    account: str = ""               # masked CANO-ACNT_PRDT_CD the order was sent for
 
 
 def envelope(code: str, message: str, *, rt_cd: str = "0", **rest: Any) -> dict[str, Any]:

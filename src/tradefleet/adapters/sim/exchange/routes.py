@@ -21,6 +21,7 @@ from tradefleet.adapters.sim.exchange.payloads import (
     pad_ctx,
     price_output,
 )
+from tradefleet.adapters.sim.ledger import mask_account
 from tradefleet.domain.errors import OrderRejected
 from tradefleet.domain.market import Quote
 from tradefleet.domain.orders import OrderRequest, OrderType, Side
@@ -62,6 +63,10 @@ def _json(body: dict[str, Any], status: int = 200, tr_cont: str = "") -> web.Res
 
 def _reject(code: str, message: str, rt_cd: str = "1") -> web.Response:
     return _json(envelope(code, message, rt_cd=rt_cd))
+
+
+def _account(body: dict[str, str]) -> str:
+    return mask_account(body.get("CANO", ""), body.get("ACNT_PRDT_CD", ""))
 
 
 def _query(request: web.Request) -> dict[str, str]:
@@ -178,7 +183,7 @@ class Exchange:
             return self._rejection(exc)
         self.orders.append(PlacedOrder(ack.broker_order_id, ack.broker_branch or BRANCH,
                                        req.symbol, side, req.order_type, req.limit_price,
-                                       ack.accepted_at))
+                                       ack.accepted_at, account=_account(body)))
         self.gateway.orders_per_symbol[req.symbol] += 1
         code, msg = ("40600000", "모의투자 매수주문이 완료 되었습니다.") if self.paper \
             else ("APBK0013", "주문 전송 완료 되었습니다.")
@@ -191,6 +196,10 @@ class Exchange:
         if self.paper and exc.code == "APBK0918":
             return _reject("40580000", "모의투자 장종료 입니다.")
         return _reject(exc.code, exc.message, rt_cd="7" if exc.code == "APBK0952" else "1")
+
+    def accounts_by_odno(self) -> dict[str, str]:
+        """The masked account each order sent over HTTP was sent for, by ODNO."""
+        return {o.odno: o.account for o in self.orders}
 
     def _find(self, odno: str) -> PlacedOrder | None:
         key = odno.strip().lstrip("0")
@@ -238,7 +247,7 @@ class Exchange:
         branch = ack.broker_branch or BRANCH
         self.orders.append(PlacedOrder(ack.broker_order_id, branch, order.symbol, order.side,
                                        args.order_type, args.price, ack.accepted_at,
-                                       original_odno=order.odno))
+                                       original_odno=order.odno, account=order.account))
         self.gateway.modifies_per_symbol[order.symbol] += 1
         code, msg = PAPER_MODIFIED if self.paper else ("APBK0013", "주문 전송 완료 되었습니다.")
         return _json(envelope(code, msg, output={

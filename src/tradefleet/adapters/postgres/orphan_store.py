@@ -1,0 +1,87 @@
+"""Orphaned positions and the per-symbol account view, on Postgres. Liveness is judged by
+the database clock, with the same rule the reclaim uses (status EXIT, or a heartbeat older
+than the worker's TTL)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from tradefleet.adapters.postgres.database import Database
+from tradefleet.adapters.postgres.event_store import append_events
+from tradefleet.adapters.postgres.order_store import _position
+from tradefleet.domain.events import Event, OrphanAdoptedEvent
+from tradefleet.domain.locks import Lock
+from tradefleet.ports.orphan_store import SymbolBook
+from tradefleet.ports.trade_store import PositionRow
+
+NOT_LIVE = ("(w.status = 'EXIT' OR "
+            "w.heartbeat_at < now() - make_interval(secs => w.lock_ttl_seconds))")
+_OPEN = "('NEW', 'SENT', 'UNKNOWN', 'PARTIALLY_FILLED')"
+
+
+class PostgresOrphanStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def orphan_positions(self) -> list[PositionRow]:
+        recs = await self._db.pool.fetch(f"""
+            SELECT p.* FROM positions p JOIN workers w ON w.worker_id = p.worker_id
+             WHERE p.status = 'OPEN' AND p.qty > 0 AND {NOT_LIVE}
+               AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.symbol = p.symbol
+                                  AND o.status IN {_OPEN})
+             ORDER BY p.position_id""")
+        return [_position(r) for r in recs]
+
+    async def adopt(self, position_id: int, lock: Lock) -> tuple[PositionRow | None, list[Event]]:
+        async with self._db.money_transaction() as conn:
+            rec = await conn.fetchrow(f"""
+                UPDATE positions p SET worker_id = $2, fencing_token = $3,
+                       adopted_from = p.worker_id, adopted_at = now(), updated_at = now()
+                  FROM workers w
+                 WHERE p.position_id = $1 AND p.status = 'OPEN' AND p.symbol = $4
+                   AND w.worker_id = p.worker_id AND {NOT_LIVE}
+                   AND NOT EXISTS (SELECT 1 FROM positions mine WHERE mine.worker_id = $2
+                                      AND mine.symbol = $4 AND mine.status = 'OPEN')
+                RETURNING p.*""", position_id, lock.worker_id, lock.fencing_token, lock.symbol)
+            if rec is None:
+                return None, []
+            row = _position(rec)
+            event = OrphanAdoptedEvent(worker_id=lock.worker_id, symbol=lock.symbol,
+                                       position_id=row.position_id, qty=row.qty,
+                                       adopted_from=rec["adopted_from"],
+                                       fencing_token=lock.fencing_token)
+            await append_events(conn, [event])
+            return row, [event]
+
+    async def symbol_books(self, trading_day: date) -> dict[str, SymbolBook]:
+        recs = await self._db.pool.fetch(f"""
+            SELECT s.symbol,
+                   coalesce((SELECT sum(qty) FROM positions p WHERE p.symbol = s.symbol
+                               AND p.status = 'OPEN'), 0) AS open_qty,
+                   coalesce(sum(o.qty) FILTER (WHERE o.side = 'BUY'), 0) AS bought,
+                   coalesce(sum(o.filled_qty) FILTER (WHERE o.side = 'SELL'), 0) AS sold,
+                   count(*) FILTER (WHERE o.status IN {_OPEN}) AS open_orders
+              FROM (SELECT DISTINCT symbol FROM orders WHERE trading_day = $1) s
+              JOIN orders o ON o.symbol = s.symbol AND o.trading_day = $1
+             GROUP BY s.symbol""", trading_day)
+        return {r["symbol"]: SymbolBook(r["symbol"], int(r["open_qty"]), int(r["bought"]),
+                                        int(r["sold"]), int(r["open_orders"])) for r in recs}
+
+    async def insert_stray(self, lock: Lock, trading_day: date, qty: int, amount: int
+                           ) -> tuple[PositionRow, list[Event]]:
+        async with self._db.money_transaction() as conn:
+            rec = await conn.fetchrow(
+                """INSERT INTO positions (worker_id, trading_day, symbol, status, qty, bought_qty,
+                       buy_amount, entry_price, entry_at, strategy_name, strategy_version,
+                       param_version, fencing_token, adopted_from, adopted_at)
+                   VALUES ($1, $2, $3, 'OPEN', $4, $4, $5, $7, now(), 'orphan',
+                           '0', '0', $6, 'exchange', now())
+                   RETURNING *""", lock.worker_id, trading_day, lock.symbol, qty, amount,
+                lock.fencing_token, Decimal(amount) / qty)
+            row = _position(rec)
+            event = OrphanAdoptedEvent(worker_id=lock.worker_id, symbol=lock.symbol,
+                                       position_id=row.position_id, qty=qty,
+                                       adopted_from="exchange", fencing_token=lock.fencing_token)
+            await append_events(conn, [event])
+            return row, [event]

@@ -1,0 +1,43 @@
+"""Reading the simulator's books over HTTP into plain dataclasses (``adapters/sim/ledger.py``),
+for tests and tools that check the truth from outside the fleet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+from tradefleet.adapters.sim.ledger import Books, Execution, Holdings, SymbolInfo
+
+
+async def _get(session: aiohttp.ClientSession, url: str) -> dict[str, Any]:
+    async with session.get(url) as resp:
+        if resp.status != 200:
+            raise RuntimeError(f"{url}: HTTP {resp.status} {await resp.text()}")
+        body = await resp.json()
+    if not isinstance(body, dict):
+        raise RuntimeError(f"{url}: expected a JSON object")
+    return body
+
+
+async def fetch_books(base_url: str, session: aiohttp.ClientSession) -> Books:
+    """Executions, holdings and symbols in one consistent snapshot."""
+    body = await _get(session, base_url.rstrip("/") + "/_admin/books")
+    return Books(tuple(Execution.from_json(e) for e in body["executions"]),
+                 Holdings.from_json(body["holdings"]),
+                 tuple(SymbolInfo.from_json(s) for s in body["symbols"]))
+
+
+async def fetch_executions(base_url: str, session: aiohttp.ClientSession) -> list[Execution]:
+    body = await _get(session, base_url.rstrip("/") + "/_admin/books/executions")
+    return [Execution.from_json(e) for e in body["executions"]]
+
+
+async def fetch_holdings(base_url: str, session: aiohttp.ClientSession) -> Holdings:
+    return Holdings.from_json(await _get(session, base_url.rstrip("/") +
+                                         "/_admin/books/holdings"))
+
+
+async def fetch_symbols(base_url: str, session: aiohttp.ClientSession) -> list[SymbolInfo]:
+    body = await _get(session, base_url.rstrip("/") + "/_admin/books/symbols")
+    return [SymbolInfo.from_json(s) for s in body["symbols"]]
