@@ -42,7 +42,7 @@ async def test_persistent_rate_limit_on_order_is_rate_limited_and_nothing_placed
     async with probed() as r:                        # defaults: 3 resends within 1.5 s
         req = _limit_buy(r.ex, "never")
         r.ex.fill_window_before_orders = 100
-        with pytest.raises(RateLimited, match="nothing was placed") as info:
+        with pytest.raises(RateLimited, match="nothing reached the exchange") as info:
             await r.broker.place_order(req)
         assert not isinstance(info.value, AmbiguousOrderOutcome)
         bodies = r.ex.bodies(CASH)
@@ -54,22 +54,35 @@ async def test_persistent_rate_limit_on_order_is_rate_limited_and_nothing_placed
                                           r.ex.clock.now() - timedelta(minutes=1)) == []
 
 
+async def test_order_refused_twice_by_the_gateway_is_placed_by_the_third_send() -> None:
+    async with probed() as r:                        # defaults: 3 resends within 1.5 s
+        req = _limit_buy(r.ex, "rule")
+        await r.fault(operation="place_order", kind="rate_limit", count=2)
+        ack = await r.broker.place_order(req)
+        bodies = r.ex.bodies(CASH)
+        assert len(bodies) == 3 and all(b == bodies[0] for b in bodies)
+        assert r.ex.gateway_counters()["orders_per_symbol"] == {req.symbol: 1}
+        assert r.ex.market.report(ack.broker_order_id) is not None
+
+
 async def test_rate_limited_modify_and_cancel_are_resent_or_definite() -> None:
-    async with probed(order_rate_limit_retries=5, order_rate_limit_budget_seconds=3.0) as r:
+    async with probed() as r:
         req = _limit_buy(r.ex, "m")
         ack = await r.broker.place_order(req)
-        r.ex.fill_window_before_orders = 1
+        await r.fault(operation="modify_order", kind="rate_limit", count=1)
         bid = r.ex.market.quote(req.symbol).bid            # rests there, does not cross
         new = await r.broker.modify_order(ack.broker_order_id, ack.broker_branch, price=bid)
         modifies = r.ex.bodies(RVSE)
-        assert len(modifies) >= 2 and all(b == modifies[0] for b in modifies)
+        assert len(modifies) == 2 and modifies[0] == modifies[1]
         assert r.ex.gateway_counters()["modifies_per_symbol"] == {req.symbol: 1}
-        r.ex.fill_window_before_orders = 100
-        with pytest.raises(RateLimited):
+        await r.fault(operation="cancel_order", kind="rate_limit", count=100)
+        with pytest.raises(RateLimited, match="nothing reached the exchange"):
             await r.broker.cancel_order(new.broker_order_id, new.broker_branch)
+        cancels = r.ex.bodies(RVSE)[2:]
+        assert 2 <= len(cancels) <= 4 and all(b == cancels[0] for b in cancels)
         still = r.ex.market.report(new.broker_order_id)
         assert still is not None and still.remaining_qty == 2 and still.cancelled_qty == 0
-        r.ex.fill_window_before_orders = 0
+        await r.admin("DELETE", "faults")
         await r.broker.cancel_order(new.broker_order_id, new.broker_branch)
         done = r.ex.market.report(new.broker_order_id)
         assert done is not None and done.cancelled_qty == 2
@@ -81,7 +94,7 @@ async def test_order_post_timing_out_after_a_rate_limit_refusal_is_ambiguous() -
         # refused first (EGW00201, definite), then the resend reaches the order system and
         # its answer never comes: that one may have been placed
         r.ex.fill_window_before_orders = 1
-        await r.fault(operation="order-cash", kind="timeout", delay=0.8, count=1)
+        await r.fault(operation="place_order", kind="timeout", delay=0.8, count=1)
         with pytest.raises(AmbiguousOrderOutcome):
             await r.broker.place_order(req)
         assert len(r.ex.bodies(CASH)) >= 2
@@ -90,14 +103,14 @@ async def test_order_post_timing_out_after_a_rate_limit_refusal_is_ambiguous() -
 async def test_order_post_timeout_and_other_5xx_stay_ambiguous() -> None:
     async with probed(timeout_seconds=0.3) as r:
         req = _limit_buy(r.ex, "a")
-        await r.fault(operation="order-cash", kind="timeout", delay=0.8, count=1)
+        await r.fault(operation="place_order", kind="timeout", delay=0.8, count=1)
         with pytest.raises(AmbiguousOrderOutcome):
             await r.broker.place_order(req)
-        await r.fault(operation="order-cash", kind="error", count=1)
+        await r.fault(operation="place_order", kind="error", count=1)
         with pytest.raises(AmbiguousOrderOutcome):
             await r.broker.place_order(req)
         assert len(r.ex.bodies(CASH)) == 2           # each sent once, never resent
-        await r.fault(operation="order-cash", kind="drop_after_accept", count=1)
+        await r.fault(operation="place_order", kind="drop_after_accept", count=1)
         with pytest.raises(AmbiguousOrderOutcome):
             await r.broker.place_order(req)
         assert len(r.ex.bodies(CASH)) == 3

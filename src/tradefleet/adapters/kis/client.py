@@ -152,7 +152,7 @@ class KisClient:
             raise RateLimited(
                 f"{tr_id}: EGW00201 on an order POST {len(refusals)} time(s) within "
                 f"{budget:g} s; the gateway refused it before the order system: nothing "
-                "was placed")
+                "reached the exchange")
         await asyncio.sleep(pause)
 
     async def _send_in_budget(self, method: str, path: str, tr_id: str, token: str,
