@@ -1,13 +1,10 @@
-"""``ExchangeThread`` with a chosen ``ExchangeConfig`` and two probes in front of the gateway:
+"""``ExchangeThread`` with a chosen ``ExchangeConfig`` and two probes in front of the gateway
+(nothing of the simulator is patched; EGW00201 comes from its rate window or its
+``rate_limit`` fault rules):
 
 - every order POST body is kept, to show that a resend is the same request;
-- ``fill_window_before_orders = n``: the next ``n`` order POSTs find the appkey's rate window
-  full, exactly as if another client of the appkey had just sent its reads (the gateway's own
-  ``admit`` is called until it refuses, then the order goes through the gateway as usual);
 - ``delay_first_arrivals(n, seconds)``: the next ``n`` /uapi requests reach the gateway only
-  ``seconds`` after they were read, as on a machine too busy to serve them at once.
-
-The gateway then answers with its real EGW00201 path; nothing of the simulator is patched."""
+  ``seconds`` after they were read, as on a machine too busy to serve them at once."""
 
 from __future__ import annotations
 
@@ -29,7 +26,6 @@ from tradefleet.adapters.kis.auth import (
 )
 from tradefleet.adapters.kis.broker import KisBroker
 from tradefleet.adapters.kis.client import KisConfig
-from tradefleet.adapters.sim.exchange.app import gateway_of
 from tradefleet.adapters.sim.exchange.gateway import ExchangeConfig
 
 CASH, RVSE = "trading/order-cash", "trading/order-rvsecncl"
@@ -41,8 +37,6 @@ class GatewayProbe(ExchangeThread):
         super().__init__(mode=config.mode, n_symbols=n_symbols)
         self._config = config
         self.order_bodies: list[tuple[str, dict]] = []
-        self.fill_window_before_orders = 0
-        self.fill_refusals = 0          # the gateway's rate_limited count from filling
         self._delay_left = 0
         self._delay = 0.0
 
@@ -51,8 +45,8 @@ class GatewayProbe(ExchangeThread):
             self._delay_left, self._delay = n, seconds
 
     def rate_limited(self) -> int:
-        """EGW00201 answers to real requests (the probe's own filling left out)."""
-        return int(self.gateway_counters()["rate_limited"]) - self.fill_refusals
+        """EGW00201 answers of the gateway's rate window."""
+        return int(self.gateway_counters()["rate_limited"])
 
     @web.middleware
     async def _record(self, request: web.Request, handler):  # noqa: ANN001, ANN201
@@ -67,19 +61,7 @@ class GatewayProbe(ExchangeThread):
             body = await request.json()
             with self._mutex:
                 self.order_bodies.append((path, body))
-                fill = self.fill_window_before_orders > 0
-                self.fill_window_before_orders -= 1 if fill else 0
-            if fill:
-                self._fill_window(request.headers.get("appkey", ""))
         return await super()._record(request, handler)
-
-    def _fill_window(self, appkey: str) -> None:
-        assert self._app is not None
-        gateway = gateway_of(self._app)
-        while gateway.admit(appkey):
-            pass
-        with self._mutex:
-            self.fill_refusals += 1
 
     def bodies(self, path: str) -> list[dict]:
         with self._mutex:
@@ -99,8 +81,17 @@ class Rig:
             assert resp.status == 200, await resp.text()
             return await resp.json()
 
-    async def fault(self, **body: object) -> None:
-        await self.admin("POST", "faults", body)
+    async def fault(self, **body: object) -> int:
+        """Arm a fault rule (``/_admin/faults``); returns its id."""
+        answer = await self.admin("POST", "faults", body)
+        assert isinstance(answer, dict)
+        return int(answer["id"])
+
+    async def fired(self) -> dict[int, int]:
+        """How often each armed rule has fired."""
+        answer = await self.admin("GET", "faults")
+        assert isinstance(answer, dict)
+        return {int(rule["id"]): int(rule["fired"]) for rule in answer["rules"]}
 
 
 @contextlib.asynccontextmanager

@@ -22,16 +22,16 @@ def _limit_buy(ex: GatewayProbe, cid: str, n: int = 3) -> OrderRequest:
 
 
 async def test_rate_limited_order_is_resent_unchanged_and_placed_once() -> None:
-    # resends spread over 3 s: one of them comes after the filled window (1 s) is out
-    async with probed(order_rate_limit_retries=5, order_rate_limit_budget_seconds=3.0) as r:
+    async with probed() as r:                        # defaults: 3 resends within 1.5 s
         req = _limit_buy(r.ex, "once")
-        r.ex.fill_window_before_orders = 1
+        # the gateway answers EGW00201 to the first two sends (its real answer, no slot taken)
+        rule = await r.fault(operation="place_order", kind="rate_limit", count=2)
         ack = await r.broker.place_order(req)
         bodies = r.ex.bodies(CASH)
-        assert len(bodies) >= 2                      # refused, then resent
+        assert len(bodies) == 3                      # refused twice, then placed
         assert all(b == bodies[0] for b in bodies)   # the very same request each time
         assert bodies[0]["PDNO"] == req.symbol and bodies[0]["ORD_QTY"] == "2"
-        assert r.ex.rate_limited() == len(bodies) - 1
+        assert (await r.fired())[rule] == 2
         assert r.ex.gateway_counters()["orders_per_symbol"] == {req.symbol: 1}
         found = await r.broker.find_orders(r.ex.clock.now().date(), req.symbol, Side.BUY,
                                            r.ex.clock.now() - timedelta(minutes=1))
@@ -41,28 +41,16 @@ async def test_rate_limited_order_is_resent_unchanged_and_placed_once() -> None:
 async def test_persistent_rate_limit_on_order_is_rate_limited_and_nothing_placed() -> None:
     async with probed() as r:                        # defaults: 3 resends within 1.5 s
         req = _limit_buy(r.ex, "never")
-        r.ex.fill_window_before_orders = 100
+        rule = await r.fault(operation="place_order", kind="rate_limit")    # every send
         with pytest.raises(RateLimited, match="nothing reached the exchange") as info:
             await r.broker.place_order(req)
         assert not isinstance(info.value, AmbiguousOrderOutcome)
         bodies = r.ex.bodies(CASH)
         assert 2 <= len(bodies) <= 4 and all(b == bodies[0] for b in bodies)
-        assert r.ex.rate_limited() == len(bodies)
+        assert (await r.fired())[rule] == len(bodies)
         assert r.ex.gateway_counters()["orders_per_symbol"] == {}
-        r.ex.fill_window_before_orders = 0
         assert await r.broker.find_orders(r.ex.clock.now().date(), req.symbol, Side.BUY,
                                           r.ex.clock.now() - timedelta(minutes=1)) == []
-
-
-async def test_order_refused_twice_by_the_gateway_is_placed_by_the_third_send() -> None:
-    async with probed() as r:                        # defaults: 3 resends within 1.5 s
-        req = _limit_buy(r.ex, "rule")
-        await r.fault(operation="place_order", kind="rate_limit", count=2)
-        ack = await r.broker.place_order(req)
-        bodies = r.ex.bodies(CASH)
-        assert len(bodies) == 3 and all(b == bodies[0] for b in bodies)
-        assert r.ex.gateway_counters()["orders_per_symbol"] == {req.symbol: 1}
-        assert r.ex.market.report(ack.broker_order_id) is not None
 
 
 async def test_rate_limited_modify_and_cancel_are_resent_or_definite() -> None:
@@ -93,11 +81,11 @@ async def test_order_post_timing_out_after_a_rate_limit_refusal_is_ambiguous() -
         req = _limit_buy(r.ex, "t")
         # refused first (EGW00201, definite), then the resend reaches the order system and
         # its answer never comes: that one may have been placed
-        r.ex.fill_window_before_orders = 1
+        await r.fault(operation="place_order", kind="rate_limit", count=1)
         await r.fault(operation="place_order", kind="timeout", delay=0.8, count=1)
         with pytest.raises(AmbiguousOrderOutcome):
             await r.broker.place_order(req)
-        assert len(r.ex.bodies(CASH)) >= 2
+        assert len(r.ex.bodies(CASH)) == 2
 
 
 async def test_order_post_timeout_and_other_5xx_stay_ambiguous() -> None:
@@ -139,8 +127,8 @@ async def test_resend_waits_for_the_budget_only_within_the_resend_budget() -> No
     async with probed(client_rate=1, order_rate_limit_retries=1,
                       order_rate_limit_budget_seconds=0.5) as r:
         req = _limit_buy(r.ex, "late")
-        r.ex.fill_window_before_orders = 1
-        with pytest.raises(RateLimited, match="nothing was sent"):
+        await r.fault(operation="place_order", kind="rate_limit", count=1)
+        with pytest.raises(RateLimited, match="no request budget granted in time"):
             await r.broker.place_order(req)
         assert len(r.ex.bodies(CASH)) == 1
         assert r.ex.gateway_counters()["orders_per_symbol"] == {}

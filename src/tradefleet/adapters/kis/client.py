@@ -160,18 +160,17 @@ class KisClient:
                               tr_cont: str, is_order: bool, wait_until: float | None) -> Envelope:
         """One send holding its place in the request budget (until its answer if the
         limiter counts that way), waiting for that place until ``wait_until`` at most."""
+        wait = None if wait_until is None else max(0.0, wait_until - time.monotonic())
         async with contextlib.AsyncExitStack() as held:
             try:
-                async with asyncio.timeout_at(None if wait_until is None else
-                                              asyncio.get_running_loop().time()
-                                              + max(0.0, wait_until - time.monotonic())):
+                async with asyncio.timeout(wait):
                     if isinstance(self._limiter, AnsweredSlots):
                         await held.enter_async_context(self._limiter.slot())
                     else:
                         await self._limiter.acquire()
             except TimeoutError as exc:
                 raise RateLimited(f"{tr_id}: no request budget granted in time; nothing "
-                                  "was sent") from exc
+                                  "reached the exchange") from exc
             return await self._send(method, path, self.tr(tr_id), token, params, body,
                                     tr_cont, is_order)
 
