@@ -122,12 +122,31 @@ async def _judge(dsn: str, ex: ExchangeThread) -> None:
 
 
 def _session_clock() -> SimClock:
-    """The market opens in ~3 real s; liquidation (15:15) some twenty real seconds later."""
-    return SimClock(datetime.combine(DAY, dtime(15, 0), tzinfo=SEOUL), 40.0, time.time() + 3)
+    """The market opens in ~3 real s; liquidation (15:15) some 40 real seconds later, room
+    for a worker's start-up on a busy machine before the fault."""
+    return SimClock(datetime.combine(DAY, dtime(14, 50), tzinfo=SEOUL), 40.0, time.time() + 3)
 
 
 async def _flat(ex: ExchangeThread) -> bool:
     return not ex.market.balance().holdings
+
+
+async def _worker_holding(ex: ExchangeThread, worker_dsn: str, dsn: str, clock: SimClock,
+                          symbol: str, log) -> subprocess.Popen:  # noqa: ANN001
+    """A `tradefleet worker` process, once it holds the position it recovered."""
+    proc = subprocess.Popen([sys.executable, "-m", "tradefleet.cli", "worker"],  # noqa: S603
+                            env=_worker_env(ex, worker_dsn, clock, symbol), stdout=log,
+                            stderr=subprocess.STDOUT)
+
+    async def holding() -> bool:
+        assert proc.poll() is None, f"the worker exited with {proc.returncode}"
+        return await _status(dsn) == "HOLD"
+    try:
+        await _until(holding, 60, "the worker to hold its recovered position")
+    except BaseException:
+        proc.kill()
+        raise
+    return proc
 
 
 async def test_6_worker_holding_shares_survives_a_postgres_restart(own_server, tmp_path):
@@ -137,13 +156,8 @@ async def test_6_worker_holding_shares_survives_a_postgres_restart(own_server, t
         symbol = max(ex.market.symbols(), key=lambda s: ex.market.quote(s).traded_value)
         await _previous_life_bought(dsn, ex, clock, symbol, 5)
         log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115
-        proc = subprocess.Popen([sys.executable, "-m", "tradefleet.cli", "worker"],  # noqa: S603
-                                env=_worker_env(ex, dsn, clock, symbol), stdout=log,
-                                stderr=subprocess.STDOUT)
+        proc = await _worker_holding(ex, dsn, dsn, clock, symbol, log)
         try:
-            async def holding() -> bool:
-                return await _status(dsn) == "HOLD"
-            await _until(holding, 40, "the worker to hold its recovered position")
             assert clock.now() < clock.now().replace(hour=15, minute=15) - timedelta(seconds=60)
             pg_ctl(["-w", "-m", "fast", "stop"], pgdata=own_server.pgdata,
                    user=own_server.system_user, timeout=30)
@@ -180,13 +194,8 @@ async def test_6_cut_off_past_its_ttl_and_reclaimed_it_re_registers_recovers_and
         symbol = max(ex.market.symbols(), key=lambda s: ex.market.quote(s).traded_value)
         await _previous_life_bought(dsn, ex, clock, symbol, 5)
         log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115
-        proc = subprocess.Popen([sys.executable, "-m", "tradefleet.cli", "worker"],  # noqa: S603
-                                env=_worker_env(ex, proxied, clock, symbol), stdout=log,
-                                stderr=subprocess.STDOUT)
+        proc = await _worker_holding(ex, proxied, dsn, clock, symbol, log)
         try:
-            async def holding() -> bool:
-                return await _status(dsn) == "HOLD"
-            await _until(holding, 40, "the worker to hold its recovered position")
             epoch = await _epoch(dsn)
             await proxy.cut()
             await asyncio.sleep(TTL + 2)

@@ -106,6 +106,18 @@ async def _buy(db: Database, http: aiohttp.ClientSession, ex: ExchangeThread, wo
     return await orders.track(row, timeout_s=3), lock, locks, orders, epoch
 
 
+async def _paused_past_its_ttl_and_reclaimed(child: mp.Process, db: Database
+                                             ) -> PostgresEventSink:
+    """Wait for the child's own stop, let its TTL run out, and reclaim it as the fleet's
+    sweep would (the database clock judges the age)."""
+    await _until_stopped(child)
+    await asyncio.sleep(TTL + 0.5)
+    sink = PostgresEventSink(db)
+    assert await LockService(PostgresLockStore(db), sink, ttl_seconds=TTL
+                             ).reclaim_expired() == [PAUSED]
+    return sink
+
+
 async def test_1_paused_after_its_buy_row_it_sends_nothing_once_its_lock_was_reclaimed(
         pg_dsn, tmp_path):
     with ExchangeThread(n_symbols=20) as ex:
@@ -114,11 +126,7 @@ async def test_1_paused_after_its_buy_row_it_sends_nothing_once_its_lock_was_rec
         out = tmp_path / "child.json"
         child = _start_child(ex, pg_dsn, symbol, "row_written", out)
         try:
-            await _until_stopped(child)
-            await asyncio.sleep(TTL + 0.5)
-            sink = PostgresEventSink(db)
-            assert await LockService(PostgresLockStore(db), sink, ttl_seconds=TTL
-                                     ).reclaim_expired() == [PAUSED]
+            await _paused_past_its_ttl_and_reclaimed(child, db)
             async with aiohttp.ClientSession() as http:
                 bought, *_ = await _buy(db, http, ex, LIVE, symbol, 4)
                 assert bought.filled_qty == 4
@@ -145,11 +153,7 @@ async def test_1_a_send_after_the_last_check_fills_into_an_orphan_that_is_sold(
         out = tmp_path / "child.json"
         child = _start_child(ex, pg_dsn, symbol, "before_http", out)
         try:
-            await _until_stopped(child)
-            await asyncio.sleep(TTL + 0.5)
-            sink = PostgresEventSink(db)
-            assert await LockService(PostgresLockStore(db), sink, ttl_seconds=TTL
-                                     ).reclaim_expired() == [PAUSED]
+            sink = await _paused_past_its_ttl_and_reclaimed(child, db)
             async with aiohttp.ClientSession() as http:
                 os.kill(child.pid, signal.SIGCONT)       # the window: it sends on resume
                 await asyncio.to_thread(child.join, 30)
