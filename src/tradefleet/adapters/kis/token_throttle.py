@@ -27,8 +27,12 @@ class TokenIssueThrottled(AuthError):
     @classmethod
     def until(cls, retry_in: float, now: datetime, why: str) -> TokenIssueThrottled:
         """The error a provider raises: ``retry_in`` seconds from ``now`` (its clock)."""
-        retry_in = max(0.0, retry_in)
-        at = (now + timedelta(seconds=retry_in)).astimezone(SEOUL)
+        return cls.at(now + timedelta(seconds=max(0.0, retry_in)), why)
+
+    @classmethod
+    def at(cls, retry_at: datetime, why: str) -> TokenIssueThrottled:
+        at = retry_at.astimezone(SEOUL)
+        retry_in = max(0.0, (at - datetime.now(SEOUL)).total_seconds())
         return cls(f"no valid KIS access token and issuance is throttled ({why}; KIS issues "
                    f"one a minute per appkey): retry after {at.isoformat(timespec='seconds')} "
                    f"(in {retry_in:.0f} s)", retry_at=at)

@@ -81,6 +81,9 @@ _HOLD = """
       noted_at = clock_timestamp(), refusals = h.refusals + EXCLUDED.refusals"""
 
 
+_REFUSED_LATELY = "KIS refused an issuance for this appkey (EGW00133) within its window"
+
+
 class SharedTokenProvider:
     """``await get()`` returns a valid token, issuing one for the fleet only when none is and
     the broker's one-a-minute window allows it."""
@@ -198,13 +201,12 @@ class SharedTokenProvider:
                 return state.token.token
             if state.reason != "EGW00133":     # held off only while a token was valid
                 return None
-            self._refused = TokenIssueThrottled.until(
-                state.throttled_for, state.db_now,
-                "KIS refused an issuance for this appkey (EGW00133) less than a minute ago")
+            self._refused = TokenIssueThrottled.until(state.throttled_for, state.db_now,
+                                                      _REFUSED_LATELY)
             self._refused_until = now + state.throttled_for
         return None
 
     def _refused_again(self) -> TokenIssueThrottled:
         """A fresh exception (never re-raise one instance: tracebacks would chain)."""
-        assert self._refused is not None
-        return TokenIssueThrottled(str(self._refused), retry_at=self._refused.retry_at)
+        assert self._refused is not None and self._refused.retry_at is not None
+        return TokenIssueThrottled.at(self._refused.retry_at, _REFUSED_LATELY)
