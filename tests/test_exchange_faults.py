@@ -395,3 +395,21 @@ async def test_bad_clear_is_refused() -> None:
         assert len(await rules(r)) == 1
         assert await r.admin("DELETE", "faults?operation=get_balance") == \
             {"ok": True, "cleared": 1}
+
+
+async def test_a_worker_tagged_client_meets_only_its_own_rules() -> None:
+    """The KIS client in sim mode names its worker (X-Tradefleet-Worker), so a chaos run can
+    fault one worker's broker calls while the others trade."""
+    from dataclasses import replace as _replace
+
+    from tradefleet.adapters.kis.broker import in_process_kis_broker
+
+    async with rig() as r:
+        rule = r.market.faults.add("get_balance", "error", worker="w7")
+        await r.broker.get_balance()                              # untagged: not matched
+        tagged = in_process_kis_broker(_replace(r.config, simulator_worker_tag="w7"),
+                                       r.session, clock=r.clock)
+        await tagged.authenticate()
+        with pytest.raises(BrokerUnavailable):
+            await tagged.get_balance()
+        assert r.market.faults.fired_count(rule) == 1

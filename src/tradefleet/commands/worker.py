@@ -134,7 +134,8 @@ async def _run_kis(settings, console: Console) -> int:  # noqa: ANN001
                        cano=settings.account.cano.get_secret_value(),
                        product_code=settings.account.product_code,
                        mode="real" if simulated else settings.mode,
-                       timeout_seconds=settings.broker.timeout_seconds)
+                       timeout_seconds=settings.broker.timeout_seconds,
+                       simulator_worker_tag=settings.worker_id if simulated else None)
     shared_clock = os.environ.get("TRADEFLEET_SIM_CLOCK")
     clock = SimClock.from_env(shared_clock) if simulated and shared_clock else WallClock()
     cipher = FernetCipher(read_key(settings.key_file)) if settings.key_file else None

@@ -13,7 +13,7 @@ from datetime import datetime
 import structlog
 
 from tradefleet.adapters.clock import SEOUL
-from tradefleet.domain.errors import Fenced
+from tradefleet.domain.errors import Fenced, TokenIssueThrottled
 from tradefleet.domain.events import AuthenticatedEvent, WorkerStartedEvent
 from tradefleet.domain.risk import RiskLimits
 from tradefleet.domain.states import WorkerStatus
@@ -47,6 +47,7 @@ class WorkerConfig:
     session_close: datetime
     health_port: int = 0
     follow_interval_seconds: float = 1.0
+    auth_wait_cap_seconds: float = 60.0   # longest single wait on a throttled token issue
     market: MarketDay | None = None      # today's session; None: no closed/open checks
 
 
@@ -114,7 +115,7 @@ class Worker:
 
     async def start(self) -> TradingCycle:
         cfg = self.config
-        expires = await self._retry.call("authenticate", self._broker.authenticate)
+        expires = await self._authenticate()
         await self._sink.publish(AuthenticatedEvent(worker_id=cfg.worker_id,
                                                     token_expires_at=expires))
         epoch = await self._register()
@@ -127,6 +128,24 @@ class Worker:
         cycle = self._make_cycle(epoch)
         self.cycle = cycle
         return cycle
+
+    async def _authenticate(self) -> datetime | None:
+        """KIS issues one token a minute per appkey: a throttled issuance with no valid token
+        is waited out (until the time KIS names, as the fleet remembers it), not retried hot
+        and not fatal: a pod that exits here would only be restarted into the same refusal."""
+        while True:
+            try:
+                return await self._retry.call("authenticate", self._broker.authenticate)
+            except TokenIssueThrottled as exc:
+                wait = min(self.config.auth_wait_cap_seconds,
+                           exc.retry_in if exc.retry_in is not None else 60.0)
+                self._log.warning("token issuance throttled; waiting before asking again",
+                                  retry_in_s=round(wait, 1), error=str(exc))
+                try:
+                    await asyncio.wait_for(self._stop.wait(), timeout=max(wait, 0.05))
+                except TimeoutError:
+                    continue
+                raise
 
     async def _register(self) -> int:
         cfg = self.config
@@ -165,6 +184,9 @@ class Worker:
         except Fenced as exc:
             self._log.error("fenced during start-up", error=str(exc))
             return EXIT_FENCED
+        except TokenIssueThrottled:
+            self._log.info("stopped while waiting for a broker token; nothing registered")
+            return EXIT_OK
         assert self.epoch is not None
         self._start_heartbeat()
         timers = [

@@ -62,6 +62,9 @@ class KisConfig:
     order_rate_limit_retries: int = 3           # resends of an order POST refused EGW00201
     order_rate_limit_budget_seconds: float = 1.5
     custtype: str = "P"
+    # sent as X-Tradefleet-Worker to the exchange simulator only (its per-worker fault rules);
+    # never set against KIS
+    simulator_worker_tag: str | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in ("real", "paper"):
@@ -186,6 +189,8 @@ class KisClient:
             "custtype": self.config.custtype,
             "tr_cont": tr_cont,
         }
+        if self.config.simulator_worker_tag:
+            headers["X-Tradefleet-Worker"] = self.config.simulator_worker_tag
         url = self.config.base_url.rstrip("/") + tr_ids.PREFIX + path
         with _tracer.start_as_current_span(f"KIS {method} {path}", kind=SpanKind.CLIENT,
                                            attributes={"kis.tr_id": tr_id,
