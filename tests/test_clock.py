@@ -73,3 +73,40 @@ async def test_frozen_clock_moves_only_when_told() -> None:
     assert clock.now() == start
     await clock.sleep(30)
     assert clock.now() == start + timedelta(seconds=30)
+
+
+async def test_held_sim_clock_stands_still_until_released_in_every_process(tmp_path) -> None:
+    import asyncio
+
+    start = datetime(2026, 11, 24, 8, 58, tzinfo=SEOUL)
+    clock = SimClock.held(start, 600.0, tmp_path / "clock-start")
+    twin = SimClock.from_env(clock.to_env())            # another process's copy
+    assert clock.is_held and twin.is_held
+    await asyncio.wait_for(clock.sleep(3600), 5)        # a sleeper wakes to look again...
+    assert clock.now() == twin.now() == start           # ...and no time has passed
+    code = ("import os; from tradefleet.adapters.clock import SimClock; "
+            "print(SimClock.from_env(os.environ['TF_SIM_CLOCK']).now().isoformat())")
+    env = dict(os.environ, TF_SIM_CLOCK=clock.to_env())
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True, timeout=60)
+    assert datetime.fromisoformat(out.stdout.strip()) == start
+
+    clock.release(time.time() - 1.0)                    # started a real second ago
+    assert not twin.is_held
+    ran = (twin.now() - start).total_seconds()
+    assert 600.0 <= ran < 600.0 * 30                    # 600 sim seconds per real second
+    assert abs((clock.now() - twin.now()).total_seconds()) < 600.0 * 0.5
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True, timeout=60)
+    assert datetime.fromisoformat(out.stdout.strip()) > start + timedelta(seconds=600)
+
+
+def test_only_a_held_clock_can_be_released() -> None:
+    with pytest.raises(ValueError, match="release"):
+        SimClock.starting_at(date(2026, 11, 24), "09:00", 1.0).release()
+    with pytest.raises(ValueError, match="sim clock env"):
+        SimClock.from_env('{"sim_start": "2026-11-24T09:00:00+09:00", "speed": 1, '
+                          '"real_start": null, "start_file": 7}')
+    with pytest.raises(ValueError, match="real_start"):
+        SimClock.from_env('{"sim_start": "2026-11-24T09:00:00+09:00", "speed": 1, '
+                          '"real_start": null}')

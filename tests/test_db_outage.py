@@ -133,7 +133,10 @@ async def _flat(ex: ExchangeThread) -> bool:
 
 async def _worker_holding(ex: ExchangeThread, worker_dsn: str, dsn: str, clock: SimClock,
                           symbol: str, log) -> subprocess.Popen:  # noqa: ANN001
-    """A `tradefleet worker` process, once it holds the position it recovered."""
+    """A `tradefleet worker` process, once it holds the position it recovered. Its minute
+    bars fail (the exits need them), so it holds until the liquidation time whatever the
+    tape does: the fault, not the market, decides when it sells."""
+    ex.market.faults.set("get_minute_bars", "error")
     proc = subprocess.Popen([sys.executable, "-m", "tradefleet.cli", "worker"],  # noqa: S603
                             env=_worker_env(ex, worker_dsn, clock, symbol), stdout=log,
                             stderr=subprocess.STDOUT)

@@ -29,6 +29,10 @@ def test_demo_three_workers_whole_session(tmp_path):
         # judged by the exchange's own books, not only our rows
         assert "0 shares still held" in proc.stdout, proc.stdout[-2000:]
         assert "0 executions without matching fills rows" in proc.stdout
+        # the session clock started only once the whole fleet was ready, so every worker
+        # saw the whole session of a market that signals through most of it
+        # (tests/test_demo_market.py): every worker traded
+        assert "3 of 3 workers ready" in proc.stdout
 
         async def check() -> None:
             import pgserver
@@ -53,6 +57,9 @@ def test_demo_three_workers_whole_session(tmp_path):
                 # every worker reached EXIT through the state machine
                 assert await pool.fetchval(
                     "SELECT count(*) FROM workers WHERE status = 'EXIT'") == 3
+                assert await pool.fetchval(
+                    "SELECT count(DISTINCT worker_id) FROM positions "
+                    "WHERE status = 'CLOSED'") == 3
             finally:
                 await db.close()
             server.cleanup()

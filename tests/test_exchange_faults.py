@@ -22,7 +22,7 @@ from tradefleet.adapters.kis.auth import (
     KisTokenIssuer,
     SlidingWindowRateLimiter,
 )
-from tradefleet.adapters.kis.broker import KisBroker
+from tradefleet.adapters.kis.broker import KisBroker, in_process_kis_broker
 from tradefleet.adapters.kis.client import KisConfig
 from tradefleet.adapters.kis.tr_ids import BALANCE, ORDER_BUY
 from tradefleet.adapters.sim.exchange.fault_acts import DEFAULT_HANG_SECONDS
@@ -246,20 +246,26 @@ async def test_rate_limit_answers_egw00201_as_kis_and_takes_no_slot() -> None:
         read = await arm(r, operation="get_balance", kind="rate_limit", count=2)
         assert (await r.broker.get_balance()).cash == r.market.balance().cash   # retried
         order = await arm(r, operation="place_order", kind="rate_limit", count=1)
-        with pytest.raises(AmbiguousOrderOutcome):
-            await r.broker.place_order(_resting_buy(1, symbol, low))
-        assert r.gateway.counters()["orders_per_symbol"] == {}                   # not acted
+        # EGW00201 is answered before the order system: the adapter resends the same order
+        ack = await r.broker.place_order(_resting_buy(1, symbol, low))
+        assert r.gateway.counters()["orders_per_symbol"] == {symbol: 1}          # acted once
+        assert r.market.report(ack.broker_order_id) is not None
         listed = await rules(r)
         assert (listed[read]["fired"], listed[order]["fired"]) == (2, 1)
 
 
 async def test_rate_limit_on_token_issue_is_kis_throttle() -> None:
     async with rig() as r:
-        await arm(r, operation="authenticate", kind="rate_limit", count=1)
+        rule = await arm(r, operation="authenticate", kind="rate_limit", count=1)
         with pytest.raises(AuthError, match="EGW00133"):
             await r.broker.authenticate()
         assert r.gateway.counters()["tokens_issued"] == {}
-        await r.broker.authenticate()
+        # the refusal is remembered for KIS's minute: asking again at once is not even tried
+        with pytest.raises(AuthError, match="EGW00133"):
+            await r.broker.authenticate()
+        assert (await rules(r))[rule]["fired"] == 1
+        # the rule fired once: a process that had not met it gets its token
+        await in_process_kis_broker(r.config, r.session, clock=r.clock).authenticate()
         assert r.gateway.counters()["tokens_issued"] == {APPKEY: 1}
 
 
@@ -389,3 +395,21 @@ async def test_bad_clear_is_refused() -> None:
         assert len(await rules(r)) == 1
         assert await r.admin("DELETE", "faults?operation=get_balance") == \
             {"ok": True, "cleared": 1}
+
+
+async def test_a_worker_tagged_client_meets_only_its_own_rules() -> None:
+    """The KIS client in sim mode names its worker (X-Tradefleet-Worker), so a chaos run can
+    fault one worker's broker calls while the others trade."""
+    from dataclasses import replace as _replace
+
+    from tradefleet.adapters.kis.broker import in_process_kis_broker
+
+    async with rig() as r:
+        rule = r.market.faults.add("get_balance", "error", worker="w7")
+        await r.broker.get_balance()                              # untagged: not matched
+        tagged = in_process_kis_broker(_replace(r.config, simulator_worker_tag="w7"),
+                                       r.session, clock=r.clock)
+        await tagged.authenticate()
+        with pytest.raises(BrokerUnavailable):
+            await tagged.get_balance()
+        assert r.market.faults.fired_count(rule) == 1

@@ -78,6 +78,7 @@ async def _restart_and_settle(db: Database, http: aiohttp.ClientSession, ex: Exc
     worker = build_worker(_settings(worker_id), db=db, broker=broker, clock=ex.clock,
                           universe=[symbol], track_timeout_s=2.0, unseen_grace_s=1.0)
     cycle = await worker.start()
+    await worker.recover(cycle)
     for _ in range(60):
         await cycle.reconcile()
         if cycle.holding is None:

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from tradefleet.domain.calendar import SEOUL, load_krx_calendar
+from tradefleet.domain.calendar import SEOUL, liquidation_time, load_krx_calendar, regular_session
 from tradefleet.domain.errors import ConfigError
 
 FIFTEEN = timedelta(minutes=15)
@@ -80,3 +80,35 @@ def test_bad_override_names_the_field(tmp_path):
     extra.write_text("special_sessions:\n  - date: 2026-11-25\n    open: 'ten'\n")
     with pytest.raises(ConfigError, match=r"special_sessions\[0\]\.open"):
         load_krx_calendar(extra_overrides=extra)
+
+
+def test_closed_days_say_why(cal):
+    assert "local elections (calendar override)" in cal.closed_reason(date(2026, 6, 3))
+    assert cal.closed_reason(date(2026, 11, 22)) == "weekend"
+    assert cal.closed_reason(date(2025, 12, 25)) == "KRX holiday (exchange_calendars XKRX)"
+
+
+def test_known_days_and_unknown_days(cal):
+    table = cal.table
+    assert cal.knows(table.first) and cal.knows(table.last)
+    assert cal.knows(date(2026, 11, 22))                 # a weekend in range: known, closed
+    beyond = table.last + timedelta(days=400)
+    assert not cal.knows(beyond) and cal.session(beyond) is None
+    assert "not in the KRX calendar" in cal.closed_reason(beyond)
+
+
+def test_an_operator_override_wins_over_a_shipped_one(tmp_path):
+    extra = tmp_path / "extra.yaml"      # the shipped 2026-06-03 holiday turns out wrong
+    extra.write_text("special_sessions:\n  - date: 2026-06-03\n    open: '09:00'\n"
+                     "    close: '15:30'\n")
+    cal = load_krx_calendar(extra_overrides=extra)
+    assert cal.session(date(2026, 6, 3)).open == at(date(2026, 6, 3), 9, 0)
+
+
+def test_regular_session_and_liquidation_for_an_unknown_day():
+    day = date(2040, 3, 6)
+    s = regular_session(day)
+    assert (s.open, s.close) == (at(day, 9, 0), at(day, 15, 30))
+    assert liquidation_time(s, FIFTEEN) == at(day, 15, 15)
+    with pytest.raises(ValueError, match="offset"):
+        liquidation_time(s, timedelta(minutes=-1))

@@ -2,7 +2,9 @@
 
 The clock comes from ``TRADEFLEET_SIM_CLOCK`` (``SimClock.to_env()``) when set, so workers
 started with the same value share the exchange's simulated time; otherwise it starts today at
-``--start`` (Asia/Seoul) running ``--speed`` times real time."""
+``--start`` (Asia/Seoul) running ``--speed`` times real time. The market keeps the hours the
+KRX calendar gives that day (10:00-16:30 on the CSAT day, say); 09:00-15:30 on a day it
+does not list as a session."""
 
 from __future__ import annotations
 
@@ -45,8 +47,14 @@ async def _serve(args: argparse.Namespace) -> None:
     else:
         from datetime import datetime
         clock = SimClock.starting_at(datetime.now(SEOUL).date(), args.start, args.speed)
+    from tradefleet.adapters.calendar_cache import krx_calendar
+    from tradefleet.domain.calendar import regular_session
+
+    day = clock.now().date()
+    session = krx_calendar(day).session(day) or regular_session(day)
     market = SimMarket(args.seed, n_symbols=args.symbols, clock=clock,
-                       initial_cash=args.initial_cash)
+                       initial_cash=args.initial_cash, session_open=session.open.time(),
+                       session_close=session.close.time())
     config = ExchangeConfig(mode=args.mode, rate_limit_per_second=args.rate_limit)
     async with running_exchange(market, config, args.port) as (url, _):
         print(f"exchange simulator ({args.mode}) listening on {url}", flush=True)

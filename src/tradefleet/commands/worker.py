@@ -1,8 +1,10 @@
 """``tradefleet worker``: run one trading worker for the day.
 
-``--sim`` trades the in-process simulated market on a simulated clock that starts at 08:59
-of a session day, so a whole KRX day passes in seconds, and prints a summary at the end.
-Without ``--sim`` the KIS REST broker is used (paper or real mode from the settings)."""
+``--sim`` trades the in-process simulated market on a simulated clock that starts a minute
+before the open of a KRX session day (today, or the next one), with that day's hours, so a
+whole KRX day passes in seconds, and prints a summary at the end. Without ``--sim`` the KIS
+REST broker is used (paper or real mode from the settings): the worker trades only inside
+the exchange's session of the day, and on a day KRX is closed it says so and exits 0."""
 
 from __future__ import annotations
 
@@ -38,11 +40,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _session_day() -> date:
     """Today in Seoul if it is a KRX session, else the next one (a year ahead at most)."""
+    from tradefleet.adapters.calendar_cache import krx_calendar
     from tradefleet.adapters.clock import SEOUL
-    from tradefleet.domain.calendar import load_krx_calendar
 
-    calendar = load_krx_calendar()
     day = datetime.now(SEOUL).date()
+    calendar = krx_calendar(day)
     for _ in range(366):
         if calendar.session(day) is not None:
             return day
@@ -77,14 +79,19 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _run_sim(settings, args: argparse.Namespace, console: Console) -> int:  # noqa: ANN001
+    from tradefleet.adapters.calendar_cache import krx_calendar
     from tradefleet.adapters.clock import SimClock
     from tradefleet.adapters.postgres.connect import connect_database, migrate_database
     from tradefleet.adapters.sim.broker import SimBroker
     from tradefleet.adapters.sim.engine import SimMarket
+    from tradefleet.domain.calendar import regular_session
     from tradefleet.worker.launch import launch
 
-    clock = SimClock.starting_at(_session_day(), "08:59", args.speed)
-    market = SimMarket(args.seed, n_symbols=args.symbols, clock=clock)
+    day = _session_day()
+    session = krx_calendar(day).session(day) or regular_session(day)
+    clock = SimClock(session.open - timedelta(minutes=1), args.speed)
+    market = SimMarket(args.seed, n_symbols=args.symbols, clock=clock,
+                       session_open=session.open.time(), session_close=session.close.time())
     universe = settings.universe or market.symbols()
     db = await connect_database(
         settings.db.dsn.get_secret_value() if settings.db.dsn else None,
@@ -112,7 +119,7 @@ async def _run_kis(settings, console: Console, *, clock=None) -> int:  # noqa: A
     from tradefleet.adapters.kis.client import KisConfig
     from tradefleet.adapters.kis.fleet import build_fleet_kis_broker
     from tradefleet.adapters.postgres.connect import connect_database, migrate_database
-    from tradefleet.adapters.sim.exchange.books_client import fetch_symbols
+    from tradefleet.adapters.sim.exchange.books_client import ListedMarkets
     from tradefleet.domain.errors import ConfigError
     from tradefleet.settings.secrets import FernetCipher, read_key
     from tradefleet.worker.launch import launch
@@ -129,7 +136,8 @@ async def _run_kis(settings, console: Console, *, clock=None) -> int:  # noqa: A
                        cano=settings.account.cano.get_secret_value(),
                        product_code=settings.account.product_code,
                        mode="real" if simulated else settings.mode,
-                       timeout_seconds=settings.broker.timeout_seconds)
+                       timeout_seconds=settings.broker.timeout_seconds,
+                       simulator_worker_tag=settings.worker_id if simulated else None)
     shared_clock = os.environ.get("TRADEFLEET_SIM_CLOCK")
     if clock is None:
         clock = SimClock.from_env(shared_clock) if simulated and shared_clock else WallClock()
@@ -148,8 +156,7 @@ async def _run_kis(settings, console: Console, *, clock=None) -> int:  # noqa: A
         async with aiohttp.ClientSession() as session:
             # the exchange simulator lists each symbol's market; KIS is asked nothing here
             # (paper has no stock-info API): costs.markets then says, else the highest tax
-            markets = _universe_markets([(s.symbol, s.market) for s in await fetch_symbols(
-                settings.broker.base_url, session)]) if simulated else None
+            markets = ListedMarkets(settings.broker.base_url, session) if simulated else None
             broker = await build_fleet_kis_broker(
                 config, session, db, clock, cipher=cipher,
                 share_quotes_window=settings.poll_interval_seconds,

@@ -64,6 +64,14 @@ class AuthenticatedEvent(Event):
     reused: bool = False
 
 
+class MarketClosedEvent(Event):
+    """The exchange has no session on the worker's day: it does not trade and exits."""
+    level: ClassVar[LogLevel] = "warning"
+    message: ClassVar[str] = "KRX is closed today: not trading, exiting"
+    trading_day: str                 # ISO date
+    reason: str                      # e.g. "9th nationwide local elections (calendar override)"
+
+
 class WorkerFailedEvent(Event):
     level: ClassVar[LogLevel] = "error"
     message: ClassVar[str] = "worker failure detected; locks reclaimed"
@@ -296,7 +304,8 @@ ALL_EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
         WorkerStartedEvent, WorkerStoppedEvent, StateTransitionedEvent, AuthenticatedEvent,
-        WorkerFailedEvent, BrokerCallFailedEvent, CandidateScannedEvent, LockAcquiredEvent,
+        MarketClosedEvent, WorkerFailedEvent, BrokerCallFailedEvent, CandidateScannedEvent,
+        LockAcquiredEvent,
         LockRejectedEvent, LockReleasedEvent, OrderCreatedEvent, OrderSentEvent, OrderFilledEvent,
         OrderRejectedEvent, OrderUnresolvedEvent, OrderUnfilledEvent, PositionEnteredEvent,
         MonitoringEvent, PositionExitedEvent, PnlCalculatedEvent, DailySummaryUpdatedEvent,

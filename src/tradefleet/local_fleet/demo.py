@@ -3,6 +3,10 @@
 Embedded Postgres (a fresh ``tradefleet_demo`` database each run) → the KIS-dialect exchange
 simulator → N ``tradefleet worker`` processes in ``sim`` mode pointed at it, all on one shared
 simulated clock → a live dashboard → the daily summary and the end-of-day invariants.
+
+The shared clock is *held* two simulated minutes before the open until every worker has
+registered (they then wait for the open), so however long the fleet takes to start, the
+compressed day is not eaten by start-up: every worker sees the whole session.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import aiohttp
 from rich.console import Console
 from rich.live import Live
 
+from tradefleet.adapters.calendar_cache import krx_calendar
 from tradefleet.adapters.clock import SimClock
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.postgres.fleet_view import fetch_fleet_view, fleet_invariants
@@ -30,7 +35,7 @@ from tradefleet.adapters.postgres.session_clock_store import save_session_clock
 from tradefleet.adapters.report.tables import summary_table, trades_table
 from tradefleet.adapters.sim.exchange.books_client import fetch_books
 from tradefleet.adapters.sim.universe import build_universe
-from tradefleet.domain.calendar import SEOUL, TradingSession, load_krx_calendar
+from tradefleet.domain.calendar import SEOUL, TradingSession
 from tradefleet.local_fleet.books_check import BooksVerdict, compare_books
 from tradefleet.local_fleet.dashboard import SessionProgress, render
 from tradefleet.local_fleet.demo_db import fresh_demo_database
@@ -49,10 +54,14 @@ class DemoOptions:
     live: bool = True
 
 
-def demo_session(today: date | None = None) -> TradingSession:
-    """The latest KRX session on or before today (the demo replays a real calendar day)."""
-    calendar = load_krx_calendar()
+READY_TIMEOUT_S = 300.0     # a fleet that has not registered by then starts anyway
+
+
+def demo_session(today: date | None = None, *, cache_dir: Path | None = None) -> TradingSession:
+    """The latest KRX session on or before today (the demo replays a real calendar day).
+    Reading it also builds the calendar cache once, before any child process needs it."""
     day = today or datetime.now(SEOUL).date()
+    calendar = krx_calendar(day, cache_dir=cache_dir)
     for _ in range(30):
         session = calendar.session(day)
         if session is not None:
@@ -124,19 +133,38 @@ async def run_demo(opts: DemoOptions, console: Console | None = None) -> int:
             return 128 + int(received[0])
 
 
+async def _wait_ready(db: Database, group: ProcessGroup, worker_ids: list[str],
+                      within: float) -> int:
+    """Until every worker has registered (WorkerStartedEvent) or one of them has exited;
+    the number registered."""
+    deadline = time.monotonic() + within
+    while True:
+        ready = await db.pool.fetchval(
+            "SELECT count(DISTINCT worker_id) FROM events "
+            "WHERE event_type = 'WorkerStartedEvent' AND worker_id = ANY($1)", worker_ids)
+        exited = any(c.returncode is not None for c in group.children
+                     if c.name in worker_ids)
+        if ready == len(worker_ids) or exited or time.monotonic() > deadline:
+            return int(ready)
+        await asyncio.sleep(0.1)
+
+
 async def _run_demo(opts: DemoOptions, console: Console) -> int:
-    session = demo_session()
+    state = {"TRADEFLEET_STATE_DIR": str(opts.state_dir)} if opts.state_dir else {}
+    session = demo_session(cache_dir=opts.state_dir / "calendar" if opts.state_dir else None)
     dsn, log_dir = await asyncio.to_thread(fresh_demo_database, opts.state_dir)
     db = await Database.connect(dsn, min_size=1, max_size=4)
     async with db.pool.acquire() as conn:
         await migrate(conn)
-    # the shared clock starts two simulated minutes before the open, a few real seconds from now
-    clock = SimClock(session.open - timedelta(minutes=2), opts.speed, time.time() + 4.0)
-    await save_session_clock(db, session.day, clock)   # reports plot the session's KST clock
+    # the shared clock stands two simulated minutes before the open until the fleet is ready
+    log_dir.mkdir(parents=True, exist_ok=True)
+    start_file = log_dir / "clock-start"
+    start_file.unlink(missing_ok=True)                # a previous run's start
+    clock = SimClock.held(session.open - timedelta(minutes=2), opts.speed, start_file)
     port = free_port()
     group = ProcessGroup(log_dir)
     common = {"TRADEFLEET_SIM_CLOCK": clock.to_env(), "TRADEFLEET_DB__DSN": dsn,
-              "TRADEFLEET_MODE": "sim", "PYTHONUNBUFFERED": "1"}
+              "TRADEFLEET_MODE": "sim", "PYTHONUNBUFFERED": "1", **state}
     worker_ids = [f"w{i + 1}" for i in range(opts.workers)]
     universe = ",".join(build_universe(opts.seed, opts.symbols).symbols)
     exit_code = 1
@@ -156,6 +184,15 @@ async def _run_demo(opts: DemoOptions, console: Console) -> int:
                 "TRADEFLEET_POLL_INTERVAL_SECONDS": str(opts.poll_interval),
                 "TRADEFLEET_UNIVERSE": universe, "TRADEFLEET_LOG_FORMAT": "json",
                 "TRADEFLEET_BROKER__RATE_LIMIT_PER_SECOND": rate})
+        started = time.monotonic()
+        ready = await _wait_ready(db, group, worker_ids, READY_TIMEOUT_S)
+        clock.release()
+        # reports plot the session's KST clock, now that it runs
+        await save_session_clock(db, session.day, SimClock(clock.sim_start, clock.speed,
+                                                           clock.real_start))
+        console.print(f"{ready} of {len(worker_ids)} workers ready in "
+                      f"{time.monotonic() - started:.1f} s; session clock started "
+                      f"({session.day}, {session.open:%H:%M}-{session.close:%H:%M})")
         progress = SessionProgress(session.open, session.close)
         real_budget = (session.close - clock.now()).total_seconds() / opts.speed + 90
         deadline = time.monotonic() + real_budget

@@ -26,8 +26,10 @@ class BrokerPort(Protocol):
         ...
 
     async def place_order(self, request: OrderRequest) -> OrderAck:
-        """Send once. Raises OrderRejected (nothing at the exchange) or AmbiguousOrderOutcome
-        (may be at the exchange: the caller must never resend, only reconcile)."""
+        """Send once. Raises OrderRejected, RateLimited (the gateway's EGW00201 that outlived
+        the adapter's resends of the same request) or AuthError (no token, or refused before
+        routing): nothing at the exchange; or AmbiguousOrderOutcome (may be at the exchange:
+        the caller must never resend, only reconcile)."""
         ...
 
     async def get_order(self, broker_order_id: str, trading_day: date) -> OrderReport | None:

@@ -17,6 +17,7 @@ import structlog
 from opentelemetry import trace
 
 from tradefleet.domain.errors import (
+    AuthError,
     LockLost,
     OrderRejected,
     RateLimited,
@@ -132,6 +133,8 @@ class OrderService:
                                                           str(exc.message))
         except RateLimited as exc:      # answered by the gateway before the order system
             row, events = await self._store.mark_rejected(order.order_id, "EGW00201", str(exc))
+        except AuthError as exc:        # no token, or refused by the gateway: never routed
+            row, events = await self._store.mark_rejected(order.order_id, "AUTH", str(exc))
         except Exception as exc:  # noqa: BLE001 - anything else may have reached the exchange
             row, events = await self._store.mark_unknown(
                 order.order_id, f"{type(exc).__name__}: {exc}")

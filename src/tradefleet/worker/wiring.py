@@ -5,8 +5,9 @@ strategy, the retry policy and the trading cycle. Callers bring the broker and t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import timedelta
 
+from tradefleet.adapters.calendar_cache import krx_calendar
 from tradefleet.adapters.clock import SEOUL
 from tradefleet.adapters.postgres.candidate_store import PostgresCandidateStore
 from tradefleet.adapters.postgres.database import Database
@@ -18,7 +19,6 @@ from tradefleet.adapters.postgres.position_store import open_positions
 from tradefleet.adapters.postgres.summary_store import PostgresSummaryStore
 from tradefleet.adapters.postgres.worker_store import PostgresWorkerStore
 from tradefleet.adapters.telemetry.redaction import register_secret
-from tradefleet.domain.calendar import load_krx_calendar
 from tradefleet.domain.costs import CostModel
 from tradefleet.domain.exits import ExitParams
 from tradefleet.domain.filters import FilterParams
@@ -42,9 +42,8 @@ from tradefleet.worker.entry import EntryStep
 from tradefleet.worker.guarded_broker import GuardedBroker
 from tradefleet.worker.lease import Lease
 from tradefleet.worker.retry import BrokerReadRetry
+from tradefleet.worker.session import MarketDay, market_day
 from tradefleet.worker.worker import Worker, WorkerConfig
-
-DEFAULT_OPEN, DEFAULT_CLOSE = time(9, 0), time(15, 30)
 
 
 def register_settings_secrets(settings: Settings) -> None:
@@ -55,16 +54,14 @@ def register_settings_secrets(settings: Settings) -> None:
         register_secret(settings.db.dsn.get_secret_value())
 
 
-def session_times(day: date, offset_minutes: int) -> tuple[datetime, datetime]:
-    """(liquidation time, session close) from the KRX calendar; the regular 09:00-15:30
-    session when the calendar does not know the day (simulations on arbitrary dates)."""
-    calendar = load_krx_calendar()
-    session = calendar.session(day)
-    liquidation = calendar.liquidation_time(day, timedelta(minutes=offset_minutes))
-    if session is not None and liquidation is not None:
-        return liquidation, session.close
-    close = datetime.combine(day, DEFAULT_CLOSE, tzinfo=SEOUL)
-    return close - timedelta(minutes=offset_minutes), close
+def todays_market(settings: Settings, clock: Clock) -> MarketDay:
+    """The session of the clock's day from the KRX calendar (disk-cached, with overrides);
+    the regular 09:00-15:30 only for sim mode on a day the calendar does not know."""
+    day = clock.now().astimezone(SEOUL).date()
+    return market_day(day, mode=settings.mode,
+                      liquidation_offset=timedelta(
+                          minutes=settings.risk.liquidation_offset_minutes),
+                      calendar=krx_calendar(day))
 
 
 def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock: Clock,
@@ -104,8 +101,8 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
     e = settings.exits
     exits = ExitParams(e.stop_loss_pct, e.take_profit_pct, e.trend_ma_window,
                        e.time_exit_minutes)
-    liquidation_at, close_at = session_times(clock.now().astimezone(SEOUL).date(),
-                                             settings.risk.liquidation_offset_minutes)
+    market = todays_market(settings, clock)
+    liquidation_at, close_at = market.liquidates_at, market.closes_at
 
     async def pnl_today() -> int:
         value = await db.pool.fetchval(
@@ -140,6 +137,6 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
         lock_ttl_seconds=settings.locks.ttl_seconds,
         heartbeat_interval_seconds=settings.locks.heartbeat_interval_seconds,
         limits=limits, liquidation_at=liquidation_at, session_close=close_at,
-        health_port=settings.health_port)
+        health_port=settings.health_port, market=market)
     return Worker(config, broker=broker, clock=clock, sink=sink, registry=registry,
                   locks=locks, retry=retry, lease=lease, make_cycle=make_cycle)

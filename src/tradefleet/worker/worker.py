@@ -13,7 +13,7 @@ from datetime import datetime
 import structlog
 
 from tradefleet.adapters.clock import SEOUL
-from tradefleet.domain.errors import Fenced
+from tradefleet.domain.errors import Fenced, TokenIssueThrottled
 from tradefleet.domain.events import AuthenticatedEvent, WorkerStartedEvent
 from tradefleet.domain.risk import RiskLimits
 from tradefleet.domain.states import WorkerStatus
@@ -27,6 +27,7 @@ from tradefleet.worker.health import HealthState, start_health_server
 from tradefleet.worker.lease import Lease
 from tradefleet.worker.recovery import recover_holding
 from tradefleet.worker.retry import BrokerReadRetry
+from tradefleet.worker.session import MarketDay, SessionGate
 from tradefleet.worker.timers import follow_loop, heartbeat_loop, reclaim_interval, reclaim_loop
 
 EXIT_OK = 0
@@ -46,6 +47,8 @@ class WorkerConfig:
     session_close: datetime
     health_port: int = 0
     follow_interval_seconds: float = 1.0
+    auth_wait_cap_seconds: float = 60.0   # longest single wait on a throttled token issue
+    market: MarketDay | None = None      # today's session; None: no closed/open checks
 
 
 class Worker:
@@ -82,6 +85,8 @@ class Worker:
         self._fenced = False
         self._log = structlog.get_logger("tradefleet.worker").bind(worker_id=config.worker_id)
         self.health = HealthState(config.heartbeat_interval_seconds)
+        self._session = SessionGate(config.market, clock=clock, sink=sink,
+                                    worker_id=config.worker_id)
 
     def request_stop(self, reason: str) -> None:
         """SIGTERM/SIGINT: stop buying and leave at the next safe point."""
@@ -110,7 +115,7 @@ class Worker:
 
     async def start(self) -> TradingCycle:
         cfg = self.config
-        expires = await self._retry.call("authenticate", self._broker.authenticate)
+        expires = await self._authenticate()
         await self._sink.publish(AuthenticatedEvent(worker_id=cfg.worker_id,
                                                     token_expires_at=expires))
         epoch = await self._register()
@@ -122,8 +127,25 @@ class Worker:
             daily_loss_limit=cfg.limits.daily_loss_limit, liquidation_at=cfg.liquidation_at))
         cycle = self._make_cycle(epoch)
         self.cycle = cycle
-        await self.recover(cycle)
         return cycle
+
+    async def _authenticate(self) -> datetime | None:
+        """KIS issues one token a minute per appkey: a throttled issuance with no valid token
+        is waited out (until the time KIS names, as the fleet remembers it), not retried hot
+        and not fatal: a pod that exits here would only be restarted into the same refusal."""
+        while True:
+            try:
+                return await self._retry.call("authenticate", self._broker.authenticate)
+            except TokenIssueThrottled as exc:
+                wait = min(self.config.auth_wait_cap_seconds,
+                           exc.retry_in if exc.retry_in is not None else 60.0)
+                self._log.warning("token issuance throttled; waiting before asking again",
+                                  retry_in_s=round(wait, 1), error=str(exc))
+                try:
+                    await asyncio.wait_for(self._stop.wait(), timeout=max(wait, 0.05))
+                except TimeoutError:
+                    continue
+                raise
 
     async def _register(self) -> int:
         cfg = self.config
@@ -155,11 +177,16 @@ class Worker:
 
     async def _run(self) -> int:
         cfg = self.config
+        if await self._session.closed_today():      # said so; nothing registered
+            return EXIT_OK
         try:
             cycle = await self.start()
         except Fenced as exc:
             self._log.error("fenced during start-up", error=str(exc))
             return EXIT_FENCED
+        except TokenIssueThrottled:
+            self._log.info("stopped while waiting for a broker token; nothing registered")
+            return EXIT_OK
         assert self.epoch is not None
         self._start_heartbeat()
         timers = [
@@ -171,7 +198,9 @@ class Worker:
             timers.append(asyncio.create_task(follow_loop(
                 cycle.reconcile, cfg.worker_id, interval_seconds=cfg.follow_interval_seconds)))
         try:
-            return await self._loop(cycle)
+            if await self._session.wait_for_open(self._sleep, self._stop.is_set):
+                await self.recover(cycle)       # after the open: it may settle orders
+            return await self._loop(cycle)      # (a stop while waiting ends it at once)
         except Fenced as exc:
             self._log.error("fenced: stopping trading at once", error=str(exc))
             return EXIT_FENCED

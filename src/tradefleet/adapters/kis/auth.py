@@ -1,14 +1,13 @@
 """Access tokens and the request budget, behind small interfaces.
 
 KIS allows one token issuance a minute and counts requests per appkey, so in production both
-must be shared by the whole fleet (the lead plugs Postgres-backed versions in here). The
-in-process versions below are for one process."""
+must be shared by the whole fleet (adapters/postgres/token_store.py, rate_budget.py). The
+in-process versions (below, and ``rate_window.py``) are for one process."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,11 +16,14 @@ import aiohttp
 
 from tradefleet.adapters.clock import SEOUL
 from tradefleet.adapters.kis.envelope import TOKEN_THROTTLED, parse_envelope
+from tradefleet.adapters.kis.rate_window import SlidingWindowRateLimiter
+from tradefleet.adapters.kis.token_throttle import THROTTLE_SECONDS, TokenIssueThrottled
 from tradefleet.domain.errors import AuthError, BrokerTimeout, BrokerUnavailable
 from tradefleet.ports.tokens import IssuedToken, RateLimiter, TokenProvider
 
 __all__ = ["Credentials", "InProcessTokenProvider", "IssuedToken", "KisTokenIssuer",
-           "RateLimiter", "SlidingWindowRateLimiter", "TokenProvider", "parse_kst"]
+           "RateLimiter", "SlidingWindowRateLimiter", "TokenIssueThrottled", "TokenProvider",
+           "parse_kst"]
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,10 @@ class KisTokenIssuer:
             raise BrokerUnavailable(f"token issue failed: {type(exc).__name__}") from exc
         if status != 200 or not isinstance(data, dict) or "access_token" not in data:
             env = parse_envelope(status, data)
-            hint = " (KIS allows one issuance a minute)" if env.code == TOKEN_THROTTLED else ""
-            raise AuthError(f"token issue refused: HTTP {status} {env.code} {env.message}{hint}")
+            if env.code == TOKEN_THROTTLED:
+                raise TokenIssueThrottled(f"token issue refused: HTTP {status} {env.code} "
+                                          "(KIS issues one a minute per appkey)")
+            raise AuthError(f"token issue refused: HTTP {status} {env.code} {env.message}")
         try:
             expires_at = parse_kst(str(data["access_token_token_expired"]))
         except (KeyError, ValueError) as exc:
@@ -75,16 +79,24 @@ class KisTokenIssuer:
 
 class InProcessTokenProvider:
     """Caches one token for this process; refreshes ``refresh_margin`` before its stated
-    expiry (``access_token_token_expired``, not ``expires_in``)."""
+    expiry (``access_token_token_expired``, not ``expires_in``). A refused issuance (EGW00133)
+    is remembered for ``throttle_seconds``: meanwhile a still-valid token is used and nothing
+    is asked; with none, ``TokenIssueThrottled`` says when to retry."""
 
     def __init__(self, issue: Callable[[], Awaitable[IssuedToken]], *,
-                 refresh_margin: timedelta = timedelta(minutes=10)) -> None:
+                 refresh_margin: timedelta = timedelta(minutes=10),
+                 throttle_seconds: float = THROTTLE_SECONDS) -> None:
+        if throttle_seconds < 0:
+            raise ValueError(f"throttle_seconds: must be >= 0, got {throttle_seconds}")
         self._issue = issue
         self._margin = refresh_margin
+        self._throttle = throttle_seconds
         self._token: IssuedToken | None = None
         self._mutex = asyncio.Lock()
         self._next_refresh = 0.0
+        self._throttled_until = 0.0  # time.monotonic(): no issuance asked before this
         self.issued = 0              # distinct tokens received
+        self.throttled = 0           # issuances refused with EGW00133
 
     @property
     def expires_at(self) -> datetime | None:
@@ -93,45 +105,33 @@ class InProcessTokenProvider:
     async def get(self, force_new: bool = False, *, rejected_token: str | None = None) -> str:
         async with self._mutex:
             tok = self._token
-            if tok is not None and force_new and rejected_token is not None \
-                    and tok.token != rejected_token:
-                return tok.token                 # another task already replaced it
-            if tok is not None and not force_new and (
-                    datetime.now(SEOUL) < tok.expires_at - self._margin
-                    or time.monotonic() < self._next_refresh):
+            if tok is not None and force_new:
+                if rejected_token is not None and tok.token != rejected_token:
+                    return tok.token             # another task already replaced it
+                self._token = tok = None         # the broker refused it: never send it again
+            if tok is not None and (datetime.now(SEOUL) < tok.expires_at - self._margin
+                                    or time.monotonic() < self._next_refresh):
                 return tok.token
-            fresh = await self._issue()
+            if time.monotonic() < self._throttled_until:
+                return self._while_throttled(tok, "KIS refused an issuance (EGW00133) "
+                                                  "within the last minute")
+            try:
+                fresh = await self._issue()
+            except TokenIssueThrottled:
+                self._throttled_until = time.monotonic() + self._throttle
+                self.throttled += 1
+                return self._while_throttled(tok, "KIS refused the issuance: EGW00133")
             if tok is None or fresh.token != tok.token:
                 self.issued += 1
             elif datetime.now(SEOUL) >= fresh.expires_at - self._margin:
                 # the broker handed back the same token: keep using it, ask again later
-                self._next_refresh = time.monotonic() + 60.0
+                self._next_refresh = time.monotonic() + THROTTLE_SECONDS
             self._token = fresh
             return fresh.token
 
-
-class SlidingWindowRateLimiter:
-    """At most ``per_second`` acquisitions in any window of 1 s + ``margin``. KIS counts
-    arrivals in a sliding second; the margin absorbs the jitter between our grant and the
-    request's arrival, which would otherwise put ``per_second + 1`` in the broker's window."""
-
-    def __init__(self, per_second: int, *, margin: float = 0.1) -> None:
-        if per_second < 1:
-            raise ValueError(f"per_second: must be >= 1, got {per_second}")
-        if margin < 0:
-            raise ValueError(f"margin: must be >= 0, got {margin}")
-        self.per_second = per_second
-        self._window = 1.0 + margin
-        self._stamps: deque[float] = deque()
-        self._mutex = asyncio.Lock()
-
-    async def acquire(self) -> None:
-        async with self._mutex:
-            while True:
-                now = time.monotonic()
-                while self._stamps and now - self._stamps[0] >= self._window:
-                    self._stamps.popleft()
-                if len(self._stamps) < self.per_second:
-                    self._stamps.append(now)
-                    return
-                await asyncio.sleep(self._window - (now - self._stamps[0]) + 0.001)
+    def _while_throttled(self, tok: IssuedToken | None, why: str) -> str:
+        """The still-valid token while issuance is throttled, else a dated refusal."""
+        if tok is not None and datetime.now(SEOUL) < tok.expires_at:
+            return tok.token
+        raise TokenIssueThrottled.until(self._throttled_until - time.monotonic(),
+                                        datetime.now(SEOUL), why)

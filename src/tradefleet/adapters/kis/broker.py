@@ -105,6 +105,9 @@ class KisBroker:
 
     # ---- orders ------------------------------------------------------------------------
     async def place_order(self, request: OrderRequest) -> OrderAck:
+        """Raises OrderRejected (a business refusal), RateLimited (EGW00201 past the resend
+        budget) or AuthError (no token; the gateway refused it): nothing was placed. Only
+        AmbiguousOrderOutcome means the order may exist."""
         path, tr = tr_ids.ORDER_BUY if request.side is Side.BUY else tr_ids.ORDER_SELL
         body = order_body(self.config.cano, self.config.product_code, request)
         return await self._send_order(path, tr, body, request.client_order_id)
@@ -112,7 +115,8 @@ class KisBroker:
     async def modify_order(self, broker_order_id: str, broker_branch: str | None, *,
                            price: int, qty: int | None = None) -> OrderAck:
         """정정 (order-rvsecncl, RVSE_CNCL_DVSN_CD 01): KIS answers with the NEW order's ODNO.
-        Ambiguity and rejections exactly as ``place_order``: a lost answer is never resent."""
+        Errors exactly as ``place_order``: a lost answer is never resent; an EGW00201
+        refusal is (it never reached the order system)."""
         body = modify_body(self.config.cano, self.config.product_code, broker_order_id,
                            broker_branch, price=price, qty=qty)
         return await self._send_order(*tr_ids.ORDER_MODIFY, body, "")

@@ -1,17 +1,26 @@
 """One KIS REST call with the error policy applied.
 
 - the body is checked (``rt_cd``/``msg_cd``), never only the HTTP status;
-- EGW00201 (rate limit) on a read: wait and retry within ``rate_limit_budget_seconds``;
+- EGW00201 (rate limit) on a read: wait and retry within ``rate_limit_budget_seconds``,
+  then ``RateLimited``;
+- EGW00201 on an ORDER POST: the gateway answers it before the order system sees the
+  request, so nothing was placed: the SAME request is sent again after a pause, at most
+  ``order_rate_limit_retries`` times within ``order_rate_limit_budget_seconds``, then
+  ``RateLimited`` (definite: nothing at the exchange), never ``AmbiguousOrderOutcome``;
 - EGW00123/EGW00121 (token expired/invalid): re-issue once and retry (the gateway refuses
   before the request is routed, so this is safe even for orders);
-- an ORDER POST that times out, breaks, gets a 5xx or is rate limited may have reached the
-  exchange: ``AmbiguousOrderOutcome``, never resent;
+- an ORDER POST that times out, breaks, or gets any other 5xx may have reached the exchange:
+  ``AmbiguousOrderOutcome``, never resent;
 - reads that fail in transport: ``BrokerTimeout`` / ``BrokerUnavailable``.
+
+Every send holds a place in the request budget until its answer when the limiter can count
+that way (``rate_window.AnsweredSlots``), else from its grant.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +37,7 @@ from tradefleet.adapters.kis.envelope import (
     Envelope,
     parse_envelope,
 )
+from tradefleet.adapters.kis.rate_window import AnsweredSlots
 from tradefleet.domain.errors import (
     AmbiguousOrderOutcome,
     AuthError,
@@ -49,7 +59,12 @@ class KisConfig:
     mode: str = "real"              # "real" | "paper"
     timeout_seconds: float = 5.0
     rate_limit_budget_seconds: float = 3.0
+    order_rate_limit_retries: int = 3           # resends of an order POST refused EGW00201
+    order_rate_limit_budget_seconds: float = 1.5
     custtype: str = "P"
+    # sent as X-Tradefleet-Worker to the exchange simulator only (its per-worker fault rules);
+    # never set against KIS
+    simulator_worker_tag: str | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in ("real", "paper"):
@@ -60,6 +75,12 @@ class KisConfig:
             raise ValueError("product_code: must be 2 digits")
         if not self.appkey or not self.appsecret:
             raise ValueError("appkey/appsecret: must not be empty")
+        if self.order_rate_limit_retries < 0:
+            raise ValueError("order_rate_limit_retries: must be >= 0, got "
+                             f"{self.order_rate_limit_retries}")
+        if not self.order_rate_limit_budget_seconds >= 0:
+            raise ValueError("order_rate_limit_budget_seconds: must be >= 0, got "
+                             f"{self.order_rate_limit_budget_seconds}")
 
     def __repr__(self) -> str:      # never print secrets or the account number
         return f"KisConfig(base_url={self.base_url!r}, mode={self.mode!r}, cano=****)"
@@ -82,7 +103,8 @@ class KisClient:
                    tr_cont: str = "", is_order: bool = False) -> Envelope:
         """Send one request (retrying per the policy above); returns a successful envelope
         or a business rejection (``ok`` False) for the caller to map."""
-        deadline = time.monotonic() + self.config.rate_limit_budget_seconds
+        started = time.monotonic()
+        order_refusals: list[float] = []      # when the gateway refused an order POST
         reissued = False
         rejected: str | None = None
         while True:
@@ -91,12 +113,11 @@ class KisClient:
             else:
                 token = await self._tokens.get(force_new=True, rejected_token=rejected)
             rejected = None
-            try:
-                await self._limiter.acquire()
-            except TimeoutError as exc:
-                raise RateLimited(f"{tr_id}: no request budget granted in time") from exc
-            env = await self._send(method, path, self.tr(tr_id), token, params, body, tr_cont,
-                                   is_order)
+            # a resend of a refused order waits for the budget only within the resend budget
+            wait_until = (order_refusals[0] + self.config.order_rate_limit_budget_seconds
+                          if order_refusals else None)
+            env = await self._send_in_budget(method, path, tr_id, token, params, body,
+                                             tr_cont, is_order, wait_until)
             if env.code in TOKEN_CODES:
                 if reissued:
                     raise AuthError(f"{env.code}: token refused again after re-issue")
@@ -104,11 +125,10 @@ class KisClient:
                 continue
             if env.code == RATE_LIMITED:
                 if is_order:
-                    raise AmbiguousOrderOutcome(
-                        "EGW00201 on an order POST: reconcile before any retry")
-                if time.monotonic() >= deadline:
-                    raise RateLimited("EGW00201: per-second budget exhausted past the wait budget")
-                await asyncio.sleep(0.2)
+                    order_refusals.append(time.monotonic())
+                    await self._order_rate_limit_pause(tr_id, order_refusals)
+                else:
+                    await self._read_rate_limit_pause(started)
                 continue
             if is_order and not env.body:
                 raise AmbiguousOrderOutcome(
@@ -118,6 +138,44 @@ class KisClient:
                     raise AmbiguousOrderOutcome(f"order POST got HTTP {env.http_status}")
                 raise BrokerUnavailable(f"HTTP {env.http_status} {env.code} {env.message}")
             return env
+
+    async def _read_rate_limit_pause(self, started: float) -> None:
+        if time.monotonic() >= started + self.config.rate_limit_budget_seconds:
+            raise RateLimited("EGW00201: per-second budget exhausted past the wait budget")
+        await asyncio.sleep(0.2)
+
+    async def _order_rate_limit_pause(self, tr_id: str, refusals: list[float]) -> None:
+        """Before resending an order POST refused with EGW00201. The pauses spread the
+        resends over the budget (counted from the first refusal), so that the last one comes
+        most of the budget later; past the retries or the budget the order is not placed."""
+        budget = self.config.order_rate_limit_budget_seconds
+        retries = self.config.order_rate_limit_retries
+        pause = budget / (retries + 1)
+        if len(refusals) > retries or time.monotonic() + pause > refusals[0] + budget:
+            raise RateLimited(
+                f"{tr_id}: EGW00201 on an order POST {len(refusals)} time(s) within "
+                f"{budget:g} s; the gateway refused it before the order system: nothing "
+                "reached the exchange")
+        await asyncio.sleep(pause)
+
+    async def _send_in_budget(self, method: str, path: str, tr_id: str, token: str,
+                              params: dict[str, str] | None, body: dict[str, str] | None,
+                              tr_cont: str, is_order: bool, wait_until: float | None) -> Envelope:
+        """One send holding its place in the request budget (until its answer if the
+        limiter counts that way), waiting for that place until ``wait_until`` at most."""
+        wait = None if wait_until is None else max(0.0, wait_until - time.monotonic())
+        async with contextlib.AsyncExitStack() as held:
+            try:
+                async with asyncio.timeout(wait):
+                    if isinstance(self._limiter, AnsweredSlots):
+                        await held.enter_async_context(self._limiter.slot())
+                    else:
+                        await self._limiter.acquire()
+            except TimeoutError as exc:
+                raise RateLimited(f"{tr_id}: no request budget granted in time; nothing "
+                                  "reached the exchange") from exc
+            return await self._send(method, path, self.tr(tr_id), token, params, body,
+                                    tr_cont, is_order)
 
     async def _send(self, method: str, path: str, tr_id: str, token: str,
                     params: dict[str, str] | None, body: dict[str, str] | None, tr_cont: str,
@@ -131,6 +189,8 @@ class KisClient:
             "custtype": self.config.custtype,
             "tr_cont": tr_cont,
         }
+        if self.config.simulator_worker_tag:
+            headers["X-Tradefleet-Worker"] = self.config.simulator_worker_tag
         url = self.config.base_url.rstrip("/") + tr_ids.PREFIX + path
         with _tracer.start_as_current_span(f"KIS {method} {path}", kind=SpanKind.CLIENT,
                                            attributes={"kis.tr_id": tr_id,

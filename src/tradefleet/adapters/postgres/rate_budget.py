@@ -5,19 +5,29 @@ a per-process limiter lets N workers send N times the limit. A process either sp
 leased share (``rate_share.py``, no round trip: the steady case) or asks the database for a
 grant; both are judged by the database clock under one advisory lock per key.
 
-The window is a little longer than the broker's second (``margin``) so that jitter between
-the grant and the request's arrival at the broker cannot put more than ``limit`` requests in
-any one-second window the broker measures.
+The window is a little longer than the broker's second (``margin``). The broker counts a
+request when it arrives, which is after its grant and before its answer. A request sent
+through ``slot()`` that is answered within ``margin`` of its grant therefore arrived within
+the margin, and its grant's window covers the broker's second after the arrival; one
+answered later (a stalled process, a slow broker) leaves a grant row dated so that it counts
+until one second after its answer. A leased share is counted locally the same way (until
+the answer plus a window, ``rate_share.py``). So the broker's count stays within ``limit``
+however late a request is written, as long as its answer comes within about a window.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import logging
 import time
+from collections.abc import AsyncIterator
 
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.postgres.rate_share import LeasedShare
+
+log = logging.getLogger(__name__)
 
 
 def budget_key(appkey: str, mode: str) -> str:
@@ -49,6 +59,7 @@ class PostgresRateBudget:
         self._db = db
         self._key = key
         self._limit = limit_per_second
+        self._margin = margin
         self._window = 1.0 + margin
         self._max_wait = max_wait
         self._lease = lease_seconds
@@ -56,9 +67,12 @@ class PostgresRateBudget:
         self._batch = 1
         self._left = 0
         self._lease_until = 0.0
+        self._lease_asked = 0.0     # monotonic, before the call that granted the lease
+        self._holding: set[asyncio.Task[None]] = set()
         self.waited_seconds = 0.0
         self.grants = 0
         self.round_trips = 0
+        self.late_answers = 0       # sends answered past the margin: a grant row recorded
         pool = max(1, limit_per_second // 2) if share_pool is None else share_pool
         if not 0 <= pool <= limit_per_second:
             raise ValueError("share_pool must be between 0 and limit_per_second")
@@ -68,14 +82,35 @@ class PostgresRateBudget:
                                      pool=pool, max_share=max_share or max(1, pool // 2))
 
     async def acquire(self) -> None:
-        if self.share is not None and self.share.try_spend():
+        """One request may be sent now; it is counted from its grant (see ``slot``)."""
+        await self._take(hold=False)
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """One request may be sent inside the block; it keeps its place until the block
+        ends (its answer) plus the broker's window (module docstring)."""
+        asked = await self._take(hold=True)
+        try:
+            yield
+        finally:
+            if asked is None:
+                late = self.share is not None and self.share.answered()
+            else:
+                late = time.monotonic() - asked > self._margin
+            if late:
+                self._record_late_answer()
+
+    async def _take(self, *, hold: bool) -> float | None:
+        """Take a place: None when from the leased share, else when the granting call was
+        made (local monotonic clock, at or before the database's grant)."""
+        if self.share is not None and self.share.try_spend(hold=hold):
             self.grants += 1
-            return
+            return None
         now = time.monotonic()
         if self._left > 0 and now < self._lease_until:
             self._left -= 1
             self.grants += 1
-            return
+            return self._lease_asked
         if self._left > 0:                       # grants expired unused: ask for fewer
             self._batch = max(1, self._batch // 2)
         elif now < self._lease_until:            # lease used up while still fresh: a burst
@@ -84,15 +119,17 @@ class PostgresRateBudget:
         waited = 0.0
         while True:
             self.round_trips += 1
+            asked = time.monotonic()
             got = await self._db.pool.fetchval(
                 "SELECT tf_rate_acquire_batch($1, $2, $3, $4)", self._key, self._limit,
                 self._window, self._batch)
             if got >= 1:
                 self._left = int(got) - 1
                 self._lease_until = time.monotonic() + self._lease
+                self._lease_asked = asked
                 self.grants += 1
                 self.waited_seconds += waited
-                return
+                return asked
             wait = -got
             if waited + wait > self._max_wait:
                 raise TimeoutError(f"rate budget {self._key}: no grant within {self._max_wait}s")
@@ -100,15 +137,36 @@ class PostgresRateBudget:
             if free_in is not None and free_in < wait:      # the share frees up first
                 await asyncio.sleep(free_in)
                 waited += free_in
-                if self.share.try_spend(new_call=False):
+                if self.share.try_spend(new_call=False, hold=hold):
                     self.grants += 1
                     self.waited_seconds += waited
-                    return
+                    return None
                 continue
             await asyncio.sleep(wait)
             waited += wait
 
+    def _record_late_answer(self) -> None:
+        """A grant row counted until one second after now (by the database clock, which
+        reads the time after this answer): the request arrived at the broker before now."""
+        self.late_answers += 1
+        task = asyncio.get_running_loop().create_task(self._insert_late_grant())
+        self._holding.add(task)
+        task.add_done_callback(self._holding.discard)
+
+    async def _insert_late_grant(self) -> None:
+        try:
+            await self._db.pool.execute(
+                "INSERT INTO rate_grants (budget_key, granted_at) "
+                "VALUES ($1, clock_timestamp() - make_interval(secs => $2))",
+                self._key, self._margin)
+        except Exception as exc:  # noqa: BLE001 - the budget keeps working; logged
+            if not self._db.pool.is_closing():
+                log.warning("rate budget: late answer not recorded: %s: %s",
+                            type(exc).__name__, exc)
+
     async def close(self) -> None:
         """Give back the leased share, so that it stops counting one lease earlier."""
+        if self._holding:
+            await asyncio.gather(*self._holding, return_exceptions=True)
         if self.share is not None:
             await self.share.release()

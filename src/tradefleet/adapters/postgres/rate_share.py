@@ -8,7 +8,10 @@ and shares together never exceed the limit.
 
 The lease is renewed in the background while the process keeps calling, sized to what it
 used in the last window plus one, and simply lapses when it stops (or exits), so an idle
-process holds nothing for longer than one lease plus one window."""
+process holds nothing for longer than one lease plus one window.
+
+A call spent with ``hold=True`` keeps its place until ``answered()`` and one window after
+(see adapters/kis/rate_window.py: the broker counts arrivals, which lie between the two)."""
 
 from __future__ import annotations
 
@@ -45,6 +48,7 @@ class LeasedShare:
         self._valid_until = 0.0             # local monotonic; never later than the DB's expiry
         self._next: tuple[int, float, float] | None = None   # (share, from, until) once due
         self._spent: deque[float] = deque()   # sends made under the share, last window
+        self._in_flight = 0                   # held sends not answered yet
         self._calls: deque[float] = deque()   # every call, last window: the demand
         self._renewal: asyncio.Task[None] | None = None
         self._last_renewal = -1e9
@@ -56,9 +60,10 @@ class LeasedShare:
         """The share that may be spent now."""
         return self._share if time.monotonic() < self._valid_until else 0
 
-    def try_spend(self, *, new_call: bool = True) -> bool:
+    def try_spend(self, *, new_call: bool = True, hold: bool = False) -> bool:
         """True when one call may be sent now under the share. ``new_call`` counts it as
-        demand (False when a call already counted tries again after waiting)."""
+        demand (False when a call already counted tries again after waiting); ``hold``
+        keeps its place until ``answered()``."""
         now = time.monotonic()
         if new_call:
             _trim(self._calls, now - self._window)
@@ -69,12 +74,25 @@ class LeasedShare:
         spent = False
         if now < self._valid_until and self._share > 0:
             _trim(self._spent, now - self._window)
-            if len(self._spent) < self._share:
-                self._spent.append(now)
+            if len(self._spent) + self._in_flight < self._share:
+                if hold:
+                    self._in_flight += 1
+                else:
+                    self._spent.append(now)
                 self.sends += 1
                 spent = True
         self._maybe_renew(now)
         return spent
+
+    def answered(self) -> bool:
+        """A held send got its answer (or gave up): it counts for one window from now. True
+        when the lease may stop being counted by the database before that window is out
+        (the answer came later than the lease plus the margin): the caller must then record
+        the send as a grant of its own."""
+        now = time.monotonic()
+        self._in_flight -= 1
+        self._spent.append(now)
+        return now > self._valid_until + (self._window - 1.0)
 
     def free_in(self) -> float | None:
         """Seconds until the share has room again, or None if it lapses before then."""
@@ -84,9 +102,12 @@ class LeasedShare:
         if self._share <= 0 or now >= self._valid_until:
             return None
         _trim(self._spent, now - self._window)
-        if len(self._spent) < self._share:
+        oldest_to_go = len(self._spent) + self._in_flight - self._share
+        if oldest_to_go < 0:
             return 0.0
-        at = self._spent[len(self._spent) - self._share] + self._window
+        if oldest_to_go >= len(self._spent):      # the places are held by sends in flight
+            return None
+        at = self._spent[oldest_to_go] + self._window
         return at - now if at < self._valid_until else None
 
     def _maybe_renew(self, now: float) -> None:

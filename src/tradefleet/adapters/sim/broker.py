@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import TypeVar
 
+from tradefleet.adapters.clock import SEOUL
 from tradefleet.adapters.sim.engine import SimMarket
 from tradefleet.adapters.sim.faults import ORDER_OPERATIONS, Fault
 from tradefleet.domain.errors import (
@@ -25,11 +26,13 @@ from tradefleet.domain.errors import (
     BrokerUnavailable,
     OrderRejected,
     RateLimited,
+    TokenIssueThrottled,
 )
 from tradefleet.domain.market import Balance, Bar, Quote
 from tradefleet.domain.orders import OrderAck, OrderReport, OrderRequest, OrderType, Side
 
 T = TypeVar("T")
+ORDER_RATE_LIMIT_RESENDS = 3        # KisConfig.order_rate_limit_retries
 NOTHING_TO_CANCEL = "APBK0415"      # KisBroker treats this rejection of a cancel as done
 
 
@@ -42,7 +45,18 @@ class SimBroker:
         self.worker = worker
 
     async def _call(self, operation: str, action: Callable[[], T]) -> T:
-        fault = self.market.faults.take(operation, appkey=self.appkey, worker=self.worker)
+        fault = self._take(operation)
+        if fault is not None and fault.kind == "rate_limit" and operation in ORDER_OPERATIONS:
+            # as KisClient: the gateway refused before the order system saw it, so the same
+            # request is resent a few times; a limit that persists is definite
+            for _ in range(ORDER_RATE_LIMIT_RESENDS):
+                fault = self._take(operation)
+                if fault is None or fault.kind != "rate_limit":
+                    break
+            else:
+                raise RateLimited(f"{operation}: rate limited (EGW00201) after "
+                                  f"{ORDER_RATE_LIMIT_RESENDS} resends; nothing reached the "
+                                  "exchange")
         if fault is None:
             return action()
         delay = fault.delay or 0.0
@@ -62,6 +76,9 @@ class SimBroker:
                 return result
             case _:       # timeout, error, rate_limit: the broker did not act
                 raise _failure(operation, fault, f"simulated {fault.kind}")
+
+    def _take(self, operation: str) -> Fault | None:
+        return self.market.faults.take(operation, appkey=self.appkey, worker=self.worker)
 
     async def authenticate(self) -> datetime | None:
         return await self._call("authenticate", lambda: None)
@@ -122,7 +139,9 @@ def _failure(operation: str, fault: Fault, what: str) -> BrokerError:
             return BrokerTimeout(text)
         if fault.kind == "drop_after_accept":
             return BrokerUnavailable(text)
-        return AuthError(text)          # 5xx or EGW00133: the issue was refused
+        if fault.kind == "rate_limit":  # EGW00133: one token a minute
+            return TokenIssueThrottled.until(60.0, datetime.now(SEOUL), text)
+        return AuthError(text)          # 5xx: the issue was refused
     if fault.kind == "timeout":
         return BrokerTimeout(text)
     if fault.kind == "rate_limit":

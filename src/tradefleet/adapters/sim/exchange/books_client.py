@@ -8,6 +8,7 @@ from typing import Any
 import aiohttp
 
 from tradefleet.adapters.sim.ledger import Books, Execution, Holdings, SymbolInfo
+from tradefleet.domain.markets import Market
 
 
 async def _get(session: aiohttp.ClientSession, url: str) -> dict[str, Any]:
@@ -41,3 +42,19 @@ async def fetch_holdings(base_url: str, session: aiohttp.ClientSession) -> Holdi
 async def fetch_symbols(base_url: str, session: aiohttp.ClientSession) -> list[SymbolInfo]:
     body = await _get(session, base_url.rstrip("/") + "/_admin/books/symbols")
     return [SymbolInfo.from_json(s) for s in body["symbols"]]
+
+
+class ListedMarkets:
+    """The simulator's symbol list as a ``MarketOf`` (ports/market_of.py), read on first use:
+    a worker that never buys (a closed day) never asks."""
+
+    def __init__(self, base_url: str, session: aiohttp.ClientSession) -> None:
+        self._base_url = base_url
+        self._session = session
+        self._markets: dict[str, Market] | None = None
+
+    async def market_of(self, symbol: str) -> Market | None:
+        if self._markets is None:
+            listed = await fetch_symbols(self._base_url, self._session)
+            self._markets = {s.symbol: Market(s.market) for s in listed}
+        return self._markets.get(symbol)
