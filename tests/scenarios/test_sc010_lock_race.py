@@ -27,8 +27,9 @@ async def test_two_workers_racing_for_one_symbol_one_wins_the_other_moves_on(db,
     [rejected] = await events(db, "LockRejectedEvent")
     contested = rejected["symbol"]
     loser = rejected["worker_id"]
-    winner = rejected["held_by"]
-    assert {winner, loser} == {"w-ra", "w-rb"}
+    [winner] = {"w-ra", "w-rb"} - {loser}
+    # (held_by is not checked: in a true race the rejecting statement's snapshot predates
+    # the winner's commit, so it may name no holder)
     by_id = {"w-ra": a, "w-rb": b}
     scans = {w: (await events(db, "CandidateScannedEvent", worker_id=w))[-1]["candidates"]
              for w in by_id}
