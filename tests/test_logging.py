@@ -240,3 +240,17 @@ def test_console_renderer_in_terminal_and_still_redacted():
     assert "plain-secret-text" not in out
     with pytest.raises(json.JSONDecodeError):
         json.loads(out)
+
+
+async def test_the_broker_access_token_is_masked_once_the_client_has_used_it(logs):
+    """A simulator token is no JWT (the shape the redaction patterns know): the client
+    registers every token it sends, so a line that carries one never shows it."""
+    import structlog
+
+    from tests.kis_harness import rig
+
+    async with rig() as r:
+        await r.broker.get_balance()
+        token = await r.tokens.get()
+        structlog.get_logger("test").warning("echo", detail=f"server said {token}")
+    assert token not in logs.text and "server said" in logs.text

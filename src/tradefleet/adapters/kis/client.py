@@ -38,6 +38,7 @@ from tradefleet.adapters.kis.envelope import (
     parse_envelope,
 )
 from tradefleet.adapters.kis.rate_window import AnsweredSlots
+from tradefleet.adapters.telemetry.redaction import register_secret
 from tradefleet.domain.errors import (
     AmbiguousOrderOutcome,
     AuthError,
@@ -94,6 +95,7 @@ class KisClient:
         self._tokens = token_provider
         self._limiter = rate_limiter
         self._timeout = aiohttp.ClientTimeout(total=config.timeout_seconds)
+        self._registered_token: str | None = None
 
     def tr(self, tr_id: str) -> str:
         return tr_ids.for_mode(tr_id, self.config.mode)
@@ -113,6 +115,9 @@ class KisClient:
             else:
                 token = await self._tokens.get(force_new=True, rejected_token=rejected)
             rejected = None
+            if token != self._registered_token:        # masked in every later log line
+                register_secret(token)
+                self._registered_token = token
             # a resend of a refused order waits for the budget only within the resend budget
             wait_until = (order_refusals[0] + self.config.order_rate_limit_budget_seconds
                           if order_refusals else None)
