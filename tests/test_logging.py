@@ -246,7 +246,6 @@ async def test_the_broker_access_token_is_masked_once_the_client_has_used_it(log
     """A simulator token is no JWT (the shape the redaction patterns know): the client
     registers every token it sends, so a line that carries one never shows it."""
     import structlog
-
     from tests.kis_harness import rig
 
     async with rig() as r:
