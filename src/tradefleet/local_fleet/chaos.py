@@ -70,6 +70,7 @@ class RunResult:
     finished: bool = False           # every worker left by itself after the close
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    samples: dict[str, Any] = field(default_factory=dict)   # how often the fleet looked unwell
 
     @property
     def failed(self) -> bool:
@@ -124,6 +125,7 @@ class _Play:
                 self.tick(rig.clock.now().strftime("%H:%M:%S"))
             if not rig.any_running():
                 self.result.finished = rig.clock.now() >= close_at
+                self.watch.fleet_left()
                 return
             if time.time() > deadline:
                 return
@@ -205,6 +207,7 @@ def _fill(result: RunResult, verdict: Verdict, watch: Watch) -> None:
     result.invariants = counts
     result.recovery_s = None if watch.recovery_s is None else round(watch.recovery_s, 2)
     result.blocking = watch.blocking if watch.recovered_at is None else []
+    result.samples = {"taken": watch.samples, "unhealthy_by_problem": dict(watch.unhealthy)}
     result.details = {
         "held_at_close": verdict.held_at_close,
         "executions_without_fills": verdict.unfilled_executions,

@@ -1,5 +1,7 @@
 """Watching a fleet during a chaos run: is it healthy right now? The runner samples this a few
-times a second; the first healthy sample once the fault has ended is its recovery.
+times a second; once the fault has ended, the start of the first healthy stretch that lasts
+``SETTLE_S`` is its recovery (a moment that merely looks healthy — say, orders stuck since the
+fault but not yet 10 s old — does not count).
 
 Healthy (printed with the table as the definition of recovery) means all of:
 - every live worker (process running, not taken away by the fault) has a worker row of that
@@ -8,24 +10,28 @@ Healthy (printed with the table as the definition of recovery) means all of:
 - no order has been open (NEW, SENT, UNKNOWN, PARTIALLY_FILLED) for more than 10 s since it
   was sent (or created, if never sent);
 - every OPEN position and every lock belongs to such a fresh live worker;
-- the exchange holds, per symbol, exactly the shares our OPEN positions hold."""
+- the exchange holds, per symbol, exactly the shares our OPEN positions hold (a difference
+  younger than 1 s is a fill on its way into our rows, not a problem)."""
 
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.local_fleet.session_rig import SessionRig
 
 ORDER_OPEN_LIMIT_S = 10.0
+SETTLE_S = 10.0                # healthy this long without a break = recovered
+MISMATCH_GRACE_S = 1.0         # holdings vs positions may differ this long (a fill landing)
 RECOVERY_DEFINITION = (
-    "recovery = from the injection until the first moment, once the fault itself is over "
-    "(SIGCONT, restart, database back, burst disarmed), at which every live worker process "
-    "has registered and its heartbeat is younger than the TTL (DB clock), no order has been open > "
-    f"{ORDER_OPEN_LIMIT_S:.0f} s, every OPEN position and lock belongs to a fresh live "
-    "worker, and the exchange's holdings equal our OPEN positions per symbol")
+    "recovery = from the injection to the start of the first stretch, after the fault itself "
+    f"is over (SIGCONT, restart, database back, burst disarmed), that stays healthy for "
+    f"{SETTLE_S:.0f} s (or until the fleet leaves): every live worker process registered, its "
+    f"heartbeat younger than the TTL (DB clock); no order open > {ORDER_OPEN_LIMIT_S:.0f} s; "
+    "every OPEN position and lock belongs to a fresh live worker; the exchange's holdings equal "
+    f"our OPEN positions per symbol (differences under {MISMATCH_GRACE_S:.0f} s tolerated)")
 
 _STATE = """
 SELECT
@@ -47,13 +53,11 @@ SELECT
 class Sample:
     at: float                                    # real epoch seconds
     problems: tuple[str, ...]
+    mismatched: tuple[tuple[str, str], ...] = ()  # (symbol, text): holdings != positions
     holding: tuple[str, ...] = ()                # workers in HOLD
     all_up: bool = False                         # every live worker registered and beating
     shared_symbols: tuple[str, ...] = ()         # OPEN positions of 2+ workers on one symbol
 
-    @property
-    def healthy(self) -> bool:
-        return not self.problems
 
 
 async def sample(rig: SessionRig, db: Database) -> Sample:
@@ -80,36 +84,68 @@ async def sample(rig: SessionRig, db: Database) -> Sample:
         if p["w"] not in fresh:
             problems.append(f"position {p['sym']} of {p['w']} (not live)")
     problems += [f"lock of {w} (not live)" for w in sorted(set(row["lock_holders"]) - fresh)]
-    for symbol in sorted(set(ours) | set(held)):
-        if ours.get(symbol, 0) != held.get(symbol, 0):
-            problems.append(f"{symbol}: exchange holds {held.get(symbol, 0)}, positions "
-                            f"{ours.get(symbol, 0)}")
+    mismatched = tuple((symbol, f"{symbol}: exchange holds {held.get(symbol, 0)}, positions "
+                                f"{ours.get(symbol, 0)}")
+                       for symbol in sorted(set(ours) | set(held))
+                       if ours.get(symbol, 0) != held.get(symbol, 0))
     holding = tuple(sorted(w for w, r in rows.items() if r["s"] == "HOLD"))
     shared = tuple(sorted(s for s, ws in owners.items() if len(ws) > 1))
-    return Sample(now, tuple(problems), holding=holding, shared_symbols=shared,
-                  all_up=len(fresh) == len(live))
+    return Sample(now, tuple(problems), mismatched=mismatched, holding=holding,
+                  shared_symbols=shared, all_up=len(fresh) == len(live))
+
+
+def _category(problem: str) -> str:
+    for key in ("heartbeat stale", "open >", "not live", "exchange holds", "unreadable"):
+        if key in problem:
+            return key
+    return problem
 
 
 @dataclass
 class Watch:
-    """Samples of one run: when the fleet recovered, and what stood in the way until then."""
+    """Samples of one run: when the fleet recovered, what stood in the way until then, and
+    how often (and why) it looked unhealthy over the whole run."""
 
     injected_at: float | None = None
     ended_at: float | None = None
     recovered_at: float | None = None
-    last: Sample | None = None
+    healthy_since: float | None = None
     blocking: list[str] = field(default_factory=list)   # problems of the last unhealthy sample
     shared_symbols: set[str] = field(default_factory=set)
+    samples: int = 0
+    unhealthy: Counter[str] = field(default_factory=Counter)   # by kind of problem
+    _mismatch_since: dict[str, float] = field(default_factory=dict)
+
+    def problems(self, s: Sample) -> list[str]:
+        """The sample's problems, with holdings differences only once they outlive the grace."""
+        seen = {symbol for symbol, _ in s.mismatched}
+        self._mismatch_since = {k: v for k, v in self._mismatch_since.items() if k in seen}
+        out = list(s.problems)
+        for symbol, text in s.mismatched:
+            first = self._mismatch_since.setdefault(symbol, s.at)
+            if s.at - first >= MISMATCH_GRACE_S:
+                out.append(f"{text} for {s.at - first:.1f}s")
+        return out
 
     def add(self, s: Sample) -> None:
-        self.last = s
+        problems = self.problems(s)
+        self.samples += 1
+        self.unhealthy.update({_category(p) for p in problems})
         self.shared_symbols.update(s.shared_symbols)
         if self.ended_at is None or self.recovered_at is not None or s.at < self.ended_at:
             return
-        if s.healthy:
-            self.recovered_at = s.at
-        else:
-            self.blocking = list(s.problems)
+        if problems:
+            self.healthy_since = None
+            self.blocking = problems
+        elif self.healthy_since is None:
+            self.healthy_since = s.at
+        elif s.at - self.healthy_since >= SETTLE_S:
+            self.recovered_at = self.healthy_since
+
+    def fleet_left(self) -> None:
+        """Every worker left: a healthy stretch cut short by the end of the day counts."""
+        if self.recovered_at is None and self.healthy_since is not None:
+            self.recovered_at = self.healthy_since
 
     @property
     def recovery_s(self) -> float | None:
