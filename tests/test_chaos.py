@@ -87,3 +87,20 @@ def _run_and_check(state: Path) -> None:
     # that order, and any other sent under the same lock, reached the exchange "after" it
     assert order_id in [a["order_id"] for a in verdict.after_lease]
     assert len({a["fencing_token"] for a in verdict.after_lease}) == 1
+
+
+def test_chaos_command_refuses_bad_arguments_by_name(capsys):
+    import pytest
+
+    from tradefleet.cli import build_parser
+
+    for argv, named in ((["--kinds", "none,meteor"], "--kinds: unknown ['meteor']"),
+                        (["--ttl", "2"], "--ttl"), (["--workers", "1"], "--workers"),
+                        (["--speed", "0"], "--speed")):
+        with pytest.raises(SystemExit) as exc:
+            build_parser().parse_args(["chaos", *argv])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert named in err, err
+    args = build_parser().parse_args(["chaos", "--kinds", "none,db_restart", "--runs", "3"])
+    assert args.kinds == ("none", "db_restart") and args.runs == 3

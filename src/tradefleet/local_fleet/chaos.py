@@ -174,6 +174,7 @@ async def run_one(kind: FaultKind, index: int, opts: ChaosOptions, cdb: ChaosDat
             result.notes.append(f"at {rig_opts.speed:g}x the day leaves less than "
                                 f"{kind.budget_s(rig_opts):.0f}s (real) for this fault and its "
                                 "recovery before the liquidation: injected at the earliest")
+        play.watch.until = rig.real_at(liquidation_at)
         await play.run(rig.real_at(earliest + (latest - earliest) * rng.random()),
                        session.close)
         await play.finish_fault()

@@ -15,20 +15,24 @@ order list (the truth) against our rows and events.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 import aiohttp
+import asyncpg
 
 from tradefleet.adapters.clock import SEOUL
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.postgres.fleet_view import fleet_invariants
 from tradefleet.adapters.postgres.lock_history import find_double_holds
 from tradefleet.adapters.sim.exchange.books_client import fetch_books
+from tradefleet.adapters.sim.ledger import Execution
 
 JUDGE_APPKEY = "chaos-judge"           # its own appkey: its own token and rate window
 _DAILY = "/uapi/domestic-stock/v1/trading/inquire-daily-ccld"
+RealAt = Callable[[datetime], float]     # a simulated moment -> the real epoch second
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,7 @@ async def exchange_orders(base_url: str, http: aiohttp.ClientSession, day: date
 
 
 async def judge(db: Database, base_url: str, http: aiohttp.ClientSession, day: date,
-                real_at) -> Verdict:  # noqa: ANN001 - (simulated datetime) -> real epoch
+                real_at: RealAt) -> Verdict:
     v = Verdict()
     books = await fetch_books(base_url, http)
     listed = await exchange_orders(base_url, http, day)
@@ -125,7 +129,8 @@ async def judge(db: Database, base_url: str, http: aiohttp.ClientSession, day: d
     return v
 
 
-def _executions(v: Verdict, executions, rows, listed: list[ExchangeOrder]) -> None:  # noqa: ANN001
+def _executions(v: Verdict, executions: Sequence[Execution], rows: list[asyncpg.Record],
+                listed: list[ExchangeOrder]) -> None:
     executed: dict[str, int] = defaultdict(int)
     for e in executions:
         executed[_odno(e.odno)] += e.qty
@@ -146,8 +151,8 @@ def _executions(v: Verdict, executions, rows, listed: list[ExchangeOrder]) -> No
                         for o in listed if _odno(o.odno) not in ours]
 
 
-async def _lease(v: Verdict, db: Database, rows, listed: list[ExchangeOrder],  # noqa: ANN001
-                 real_at) -> None:  # noqa: ANN001
+async def _lease(v: Verdict, db: Database, rows: list[asyncpg.Record],
+                 listed: list[ExchangeOrder], real_at: RealAt) -> None:
     events = await db.pool.fetch(
         """SELECT event_type, worker_id, payload, EXTRACT(EPOCH FROM occurred_at)::float8 AS at
              FROM events WHERE event_type IN ('LockAcquiredEvent', 'LockReleasedEvent',

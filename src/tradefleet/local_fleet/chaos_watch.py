@@ -1,14 +1,16 @@
 """Watching a fleet during a chaos run: is it healthy right now? The runner samples this a few
-times a second; once the fault has ended, the start of the first healthy stretch that lasts
-``SETTLE_S`` is its recovery (a moment that merely looks healthy — say, orders stuck since the
-fault but not yet 10 s old — does not count).
+times a second. Its recovery is the moment, once the fault itself has ended, from which the
+fleet stays healthy up to the liquidation time: a moment that merely looks healthy (say,
+orders stuck since the fault but not 10 s old yet) does not count. Without a fault the fleet
+is healthy throughout once every worker is up (the baseline runs show it), so any later
+trouble is the fault's.
 
 Healthy (printed with the table as the definition of recovery) means all of:
 - every live worker (process running, not taken away by the fault) has a worker row of that
   very process (its pid) that is not EXIT, with a heartbeat younger than the lock TTL
   (database clock);
-- no order has been open (NEW, SENT, UNKNOWN, PARTIALLY_FILLED) for more than 10 s since it
-  was sent (or created, if never sent);
+- no order has been open (NEW, SENT, UNKNOWN, PARTIALLY_FILLED) for more than 10 s since its
+  row was created;
 - every OPEN position and every lock belongs to such a fresh live worker;
 - the exchange holds, per symbol, exactly the shares our OPEN positions hold (a difference
   younger than 1 s is a fill on its way into our rows, not a problem)."""
@@ -23,12 +25,11 @@ from tradefleet.adapters.postgres.database import Database
 from tradefleet.local_fleet.session_rig import SessionRig
 
 ORDER_OPEN_LIMIT_S = 10.0
-SETTLE_S = 10.0                # healthy this long without a break = recovered
 MISMATCH_GRACE_S = 1.0         # holdings vs positions may differ this long (a fill landing)
 RECOVERY_DEFINITION = (
-    "recovery = from the injection to the start of the first stretch, after the fault itself "
-    f"is over (SIGCONT, restart, database back, burst disarmed), that stays healthy for "
-    f"{SETTLE_S:.0f} s (or until the fleet leaves): every live worker process registered, its "
+    "recovery = from the injection to the moment, after the fault itself is over (SIGCONT, "
+    "restart, database back, burst disarmed), from which the fleet stays healthy up to the "
+    "liquidation time: every live worker process registered, its "
     f"heartbeat younger than the TTL (DB clock); no order open > {ORDER_OPEN_LIMIT_S:.0f} s; "
     "every OPEN position and lock belongs to a fresh live worker; the exchange's holdings equal "
     f"our OPEN positions per symbol (differences under {MISMATCH_GRACE_S:.0f} s tolerated)")
@@ -41,7 +42,7 @@ SELECT
      FROM workers) AS workers,
   (SELECT count(*) FROM orders
     WHERE status IN ('NEW', 'SENT', 'UNKNOWN', 'PARTIALLY_FILLED')
-      AND coalesce(sent_at, created_at) < now() - make_interval(secs => $1)) AS stale_orders,
+      AND created_at < now() - make_interval(secs => $1)) AS stale_orders,
   (SELECT coalesce(jsonb_agg(jsonb_build_object('w', worker_id, 'sym', symbol, 'qty', qty)),
                    '[]'::jsonb)
      FROM positions WHERE status = 'OPEN') AS positions,
@@ -108,6 +109,7 @@ class Watch:
 
     injected_at: float | None = None
     ended_at: float | None = None
+    until: float = float("inf")              # the liquidation time (real): judged up to here
     recovered_at: float | None = None
     healthy_since: float | None = None
     blocking: list[str] = field(default_factory=list)   # problems of the last unhealthy sample
@@ -134,16 +136,16 @@ class Watch:
         self.shared_symbols.update(s.shared_symbols)
         if self.ended_at is None or self.recovered_at is not None or s.at < self.ended_at:
             return
-        if problems:
+        if s.at >= self.until:
+            self.fleet_left()
+        elif problems:
             self.healthy_since = None
             self.blocking = problems
         elif self.healthy_since is None:
             self.healthy_since = s.at
-        elif s.at - self.healthy_since >= SETTLE_S:
-            self.recovered_at = self.healthy_since
 
     def fleet_left(self) -> None:
-        """Every worker left: a healthy stretch cut short by the end of the day counts."""
+        """The liquidation time came, or every worker left: healthy since when, if at all."""
         if self.recovered_at is None and self.healthy_since is not None:
             self.recovered_at = self.healthy_since
 
