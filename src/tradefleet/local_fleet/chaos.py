@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from tradefleet.adapters.calendar_cache import krx_calendar
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.local_fleet.chaos_db import ChaosDatabase
 from tradefleet.local_fleet.chaos_faults import KINDS, FaultContext, FaultKind, FaultRecord
@@ -25,7 +26,7 @@ from tradefleet.local_fleet.chaos_judge import Verdict, judge
 from tradefleet.local_fleet.chaos_watch import Watch, sample
 from tradefleet.local_fleet.demo import demo_session
 from tradefleet.local_fleet.session_rig import RigOptions, SessionRig
-from tradefleet.worker.wiring import session_times
+from tradefleet.worker.session import market_day
 
 SAMPLE_EVERY_S = 0.25
 FINISH_GRACE_S = 60.0          # real seconds past the close for every worker to have left
@@ -163,7 +164,9 @@ async def run_one(kind: FaultKind, index: int, opts: ChaosOptions, cdb: ChaosDat
     began = time.monotonic()
     dsn = await cdb.fresh(name)
     session = demo_session()
-    liquidation_at, _ = session_times(session.day, LIQUIDATION_OFFSET_MIN)
+    liquidation_at = market_day(
+        session.day, mode="sim", liquidation_offset=timedelta(minutes=LIQUIDATION_OFFSET_MIN),
+        calendar=krx_calendar(session.day)).liquidation_at
     rig = SessionRig(rig_opts, dsn, log_dir, session)
     db = await Database.connect(dsn, min_size=0, max_size=2, command_timeout=5)
     play = _Play(kind, rig, db, cdb, rng, result, tick)
