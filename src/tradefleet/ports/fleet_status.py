@@ -39,6 +39,7 @@ class WorkerState:
     live: bool = False                  # not EXIT and heartbeat within its TTL (db clock)
     buy_blocked: str | None = None
     stopped_at: datetime | None = None
+    stopped_age_seconds: float | None = None
     holdings: WorkerHoldings = WorkerHoldings()
     realized_pnl_today: int = 0
     trades_today: int = 0

@@ -50,6 +50,12 @@ class PostgresWorkerControls:
             raise ValueError("at: must be timezone-aware")
         return await self._db.pool.fetchval(_REQUEST, worker_id, at, by) is not None
 
+    async def clear(self, worker_id: str) -> None:
+        """Forget what was asked of a worker whose TradingWorker is gone (a new one of the same
+        name starts with a clean slate)."""
+        await self._db.pool.execute("DELETE FROM worker_controls WHERE worker_id = $1",
+                                    worker_id)
+
 
 async def read_controls(pool, worker_id: str) -> WorkerControls:  # noqa: ANN001 - asyncpg pool
     row = await pool.fetchrow(
