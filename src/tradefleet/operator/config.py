@@ -37,6 +37,8 @@ class OperatorConfig:
     pre_open_minutes: int = 5
     identity: str = "tradefleet-operator"
     liveness_port: int = 8081
+    # watch requests end after this long (server side) and are restarted; None: never
+    watch_timeout_seconds: float | None = 300.0
     log_level: str = "INFO"
     # passed to every worker pod as is (OTEL_* of the operator's environment)
     pod_env: Mapping[str, str] = field(default_factory=dict)
