@@ -136,3 +136,8 @@ class WorkerProcess:
 
     async def stop(self) -> None:
         await self.registry.stop(self.worker_id, self.epoch, "stop requested")
+
+
+def schedule_body(name: str, **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": "tradefleet.io/v1alpha1", "kind": "LiquidationSchedule",
+            "metadata": {"name": name}, "spec": spec}
