@@ -201,9 +201,14 @@ class Cluster(k8s.KubernetesEmulator):
                 return obj
         return None
 
+    @property
+    def seen(self) -> list[Any]:
+        """Every request the server received, in order."""
+        return list(self._requests)
+
     def requests_made(self) -> list[tuple[str, str]]:
         """(method, path) of every request the server saw: the operator's, for RBAC."""
-        return [(str(r.method), r.url.path) for r in self.requests]
+        return [(str(r.method), r.url.path) for r in self.seen]
 
     def put_secret(self, namespace: str, name: str, data: dict[str, str]) -> None:
         import base64

@@ -9,7 +9,6 @@ import asyncio
 from datetime import datetime
 
 import pytest
-
 from tests.operator.cluster import eventually, running_cluster
 from tests.operator.operator_harness import (
     NS,
@@ -19,6 +18,7 @@ from tests.operator.operator_harness import (
     schedule_body,
     worker_body,
 )
+
 from tradefleet.domain.calendar import SEOUL
 
 pytestmark = [pytest.mark.looptime]

@@ -56,10 +56,12 @@ def _operator_handlers(registry: kopf.OperatorRegistry, runtime: OperatorRuntime
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         apply_settings(settings, runtime)
 
-    if runtime.connection is not None:
-        @kopf.on.login(registry=registry)
-        def login(**_: Any) -> kopf.ConnectionInfo:
+    @kopf.on.login(registry=registry)
+    async def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        """The service account in a pod, else the kubeconfig (as KubeApi does)."""
+        if runtime.connection is not None:
             return runtime.connection
+        return await kopf.login_via_async_client(**kwargs)
 
     @kopf.on.probe(id="postgres", registry=registry)
     async def postgres(**_: Any) -> str:

@@ -36,6 +36,22 @@ class KubeApi:
             config.api_key_prefix = {"BearerToken": "Bearer"}
         return cls(client.ApiClient(config))
 
+    @classmethod
+    async def from_environment(cls, kubeconfig: str | None = None) -> KubeApi:
+        """In a pod: its service account; elsewhere: the kubeconfig (``KUBECONFIG`` or
+        ``~/.kube/config``), the same way kopf logs in."""
+        from kubernetes_asyncio import config
+
+        configuration = client.Configuration()
+        try:
+            if kubeconfig is not None:
+                raise config.ConfigException("kubeconfig given")
+            config.load_incluster_config(client_configuration=configuration)
+        except config.ConfigException:
+            await config.load_kube_config(config_file=kubeconfig,
+                                          client_configuration=configuration)
+        return cls(client.ApiClient(configuration))
+
     async def close(self) -> None:
         await self._api.close()
 
