@@ -6,6 +6,7 @@ status and Events; a late-close special day fires later; a closed day fires noth
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime
 
 import pytest
@@ -38,6 +39,7 @@ async def _requests(db) -> dict[str, datetime]:  # noqa: ANN001
     return {r["worker_id"]: r["liquidate_requested_at"] for r in rows}
 
 
+@contextlib.asynccontextmanager
 async def _day(loop_db, start: datetime, *, hold: bool = False):  # noqa: ANN001, ANN202
     clock = LoopClock(start)
     async with running_cluster() as cluster, \
@@ -56,7 +58,7 @@ async def _day(loop_db, start: datetime, *, hold: bool = False):  # noqa: ANN001
 
 
 async def test_normal_day_fires_at_close_minus_offset_and_is_checked_flat(loop_db):
-    async for cluster, clock in _day(loop_db, _kst(2026, 11, 24, 15, 12)):
+    async with _day(loop_db, _kst(2026, 11, 24, 15, 12)) as (cluster, clock):
         await eventually(lambda: _status(cluster).get("nextRun"), what="a next run")
         assert _status(cluster)["nextRun"] == "2026-11-24T15:15:00+09:00"
         assert await _requests(loop_db) == {}
@@ -79,7 +81,7 @@ async def test_normal_day_fires_at_close_minus_offset_and_is_checked_flat(loop_d
 
 
 async def test_a_worker_still_holding_after_the_close_is_reported_not_flat(loop_db):
-    async for cluster, _ in _day(loop_db, _kst(2026, 11, 24, 15, 14), hold=True):
+    async with _day(loop_db, _kst(2026, 11, 24, 15, 14), hold=True) as (cluster, _):
         await eventually(lambda: _status(cluster).get("lastResult") == "NotFlat",
                          timeout=3600, step=5, what="NotFlat")
         assert "w-mom: 1 position(s), 1 lock(s)" in _status(cluster)["lastMessage"]
@@ -89,7 +91,7 @@ async def test_a_worker_still_holding_after_the_close_is_reported_not_flat(loop_
 
 
 async def test_a_late_close_special_day_fires_later(loop_db):
-    async for cluster, clock in _day(loop_db, _kst(2026, 11, 19, 15, 10)):
+    async with _day(loop_db, _kst(2026, 11, 19, 15, 10)) as (cluster, clock):
         await eventually(lambda: _status(cluster).get("nextRun"), what="a next run")
         assert _status(cluster)["nextRun"] == "2026-11-19T16:15:00+09:00"
         while clock.now() < _kst(2026, 11, 19, 15, 25):   # past the usual 15:15: nothing
@@ -101,7 +103,7 @@ async def test_a_late_close_special_day_fires_later(loop_db):
 
 
 async def test_a_closed_day_fires_nothing(loop_db):
-    async for cluster, clock in _day(loop_db, _kst(2026, 11, 22, 15, 10)):     # a Sunday
+    async with _day(loop_db, _kst(2026, 11, 22, 15, 10)) as (cluster, clock):     # a Sunday
         await eventually(lambda: _status(cluster).get("nextRun"), what="a next run")
         assert _status(cluster)["nextRun"] == "2026-11-23T15:15:00+09:00"
         while clock.now() < _kst(2026, 11, 22, 15, 40):
