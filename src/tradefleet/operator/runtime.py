@@ -17,6 +17,7 @@ from tradefleet.adapters.postgres.lock_store import PostgresLockStore
 from tradefleet.adapters.postgres.worker_controls_store import PostgresWorkerControls
 from tradefleet.operator.config import OperatorConfig
 from tradefleet.operator.kube import KubeApi
+from tradefleet.operator.orphan_seller import WorkerOrphanSeller
 from tradefleet.operator.schedule_controller import ScheduleController
 from tradefleet.operator.worker_controller import WorkerController
 from tradefleet.ports.clock import Clock
@@ -51,6 +52,10 @@ def build_runtime(config: OperatorConfig, *, db: Database, kube: KubeApi, clock:
     workers = WorkerController(kube=kube, fleet=fleet, controls=controls, locks=locks,
                                calendar=calendar, clock=clock, config=config,
                                post_event=post_event)
+    if orphan_selling is None:
+        def orphan_selling(schedule: str, spec: Any) -> WorkerOrphanSeller:
+            return WorkerOrphanSeller(schedule=schedule, spec=spec, identity=config.identity,
+                                      db=db, clock=clock, read_secret=kube.read_secret)
     schedules = ScheduleController(kube=kube, fleet=fleet, controls=controls,
                                    runs=PostgresLiquidationRuns(db), calendar=calendar,
                                    clock=clock, post_event=post_event,

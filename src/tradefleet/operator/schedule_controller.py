@@ -98,8 +98,14 @@ class ScheduleController:
                    f"(close {iso(firing.close)})")
         if spec.orphans is not None and self._orphan_selling is not None:
             seller = self._orphan_selling(name, spec.orphans)
-            self._sellers[name] = seller
-            await seller.start(firing)
+            try:
+                await seller.start(firing)
+            except Exception as exc:  # noqa: BLE001 - the liquidation order stands anyway
+                self._log.error("orphan seller did not start", schedule=name,
+                                error_type=type(exc).__name__, error=str(exc))
+                self._post(body, "Warning", "OrphanSellerFailed", f"{type(exc).__name__}: {exc}")
+            else:
+                self._sellers[name] = seller
         return run
 
     async def _check(self, body: Mapping[str, Any], name: str, spec: LiquidationScheduleSpec,
