@@ -1,14 +1,18 @@
 """kopf is the transport: every trigger of a TradingWorker (create, update, resume, the
 periodic resync, an event of one of its pods, deletion behind the finalizer) runs the same
 level-triggered reconcile pass; a LiquidationSchedule runs as one daemon that sleeps until
-its next moment. No handler keeps progress of its own (see the reference on why)."""
+its next moment. No handler keeps progress of its own (see the reference on why).
+
+The handlers are plain coroutines (``make_handlers``) so that they can be called with a
+``kopf.Body`` in tests; ``build_registry`` only attaches them to kopf's triggers."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import kopf
@@ -19,6 +23,8 @@ from tradefleet.operator.resources import GROUP, SCHEDULES, VERSION, WORKERS
 from tradefleet.operator.runtime import OperatorRuntime
 
 FINALIZER = f"{GROUP}/finalizer"
+INDEX = "tradingworkers"
+Handler = Callable[..., Awaitable[Any]]
 
 
 def plain(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -43,58 +49,35 @@ def apply_settings(settings: kopf.OperatorSettings, runtime: OperatorRuntime) ->
     settings.execution.max_workers = 8
 
 
-def build_registry(runtime: OperatorRuntime) -> kopf.OperatorRegistry:
-    registry = kopf.OperatorRegistry()
-    _operator_handlers(registry, runtime)
-    _worker_handlers(registry, runtime)
-    _schedule_handlers(registry, runtime)
-    return registry
+@dataclass(frozen=True)
+class Handlers:
+    index: Callable[..., dict]
+    changed: Handler          # create / update / resume
+    resync: Handler           # timer
+    pod_event: Handler
+    deleted: Handler
+    schedule: Handler         # daemon
+    login: Handler
+    probe: Handler
 
 
-def _operator_handlers(registry: kopf.OperatorRegistry, runtime: OperatorRuntime) -> None:
-    @kopf.on.startup(registry=registry)
-    def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-        apply_settings(settings, runtime)
-
-    @kopf.on.login(registry=registry)
-    async def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        """The service account in a pod, else the kubeconfig (as KubeApi does)."""
-        if runtime.connection is not None:
-            return runtime.connection
-        return await kopf.login_via_async_client(**kwargs)
-
-    @kopf.on.probe(id="postgres", registry=registry)
-    async def postgres(**_: Any) -> str:
-        return str(await runtime.db.db_now())
-
-
-def _worker_handlers(registry: kopf.OperatorRegistry, runtime: OperatorRuntime) -> None:
+def make_handlers(runtime: OperatorRuntime) -> Handlers:
     workers = runtime.workers
 
-    @kopf.index(GROUP, VERSION, WORKERS, id="tradingworkers", registry=registry)
-    def tradingworkers(namespace: str, name: str, body: kopf.Body,
-                       **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    def index(namespace: str, name: str, body: kopf.Body,
+              **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
         return {(namespace, name): plain(body)}
 
-    @kopf.on.resume(GROUP, VERSION, WORKERS, registry=registry)
-    @kopf.on.create(GROUP, VERSION, WORKERS, registry=registry)
-    @kopf.on.update(GROUP, VERSION, WORKERS, registry=registry)
     async def changed(body: kopf.Body, **_: Any) -> None:
         await workers.reconcile(plain(body))
 
-    @kopf.timer(GROUP, VERSION, WORKERS, interval=runtime.config.resync_seconds,
-                registry=registry)
-    async def resync(body: kopf.Body, **_: Any) -> None:
-        await workers.reconcile(plain(body))
-
-    @kopf.on.event("v1", "pods", labels=dict(MANAGED_BY), registry=registry)
-    async def pod_event(body: kopf.Body, tradingworkers: kopf.Index, **_: Any) -> None:
-        owner = (body.get("metadata", {}).get("labels") or {}).get(WORKER_LABEL)
-        key = (body.get("metadata", {}).get("namespace"), owner)
+    async def pod_event(body: kopf.Body, tradingworkers: Mapping, **_: Any) -> None:
+        """A pod of ours changed: reconcile its TradingWorker (from kopf's index)."""
+        meta = body.get("metadata", {})
+        key = (meta.get("namespace"), (meta.get("labels") or {}).get(WORKER_LABEL))
         for tw in list(tradingworkers.get(key, [])):
             await workers.reconcile(tw)
 
-    @kopf.on.delete(GROUP, VERSION, WORKERS, registry=registry)
     async def deleted(body: kopf.Body, namespace: str, name: str, **_: Any) -> None:
         """Behind the finalizer: the same pass, repeated until it says the worker is flat
         and stopped (a stuck wait is reported by the pass itself: Degraded and an Event)."""
@@ -105,12 +88,51 @@ def _worker_handlers(registry: kopf.OperatorRegistry, runtime: OperatorRuntime) 
                 return
             await asyncio.sleep(max(1.0, plan.retry_in or 5.0))
 
-
-def _schedule_handlers(registry: kopf.OperatorRegistry, runtime: OperatorRuntime) -> None:
-    @kopf.daemon(GROUP, VERSION, SCHEDULES, registry=registry, cancellation_timeout=30)
-    async def schedule(body: kopf.Body, stopped: kopf.DaemonStopped,
-                       tradingworkers: kopf.Index, **_: Any) -> None:
+    async def schedule(body: kopf.Body, stopped: Any, tradingworkers: Mapping,
+                       **_: Any) -> None:
         while not stopped:
             members = [tw for key in list(tradingworkers) for tw in tradingworkers[key]]
             wake_in = await runtime.schedules.tick(plain(body), members)
             await stopped.wait(wake_in)
+
+    login, probe = _operator_handlers(runtime)
+    return Handlers(index=index, changed=changed, resync=changed, pod_event=pod_event,
+                    deleted=deleted, schedule=schedule, login=login, probe=probe)
+
+
+def _operator_handlers(runtime: OperatorRuntime) -> tuple[Handler, Handler]:
+    async def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        """The service account in a pod, else the kubeconfig (as KubeApi does)."""
+        if runtime.connection is not None:
+            return runtime.connection
+        return await kopf.login_via_async_client(**kwargs)
+
+    async def probe(**_: Any) -> str:
+        """Part of the liveness endpoint: the operator's database answers."""
+        return str(await runtime.db.db_now())
+
+    return login, probe
+
+
+def build_registry(runtime: OperatorRuntime) -> kopf.OperatorRegistry:
+    registry = kopf.OperatorRegistry()
+    h = make_handlers(runtime)
+    tw = (GROUP, VERSION, WORKERS)
+
+    def settings(settings: kopf.OperatorSettings, **_: Any) -> None:
+        apply_settings(settings, runtime)
+
+    kopf.on.startup(registry=registry)(settings)
+    kopf.on.login(registry=registry)(h.login)
+    kopf.on.probe(id="postgres", registry=registry)(h.probe)
+    kopf.index(*tw, id=INDEX, registry=registry)(h.index)
+    for trigger in (kopf.on.resume, kopf.on.create, kopf.on.update):
+        trigger(*tw, id="reconcile", registry=registry)(h.changed)
+    kopf.timer(*tw, id="resync", interval=runtime.config.resync_seconds,
+               registry=registry)(h.resync)
+    kopf.on.event("v1", "pods", id="pod-event", labels=dict(MANAGED_BY),
+                  registry=registry)(h.pod_event)
+    kopf.on.delete(*tw, id="finalize", registry=registry)(h.deleted)
+    kopf.daemon(GROUP, VERSION, SCHEDULES, id="schedule", cancellation_timeout=30,
+                registry=registry)(h.schedule)
+    return registry
