@@ -210,6 +210,16 @@ class Cluster(k8s.KubernetesEmulator):
         """(method, path) of every request the server saw: the operator's, for RBAC."""
         return [(str(r.method), r.url.path) for r in self.seen]
 
+    def find_secret(self, namespace: str, name: str) -> dict[str, str] | None:
+        import base64
+
+        for (resource, ns, n), obj in self.objects.items():
+            if resource.plural == "secrets" and ns == namespace and n == name \
+                    and not obj.deleted:
+                return {k: base64.b64decode(v).decode()
+                        for k, v in (obj.raw.get("data") or {}).items()}
+        return None
+
     def put_secret(self, namespace: str, name: str, data: dict[str, str]) -> None:
         import base64
 

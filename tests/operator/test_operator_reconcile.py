@@ -235,3 +235,13 @@ def test_reclaim_is_never_planned_for_a_live_worker():
             assert not any(isinstance(a, Reclaim) for a in plan.actions), (pods, status)
             assert not any(isinstance(a, DeletePod) and a.grace_seconds == 0
                            for a in plan.actions), (pods, status)
+
+
+def test_a_worker_reclaimed_by_a_peer_has_its_running_pod_force_deleted_at_once():
+    """Another worker's reclaim marked it EXIT while its (frozen) pod still looks Running."""
+    want = desired()
+    running = pod(want)
+    plan = plan_worker(want, observed(worker("EXIT", live=False, reclaimed=True,
+                                             stopped_age_seconds=1), (running,)), CONFIG)
+    assert plan.actions == (DeletePod(running.name, 0, "WorkerExited"),)
+    assert "reclaimed" in plan.note

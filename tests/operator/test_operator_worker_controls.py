@@ -115,3 +115,26 @@ async def test_wiring_gives_the_cycle_its_controls(db):
     await cycle.poll()
     assert not cycle.buying_paused
     assert await db.pool.fetchval("SELECT count(*) FROM candidates") > 0
+
+
+async def test_the_read_model_tells_a_reclaimed_worker_from_one_that_stopped(db):
+    from tradefleet.adapters.postgres.fleet_status_store import PostgresFleetStatusStore
+    from tradefleet.adapters.postgres.lock_store import PostgresLockStore
+    from tradefleet.services.lock_service import LockService
+
+    sink = PostgresEventSink(db)
+    registry = WorkerRegistry(PostgresWorkerStore(db), sink)
+    for wid in ("w-stop", "w-dead"):
+        await registry.register(wid, pid=1, host="t", mode="sim", lock_ttl_seconds=3)
+    await registry.stop("w-stop", 1, "requested")
+    await db.pool.execute("UPDATE workers SET heartbeat_at = now() - interval '1 minute' "
+                          "WHERE worker_id = 'w-dead'")
+    assert await LockService(PostgresLockStore(db), sink, ttl_seconds=3).reclaim_expired() \
+        == ["w-dead"]
+    store = PostgresFleetStatusStore(db)
+    stopped = await store.worker_state("w-stop", DAY_START.date())
+    dead = await store.worker_state("w-dead", DAY_START.date())
+    assert (stopped.status, stopped.reclaimed, stopped.stale) == ("EXIT", False, False)
+    assert (dead.status, dead.reclaimed, dead.live) == ("EXIT", True, False)
+    nobody = await store.worker_state("w-none", DAY_START.date())
+    assert not nobody.registered and nobody.holdings.flat

@@ -63,7 +63,7 @@ def plan_deletion(desired: Desired, observed: Observed, config: OperatorConfig) 
     if w.stale:
         actions.append(Reclaim())
     for pod in observed.pods:            # a dead worker's pods: fenced, force them
-        if pod.finished or pod.deleting or w.stale:
+        if pod.finished or pod.deleting or w.stale or w.reclaimed:
             actions.append(DeletePod(pod.name, 0, "WorkerNotLive"))
     if running and not any(p.finished for p in running) and not w.stale:
         return Plan("Terminating", f"waiting for pod {running[0].name} to start and "

@@ -167,9 +167,10 @@ def _pod_present(desired: Desired, observed: Observed, config: OperatorConfig, p
         return _pod_finished(observed, config, pod, owned, actions, desired.spec)
     if owned and w.status == "EXIT":
         grace = desired.spec.pod.termination_grace_period_seconds
-        if (w.stopped_age_seconds or 0) > grace:
+        if w.reclaimed or (w.stopped_age_seconds or 0) > grace:
             actions.append(DeletePod(pod.name, 0, "WorkerExited"))
-            return Plan("Recovering", f"the worker stopped but pod {pod.name} runs on: "
+            what = "was reclaimed (fenced)" if w.reclaimed else "stopped"
+            return Plan("Recovering", f"the worker {what} but pod {pod.name} runs on: "
                         "deleting it", tuple(actions), ready_reason="WorkerStopped")
         return Plan("Stopped", f"the worker stopped; waiting for pod {pod.name} to end",
                     tuple(actions), ready_reason="WorkerStopped")

@@ -40,6 +40,9 @@ class WorkerState:
     buy_blocked: str | None = None
     stopped_at: datetime | None = None
     stopped_age_seconds: float | None = None
+    # EXIT by the fenced reclaim (stopped a TTL or more after its last heartbeat), not by
+    # the worker's own stop: whatever process is left of it is fenced
+    reclaimed: bool = False
     holdings: WorkerHoldings = WorkerHoldings()
     realized_pnl_today: int = 0
     trades_today: int = 0

@@ -14,6 +14,8 @@ SELECT w.worker_id IS NOT NULL AS registered, w.status, w.epoch, w.current_symbo
        w.heartbeat_at, EXTRACT(EPOCH FROM now() - w.heartbeat_at)::float8 AS heartbeat_age,
        w.lock_ttl_seconds, w.buy_blocked, w.stopped_at,
        EXTRACT(EPOCH FROM now() - w.stopped_at)::float8 AS stopped_age,
+       (w.status = 'EXIT' AND w.stopped_at
+           >= w.heartbeat_at + make_interval(secs => w.lock_ttl_seconds)) AS reclaimed,
        (w.status <> 'EXIT'
         AND w.heartbeat_at >= now() - make_interval(secs => w.lock_ttl_seconds)) AS live,
        (SELECT count(*) FROM positions p
@@ -73,7 +75,7 @@ class PostgresFleetStatusStore:
             current_symbol=r["current_symbol"], heartbeat_at=r["heartbeat_at"],
             heartbeat_age_seconds=r["heartbeat_age"], lock_ttl_seconds=r["lock_ttl_seconds"],
             live=bool(r["live"]), buy_blocked=r["buy_blocked"], stopped_at=r["stopped_at"],
-            stopped_age_seconds=r["stopped_age"],
+            stopped_age_seconds=r["stopped_age"], reclaimed=bool(r["reclaimed"]),
             holdings=_holdings(r), realized_pnl_today=int(r["realized_pnl"] or 0),
             trades_today=int(r["trades_count"] or 0), controls=controls)
 
