@@ -245,3 +245,24 @@ async def test_a_bad_secret_is_degraded_with_no_pod_and_nothing_written(loop_db)
         assert _condition(cluster, "Degraded")["status"] == "False"
         paused = await loop_db.pool.fetchval("SELECT buy_paused FROM worker_controls")
         assert paused is True
+
+
+async def test_a_worker_id_taken_in_another_namespace_is_degraded(loop_db):
+    async with running_cluster() as cluster, \
+            running_operator(cluster, loop_db, LoopClock(TEN), namespaces=(NS, "canary")):
+        await cluster.apply(worker_body("w-1"))
+        await eventually(lambda: cluster.pods(NS), what="the first pod")
+        import time
+
+        time.sleep(1.05)                  # creationTimestamp has a resolution of a second
+        twin = worker_body("w-1")
+        twin["metadata"]["namespace"] = "canary"
+        await cluster.apply(twin)
+        degraded = await eventually(
+            lambda: ((cluster.find("tradingworkers", "canary", "w-1") or {}).get("status")
+                     or {}).get("phase") == "Degraded"
+            and cluster.find("tradingworkers", "canary", "w-1")["status"], what="Degraded")
+        assert "WorkerIdTaken" in [c["reason"] for c in degraded["conditions"]]
+        assert cluster.pods("canary") == [] and len(cluster.pods(NS)) == 1
+        first = cluster.find("tradingworkers", NS, "w-1")["status"]
+        assert first["phase"] != "Degraded"

@@ -87,3 +87,18 @@ async def test_preflight_reads_the_referenced_secrets_and_the_db_secret():
     assert asked == [("t", "kis"), ("t", "key"), ("t", "tradefleet-db")]
     store[("t", "tradefleet-db")] = {"dsn": "postgresql://x"}
     assert await preflight(spec, "t", read, CONFIG) == []
+
+
+def test_one_worker_id_for_every_namespace_the_older_wins():
+    from tradefleet.operator.preflight import check_worker_id
+
+    def tw(ns: str, created: str) -> dict:
+        return {"metadata": {"name": "w-1", "namespace": ns, "creationTimestamp": created}}
+    old, new = tw("trading", "2026-11-24T00:00:00Z"), tw("canary", "2026-11-24T00:05:00Z")
+    assert check_worker_id(old, [new]) == []
+    (problem,) = check_worker_id(new, [old])
+    assert problem.reason == "WorkerIdTaken" and problem.message.startswith("metadata.name:")
+    assert "trading/w-1" in problem.message
+    assert check_worker_id(new, []) == []
+    same = tw("canary", "2026-11-24T00:00:00Z")          # the same second: both refused
+    assert check_worker_id(same, [old]) and check_worker_id(old, [same])

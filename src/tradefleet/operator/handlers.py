@@ -61,6 +61,14 @@ class Handlers:
     probe: Handler
 
 
+def peers_of(body: Mapping[str, Any], index: Mapping | None) -> list[dict[str, Any]]:
+    """TradingWorkers of the same name in the other watched namespaces (kopf's index)."""
+    meta = body.get("metadata") or {}
+    return [tw for (namespace, name) in list(index or {})
+            if name == meta.get("name") and namespace != meta.get("namespace")
+            for tw in (index or {})[(namespace, name)]]
+
+
 def make_handlers(runtime: OperatorRuntime) -> Handlers:
     workers = runtime.workers
 
@@ -68,15 +76,15 @@ def make_handlers(runtime: OperatorRuntime) -> Handlers:
               **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
         return {(namespace, name): plain(body)}
 
-    async def changed(body: kopf.Body, **_: Any) -> None:
-        await workers.reconcile(plain(body))
+    async def changed(body: kopf.Body, **kwargs: Any) -> None:
+        await workers.reconcile(plain(body), peers_of(body, kwargs.get(INDEX)))
 
     async def pod_event(body: kopf.Body, tradingworkers: Mapping, **_: Any) -> None:
         """A pod of ours changed: reconcile its TradingWorker (from kopf's index)."""
         meta = body.get("metadata", {})
         key = (meta.get("namespace"), (meta.get("labels") or {}).get(WORKER_LABEL))
         for tw in list(tradingworkers.get(key, [])):
-            await workers.reconcile(tw)
+            await workers.reconcile(tw, peers_of(tw, tradingworkers))
 
     async def deleted(body: kopf.Body, namespace: str, name: str, **_: Any) -> None:
         """Behind the finalizer: the same pass, repeated until it says the worker is flat

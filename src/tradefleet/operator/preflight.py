@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from cryptography.fernet import Fernet
 
@@ -87,6 +88,22 @@ def _check_value(mode: str, name: str, raw: str, fernet: Fernet | None, where: s
                             "value)")]
     if name == "cano" and not re.fullmatch(r"\d{8}", plain):
         return [Problem("InvalidSecretValue", f"{where}: cano must be 8 digits")]
+    return []
+
+
+def check_worker_id(body: Mapping[str, Any], peers: list[Mapping[str, Any]]) -> list[Problem]:
+    """The name is the worker's id in Postgres, one id space for every namespace: of two
+    TradingWorkers of one name, the older runs and the newer is refused (both, when created
+    in the same second: never two pods of one worker)."""
+    meta = body.get("metadata") or {}
+    mine = meta.get("creationTimestamp") or ""
+    for peer in peers:
+        theirs = peer.get("metadata") or {}
+        if (theirs.get("creationTimestamp") or "") <= mine:
+            return [Problem("WorkerIdTaken", f"metadata.name: worker id {meta.get('name')!r} "
+                            f"is TradingWorker {theirs.get('namespace')}/{theirs.get('name')} "
+                            "already (the name is the worker's id in Postgres, one for every "
+                            "namespace)")]
     return []
 
 

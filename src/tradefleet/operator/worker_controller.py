@@ -28,7 +28,7 @@ from tradefleet.operator.plan import (
     Session,
     WriteControls,
 )
-from tradefleet.operator.preflight import preflight
+from tradefleet.operator.preflight import check_worker_id, preflight
 from tradefleet.operator.reconcile import plan_worker
 from tradefleet.operator.resources import SpecError, parse_worker_spec
 from tradefleet.operator.status import (
@@ -54,9 +54,7 @@ def parse_time(value: str | None) -> datetime | None:
 class WorkerController:
     def __init__(self, *, kube: KubeApi, fleet: FleetStatusStore,
                  controls: WorkerControlsStore, locks: LockService, calendar: Calendar,
-                 clock: Clock, config: OperatorConfig, post_event: EventPoster,
-                 extra_problems: Callable[[Mapping[str, Any]], list[Problem]] | None = None
-                 ) -> None:
+                 clock: Clock, config: OperatorConfig, post_event: EventPoster) -> None:
         self._kube = kube
         self._fleet = fleet
         self._controls = controls
@@ -65,7 +63,6 @@ class WorkerController:
         self._clock = clock
         self._config = config
         self._post = post_event
-        self._extra = extra_problems
         self._busy: dict[tuple[str, str], asyncio.Lock] = {}
         self._written: dict[tuple[str, str], dict[str, Any]] = {}
         self._deleting_since: dict[tuple[str, str], datetime] = {}
@@ -76,14 +73,17 @@ class WorkerController:
         self._written.pop((namespace, name), None)
         self._deleting_since.pop((namespace, name), None)
 
-    async def reconcile(self, body: Mapping[str, Any]) -> Plan:
+    async def reconcile(self, body: Mapping[str, Any],
+                        peers: list[Mapping[str, Any]] | None = None) -> Plan:
+        """One pass; ``peers``: TradingWorkers of the same name in other namespaces."""
         meta = body.get("metadata") or {}
         key = (meta.get("namespace", ""), meta.get("name", ""))
         lock = self._busy.setdefault(key, asyncio.Lock())
         async with lock:
-            return await self._pass(body, key)
+            return await self._pass(body, key, peers or [])
 
-    async def _desired(self, body: Mapping[str, Any], now: datetime) -> Desired:
+    async def _desired(self, body: Mapping[str, Any], now: datetime,
+                       peers: list[Mapping[str, Any]]) -> Desired:
         meta = body.get("metadata") or {}
         spec, problems = None, []
         try:
@@ -97,8 +97,8 @@ class WorkerController:
         if spec is not None and not deleting:
             problems += await preflight(spec, meta.get("namespace", ""), self._kube.read_secret,
                                         self._config)
-        if self._extra is not None and not deleting:
-            problems += self._extra(body)
+        if not deleting:
+            problems = check_worker_id(body, peers) + problems
         return Desired(name=meta.get("name", ""), namespace=meta.get("namespace", ""),
                        uid=meta.get("uid", ""), generation=int(meta.get("generation") or 0),
                        spec=spec, problems=tuple(problems), deleting=deleting,
@@ -108,9 +108,10 @@ class WorkerController:
         session = self._calendar.session(now.date())
         return None if session is None else Session(session.open, session.close)
 
-    async def _pass(self, body: Mapping[str, Any], key: tuple[str, str]) -> Plan:
+    async def _pass(self, body: Mapping[str, Any], key: tuple[str, str],
+                    peers: list[Mapping[str, Any]]) -> Plan:
         now = self._clock.now()
-        desired = await self._desired(body, now)
+        desired = await self._desired(body, now, peers)
         previous = self._written.get(key) or dict(body.get("status") or {})
         pods = await self._kube.list_pods(desired.namespace, desired.name)
         worker = await self._fleet.worker_state(desired.name, now.date())
