@@ -22,6 +22,7 @@ from tradefleet.operator.plan import (
     Problem,
     Reclaim,
     WriteControls,
+    manifest_for,
 )
 from tradefleet.ports.fleet_status import WorkerHoldings
 
@@ -74,8 +75,6 @@ def plan_deletion(desired: Desired, observed: Observed, config: OperatorConfig) 
         return Plan("Terminating", f"no live process to sell: {describe(h)}; left to the "
                     "fleet's orphan reconciliation", tuple(actions), degraded=stuck,
                     retry_in=POLL_S)
-    from tradefleet.operator.reconcile import manifest_for
-
     manifest = manifest_for(desired, observed, config)
     actions += [CreatePod(manifest, recreation=True),
                 Emit("Normal", "PodCreated", f"pod {manifest['metadata']['name']} started "

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from tradefleet.operator.config import OperatorConfig
 from tradefleet.operator.observe import PodState
+from tradefleet.operator.pods import build_pod
 from tradefleet.operator.resources import TradingWorkerSpec
 from tradefleet.ports.fleet_status import WorkerState
 
@@ -118,3 +120,12 @@ class Plan:
     degraded: Problem | None = None      # operator-side trouble: stuck deletion, backoff
     ready_reason: str | None = None      # why not Ready, when the pod alone does not say
     retry_in: float | None = None        # look again this soon (seconds)
+
+
+def manifest_for(desired: Desired, observed: Observed, config: OperatorConfig) -> dict[str, Any]:
+    """The pod to start now: made with the worker row's current epoch (its process will
+    register a higher one) and the recreation count (a fresh name per attempt)."""
+    assert desired.spec is not None
+    return build_pod(name=desired.name, namespace=desired.namespace, uid=desired.uid,
+                     spec=desired.spec, config=config, epoch_before=observed.worker.epoch,
+                     serial=observed.history.recreations)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tradefleet.operator.config import OperatorConfig
+from tradefleet.operator.deletion import plan_deletion
 from tradefleet.operator.observe import PodState
 from tradefleet.operator.plan import (
     Action,
@@ -30,8 +31,9 @@ from tradefleet.operator.plan import (
     Plan,
     Reclaim,
     WriteControls,
+    manifest_for,
 )
-from tradefleet.operator.pods import SPEC_HASH, build_pod
+from tradefleet.operator.pods import SPEC_HASH
 from tradefleet.operator.resources import TradingWorkerSpec
 
 BACKOFF_BASE_S = 10.0
@@ -50,13 +52,6 @@ def backoff_left(observed: Observed) -> float:
         return 0.0
     delay = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** min(h.recreations, 5))
     return max(0.0, delay - age)
-
-
-def manifest_for(desired: Desired, observed: Observed, config: OperatorConfig) -> dict:
-    assert desired.spec is not None
-    return build_pod(name=desired.name, namespace=desired.namespace, uid=desired.uid,
-                     spec=desired.spec, config=config, epoch_before=observed.worker.epoch,
-                     serial=observed.history.recreations)
 
 
 def worker_phase(spec: TradingWorkerSpec, observed: Observed) -> str:
@@ -79,8 +74,6 @@ def worker_phase(spec: TradingWorkerSpec, observed: Observed) -> str:
 
 def plan_worker(desired: Desired, observed: Observed, config: OperatorConfig) -> Plan:
     if desired.deleting:
-        from tradefleet.operator.deletion import plan_deletion
-
         return plan_deletion(desired, observed, config)
     if desired.problems or desired.spec is None:
         return Plan("Degraded", "; ".join(p.message for p in desired.problems),

@@ -47,10 +47,6 @@ EventPoster = Callable[[Mapping[str, Any], str, str, str], None]
 Calendar = Any          # domain.calendar.KrxCalendar: session(day)
 
 
-def parse_time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
-
-
 class WorkerController:
     def __init__(self, *, kube: KubeApi, fleet: FleetStatusStore,
                  controls: WorkerControlsStore, locks: LockService, calendar: Calendar,
