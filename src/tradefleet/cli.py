@@ -8,7 +8,7 @@ import importlib
 import sys
 
 # Subcommand modules, in help order. A module that is missing is skipped, not fatal.
-COMMANDS = ("demo", "worker", "exchange", "report", "db", "secrets", "chaos")
+COMMANDS = ("demo", "worker", "exchange", "report", "db", "secrets", "chaos", "operator")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,6 +22,7 @@ from tradefleet.domain.states import WorkerStatus
 from tradefleet.ports.broker import BrokerPort
 from tradefleet.ports.clock import Clock
 from tradefleet.ports.events import EventSink
+from tradefleet.ports.worker_controls import WorkerControls
 from tradefleet.services.account_reconciler import AccountReconciler
 from tradefleet.services.liquidation_service import LiquidationService
 from tradefleet.services.lock_service import LockService
@@ -31,6 +32,7 @@ from tradefleet.services.worker_registry import WorkerRegistry
 from tradefleet.worker.entry import EntryStep
 
 PositionReader = Callable[[], Awaitable[list[Any]]]
+ControlsReader = Callable[[], Awaitable[WorkerControls]]
 
 
 @dataclass(slots=True)
@@ -51,7 +53,8 @@ class TradingCycle:
                  open_orders: PositionReader, liquidation: LiquidationService,
                  track_timeout_s: float = 5.0,
                  reconcile: Callable[[], Awaitable[Any]] | None = None,
-                 orphans: AccountReconciler | None = None) -> None:
+                 orphans: AccountReconciler | None = None,
+                 controls: ControlsReader | None = None) -> None:
         self.worker_id = worker_id
         self._liquidation = liquidation
         self.epoch = epoch
@@ -71,6 +74,8 @@ class TradingCycle:
         self._orders_open = open_orders
         self.reconcile = reconcile
         self._orphans = orphans
+        self._controls = controls
+        self.buying_paused = False    # the operator's pause (worker_controls.buy_paused)
         self._track_timeout = track_timeout_s
         self.status = WorkerStatus.IDLE
         self.holding: Holding | None = None
@@ -128,6 +133,8 @@ class TradingCycle:
     async def poll(self) -> None:
         """One tick of the state machine; broker read failures end the poll quietly (the
         retry policy already logged and published them)."""
+        if self._controls is not None:
+            await self._apply_controls()
         try:
             if self.status is WorkerStatus.HOLD:
                 await self.hold_poll()
@@ -154,7 +161,7 @@ class TradingCycle:
                 self._log.info("liquidation time reached; buying stopped",
                                liquidation_at=self.liquidation_at.isoformat())
             return
-        if self.buying_stopped:
+        if self.buying_stopped or self.buying_paused:
             return
         result = await self._scanner.scan(self._universe, self.trading_day())
         if not result.ranked:
@@ -171,6 +178,18 @@ class TradingCycle:
             # unknown send: hold the lock and look again next poll; never buy twice
             self.holding = Holding(outcome.lock, 0, 0, Decimal(0))
         await self.move(WorkerStatus.HOLD, symbol=outcome.lock.symbol, reason="entry filled")
+
+    async def _apply_controls(self) -> None:
+        """The operator's orders through the database: pause buying (what is held is still
+        managed), and liquidate from an earlier time than this worker's own clock says."""
+        assert self._controls is not None
+        controls = await self._controls()
+        self.buying_paused = controls.buy_paused
+        at = controls.liquidate_from(self.trading_day())
+        if at is not None and at < self.liquidation_at:
+            self._log.info("liquidation ordered by the operator", liquidation_at=at.isoformat(),
+                           ordered_by=controls.liquidate_requested_by)
+            self.liquidation_at = at
 
     async def _adopt_orphan(self) -> bool:
         """Shares that no live worker owns are taken over and sold by this one."""

@@ -17,6 +17,7 @@ from tradefleet.adapters.postgres.order_store import PostgresOrderStore
 from tradefleet.adapters.postgres.orphan_store import PostgresOrphanStore
 from tradefleet.adapters.postgres.position_store import open_positions
 from tradefleet.adapters.postgres.summary_store import PostgresSummaryStore
+from tradefleet.adapters.postgres.worker_controls_store import read_controls
 from tradefleet.adapters.postgres.worker_store import PostgresWorkerStore
 from tradefleet.adapters.telemetry.redaction import register_secret
 from tradefleet.domain.costs import CostModel
@@ -129,7 +130,8 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
             open_positions=lambda: open_positions(db.pool, worker_id),
             open_orders=lambda: order_store.open_orders(worker_id),
             liquidation=liquidation, track_timeout_s=track_timeout_s,
-            reconcile=lambda: follower.follow(worker_id), orphans=orphans)
+            reconcile=lambda: follower.follow(worker_id), orphans=orphans,
+            controls=lambda: read_controls(db.pool, worker_id))
 
     config = WorkerConfig(
         worker_id=worker_id, mode=settings.mode,

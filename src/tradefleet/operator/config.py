@@ -1,0 +1,109 @@
+"""The operator's own settings, from ``TRADEFLEET_OPERATOR_*`` environment variables. Bad
+values stop start-up with every problem named by its variable; nothing is watched or written
+before the whole configuration is valid."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from tradefleet.domain.errors import ConfigError
+
+PREFIX = "TRADEFLEET_OPERATOR_"
+NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+SECRET_REF = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)/([-._a-zA-Z0-9]+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class SecretKeyRef:
+    name: str
+    key: str
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    namespaces: tuple[str, ...]
+    worker_image: str
+    # the database DSN every worker pod gets, from a Secret in the worker's namespace
+    db_secret: SecretKeyRef | None = None
+    # or literally (local clusters and tests only: it shows in the pod spec)
+    pod_db_dsn: str | None = None
+    pod_db_sslmode: str | None = None
+    worker_health_port: int = 8080
+    resync_seconds: float = 10.0
+    delete_timeout_seconds: float = 600.0
+    pre_open_minutes: int = 5
+    identity: str = "tradefleet-operator"
+    liveness_port: int = 8081
+    # watch requests end after this long (server side) and are restarted; None: never
+    watch_timeout_seconds: float | None = 300.0
+    log_level: str = "INFO"
+    # passed to every worker pod as is (OTEL_* of the operator's environment)
+    pod_env: Mapping[str, str] = field(default_factory=dict)
+    # TRADEFLEET_SIM_CLOCK: simulated sessions (sim mode pods only)
+    sim_clock: str | None = None
+
+
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float,
+            problems: list[str]) -> float:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        problems.append(f"{PREFIX}{name}: not a number: {raw!r}")
+        return default
+    if not low <= value <= high:
+        problems.append(f"{PREFIX}{name}: must be in {low:g}..{high:g}, got {raw}")
+    return value
+
+
+def load_operator_config(environ: Mapping[str, str] | None = None) -> OperatorConfig:
+    env = os.environ if environ is None else environ
+    problems: list[str] = []
+    raw_ns = env.get(PREFIX + "NAMESPACES") or env.get("POD_NAMESPACE", "")
+    namespaces = tuple(n.strip() for n in raw_ns.split(",") if n.strip())
+    if not namespaces:
+        problems.append(f"{PREFIX}NAMESPACES: list the namespaces to watch (comma-separated)")
+    problems += [f"{PREFIX}NAMESPACES: not a namespace name: {n!r}" for n in namespaces
+                 if not NAMESPACE.match(n)]
+    image = env.get(PREFIX + "WORKER_IMAGE", "").strip()
+    if not image:
+        problems.append(f"{PREFIX}WORKER_IMAGE: the image worker pods run (unless a "
+                        "TradingWorker sets spec.pod.image)")
+    db_secret = None
+    raw_ref = env.get(PREFIX + "DB_SECRET", "").strip()
+    if raw_ref:
+        found = SECRET_REF.match(raw_ref)
+        if found is None:
+            problems.append(f"{PREFIX}DB_SECRET: expected SECRET/KEY, got {raw_ref!r}")
+        else:
+            db_secret = SecretKeyRef(found.group(1), found.group(3))
+    pod_dsn = env.get(PREFIX + "POD_DB_DSN") or None
+    if db_secret is None and pod_dsn is None:
+        problems.append(f"{PREFIX}DB_SECRET: name the Secret (SECRET/KEY) holding the DSN "
+                        "worker pods use")
+    sslmode = env.get(PREFIX + "POD_DB_SSLMODE") or None
+    config = OperatorConfig(
+        namespaces=namespaces, worker_image=image, db_secret=db_secret, pod_db_dsn=pod_dsn,
+        pod_db_sslmode=sslmode,
+        worker_health_port=int(_number(env, "WORKER_HEALTH_PORT", 8080, 1, 65535, problems)),
+        resync_seconds=_number(env, "RESYNC_SECONDS", 10.0, 1, 600, problems),
+        delete_timeout_seconds=_number(env, "DELETE_TIMEOUT_SECONDS", 600.0, 10, 86400,
+                                       problems),
+        pre_open_minutes=int(_number(env, "PRE_OPEN_MINUTES", 5, 0, 120, problems)),
+        identity=env.get(PREFIX + "IDENTITY") or "tradefleet-operator",
+        liveness_port=int(_number(env, "LIVENESS_PORT", 8081, 0, 65535, problems)),
+        log_level=(env.get(PREFIX + "LOG_LEVEL") or "INFO").upper(),
+        pod_env={k: v for k, v in env.items() if k.startswith("OTEL_")},
+        sim_clock=env.get("TRADEFLEET_SIM_CLOCK") or None)
+    if config.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        problems.append(f"{PREFIX}LOG_LEVEL: one of DEBUG, INFO, WARNING, ERROR")
+    if not re.match(r"^[a-z0-9][a-z0-9-]{0,62}$", config.identity):
+        problems.append(f"{PREFIX}IDENTITY: lower-case letters, digits and '-'")
+    if problems:
+        raise ConfigError("invalid operator configuration:\n  - " + "\n  - ".join(problems))
+    return config

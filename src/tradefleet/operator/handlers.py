@@ -1,0 +1,146 @@
+"""kopf is the transport: every trigger of a TradingWorker (create, update, resume, the
+periodic resync, an event of one of its pods, deletion behind the finalizer) runs the same
+level-triggered reconcile pass; a LiquidationSchedule runs as one daemon that sleeps until
+its next moment. No handler keeps progress of its own (see the reference on why).
+
+The handlers are plain coroutines (``make_handlers``) so that they can be called with a
+``kopf.Body`` in tests; ``build_registry`` only attaches them to kopf's triggers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import kopf
+
+from tradefleet.operator.plan import Finalize
+from tradefleet.operator.pods import MANAGED_BY, WORKER_LABEL
+from tradefleet.operator.resources import GROUP, SCHEDULES, VERSION, WORKERS
+from tradefleet.operator.runtime import OperatorRuntime
+
+FINALIZER = f"{GROUP}/finalizer"
+INDEX = "tradingworkers"
+Handler = Callable[..., Awaitable[Any]]
+
+
+def plain(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A detached copy of a kopf body (kopf updates its own views in place)."""
+    return json.loads(json.dumps(dict(body), default=dict))
+
+
+def apply_settings(settings: kopf.OperatorSettings, runtime: OperatorRuntime) -> None:
+    """Deliberate persistence: our own finalizer name, progress and diff-base in annotations
+    under our prefix; kopf's log lines are not posted as Events (ours are explicit); no
+    cluster-wide scanning, so the operator needs no right to list namespaces or CRDs."""
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration")
+    settings.posting.loggers = False
+    settings.posting.level = logging.INFO
+    settings.scanning.disabled = True
+    timeout = runtime.config.watch_timeout_seconds
+    settings.watching.server_timeout = timeout
+    settings.watching.client_timeout = None if timeout is None else timeout + 30
+    settings.execution.max_workers = 8
+
+
+@dataclass(frozen=True)
+class Handlers:
+    index: Callable[..., dict]
+    changed: Handler          # create / update / resume
+    resync: Handler           # timer
+    pod_event: Handler
+    deleted: Handler
+    schedule: Handler         # daemon
+    login: Handler
+    probe: Handler
+
+
+def peers_of(body: Mapping[str, Any], index: Mapping | None) -> list[dict[str, Any]]:
+    """TradingWorkers of the same name in the other watched namespaces (kopf's index)."""
+    meta = body.get("metadata") or {}
+    return [tw for (namespace, name) in list(index or {})
+            if name == meta.get("name") and namespace != meta.get("namespace")
+            for tw in (index or {})[(namespace, name)]]
+
+
+def make_handlers(runtime: OperatorRuntime) -> Handlers:
+    workers = runtime.workers
+
+    def index(namespace: str, name: str, body: kopf.Body,
+              **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
+        return {(namespace, name): plain(body)}
+
+    async def changed(body: kopf.Body, **kwargs: Any) -> None:
+        await workers.reconcile(plain(body), peers_of(body, kwargs.get(INDEX)))
+
+    async def pod_event(body: kopf.Body, tradingworkers: Mapping, **_: Any) -> None:
+        """A pod of ours changed: reconcile its TradingWorker (from kopf's index)."""
+        meta = body.get("metadata", {})
+        key = (meta.get("namespace"), (meta.get("labels") or {}).get(WORKER_LABEL))
+        for tw in list(tradingworkers.get(key, [])):
+            await workers.reconcile(tw, peers_of(tw, tradingworkers))
+
+    async def deleted(body: kopf.Body, namespace: str, name: str, **_: Any) -> None:
+        """Behind the finalizer: the same pass, repeated until it says the worker is flat
+        and stopped (a stuck wait is reported by the pass itself: Degraded and an Event)."""
+        while True:
+            plan = await workers.reconcile(plain(body))
+            if any(isinstance(a, Finalize) for a in plan.actions):
+                workers.forget(namespace, name)
+                return
+            await asyncio.sleep(max(1.0, plan.retry_in or 5.0))
+
+    async def schedule(body: kopf.Body, stopped: Any, tradingworkers: Mapping,
+                       **_: Any) -> None:
+        while not stopped:
+            members = [tw for key in list(tradingworkers) for tw in tradingworkers[key]]
+            wake_in = await runtime.schedules.tick(plain(body), members)
+            await stopped.wait(wake_in)
+
+    login, probe = _operator_handlers(runtime)
+    return Handlers(index=index, changed=changed, resync=changed, pod_event=pod_event,
+                    deleted=deleted, schedule=schedule, login=login, probe=probe)
+
+
+def _operator_handlers(runtime: OperatorRuntime) -> tuple[Handler, Handler]:
+    async def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        """The service account in a pod, else the kubeconfig (as KubeApi does)."""
+        if runtime.connection is not None:
+            return runtime.connection
+        return await kopf.login_via_async_client(**kwargs)
+
+    async def probe(**_: Any) -> str:
+        """Part of the liveness endpoint: the operator's database answers."""
+        return str(await runtime.db.db_now())
+
+    return login, probe
+
+
+def build_registry(runtime: OperatorRuntime) -> kopf.OperatorRegistry:
+    registry = kopf.OperatorRegistry()
+    h = make_handlers(runtime)
+    tw = (GROUP, VERSION, WORKERS)
+
+    def settings(settings: kopf.OperatorSettings, **_: Any) -> None:
+        apply_settings(settings, runtime)
+
+    kopf.on.startup(registry=registry)(settings)
+    kopf.on.login(registry=registry)(h.login)
+    kopf.on.probe(id="postgres", registry=registry)(h.probe)
+    kopf.index(*tw, id=INDEX, registry=registry)(h.index)
+    for trigger in (kopf.on.resume, kopf.on.create, kopf.on.update):
+        trigger(*tw, id="reconcile", registry=registry)(h.changed)
+    kopf.timer(*tw, id="resync", interval=runtime.config.resync_seconds,
+               registry=registry)(h.resync)
+    kopf.on.event("v1", "pods", id="pod-event", labels=dict(MANAGED_BY),
+                  registry=registry)(h.pod_event)
+    kopf.on.delete(*tw, id="finalize", registry=registry)(h.deleted)
+    kopf.daemon(GROUP, VERSION, SCHEDULES, id="schedule", cancellation_timeout=30,
+                registry=registry)(h.schedule)
+    return registry

@@ -1,0 +1,160 @@
+"""Runs reconcile passes of TradingWorkers: observes (pods through the API, the worker
+through Postgres), plans (reconcile.plan_worker, a plain function) and carries the plan out.
+One pass at a time per TradingWorker, whichever trigger asked for it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from tradefleet.operator.config import OperatorConfig
+from tradefleet.operator.kube import KubeApi
+from tradefleet.operator.observe import pod_state
+from tradefleet.operator.plan import (
+    ClearControls,
+    CreatePod,
+    DeletePod,
+    Desired,
+    Emit,
+    Finalize,
+    Observed,
+    Plan,
+    Problem,
+    Reclaim,
+    Session,
+    WriteControls,
+)
+from tradefleet.operator.preflight import check_worker_id, preflight
+from tradefleet.operator.reconcile import plan_worker
+from tradefleet.operator.resources import SpecError, parse_worker_spec
+from tradefleet.operator.status import (
+    build_status,
+    history_of,
+    transition_events,
+    without_nones,
+)
+from tradefleet.ports.clock import Clock
+from tradefleet.ports.fleet_status import FleetStatusStore
+from tradefleet.ports.worker_controls import WorkerControlsStore
+from tradefleet.services.lock_service import LockService
+
+# (body, type, reason, message): kopf.event in the operator
+EventPoster = Callable[[Mapping[str, Any], str, str, str], None]
+Calendar = Any          # domain.calendar.KrxCalendar: session(day)
+
+
+class WorkerController:
+    def __init__(self, *, kube: KubeApi, fleet: FleetStatusStore,
+                 controls: WorkerControlsStore, locks: LockService, calendar: Calendar,
+                 clock: Clock, config: OperatorConfig, post_event: EventPoster) -> None:
+        self._kube = kube
+        self._fleet = fleet
+        self._controls = controls
+        self._locks = locks
+        self._calendar = calendar
+        self._clock = clock
+        self._config = config
+        self._post = post_event
+        self._busy: dict[tuple[str, str], asyncio.Lock] = {}
+        self._written: dict[tuple[str, str], dict[str, Any]] = {}
+        self._deleting_since: dict[tuple[str, str], datetime] = {}
+        self._log = structlog.get_logger("tradefleet.operator")
+
+    def forget(self, namespace: str, name: str) -> None:
+        self._busy.pop((namespace, name), None)
+        self._written.pop((namespace, name), None)
+        self._deleting_since.pop((namespace, name), None)
+
+    async def reconcile(self, body: Mapping[str, Any],
+                        peers: list[Mapping[str, Any]] | None = None) -> Plan:
+        """One pass; ``peers``: TradingWorkers of the same name in other namespaces."""
+        meta = body.get("metadata") or {}
+        key = (meta.get("namespace", ""), meta.get("name", ""))
+        lock = self._busy.setdefault(key, asyncio.Lock())
+        async with lock:
+            return await self._pass(body, key, peers or [])
+
+    async def _desired(self, body: Mapping[str, Any], now: datetime,
+                       peers: list[Mapping[str, Any]]) -> Desired:
+        meta = body.get("metadata") or {}
+        spec, problems = None, []
+        try:
+            spec = parse_worker_spec(body.get("spec"))
+        except SpecError as exc:
+            problems = [Problem("InvalidSpec", p) for p in exc.problems]
+        deleting = bool(meta.get("deletionTimestamp"))
+        key = (meta.get("namespace", ""), meta.get("name", ""))
+        if deleting:       # timed by the operator's clock, from when it first saw it
+            self._deleting_since.setdefault(key, now)
+        if spec is not None and not deleting:
+            problems += await preflight(spec, meta.get("namespace", ""), self._kube.read_secret,
+                                        self._config)
+        if not deleting:
+            problems = check_worker_id(body, peers) + problems
+        return Desired(name=meta.get("name", ""), namespace=meta.get("namespace", ""),
+                       uid=meta.get("uid", ""), generation=int(meta.get("generation") or 0),
+                       spec=spec, problems=tuple(problems), deleting=deleting,
+                       deletion_started=self._deleting_since.get(key))
+
+    def _session(self, now: datetime) -> Session | None:
+        session = self._calendar.session(now.date())
+        return None if session is None else Session(session.open, session.close)
+
+    async def _pass(self, body: Mapping[str, Any], key: tuple[str, str],
+                    peers: list[Mapping[str, Any]]) -> Plan:
+        now = self._clock.now()
+        desired = await self._desired(body, now, peers)
+        previous = self._written.get(key) or dict(body.get("status") or {})
+        pods = await self._kube.list_pods(desired.namespace, desired.name)
+        worker = await self._fleet.worker_state(desired.name, now.date())
+        observed = Observed(pods=tuple(pod_state(p) for p in pods), worker=worker, now=now,
+                            session=self._session(now), history=history_of(previous))
+        plan = plan_worker(desired, observed, self._config)
+        await self._carry_out(body, desired, plan)
+        status = build_status(desired, observed, plan, previous)
+        if without_nones(status) != {k: v for k, v in previous.items() if k in status}:
+            if not any(isinstance(a, Finalize) for a in plan.actions):
+                await self._kube.patch_worker_status(desired.namespace, desired.name, status)
+            self._written[key] = without_nones(status)
+        for event in transition_events(previous, status):
+            self._post(body, event.type, event.reason, event.message)
+        return plan
+
+    async def _carry_out(self, body: Mapping[str, Any], desired: Desired, plan: Plan) -> None:
+        ns, name = desired.namespace, desired.name
+        for action in plan.actions:
+            if isinstance(action, WriteControls):
+                if action.paused is not None:
+                    await self._controls.set_paused(name, action.paused)
+                if action.liquidate_at is not None:
+                    await self._controls.request_liquidation(
+                        name, action.liquidate_at, f"{self._config.identity}/delete")
+            elif isinstance(action, ClearControls):
+                await self._controls.clear(name)
+            elif isinstance(action, Reclaim):
+                await self._reclaim(body, name)
+            elif isinstance(action, CreatePod):
+                created = await self._kube.create_pod(ns, action.manifest)
+                self._log.info("pod created" if created else "pod exists already",
+                               worker_id=name, pod=action.manifest["metadata"]["name"],
+                               recreation=action.recreation)
+            elif isinstance(action, DeletePod):
+                await self._kube.delete_pod(ns, action.name, action.grace_seconds)
+                self._log.info("pod deleted", worker_id=name, pod=action.name,
+                               reason=action.reason, grace_seconds=action.grace_seconds)
+                if action.reason not in ("SpecChanged", "Deleting"):
+                    self._post(body, "Warning" if action.grace_seconds == 0 else "Normal",
+                               "PodDeleted", f"pod {action.name} deleted: {action.reason}")
+            elif isinstance(action, Emit):
+                self._post(body, action.type, action.reason, action.message)
+
+    async def _reclaim(self, body: Mapping[str, Any], name: str) -> None:
+        reclaimed = await self._locks.reclaim_expired()
+        self._log.warning("stale workers reclaimed", reclaimed=reclaimed, for_worker=name)
+        if name in reclaimed:
+            self._post(body, "Warning", "HeartbeatStale", "heartbeat in Postgres older than its "
+                       "TTL: locks reclaimed through the fence and the worker marked EXIT")

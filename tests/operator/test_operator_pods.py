@@ -1,0 +1,159 @@
+"""The pod manifest of a TradingWorker: ownership, labels, probes on the worker's own health
+endpoints, secrets by reference, and an environment that the worker's real settings loader
+turns back into exactly the spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from tests.operator.factories import CONFIG, SPEC
+
+from tradefleet.operator.config import OperatorConfig, SecretKeyRef
+from tradefleet.operator.pods import EPOCH_BEFORE, SPEC_HASH, build_pod, labels_for
+from tradefleet.operator.resources import parse_worker_spec
+from tradefleet.settings import load_settings
+from tradefleet.settings.secrets import encrypt
+
+PAPER = {**SPEC, "mode": "paper", "broker": {"baseUrl": "https://paper.example:29443",
+                                            "rateLimitPerSecond": 2},
+         "credentials": {"secretName": "kis-paper", "keySecretName": "fleet-key"},
+         "liquidationOffsetMinutes": 12, "pollIntervalSeconds": 2.5,
+         "strategy": {"name": "ma_breakout", "params": {"short": 3, "long": 15,
+                                                        "min_score": 0.01}},
+         "locks": {"ttlSeconds": 15, "heartbeatIntervalSeconds": 5},
+         "pod": {"image": "reg/tf:2", "terminationGracePeriodSeconds": 120,
+                 "nodeSelector": {"pool": "trading"},
+                 "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "t",
+                                  "effect": "NoSchedule"}]}}
+
+
+def _pod(spec: dict, config: OperatorConfig = CONFIG, **kw) -> dict:  # noqa: ANN003
+    return build_pod(name=kw.pop("name", "w-1"), namespace="trading", uid="uid-9",
+                     spec=parse_worker_spec(spec), config=config,
+                     epoch_before=kw.pop("epoch_before", 4), serial=kw.pop("serial", 0))
+
+
+def _resolved_env(pod: dict, secrets: dict[str, dict[str, str]], key_dir: Path) -> dict:
+    """The environment a kubelet would give the container: secretKeyRefs resolved, the key
+    Secret's volume written to ``key_dir`` (and the variable pointed there)."""
+    env = {}
+    (container,) = pod["spec"]["containers"]
+    for item in container["env"]:
+        if "valueFrom" in item:
+            ref = item["valueFrom"]["secretKeyRef"]
+            env[item["name"]] = secrets[ref["name"]][ref["key"]]
+        else:
+            env[item["name"]] = item["value"]
+    for volume in pod["spec"]["volumes"]:
+        if "secret" in volume:
+            (mount,) = [m for m in container["volumeMounts"] if m["name"] == volume["name"]]
+            for item in volume["secret"]["items"]:
+                (key_dir / item["path"]).write_text(secrets[volume["secret"]["secretName"]][
+                    item["key"]])
+            env["TRADEFLEET_KEY_FILE"] = env["TRADEFLEET_KEY_FILE"].replace(
+                mount["mountPath"], str(key_dir))
+    return env
+
+
+def test_the_pod_is_owned_labelled_probed_and_never_restarted_in_place():
+    pod = _pod(SPEC)
+    meta, spec = pod["metadata"], pod["spec"]
+    assert meta["ownerReferences"] == [{
+        "apiVersion": "tradefleet.io/v1alpha1", "kind": "TradingWorker", "name": "w-1",
+        "uid": "uid-9", "controller": True, "blockOwnerDeletion": True}]
+    assert meta["labels"] == labels_for("w-1")
+    assert meta["labels"]["app.kubernetes.io/managed-by"] == "tradefleet-operator"
+    assert meta["annotations"][EPOCH_BEFORE] == "4" and len(meta["annotations"][SPEC_HASH]) == 16
+    assert spec["restartPolicy"] == "Never" and spec["automountServiceAccountToken"] is False
+    assert spec["terminationGracePeriodSeconds"] == 90
+    (container,) = spec["containers"]
+    assert container["command"] == ["tradefleet", "worker"]
+    assert container["image"] == "tradefleet:test"
+    assert container["ports"] == [{"name": "health", "containerPort": 8080}]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
+    assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
+    env = {e["name"]: e for e in container["env"]}
+    assert env["TRADEFLEET_HEALTH_PORT"]["value"] == "8080"
+    assert env["TRADEFLEET_DB__DSN"] == {"name": "TRADEFLEET_DB__DSN", "valueFrom": {
+        "secretKeyRef": {"name": "tradefleet-db", "key": "dsn"}}}
+    assert "TRADEFLEET_BROKER__APPKEY" not in env          # sim: the simulator's defaults
+
+
+def test_overrides_reach_the_pod_and_secrets_stay_references():
+    pod = _pod(PAPER)
+    spec = pod["spec"]
+    (container,) = spec["containers"]
+    assert container["image"] == "reg/tf:2" and spec["terminationGracePeriodSeconds"] == 120
+    assert spec["nodeSelector"] == {"pool": "trading"}
+    assert spec["tolerations"][0]["key"] == "dedicated"
+    env = {e["name"]: e for e in container["env"]}
+    for name, key in (("TRADEFLEET_BROKER__APPKEY", "appkey"),
+                      ("TRADEFLEET_BROKER__APPSECRET", "appsecret"),
+                      ("TRADEFLEET_ACCOUNT__CANO", "cano")):
+        assert env[name]["valueFrom"]["secretKeyRef"] == {"name": "kis-paper", "key": key}
+    (key_volume,) = [v for v in spec["volumes"] if "secret" in v]
+    assert key_volume["secret"]["secretName"] == "fleet-key"
+    assert key_volume["secret"]["defaultMode"] == 0o400
+    secret_env = [e for e in container["env"] if e["name"].endswith(("APPKEY", "APPSECRET",
+                                                                      "CANO"))]
+    assert all("value" not in e for e in secret_env) and len(secret_env) == 3
+
+
+def test_the_worker_settings_loader_reads_back_exactly_the_spec(tmp_path: Path):
+    fernet_key = Fernet.generate_key()
+    fernet = Fernet(fernet_key)
+    secrets = {"kis-paper": {"appkey": encrypt(fernet, "PSAPPKEY123"),
+                             "appsecret": encrypt(fernet, "app-secret"),
+                             "cano": encrypt(fernet, "50001234")},
+               "fleet-key": {"key": fernet_key.decode()},
+               "tradefleet-db": {"dsn": "postgresql://tf@127.0.0.1:5432/tradefleet"}}
+    env = _resolved_env(_pod(PAPER), secrets, tmp_path)
+    settings = load_settings(None, env)
+    assert settings.worker_id == "w-1" and settings.mode == "paper"
+    assert settings.broker.base_url == "https://paper.example:29443"
+    assert settings.broker.rate_limit_per_second == 2
+    assert settings.broker.appkey.get_secret_value() == "PSAPPKEY123"
+    assert settings.account.cano.get_secret_value() == "50001234"
+    assert (settings.risk.capital_limit, settings.risk.daily_loss_limit) == (5_000_000, 1_000_000)
+    assert settings.risk.liquidation_offset_minutes == 12
+    assert settings.poll_interval_seconds == 2.5
+    assert settings.universe == ["005930", "000660"]
+    assert settings.strategy.params == {"short": 3, "long": 15, "min_score": 0.01}
+    assert (settings.locks.ttl_seconds, settings.locks.heartbeat_interval_seconds) == (15, 5)
+    assert settings.health_port == 8080
+    assert settings.db.dsn.get_secret_value().startswith("postgresql://tf@127.0.0.1")
+
+
+def test_otel_is_passed_through_and_the_sim_clock_only_to_sim_pods():
+    config = OperatorConfig(namespaces=("t",), worker_image="i", pod_db_dsn="postgresql://x",
+                            pod_env={"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel:4318",
+                                     "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=prod"},
+                            sim_clock='{"speed": 60}')
+
+    def env_of(spec: dict) -> dict:
+        (container,) = _pod(spec, config)["spec"]["containers"]
+        return {e["name"]: e.get("value") for e in container["env"]}
+    sim = env_of(SPEC)
+    assert sim["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel:4318"
+    assert sim["OTEL_SERVICE_NAME"] == "tradefleet-worker"
+    assert sim["OTEL_RESOURCE_ATTRIBUTES"] == \
+        "deployment.environment=prod,service.instance.id=w-1"
+    assert sim["TRADEFLEET_SIM_CLOCK"] == '{"speed": 60}'
+    assert sim["TRADEFLEET_DB__DSN"] == "postgresql://x"
+    assert "TRADEFLEET_SIM_CLOCK" not in env_of(PAPER)
+
+
+def test_names_fit_a_hostname_and_differ_per_attempt_and_hash_follows_the_spec():
+    long_name = "w" * 63
+    names = {_pod(SPEC, name=long_name, serial=s, epoch_before=e)["metadata"]["name"]
+             for s in range(3) for e in range(3)}
+    assert len(names) == 9 and all(len(n) <= 63 for n in names)
+    same = [_pod(SPEC, serial=s)["metadata"]["annotations"][SPEC_HASH] for s in range(2)]
+    assert same[0] == same[1]
+    changed = _pod({**SPEC, "pollIntervalSeconds": 7})["metadata"]["annotations"][SPEC_HASH]
+    assert changed != same[0]
+    config = OperatorConfig(namespaces=("t",), worker_image="other:1",
+                            db_secret=SecretKeyRef("tradefleet-db", "dsn"))
+    assert _pod(SPEC, config)["metadata"]["annotations"][SPEC_HASH] != same[0]
