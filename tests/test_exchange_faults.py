@@ -128,12 +128,12 @@ async def test_cancel_lost_after_accept_while_modify_works() -> None:
 
 
 async def test_get_order_times_out_while_find_orders_works() -> None:
-    async with rig(timeout_seconds=0.3) as r:
+    async with rig(timeout_seconds=1.0) as r:
         symbol = _liquid(r.market)
         low = r.market.quote(symbol).lower_limit
         since = r.clock.now()
         a = await r.broker.place_order(_resting_buy(2, symbol, low, "a"))
-        rule = await arm(r, operation="get_order", kind="timeout", delay=1.0)
+        rule = await arm(r, operation="get_order", kind="timeout", delay=2.0)
         day = r.clock.now().date()
         found = await r.broker.find_orders(day, symbol, Side.BUY, since)
         assert [o.broker_order_id for o in found] == [a.broker_order_id]
@@ -321,11 +321,11 @@ async def test_timeout_is_bounded_by_default_and_by_its_delay() -> None:
 
 
 async def test_hang_after_accept_places_the_order_and_holds_the_answer() -> None:
-    async with rig(timeout_seconds=0.3) as r:
+    async with rig(timeout_seconds=1.0) as r:
         symbol = _liquid(r.market)
         low = r.market.quote(symbol).lower_limit
         since = r.clock.now()
-        await arm(r, operation="place_order", kind="hang_after_accept", delay=1.0, count=1)
+        await arm(r, operation="place_order", kind="hang_after_accept", delay=2.0, count=1)
         with pytest.raises(AmbiguousOrderOutcome):
             await r.broker.place_order(_resting_buy(3, symbol, low))
         found = await r.broker.find_orders(r.clock.now().date(), symbol, Side.BUY, since)

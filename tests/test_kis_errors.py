@@ -93,12 +93,12 @@ async def test_dropped_order_response_is_ambiguous_and_order_exists_once() -> No
 
 
 async def test_order_post_timeout_and_5xx_are_ambiguous_never_resent() -> None:
-    async with rig(timeout_seconds=0.3) as r:
+    async with rig(timeout_seconds=1.0) as r:
         symbol = r.market.symbols()[2]
         q = r.market.quote(symbol)
         req = OrderRequest("t", symbol, Side.BUY, OrderType.LIMIT, 1, q.lower_limit)
         await r.admin("POST", "faults", {"operation": "place_order", "kind": "timeout",
-                                         "delay": 0.8, "count": 1})
+                                         "delay": 2.0, "count": 1})
         with pytest.raises(AmbiguousOrderOutcome):
             await r.broker.place_order(req)
         await r.admin("POST", "faults", {"operation": "place_order", "kind": "error",
@@ -109,10 +109,10 @@ async def test_order_post_timeout_and_5xx_are_ambiguous_never_resent() -> None:
 
 
 async def test_read_timeout_and_5xx_map_to_broker_errors() -> None:
-    async with rig(timeout_seconds=0.3) as r:
+    async with rig(timeout_seconds=1.0) as r:
         symbol = r.market.symbols()[0]
         await r.admin("POST", "faults", {"operation": "get_balance", "kind": "timeout",
-                                         "delay": 0.8, "count": 1})
+                                         "delay": 2.0, "count": 1})
         with pytest.raises(BrokerTimeout):
             await r.broker.get_balance()
         await r.admin("POST", "faults", {"operation": "get_buyable_qty", "kind": "error",

@@ -77,21 +77,21 @@ async def test_rate_limited_modify_and_cancel_are_resent_or_definite() -> None:
 
 
 async def test_order_post_timing_out_after_a_rate_limit_refusal_is_ambiguous() -> None:
-    async with probed(timeout_seconds=0.3) as r:
+    async with probed(timeout_seconds=1.0) as r:
         req = _limit_buy(r.ex, "t")
         # refused first (EGW00201, definite), then the resend reaches the order system and
         # its answer never comes: that one may have been placed
         await r.fault(operation="place_order", kind="rate_limit", count=1)
-        await r.fault(operation="place_order", kind="timeout", delay=0.8, count=1)
+        await r.fault(operation="place_order", kind="timeout", delay=2.0, count=1)
         with pytest.raises(AmbiguousOrderOutcome):
             await r.broker.place_order(req)
         assert len(r.ex.bodies(CASH)) == 2
 
 
 async def test_order_post_timeout_and_other_5xx_stay_ambiguous() -> None:
-    async with probed(timeout_seconds=0.3) as r:
+    async with probed(timeout_seconds=1.0) as r:
         req = _limit_buy(r.ex, "a")
-        await r.fault(operation="place_order", kind="timeout", delay=0.8, count=1)
+        await r.fault(operation="place_order", kind="timeout", delay=2.0, count=1)
         with pytest.raises(AmbiguousOrderOutcome):
             await r.broker.place_order(req)
         await r.fault(operation="place_order", kind="error", count=1)

@@ -21,7 +21,7 @@ from tradefleet.domain.orders import Side
 from tradefleet.ports.broker import BrokerPort
 
 AT = datetime(2026, 11, 24, 10, 0, tzinfo=SEOUL)
-OPTIONS = {"timeout": {"delay": 0.6}, "error": {}, "rate_limit": {},
+OPTIONS = {"timeout": {"delay": 2.0}, "error": {}, "rate_limit": {},
            "drop_after_accept": {}}
 
 
@@ -61,7 +61,7 @@ async def _outcome(broker: BrokerPort, market: SimMarket,
 async def test_sim_broker_raises_what_kis_broker_raises(operation: str, kind: str) -> None:
     # a short client timeout only where the timeout itself is the fault: elsewhere a busy
     # machine's slow answer must not turn into a timeout
-    timeout = 0.3 if kind == "timeout" else 5.0
+    timeout = 1.0 if kind == "timeout" else 5.0
     async with rig(timeout_seconds=timeout, rate_budget_seconds=0.3) as r:
         issuer = KisTokenIssuer(r.session, Credentials(r.base_url, APPKEY, APPSECRET),
                                 timeout_seconds=timeout)
