@@ -5,14 +5,22 @@ The settings decide what is allowed (settings/database_rules.py: paper and real 
 verified TLS to a network database unless db.allow_insecure); here, whatever the caller, the
 DSN's password is registered for redaction before any connection attempt, an undecrypted
 ``enc:`` password is refused, and a network connection without certificate verification is
-logged as a WARNING."""
+logged as a WARNING.
+
+A database that is not reachable yet (a pod started before its PostgreSQL, a failover in
+progress) is waited for, with backoff, up to ``wait_seconds``; then, as for a DSN the server
+refuses (wrong password, no such database), the caller gets a ConfigError naming ``db.dsn``,
+never a traceback."""
 
 from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from pathlib import Path
 from urllib.parse import quote
+
+import asyncpg
 
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.postgres.migrate import migrate
@@ -21,6 +29,14 @@ from tradefleet.adapters.telemetry.redaction import register_secret
 from tradefleet.domain.errors import ConfigError
 from tradefleet.settings.dsn import VERIFYING, DsnError, parse_dsn
 from tradefleet.settings.secrets import is_encrypted
+
+# the server is not there (yet): worth waiting for
+_UNREACHABLE = (OSError, asyncio.TimeoutError, asyncpg.CannotConnectNowError,
+                asyncpg.TooManyConnectionsError, asyncpg.ConnectionDoesNotExistError)
+# the server answered and refused: waiting would not change it
+_REFUSED = (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidPasswordError,
+            asyncpg.InvalidCatalogNameError, ssl.SSLError)
+WAIT_SECONDS = 30.0
 
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
@@ -43,6 +59,7 @@ def ssl_context(sslmode: str | None, sslrootcert: str | None) -> ssl.SSLContext 
 async def connect_database(
     dsn: str | None, *, sslmode: str | None = None, sslrootcert: str | None = None,
     min_size: int = 1, max_size: int = 10, durable_by_default: bool = True,
+    wait_seconds: float = WAIT_SECONDS,
 ) -> Database:
     """The process's Database. ``dsn=None``: the embedded server under the state dir."""
     if dsn is None:
@@ -51,9 +68,27 @@ async def connect_database(
         dsn = await asyncio.to_thread(start_embedded)
     else:
         check_transport(dsn, sslmode)
-    return await Database.connect(
-        dsn, min_size=min_size, max_size=max_size, ssl=ssl_context(sslmode, sslrootcert),
-        durable_by_default=durable_by_default)
+    tls = ssl_context(sslmode, sslrootcert)
+    deadline = time.monotonic() + wait_seconds
+    delay, attempt = 0.25, 0
+    while True:
+        attempt += 1
+        try:
+            return await Database.connect(dsn, min_size=min_size, max_size=max_size, ssl=tls,
+                                          durable_by_default=durable_by_default)
+        except _REFUSED as exc:
+            raise ConfigError(f"db.dsn: the database refused the connection "
+                              f"({type(exc).__name__}: {exc})") from None
+        except _UNREACHABLE as exc:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ConfigError(
+                    f"db.dsn: the database is not reachable after {attempt} attempt(s) over "
+                    f"{wait_seconds:g} s ({type(exc).__name__}: {exc})") from None
+            get_logger().warning("database not reachable yet; retrying", attempt=attempt,
+                                 error_type=type(exc).__name__, retry_in_s=round(delay, 2))
+            await asyncio.sleep(min(delay, left))
+            delay = min(delay * 2, 5.0)
 
 
 def check_transport(dsn: str, sslmode: str | None) -> None:
