@@ -181,6 +181,7 @@ def test_bundled_postgres_jaeger_and_exchange_are_wired_together():
     assert {p["name"]: p["port"] for p in jaeger["spec"]["ports"]} == {
         "otlp-http": 4318, "otlp-grpc": 4317, "ui": 16686}
     assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == f"http://{RELEASE}-jaeger:4318"
+    assert env["OTEL_TRACES_EXPORTER"] == "otlp"
     # the operator passes OTEL_* on to every worker pod it creates (operator/pods.py)
     assert load_operator_config(env).pod_env["OTEL_EXPORTER_OTLP_ENDPOINT"] == \
         f"http://{RELEASE}-jaeger:4318"
@@ -191,7 +192,7 @@ def test_bundled_postgres_jaeger_and_exchange_are_wired_together():
 
 
 def test_without_jaeger_no_endpoint_and_a_collector_of_ones_own_is_used():
-    assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in _operator_environ(render(EXTERNAL))
+    assert not [k for k in _operator_environ(render(EXTERNAL)) if k.startswith("OTEL_")]
     env = _operator_environ(render(COMBOS["external-db-insecure-otel"]))
     assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.observability:4318"
     assert env["TRADEFLEET_DB__ALLOW_INSECURE"] == "true"
