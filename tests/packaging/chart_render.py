@@ -37,8 +37,8 @@ COMBOS: dict[str, dict[str, Any]] = {
     "bundled-postgres-only": {"postgresql": {"enabled": True, "persistence": {"enabled": False}}},
     "bundled-exchange-simclock": {
         "postgresql": {"enabled": True}, "exchange": {"enabled": True},
-        "simulation": {"clock": '{"sim_start": "2026-12-02T14:00:00+09:00", "speed": 60, '
-                                '"real_start": 1796000000}'}},
+        "simulation": {"start": "2026-12-02T14:00:00+09:00", "speed": 60,
+                       "realStart": 1796000000}},
     "service-monitor": {**EXTERNAL, "metrics": {"serviceMonitor": {"enabled": True}}},
 }
 # the ServiceMonitor renders only where the cluster serves monitoring.coreos.com/v1

@@ -10,6 +10,7 @@ import json
 import shutil
 import subprocess
 import tomllib
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,7 @@ from tests.packaging.chart_render import (
     template_text,
 )
 
+from tradefleet.adapters.clock import SEOUL, SimClock
 from tradefleet.operator.config import load_operator_config
 
 WORKLOADS = ("Deployment", "StatefulSet")
@@ -200,10 +202,15 @@ def test_without_jaeger_no_endpoint_and_a_collector_of_ones_own_is_used():
 
 def test_the_simulated_clock_reaches_the_exchange_and_the_operator():
     docs = render(COMBOS["bundled-exchange-simclock"])
-    clock = COMBOS["bundled-exchange-simclock"]["simulation"]["clock"]
-    assert load_operator_config(_operator_environ(docs)).sim_clock == clock
+    clock = load_operator_config(_operator_environ(docs)).sim_clock
+    assert clock is not None
+    sim = SimClock.from_env(clock)          # what every sim process parses
+    assert sim.sim_start == datetime(2026, 12, 2, 14, 0, tzinfo=SEOUL)
+    assert (sim.speed, sim.real_start) == (60.0, 1796000000.0)
     (c,) = one(docs, "Deployment", f"{RELEASE}-exchange")["spec"]["template"]["spec"]["containers"]
     assert {"name": "TRADEFLEET_SIM_CLOCK", "value": clock} in c["env"]
+    assert load_operator_config(_operator_environ(render(COMBOS["bundled-all"]))).sim_clock \
+        is None
 
 
 def test_the_service_monitor_needs_the_prometheus_operator_api_or_force():
@@ -268,8 +275,10 @@ BAD_VALUES = [
                  id="exchange-start-format"),
     pytest.param({**EXTERNAL, "jaeger": {"enable": True}}, "/jaeger", "enable",
                  id="misspelt-key"),
-    pytest.param({**EXTERNAL, "simulation": {"clock": "fast"}}, "/simulation/clock", "pattern",
-                 id="sim-clock-not-json"),
+    pytest.param({**EXTERNAL, "simulation": {"start": "14:00", "realStart": 1}},
+                 "/simulation/start", "pattern", id="sim-start-not-iso"),
+    pytest.param({**EXTERNAL, "simulation": {"start": "2026-12-02T14:00:00+09:00"}},
+                 "/simulation/realStart", "want 1", id="sim-start-without-real-start"),
 ]
 
 

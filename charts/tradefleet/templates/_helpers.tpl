@@ -86,3 +86,12 @@ readOnlyRootFilesystem: true
 capabilities:
   drop: [ALL]
 {{- end -}}
+
+{{/* TRADEFLEET_SIM_CLOCK (SimClock.to_env()) of the simulated session, or nothing. */}}
+{{- define "tradefleet.simClock" -}}
+{{- with .Values.simulation -}}
+{{- if .start -}}
+{{- printf "{\"sim_start\": %q, \"speed\": %v, \"real_start\": %d}" .start (float64 .speed) (int64 .realStart) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
