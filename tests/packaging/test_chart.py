@@ -182,11 +182,11 @@ def test_bundled_postgres_jaeger_and_exchange_are_wired_together():
     jaeger = one(docs, "Service", f"{RELEASE}-jaeger")
     assert {p["name"]: p["port"] for p in jaeger["spec"]["ports"]} == {
         "otlp-http": 4318, "otlp-grpc": 4317, "ui": 16686}
-    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == f"http://{RELEASE}-jaeger:4318"
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == f"http://{RELEASE}-jaeger.{NAMESPACE}.svc:4318"
     assert env["OTEL_TRACES_EXPORTER"] == "otlp"
     # the operator passes OTEL_* on to every worker pod it creates (operator/pods.py)
     assert load_operator_config(env).pod_env["OTEL_EXPORTER_OTLP_ENDPOINT"] == \
-        f"http://{RELEASE}-jaeger:4318"
+        f"http://{RELEASE}-jaeger.{NAMESPACE}.svc:4318"
     exchange = one(docs, "Deployment", f"{RELEASE}-exchange")
     (c,) = exchange["spec"]["template"]["spec"]["containers"]
     assert c["command"] == ["tradefleet", "exchange"] and "--host=0.0.0.0" in c["args"]

@@ -64,7 +64,8 @@ app.kubernetes.io/component: {{ .component }}
 {{/* Where traces go: the bundled Jaeger, a collector of the user's, or nowhere. */}}
 {{- define "tradefleet.otlpEndpoint" -}}
 {{- if .Values.jaeger.enabled -}}
-{{- printf "http://%s-jaeger:4318" (include "tradefleet.fullname" .) -}}
+{{- /* namespace-qualified: worker pods may run in other watched namespaces */ -}}
+{{- printf "http://%s-jaeger.%s.svc:4318" (include "tradefleet.fullname" .) .Release.Namespace -}}
 {{- else -}}
 {{- .Values.otel.endpoint -}}
 {{- end -}}
