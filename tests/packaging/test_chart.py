@@ -7,6 +7,7 @@ Secret, Jaeger endpoint, exchange Service, metrics port) as the operator reads i
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import tomllib
@@ -302,3 +303,26 @@ def test_notes_tell_the_user_what_to_run_next():
                  "port-forward svc/tradefleet-jaeger 16686:16686",
                  "port-forward svc/kube-prometheus-stack-grafana 3000:80"):
         assert line in notes, notes
+
+
+def _readme_section() -> str:
+    text = (ROOT / "README.md").read_text()
+    start = text.index("## Running on Kubernetes")
+    return text[start:text.index("\n## ", start + 1)]
+
+
+def test_the_readme_cluster_section_uses_values_and_files_that_exist():
+    section = _readme_section()
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    keys = re.findall(r"--set(?:-string)? ([a-zA-Z.]+)=", section)
+    assert "postgresql.enabled" in keys and "database.existingSecret" in keys
+    for key in keys:
+        node = values
+        for part in key.split("."):
+            assert isinstance(node, dict) and part in node, f"README sets unknown value {key}"
+            node = node[part]
+    for path in re.findall(r"-f (examples/[\w.-]+\.yaml)", section):
+        assert (ROOT / path).is_file(), path
+    for svc in re.findall(r"svc/([\w-]+)", section):
+        if svc.startswith(RELEASE):
+            assert find(render(COMBOS["bundled-all"]), "Service", svc), svc
