@@ -31,6 +31,8 @@ class OperatorConfig:
     # or literally (local clusters and tests only: it shows in the pod spec)
     pod_db_dsn: str | None = None
     pod_db_sslmode: str | None = None
+    # the database server's CA certificate (verify-full), mounted into every worker pod
+    pod_db_ca_secret: SecretKeyRef | None = None
     worker_health_port: int = 8080
     resync_seconds: float = 10.0
     delete_timeout_seconds: float = 600.0
@@ -61,6 +63,17 @@ def _number(env: Mapping[str, str], name: str, default: float, low: float, high:
     return value
 
 
+def _secret_ref(env: Mapping[str, str], name: str, problems: list[str]) -> SecretKeyRef | None:
+    raw = env.get(PREFIX + name, "").strip()
+    if not raw:
+        return None
+    found = SECRET_REF.match(raw)
+    if found is None:
+        problems.append(f"{PREFIX}{name}: expected SECRET/KEY, got {raw!r}")
+        return None
+    return SecretKeyRef(found.group(1), found.group(3))
+
+
 def load_operator_config(environ: Mapping[str, str] | None = None) -> OperatorConfig:
     env = os.environ if environ is None else environ
     problems: list[str] = []
@@ -74,22 +87,17 @@ def load_operator_config(environ: Mapping[str, str] | None = None) -> OperatorCo
     if not image:
         problems.append(f"{PREFIX}WORKER_IMAGE: the image worker pods run (unless a "
                         "TradingWorker sets spec.pod.image)")
-    db_secret = None
     raw_ref = env.get(PREFIX + "DB_SECRET", "").strip()
-    if raw_ref:
-        found = SECRET_REF.match(raw_ref)
-        if found is None:
-            problems.append(f"{PREFIX}DB_SECRET: expected SECRET/KEY, got {raw_ref!r}")
-        else:
-            db_secret = SecretKeyRef(found.group(1), found.group(3))
+    db_secret = _secret_ref(env, "DB_SECRET", problems)
+    pod_db_ca = _secret_ref(env, "POD_DB_CA_SECRET", problems)
     pod_dsn = env.get(PREFIX + "POD_DB_DSN") or None
-    if db_secret is None and pod_dsn is None:
+    if not raw_ref and pod_dsn is None:
         problems.append(f"{PREFIX}DB_SECRET: name the Secret (SECRET/KEY) holding the DSN "
                         "worker pods use")
     sslmode = env.get(PREFIX + "POD_DB_SSLMODE") or None
     config = OperatorConfig(
         namespaces=namespaces, worker_image=image, db_secret=db_secret, pod_db_dsn=pod_dsn,
-        pod_db_sslmode=sslmode,
+        pod_db_sslmode=sslmode, pod_db_ca_secret=pod_db_ca,
         worker_health_port=int(_number(env, "WORKER_HEALTH_PORT", 8080, 1, 65535, problems)),
         resync_seconds=_number(env, "RESYNC_SECONDS", 10.0, 1, 600, problems),
         delete_timeout_seconds=_number(env, "DELETE_TIMEOUT_SECONDS", 600.0, 10, 86400,

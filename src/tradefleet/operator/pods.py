@@ -20,6 +20,7 @@ from tradefleet.operator.resources import API_VERSION, TradingWorkerSpec
 
 CONTAINER = "worker"
 KEY_DIR = "/var/run/secrets/tradefleet/key"
+DB_CA_DIR = "/var/run/secrets/tradefleet/db-ca"
 WORKER_LABEL = "tradefleet.io/worker"
 SPEC_HASH = "tradefleet.io/spec-hash"
 EPOCH_BEFORE = "tradefleet.io/epoch-before"
@@ -70,6 +71,8 @@ def worker_env(name: str, spec: TradingWorkerSpec, config: OperatorConfig) -> li
         env.append(_env("TRADEFLEET_DB__DSN", config.pod_db_dsn))
     if config.pod_db_sslmode:
         env.append(_env("TRADEFLEET_DB__SSLMODE", config.pod_db_sslmode))
+    if config.pod_db_ca_secret is not None:
+        env.append(_env("TRADEFLEET_DB__SSLROOTCERT", f"{DB_CA_DIR}/ca.crt"))
     if spec.credentials is not None:
         secret = spec.credentials.secret_name
         env += [_from_secret("TRADEFLEET_BROKER__APPKEY", secret, "appkey"),
@@ -95,6 +98,8 @@ def _container(name: str, spec: TradingWorkerSpec, config: OperatorConfig) -> di
     mounts = [{"name": "tmp", "mountPath": "/tmp"}]  # noqa: S108 - the pod's own emptyDir
     if spec.credentials is not None:
         mounts.append({"name": "key", "mountPath": KEY_DIR, "readOnly": True})
+    if config.pod_db_ca_secret is not None:
+        mounts.append({"name": "db-ca", "mountPath": DB_CA_DIR, "readOnly": True})
     container: dict[str, Any] = {
         "name": CONTAINER, "image": spec.pod.image or config.worker_image,
         "command": ["tradefleet", "worker"], "env": worker_env(name, spec, config),
@@ -119,6 +124,10 @@ def pod_spec(name: str, spec: TradingWorkerSpec, config: OperatorConfig) -> dict
         volumes.append({"name": "key", "secret": {
             "secretName": spec.credentials.key_secret_name, "defaultMode": 0o400,
             "items": [{"key": "key", "path": "key"}]}})
+    if config.pod_db_ca_secret is not None:
+        ca = config.pod_db_ca_secret
+        volumes.append({"name": "db-ca", "secret": {
+            "secretName": ca.name, "items": [{"key": ca.key, "path": "ca.crt"}]}})
     out: dict[str, Any] = {
         "restartPolicy": "Never",
         "terminationGracePeriodSeconds": spec.pod.termination_grace_period_seconds,

@@ -121,4 +121,12 @@ async def preflight(spec: TradingWorkerSpec, namespace: str, read_secret: Secret
                                     f"TRADEFLEET_OPERATOR_DB_SECRET: Secret {namespace}/"
                                     f"{config.db_secret.name} with key {config.db_secret.key!r}"
                                     " not found (worker pods take their DSN from it)"))
+    if config.pod_db_ca_secret is not None:
+        ca = config.pod_db_ca_secret
+        found = await read_secret(namespace, ca.name)
+        if found is None or not found.get(ca.key):
+            problems.append(Problem("SecretNotFound", f"operator setting "
+                                    f"TRADEFLEET_OPERATOR_POD_DB_CA_SECRET: Secret {namespace}/"
+                                    f"{ca.name} with key {ca.key!r} not found (worker pods "
+                                    "verify the database server with it)"))
     return problems
