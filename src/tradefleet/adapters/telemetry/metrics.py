@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
 from tradefleet.domain.events import Event
 from tradefleet.domain.states import WorkerStatus
@@ -26,7 +26,9 @@ from tradefleet.domain.states import WorkerStatus
 # the ``*_created`` companion series double every counter and no dashboard reads them
 prometheus_client.disable_created_metrics()
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+# the classic text format every Prometheus (2.x and 3.x) and agent reads; our names need
+# none of 1.0.0's escaping
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 # broker round trips: a fast simulator answers in a millisecond, KIS in tens to hundreds
 BROKER_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # waits for a place in the per-appkey request budget (a second is a full KIS window)
