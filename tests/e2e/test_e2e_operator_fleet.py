@@ -135,7 +135,8 @@ async def test_the_fleet_under_the_operator(pg_dsn, tmp_path):
                 "TRADEFLEET_OPERATOR_WORKER_IMAGE": "tradefleet:e2e",
                 "TRADEFLEET_OPERATOR_POD_DB_DSN": pg_dsn,
                 "TRADEFLEET_OPERATOR_RESYNC_SECONDS": "1",
-                "TRADEFLEET_OPERATOR_LIVENESS_PORT": str(_free_port())})
+                "TRADEFLEET_OPERATOR_LIVENESS_PORT": str(_free_port()),
+                "TRADEFLEET_OPERATOR_METRICS_PORT": "0"})
             log = (tmp_path / "operator.log").open("wb")
             operator = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "tradefleet.cli", "operator", env=env, stdout=log,

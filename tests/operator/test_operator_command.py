@@ -15,6 +15,7 @@ from pathlib import Path
 
 import aiohttp
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 from tests.operator.cluster import running_cluster
 from tests.operator.operator_harness import NS, worker_body
 
@@ -44,6 +45,14 @@ def test_a_bad_configuration_is_refused_naming_the_variable():
     assert "TRADEFLEET_OPERATOR_DB_SECRET" in out
 
 
+def test_a_bad_metrics_port_is_refused_naming_the_option():
+    done = subprocess.run([sys.executable, "-m", "tradefleet.cli", "operator", "--check",
+                           "--metrics-port", "70000"], env=_env(**BASE_ENV),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "--metrics-port" in done.stderr and "70000" in done.stderr
+
+
 def test_check_validates_and_prints_without_connecting():
     done = subprocess.run([sys.executable, "-m", "tradefleet.cli", "operator", "--check"],
                           env=_env(**BASE_ENV), capture_output=True, text=True, timeout=120)
@@ -68,14 +77,15 @@ def _kubeconfig(path: Path, url: str) -> Path:
 
 async def test_the_command_runs_the_operator_until_sigterm(pg_dsn, tmp_path):
     clock = SimClock(datetime(2026, 11, 24, 10, 0, tzinfo=SEOUL), 1.0)
-    port = _free_port()
+    port, metrics_port = _free_port(), _free_port()
     async with running_cluster() as cluster:
         kubeconfig = _kubeconfig(tmp_path / "kubeconfig", str(cluster.url).rstrip("/"))
         env = _env(**BASE_ENV, KUBECONFIG=str(kubeconfig), TRADEFLEET_DB__DSN=pg_dsn,
                    TRADEFLEET_SIM_CLOCK=clock.to_env(),
                    TRADEFLEET_OPERATOR_LIVENESS_PORT=str(port))
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tradefleet.cli", "operator", env=env,
+            sys.executable, "-m", "tradefleet.cli", "operator",
+            "--metrics-port", str(metrics_port), env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         try:
             await cluster.apply(worker_body("w-cmd"))
@@ -89,6 +99,13 @@ async def test_the_command_runs_the_operator_until_sigterm(pg_dsn, tmp_path):
                     session.get(f"http://127.0.0.1:{port}/healthz") as resp:
                 assert resp.status == 200
                 assert "postgres" in await resp.json()
+            async with aiohttp.ClientSession() as session, \
+                    session.get(f"http://127.0.0.1:{metrics_port}/metrics") as resp:
+                assert resp.status == 200
+                families = {f.name: f for f in text_string_to_metric_families(
+                    await resp.text())}
+            created = families["tradefleet_operator_pods_created"].samples
+            assert [s.value for s in created if s.name.endswith("_total")] == [1.0]
             operator_calls = [r for r in cluster.seen
                               if "kopf" in r.headers.get("User-Agent", "")
                               or "OpenAPI" in r.headers.get("User-Agent", "")]

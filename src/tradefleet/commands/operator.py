@@ -14,6 +14,7 @@ import os
 import signal
 from pathlib import Path
 
+from tradefleet.commands.arguments import int_in
 from tradefleet.commands.console import command_console
 
 
@@ -26,6 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="namespace to watch (repeatable; default TRADEFLEET_OPERATOR_NAMESPACES)")
     p.add_argument("--config", type=Path, default=None,
                    help="YAML settings file (its db section is the operator's database)")
+    p.add_argument("--metrics-port", type=int_in(0, 65535), default=None,
+                   help="port of GET /metrics (default TRADEFLEET_OPERATOR_METRICS_PORT, "
+                        "else 9100; 0 = off)")
     p.add_argument("--check", action="store_true",
                    help="validate the configuration, print it and exit")
     p.set_defaults(handler=_run)
@@ -38,6 +42,8 @@ def _load(args: argparse.Namespace):  # noqa: ANN202 - (OperatorConfig, Database
     environ = dict(os.environ)
     if args.namespace:
         environ["TRADEFLEET_OPERATOR_NAMESPACES"] = ",".join(args.namespace)
+    if args.metrics_port is not None:
+        environ["TRADEFLEET_OPERATOR_METRICS_PORT"] = str(args.metrics_port)
     return load_operator_config(environ), load_database_settings(args.config, environ)
 
 
@@ -72,6 +78,7 @@ async def _serve(config, db_settings, kubeconfig: Path | None) -> int:  # noqa: 
 
     from tradefleet.adapters.clock import SimClock, WallClock
     from tradefleet.adapters.postgres.connect import connect_database, migrate_database
+    from tradefleet.adapters.telemetry.metrics_server import start_metrics_server
     from tradefleet.adapters.telemetry.redaction import register_secret
     from tradefleet.domain.calendar import load_krx_calendar
     from tradefleet.operator.handlers import build_registry
@@ -87,6 +94,7 @@ async def _serve(config, db_settings, kubeconfig: Path | None) -> int:  # noqa: 
         sslrootcert=str(db_settings.sslrootcert) if db_settings.sslrootcert else None,
         max_size=8)
     kube = await KubeApi.from_environment(str(kubeconfig) if kubeconfig else None)
+    scrape = None
     try:
         await migrate_database(db)
         clock = SimClock.from_env(config.sim_clock) if config.sim_clock else WallClock()
@@ -94,6 +102,7 @@ async def _serve(config, db_settings, kubeconfig: Path | None) -> int:  # noqa: 
         calendar = await asyncio.to_thread(load_krx_calendar,
                                            Path(overrides) if overrides else None)
         runtime = build_runtime(config, db=db, kube=kube, clock=clock, calendar=calendar)
+        scrape = await start_metrics_server(runtime.metrics.render, config.metrics_port)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -101,12 +110,15 @@ async def _serve(config, db_settings, kubeconfig: Path | None) -> int:  # noqa: 
         liveness = (f"http://0.0.0.0:{config.liveness_port}/healthz"
                     if config.liveness_port else None)
         log.info("operator starting", namespaces=list(config.namespaces),
-                 identity=config.identity, liveness=liveness)
+                 identity=config.identity, liveness=liveness,
+                 metrics_port=config.metrics_port or None)
         await kopf.operator(registry=build_registry(runtime),
                             namespaces=list(config.namespaces), clusterwide=False,
                             standalone=True, stop_flag=stop, liveness_endpoint=liveness)
         log.info("operator stopped")
         return 0
     finally:
+        if scrape is not None:
+            await scrape.cleanup()
         await kube.close()
         await db.close()

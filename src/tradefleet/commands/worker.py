@@ -120,6 +120,7 @@ async def _run_kis(settings, console: Console, *, clock=None) -> int:  # noqa: A
     from tradefleet.adapters.kis.fleet import build_fleet_kis_broker
     from tradefleet.adapters.postgres.connect import connect_database, migrate_database
     from tradefleet.adapters.sim.exchange.books_client import ListedMarkets
+    from tradefleet.adapters.telemetry.metrics import WorkerMetrics
     from tradefleet.domain.errors import ConfigError
     from tradefleet.settings.secrets import FernetCipher, read_key
     from tradefleet.worker.launch import launch
@@ -157,12 +158,15 @@ async def _run_kis(settings, console: Console, *, clock=None) -> int:  # noqa: A
             # the exchange simulator lists each symbol's market; KIS is asked nothing here
             # (paper has no stock-info API): costs.markets then says, else the highest tax
             markets = ListedMarkets(settings.broker.base_url, session) if simulated else None
+            metrics = WorkerMetrics()       # the rate budget reports its waits into it
             broker = await build_fleet_kis_broker(
                 config, session, db, clock, cipher=cipher,
                 share_quotes_window=settings.poll_interval_seconds,
-                limit_per_second=settings.broker.rate_limit_per_second)
+                limit_per_second=settings.broker.rate_limit_per_second,
+                on_budget_wait=metrics.budget_waited)
             return await launch(settings, broker=broker, clock=clock,
-                                universe=settings.universe, db=db, markets=markets)
+                                universe=settings.universe, db=db, markets=markets,
+                                metrics=metrics)
     finally:
         await db.close()
 

@@ -39,6 +39,7 @@ class OperatorConfig:
     pre_open_minutes: int = 5
     identity: str = "tradefleet-operator"
     liveness_port: int = 8081
+    metrics_port: int = 9100             # GET /metrics (Prometheus); 0 = off
     # watch requests end after this long (server side) and are restarted; None: never
     watch_timeout_seconds: float | None = 300.0
     log_level: str = "INFO"
@@ -105,6 +106,7 @@ def load_operator_config(environ: Mapping[str, str] | None = None) -> OperatorCo
         pre_open_minutes=int(_number(env, "PRE_OPEN_MINUTES", 5, 0, 120, problems)),
         identity=env.get(PREFIX + "IDENTITY") or "tradefleet-operator",
         liveness_port=int(_number(env, "LIVENESS_PORT", 8081, 0, 65535, problems)),
+        metrics_port=int(_number(env, "METRICS_PORT", 9100, 0, 65535, problems)),
         log_level=(env.get(PREFIX + "LOG_LEVEL") or "INFO").upper(),
         pod_env={k: v for k, v in env.items() if k.startswith("OTEL_")},
         sim_clock=env.get("TRADEFLEET_SIM_CLOCK") or None)

@@ -15,6 +15,7 @@ from tradefleet.adapters.postgres.fleet_status_store import PostgresFleetStatusS
 from tradefleet.adapters.postgres.liquidation_run_store import PostgresLiquidationRuns
 from tradefleet.adapters.postgres.lock_store import PostgresLockStore
 from tradefleet.adapters.postgres.worker_controls_store import PostgresWorkerControls
+from tradefleet.adapters.telemetry.metrics import OperatorMetrics
 from tradefleet.operator.config import OperatorConfig
 from tradefleet.operator.kube import KubeApi
 from tradefleet.operator.orphan_seller import WorkerOrphanSeller
@@ -37,13 +38,16 @@ class OperatorRuntime:
     kube: KubeApi
     workers: WorkerController
     schedules: ScheduleController
+    metrics: OperatorMetrics
     connection: kopf.ConnectionInfo | None = None   # explicit login (tests, local runs)
 
 
 def build_runtime(config: OperatorConfig, *, db: Database, kube: KubeApi, clock: Clock,
                   calendar: Any, post_event: EventPoster = kopf_event,
                   connection: kopf.ConnectionInfo | None = None,
-                  orphan_selling: Callable[[str, Any], Any] | None = None) -> OperatorRuntime:
+                  orphan_selling: Callable[[str, Any], Any] | None = None,
+                  metrics: OperatorMetrics | None = None) -> OperatorRuntime:
+    metrics = metrics or OperatorMetrics()
     sink = PostgresEventSink(db)
     locks = LockService(PostgresLockStore(db, reclaimer_id=config.identity), sink,
                         ttl_seconds=30)
@@ -51,7 +55,7 @@ def build_runtime(config: OperatorConfig, *, db: Database, kube: KubeApi, clock:
     controls = PostgresWorkerControls(db)
     workers = WorkerController(kube=kube, fleet=fleet, controls=controls, locks=locks,
                                calendar=calendar, clock=clock, config=config,
-                               post_event=post_event)
+                               post_event=post_event, metrics=metrics)
     if orphan_selling is None:
         def orphan_selling(schedule: str, spec: Any) -> WorkerOrphanSeller:
             return WorkerOrphanSeller(schedule=schedule, spec=spec, identity=config.identity,
@@ -59,6 +63,6 @@ def build_runtime(config: OperatorConfig, *, db: Database, kube: KubeApi, clock:
     schedules = ScheduleController(kube=kube, fleet=fleet, controls=controls,
                                    runs=PostgresLiquidationRuns(db), calendar=calendar,
                                    clock=clock, post_event=post_event,
-                                   orphan_selling=orphan_selling)
+                                   orphan_selling=orphan_selling, metrics=metrics)
     return OperatorRuntime(config=config, db=db, kube=kube, workers=workers,
-                           schedules=schedules, connection=connection)
+                           schedules=schedules, metrics=metrics, connection=connection)

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from tradefleet.adapters.telemetry.metrics import OperatorMetrics
 from tradefleet.operator.kube import KubeApi
 from tradefleet.operator.liquidation import Firing, decide, next_firing
 from tradefleet.operator.resources import (
@@ -51,7 +52,8 @@ class ScheduleController:
     def __init__(self, *, kube: KubeApi, fleet: FleetStatusStore, controls: WorkerControlsStore,
                  runs: LiquidationRunStore, calendar: Any, clock: Clock,
                  post_event: EventPoster,
-                 orphan_selling: Callable[[str, Any], OrphanSelling] | None = None) -> None:
+                 orphan_selling: Callable[[str, Any], OrphanSelling] | None = None,
+                 metrics: OperatorMetrics | None = None) -> None:
         self._kube = kube
         self._fleet = fleet
         self._controls = controls
@@ -60,6 +62,7 @@ class ScheduleController:
         self._clock = clock
         self._post = post_event
         self._orphan_selling = orphan_selling
+        self._metrics = metrics or OperatorMetrics()
         self._sellers: dict[str, OrphanSelling] = {}
         self._written: dict[str, dict[str, Any]] = {}
         self._log = structlog.get_logger("tradefleet.operator.schedule")
@@ -91,6 +94,7 @@ class ScheduleController:
             await self._controls.request_liquidation(worker_id, firing.at,
                                                      f"liquidationschedule/{name}")
         run = await self._runs.record_fired(name, firing.day, firing.at, now, names)
+        self._metrics.liquidation_ordered(len(names))
         self._log.info("liquidation ordered", schedule=name, workers=names,
                        liquidation_at=firing.at.isoformat())
         self._post(body, "Normal", "LiquidationOrdered",
@@ -116,12 +120,14 @@ class ScheduleController:
                                                   "open_orders": h.open_orders}
                                               for w, h in holdings.items()}}
         seller = self._sellers.pop(name, None)
+        sold = 0
         if seller is not None:
             sold = await seller.stop()
             await self._runs.add_orphans_sold(name, firing.day, sold)
             detail["broker"] = await seller.account_left(firing.day)
         flat = not detail["workers"] and not detail.get("broker")
         await self._runs.record_check(name, firing.day, now, flat, detail)
+        self._metrics.liquidation_checked(flat=flat, orphans_sold=sold)
         if flat:
             self._post(body, "Normal", "Flat", "after the close: no open position, lock or open "
                        "order in Postgres" + ("; the broker account holds none of today's "

@@ -5,12 +5,14 @@ One pass at a time per TradingWorker, whichever trigger asked for it."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 import structlog
 
+from tradefleet.adapters.telemetry.metrics import OperatorMetrics
 from tradefleet.operator.config import OperatorConfig
 from tradefleet.operator.kube import KubeApi
 from tradefleet.operator.observe import pod_state
@@ -50,7 +52,8 @@ Calendar = Any          # domain.calendar.KrxCalendar: session(day)
 class WorkerController:
     def __init__(self, *, kube: KubeApi, fleet: FleetStatusStore,
                  controls: WorkerControlsStore, locks: LockService, calendar: Calendar,
-                 clock: Clock, config: OperatorConfig, post_event: EventPoster) -> None:
+                 clock: Clock, config: OperatorConfig, post_event: EventPoster,
+                 metrics: OperatorMetrics | None = None) -> None:
         self._kube = kube
         self._fleet = fleet
         self._controls = controls
@@ -59,6 +62,7 @@ class WorkerController:
         self._clock = clock
         self._config = config
         self._post = post_event
+        self._metrics = metrics or OperatorMetrics()
         self._busy: dict[tuple[str, str], asyncio.Lock] = {}
         self._written: dict[tuple[str, str], dict[str, Any]] = {}
         self._deleting_since: dict[tuple[str, str], datetime] = {}
@@ -76,7 +80,13 @@ class WorkerController:
         key = (meta.get("namespace", ""), meta.get("name", ""))
         lock = self._busy.setdefault(key, asyncio.Lock())
         async with lock:
-            return await self._pass(body, key, peers or [])
+            started, outcome = time.perf_counter(), "error"
+            try:
+                plan = await self._pass(body, key, peers or [])
+                outcome = "degraded" if plan.phase == "Degraded" or plan.degraded else "ok"
+                return plan
+            finally:
+                self._metrics.reconciled(outcome, time.perf_counter() - started)
 
     async def _desired(self, body: Mapping[str, Any], now: datetime,
                        peers: list[Mapping[str, Any]]) -> Desired:
@@ -139,11 +149,14 @@ class WorkerController:
                 await self._reclaim(body, name)
             elif isinstance(action, CreatePod):
                 created = await self._kube.create_pod(ns, action.manifest)
+                if created:
+                    self._metrics.pod_created(recreation=action.recreation)
                 self._log.info("pod created" if created else "pod exists already",
                                worker_id=name, pod=action.manifest["metadata"]["name"],
                                recreation=action.recreation)
             elif isinstance(action, DeletePod):
                 await self._kube.delete_pod(ns, action.name, action.grace_seconds)
+                self._metrics.pod_deleted(action.reason)
                 self._log.info("pod deleted", worker_id=name, pod=action.name,
                                reason=action.reason, grace_seconds=action.grace_seconds)
                 if action.reason not in ("SpecChanged", "Deleting"):
@@ -154,6 +167,7 @@ class WorkerController:
 
     async def _reclaim(self, body: Mapping[str, Any], name: str) -> None:
         reclaimed = await self._locks.reclaim_expired()
+        self._metrics.reclaimed(reclaimed)
         self._log.warning("stale workers reclaimed", reclaimed=reclaimed, for_worker=name)
         if name in reclaimed:
             self._post(body, "Warning", "HeartbeatStale", "heartbeat in Postgres older than its "

@@ -1,13 +1,17 @@
 """HTTP probes for orchestrators: ``/healthz`` (liveness: the heartbeat succeeded recently,
 so the process and its database link work) and ``/readyz`` (started, not fenced, trading
-state SCAN or HOLD). Port 0 turns the server off."""
+state SCAN or HOLD); ``/metrics`` (Prometheus text) when the worker has a metrics page.
+Port 0 turns the server off."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
+
+from tradefleet.adapters.telemetry.metrics import CONTENT_TYPE
 
 
 @dataclass
@@ -32,7 +36,9 @@ class HealthState:
 
 async def start_health_server(state: HealthState, port: int,
                               host: str = "0.0.0.0",  # noqa: S104 - probes come from outside
+                              *, metrics: Callable[[str], Awaitable[bytes]] | None = None,
                               ) -> web.AppRunner | None:
+    """``metrics(status)``: the Prometheus page for the worker in ``status``."""
     if port == 0:
         return None
 
@@ -48,6 +54,12 @@ async def start_health_server(state: HealthState, port: int,
     app = web.Application()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    if metrics is not None:
+        async def metrics_page(_request: web.Request) -> web.Response:
+            body = await metrics(state.status)
+            return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+        app.router.add_get("/metrics", metrics_page)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()

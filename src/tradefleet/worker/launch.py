@@ -12,6 +12,7 @@ import structlog
 
 from tradefleet.adapters.postgres.connect import connect_database, migrate_database
 from tradefleet.adapters.postgres.database import Database
+from tradefleet.adapters.telemetry.metrics import WorkerMetrics
 from tradefleet.ports.broker import BrokerPort
 from tradefleet.ports.clock import Clock
 from tradefleet.ports.market_of import MarketOf
@@ -36,7 +37,8 @@ async def launch(settings: Settings, *, broker: BrokerPort, clock: Clock,
                  install_signals: bool = True,
                  on_built: Callable[[Worker], None] | None = None,
                  track_timeout_s: float = 5.0, retry_base_delay: float = 0.2,
-                 markets: MarketOf | None = None) -> int:
+                 markets: MarketOf | None = None,
+                 metrics: WorkerMetrics | None = None) -> int:
     log = structlog.get_logger("tradefleet.worker").bind(worker_id=settings.worker_id)
     register_settings_secrets(settings)
     log.info("configuration loaded", **describe(settings, len(universe)))
@@ -50,7 +52,7 @@ async def launch(settings: Settings, *, broker: BrokerPort, clock: Clock,
         log.info("database connected and migrated")
     worker = build_worker(settings, db=db, broker=broker, clock=clock, universe=universe,
                           track_timeout_s=track_timeout_s, retry_base_delay=retry_base_delay,
-                          markets=markets)
+                          markets=markets, metrics=metrics)
     if on_built is not None:
         on_built(worker)
     loop = asyncio.get_running_loop()

@@ -18,7 +18,10 @@ from tradefleet.adapters.postgres.orphan_store import PostgresOrphanStore
 from tradefleet.adapters.postgres.position_store import open_positions
 from tradefleet.adapters.postgres.summary_store import PostgresSummaryStore
 from tradefleet.adapters.postgres.worker_controls_store import read_controls
+from tradefleet.adapters.postgres.worker_readings import read_worker_readings
 from tradefleet.adapters.postgres.worker_store import PostgresWorkerStore
+from tradefleet.adapters.telemetry.metered_broker import MeteredBroker
+from tradefleet.adapters.telemetry.metrics import WorkerMetrics
 from tradefleet.adapters.telemetry.redaction import register_secret
 from tradefleet.domain.costs import CostModel
 from tradefleet.domain.exits import ExitParams
@@ -42,6 +45,7 @@ from tradefleet.worker.cycle import TradingCycle
 from tradefleet.worker.entry import EntryStep
 from tradefleet.worker.guarded_broker import GuardedBroker
 from tradefleet.worker.lease import Lease
+from tradefleet.worker.metrics_page import WorkerMetricsPage
 from tradefleet.worker.retry import BrokerReadRetry
 from tradefleet.worker.session import MarketDay, market_day
 from tradefleet.worker.worker import Worker, WorkerConfig
@@ -69,19 +73,25 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
                  universe: Sequence[str], track_timeout_s: float = 5.0,
                  retry_base_delay: float = 0.2, unseen_grace_s: float | None = None,
                  markets: MarketOf | None = None,
-                 stray_check_s: float = STRAY_CHECK_S) -> Worker:
+                 stray_check_s: float = STRAY_CHECK_S,
+                 metrics: WorkerMetrics | None = None) -> Worker:
     """``markets`` tells a symbol's KRX market (its sell taxes): the simulator's universe,
     or None (then only ``costs.markets``). Real mode buys only symbols whose market is known;
     sim and paper charge an unknown market the highest tax any market would.
     ``stray_check_s``: real seconds between two looks at the broker's holdings for shares no
-    row accounts for (tests that step polls on a frozen clock look every time)."""
+    row accounts for (tests that step polls on a frozen clock look every time).
+    ``metrics``: the process's registry (the command builds it first when the broker's rate
+    budget reports into it too); None = a new one. Served on the health port."""
     worker_id = settings.worker_id
-    sink = PostgresEventSink(db)
+    metrics = metrics or WorkerMetrics()
+    metrics.set_identity(worker_id)
+    broker = MeteredBroker(broker, metrics.broker_call)
+    sink = PostgresEventSink(db, observe=metrics.observe_event)
     registry = WorkerRegistry(PostgresWorkerStore(db), sink)
     locks = LockService(PostgresLockStore(db), sink, ttl_seconds=settings.locks.ttl_seconds)
     strategy = get_strategy(settings.strategy.name, dict(settings.strategy.params))
     costs = CostModel(settings.costs.buy_commission_rate, settings.costs.sell_commission_rate)
-    order_store = PostgresOrderStore(db, costs=costs)
+    order_store = PostgresOrderStore(db, costs=costs, on_status=metrics.order_status)
     # every order POST passes the lease and the database fence first
     lease = Lease(settings.locks.ttl_seconds)
     order_broker = GuardedBroker(broker, lease, order_store.fence_holds)
@@ -140,5 +150,8 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
         heartbeat_interval_seconds=settings.locks.heartbeat_interval_seconds,
         limits=limits, liquidation_at=liquidation_at, session_close=close_at,
         health_port=settings.health_port, market=market)
+    page = WorkerMetricsPage(metrics, lambda: read_worker_readings(
+        db, worker_id, clock.now().astimezone(SEOUL).date()))
     return Worker(config, broker=broker, clock=clock, sink=sink, registry=registry,
-                  locks=locks, retry=retry, lease=lease, make_cycle=make_cycle)
+                  locks=locks, retry=retry, lease=lease, make_cycle=make_cycle,
+                  metrics_page=page)

@@ -25,6 +25,7 @@ from tradefleet.services.worker_registry import WorkerRegistry
 from tradefleet.worker.cycle import TradingCycle
 from tradefleet.worker.health import HealthState, start_health_server
 from tradefleet.worker.lease import Lease
+from tradefleet.worker.metrics_page import WorkerMetricsPage
 from tradefleet.worker.recovery import recover_holding
 from tradefleet.worker.retry import BrokerReadRetry
 from tradefleet.worker.session import MarketDay, SessionGate
@@ -64,7 +65,8 @@ class Worker:
     def __init__(self, config: WorkerConfig, *, broker: BrokerPort, clock: Clock,
                  sink: EventSink, registry: WorkerRegistry, locks: LockService,
                  retry: BrokerReadRetry, lease: Lease,
-                 make_cycle) -> None:  # noqa: ANN001 - (epoch) -> cycle
+                 make_cycle,  # noqa: ANN001 - (epoch) -> cycle
+                 metrics_page: WorkerMetricsPage | None = None) -> None:
         self.config = config
         self._broker = broker
         self._clock = clock
@@ -73,6 +75,7 @@ class Worker:
         self._locks = locks
         self._retry = retry
         self._make_cycle = make_cycle
+        self.metrics_page = metrics_page       # GET /metrics on the health port
         self.lease = lease
         self._refused = False           # the heartbeat was refused for our epoch
         self._db_trouble = False        # a database call failed since the last good beat
@@ -168,7 +171,9 @@ class Worker:
 
     async def run(self) -> int:
         cfg = self.config
-        probes = await start_health_server(self.health, cfg.health_port)
+        page = self.metrics_page
+        probes = await start_health_server(self.health, cfg.health_port,
+                                           metrics=page.render if page else None)
         try:
             return await self._run()
         finally:

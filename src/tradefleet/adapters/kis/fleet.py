@@ -9,6 +9,8 @@ uses when several processes share an appkey."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import aiohttp
 
 from tradefleet.adapters.kis.auth import Credentials, KisTokenIssuer
@@ -22,6 +24,7 @@ from tradefleet.adapters.postgres.token_store import (
     TokenCipher,
     appkey_hash,
 )
+from tradefleet.adapters.telemetry.metered_limiter import MeteredRateLimiter
 from tradefleet.ports.broker import BrokerPort
 from tradefleet.ports.clock import Clock
 
@@ -39,12 +42,14 @@ async def build_fleet_kis_broker(
     config: KisConfig, session: aiohttp.ClientSession, db: Database, clock: Clock, *,
     cipher: TokenCipher | None = None, share_quotes_window: float | None,
     limit_per_second: int | None = None,
+    on_budget_wait: Callable[[float, bool], None] | None = None,
 ) -> BrokerPort:
     """A ``KisBroker`` whose token and request budget are shared fleet-wide through ``db``;
     wrapped in ``SharedQuotesBroker`` when ``share_quotes_window`` (seconds) is given.
     ``cipher`` encrypts the stored token (required outside the simulator).
     ``limit_per_second`` overrides the mode's KIS limit (for a simulator whose clock runs
-    faster than real time); None = 20 real / 2 paper."""
+    faster than real time); None = 20 real / 2 paper. ``on_budget_wait(seconds, granted)``
+    hears how long each request waited for the budget (the worker's metrics)."""
     if share_quotes_window is not None and not share_quotes_window > 0:
         raise ValueError(
             f"share_quotes_window: must be > 0 seconds or None, got {share_quotes_window!r}")
@@ -58,7 +63,8 @@ async def build_fleet_kis_broker(
     budget = PostgresRateBudget(db, budget_key(config.appkey, config.mode),
                                 limit_per_second=limit_per_second
                                 or MODE_RATE_LIMITS[config.mode])
-    broker: BrokerPort = KisBroker(config, session, tokens, budget, clock=clock)
+    limiter = budget if on_budget_wait is None else MeteredRateLimiter(budget, on_budget_wait)
+    broker: BrokerPort = KisBroker(config, session, tokens, limiter, clock=clock)
     if share_quotes_window is not None:
         broker = SharedQuotesBroker(broker, db, clock, account_key=fleet_account_key(config),
                                     window_seconds=share_quotes_window)

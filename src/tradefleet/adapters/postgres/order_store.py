@@ -1,9 +1,13 @@
 """Orders and fills on Postgres. Each state change and its event commit in one durable
 transaction (``money_transaction``); fills are keyed by the broker's cumulative quantity so
-that polling the same report twice, or after a crash, records nothing twice."""
+that polling the same report twice, or after a crash, records nothing twice.
+
+``on_status(side, status)`` (the worker's metrics) is told, after the commit, each status an
+order moved into: NEW when written, then every change, so counts by status match the rows."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 
@@ -36,9 +40,15 @@ def _row(rec: asyncpg.Record) -> OrderRow:
 
 
 class PostgresOrderStore:
-    def __init__(self, db: Database, *, costs: CostModel = DEFAULT_COSTS) -> None:
+    def __init__(self, db: Database, *, costs: CostModel = DEFAULT_COSTS,
+                 on_status: Callable[[str, str], None] | None = None) -> None:
         self._db = db
         self._costs = costs
+        self._on_status = on_status
+
+    def _moved(self, row: OrderRow, before: str | None) -> None:
+        if self._on_status is not None and str(row.status) != before:
+            self._on_status(str(row.side), str(row.status))
 
     async def create_order(self, lock: Lock, order: NewOrder
                            ) -> tuple[OrderRow | None, list[Event]]:
@@ -58,7 +68,8 @@ class PostgresOrderStore:
                 qty=row.qty, limit_price=row.limit_price, status=row.status,
                 purpose=row.purpose, fencing_token=row.fencing_token)
             await append_events(conn, [event])
-            return row, [event]
+        self._moved(row, None)
+        return row, [event]
 
     async def fence_holds(self, client_order_id: str, epoch: int | None) -> bool:
         return await fence_holds(self._db.pool, client_order_id, epoch)
@@ -71,13 +82,16 @@ class PostgresOrderStore:
 
     async def _update(self, sql: str, *args: object, event_of=None) -> tuple[OrderRow, list[Event]]:
         async with self._db.money_transaction() as conn:
+            before = await conn.fetchval(
+                "SELECT status FROM orders WHERE order_id = $1 FOR UPDATE", args[0])
             rec = await conn.fetchrow(sql, *args)
             if rec is None:
                 raise LookupError(f"order_id: no order {args[0]} in a state allowing this")
             row = _row(rec)
             events = [event_of(row)] if event_of else []
             await append_events(conn, events)
-            return row, events
+        self._moved(row, before)
+        return row, events
 
     async def mark_sent(self, order_id: int, broker_order_id: str, broker_branch: str | None,
                         latency_ms: float) -> tuple[OrderRow, list[Event]]:
@@ -125,7 +139,11 @@ class PostgresOrderStore:
                    WHERE order_id = $1 AND status IN ('NEW', 'UNKNOWN') AND filled_qty = 0
                      AND coalesce(sent_at, created_at) <= now() - make_interval(secs => $3)
                    RETURNING *""", order_id, reason, float(min_age_s))
-            return None if rec is None else _row(rec)
+        if rec is None:
+            return None
+        row = _row(rec)
+        self._moved(row, None)            # only NEW or UNKNOWN rows expire
+        return row
 
     async def apply_report(self, order_id: int, report: OrderReport, strategy: StrategyTag
                            ) -> tuple[OrderRow, list[Event]]:
@@ -170,7 +188,9 @@ class PostgresOrderStore:
                    WHERE order_id = $1 RETURNING *""",
                 order_id, status, report.filled_qty, report.filled_amount)
             await append_events(conn, events)
-            return _row(rec), events
+        updated = _row(rec)
+        self._moved(updated, str(row.status))
+        return updated, events
 
     async def adopted_broker_ids(self, trading_day: date, symbol: str) -> set[str]:
         """Broker ids already attached to one of our rows (never adopt one twice)."""
