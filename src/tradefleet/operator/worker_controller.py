@@ -30,6 +30,7 @@ from tradefleet.operator.plan import (
 )
 from tradefleet.operator.preflight import check_worker_id, preflight
 from tradefleet.operator.reconcile import plan_worker
+from tradefleet.operator.reconcile_span import note_outcome, reconcile_span
 from tradefleet.operator.resources import SpecError, parse_worker_spec
 from tradefleet.operator.status import (
     build_status,
@@ -76,7 +77,10 @@ class WorkerController:
         key = (meta.get("namespace", ""), meta.get("name", ""))
         lock = self._busy.setdefault(key, asyncio.Lock())
         async with lock:
-            return await self._pass(body, key, peers or [])
+            with reconcile_span("TradingWorker", body):
+                plan = await self._pass(body, key, peers or [])
+                note_outcome(plan.phase, actions=[type(a).__name__ for a in plan.actions])
+                return plan
 
     async def _desired(self, body: Mapping[str, Any], now: datetime,
                        peers: list[Mapping[str, Any]]) -> Desired:
