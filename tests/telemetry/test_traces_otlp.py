@@ -202,3 +202,33 @@ async def test_worker_and_exchange_spans_arrive_linked_over_otlp(db, pg_dsn, tmp
                if [c.kind for c in children(spans, s)] != ["SERVER"]]
     assert orphans == []
     assert all(s.parent_span_id in ids for s in exchange_spans)   # none without its client
+
+
+async def test_otel_service_name_renames_the_process_and_a_bad_exporter_is_refused(tmp_path):
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    with OtlpReceiver() as rx:
+        log = tmp_path / "exchange.log"
+        exchange = _start(["exchange", "--port", str(port)],
+                          _env(OTEL_EXPORTER_OTLP_ENDPOINT=rx.endpoint,
+                               OTEL_SERVICE_NAME="krx-sim-east"), log)
+        try:
+            await _until(lambda: _healthy(base_url), "the exchange simulator", 60)
+            async with aiohttp.ClientSession() as s, s.get(
+                    base_url + "/uapi/domestic-stock/v1/quotations/inquire-price") as resp:
+                assert resp.status == 500           # no credentials: refused, but traced
+        finally:
+            assert _stop(exchange, log) == 0, log.read_text(errors="replace")[-3000:]
+        spans = rx.received()
+    assert [(s.service, s.kind) for s in spans] == [("krx-sim-east", "SERVER")]
+
+    for var, value in (("OTEL_TRACES_EXPORTER", "zipkin"),
+                       ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")):
+        for command in (["exchange", "--port", "0"], ["worker", "--sim"]):
+            done = subprocess.run([sys.executable, "-m", "tradefleet.cli", *command],
+                                  env=_env(**{var: value, "OTEL_EXPORTER_OTLP_ENDPOINT":
+                                              "http://127.0.0.1:9"}),
+                                  capture_output=True, text=True, timeout=120)
+            out = " ".join((done.stdout + done.stderr).split())
+            assert done.returncode == 2, out
+            assert f"{var}={value!r}" in out
