@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 
 from tradefleet.commands.arguments import float_in, int_in, positive_int
@@ -35,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_run)
 
 
-async def _serve(args: argparse.Namespace) -> None:
+async def _serve(args: argparse.Namespace) -> int:
     from tradefleet.adapters.clock import SEOUL, SimClock
     from tradefleet.adapters.sim.engine import SimMarket
     from tradefleet.adapters.sim.exchange.app import running_exchange
@@ -56,17 +57,29 @@ async def _serve(args: argparse.Namespace) -> None:
                        initial_cash=args.initial_cash, session_open=session.open.time(),
                        session_close=session.close.time())
     config = ExchangeConfig(mode=args.mode, rate_limit_per_second=args.rate_limit)
+    stopped_by: list[signal.Signals] = []
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda s=sig: (stopped_by.append(s), stop.set()))
     async with running_exchange(market, config, args.port) as (url, _):
         print(f"exchange simulator ({args.mode}) listening on {url}", flush=True)
-        await asyncio.Event().wait()
+        await stop.wait()
+    # SIGTERM (a pod or a supervisor stopping it) is a clean stop; Ctrl-C keeps its 130
+    return 130 if stopped_by[:1] == [signal.SIGINT] else 0
 
 
 def _run(args: argparse.Namespace) -> int:
+    from tradefleet.adapters.telemetry.tracing import configure_tracing, flush_tracing
+    from tradefleet.domain.errors import ConfigError
+
     try:
-        asyncio.run(_serve(args))
-    except ValueError as exc:
+        configure_tracing("tradefleet-exchange")
+        return asyncio.run(_serve(args))
+    except (ValueError, ConfigError) as exc:
         print(f"exchange: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-    return 0
+    finally:            # stopped by a signal: the server spans still queued go out
+        flush_tracing()

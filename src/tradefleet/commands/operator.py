@@ -49,6 +49,7 @@ def _load(args: argparse.Namespace):  # noqa: ANN202 - (OperatorConfig, Database
 
 def _run(args: argparse.Namespace) -> int:
     from tradefleet.adapters.telemetry.logging import configure_logging
+    from tradefleet.adapters.telemetry.tracing import configure_tracing, flush_tracing
     from tradefleet.domain.errors import ConfigError
 
     console = command_console()
@@ -63,6 +64,11 @@ def _run(args: argparse.Namespace) -> int:
                       f"{'embedded' if db_settings.dsn is None else 'dsn'}")
         return 0
     configure_logging(level=config.log_level)
+    try:
+        configure_tracing("tradefleet-operator")
+    except ConfigError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        return 2
     if args.kubeconfig is not None:       # kopf's login reads it from there too
         os.environ["KUBECONFIG"] = str(args.kubeconfig)
     try:
@@ -70,6 +76,8 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         console.print(f"[red]configuration error:[/red] {exc}")
         return 2
+    finally:            # stopped (SIGTERM) or failed: the last reconcile spans go out
+        flush_tracing()
 
 
 async def _serve(config, db_settings, kubeconfig: Path | None) -> int:  # noqa: ANN001

@@ -54,6 +54,7 @@ def _session_day() -> date:
 
 def _run(args: argparse.Namespace) -> int:
     from tradefleet.adapters.telemetry.logging import configure_logging
+    from tradefleet.adapters.telemetry.tracing import configure_tracing, flush_tracing
     from tradefleet.domain.errors import ConfigError
     from tradefleet.settings import load_settings
 
@@ -70,12 +71,19 @@ def _run(args: argparse.Namespace) -> int:
         console.print(f"[red]configuration error:[/red] {exc}")
         return 2
     configure_logging(level=settings.log_level)
+    try:
+        configure_tracing("tradefleet-worker", worker_id=settings.worker_id)
+    except ConfigError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        return 2
     runner = _run_sim(settings, args, console) if args.sim else _run_kis(settings, console)
     try:
         return asyncio.run(runner)
     except ConfigError as exc:
         console.print(f"[red]configuration error:[/red] {exc}")
         return 2
+    finally:            # every exit (a SIGTERM ends the run too): the last spans go out
+        flush_tracing()
 
 
 async def _run_sim(settings, args: argparse.Namespace, console: Console) -> int:  # noqa: ANN001

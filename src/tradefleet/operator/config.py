@@ -108,7 +108,9 @@ def load_operator_config(environ: Mapping[str, str] | None = None) -> OperatorCo
         liveness_port=int(_number(env, "LIVENESS_PORT", 8081, 0, 65535, problems)),
         metrics_port=int(_number(env, "METRICS_PORT", 9100, 0, 65535, problems)),
         log_level=(env.get(PREFIX + "LOG_LEVEL") or "INFO").upper(),
-        pod_env={k: v for k, v in env.items() if k.startswith("OTEL_")},
+        # OTEL_SERVICE_NAME names the operator itself; its pods are tradefleet-worker
+        pod_env={k: v for k, v in env.items()
+                 if k.startswith("OTEL_") and k != "OTEL_SERVICE_NAME"},
         sim_clock=env.get("TRADEFLEET_SIM_CLOCK") or None)
     if config.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         problems.append(f"{PREFIX}LOG_LEVEL: one of DEBUG, INFO, WARNING, ERROR")

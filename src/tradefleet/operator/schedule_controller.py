@@ -14,6 +14,7 @@ import structlog
 from tradefleet.adapters.telemetry.metrics import OperatorMetrics
 from tradefleet.operator.kube import KubeApi
 from tradefleet.operator.liquidation import Firing, decide, next_firing
+from tradefleet.operator.reconcile_span import note_outcome, reconcile_span
 from tradefleet.operator.resources import (
     LiquidationScheduleSpec,
     SpecError,
@@ -69,6 +70,11 @@ class ScheduleController:
 
     async def tick(self, body: Mapping[str, Any], workers: Iterable[Mapping[str, Any]]) -> float:
         """One look at the schedule; returns the seconds until the next one is due."""
+        with reconcile_span("LiquidationSchedule", body):
+            return await self._tick(body, workers)
+
+    async def _tick(self, body: Mapping[str, Any], workers: Iterable[Mapping[str, Any]]
+                    ) -> float:
         name = (body.get("metadata") or {}).get("name", "")
         now = self._clock.now()
         try:
@@ -76,6 +82,7 @@ class ScheduleController:
         except SpecError as exc:
             await self._patch(body, {"conditions": [_cond("Scheduled", False, "InvalidSpec",
                                                           str(exc), now)]})
+            note_outcome("InvalidSpec")
             return 60.0
         run = await self._runs.get(name, now.date())
         step = decide(spec, self._calendar, now, run)
@@ -84,6 +91,9 @@ class ScheduleController:
         if step.check is not None:
             await self._check(body, name, spec, step.check, now)
         await self._patch(body, await self._status(body, name, spec, now))
+        note_outcome("Fired" if step.fire is not None else
+                     "Checked" if step.check is not None else "Waiting",
+                     wake_in_seconds=float(step.wake_in))
         return step.wake_in
 
     async def _fire(self, body: Mapping[str, Any], name: str, spec: LiquidationScheduleSpec,

@@ -32,6 +32,7 @@ from tradefleet.operator.plan import (
 )
 from tradefleet.operator.preflight import check_worker_id, preflight
 from tradefleet.operator.reconcile import plan_worker
+from tradefleet.operator.reconcile_span import note_outcome, reconcile_span
 from tradefleet.operator.resources import SpecError, parse_worker_spec
 from tradefleet.operator.status import (
     build_status,
@@ -82,7 +83,9 @@ class WorkerController:
         async with lock:
             started, outcome = time.perf_counter(), "error"
             try:
-                plan = await self._pass(body, key, peers or [])
+                with reconcile_span("TradingWorker", body):
+                    plan = await self._pass(body, key, peers or [])
+                    note_outcome(plan.phase, actions=[type(a).__name__ for a in plan.actions])
                 outcome = "degraded" if plan.phase == "Degraded" or plan.degraded else "ok"
                 return plan
             finally:

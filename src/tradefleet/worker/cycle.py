@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
+from opentelemetry import trace
 
 from tradefleet.domain.errors import BrokerError, LockLost
 from tradefleet.domain.events import MonitoringEvent
@@ -33,6 +34,7 @@ from tradefleet.worker.entry import EntryStep
 
 PositionReader = Callable[[], Awaitable[list[Any]]]
 ControlsReader = Callable[[], Awaitable[WorkerControls]]
+_tracer = trace.get_tracer("tradefleet.worker")
 
 
 @dataclass(slots=True)
@@ -131,8 +133,16 @@ class TradingCycle:
         return taken
 
     async def poll(self) -> None:
-        """One tick of the state machine; broker read failures end the poll quietly (the
-        retry policy already logged and published them)."""
+        """One tick of the state machine, as one trace: its scan, lock attempt, order send
+        and broker calls are the poll span's children."""
+        with _tracer.start_as_current_span("worker.poll", attributes={
+                "worker_id": self.worker_id, "status": self.status.value}) as span:
+            await self._poll()
+            span.set_attribute("status_after", self.status.value)
+
+    async def _poll(self) -> None:
+        """Broker read failures end the poll quietly (the retry policy already logged and
+        published them)."""
         if self._controls is not None:
             await self._apply_controls()
         try:

@@ -211,6 +211,7 @@ class KisClient:
             async with self._session.request(method, url, params=params, json=body,
                                              headers=headers, timeout=self._timeout) as resp:
                 status = resp.status
+                trace.get_current_span().set_attribute("http.response.status_code", status)
                 cont = resp.headers.get("tr_cont", "")
                 try:
                     data: Any = await resp.json(content_type=None)

@@ -4,6 +4,10 @@ The exporter is chosen by the standard ``OTEL_*`` variables and is off by defaul
 ``OTEL_TRACES_EXPORTER=otlp`` (with ``OTEL_EXPORTER_OTLP_ENDPOINT``, e.g. a collector or
 Jaeger's OTLP port) or ``console``. With neither set, spans are created by a provider with no
 exporter, which costs almost nothing. Trace context crosses HTTP in W3C ``traceparent``.
+
+Each process names itself (``tradefleet-worker``, ``tradefleet-exchange``,
+``tradefleet-operator``; ``OTEL_SERVICE_NAME`` wins) and flushes its batch of spans when it
+stops (``flush_tracing``), so a pod that is terminated does not take its last spans with it.
 """
 
 from __future__ import annotations
@@ -21,7 +25,10 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
 )
 
+from tradefleet.domain.errors import ConfigError
+
 TRACER_NAME = "tradefleet"
+FLUSH_TIMEOUT_MS = 5_000       # at exit: well inside a pod's termination grace period
 _configured = False
 
 
@@ -35,10 +42,16 @@ def _exporter_from_env() -> SpanExporter | None:
     if choice == "console":
         return ConsoleSpanExporter()
     if choice == "otlp":
+        for name in ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):
+            protocol = os.environ.get(name, "").strip()
+            if protocol and protocol != "http/protobuf":
+                raise ConfigError(f"{name}={protocol!r}: only http/protobuf is supported "
+                                  "(Jaeger and collectors take it on port 4318)")
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         return OTLPSpanExporter()
-    raise ValueError(f"OTEL_TRACES_EXPORTER={choice!r}: supported values are otlp, console, none")
+    raise ConfigError(f"OTEL_TRACES_EXPORTER={choice!r}: supported values are otlp, console, "
+                      "none")
 
 
 def configure_tracing(service_name: str, *, exporter: SpanExporter | None = None,
@@ -53,7 +66,7 @@ def configure_tracing(service_name: str, *, exporter: SpanExporter | None = None
         if exporter is not None:
             current.add_span_processor(SimpleSpanProcessor(exporter))
         return current
-    attributes = {"service.name": os.environ.get("OTEL_SERVICE_NAME", service_name)}
+    attributes = {"service.name": os.environ.get("OTEL_SERVICE_NAME") or service_name}
     if worker_id:
         attributes["tradefleet.worker_id"] = worker_id
     provider = TracerProvider(resource=Resource.create(attributes))
@@ -66,6 +79,15 @@ def configure_tracing(service_name: str, *, exporter: SpanExporter | None = None
     trace.set_tracer_provider(provider)
     _configured = True
     return provider
+
+
+def flush_tracing(timeout_millis: int = FLUSH_TIMEOUT_MS) -> bool:
+    """Export every span still queued in the batch processor (a stopping process); False if
+    the exporter did not finish in time. A no-op when tracing was never configured."""
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        return True
+    return provider.force_flush(timeout_millis)
 
 
 def tracer() -> trace.Tracer:
