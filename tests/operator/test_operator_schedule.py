@@ -112,3 +112,18 @@ async def test_a_closed_day_fires_nothing(loop_db):
         assert await loop_db.pool.fetchval("SELECT count(*) FROM liquidation_runs") == 0
         assert cluster.events_for("krx") == []
         assert cluster.pods(NS) == []              # and no worker pod on a closed day
+
+
+
+def test_the_schedule_sleeps_real_seconds_under_a_compressed_clock():
+    """Under a 60x simulated clock the calendar's 60 s of waiting are one real second:
+    sleeping sixty would sleep through the close of a compressed day and never fire (the
+    process-backed e2e, at 60x, missed its liquidation that way)."""
+    from tradefleet.adapters.clock import SimClock, WallClock
+    from tradefleet.operator.liquidation import MAX_SLEEP_S
+    from tradefleet.operator.schedule_controller import real_seconds
+
+    fast = SimClock(_kst(2026, 11, 24, 14, 30), 60.0)
+    assert real_seconds(MAX_SLEEP_S, fast) == MAX_SLEEP_S / 60
+    assert real_seconds(MAX_SLEEP_S, WallClock()) == MAX_SLEEP_S
+    assert real_seconds(0.5, SimClock(_kst(2026, 11, 24, 14, 30), 10_000.0)) > 0

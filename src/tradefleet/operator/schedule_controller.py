@@ -40,6 +40,17 @@ class OrphanSelling(Protocol):
     async def stop(self) -> int: ...          # orphans sold
 
 
+MIN_REAL_SLEEP_S = 0.05
+
+
+def real_seconds(clock_seconds: float, clock: Any) -> float:
+    """Real seconds to sleep for ``clock_seconds`` of the clock's time: a simulated clock
+    (``speed`` clock seconds per real second) makes them shorter; the wall clock's are
+    real."""
+    speed = float(getattr(clock, "speed", 1.0) or 1.0)
+    return max(MIN_REAL_SLEEP_S, clock_seconds / speed)
+
+
 def covered(selector: WorkerSelector, workers: Iterable[Mapping[str, Any]]) -> list[str]:
     names = []
     for body in workers:
@@ -69,9 +80,14 @@ class ScheduleController:
         self._log = structlog.get_logger("tradefleet.operator.schedule")
 
     async def tick(self, body: Mapping[str, Any], workers: Iterable[Mapping[str, Any]]) -> float:
-        """One look at the schedule; returns the seconds until the next one is due."""
+        """One look at the schedule; returns the REAL seconds until the next one is due.
+
+        The calendar reckons in the clock's seconds; under a simulated clock (a demo or test
+        day run at N x) those are N times shorter in real time, and sleeping them as real
+        seconds would sleep through the close and never fire."""
         with reconcile_span("LiquidationSchedule", body):
-            return await self._tick(body, workers)
+            wake_in = await self._tick(body, workers)
+        return real_seconds(wake_in, self._clock)
 
     async def _tick(self, body: Mapping[str, Any], workers: Iterable[Mapping[str, Any]]
                     ) -> float:
