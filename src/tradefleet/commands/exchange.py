@@ -1,4 +1,4 @@
-"""``tradefleet exchange``: serve the KIS-dialect simulator on 127.0.0.1.
+"""``tradefleet exchange``: serve the KIS-dialect simulator (on 127.0.0.1 unless ``--host``).
 
 The clock comes from ``TRADEFLEET_SIM_CLOCK`` (``SimClock.to_env()``) when set, so workers
 started with the same value share the exchange's simulated time; otherwise it starts today at
@@ -19,8 +19,9 @@ from tradefleet.commands.arguments import float_in, int_in, positive_int
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("exchange", help="serve the KIS-dialect exchange simulator",
                               description=__doc__)
-    p.add_argument("--port", type=int_in(0, 65535), default=8900,
-                   help="TCP port on 127.0.0.1 (8900)")
+    p.add_argument("--port", type=int_in(0, 65535), default=8900, help="TCP port (8900)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (127.0.0.1; 0.0.0.0 in a container)")
     p.add_argument("--seed", type=int, default=7, help="market seed (7)")
     p.add_argument("--symbols", type=positive_int, default=60, help="universe size (60)")
     p.add_argument("--speed", type=float_in(0, 5000, low_open=True), default=1.0,
@@ -56,7 +57,7 @@ async def _serve(args: argparse.Namespace) -> None:
                        initial_cash=args.initial_cash, session_open=session.open.time(),
                        session_close=session.close.time())
     config = ExchangeConfig(mode=args.mode, rate_limit_per_second=args.rate_limit)
-    async with running_exchange(market, config, args.port) as (url, _):
+    async with running_exchange(market, config, args.port, host=args.host) as (url, _):
         print(f"exchange simulator ({args.mode}) listening on {url}", flush=True)
         await asyncio.Event().wait()
 
@@ -66,6 +67,10 @@ def _run(args: argparse.Namespace) -> int:
         asyncio.run(_serve(args))
     except ValueError as exc:
         print(f"exchange: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"exchange: --host/--port: cannot listen on {args.host}:{args.port}: {exc}",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
