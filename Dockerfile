@@ -24,9 +24,11 @@ RUN pip wheel --only-binary=:all: --wheel-dir /wheels . \
 FROM python:3.11.13-slim-bookworm
 LABEL org.opencontainers.image.title="tradefleet" \
       org.opencontainers.image.description="Fleet of intraday KRX auto-trading workers: worker, operator, exchange simulator"
-# TRADEFLEET_STATE_DIR: the calendar cache goes to /tmp, the one writable path of a worker pod
-# (read-only root filesystem, /tmp an emptyDir); an unwritable state dir only costs speed.
+# TRADEFLEET_STATE_DIR (the calendar cache) and HOME go to /tmp, the one writable path of a
+# worker pod (read-only root filesystem, /tmp an emptyDir); an unwritable state dir only costs
+# speed. The venv's bytecode is compiled at build time, so nothing is written beside it.
 ENV PATH=/opt/tradefleet/bin:$PATH \
+    HOME=/tmp \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     TRADEFLEET_STATE_DIR=/tmp/tradefleet

@@ -1,10 +1,12 @@
 """What the packaging tests know of the chart charts/tradefleet: its values.yaml when the
 chart is in the tree, else the shared contract of the helpers (image.repository `tradefleet`,
 image.tag, image.pullPolicy; exchange/postgresql/jaeger.enabled; Jaeger UI service
-`<release>-jaeger` port 16686), and a helm binary to render it with."""
+`<release>-jaeger` port 16686; simulation.start/speed/realStart), and a helm binary to
+render it with."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -21,6 +23,8 @@ CONTRACT: dict[str, Any] = {
     "exchange": {"enabled": False},
     "postgresql": {"enabled": False},
     "jaeger": {"enabled": False},
+    # the shared simulated session the kind e2e sets (the chart's simulation.* values)
+    "simulation": {"start": "", "speed": 60, "realStart": 0},
 }
 
 
@@ -48,11 +52,20 @@ def has_value(values: dict[str, Any], dotted: str) -> bool:
 
 
 def find_helm() -> str | None:
-    """``$HELM``, else ``helm`` on PATH (CI extracts it from the PyPI wheel of the reference)."""
+    """``$HELM``, else ``helm`` on PATH, else the one .ci/k8s_tools.py fetches from PyPI (the
+    chart's tests use it too)."""
     explicit = os.environ.get("HELM")
     if explicit:
         return explicit if Path(explicit).is_file() else None
-    return shutil.which("helm")
+    on_path = shutil.which("helm")
+    tools = ROOT / ".ci" / "k8s_tools.py"
+    if on_path or not tools.is_file():
+        return on_path
+    spec = importlib.util.spec_from_file_location("k8s_tools", tools)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.ensure_helm())
 
 
 def render(release: str, namespace: str, values: dict[str, Any]) -> list[dict[str, Any]]:

@@ -133,6 +133,18 @@ def _containers(docs: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
+def _environment(docs: list[dict[str, Any]], containers: list[dict[str, Any]]) -> dict[str, Any]:
+    """The containers' environment: literal env entries and the ConfigMaps of envFrom."""
+    maps = {d["metadata"]["name"]: d.get("data") or {} for d in docs
+            if d.get("kind") == "ConfigMap"}
+    env: dict[str, Any] = {}
+    for c in containers:
+        for source in c.get("envFrom", []):
+            env.update(maps.get((source.get("configMapRef") or {}).get("name"), {}))
+        env.update({e["name"]: e.get("value") for e in c.get("env", [])})
+    return env
+
+
 def test_rendered_chart_runs_the_image_skaffold_built():
     """Needs the chart (and helm): the lead merges it. Without it, the minimal check: what
     skaffold would pass to helm turns the simulator, PostgreSQL and Jaeger on."""
@@ -149,13 +161,13 @@ def test_rendered_chart_runs_the_image_skaffold_built():
             if str(c.get("image", "")).startswith(BUILT_REPO)]
     assert ours, "no container runs the image skaffold built"
     assert all(c["image"] == built for _, c in ours), [(w, c["image"]) for w, c in ours]
-    env = {e["name"]: e.get("value") for _, c in ours for e in c.get("env", [])}
+    env = _environment(docs, [c for _, c in ours])
     assert env.get("TRADEFLEET_OPERATOR_WORKER_IMAGE") == built, \
         "the operator's worker pods must run the built image too"
     exchange = [c for _, c in ours if "exchange" in [*c.get("command", []), *c.get("args", [])]]
     assert exchange, "exchange.enabled: no container runs `tradefleet exchange`"
-    words = [*exchange[0].get("command", []), *exchange[0].get("args", [])]
-    assert "--host" in words and words[words.index("--host") + 1] == "0.0.0.0", \
+    words = " ".join([*exchange[0].get("command", []), *exchange[0].get("args", [])])
+    assert re.search(r"--host[= ]0\.0\.0\.0\b", words), \
         "the simulator must listen beyond loopback in its pod (--host 0.0.0.0)"
     services = {d["metadata"]["name"]: d for d in docs if d.get("kind") == "Service"}
     jaeger = services.get(f"{rel['name']}-jaeger")

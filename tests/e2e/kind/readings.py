@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,6 +21,18 @@ def missing_tools(which: Callable[[str], str | None],
     if "docker" not in missing and not docker_responds():
         missing.insert(0, "docker (installed, but the daemon does not respond)")
     return missing
+
+
+def simulation_values(close: datetime, minutes_before_close: float, speed: float,
+                      real_start: float) -> dict[str, Any]:
+    """The chart's ``simulation.*`` values for a session shared by the exchange, the operator
+    and the workers: it stands ``minutes_before_close`` before ``close`` at ``real_start``
+    (Unix seconds) and runs ``speed`` simulated seconds per real second."""
+    if close.tzinfo is None:
+        raise ValueError("close: a tz-aware time (Asia/Seoul)")
+    start = close - timedelta(minutes=minutes_before_close)
+    return {"simulation.start": start.isoformat(timespec="seconds"),
+            "simulation.speed": speed, "simulation.realStart": int(real_start)}
 
 
 def crd_resource(docs: Iterable[dict[str, Any]], kind: str) -> str:

@@ -6,20 +6,25 @@ Needs docker (with a daemon that answers), kind, helm and kubectl on PATH; anywh
 every test here is SKIPPED, the missing tools named in the reason. It creates the kind
 cluster ``tradefleet-e2e`` (TRADEFLEET_KIND_CLUSTER) with its own kubeconfig file, builds
 the image from the Dockerfile and loads it into the cluster, ``helm install``s the chart with
-the simulator, the bundled PostgreSQL and Jaeger (values-e2e.yaml), applies
-examples/tradingworker.yaml and then: every TradingWorker becomes Ready; a worker pod deleted
+the simulator, the bundled PostgreSQL and Jaeger (values-e2e.yaml) on one simulated session
+of the next KRX day (TRADEFLEET_KIND_SIM_MINUTES before the close at install, default 150,
+at TRADEFLEET_KIND_SIM_SPEED, default 15), applies examples/tradingworker.yaml and
+examples/liquidationschedule.yaml and then: every TradingWorker becomes Ready; a worker pod deleted
 (forced, as a crash) is recreated with no symbol ever held by two workers (lock events
 replayed from Postgres); Jaeger holds worker traces with the exchange's server span as a
-child; the simulated session runs to its forced liquidation and everything is flat, in
-Postgres and in the simulator's own books; uninstall leaves nothing running. The cluster is
+child; the session runs to its forced liquidation (condition Liquidated) and the workers' day
+ends with everything flat, in Postgres and in the simulator's own books; uninstall leaves
+nothing running. The cluster is
 deleted at the end (TRADEFLEET_KIND_KEEP=1 keeps it for a look). About 10-20 minutes,
 mostly the image build and the simulated session (TRADEFLEET_KIND_SESSION_TIMEOUT, s)."""
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -31,23 +36,30 @@ from tests.e2e.kind.readings import (
     pod_ready,
     proxy_path,
     service_of_url,
+    simulation_values,
     trading_workers,
     worker_pods,
     worker_to_exchange_links,
 )
 from tests.e2e.kind.rig import KindCluster, run, until, what_is_missing
 
+from tradefleet.adapters.calendar_cache import krx_calendar
+from tradefleet.adapters.clock import SEOUL
 from tradefleet.adapters.postgres.lock_history import replay_lock_events
+from tradefleet.domain.calendar import TradingSession
 
 ROOT = Path(__file__).resolve().parents[3]
 CHART = ROOT / "charts" / "tradefleet"
 EXAMPLE = ROOT / "examples" / "tradingworker.yaml"
+SCHEDULE = ROOT / "examples" / "liquidationschedule.yaml"
 VALUES = Path(__file__).with_name("values-e2e.yaml")
 IMAGE_REPOSITORY, IMAGE_TAG = "tradefleet", "kind-e2e"
 RELEASE = NAMESPACE = "tradefleet"
 WORKER_SERVICE = "tradefleet-worker"
 JAEGER_UI_PORT = 16686
 SESSION_TIMEOUT = float(os.environ.get("TRADEFLEET_KIND_SESSION_TIMEOUT", "1800"))
+SIM_MINUTES = float(os.environ.get("TRADEFLEET_KIND_SIM_MINUTES", "150"))
+SIM_SPEED = float(os.environ.get("TRADEFLEET_KIND_SIM_SPEED", "15"))
 
 MISSING = what_is_missing()
 pytestmark = [
@@ -63,6 +75,18 @@ class Fleet:
     resource: str                  # tradingworkers.tradefleet.io
     workers: list[str]             # the example's TradingWorker names
     exchange: tuple[str, str, int]  # (namespace, service, port) the workers trade against
+
+
+def _next_session() -> TradingSession:
+    """Today's KRX session in Seoul, or the next one: the simulated day must be one the
+    workers trade (on a closed day they say so and exit)."""
+    day = datetime.now(SEOUL).date()
+    for offset in range(30):
+        candidate = day + timedelta(days=offset)
+        session = krx_calendar(candidate).session(candidate)
+        if session is not None:
+            return session
+    raise LookupError(f"no KRX session in the 30 days from {date.isoformat(day)}")
 
 
 def _sql_lock_events() -> str:
@@ -85,14 +109,20 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     try:
         run("docker", "build", "--tag", image, str(ROOT), timeout=1800)
         cluster.load_image(image)
+        simulation = simulation_values(_next_session().close, SIM_MINUTES, SIM_SPEED,
+                                       time.time())
+        print(f"simulated session: {simulation}")
+        sets = {"image.repository": IMAGE_REPOSITORY, "image.tag": IMAGE_TAG, **simulation}
         cluster.helm("install", RELEASE, str(CHART), "--create-namespace", "--values",
-                     str(VALUES), "--set", f"image.repository={IMAGE_REPOSITORY}",
-                     "--set", f"image.tag={IMAGE_TAG}", "--wait", "--timeout", "10m")
+                     str(VALUES), *[a for k, v in sets.items() for a in ("--set", f"{k}={v}")],
+                     "--wait", "--timeout", "10m")
         docs = list(yaml.safe_load_all(EXAMPLE.read_text(encoding="utf-8")))
         examples = trading_workers(docs)
         crds = [d for f in sorted((ROOT / "crds").glob("*.yaml"))
                 for d in yaml.safe_load_all(f.read_text(encoding="utf-8"))]
         cluster.kubectl("apply", "-f", str(EXAMPLE))
+        if SCHEDULE.is_file():
+            cluster.kubectl("apply", "-f", str(SCHEDULE))
         yield Fleet(cluster, crd_resource(crds, "TradingWorker"),
                     [d["metadata"]["name"] for d in examples],
                     service_of_url(examples[0]["spec"]["broker"]["baseUrl"], NAMESPACE))
@@ -167,6 +197,11 @@ def test_jaeger_shows_worker_traces_with_exchange_child_spans(diagnosed: Fleet):
 
 def test_the_session_ends_flat_after_the_forced_liquidation(diagnosed: Fleet):
     cluster = diagnosed.cluster
+    if SCHEDULE.is_file():
+        for name in diagnosed.workers:
+            cluster.kubectl("wait", f"{diagnosed.resource}/{name}",
+                            "--for=condition=Liquidated", f"--timeout={int(SESSION_TIMEOUT)}s",
+                            timeout=SESSION_TIMEOUT + 30)
     names = "', '".join(diagnosed.workers)
     done_sql = (f"SELECT coalesce(json_agg(w), '[]') FROM (SELECT worker_id, status FROM "
                 f"workers WHERE worker_id IN ('{names}') AND status <> 'EXIT') w")
@@ -195,8 +230,11 @@ def test_the_session_ends_flat_after_the_forced_liquidation(diagnosed: Fleet):
 
 def test_uninstall_leaves_nothing_running(diagnosed: Fleet):
     cluster = diagnosed.cluster
-    # the workers first, while the operator runs their finalizers
-    cluster.kubectl("delete", "-f", str(EXAMPLE), "--wait=true", "--timeout=300s", timeout=330)
+    # the workers (and the schedule) first, while the operator runs their finalizers
+    for example in (EXAMPLE, SCHEDULE):
+        if example.is_file():
+            cluster.kubectl("delete", "-f", str(example), "--wait=true", "--timeout=300s",
+                            timeout=330)
     cluster.helm("uninstall", RELEASE, "--wait", "--timeout", "5m")
 
     def gone() -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from tests.e2e.kind.readings import (
     proxy_path,
     psql_json,
     service_of_url,
+    simulation_values,
     trading_workers,
     worker_pods,
     worker_to_exchange_links,
@@ -25,6 +27,7 @@ from tests.e2e.kind.readings import (
 from tests.exchange_thread import ExchangeThread
 from tests.packaging.chart_facts import chart_values, has_value
 
+from tradefleet.adapters.clock import SEOUL, SimClock
 from tradefleet.adapters.postgres.lock_history import replay_lock_events
 from tradefleet.domain.orders import OrderRequest, OrderType, Side
 
@@ -52,9 +55,21 @@ def test_the_values_of_the_e2e_install_are_values_of_the_chart():
             out += keys(v, f"{prefix}{k}.") if isinstance(v, dict) else [f"{prefix}{k}"]
         return out
 
-    missing = [k for k in keys(values) if not has_value(chart_values(), k)]
+    dynamic = simulation_values(datetime(2026, 12, 2, 15, 30, tzinfo=SEOUL), 150, 15, 0)
+    missing = [k for k in [*keys(values), *dynamic] if not has_value(chart_values(), k)]
     assert not missing, f"values-e2e.yaml sets values the chart does not have: {missing}"
     assert all(values[part]["enabled"] is True for part in ("exchange", "postgresql", "jaeger"))
+
+
+def test_simulation_values_put_the_session_before_the_close():
+    close = datetime(2026, 12, 2, 15, 30, tzinfo=SEOUL)
+    values = simulation_values(close, 150, 15, 1_796_000_000.7)
+    assert values == {"simulation.start": "2026-12-02T13:00:00+09:00",
+                      "simulation.speed": 15, "simulation.realStart": 1_796_000_000}
+    clock = SimClock(datetime.fromisoformat(values["simulation.start"]), 15, 1_796_000_000)
+    assert clock.sim_start.utcoffset() == close.utcoffset()
+    with pytest.raises(ValueError, match="tz-aware"):
+        simulation_values(datetime(2026, 12, 2, 15, 30), 150, 15, 0)
 
 
 def test_crd_resource_of_the_repositorys_crds():
