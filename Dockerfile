@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # One image for every process of the fleet: `tradefleet worker`, `tradefleet operator` and
 # `tradefleet exchange` (the simulator). Build: docker build -t tradefleet:0.1.0 .
 #

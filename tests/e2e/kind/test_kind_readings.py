@@ -24,6 +24,7 @@ from tests.e2e.kind.readings import (
     worker_pods,
     worker_to_exchange_links,
 )
+from tests.e2e.kind.rig import until
 from tests.exchange_thread import ExchangeThread
 from tests.packaging.chart_facts import chart_values, has_value
 
@@ -198,3 +199,18 @@ def test_held_at_exchange_reads_the_simulators_books():
         assert held() == {symbol: 3}
         ex.market.submit(OrderRequest("k2", symbol, Side.SELL, OrderType.MARKET, 3))
         assert held() == {}
+
+
+def test_until_returns_the_first_truthy_answer_and_names_what_it_waited_for():
+    answers = iter([None, LookupError("pod not there"), {"ok": 1}])
+
+    def check():  # noqa: ANN202
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert until(check, "a pod", timeout=5, every=0) == {"ok": 1}
+    with pytest.raises(AssertionError, match=r"waiting for a pod; last: pod not there"):
+        until(lambda: (_ for _ in ()).throw(LookupError("pod not there")), "a pod",
+              timeout=0.05, every=0.01)
