@@ -130,12 +130,6 @@ def worker_to_exchange_links(traces: dict[str, Any], worker_service: str,
     return links
 
 
-def held_at_exchange(books: dict[str, Any]) -> dict[str, int]:
-    """symbol -> shares the simulator's account still holds (``/_admin/books``)."""
-    holdings = (books.get("holdings") or {}).get("holdings") or []
-    return {h["symbol"]: int(h["qty"]) for h in holdings if int(h["qty"]) != 0}
-
-
 def psql_json(output: str) -> Any:
     """The JSON value a ``psql -At -c "SELECT json_..."`` printed (json_agg breaks lines
     between elements, so it may span several)."""

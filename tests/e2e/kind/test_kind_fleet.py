@@ -13,7 +13,8 @@ examples/liquidationschedule.yaml and then: every TradingWorker becomes Ready; a
 (forced, as a crash) is recreated with no symbol ever held by two workers (lock events
 replayed from Postgres); Jaeger holds worker traces with the exchange's server span as a
 child; the session runs to its forced liquidation (condition Liquidated) and the workers' day
-ends with everything flat, in Postgres and in the simulator's own books; uninstall leaves
+ends with everything flat, in Postgres and in the simulator's own books (each of its
+executions in exactly one of our orders, fills adding up); uninstall leaves
 nothing running. The cluster is
 deleted at the end (TRADEFLEET_KIND_KEEP=1 keeps it for a look). About 10-20 minutes,
 mostly the image build and the simulated session (TRADEFLEET_KIND_SESSION_TIMEOUT, s)."""
@@ -32,7 +33,6 @@ import yaml
 from tests.e2e.kind.readings import (
     condition,
     crd_resource,
-    held_at_exchange,
     pod_ready,
     proxy_path,
     service_of_url,
@@ -46,7 +46,9 @@ from tests.e2e.kind.rig import KindCluster, run, until, what_is_missing
 from tradefleet.adapters.calendar_cache import krx_calendar
 from tradefleet.adapters.clock import SEOUL
 from tradefleet.adapters.postgres.lock_history import replay_lock_events
+from tradefleet.adapters.sim.exchange.books_client import books_from_json
 from tradefleet.domain.calendar import TradingSession
+from tradefleet.local_fleet.books_check import OUR_FILLS, judge_books
 
 ROOT = Path(__file__).resolve().parents[3]
 CHART = ROOT / "charts" / "tradefleet"
@@ -219,13 +221,17 @@ def test_the_session_ends_flat_after_the_forced_liquidation(diagnosed: Fleet):
     assert flat == dict.fromkeys(flat, 0), f"not flat in Postgres: {flat}"
     ns, name, port = diagnosed.exchange
     service = cluster.kubectl_json("get", "service", name, "--namespace", ns)
-    books = cluster.get_raw(proxy_path(ns, service, port, "_admin/books"))
-    assert held_at_exchange(books) == {}, "the simulator's account still holds shares"
-    executions = books.get("executions", {}).get("executions", [])
-    assert executions, "no execution at the exchange: the session traded nothing to judge"
+    books = books_from_json(cluster.get_raw(proxy_path(ns, service, port, "_admin/books")))
+    verdict = judge_books(books, cluster.psql(
+        f"SELECT coalesce(json_agg(r), '[]') FROM ({OUR_FILLS}) r"))
+    assert verdict.executions > 0, "no execution at the exchange: nothing traded to judge"
+    assert verdict.holdings == {}, f"the simulator's account still holds {verdict.holdings}"
+    assert verdict.clean, f"executions without our fills: {verdict.unrecorded} " \
+                          f"{verdict.mismatched}"
     problems, _ = replay_lock_events(cluster.psql(_sql_lock_events()))
     assert problems == []
-    print(f"flat: {closed} positions closed, {len(executions)} executions at the exchange")
+    print(f"flat: {closed} positions closed, {verdict.executions} executions at the exchange,"
+          " each in exactly one of our orders")
 
 
 def test_uninstall_leaves_nothing_running(diagnosed: Fleet):

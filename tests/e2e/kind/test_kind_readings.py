@@ -12,7 +12,6 @@ import pytest
 import yaml
 from tests.e2e.kind.readings import (
     crd_resource,
-    held_at_exchange,
     missing_tools,
     pod_named,
     pod_ready,
@@ -30,7 +29,9 @@ from tests.packaging.chart_facts import chart_values, has_value
 
 from tradefleet.adapters.clock import SEOUL, SimClock
 from tradefleet.adapters.postgres.lock_history import replay_lock_events
+from tradefleet.adapters.sim.exchange.books_client import books_from_json
 from tradefleet.domain.orders import OrderRequest, OrderType, Side
+from tradefleet.local_fleet.books_check import judge_books
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -186,19 +187,28 @@ def test_lock_replay_over_rows_read_as_json():
         [("005930", "w-b", "w-a", 4)]
 
 
-def test_held_at_exchange_reads_the_simulators_books():
+def test_books_read_through_json_are_judged_like_the_chaos_bench():
+    """The simulator's /_admin/books JSON, as the e2e reads it through the service proxy,
+    and our fills as psql's json_agg gives them: judged by local_fleet.books_check."""
     with ExchangeThread(n_symbols=5) as ex:
         symbol = ex.market.symbols()[0]
 
-        def held() -> dict[str, int]:
+        def books():  # noqa: ANN202
             with urllib.request.urlopen(f"{ex.base_url}/_admin/books", timeout=10) as resp:
-                return held_at_exchange(json.load(resp))
+                return books_from_json(json.load(resp))
 
-        assert held() == {}
-        ex.market.submit(OrderRequest("k1", symbol, Side.BUY, OrderType.MARKET, 3))
-        assert held() == {symbol: 3}
-        ex.market.submit(OrderRequest("k2", symbol, Side.SELL, OrderType.MARKET, 3))
-        assert held() == {}
+        assert judge_books(books(), []).clean
+        bought = ex.market.submit(OrderRequest("k1", symbol, Side.BUY, OrderType.MARKET, 3))
+        held = judge_books(books(), [])
+        assert held.holdings == {symbol: 3} and held.executions == 1
+        assert not held.clean and list(held.unrecorded.values()) == [3]
+        sold = ex.market.submit(OrderRequest("k2", symbol, Side.SELL, OrderType.MARKET, 3))
+        ours = json.loads(json.dumps([{"broker_order_id": bought.broker_order_id, "filled": 3},
+                                      {"broker_order_id": sold.broker_order_id, "filled": 3}]))
+        flat = judge_books(books(), ours)
+        assert flat.clean and flat.holdings == {} and flat.executions == 2
+        short = judge_books(books(), ours[:1] + [{**ours[1], "filled": 2}])
+        assert not short.clean and list(short.mismatched.values()) == [(3, 2)]
 
 
 def test_until_returns_the_first_truthy_answer_and_names_what_it_waited_for():
