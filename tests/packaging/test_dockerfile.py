@@ -174,3 +174,14 @@ def test_dockerfile_parser_joins_continuations_and_names_stages():
     assert stages[1].of("ENTRYPOINT")[0].words() == ["x", "y"]
     with pytest.raises(ValueError, match="continuation"):
         parse_instructions("RUN a \\\n")
+
+
+def test_exposed_ports_are_the_processes_defaults():
+    from tradefleet.operator.config import OperatorConfig
+
+    exposed = {int(p) for i in read_stages(DOCKERFILE)[-1].of("EXPOSE") for p in i.words()}
+    config = OperatorConfig(namespaces=("ns",), worker_image="tradefleet")
+    exchange = build_parser().parse_args(["exchange"]).port
+    operator_metrics = 9100                         # the helpers' contract for /metrics
+    assert exposed == {config.worker_health_port, config.liveness_port, operator_metrics,
+                       exchange}
