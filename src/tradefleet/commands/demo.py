@@ -27,6 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
+    from tradefleet.domain.errors import ConfigError
     from tradefleet.local_fleet.demo import DemoOptions, run_demo
 
     if args.workers > 20:
@@ -37,6 +40,9 @@ def _run(args: argparse.Namespace) -> int:
     console = command_console()
     try:
         return asyncio.run(run_demo(opts, console))
+    except ConfigError as exc:
+        console.print(f"[red]configuration error:[/red] {escape(str(exc))}")
+        return 2
     except KeyboardInterrupt:
         console.print("[yellow]stopped: every process of the fleet was terminated[/yellow]")
         return 130

@@ -1,4 +1,4 @@
-"""``tradefleet exchange``: serve the KIS-dialect simulator on 127.0.0.1.
+"""``tradefleet exchange``: serve the KIS-dialect simulator (on 127.0.0.1 unless ``--host``).
 
 The clock comes from ``TRADEFLEET_SIM_CLOCK`` (``SimClock.to_env()``) when set, so workers
 started with the same value share the exchange's simulated time; otherwise it starts today at
@@ -20,8 +20,9 @@ from tradefleet.commands.arguments import float_in, int_in, positive_int
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("exchange", help="serve the KIS-dialect exchange simulator",
                               description=__doc__)
-    p.add_argument("--port", type=int_in(0, 65535), default=8900,
-                   help="TCP port on 127.0.0.1 (8900)")
+    p.add_argument("--port", type=int_in(0, 65535), default=8900, help="TCP port (8900)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (127.0.0.1; 0.0.0.0 in a container)")
     p.add_argument("--seed", type=int, default=7, help="market seed (7)")
     p.add_argument("--symbols", type=positive_int, default=60, help="universe size (60)")
     p.add_argument("--speed", type=float_in(0, 5000, low_open=True), default=1.0,
@@ -62,7 +63,7 @@ async def _serve(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, lambda s=sig: (stopped_by.append(s), stop.set()))
-    async with running_exchange(market, config, args.port) as (url, _):
+    async with running_exchange(market, config, args.port, host=args.host) as (url, _):
         print(f"exchange simulator ({args.mode}) listening on {url}", flush=True)
         await stop.wait()
     # SIGTERM (a pod or a supervisor stopping it) is a clean stop; Ctrl-C keeps its 130
@@ -78,6 +79,10 @@ def _run(args: argparse.Namespace) -> int:
         return asyncio.run(_serve(args))
     except (ValueError, ConfigError) as exc:
         print(f"exchange: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"exchange: --host/--port: cannot listen on {args.host}:{args.port}: {exc}",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

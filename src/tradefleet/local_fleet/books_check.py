@@ -5,7 +5,9 @@ fills add up to what the exchange executed for that order."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.sim.ledger import Books
@@ -35,15 +37,22 @@ class BooksVerdict:
         return len(self.unrecorded) + len(self.mismatched)
 
 
+# our orders with a broker order number, and the shares our fills record for each
+OUR_FILLS = """SELECT o.broker_order_id,
+                      coalesce((SELECT sum(f.qty) FROM fills f WHERE f.order_id = o.order_id),
+                               0) AS filled
+                 FROM orders o WHERE o.broker_order_id IS NOT NULL"""
+
+
 async def compare_books(db: Database, books: Books) -> BooksVerdict:
+    return judge_books(books, await db.pool.fetch(OUR_FILLS))
+
+
+def judge_books(books: Books, rows: Iterable[Mapping[str, Any]]) -> BooksVerdict:
+    """The judgement over rows of ``OUR_FILLS`` (from asyncpg, or JSON read through psql)."""
     executed: dict[str, int] = defaultdict(int)
     for e in books.executions:
         executed[_odno(e.odno)] += e.qty
-    rows = await db.pool.fetch(
-        """SELECT o.broker_order_id,
-                  coalesce((SELECT sum(f.qty) FROM fills f WHERE f.order_id = o.order_id), 0)
-                      AS filled
-             FROM orders o WHERE o.broker_order_id IS NOT NULL""")
     ours: dict[str, int] = defaultdict(int)
     for r in rows:
         ours[_odno(r["broker_order_id"])] += int(r["filled"])

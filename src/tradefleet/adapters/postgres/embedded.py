@@ -2,7 +2,8 @@
 
 Used only when no DSN is configured. The data directory lives under the user's state dir and
 is reused across runs. As root, pgserver runs the server as a system user it creates, because
-PostgreSQL refuses to run as root.
+PostgreSQL refuses to run as root. pgserver is the ``embedded`` extra (in ``dev`` too): the
+container image leaves it out, so a pod without a DSN stops with a clear error instead.
 """
 
 from __future__ import annotations
@@ -12,6 +13,11 @@ import tempfile
 from pathlib import Path
 
 import platformdirs
+
+from tradefleet.domain.errors import ConfigError
+
+MISSING = ("db.dsn: not set, and the embedded PostgreSQL (pgserver) is not installed: set "
+           "TRADEFLEET_DB__DSN, or pip install 'tradefleet[embedded]'")
 
 
 def default_data_dir() -> Path:
@@ -26,7 +32,10 @@ def start_embedded(data_dir: Path | None = None, *, database: str = "tradefleet"
     os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
     Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(os.environ["XDG_RUNTIME_DIR"], 0o700)
-    import pgserver  # imported late: it touches the runtime dir at import
+    try:
+        import pgserver  # imported late: it touches the runtime dir at import
+    except ImportError as exc:
+        raise ConfigError(MISSING) from exc
 
     data_dir = data_dir or default_data_dir()
     data_dir.mkdir(parents=True, exist_ok=True)

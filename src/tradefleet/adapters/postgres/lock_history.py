@@ -7,7 +7,9 @@ order of the holds of one symbol.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from tradefleet.adapters.postgres.database import Database
 
@@ -27,6 +29,12 @@ async def find_double_holds(db: Database) -> tuple[list[DoubleHold], int]:
         """SELECT event_id, event_type, worker_id, symbol, payload FROM events
             WHERE event_type IN ('LockAcquiredEvent', 'LockReleasedEvent')
             ORDER BY event_id""")
+    return replay_lock_events(rows)
+
+
+def replay_lock_events(rows: Iterable[Mapping[str, Any]]) -> tuple[list[DoubleHold], int]:
+    """The replay itself, over rows in ``event_id`` order (from asyncpg, or JSON read
+    through psql in a cluster test)."""
     holder: dict[str, tuple[str, int]] = {}
     problems: list[DoubleHold] = []
     acquisitions = 0

@@ -169,18 +169,20 @@ def gateway_of(app: web.Application) -> Gateway:
 
 @contextlib.asynccontextmanager
 async def running_exchange(market: SimMarket, config: ExchangeConfig | None = None,
-                           port: int = 0) -> AsyncIterator[tuple[str, web.Application]]:
-    """Serve on 127.0.0.1 (``port`` 0 = a free one); yields (base_url, app)."""
+                           port: int = 0, *, host: str = "127.0.0.1",
+                           ) -> AsyncIterator[tuple[str, web.Application]]:
+    """Serve on ``host`` (127.0.0.1; 0.0.0.0 in a container) and ``port`` (0 = a free
+    one); yields (base_url, app)."""
     app = build_app(market, config)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port)
+    site = web.TCPSite(runner, host, port)
     await site.start()
     server = site._server
     assert server is not None
     sockets = getattr(server, "sockets", None) or []
     bound = sockets[0].getsockname()[1]
     try:
-        yield f"http://127.0.0.1:{bound}", app
+        yield f"http://{host}:{bound}", app
     finally:
         await runner.cleanup()

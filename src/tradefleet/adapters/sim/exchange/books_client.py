@@ -23,7 +23,12 @@ async def _get(session: aiohttp.ClientSession, url: str) -> dict[str, Any]:
 
 async def fetch_books(base_url: str, session: aiohttp.ClientSession) -> Books:
     """Executions, holdings and symbols in one consistent snapshot."""
-    body = await _get(session, base_url.rstrip("/") + "/_admin/books")
+    return books_from_json(await _get(session, base_url.rstrip("/") + "/_admin/books"))
+
+
+def books_from_json(body: dict[str, Any]) -> Books:
+    """``GET /_admin/books`` as Books, however it was fetched (a cluster test goes through
+    the API server's service proxy)."""
     return Books(tuple(Execution.from_json(e) for e in body["executions"]),
                  Holdings.from_json(body["holdings"]),
                  tuple(SymbolInfo.from_json(s) for s in body["symbols"]))
