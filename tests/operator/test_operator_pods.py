@@ -95,7 +95,9 @@ def test_overrides_reach_the_pod_and_secrets_stay_references():
         assert env[name]["valueFrom"]["secretKeyRef"] == {"name": "kis-paper", "key": key}
     (key_volume,) = [v for v in spec["volumes"] if "secret" in v]
     assert key_volume["secret"]["secretName"] == "fleet-key"
-    assert key_volume["secret"]["defaultMode"] == 0o400
+    # readable by the pod's group only: the worker runs as 10001, not as the files' owner
+    assert key_volume["secret"]["defaultMode"] == 0o440
+    assert spec["securityContext"]["fsGroup"] == spec["securityContext"]["runAsGroup"] == 10001
     secret_env = [e for e in container["env"] if e["name"].endswith(("APPKEY", "APPSECRET",
                                                                       "CANO"))]
     assert all("value" not in e for e in secret_env) and len(secret_env) == 3

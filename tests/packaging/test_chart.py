@@ -192,6 +192,10 @@ def test_bundled_postgres_jaeger_and_exchange_are_wired_together():
     (c,) = exchange["spec"]["template"]["spec"]["containers"]
     assert c["command"] == ["tradefleet", "exchange"] and "--host=0.0.0.0" in c["args"]
     assert one(docs, "Service", f"{RELEASE}-exchange")["spec"]["ports"][0]["port"] == 8900
+    # the simulator's server spans go to the same Jaeger (children of the workers' KIS calls)
+    exchange_env = {e["name"]: e.get("value") for e in c["env"]}
+    assert exchange_env["OTEL_EXPORTER_OTLP_ENDPOINT"] == env["OTEL_EXPORTER_OTLP_ENDPOINT"]
+    assert exchange_env["OTEL_TRACES_EXPORTER"] == "otlp"
 
 
 def test_without_jaeger_no_endpoint_and_a_collector_of_ones_own_is_used():

@@ -122,7 +122,7 @@ def pod_spec(name: str, spec: TradingWorkerSpec, config: OperatorConfig) -> dict
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}]
     if spec.credentials is not None:
         volumes.append({"name": "key", "secret": {
-            "secretName": spec.credentials.key_secret_name, "defaultMode": 0o400,
+            "secretName": spec.credentials.key_secret_name, "defaultMode": 0o440,
             "items": [{"key": "key", "path": "key"}]}})
     if config.pod_db_ca_secret is not None:
         ca = config.pod_db_ca_secret
@@ -133,8 +133,10 @@ def pod_spec(name: str, spec: TradingWorkerSpec, config: OperatorConfig) -> dict
         "terminationGracePeriodSeconds": spec.pod.termination_grace_period_seconds,
         "automountServiceAccountToken": False,     # a worker never talks to the API
         "enableServiceLinks": False,
+        # fsGroup: the Secret volumes (mode 0400/0440) are group-owned by it, so the
+        # non-root worker can read its key and CA certificate
         "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001,
-                            "seccompProfile": {"type": "RuntimeDefault"}},
+                            "fsGroup": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
         "containers": [_container(name, spec, config)],
         "volumes": volumes,
     }
