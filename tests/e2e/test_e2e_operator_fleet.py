@@ -27,8 +27,9 @@ import yaml
 from cryptography.fernet import Fernet
 from tests.e2e.process_kubelet import ProcessKubelet
 from tests.exchange_thread import DAY, ExchangeThread
-from tests.operator.cluster import running_cluster
+from tests.operator.cluster import running_cluster, write_kubeconfig
 from tests.operator.operator_harness import NS, schedule_body, worker_body
+from tests.polling import until
 
 from tradefleet.adapters.clock import SEOUL, SimClock
 from tradefleet.adapters.postgres.database import Database
@@ -43,28 +44,6 @@ SPEED = 60.0
 START = datetime(DAY.year, DAY.month, DAY.day, 14, 25, tzinfo=SEOUL)
 NAMES = ("w-a", "w-b", "w-c")
 CALLS = Path(__file__).with_name("operator_api_calls.yaml")
-
-
-async def until(check, what: str, timeout: float = 60.0):  # noqa: ANN001, ANN201
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.2)
-
-
-def _kubeconfig(path: Path, url: str) -> Path:
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "e2e",
-        "clusters": [{"name": "e2e", "cluster": {"server": url}}],
-        "users": [{"name": "operator", "user": {"token": "operator-token"}}],
-        "contexts": [{"name": "e2e", "context": {"cluster": "e2e", "user": "operator"}}]}))
-    return path
 
 
 def _free_port() -> int:
@@ -128,7 +107,7 @@ async def test_the_fleet_under_the_operator(pg_dsn, tmp_path):
             env = {k: v for k, v in os.environ.items()
                    if not k.startswith(("TRADEFLEET_", "KUBECONFIG", "OTEL_"))}
             env.update({
-                "KUBECONFIG": str(_kubeconfig(tmp_path / "kubeconfig",
+                "KUBECONFIG": str(write_kubeconfig(tmp_path / "kubeconfig",
                                               str(cluster.url).rstrip("/"))),
                 "TRADEFLEET_DB__DSN": pg_dsn, "TRADEFLEET_SIM_CLOCK": clock.to_env(),
                 "TRADEFLEET_OPERATOR_NAMESPACES": NS,

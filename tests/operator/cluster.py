@@ -12,6 +12,7 @@ import itertools
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import aiohttp.web
@@ -249,3 +250,13 @@ async def eventually(check, *, timeout: float = 120.0, step: float = 0.5,  # noq
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(step)
         waited += step
+
+
+def write_kubeconfig(path: Path, url: str) -> Path:
+    """A kubeconfig for a process (the operator) to reach the in-memory cluster at ``url``."""
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "kmock",
+        "clusters": [{"name": "kmock", "cluster": {"server": url}}],
+        "users": [{"name": "op", "user": {"token": "operator-token"}}],
+        "contexts": [{"name": "kmock", "context": {"cluster": "kmock", "user": "op"}}]}))
+    return path

@@ -11,12 +11,10 @@ import socket
 import subprocess
 import sys
 from datetime import datetime
-from pathlib import Path
 
 import aiohttp
-import yaml
 from prometheus_client.parser import text_string_to_metric_families
-from tests.operator.cluster import running_cluster
+from tests.operator.cluster import running_cluster, write_kubeconfig
 from tests.operator.operator_harness import NS, worker_body
 
 from tradefleet.adapters.clock import SEOUL, SimClock
@@ -66,20 +64,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _kubeconfig(path: Path, url: str) -> Path:
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "kmock",
-        "clusters": [{"name": "kmock", "cluster": {"server": url}}],
-        "users": [{"name": "op", "user": {"token": "operator-token"}}],
-        "contexts": [{"name": "kmock", "context": {"cluster": "kmock", "user": "op"}}]}))
-    return path
-
-
 async def test_the_command_runs_the_operator_until_sigterm(pg_dsn, tmp_path):
     clock = SimClock(datetime(2026, 11, 24, 10, 0, tzinfo=SEOUL), 1.0)
     port, metrics_port = _free_port(), _free_port()
     async with running_cluster() as cluster:
-        kubeconfig = _kubeconfig(tmp_path / "kubeconfig", str(cluster.url).rstrip("/"))
+        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", str(cluster.url).rstrip("/"))
         env = _env(**BASE_ENV, KUBECONFIG=str(kubeconfig), TRADEFLEET_DB__DSN=pg_dsn,
                    TRADEFLEET_SIM_CLOCK=clock.to_env(),
                    TRADEFLEET_OPERATOR_LIVENESS_PORT=str(port))

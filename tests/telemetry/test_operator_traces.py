@@ -10,16 +10,14 @@ import asyncio
 import os
 import signal
 import sys
-import time
 from datetime import datetime
-from pathlib import Path
 
 import pytest
-import yaml
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
-from tests.operator.cluster import running_cluster
+from tests.operator.cluster import running_cluster, write_kubeconfig
 from tests.operator.operator_harness import NS, schedule_body, worker_body
+from tests.polling import until
 from tests.telemetry.otlp_receiver import OtlpReceiver, ReceivedSpan
 
 from tradefleet.adapters.clock import SEOUL, SimClock
@@ -39,23 +37,6 @@ def _env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
-def _kubeconfig(path: Path, url: str) -> Path:
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "kmock",
-        "clusters": [{"name": "kmock", "cluster": {"server": url}}],
-        "users": [{"name": "op", "user": {"token": "operator-token"}}],
-        "contexts": [{"name": "kmock", "context": {"cluster": "kmock", "user": "op"}}]}))
-    return path
-
-
-async def _until(check, what: str, timeout: float = 60.0):  # noqa: ANN001, ANN202
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
-    return result
-
-
 def _passes(spans: list[ReceivedSpan], kind: str, name: str) -> list[ReceivedSpan]:
     return [s for s in spans if s.name == f"reconcile {kind}" and s.attributes["name"] == name]
 
@@ -64,7 +45,7 @@ async def test_operator_reconciles_arrive_as_spans_over_otlp(pg_dsn, tmp_path):
     clock = SimClock(datetime(2026, 11, 24, 10, 0, tzinfo=SEOUL), 1.0)   # in session
     with OtlpReceiver() as rx:
         async with running_cluster() as cluster:
-            kubeconfig = _kubeconfig(tmp_path / "kubeconfig", str(cluster.url).rstrip("/"))
+            kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", str(cluster.url).rstrip("/"))
             env = _env(**BASE_ENV, KUBECONFIG=str(kubeconfig), TRADEFLEET_DB__DSN=pg_dsn,
                        TRADEFLEET_SIM_CLOCK=clock.to_env(),
                        TRADEFLEET_OPERATOR_LIVENESS_PORT=str(free_port()),
@@ -78,15 +59,15 @@ async def test_operator_reconciles_arrive_as_spans_over_otlp(pg_dsn, tmp_path):
                 await cluster.apply(worker_body("w-span"))
                 await cluster.apply(schedule_body("krx", offsetMinutes=15))
                 await cluster.apply(schedule_body("broken", offsetMinutes=0))
-                await _until(lambda: cluster.pods(NS), "the worker's pod")
+                await until(lambda: cluster.pods(NS), "the worker's pod")
                 await cluster.patch_spec("tradingworkers", NS, "w-span",
                                          {"capitalLimit": 4_000_000})
-                await _until(lambda: cluster.find("tradingworkers", NS, "w-span")
+                await until(lambda: cluster.find("tradingworkers", NS, "w-span")
                              ["metadata"].get("generation") == 2, "generation 2")
-                await _until(lambda: any(p["metadata"].get("deletionTimestamp")
+                await until(lambda: any(p["metadata"].get("deletionTimestamp")
                                          for p in cluster.pods(NS)),
                              "the old pod replaced after the spec change")
-                await _until(lambda: (cluster.find("liquidationschedules", None, "krx")
+                await until(lambda: (cluster.find("liquidationschedules", None, "krx")
                                       .get("status") or {}).get("nextRun"),
                              "the schedule's status")
             finally:

@@ -12,17 +12,16 @@ path flushed."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 
 import aiohttp
 from tests.exchange_thread import DAY
+from tests.polling import until
 from tests.scenarios.harness import worker_env
 from tests.telemetry.otlp_receiver import OtlpReceiver, ReceivedSpan, by_id, children
 
@@ -89,18 +88,6 @@ def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
                                 stdin=subprocess.DEVNULL)
 
 
-async def _until(check, what: str, timeout: float = 90.0):  # noqa: ANN001, ANN202
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
-
-
 async def _healthy(url: str) -> bool:
     try:
         async with aiohttp.ClientSession() as s, s.get(url + "/_admin/health") as resp:
@@ -141,17 +128,17 @@ async def test_worker_and_exchange_spans_arrive_linked_over_otlp(db, pg_dsn, tmp
                           _env(TRADEFLEET_SIM_CLOCK=clock_env, **otel), exchange_log)
         worker = None
         try:
-            await _until(lambda: _healthy(base_url), "the exchange simulator", 60)
+            await until(lambda: _healthy(base_url), "the exchange simulator", 60)
             worker = _start(["worker"], _env(**_worker_settings_env(base_url, clock_env,
                                                                     pg_dsn),
                                              OTEL_EXPORTER_OTLP_COMPRESSION="gzip", **otel),
                             worker_log)
-            order = await _until(lambda: db.pool.fetchrow(
+            order = await until(lambda: db.pool.fetchrow(
                 "SELECT symbol, qty, client_order_id FROM orders WHERE worker_id = $1 "
-                "AND side = 'BUY' AND status = 'FILLED'", WORKER), "the worker's buy")
-            await _until(lambda: db.pool.fetchval(
+                "AND side = 'BUY' AND status = 'FILLED'", WORKER), "the worker's buy", 90)
+            await until(lambda: db.pool.fetchval(
                 "SELECT status = 'HOLD' FROM workers WHERE worker_id = $1", WORKER),
-                "the worker in HOLD")
+                "the worker in HOLD", 90)
         finally:
             worker_rc = _stop(worker, worker_log) if worker is not None else None
             exchange_rc = _stop(exchange, exchange_log)
@@ -213,7 +200,7 @@ async def test_otel_service_name_renames_the_process_and_a_bad_exporter_is_refus
                           _env(OTEL_EXPORTER_OTLP_ENDPOINT=rx.endpoint,
                                OTEL_SERVICE_NAME="krx-sim-east"), log)
         try:
-            await _until(lambda: _healthy(base_url), "the exchange simulator", 60)
+            await until(lambda: _healthy(base_url), "the exchange simulator", 60)
             async with aiohttp.ClientSession() as s, s.get(
                     base_url + "/uapi/domestic-stock/v1/quotations/inquire-price") as resp:
                 assert resp.status == 500           # no credentials: refused, but traced
