@@ -11,20 +11,27 @@ the paper appkey), so the sandbox serves both over one simulated market."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, time
 from decimal import Decimal
+from time import sleep as _sleep
 
 import pykis.kis
 import pytest
+import requests
 from pykis import PyKis
 from tests.sandbox_thread import SandboxThread
 
-from tradefleet.adapters.clock import SEOUL, FrozenClock
+from tradefleet.adapters.clock import SEOUL, FrozenClock, SimClock
 from tradefleet.adapters.sim.engine import SimMarket
 from tradefleet.adapters.sim.exchange.gateway import ExchangeConfig
 from tradefleet.adapters.sim.exchange.quote_payloads import pct, tick_at
+from tradefleet.adapters.sim.ledger import Books, Execution, Holdings
 
 DAY = datetime(2026, 11, 24, 10, 0, tzinfo=SEOUL)
 PAGE = 2            # a small page, so five holdings and a dozen orders take several pages
@@ -187,3 +194,59 @@ def test_python_kis_minute_bars_before_the_open_are_empty_not_an_error(
         s = _tradable(market)[0]
         chart = kis.stock(s).day_chart()
         assert chart.bars == [] and chart.prev_price == market.quote(s).prev_close
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_python_kis_paper_against_the_exchange_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``tradefleet exchange --mode paper --real-port`` as a process: python-kis in paper mode
+    with two base URLs (paper, and real for its quotations) over one market, judged by the
+    exchange's own books (``/_admin/books``)."""
+    paper, real = _free_port(), _free_port()
+    env = {**os.environ, "TRADEFLEET_SIM_CLOCK": SimClock(DAY, 1.0).to_env()}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tradefleet.cli", "exchange", "--mode", "paper", "--port",
+         str(paper), "--real-port", str(real), "--seed", "5", "--symbols", "8"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    urls = {"paper": f"http://127.0.0.1:{paper}", "real": f"http://127.0.0.1:{real}"}
+    try:
+        for _ in range(150):
+            try:
+                if all(requests.get(u + "/_admin/health", timeout=1).ok for u in urls.values()):
+                    break
+            except requests.ConnectionError:
+                pass
+            _sleep(0.1)
+        else:
+            raise AssertionError(f"exchange did not come up: {proc.stderr}")
+        assert requests.get(urls["paper"] + "/_admin/health").json()["mode"] == "paper"
+        assert requests.get(urls["real"] + "/_admin/health").json()["mode"] == "real"
+        point_python_kis_at(monkeypatch, urls)
+        kis = PyKis(id="sandbox", account="50001234-01", appkey="P" * 36, secretkey="S" * 180,
+                    virtual_id="sandbox", virtual_appkey="V" * 36,
+                    virtual_secretkey="W" * 180, use_websocket=False)
+        symbols = [s["symbol"] for s in
+                   requests.get(urls["paper"] + "/_admin/books/symbols").json()["symbols"]]
+        stock = kis.stock(symbols[0])
+        q = stock.quote()
+        assert q.low_limit <= q.price <= q.high_limit and q.price % q.tick == 0
+        order = stock.buy(qty=2)
+        body = requests.get(urls["paper"] + "/_admin/books").json()
+        books = Books(tuple(Execution.from_json(e) for e in body["executions"]),
+                      Holdings.from_json(body["holdings"]), ())
+        assert sum(e.qty for e in books.executions_of(order.number)) == 2
+        assert {e.account for e in books.executions} == {"5000****-01"}
+        bal = kis.account().balance(country="KR")
+        held = books.holdings.of(symbols[0])
+        row = bal.stock(symbols[0])
+        assert held is not None and row is not None
+        assert (row.qty, row.purchase_amount) == (held.qty, held.cost)
+        assert bal.deposits["KRW"].amount == books.holdings.orderable_cash
+        kis.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
