@@ -172,9 +172,14 @@ class SimMarket:
     def book_levels(self, symbol: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """(asks, bids), best first: the ``book.LEVELS`` levels per side that orders fill
         against, each (price, shares resting); levels beyond a daily limit are left out."""
+        return self.quote_with_book(symbol)[1:]
+
+    def quote_with_book(self, symbol: str) -> tuple[Quote, list[tuple[int, int]],
+                                                    list[tuple[int, int]]]:
+        """The quote and the book levels at the same step (one advance for both)."""
         with self._lock:
-            self._advance()
-            i = self._idx(symbol)
+            q = self.quote(symbol)
+            i = self._index[symbol]
             u = self.universe
             bid, ask = book.best_bid_ask(self._tape.price[i:i + 1], u.spread_ticks[i:i + 1],
                                          u.lower_limit[i:i + 1], u.upper_limit[i:i + 1])
@@ -187,7 +192,7 @@ class SimMarket:
                     levels.append((int(price[0]), depth))
                     price = ticks.step_ticks(price, way)
                 sides.append(levels)
-            return sides[0], sides[1]
+            return q, sides[0], sides[1]
 
     # ---- orders ------------------------------------------------------------------------
     def submit(self, order: OrderRequest) -> OrderAck:

@@ -118,10 +118,14 @@ class Exchange:
             "output": price_output(q, self.listings[q.symbol], self.market.day)})
 
     async def orderbook(self, request: web.Request) -> web.Response:
-        def render(q: Quote) -> dict[str, Any]:
-            out1, out2 = orderbook_output(q, *self.market.book_levels(q.symbol))
-            return {"output1": out1, "output2": out2}
-        return self._one_symbol(request, render)
+        symbol = query_of(request).get("FID_INPUT_ISCD", "")
+        if not symbol:
+            return bad_input("FID_INPUT_ISCD", "a symbol is required")
+        try:
+            out1, out2 = orderbook_output(*self.market.quote_with_book(symbol))
+        except OrderRejected as exc:
+            return reject(exc.code, exc.message)
+        return reply(envelope(*_QUOTED, output1=out1, output2=out2))
 
     async def search_info(self, request: web.Request) -> web.Response:
         """CTPF1604R 상품기본조회: a domestic stock (PRDT_TYPE_CD 300) by its code; anything
