@@ -234,3 +234,32 @@ async def test_hashkey_echoes_the_body_with_its_hash() -> None:
         async with aiohttp.ClientSession() as bare, bare.post(
                 r.base_url + "/uapi/hashkey", json=body) as resp:
             assert resp.status == 500 and (await resp.json())["msg_cd"] == "EGW00103"
+
+
+def test_the_field_check_names_what_is_missing_or_added() -> None:
+    """``missing`` itself: a complete body passes; a dropped field, section, header or
+    paging key, a row of the wrong shape and an unlisted extra are each named."""
+    shape = SHAPES["trading/inquire-balance"]
+    row = {f: "0" for f in shape.sections["output1"]}
+    summary = {f: "0" for f in shape.sections["output2"]}
+    body = {"rt_cd": "0", "msg_cd": "KIOK0510", "msg1": "", "output1": [row],
+            "output2": [summary], "ctx_area_fk100": "", "ctx_area_nk100": ""}
+    headers = {"Content-Type": "application/json", "tr_id": "TTTC8434R", "tr_cont": "D",
+               "gt_uid": "x"}
+    path = "trading/inquire-balance"
+    assert missing(path, body, headers) == []
+    assert missing(path, {**body, "output1": [{**row, "extra": "1"}]}, headers) == \
+        ["+output1.extra"]
+    short = dict(row)
+    del short["pchs_amt"]
+    assert missing(path, {**body, "output1": [row, short]}, headers) == ["output1.pchs_amt"]
+    no_ctx = {k: v for k, v in body.items() if k != "ctx_area_nk100"}
+    assert missing(path, no_ctx, headers) == ["ctx_area_nk100"]
+    assert missing(path, {**body, "output2": summary}, headers) == \
+        ["output2: wrong shape (dict)"]
+    assert missing(path, body, {k: v for k, v in headers.items() if k != "gt_uid"}) == \
+        ["header:gt_uid"]
+    price = SHAPES["quotations/inquire-price"]
+    out = {f: "0" for f in price.sections["output"]} | {"prdy_hgpr": "1"}   # a listed extra
+    assert missing("quotations/inquire-price", {"rt_cd": "0", "msg_cd": "", "msg1": "",
+                                                "output": out}, headers) == []
