@@ -5,7 +5,9 @@ token (EGW00121/EGW00123) → injected rate_limit rule (EGW00201, takes no slot)
 rate window (HTTP 500 EGW00201) → TR id valid for this environment → any other injected
 fault rule → the endpoint. Rules name the request's ``BrokerPort`` operation
 (``operations.py``) and are armed over ``/_admin/faults`` (``fault_admin.py``); the exchange's
-books are served at ``/_admin/books`` (``books.py``)."""
+books are served at ``/_admin/books`` (``books.py``). Outermost, ``headers.py`` puts KIS's
+response headers (``tr_id``, ``tr_cont``, ``gt_uid``) on every answer and KIS's JSON envelope
+on a path no route serves."""
 
 from __future__ import annotations
 

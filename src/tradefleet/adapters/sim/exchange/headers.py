@@ -21,6 +21,8 @@ NO_SUCH_SERVICE = ("OPSQ0002", "없는 서비스 코드 입니다")
 
 
 def _stamp(request: web.Request, resp: web.StreamResponse) -> web.StreamResponse:
+    if resp.prepared:           # a fault that already sent (or cut) its answer
+        return resp
     resp.headers["tr_id"] = request.headers.get("tr_id", "")
     resp.headers.setdefault("tr_cont", "D")
     resp.headers["gt_uid"] = uuid.uuid4().hex
