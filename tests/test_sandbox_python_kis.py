@@ -250,3 +250,19 @@ def test_python_kis_paper_against_the_exchange_command(monkeypatch: pytest.Monke
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_python_kis_pages_minute_bars_back_to_the_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At 14:05 the day has 305 bars: python-kis asks 000000 (the latest 30), then pages back
+    30 at a time by ``FID_INPUT_HOUR_1`` until a page comes back empty before 09:00."""
+    with sandbox(monkeypatch, "real") as (market, kis):
+        clock = market.clock
+        assert isinstance(clock, FrozenClock)
+        clock.set(datetime.combine(DAY.date(), time(14, 5), tzinfo=SEOUL))
+        s = _tradable(market)[1]
+        chart = kis.stock(s).day_chart()
+        bars = market.minute_bars(s, 10_000)
+        assert len(bars) == 305
+        assert [(b.time, b.close, b.volume) for b in chart.bars] == \
+            [(b.start, b.close, b.volume) for b in bars]
+        assert [b.amount for b in chart.bars] == market.minute_values(s, 10_000)
