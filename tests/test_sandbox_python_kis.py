@@ -266,3 +266,10 @@ def test_python_kis_pages_minute_bars_back_to_the_open(monkeypatch: pytest.Monke
         assert [(b.time, b.close, b.volume) for b in chart.bars] == \
             [(b.start, b.close, b.volume) for b in bars]
         assert [b.amount for b in chart.bars] == market.minute_values(s, 10_000)
+
+
+def test_real_port_is_refused_without_paper_mode() -> None:
+    done = subprocess.run([sys.executable, "-m", "tradefleet.cli", "exchange", "--port", "0",
+                           "--real-port", str(_free_port())], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2 and "--real-port" in done.stderr
