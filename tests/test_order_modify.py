@@ -19,7 +19,7 @@ from tradefleet.adapters.sim import ticks
 from tradefleet.adapters.sim.broker import SimBroker
 from tradefleet.adapters.sim.engine import SimMarket
 from tradefleet.adapters.sim.exchange.gateway import ExchangeConfig
-from tradefleet.adapters.sim.orders import BAD_ORDER, NOTHING_TO_MODIFY
+from tradefleet.adapters.sim.orders import BAD_ORDER, NOTHING_TO_MODIFY, OFF_TICK
 from tradefleet.domain.errors import AmbiguousOrderOutcome, OrderRejected
 from tradefleet.domain.orders import OrderAck, OrderRequest, OrderType, Side
 from tradefleet.ports.broker import BrokerPort
@@ -176,11 +176,11 @@ async def test_modify_to_a_bad_tick_or_beyond_limits_or_cash_is_rejected() -> No
         off_tick = q.bid + 1
         assert not ticks.is_valid_tick(off_tick)
         above = q.upper_limit + int(ticks.tick_of([q.upper_limit])[0])
-        for price in (off_tick, above):
+        for price, code in ((off_tick, OFF_TICK), (above, BAD_ORDER)):
             with pytest.raises(OrderRejected) as info:
                 await r.broker.modify_order(ack.broker_order_id, ack.broker_branch,
                                             price=price)
-            assert info.value.code == BAD_ORDER
+            assert info.value.code == code
             assert "limit_price" in info.value.message
         with pytest.raises(OrderRejected) as too_many:
             await r.broker.modify_order(ack.broker_order_id, ack.broker_branch, price=q.bid,

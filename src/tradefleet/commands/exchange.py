@@ -4,12 +4,17 @@ The clock comes from ``TRADEFLEET_SIM_CLOCK`` (``SimClock.to_env()``) when set, 
 started with the same value share the exchange's simulated time; otherwise it starts today at
 ``--start`` (Asia/Seoul) running ``--speed`` times real time. The market keeps the hours the
 KRX calendar gives that day (10:00-16:30 on the CSAT day, say); 09:00-15:30 on a day it
-does not list as a session."""
+does not list as a session.
+
+``--mode paper --real-port N`` serves the paper API on ``--port`` and the real one on N over
+one market, as KIS's two domains: a paper client points its paper base URL at the first and
+its real one (quotations) at the second."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -30,6 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--start", default="09:00", help="simulated start HH:MM (09:00)")
     p.add_argument("--mode", choices=("real", "paper"), default="real",
                    help="which KIS environment to imitate (real: 20 req/s; paper: 2 req/s)")
+    p.add_argument("--real-port", type=int_in(1, 65535), default=None,
+                   help="with --mode paper: also serve the real-environment API on this port "
+                        "over the same market (paper clients such as python-kis ask the real "
+                        "domain for quotations)")
     p.add_argument("--rate-limit", type=positive_int, default=None,
                    help="requests per second per appkey (default: 20 real, 2 paper)")
     p.add_argument("--initial-cash", type=positive_int, default=100_000_000,
@@ -57,14 +66,24 @@ async def _serve(args: argparse.Namespace) -> int:
     market = SimMarket(args.seed, n_symbols=args.symbols, clock=clock,
                        initial_cash=args.initial_cash, session_open=session.open.time(),
                        session_close=session.close.time())
+    if args.real_port is not None and args.mode != "paper":
+        raise ValueError("--real-port: only with --mode paper (real mode serves it already)")
     config = ExchangeConfig(mode=args.mode, rate_limit_per_second=args.rate_limit)
     stopped_by: list[signal.Signals] = []
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, lambda s=sig: (stopped_by.append(s), stop.set()))
-    async with running_exchange(market, config, args.port, host=args.host) as (url, _):
+    async with contextlib.AsyncExitStack() as stack:
+        url, _ = await stack.enter_async_context(
+            running_exchange(market, config, args.port, host=args.host))
         print(f"exchange simulator ({args.mode}) listening on {url}", flush=True)
+        if args.real_port is not None:
+            real = ExchangeConfig(mode="real", rate_limit_per_second=args.rate_limit)
+            real_url, _ = await stack.enter_async_context(
+                running_exchange(market, real, args.real_port, host=args.host))
+            print(f"exchange simulator (real, same market) listening on {real_url}",
+                  flush=True)
         await stop.wait()
     # SIGTERM (a pod or a supervisor stopping it) is a clean stop; Ctrl-C keeps its 130
     return 130 if stopped_by[:1] == [signal.SIGINT] else 0

@@ -152,7 +152,10 @@ class KisBroker:
     async def find_orders(self, trading_day: date, symbol: str, side: Side,
                           since: datetime) -> list[OrderReport]:
         rows = await self._daily_fills(trading_day, symbol=symbol, side=side)
-        reports = [report_from_row(r) for r in rows]
+        # a cancel request is listed as a row of its own (cncl_yn Y, orgn_odno = the order it
+        # cancelled): it is not an order, and must never be adopted as one
+        reports = [report_from_row(r) for r in rows
+                   if str(r.get("cncl_yn", "")).strip().upper() != "Y"]
         return [r for r in reports
                 if r.symbol == symbol and r.side is side and r.ordered_at >= since]
 

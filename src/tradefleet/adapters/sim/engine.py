@@ -35,11 +35,13 @@ import numpy as np
 from tradefleet.adapters.clock import SEOUL
 from tradefleet.adapters.sim import book, ticks
 from tradefleet.adapters.sim.faults import FaultPlan
+from tradefleet.adapters.sim.fundamentals import Fundamentals, build_fundamentals
 from tradefleet.adapters.sim.ledger import Books, Execution, Holdings, SymbolInfo
 from tradefleet.adapters.sim.orders import (
     BAD_ORDER,
     INSUFFICIENT_CASH,
     NOTHING_TO_MODIFY,
+    OFF_TICK,
     OUTSIDE_HOURS,
     UNKNOWN_ORDER,
     UNKNOWN_SYMBOL,
@@ -73,7 +75,10 @@ class SimMarket:
         self.universe = build_universe(seed, n_symbols)
         self._index = {s: i for i, s in enumerate(self.universe.symbols)}
         self._tape = Tape(seed, self.universe, n_minutes=-(-self._max_steps * STEP_SECONDS // 60))
+        self.initial_cash = initial_cash
         self.account = Account(initial_cash, account_label)
+        self.fundamentals: dict[str, Fundamentals] = build_fundamentals(seed, self.universe,
+                                                                         self.day)
         self.faults = FaultPlan(seed)
         self._orders: dict[str, SimOrder] = {}
         self._resting: list[SimOrder] = []
@@ -154,6 +159,41 @@ class SimMarket:
                 for m in range(start, end)
             ]
 
+    def minute_values(self, symbol: str, count: int) -> list[int]:
+        """Accumulated traded value (won) at the end of each bar ``minute_bars`` returns."""
+        with self._lock:
+            self._advance()
+            i = self._idx(symbol)
+            end = self._tape.minutes_started()
+            start = max(0, end - max(0, count))
+            acc = np.cumsum(self._tape.bar_value[:end, i])
+            return [int(v) for v in acc[start:end]]
+
+    def book_levels(self, symbol: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """(asks, bids), best first: the ``book.LEVELS`` levels per side that orders fill
+        against, each (price, shares resting); levels beyond a daily limit are left out."""
+        return self.quote_with_book(symbol)[1:]
+
+    def quote_with_book(self, symbol: str) -> tuple[Quote, list[tuple[int, int]],
+                                                    list[tuple[int, int]]]:
+        """The quote and the book levels at the same step (one advance for both)."""
+        with self._lock:
+            q = self.quote(symbol)
+            i = self._index[symbol]
+            u = self.universe
+            bid, ask = book.best_bid_ask(self._tape.price[i:i + 1], u.spread_ticks[i:i + 1],
+                                         u.lower_limit[i:i + 1], u.upper_limit[i:i + 1])
+            depth, lo, hi = int(u.depth[i]), int(u.lower_limit[i]), int(u.upper_limit[i])
+            sides: list[list[tuple[int, int]]] = []
+            for best, way in ((int(ask[0]), 1), (int(bid[0]), -1)):
+                levels: list[tuple[int, int]] = []
+                price = np.array([best], dtype=np.int64)
+                while best > 0 and len(levels) < book.LEVELS and lo <= int(price[0]) <= hi:
+                    levels.append((int(price[0]), depth))
+                    price = ticks.step_ticks(price, way)
+                sides.append(levels)
+            return q, sides[0], sides[1]
+
     # ---- orders ------------------------------------------------------------------------
     def submit(self, order: OrderRequest) -> OrderAck:
         with self._lock:
@@ -191,8 +231,11 @@ class SimMarket:
                 raise OrderRejected(BAD_ORDER, "limit_price: must be None for MARKET")
             return
         p = order.limit_price
-        if p is None or not ticks.is_valid_tick(p):
-            raise OrderRejected(BAD_ORDER, f"limit_price: not a valid tick: {p!r}")
+        if p is None or p <= 0:
+            raise OrderRejected(BAD_ORDER, f"limit_price: must be > 0, got {p!r}")
+        if not ticks.is_valid_tick(p):
+            raise OrderRejected(OFF_TICK, f"주식주문호가단위 오류 (limit_price: not a valid "
+                                          f"tick: {p})")
         lo, hi = int(self.universe.lower_limit[i]), int(self.universe.upper_limit[i])
         if not lo <= p <= hi:
             raise OrderRejected(BAD_ORDER, f"limit_price: {p} outside daily limits {lo}..{hi}")

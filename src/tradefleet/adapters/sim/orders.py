@@ -20,6 +20,7 @@ SELL_QTY_EXCEEDED = "APBK0400"      # sim code: sell qty above sellable holdings
 OUTSIDE_HOURS = "APBK0918"          # KIS: 장운영시간이 아닙니다
 UNKNOWN_SYMBOL = "APBK0656"         # KIS: symbol not found
 BAD_ORDER = "SIM00001"              # sim code: malformed qty / price (field named in message)
+OFF_TICK = "APBK0506"               # KIS: 주식주문호가단위 (limit price not on the tick grid)
 UNKNOWN_ORDER = "SIM00002"          # sim code: cancel of an order id we never issued
 NOTHING_TO_MODIFY = "APBK0415"      # KIS: 정정/취소할 수량이 없습니다 (order already done)
 

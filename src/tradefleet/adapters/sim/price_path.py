@@ -39,6 +39,7 @@ class Tape:
         self.bar_low = np.zeros(shape, dtype=np.int32)
         self.bar_close = np.zeros(shape, dtype=np.int32)
         self.bar_volume = np.zeros(shape, dtype=np.int32)
+        self.bar_value = np.zeros(shape, dtype=np.int64)    # won traded in the minute
         self._draw_minute = -1
         self._z: np.ndarray | None = None
         self._q: np.ndarray | None = None
@@ -83,6 +84,7 @@ class Tape:
             np.minimum(self.bar_low[minute], price, out=self.bar_low[minute])
         self.bar_close[minute] = price
         self.bar_volume[minute] += vol
+        self.bar_value[minute] += vol * price
         self.steps += 1
 
     def minutes_started(self) -> int:

@@ -5,11 +5,14 @@ token (EGW00121/EGW00123) → injected rate_limit rule (EGW00201, takes no slot)
 rate window (HTTP 500 EGW00201) → TR id valid for this environment → any other injected
 fault rule → the endpoint. Rules name the request's ``BrokerPort`` operation
 (``operations.py``) and are armed over ``/_admin/faults`` (``fault_admin.py``); the exchange's
-books are served at ``/_admin/books`` (``books.py``)."""
+books are served at ``/_admin/books`` (``books.py``). Outermost, ``headers.py`` puts KIS's
+response headers (``tr_id``, ``tr_cont``, ``gt_uid``) on every answer and KIS's JSON envelope
+on a path no route serves."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
@@ -26,6 +29,8 @@ from tradefleet.adapters.sim.exchange.fault_acts import (
 )
 from tradefleet.adapters.sim.exchange.fault_admin import PLAN, add_fault_routes
 from tradefleet.adapters.sim.exchange.gateway import ExchangeConfig, Gateway, kst_string
+from tradefleet.adapters.sim.exchange.hashkey import hashkey
+from tradefleet.adapters.sim.exchange.headers import NO_SUCH_SERVICE, kis_headers
 from tradefleet.adapters.sim.exchange.operations import request_operation, worker_of
 from tradefleet.adapters.sim.exchange.payloads import envelope
 from tradefleet.adapters.sim.exchange.routes import ROUTES, Exchange, accepted_trs
@@ -84,7 +89,8 @@ async def _checked(request: web.Request, handler: Handler, path: str) -> web.Str
     if not gw.admit(appkey):
         return _error("EGW00201", RATE_LIMITED_MESSAGE)
     if path not in ROUTES:
-        return _error("OPSQ0404", f"path: unknown {path}", status=404)
+        code, message = NO_SUCH_SERVICE
+        return _error(code, f"{message} (path: {path})", status=404)
     tr_id = request.headers.get("tr_id", "")
     if tr_id not in accepted_trs(path, gw.config.mode):
         msg = _NOT_PAPER_TR if gw.config.mode == "paper" else _NOT_REAL_TR
@@ -148,12 +154,13 @@ async def _admin_expire_tokens(request: web.Request) -> web.Response:
 
 def build_app(market: SimMarket, config: ExchangeConfig | None = None) -> web.Application:
     config = config or ExchangeConfig()
-    app = web.Application(middlewares=[_gateway_checks])
+    app = web.Application(middlewares=[kis_headers, _gateway_checks])
     gateway = Gateway(config)
     exchange = Exchange(market, gateway, config)
     app[_GATEWAY] = gateway
     app[_EXCHANGE] = exchange
     app.router.add_post("/oauth2/tokenP", _token)
+    app.router.add_post("/uapi/hashkey", functools.partial(hashkey, gateway))
     app.router.add_get("/_admin/health", _admin_health)
     app.router.add_get("/_admin/counters", _admin_counters)
     app.router.add_post("/_admin/tokens/expire", _admin_expire_tokens)

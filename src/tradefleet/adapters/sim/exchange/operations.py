@@ -4,12 +4,16 @@ operations, not URLs. Each request is exactly one operation, read as ``KisBroker
 - ``POST /oauth2/tokenP`` → authenticate
 - quotations ``inquire-price``, ``intstock-multprice``, ``inquire-asking-price-exp-ccn`` →
   get_quotes (real mode batches multprice; paper asks price + orderbook per symbol, and both
-  are the one get_quotes call); ``inquire-time-itemchartprice`` → get_minute_bars
+  are the one get_quotes call); ``inquire-time-itemchartprice`` → get_minute_bars;
+  ``search-info`` (product info, which third-party clients such as python-kis ask first) →
+  get_quotes
 - ``order-cash`` → place_order (buy and sell TR alike)
 - ``order-rvsecncl``: ``RVSE_CNCL_DVSN_CD`` 02 → cancel_order, 01 → modify_order
 - ``inquire-daily-ccld``: with an ``ODNO`` → get_order; without (the symbol/side listing)
   → find_orders; every page of a paged listing carries the same query, so is the same
-- ``inquire-balance`` → get_balance; ``inquire-psbl-order`` → get_buyable_qty
+- ``inquire-balance`` → get_balance; ``inquire-psbl-order`` → get_buyable_qty;
+  ``inquire-psbl-rvsecncl`` (open orders, which our adapter never asks) → find_orders
+- ``/uapi/hashkey`` is outside the gateway and no operation
 
 A request that is none of these (unknown path, a cancel/modify code that is neither, a body
 that is not JSON) is no operation: no rule fires and the endpoint answers it as KIS would."""
@@ -29,6 +33,8 @@ _BY_PATH = {
     "quotations/intstock-multprice": "get_quotes",
     "quotations/inquire-asking-price-exp-ccn": "get_quotes",
     "quotations/inquire-time-itemchartprice": "get_minute_bars",
+    "quotations/search-info": "get_quotes",
+    "trading/inquire-psbl-rvsecncl": "find_orders",
     "trading/order-cash": "place_order",
     "trading/inquire-balance": "get_balance",
     "trading/inquire-psbl-order": "get_buyable_qty",
