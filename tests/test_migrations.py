@@ -114,6 +114,6 @@ def test_db_command_reports_unreachable_server_without_echoing_dsn(monkeypatch, 
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     monkeypatch.setenv("TRADEFLEET_DB__DSN", f"postgresql://u:pw-s3cret@127.0.0.1:{port}/x")
-    assert main(["db", "status"]) == 1
+    assert main(["db", "status", "--wait", "0.5"]) == 1
     err = capsys.readouterr().err
-    assert "db.dsn" in err and "pw-s3cret" not in err
+    assert "db.dsn: the database is not reachable" in err and "pw-s3cret" not in err

@@ -9,6 +9,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
+from tradefleet.commands.arguments import float_in
 from tradefleet.commands.console import command_console
 
 CORE_TABLES = ("workers", "stock_locks", "candidates", "orders", "fills", "positions",
@@ -24,6 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        ("status", "migrations applied and row counts")):
         s = sub.add_parser(name, help=text)
         s.add_argument("--config", default=None, help="YAML settings file")
+        s.add_argument("--wait", type=float_in(0, 600), default=5.0, metavar="SECONDS",
+                       help="wait this long for a database that is not reachable yet (5; a "
+                            "migration job started beside its database wants more)")
         s.set_defaults(handler=_run, action=name)
 
 
@@ -35,14 +39,18 @@ async def _main(args: argparse.Namespace, console: Console) -> int:
     from tradefleet.adapters.postgres.connect import connect_database, migrate_database
     from tradefleet.adapters.postgres.migrate import status
     from tradefleet.adapters.telemetry.redaction import redact_text
-    from tradefleet.domain.errors import ConfigError
+    from tradefleet.domain.errors import ConfigError, DatabaseUnreachable
     from tradefleet.settings import load_database_settings
 
     try:
         cfg = load_database_settings(Path(args.config) if args.config else None)
         db = await connect_database(
             cfg.dsn.get_secret_value() if cfg.dsn else None, sslmode=cfg.sslmode,
-            sslrootcert=str(cfg.sslrootcert) if cfg.sslrootcert else None, max_size=2)
+            sslrootcert=str(cfg.sslrootcert) if cfg.sslrootcert else None, max_size=2,
+            wait_seconds=args.wait)
+    except DatabaseUnreachable as exc:
+        print(exc, file=sys.stderr)
+        return 1
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -16,6 +16,11 @@ class ConfigError(WorkerError):
     """Configuration is missing or invalid; the message names every bad field."""
 
 
+class DatabaseUnreachable(ConfigError):
+    """The database named by db.dsn did not answer within the start-up wait (down, a
+    failover, or a wrong host): a ConfigError, so every command ends with one clear line."""
+
+
 class BrokerError(WorkerError):
     """A broker call failed."""
 

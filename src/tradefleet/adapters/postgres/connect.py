@@ -25,8 +25,8 @@ import asyncpg
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.postgres.migrate import migrate
 from tradefleet.adapters.telemetry.logging import get_logger
-from tradefleet.adapters.telemetry.redaction import register_secret
-from tradefleet.domain.errors import ConfigError
+from tradefleet.adapters.telemetry.redaction import redact_text, register_secret
+from tradefleet.domain.errors import ConfigError, DatabaseUnreachable
 from tradefleet.settings.dsn import VERIFYING, DsnError, parse_dsn
 from tradefleet.settings.secrets import is_encrypted
 
@@ -78,13 +78,13 @@ async def connect_database(
                                           durable_by_default=durable_by_default)
         except _REFUSED as exc:
             raise ConfigError(f"db.dsn: the database refused the connection "
-                              f"({type(exc).__name__}: {exc})") from None
+                              f"({type(exc).__name__}: {redact_text(str(exc))})") from None
         except _UNREACHABLE as exc:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise ConfigError(
+                raise DatabaseUnreachable(
                     f"db.dsn: the database is not reachable after {attempt} attempt(s) over "
-                    f"{wait_seconds:g} s ({type(exc).__name__}: {exc})") from None
+                    f"{wait_seconds:g} s ({type(exc).__name__}: {redact_text(str(exc))})") from None
             get_logger().warning("database not reachable yet; retrying", attempt=attempt,
                                  error_type=type(exc).__name__, retry_in_s=round(delay, 2))
             await asyncio.sleep(min(delay, left))
