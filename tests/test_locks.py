@@ -115,3 +115,32 @@ async def test_acquire_waits_for_a_reclaim_in_flight_and_is_then_rejected(db, si
         await conn.execute("UPDATE workers SET status = 'EXIT' WHERE worker_id = 'wa'")
     assert await pending is None
     assert await db.pool.fetchval("SELECT count(*) FROM stock_locks") == 0
+
+
+async def test_sc004_a_true_race_still_names_the_holder(db, sink, logs):
+    """The refused insert waits for the winner's uncommitted row and then does nothing; its
+    statement's snapshot predates the winner's commit, yet the holder is named."""
+    import asyncio
+
+    await register(db, sink, "wa", "wb")
+    locks = LockService(PostgresLockStore(db), sink, ttl_seconds=30)
+    async with db.pool.acquire() as winner:
+        tx = winner.transaction()
+        await tx.start()
+        await winner.execute("INSERT INTO stock_locks (symbol, worker_id, fencing_token, "
+                             "ttl_seconds) VALUES ('035720', 'wa', "
+                             "nextval('fencing_token_seq'), 30)")
+        loser = asyncio.create_task(locks.acquire_lock("035720", "wb"))
+        for _ in range(100):        # until the loser's insert waits on the winner's row
+            waiting = await db.pool.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE '%INSERT INTO stock_locks%'")
+            if waiting:
+                break
+            await asyncio.sleep(0.05)
+        assert waiting, "the refused insert never waited on the winner's row"
+        await tx.commit()
+    assert await loser is None
+    [rejected] = await fetch_events(db.pool, "LockRejectedEvent")
+    assert rejected["payload"]["held_by"] == "wa"
+    assert logs.of("LockRejectedEvent")[0]["held_by"] == "wa"

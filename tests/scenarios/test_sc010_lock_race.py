@@ -28,8 +28,9 @@ async def test_two_workers_racing_for_one_symbol_one_wins_the_other_moves_on(db,
     contested = rejected["symbol"]
     loser = rejected["worker_id"]
     [winner] = {"w-ra", "w-rb"} - {loser}
-    # (held_by is not checked: in a true race the rejecting statement's snapshot predates
-    # the winner's commit, so it may name no holder)
+    # the holder is named even when the refusing statement's snapshot predates the winner's
+    # commit (a true race): in the stored event and in the refused worker's log line
+    assert rejected["held_by"] == winner
     by_id = {"w-ra": a, "w-rb": b}
     scans = {w: (await events(db, "CandidateScannedEvent", worker_id=w))[-1]["candidates"]
              for w in by_id}
@@ -56,5 +57,6 @@ async def test_two_workers_racing_for_one_symbol_one_wins_the_other_moves_on(db,
                      worker_id=loser)
     l_lock = one_line(logs, event_type="LockAcquiredEvent", worker_id=loser)
     assert (l_refused["level"], l_refused["symbol"]) == ("warning", contested)
+    assert l_refused["held_by"] == winner
     assert (l_next["level"], l_next["symbol"]) == ("warning", contested)
     assert l_lock["symbol"] == scans[loser][1]

@@ -42,10 +42,21 @@ WITH live AS (
     SELECT 'LockRejectedEvent', $2, $1,
            jsonb_build_object('held_by', (SELECT worker_id FROM stock_locks WHERE symbol = $1))
      WHERE NOT EXISTS (SELECT 1 FROM ins)
+    RETURNING event_id
 )
 SELECT ins.fencing_token, ins.locked_at, ins.ttl_seconds,
-       (SELECT worker_id FROM stock_locks WHERE symbol = $1) AS held_by
+       (SELECT worker_id FROM stock_locks WHERE symbol = $1) AS held_by,
+       (SELECT event_id FROM rejected) AS rejected_event_id
   FROM (SELECT 1) AS one LEFT JOIN ins ON TRUE
+"""
+
+# In a true race the statement above waited for the winner's insert to commit, but its
+# snapshot predates that commit, so it saw no holder. A new statement has a new snapshot.
+_NAME_HOLDER = """
+UPDATE events SET payload = jsonb_build_object(
+           'held_by', (SELECT worker_id FROM stock_locks WHERE symbol = $2))
+ WHERE event_id = $1
+RETURNING payload->>'held_by'
 """
 
 _RELEASE = """
@@ -128,7 +139,11 @@ class PostgresLockStore:
                           ) -> tuple[Lock | None, Event]:
         row = await self._db.pool.fetchrow(_ACQUIRE, symbol, worker_id, ttl_seconds)
         if row["fencing_token"] is None:
-            holder = row["held_by"] if row["held_by"] != worker_id else None
+            holder = row["held_by"]
+            if holder is None and row["rejected_event_id"] is not None:
+                holder = await self._db.pool.fetchval(_NAME_HOLDER, row["rejected_event_id"],
+                                                      symbol)
+            holder = holder if holder != worker_id else None
             return None, LockRejectedEvent(worker_id=worker_id, symbol=symbol, held_by=holder)
         lock = Lock(symbol, worker_id, row["fencing_token"], row["locked_at"],
                     row["ttl_seconds"])
