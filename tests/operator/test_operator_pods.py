@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from cryptography.fernet import Fernet
 from tests.operator.factories import CONFIG, SPEC
 
-from tradefleet.operator.config import OperatorConfig, SecretKeyRef
+from tradefleet.domain.errors import ConfigError
+from tradefleet.operator.config import OperatorConfig, SecretKeyRef, load_operator_config
 from tradefleet.operator.pods import EPOCH_BEFORE, SPEC_HASH, build_pod, labels_for
 from tradefleet.operator.resources import parse_worker_spec
 from tradefleet.settings import load_settings
@@ -159,3 +161,76 @@ def test_names_fit_a_hostname_and_differ_per_attempt_and_hash_follows_the_spec()
     config = OperatorConfig(namespaces=("t",), worker_image="other:1",
                             db_secret=SecretKeyRef("tradefleet-db", "dsn"))
     assert _pod(SPEC, config)["metadata"]["annotations"][SPEC_HASH] != same[0]
+
+
+PULLED = OperatorConfig(namespaces=("t",), worker_image="reg.example/tf:1",
+                        worker_image_pull_policy="Always",
+                        worker_image_pull_secrets=("regcred", "mirror.cred"),
+                        db_secret=SecretKeyRef("tradefleet-db", "dsn"))
+
+
+def test_every_worker_pod_is_pulled_with_the_operators_policy_and_registry_secrets():
+    for spec in (SPEC, PAPER):
+        body = _pod(spec, PULLED)["spec"]
+        assert body["imagePullSecrets"] == [{"name": "regcred"}, {"name": "mirror.cred"}]
+        (container,) = body["containers"]
+        assert container["imagePullPolicy"] == "Always"
+    # the TradingWorker's own image (PAPER) is still what it runs
+    assert _pod(PAPER, PULLED)["spec"]["containers"][0]["image"] == "reg/tf:2"
+    assert _pod(SPEC, PULLED)["spec"]["containers"][0]["image"] == "reg.example/tf:1"
+    # unset: nothing on the pod, the cluster's defaults apply
+    plain = _pod(SPEC)["spec"]
+    assert "imagePullSecrets" not in plain and "imagePullPolicy" not in plain["containers"][0]
+
+
+def test_a_workers_own_pull_policy_wins_over_the_operators():
+    own = {**PAPER, "pod": {**PAPER["pod"], "imagePullPolicy": "Never"}}
+    body = _pod(own, PULLED)["spec"]
+    assert body["containers"][0]["imagePullPolicy"] == "Never"
+    assert body["imagePullSecrets"] == [{"name": "regcred"}, {"name": "mirror.cred"}]
+
+
+def test_pull_settings_do_not_replace_running_pods_but_the_workers_own_policy_does():
+    """How the image is fetched is not what the pod runs: changing the operator's pull
+    settings must not replace every running worker mid-session (a new hash would)."""
+    def hash_of(spec: dict, config: OperatorConfig) -> str:
+        return _pod(spec, config)["metadata"]["annotations"][SPEC_HASH]
+    unpulled = OperatorConfig(namespaces=("t",), worker_image="reg.example/tf:1",
+                              db_secret=SecretKeyRef("tradefleet-db", "dsn"))
+    assert hash_of(SPEC, PULLED) == hash_of(SPEC, unpulled)
+    own = {**SPEC, "pod": {"imagePullPolicy": "Always"}}
+    assert hash_of(own, unpulled) != hash_of(SPEC, unpulled)
+
+
+PULL_ENV = {"TRADEFLEET_OPERATOR_NAMESPACES": "trading",
+            "TRADEFLEET_OPERATOR_WORKER_IMAGE": "reg.example/tf:1",
+            "TRADEFLEET_OPERATOR_DB_SECRET": "tradefleet-db/dsn"}
+
+
+def test_the_pull_settings_are_read_from_the_environment():
+    config = load_operator_config({
+        **PULL_ENV, "TRADEFLEET_OPERATOR_WORKER_IMAGE_PULL_POLICY": "IfNotPresent",
+        "TRADEFLEET_OPERATOR_WORKER_IMAGE_PULL_SECRETS": " regcred, mirror.cred,,regcred "})
+    assert config.worker_image_pull_policy == "IfNotPresent"
+    assert config.worker_image_pull_secrets == ("regcred", "mirror.cred")
+    (container,) = _pod(SPEC, config)["spec"]["containers"]
+    assert container["imagePullPolicy"] == "IfNotPresent"
+    empty = load_operator_config({**PULL_ENV,
+                                  "TRADEFLEET_OPERATOR_WORKER_IMAGE_PULL_POLICY": "",
+                                  "TRADEFLEET_OPERATOR_WORKER_IMAGE_PULL_SECRETS": ""})
+    assert (empty.worker_image_pull_policy, empty.worker_image_pull_secrets) == (None, ())
+
+
+@pytest.mark.parametrize(("name", "raw", "says"), [
+    ("WORKER_IMAGE_PULL_POLICY", "always", ": one of Always, IfNotPresent, Never, got 'always'"),
+    ("WORKER_IMAGE_PULL_POLICY", "Sometimes", "got 'Sometimes'"),
+    ("WORKER_IMAGE_PULL_SECRETS", "regcred,Reg_Cred", "not a Secret name: 'Reg_Cred'"),
+    ("WORKER_IMAGE_PULL_SECRETS", "a/b", "not a Secret name: 'a/b'"),
+    ("WORKER_IMAGE_PULL_SECRETS", "x" * 254, "not a Secret name"),
+])
+def test_bad_pull_settings_are_refused_naming_the_variable(name: str, raw: str,
+                                                            says: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_operator_config({**PULL_ENV, f"TRADEFLEET_OPERATOR_{name}": raw})
+    (line,) = [p for p in str(refused.value).splitlines() if f"TRADEFLEET_OPERATOR_{name}:" in p]
+    assert says in line

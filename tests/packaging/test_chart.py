@@ -33,6 +33,8 @@ from tests.packaging.chart_render import (
 
 from tradefleet.adapters.clock import SEOUL, SimClock
 from tradefleet.operator.config import load_operator_config
+from tradefleet.operator.pods import build_pod
+from tradefleet.operator.resources import parse_worker_spec
 
 WORKLOADS = ("Deployment", "StatefulSet")
 
@@ -148,6 +150,31 @@ def test_the_operator_accepts_the_settings_the_chart_gives_it(combo: str) -> Non
     assert config.namespaces == tuple(watched)
     assert config.db_secret is not None
     assert env["TRADEFLEET_DB__DSN"] == f"<{config.db_secret.name}/{config.db_secret.key}>"
+
+
+def _worker_pod(values: dict) -> dict:
+    """The pod the operator, configured by this chart, makes for examples/tradingworker.yaml."""
+    config = load_operator_config(_operator_environ(render(values)))
+    example = yaml.safe_load((ROOT / "examples" / "tradingworker.yaml").read_text())
+    return build_pod(name="sim-1", namespace=NAMESPACE, uid="uid-1",
+                     spec=parse_worker_spec(example["spec"]), config=config, epoch_before=0,
+                     serial=0)
+
+
+def test_worker_pods_are_pulled_like_the_operator_from_the_same_registry():
+    private = {**EXTERNAL, "image": {"repository": "reg.example/tf", "tag": "1.2",
+                                     "pullPolicy": "Always"},
+               "imagePullSecrets": [{"name": "regcred"}, {"name": "mirror.cred"}]}
+    pod = _worker_pod(private)["spec"]
+    (c,) = pod["containers"]
+    assert (c["image"], c["imagePullPolicy"]) == ("reg.example/tf:1.2", "Always")
+    assert pod["imagePullSecrets"] == [{"name": "regcred"}, {"name": "mirror.cred"}]
+    operator = _operator(render(private))[0]["spec"]["template"]["spec"]
+    assert operator["imagePullSecrets"] == pod["imagePullSecrets"]
+    assert operator["containers"][0]["imagePullPolicy"] == c["imagePullPolicy"]
+    default = _worker_pod(EXTERNAL)["spec"]
+    assert default["containers"][0]["imagePullPolicy"] == "IfNotPresent"
+    assert "imagePullSecrets" not in default
 
 
 def test_external_database_defaults_to_verified_tls_with_the_ca_mounted_everywhere():
@@ -266,6 +293,10 @@ BAD_VALUES = [
     pytest.param({**EXTERNAL, "image": {"repository": "tradefleet", "tag": "",
                                         "pullPolicy": "Sometimes"}},
                  "/image/pullPolicy", "must be one of", id="pull-policy-enum"),
+    pytest.param({**EXTERNAL, "imagePullSecrets": [{"name": "Reg_Cred"}]},
+                 "/imagePullSecrets/0/name", "pattern", id="pull-secret-name"),
+    pytest.param({**EXTERNAL, "imagePullSecrets": ["regcred"]}, "/imagePullSecrets/0",
+                 "want object", id="pull-secret-not-a-reference"),
     pytest.param({**EXTERNAL, "operator": {"logLevel": "LOUD"}}, "/operator/logLevel",
                  "must be one of", id="log-level-enum"),
     pytest.param({**EXTERNAL, "operator": {"metricsPort": "9100"}}, "/operator/metricsPort",

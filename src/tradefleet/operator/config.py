@@ -14,6 +14,9 @@ from tradefleet.domain.errors import ConfigError
 PREFIX = "TRADEFLEET_OPERATOR_"
 NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 SECRET_REF = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)/([-._a-zA-Z0-9]+)$")
+# a Secret's name: a DNS-1123 subdomain
+SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +29,11 @@ class SecretKeyRef:
 class OperatorConfig:
     namespaces: tuple[str, ...]
     worker_image: str
+    # how worker pods pull their image (a TradingWorker's spec.pod.imagePullPolicy wins);
+    # None: the cluster's default
+    worker_image_pull_policy: str | None = None
+    # Secrets (in the worker's namespace) for a private registry, on every worker pod
+    worker_image_pull_secrets: tuple[str, ...] = ()
     # the database DSN every worker pod gets, from a Secret in the worker's namespace
     db_secret: SecretKeyRef | None = None
     # or literally (local clusters and tests only: it shows in the pod spec)
@@ -75,6 +83,23 @@ def _secret_ref(env: Mapping[str, str], name: str, problems: list[str]) -> Secre
     return SecretKeyRef(found.group(1), found.group(3))
 
 
+def _pull_policy(env: Mapping[str, str], problems: list[str]) -> str | None:
+    raw = env.get(PREFIX + "WORKER_IMAGE_PULL_POLICY", "").strip()
+    if raw and raw not in PULL_POLICIES:
+        problems.append(f"{PREFIX}WORKER_IMAGE_PULL_POLICY: one of {', '.join(PULL_POLICIES)}, "
+                        f"got {raw!r}")
+        return None
+    return raw or None
+
+
+def _pull_secrets(env: Mapping[str, str], problems: list[str]) -> tuple[str, ...]:
+    raw = env.get(PREFIX + "WORKER_IMAGE_PULL_SECRETS", "")
+    names = tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
+    problems += [f"{PREFIX}WORKER_IMAGE_PULL_SECRETS: not a Secret name: {n!r}" for n in names
+                 if len(n) > 253 or not SECRET_NAME.match(n)]
+    return names
+
+
 def load_operator_config(environ: Mapping[str, str] | None = None) -> OperatorConfig:
     env = os.environ if environ is None else environ
     problems: list[str] = []
@@ -97,7 +122,10 @@ def load_operator_config(environ: Mapping[str, str] | None = None) -> OperatorCo
                         "worker pods use")
     sslmode = env.get(PREFIX + "POD_DB_SSLMODE") or None
     config = OperatorConfig(
-        namespaces=namespaces, worker_image=image, db_secret=db_secret, pod_db_dsn=pod_dsn,
+        namespaces=namespaces, worker_image=image,
+        worker_image_pull_policy=_pull_policy(env, problems),
+        worker_image_pull_secrets=_pull_secrets(env, problems),
+        db_secret=db_secret, pod_db_dsn=pod_dsn,
         pod_db_sslmode=sslmode, pod_db_ca_secret=pod_db_ca,
         worker_health_port=int(_number(env, "WORKER_HEALTH_PORT", 8080, 1, 65535, problems)),
         resync_seconds=_number(env, "RESYNC_SECONDS", 10.0, 1, 600, problems),

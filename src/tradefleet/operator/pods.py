@@ -147,6 +147,18 @@ def pod_spec(name: str, spec: TradingWorkerSpec, config: OperatorConfig) -> dict
     return out
 
 
+def _pull_settings(body: dict[str, Any], config: OperatorConfig) -> None:
+    """How the image is fetched, not what runs: added after the spec hash, so a changed pull
+    policy or registry Secret applies to the next pod instead of replacing every running
+    worker mid-session. A TradingWorker's own spec.pod.imagePullPolicy is part of its spec
+    (and of the hash) and wins."""
+    (container,) = body["containers"]
+    if config.worker_image_pull_policy:
+        container.setdefault("imagePullPolicy", config.worker_image_pull_policy)
+    if config.worker_image_pull_secrets:
+        body["imagePullSecrets"] = [{"name": n} for n in config.worker_image_pull_secrets]
+
+
 def spec_hash(pod: dict[str, Any]) -> str:
     """Of what the pod runs: a different hash means the running pod must be replaced."""
     text = json.dumps(pod, sort_keys=True, separators=(",", ":"))
@@ -167,6 +179,7 @@ def build_pod(*, name: str, namespace: str, uid: str, spec: TradingWorkerSpec,
     the database row speaks for."""
     body = pod_spec(name, spec, config)
     hash_ = spec_hash(body)
+    _pull_settings(body, config)
     return {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {
