@@ -132,7 +132,7 @@ class LiquidationService:
         """Bring this worker's open orders on the symbol to an end; True when none is left."""
         still_open = False
         for order in await self._trades.open_orders(pos.worker_id):
-            if order.symbol != pos.symbol or order.order_id in self._orders.in_flight:
+            if order.symbol != pos.symbol or self._orders.sending(order.order_id):
                 continue
             row = await self._orders.track(order, timeout_s=self._track_timeout_s)
             if not row.status.is_terminal:
