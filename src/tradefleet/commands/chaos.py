@@ -87,7 +87,10 @@ def run(args: argparse.Namespace) -> int:
         runs=args.runs, kinds=args.kinds or tuple(KINDS), seed=args.seed,
         rig=RigOptions(workers=args.workers, speed=args.speed, symbols=args.symbols,
                        ttl_seconds=args.ttl, heartbeat_seconds=heartbeat,
-                       unseen_grace_s=args.grace),
+                       unseen_grace_s=args.grace,
+                       # a late start has no morning to absorb a slow start-up: workers start
+                       # in about a second (bench/startup.py), 3 s is room enough
+                       lead_seconds=3.0 if args.late_start else 5.0),
         state_dir=state_dir, keep_db=args.keep_db, late_start=args.late_start)
     console = command_console()
     try:
