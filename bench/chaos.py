@@ -1,6 +1,8 @@
 """Chaos benchmark. Run: python3 bench/chaos.py [--runs N] [--kinds a,b] [--workers 3]
-[--speed 900] [--symbols 20] [--ttl 5] [--seed 7] [--json FILE] (the same as
-``tradefleet chaos``; about 35 s per run).
+[--speed 500] [--symbols 20] [--ttl 5] [--seed 7] [--late-start] [--grace S] [--json FILE]
+(the same as ``tradefleet chaos``; ~55 s a run for a whole day at 500x, ~20-35 s with
+``--late-start --speed 200 --grace 2``, which plays only the end of the day: the fault, its
+recovery and the forced liquidation).
 
 Plays whole simulated sessions of a local fleet (embedded PostgreSQL of its own, the exchange
 simulator, N worker processes on one compressed clock), injecting ONE fault kind per run at a

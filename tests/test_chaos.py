@@ -104,3 +104,48 @@ def test_chaos_command_refuses_bad_arguments_by_name(capsys):
         assert named in err, err
     args = build_parser().parse_args(["chaos", "--kinds", "none,db_restart", "--runs", "3"])
     assert args.kinds == ("none", "db_restart") and args.runs == 3
+
+
+def test_a_late_start_leaves_the_fault_its_real_seconds_inside_the_trading_part():
+    from datetime import datetime, timedelta
+
+    from tradefleet.adapters.clock import SEOUL
+    from tradefleet.local_fleet.chaos import injection_window, late_start_at
+    from tradefleet.local_fleet.chaos_faults import KINDS
+
+    open_at = datetime(2026, 11, 24, 9, 0, tzinfo=SEOUL)
+    liquidation = datetime(2026, 11, 24, 15, 15, tzinfo=SEOUL)
+    rig = RigOptions(speed=200, unseen_grace_s=2)
+    for kind in KINDS.values():
+        start = late_start_at(kind, rig, open_at, liquidation)
+        assert open_at < start < liquidation - timedelta(minutes=30), kind.name
+        earliest, latest = injection_window(kind, rig, start, liquidation)
+        assert start < earliest < latest, kind.name           # a real range to draw from
+        # from the latest injection, the fault and its recovery fit before the liquidation
+        left_real = (liquidation - latest).total_seconds() / rig.speed
+        assert left_real >= kind.duration_s(rig) + rig.grace_s, kind.name
+    # at a speed that leaves no room for a late start, the day starts at the open
+    slow = KINDS["pause_past_ttl"]
+    assert late_start_at(slow, RigOptions(speed=500), open_at, liquidation) > open_at
+    assert late_start_at(slow, RigOptions(speed=100_000), open_at, liquidation) == open_at
+
+
+def test_the_rig_hands_a_short_grace_to_its_workers_only_when_asked(tmp_path):
+    from datetime import datetime
+
+    from tradefleet.adapters.clock import SEOUL, SimClock
+    from tradefleet.domain.calendar import TradingSession
+    from tradefleet.settings import load_settings
+
+    day = datetime(2026, 11, 24, tzinfo=SEOUL)
+    session = TradingSession(day.date(), day.replace(hour=9), day.replace(hour=15, minute=30),
+                             day.replace(hour=15, minute=20))
+    envs = []
+    for grace in (2.5, None):
+        rig = SessionRig(RigOptions(unseen_grace_s=grace), "postgresql://u@h/d", tmp_path,
+                         session)
+        rig.clock = SimClock(session.open, 200.0, 0.0)
+        rig.base_url = "http://127.0.0.1:9"
+        envs.append(dict(rig._worker_env("w1")))
+    short, default = (load_settings(None, env).broker.unseen_grace_seconds for env in envs)
+    assert (short, default) == (2.5, 20.0)

@@ -11,6 +11,8 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
@@ -152,33 +154,42 @@ async def _worker_holding(ex: ExchangeThread, worker_dsn: str, dsn: str, clock: 
     return proc
 
 
-async def test_6_worker_holding_shares_survives_a_postgres_restart(own_server, tmp_path):
-    dsn = own_server.get_uri()
+@asynccontextmanager
+async def _a_worker_holding(tmp_path: Path, worker_dsn: str, dsn: str
+                            ) -> AsyncIterator[tuple[ExchangeThread, subprocess.Popen]]:
+    """A worker process (reaching its database over ``worker_dsn``) that recovered and holds
+    the 5 shares its previous life bought; killed on the way out if it is still running."""
     clock = _session_clock()
     with ExchangeThread(n_symbols=20, clock=clock) as ex:
         symbol = max(ex.market.symbols(), key=lambda s: ex.market.quote(s).traded_value)
         await _previous_life_bought(dsn, ex, clock, symbol, 5)
-        log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115
-        proc = await _worker_holding(ex, dsn, dsn, clock, symbol, log)
-        try:
-            assert clock.now() < clock.now().replace(hour=15, minute=15) - timedelta(seconds=60)
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=own_server.pgdata,
-                   user=own_server.system_user, timeout=30)
-            await asyncio.sleep(TTL + 3)            # the outage outlives the lease
-            assert proc.poll() is None, "the worker died with the database"
-            pg_ctl(["-w", "restart"], pgdata=own_server.pgdata, user=own_server.system_user,
-                   timeout=30)
-            await _until(lambda: _flat(ex), 60, "the worker to sell at the liquidation time")
-            assert proc.poll() is None
-            proc.terminate()
-            assert await asyncio.to_thread(proc.wait, 30) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            log.close()
+        with open(tmp_path / "worker.log", "wb") as log:
+            proc = await _worker_holding(ex, worker_dsn, dsn, clock, symbol, log)
+            try:
+                yield ex, proc
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+
+
+async def test_6_worker_holding_shares_survives_a_postgres_restart(own_server, tmp_path):
+    dsn = own_server.get_uri()
+    async with _a_worker_holding(tmp_path, dsn, dsn) as (ex, proc):
+        assert ex.clock.now() < ex.clock.now().replace(hour=15, minute=15) - timedelta(
+            seconds=60)
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=own_server.pgdata,
+               user=own_server.system_user, timeout=30)
+        await asyncio.sleep(TTL + 3)            # the outage outlives the lease
+        assert proc.poll() is None, "the worker died with the database"
+        pg_ctl(["-w", "restart"], pgdata=own_server.pgdata, user=own_server.system_user,
+               timeout=30)
+        await _until(lambda: _flat(ex), 60, "the worker to sell at the liquidation time")
+        assert proc.poll() is None
+        proc.terminate()
+        assert await asyncio.to_thread(proc.wait, 30) == 0
         await _judge(dsn, ex)
-        text = (tmp_path / "worker.log").read_text(errors="replace")
-        assert "heartbeat failed" in text              # it saw the outage, and lived
+    text = (tmp_path / "worker.log").read_text(errors="replace")
+    assert "heartbeat failed" in text              # it saw the outage, and lived
 
 
 async def test_6_cut_off_past_its_ttl_and_reclaimed_it_re_registers_recovers_and_sells(
@@ -192,12 +203,7 @@ async def test_6_cut_off_past_its_ttl_and_reclaimed_it_re_registers_recovers_and
     await proxy.start()
     proxied = dsn.replace(f"host={own_server.pgdata}", f"host={proxy.listen_dir}")
     assert proxied != dsn
-    clock = _session_clock()
-    with ExchangeThread(n_symbols=20, clock=clock) as ex:
-        symbol = max(ex.market.symbols(), key=lambda s: ex.market.quote(s).traded_value)
-        await _previous_life_bought(dsn, ex, clock, symbol, 5)
-        log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115
-        proc = await _worker_holding(ex, proxied, dsn, clock, symbol, log)
+    async with _a_worker_holding(tmp_path, proxied, dsn) as (ex, proc):
         try:
             epoch = await _epoch(dsn)
             await proxy.cut()
@@ -217,20 +223,17 @@ async def test_6_cut_off_past_its_ttl_and_reclaimed_it_re_registers_recovers_and
             proc.terminate()
             assert await asyncio.to_thread(proc.wait, 30) == 0
         finally:
-            if proc.poll() is None:
-                proc.kill()
-            log.close()
             await proxy.cut()
         await _judge(dsn, ex)
-        assert "re-registering" in (tmp_path / "worker.log").read_text(errors="replace")
-        conn = await asyncpg.connect(dsn)
-        try:   # the new epoch took the position up again (HOLD) before selling it
-            assert await conn.fetchval(
-                "SELECT count(*) FROM events WHERE event_type = 'StateTransitionedEvent' "
-                "AND payload->>'to_status' = 'HOLD' AND payload->>'reason' = "
-                "'recovered open position'") == 2
-        finally:
-            await conn.close()
+    assert "re-registering" in (tmp_path / "worker.log").read_text(errors="replace")
+    conn = await asyncpg.connect(dsn)
+    try:   # the new epoch took the position up again (HOLD) before selling it
+        assert await conn.fetchval(
+            "SELECT count(*) FROM events WHERE event_type = 'StateTransitionedEvent' "
+            "AND payload->>'to_status' = 'HOLD' AND payload->>'reason' = "
+            "'recovered open position'") == 2
+    finally:
+        await conn.close()
 
 
 async def _epoch(dsn: str) -> int | None:

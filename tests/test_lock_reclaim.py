@@ -93,3 +93,49 @@ async def test_heartbeat_refreshes_locks_and_a_lock_left_stale_is_reclaimed_alon
             for e in released] == [("000660", stale.fencing_token, "RECLAIMED")]
     assert await locks.reclaim_expired() == []
     assert len(await fetch_events(db.pool, "LockReleasedEvent")) == 1
+
+
+async def test_a_reclaimed_worker_holds_no_symbol_and_the_day_ends_clean(db, sink):
+    """A worker that died in HOLD for good: the reclaim marks it EXIT and clears what it was
+    holding, so the end-of-day check (no worker holding a symbol) does not fail on a ghost."""
+    from datetime import date
+
+    from tradefleet.adapters.postgres.fleet_view import fleet_invariants
+    from tradefleet.adapters.postgres.worker_store import PostgresWorkerStore
+    from tradefleet.domain.states import WorkerStatus
+    from tradefleet.services.worker_registry import WorkerRegistry
+
+    epochs = await register(db, sink, "wdead", "wlive", ttl=1)
+    registry = WorkerRegistry(PostgresWorkerStore(db), sink)
+    locks = LockService(PostgresLockStore(db), sink, ttl_seconds=1)
+    assert await locks.acquire_lock("005930", "wdead") is not None
+    await registry.transition("wdead", epochs["wdead"], WorkerStatus.HOLD,
+                              current_symbol="005930", reason="entry filled")
+    assert await db.pool.fetchval(
+        "SELECT current_symbol FROM workers WHERE worker_id = 'wdead'") == "005930"
+    await asyncio.sleep(1.3)
+    assert await locks.heartbeat("wlive", epochs["wlive"])
+    assert await locks.reclaim_expired() == ["wdead"]
+    row = await db.pool.fetchrow("SELECT status, current_symbol FROM workers "
+                                 "WHERE worker_id = 'wdead'")
+    assert (row["status"], row["current_symbol"]) == ("EXIT", None)
+    assert (await fleet_invariants(db, date.today()))["workers_holding"] == 0
+
+
+async def test_a_stop_or_a_new_life_never_keeps_the_last_symbol(db, sink):
+    from tradefleet.adapters.postgres.worker_store import PostgresWorkerStore
+    from tradefleet.domain.states import WorkerStatus
+    from tradefleet.services.worker_registry import WorkerRegistry
+
+    epochs = await register(db, sink, "wa", "wb")
+    registry = WorkerRegistry(PostgresWorkerStore(db), sink)
+    for wid in ("wa", "wb"):
+        await registry.transition(wid, epochs[wid], WorkerStatus.HOLD, current_symbol="000660",
+                                  reason="entry filled")
+    # a transition to EXIT that names a symbol still clears it
+    await registry.transition("wa", epochs["wa"], WorkerStatus.EXIT, current_symbol="000660",
+                              reason="stopped")
+    await register(db, sink, "wb")          # killed in HOLD, started again: a new life
+    rows = {r["worker_id"]: r["current_symbol"] for r in await db.pool.fetch(
+        "SELECT worker_id, current_symbol FROM workers")}
+    assert rows == {"wa": None, "wb": None}

@@ -19,7 +19,7 @@ from tradefleet.domain.errors import LockLost
 from tradefleet.domain.states import WorkerStatus
 from tradefleet.services.lock_service import LockService
 from tradefleet.services.order_service import OrderService
-from tradefleet.worker.cycle import Holding
+from tradefleet.worker.cycle import ENTRY_PENDING, Holding
 
 
 async def _settle(rig, polls: int = 40, *, until=None) -> None:  # noqa: ANN001
@@ -40,16 +40,38 @@ async def _count(db, sql: str, *args) -> int:  # noqa: ANN001
     return int(await db.pool.fetchval(sql, *args))
 
 
+async def _hold_pending_entry(rig, symbol: str) -> None:  # noqa: ANN001
+    """The worker's entry step for ``symbol`` whose outcome is not known yet, then HOLD on
+    it with no position, as a scan poll does."""
+    outcome = await rig.cycle._entry.try_enter([candidate(rig.market, symbol)],
+                                               epoch=rig.cycle.epoch)
+    assert outcome is not None and outcome.pending        # not abandoned, not forgotten
+    rig.cycle.holding = Holding(outcome.lock, 0, 0, Decimal(0))
+    await rig.cycle.move(WorkerStatus.HOLD, symbol=symbol, reason=ENTRY_PENDING)
+
+
+async def _shares_no_row_records(rig, db) -> str:  # noqa: ANN001
+    """An entry that reached the exchange, but the broker's list never showed it to us in
+    time: the follower judged it never sent and the worker is back in SCAN, while the
+    exchange holds the shares. Returns the symbol."""
+    symbol = liquid_symbol(rig.market)
+    rig.market.faults.set("place_order", "drop_after_accept", count=1)
+    rig.market.faults.set("find_orders", "timeout", count=10_000)
+    await _hold_pending_entry(rig, symbol)
+    await _settle(rig, polls=3)
+    order_id = await db.pool.fetchval("SELECT order_id FROM orders")
+    assert await PostgresOrderStore(db).expire_unseen(order_id, "never listed (test)",
+                                                      min_age_s=0) is not None
+    await _settle(rig, until=lambda: rig.cycle.status is WorkerStatus.SCAN)
+    return symbol
+
+
 async def test_2_ambiguous_entry_not_yet_listed_is_followed_held_and_sold(db):
     rig = await build(db)
     symbol = liquid_symbol(rig.market)
     rig.market.faults.set("place_order", "drop_after_accept", count=1)
     rig.market.faults.set("find_orders", "timeout", count=25)    # the broker's list lags
-    outcome = await rig.cycle._entry.try_enter([candidate(rig.market, symbol)],
-                                               epoch=rig.cycle.epoch)
-    assert outcome is not None and outcome.pending
-    rig.cycle.holding = Holding(outcome.lock, 0, 0, Decimal(0))
-    await rig.cycle.move(WorkerStatus.HOLD, symbol=symbol, reason="entry pending")
+    await _hold_pending_entry(rig, symbol)
     await _settle(rig, until=lambda: rig.cycle.holding.position_id != 0)
     books = await read_books(db, rig.market)
     assert rig.cycle.holding.qty == books.holdings[symbol] > 0      # held, and held right
@@ -65,11 +87,7 @@ async def test_3_status_errors_while_tracking_never_abandon_the_order_nor_buy_mo
     symbol = liquid_symbol(rig.market)
     # every status read is refused by the gateway's rate limit (EGW00201)
     rig.market.faults.set("get_order", "rate_limit", count=10_000)
-    outcome = await rig.cycle._entry.try_enter([candidate(rig.market, symbol)],
-                                               epoch=rig.cycle.epoch)
-    assert outcome is not None and outcome.pending        # not abandoned, not forgotten
-    rig.cycle.holding = Holding(outcome.lock, 0, 0, Decimal(0))
-    await rig.cycle.move(WorkerStatus.HOLD, symbol=symbol, reason="entry pending")
+    await _hold_pending_entry(rig, symbol)
     await _settle(rig, polls=5)
     assert await _count(db, "SELECT count(*) FROM orders") == 1       # nothing else bought
     assert rig.cycle.holding.position_id == 0
@@ -149,21 +167,7 @@ async def test_5_dead_workers_position_is_adopted_and_sold_by_a_live_worker(db):
 
 async def test_5_shares_the_broker_holds_that_no_row_records_are_adopted_and_sold(db):
     rig = await build(db)
-    symbol = liquid_symbol(rig.market)
-    # an entry that reached the exchange, but the broker's list never showed it to us in
-    # time: the follower judged it never sent
-    rig.market.faults.set("place_order", "drop_after_accept", count=1)
-    rig.market.faults.set("find_orders", "timeout", count=10_000)
-    outcome = await rig.cycle._entry.try_enter([candidate(rig.market, symbol)],
-                                               epoch=rig.cycle.epoch)
-    assert outcome.pending
-    rig.cycle.holding = Holding(outcome.lock, 0, 0, Decimal(0))
-    await rig.cycle.move(WorkerStatus.HOLD, symbol=symbol, reason="entry pending")
-    await _settle(rig, polls=3)
-    order_id = await db.pool.fetchval("SELECT order_id FROM orders")
-    assert await PostgresOrderStore(db).expire_unseen(order_id, "never listed (test)",
-                                                      min_age_s=0) is not None
-    await _settle(rig, until=lambda: rig.cycle.status is WorkerStatus.SCAN)
+    await _shares_no_row_records(rig, db)
     assert rig.market.balance().holdings                 # yet the shares are there
     rig.market.faults.clear()
     rig.clock.set(LIQUIDATION_AT + timedelta(minutes=1))   # no new entries: only the orphan
@@ -299,19 +303,7 @@ async def test_5_stray_shares_are_adopted_only_once_seen_twice(db, logs):
     holdings over our positions is adopted only when a second look, a check later, still
     sees the same quantity."""
     rig = await build(db)
-    symbol = liquid_symbol(rig.market)
-    rig.market.faults.set("place_order", "drop_after_accept", count=1)
-    rig.market.faults.set("find_orders", "timeout", count=10_000)
-    outcome = await rig.cycle._entry.try_enter([candidate(rig.market, symbol)],
-                                               epoch=rig.cycle.epoch)
-    assert outcome.pending
-    rig.cycle.holding = Holding(outcome.lock, 0, 0, Decimal(0))
-    await rig.cycle.move(WorkerStatus.HOLD, symbol=symbol, reason="entry pending")
-    await _settle(rig, polls=3)
-    order_id = await db.pool.fetchval("SELECT order_id FROM orders")
-    assert await PostgresOrderStore(db).expire_unseen(order_id, "never listed (test)",
-                                                      min_age_s=0) is not None
-    await _settle(rig, until=lambda: rig.cycle.status is WorkerStatus.SCAN)
+    symbol = await _shares_no_row_records(rig, db)
     rig.market.faults.clear()
     rig.clock.set(LIQUIDATION_AT + timedelta(minutes=1))
     seen = "broker holds shares no position accounts for; checking again before adopting"

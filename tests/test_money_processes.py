@@ -11,6 +11,8 @@ import multiprocessing as mp
 import os
 import signal
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
@@ -107,6 +109,26 @@ async def _buy(db: Database, http: aiohttp.ClientSession, ex: ExchangeThread, wo
     return await orders.track(row, timeout_s=3), lock, locks, orders, epoch
 
 
+@asynccontextmanager
+async def _child_stopped_at(dsn: str, tmp_path: Path, step: str
+                            ) -> AsyncIterator[tuple[ExchangeThread, Database, str, mp.Process,
+                                                     Path]]:
+    """The exchange, our database and a child worker process that stops itself at ``step``
+    of its order path (writing its result to ``out``); on the way out the child is killed if
+    it still lives and the database closed."""
+    with ExchangeThread(n_symbols=20) as ex:
+        symbol = max(ex.market.symbols(), key=lambda s: ex.market.quote(s).traded_value)
+        db = await Database.connect(dsn, min_size=1, max_size=6)
+        out = tmp_path / "child.json"
+        child = _start_child(ex, dsn, symbol, step, out)
+        try:
+            yield ex, db, symbol, child, out
+        finally:
+            if child.is_alive():
+                child.kill()
+            await db.close()
+
+
 async def _paused_past_its_ttl_and_reclaimed(child: mp.Process, db: Database
                                              ) -> PostgresEventSink:
     """Wait for the child's own stop, let its TTL run out, and reclaim it as the fleet's
@@ -121,91 +143,65 @@ async def _paused_past_its_ttl_and_reclaimed(child: mp.Process, db: Database
 
 async def test_1_paused_after_its_buy_row_it_sends_nothing_once_its_lock_was_reclaimed(
         pg_dsn, tmp_path):
-    with ExchangeThread(n_symbols=20) as ex:
-        symbol = max(ex.market.symbols(), key=lambda s: ex.market.quote(s).traded_value)
-        db = await Database.connect(pg_dsn, min_size=1, max_size=4)
-        out = tmp_path / "child.json"
-        child = _start_child(ex, pg_dsn, symbol, "row_written", out)
-        try:
-            await _paused_past_its_ttl_and_reclaimed(child, db)
-            async with aiohttp.ClientSession() as http:
-                bought, *_ = await _buy(db, http, ex, LIVE, symbol, 4)
-                assert bought.filled_qty == 4
-                os.kill(child.pid, signal.SIGCONT)
-                await asyncio.to_thread(child.join, 30)
-            result = json.loads(out.read_text())
-            assert result["status"] == "REJECTED" and result["reject_code"] == "TF_LEASE"
-            assert result["refused"]                   # and its heartbeat learned it is fenced
-            assert ex.gateway_counters()["orders_per_symbol"] == {symbol: 1}
-            books = await read_books(db, ex.market)
-            assert not books.unrecorded and not books.mismatched, books
-            assert books.holdings == {symbol: 4}        # only the live worker's buy
-        finally:
-            if child.is_alive():
-                child.kill()
-            await db.close()
+    async with _child_stopped_at(pg_dsn, tmp_path, "row_written") as (ex, db, symbol, child, out):
+        await _paused_past_its_ttl_and_reclaimed(child, db)
+        async with aiohttp.ClientSession() as http:
+            bought, *_ = await _buy(db, http, ex, LIVE, symbol, 4)
+            assert bought.filled_qty == 4
+            os.kill(child.pid, signal.SIGCONT)
+            await asyncio.to_thread(child.join, 30)
+        result = json.loads(out.read_text())
+        assert result["status"] == "REJECTED" and result["reject_code"] == "TF_LEASE"
+        assert result["refused"]                   # and its heartbeat learned it is fenced
+        assert ex.gateway_counters()["orders_per_symbol"] == {symbol: 1}
+        books = await read_books(db, ex.market)
+        assert not books.unrecorded and not books.mismatched, books
+        assert books.holdings == {symbol: 4}        # only the live worker's buy
 
 
 async def test_1_a_send_after_the_last_check_fills_into_an_orphan_that_is_sold(
         pg_dsn, tmp_path):
-    with ExchangeThread(n_symbols=20) as ex:
-        symbol = max(ex.market.symbols(), key=lambda s: ex.market.quote(s).traded_value)
-        db = await Database.connect(pg_dsn, min_size=1, max_size=4)
-        out = tmp_path / "child.json"
-        child = _start_child(ex, pg_dsn, symbol, "before_http", out)
-        try:
-            sink = await _paused_past_its_ttl_and_reclaimed(child, db)
-            async with aiohttp.ClientSession() as http:
-                os.kill(child.pid, signal.SIGCONT)       # the window: it sends on resume
-                await asyncio.to_thread(child.join, 30)
-                result = json.loads(out.read_text())
-                assert result["filled_qty"] == 3 and result["refused"]
-                stray = await db.pool.fetchrow("SELECT worker_id, qty FROM positions "
-                                               "WHERE status = 'OPEN'")
-                assert (stray["worker_id"], stray["qty"]) == (PAUSED, 3)   # the fill landed
-                # a live worker adopts the orphan and sells it
-                epoch = await WorkerRegistry(PostgresWorkerStore(db), sink).register(
-                    LIVE, pid=os.getpid(), host="test", mode="sim", lock_ttl_seconds=30)
-                broker = in_process_kis_broker(kis_config(ex.base_url), http, clock=ex.clock)
-                locks = LockService(PostgresLockStore(db), sink, ttl_seconds=30)
-                adopted = await AccountReconciler(PostgresOrphanStore(db), locks, broker,
-                                                  sink).adopt_one(LIVE, epoch, ex.market.day)
-                assert adopted is not None and adopted.position.qty == 3
-                orders = OrderService(PostgresOrderStore(db), broker, sink, ex.clock)
-                row = await orders.send_order(await orders.create_order(
-                    adopted.lock, side="SELL", qty=3, order_type="MARKET", limit_price=None,
-                    purpose="ORPHAN"))
-                await orders.track(row, timeout_s=3)
-            books = await read_books(db, ex.market)
-            assert books.clean, books
-            assert await db.pool.fetchval("SELECT adopted_from FROM positions") == PAUSED
-        finally:
-            if child.is_alive():
-                child.kill()
-            await db.close()
+    async with _child_stopped_at(pg_dsn, tmp_path, "before_http") as (ex, db, symbol, child, out):
+        sink = await _paused_past_its_ttl_and_reclaimed(child, db)
+        async with aiohttp.ClientSession() as http:
+            os.kill(child.pid, signal.SIGCONT)       # the window: it sends on resume
+            await asyncio.to_thread(child.join, 30)
+            result = json.loads(out.read_text())
+            assert result["filled_qty"] == 3 and result["refused"]
+            stray = await db.pool.fetchrow("SELECT worker_id, qty FROM positions "
+                                           "WHERE status = 'OPEN'")
+            assert (stray["worker_id"], stray["qty"]) == (PAUSED, 3)   # the fill landed
+            # a live worker adopts the orphan and sells it
+            epoch = await WorkerRegistry(PostgresWorkerStore(db), sink).register(
+                LIVE, pid=os.getpid(), host="test", mode="sim", lock_ttl_seconds=30)
+            broker = in_process_kis_broker(kis_config(ex.base_url), http, clock=ex.clock)
+            locks = LockService(PostgresLockStore(db), sink, ttl_seconds=30)
+            adopted = await AccountReconciler(PostgresOrphanStore(db), locks, broker,
+                                              sink).adopt_one(LIVE, epoch, ex.market.day)
+            assert adopted is not None and adopted.position.qty == 3
+            orders = OrderService(PostgresOrderStore(db), broker, sink, ex.clock)
+            row = await orders.send_order(await orders.create_order(
+                adopted.lock, side="SELL", qty=3, order_type="MARKET", limit_price=None,
+                purpose="ORPHAN"))
+            await orders.track(row, timeout_s=3)
+        books = await read_books(db, ex.market)
+        assert books.clean, books
+        assert await db.pool.fetchval("SELECT adopted_from FROM positions") == PAUSED
 
 
 @pytest.mark.parametrize("step", STEPS)
 async def test_sigkill_at_each_step_of_the_order_path_recovers_without_a_double_buy(
         pg_dsn, tmp_path, step):
-    with ExchangeThread(n_symbols=20) as ex:
-        symbol = max(ex.market.symbols(), key=lambda s: ex.market.quote(s).traded_value)
-        db = await Database.connect(pg_dsn, min_size=1, max_size=6)
-        child = _start_child(ex, pg_dsn, symbol, step, tmp_path / "child.json")
-        try:
-            await _until_stopped(child)
-            child.kill()
-            await asyncio.to_thread(child.join, 10)
-            async with aiohttp.ClientSession() as http:
-                await _restart_and_settle(db, http, ex, PAUSED, symbol)
-            day_start = ex.clock.now().replace(hour=0, minute=0)
-            assert len(ex.market.find(symbol, Side.BUY, day_start)) <= 1      # no second buy
-            books = await read_books(db, ex.market)
-            assert books.clean, books
-            assert await db.pool.fetchval(
-                "SELECT count(*) FROM orders WHERE status IN "
-                "('NEW', 'SENT', 'UNKNOWN', 'PARTIALLY_FILLED')") == 0
-        finally:
-            if child.is_alive():
-                child.kill()
-            await db.close()
+    async with _child_stopped_at(pg_dsn, tmp_path, step) as (ex, db, symbol, child, out):
+        await _until_stopped(child)
+        child.kill()
+        await asyncio.to_thread(child.join, 10)
+        async with aiohttp.ClientSession() as http:
+            await _restart_and_settle(db, http, ex, PAUSED, symbol)
+        day_start = ex.clock.now().replace(hour=0, minute=0)
+        assert len(ex.market.find(symbol, Side.BUY, day_start)) <= 1      # no second buy
+        books = await read_books(db, ex.market)
+        assert books.clean, books
+        assert await db.pool.fetchval(
+            "SELECT count(*) FROM orders WHERE status IN "
+            "('NEW', 'SENT', 'UNKNOWN', 'PARTIALLY_FILLED')") == 0

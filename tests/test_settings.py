@@ -166,3 +166,19 @@ def test_config_loaded_summary_keeps_mode_and_secrets_out(env):
     summary = load_settings().safe_summary()
     assert "mode" not in summary and "sim-key-visible-only-here" not in str(summary)
     assert summary["account"].endswith("-01") and "****" in summary["account"]
+
+
+def test_a_short_unseen_grace_is_for_the_simulator_only(env):
+    """The grace before an order the broker does not show is judged never sent: KIS's list
+    may lag, so paper and real mode refuse less than 20 s, by name; sim may shorten it."""
+    env(TRADEFLEET_BROKER__UNSEEN_GRACE_SECONDS="2")
+    assert load_settings().broker.unseen_grace_seconds == 2.0
+    env(TRADEFLEET_MODE="paper", TRADEFLEET_BROKER__UNSEEN_GRACE_SECONDS="5")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert "broker.unseen_grace_seconds (TRADEFLEET_BROKER__UNSEEN_GRACE_SECONDS)" in \
+        str(info.value) and "paper" in str(info.value)
+    env(TRADEFLEET_BROKER__UNSEEN_GRACE_SECONDS="0.5")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert "broker.unseen_grace_seconds" in str(info.value)

@@ -9,20 +9,34 @@ log (PnL calculated with pnl and win/loss; daily summary saved)."""
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from tests.scenarios.evidence import events, lines
 from tests.scenarios.harness import DAY_START, build, poll_until
-from tests.test_sc011_pnl_summary import floor_won, sell_tax
 
 from tradefleet.domain.exits import ExitParams
 
 TRADES = 6
 EXITS = ExitParams(Decimal("0.2"), Decimal("0.2"), 120, 0)     # quick wins and losses
+BUY_RATE, SELL_RATE = "0.00015", "0.00025"     # per-account commission rates, buy and sell
+# sell-side (transaction, rural special) tax by market, 2026 law; NULL = unknown: the highest
+TAXES = {"KOSPI": ("0.0005", "0.0015"), "KOSDAQ": ("0.0020", "0"), "KONEX": ("0.0010", "0"),
+         "ETF": ("0", "0"), "ETN": ("0", "0")}
+
+
+def floor_won(amount: int, rate: str) -> int:
+    return int((Decimal(amount) * Decimal(rate)).to_integral_value(ROUND_FLOOR))
+
+
+def sell_tax(amount: int, market: str | None) -> int:
+    rates = [TAXES[market]] if market is not None else list(TAXES.values())
+    return max(floor_won(amount, t) + floor_won(amount, r) for t, r in rates)
 
 
 async def test_worker_day_pnl_and_daily_summary_match_the_fills(db, logs):
-    rig = await build(db, worker_id="w-pnl", exits=EXITS, capital_limit=2_000_000)
+    rig = await build(db, worker_id="w-pnl", exits=EXITS, capital_limit=2_000_000,
+                      TRADEFLEET_COSTS__BUY_COMMISSION_RATE=BUY_RATE,
+                      TRADEFLEET_COSTS__SELL_COMMISSION_RATE=SELL_RATE)
 
     async def traded() -> bool:
         return await db.pool.fetchval(
@@ -43,9 +57,11 @@ async def test_worker_day_pnl_and_daily_summary_match_the_fills(db, logs):
         bought = sum(f["amount"] for f in fills if f["side"] == "BUY")
         sold = sum(f["amount"] for f in fills if f["side"] == "SELL")
         assert (bought, sold) == (p["buy_amount"], p["sell_amount"])
-        fees = floor_won(bought, "0.00015") + floor_won(sold, "0.00015")
-        net = sold - bought - fees - sell_tax(sold, p["market"])
+        fees = floor_won(bought, BUY_RATE) + floor_won(sold, SELL_RATE)
+        tax = sell_tax(sold, p["market"])
+        net = sold - bought - fees - tax
         assert p["realized_pnl"] == net
+        assert (p["fees"], p["taxes"]) == (fees, tax)
         expected.append(net)
     wins = sum(1 for x in expected if x > 0)
     losses = sum(1 for x in expected if x < 0)
@@ -65,7 +81,11 @@ async def test_worker_day_pnl_and_daily_summary_match_the_fills(db, logs):
     assert [n["position_id"] for n in notes] == [p["position_id"] for p in positions]
     assert [n["pnl"] for n in notes] == expected
     assert all(n["entry_scan"] and n["entry_scan"]["passed_filters"] for n in notes)
+    assert all(n["entry_scan"]["indicators"] for n in notes)    # what the scan saw
+    assert [n["exit_reason"] for n in notes] == [p["exit_reason"] for p in positions]
 
+    exited = await events(db, "PositionExitedEvent", worker_id="w-pnl")
+    assert [e["realized_pnl"] for e in exited] == expected
     calculated = await events(db, "PnlCalculatedEvent", worker_id="w-pnl")
     assert [(e["position_id"], e["pnl"]) for e in calculated] == \
         [(p["position_id"], p["realized_pnl"]) for p in positions]

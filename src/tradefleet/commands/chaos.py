@@ -41,6 +41,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--state-dir", type=Path, default=None,
                    help="database and logs (default: $TRADEFLEET_STATE_DIR/chaos or "
                         "/tmp/tradefleet-chaos)")
+    p.add_argument("--late-start", action="store_true",
+                   help="start each day late, shortly before the liquidation (room for the "
+                        "fault, its recovery and a random moment, in real seconds): ~15-40 s "
+                        "a run instead of a whole day; use a lower --speed (e.g. 200) so the "
+                        "liquidation window stays several real seconds long")
+    p.add_argument("--grace", type=float_in(1, 600), default=None,
+                   help="the workers' unseen-order grace in real seconds (default: theirs, "
+                        "20 s); the simulator's order list never lags, so a short run may "
+                        "shorten it")
     p.add_argument("--json", type=Path, default=None, help="write every run's result here")
     p.add_argument("--keep-db", action="store_true",
                    help="leave the bench's PostgreSQL running afterwards (to inspect runs)")
@@ -77,8 +86,12 @@ def run(args: argparse.Namespace) -> int:
     opts = ChaosOptions(
         runs=args.runs, kinds=args.kinds or tuple(KINDS), seed=args.seed,
         rig=RigOptions(workers=args.workers, speed=args.speed, symbols=args.symbols,
-                       ttl_seconds=args.ttl, heartbeat_seconds=heartbeat),
-        state_dir=state_dir, keep_db=args.keep_db)
+                       ttl_seconds=args.ttl, heartbeat_seconds=heartbeat,
+                       unseen_grace_s=args.grace,
+                       # a late start has no morning to absorb a slow start-up: workers start
+                       # in about a second (bench/startup.py), 3 s is room enough
+                       lead_seconds=3.0 if args.late_start else 5.0),
+        state_dir=state_dir, keep_db=args.keep_db, late_start=args.late_start)
     console = command_console()
     try:
         return asyncio.run(run_with_progress(opts, console, args.json))

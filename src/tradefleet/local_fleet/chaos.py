@@ -32,6 +32,11 @@ SAMPLE_EVERY_S = 0.25
 FINISH_GRACE_S = 60.0          # real seconds past the close for every worker to have left
 EARLIEST = 0.10                # no injection in the first 10% of the session
 LIQUIDATION_OFFSET_MIN = 15    # the workers' default (settings risk.liquidation_offset_minutes)
+# a late start plays only the end of the day: this many real seconds of trading before the
+# liquidation, per real second the fault kind needs (``budget_s``), plus a fixed margin
+LATE_TRADING_FACTOR = 1.2
+LATE_TRADING_MARGIN_S = 4.0
+LIQUIDATION_MIN_REAL_S = 4.0   # the liquidation window, in real seconds, must be at least this
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,9 @@ class ChaosOptions:
     rig: RigOptions = field(default_factory=RigOptions)
     state_dir: Path = Path("/tmp/tradefleet-chaos")   # noqa: S108 - overridable, not secret
     keep_db: bool = False
+    # start the day late, shortly before the liquidation (``late_start_at``), instead of at
+    # the open: a run is then ~15-40 s instead of a whole compressed day
+    late_start: bool = False
 
     def __post_init__(self) -> None:
         unknown = [k for k in self.kinds if k not in KINDS]
@@ -80,6 +88,14 @@ class RunResult:
 
     def as_json(self) -> dict[str, Any]:
         return {**asdict(self), "failed": self.failed}
+
+
+def late_start_at(kind: FaultKind, opts: RigOptions, open_at: datetime,
+                  liquidation_at: datetime) -> datetime:
+    """Where a late-started day begins: early enough before the liquidation for the fault,
+    its recovery and a random moment to inject it, in real seconds; never before the open."""
+    trading_s = kind.budget_s(opts) * LATE_TRADING_FACTOR + LATE_TRADING_MARGIN_S
+    return max(open_at, liquidation_at - timedelta(seconds=trading_s * opts.speed))
 
 
 def injection_window(kind: FaultKind, opts: RigOptions, open_at: datetime,
@@ -167,12 +183,20 @@ async def run_one(kind: FaultKind, index: int, opts: ChaosOptions, cdb: ChaosDat
     liquidation_at = market_day(
         session.day, mode="sim", liquidation_offset=timedelta(minutes=LIQUIDATION_OFFSET_MIN),
         calendar=krx_calendar(session.day)).liquidation_at
-    rig = SessionRig(rig_opts, dsn, log_dir, session)
+    open_at = session.open
+    if opts.late_start:
+        open_at = late_start_at(kind, rig_opts, session.open, liquidation_at)
+    window_real = (session.close - liquidation_at).total_seconds() / rig_opts.speed
+    if window_real < LIQUIDATION_MIN_REAL_S:
+        result.notes.append(f"at {rig_opts.speed:g}x the liquidation window is only "
+                            f"{window_real:.1f}s (real)")
+    rig = SessionRig(rig_opts, dsn, log_dir, session,
+                     sim_start=open_at if opts.late_start else None)
     db = await Database.connect(dsn, min_size=0, max_size=2, command_timeout=5)
     play = _Play(kind, rig, db, cdb, rng, result, tick)
     try:
         await rig.start()
-        earliest, latest = injection_window(kind, rig_opts, session.open, liquidation_at)
+        earliest, latest = injection_window(kind, rig_opts, open_at, liquidation_at)
         if latest == earliest:
             result.notes.append(f"at {rig_opts.speed:g}x the day leaves less than "
                                 f"{kind.budget_s(rig_opts):.0f}s (real) for this fault and its "

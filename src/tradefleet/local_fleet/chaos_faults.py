@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from tradefleet.local_fleet.chaos_db import ChaosDatabase
 from tradefleet.local_fleet.session_rig import RigOptions, SessionRig
-from tradefleet.services.order_follower import UNSEEN_GRACE_S
 
 ORDER_AND_STATUS = ("place_order", "cancel_order", "get_order", "find_orders")
 BURST_PROBABILITY = 0.5
@@ -23,9 +22,14 @@ BURST_S = 3.0                # a burst lasts this long ...
 BURST_MAX_S = 12.0           # ... or until it fired at least once, up to this
 LOST_ANSWER_WAIT_S = 15.0    # the next order's answer is lost; armed at most this long
 PAST_TTL_S = 3.0             # a pause or an outage outlasts the TTL by this much
-# real seconds left for recovery before the liquidation time: an order left ambiguous by a
-# fault is judged never sent only after the follower's grace (real seconds, DB clock)
-RECOVERY_ALLOWANCE_S = UNSEEN_GRACE_S + 5.0
+RECOVERY_SLACK_S = 5.0       # recovery time past the workers' unseen grace
+
+
+def recovery_allowance_s(opts: RigOptions) -> float:
+    """Real seconds left for recovery before the liquidation time: an order left ambiguous by
+    a fault is judged never sent only after the workers' unseen grace (real seconds, DB
+    clock), whatever the speed of the simulated day."""
+    return opts.grace_s + RECOVERY_SLACK_S
 
 
 @dataclass
@@ -56,7 +60,7 @@ class FaultKind:
 
     def budget_s(self, opts: RigOptions) -> float:
         """Real seconds between the injection and the liquidation time, at least."""
-        return self.duration_s(opts) + RECOVERY_ALLOWANCE_S
+        return self.duration_s(opts) + recovery_allowance_s(opts)
 
 
 def _victim(ctx: FaultContext) -> str:

@@ -24,6 +24,7 @@ from tradefleet.adapters.clock import SimClock
 from tradefleet.adapters.sim.universe import build_universe
 from tradefleet.domain.calendar import TradingSession
 from tradefleet.local_fleet.processes import Child, ProcessGroup, free_port
+from tradefleet.services.order_service import UNSEEN_GRACE_S
 
 MAX_RESTARTS = 5
 
@@ -39,6 +40,9 @@ class RigOptions:
     capital_limit: int = 5_000_000
     poll_interval: int = 30          # simulated seconds between polls
     lead_seconds: float = 5.0        # real seconds from launch to the clock start (start-up)
+    # the workers' unseen grace (broker.unseen_grace_seconds); None: their default (20 s).
+    # The simulator's order list never lags, so a short run may shorten it (sim mode only)
+    unseen_grace_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -48,6 +52,14 @@ class RigOptions:
                              f"{self.ttl_seconds}")
         if self.heartbeat_seconds * 3 > self.ttl_seconds:
             raise ValueError("heartbeat_seconds: must be at most a third of ttl_seconds")
+        if self.unseen_grace_s is not None and not 1 <= self.unseen_grace_s <= 600:
+            raise ValueError(f"unseen_grace_s: must be within [1, 600] seconds, got "
+                             f"{self.unseen_grace_s}")
+
+    @property
+    def grace_s(self) -> float:
+        """The workers' unseen grace in real seconds."""
+        return UNSEEN_GRACE_S if self.unseen_grace_s is None else self.unseen_grace_s
 
     @property
     def rate_limit(self) -> int:
@@ -71,6 +83,9 @@ class SessionRig:
     dsn: str
     log_dir: Path
     session: TradingSession
+    # where the shared clock starts; None: two simulated minutes before the open. A chaos run
+    # may start late, shortly before the liquidation, to play only the part that matters
+    sim_start: datetime | None = None
     group: ProcessGroup = field(init=False)
     clock: SimClock = field(init=False)
     base_url: str = ""
@@ -95,8 +110,10 @@ class SessionRig:
         o = self.opts
         # the clock is fixed before the exchange starts (it reads it from its env): it starts
         # two simulated minutes before the open, once every process has had time to start
-        self.clock = SimClock(self.session.open - timedelta(minutes=2), o.speed,
-                              time.time() + o.lead_seconds)
+        start = self.session.open - timedelta(minutes=2)
+        if self.sim_start is not None:
+            start = max(start, self.sim_start)
+        self.clock = SimClock(start, o.speed, time.time() + o.lead_seconds)
         self.group.start("exchange", [
             "exchange", "--port", str(port), "--seed", str(o.seed), "--symbols",
             str(o.symbols), "--rate-limit", str(o.rate_limit)], self._common_env())
@@ -119,7 +136,9 @@ class SessionRig:
                 "TRADEFLEET_UNIVERSE": universe, "TRADEFLEET_LOG_FORMAT": "json",
                 "TRADEFLEET_BROKER__RATE_LIMIT_PER_SECOND": str(o.rate_limit),
                 "TRADEFLEET_LOCKS__TTL_SECONDS": str(o.ttl_seconds),
-                "TRADEFLEET_LOCKS__HEARTBEAT_INTERVAL_SECONDS": str(o.heartbeat_seconds)}
+                "TRADEFLEET_LOCKS__HEARTBEAT_INTERVAL_SECONDS": str(o.heartbeat_seconds),
+                **({} if o.unseen_grace_s is None else
+                   {"TRADEFLEET_BROKER__UNSEEN_GRACE_SECONDS": str(o.unseen_grace_s)})}
 
     async def _wait_healthy(self, within: float) -> None:
         assert self._http is not None

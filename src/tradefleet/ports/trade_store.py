@@ -91,7 +91,11 @@ class TradeStore(Protocol):
                             ) -> tuple[OrderRow, list[Event]]:
         ...
 
-    async def mark_unknown(self, order_id: int, error: str) -> tuple[OrderRow, list[Event]]:
+    async def mark_unknown(self, order_id: int, error: str, *,
+                           answered_at: float | None = None) -> tuple[OrderRow, list[Event]]:
+        """NEW -> UNKNOWN; ``sent_at`` is when the send attempt ended (``answered_at``, a
+        ``time.monotonic()`` reading; now if None), so that a wait or a pause before this
+        write does not delay the unseen grace."""
         ...
 
     async def expire_unseen(self, order_id: int, reason: str, *, min_age_s: float

@@ -4,6 +4,7 @@ still cannot be sold is reported (WARN) and noted in the daily summary for tunin
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,8 +39,13 @@ class LiquidationService:
     def __init__(self, orders: OrderService, trades: TradeStore, summaries: SummaryStore,
                  broker: BrokerPort, sink: EventSink, clock: Clock, *,
                  max_attempts: int = MAX_ATTEMPTS, retry_wait_s: float = 1.0,
-                 track_timeout_s: float = 2.0, purpose: OrderPurpose = OrderPurpose.LIQUIDATION
-                 ) -> None:
+                 track_timeout_s: float = 2.0, purpose: OrderPurpose = OrderPurpose.LIQUIDATION,
+                 settle_wait_s: float = 0.5) -> None:
+        """Timing: ``retry_wait_s`` (between sell attempts, for the book to refill) is the
+        session clock's, as market time; ``track_timeout_s`` and ``settle_wait_s`` (waiting
+        for an open order to end) are real seconds, as every wait on the broker is: a
+        compressed demo or chaos day does not make the broker answer faster."""
+        self._settle_wait_s = settle_wait_s
         self._orders = orders
         self._trades = trades
         self._summaries = summaries
@@ -100,7 +106,7 @@ class LiquidationService:
                 waits += 1
                 if waits > self._max_attempts:
                     break                 # the follower keeps following it
-                await self._clock.sleep(self._retry_wait_s)
+                await asyncio.sleep(self._settle_wait_s)   # the broker's time: real seconds
                 remaining = (await self._trades.get_position(pos.position_id)).qty
                 continue
             remaining = (await self._trades.get_position(pos.position_id)).qty
@@ -132,7 +138,7 @@ class LiquidationService:
         """Bring this worker's open orders on the symbol to an end; True when none is left."""
         still_open = False
         for order in await self._trades.open_orders(pos.worker_id):
-            if order.symbol != pos.symbol or order.order_id in self._orders.in_flight:
+            if order.symbol != pos.symbol or self._orders.sending(order.order_id):
                 continue
             row = await self._orders.track(order, timeout_s=self._track_timeout_s)
             if not row.status.is_terminal:

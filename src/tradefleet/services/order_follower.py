@@ -9,7 +9,13 @@ remainder left resting, and only ever *records* what the broker says. It never s
 
 An order the broker does not show (NEW or UNKNOWN, no broker id) is EXPIRED only after
 several lookups over a grace period by the database clock: a list that lags for a few
-seconds is not proof that an order never arrived. Start-up recovery is the same code."""
+seconds is not proof that an order never arrived. Start-up recovery is the same code.
+
+Timing: the grace, the cancel age and the follower's schedule are REAL seconds (the grace and
+the cancel age judged by the database clock), never the session clock's, whatever speed a
+demo or chaos run compresses the day to: they wait for the broker (its list lagging, an
+answer in flight), and a broker takes real time at any simulated speed. A compressed session
+must therefore leave real seconds for them (the chaos rig budgets its liquidation window)."""
 
 from __future__ import annotations
 
@@ -17,16 +23,18 @@ from dataclasses import dataclass
 
 import structlog
 
-from tradefleet.domain.events import OrderExpiredEvent
-from tradefleet.domain.orders import OrderStatus
 from tradefleet.ports.events import EventSink
 from tradefleet.ports.trade_store import OrderRow, PositionRow, TradeStore
-from tradefleet.services.order_service import OrderService
+from tradefleet.services.order_service import (
+    NEVER_SENT,
+    UNSEEN_GRACE_S,
+    UNSEEN_LOOKUPS,
+    OrderService,
+)
 
-UNSEEN_GRACE_S = 20.0    # DB-clock seconds an order may stay invisible before it is expired
-UNSEEN_LOOKUPS = 3       # ... and at least this many lookups that did not find it
 CANCEL_AFTER_S = 8.0     # a remainder still resting this long after the send is cancelled
-NEVER_SENT = "follower: no matching order at the broker; never reached the exchange"
+__all__ = ["CANCEL_AFTER_S", "NEVER_SENT", "UNSEEN_GRACE_S", "UNSEEN_LOOKUPS", "Followed",
+           "OrderFollower"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +56,6 @@ class OrderFollower:
         self._grace = unseen_grace_s
         self._lookups = unseen_lookups
         self._cancel_after = cancel_after_s
-        self._misses: dict[int, int] = {}
         self._log = structlog.get_logger("tradefleet.follower")
 
     async def follow(self, worker_id: str) -> Followed:
@@ -56,7 +63,7 @@ class OrderFollower:
         open for the next pass). Database failures propagate: the caller retries."""
         settled: list[OrderRow] = []
         for order, age_s in await self._trades.orders_to_follow(worker_id):
-            if order.order_id in self._orders.in_flight:
+            if self._orders.sending(order.order_id):
                 continue                  # this process is sending it right now
             row = await self._follow_one(order, age_s)
             if row != order:
@@ -74,7 +81,6 @@ class OrderFollower:
                               error_type=type(exc).__name__, error=str(exc))
             return order
         if report is not None:
-            self._misses.pop(order.order_id, None)
             row = await self._orders.apply(order, report)
             if not row.status.is_terminal and age_s >= self._cancel_after:
                 self._log.warning("order still open past its time; cancelling the remainder",
@@ -82,18 +88,8 @@ class OrderFollower:
                                   status=str(row.status), age_s=round(age_s, 1))
                 row = await self._orders.cancel_remainder(row)
             return row
-        if order.status not in (OrderStatus.NEW, OrderStatus.UNKNOWN):
+        if order.broker_order_id:
             return order                  # has a broker id the broker did not answer for
-        misses = self._misses.get(order.order_id, 0) + 1
-        self._misses[order.order_id] = misses
-        if misses < self._lookups:
-            return order
-        expired = await self._trades.expire_unseen(order.order_id, NEVER_SENT,
-                                                   min_age_s=self._grace)
-        if expired is None:
-            return order                  # too young to judge
-        self._misses.pop(order.order_id, None)
-        await self._sink.publish(OrderExpiredEvent(
-            worker_id=order.worker_id, symbol=order.symbol, order_id=order.order_id,
-            previous_status=str(order.status), lookups=misses, reason=NEVER_SENT))
-        return expired
+        expired = await self._orders.expire_if_unseen(order, grace_s=self._grace,
+                                                      lookups=self._lookups)
+        return order if expired is None else expired      # None: too young to judge

@@ -7,6 +7,7 @@ looking it up at the broker (by symbol/side/qty/time, as only the broker knows i
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import uuid
 from datetime import date, datetime, timedelta
@@ -23,6 +24,7 @@ from tradefleet.domain.errors import (
     RateLimited,
     SendRefused,
 )
+from tradefleet.domain.events import OrderExpiredEvent
 from tradefleet.domain.krx import tick_size
 from tradefleet.domain.locks import Lock
 from tradefleet.domain.orders import (
@@ -48,6 +50,10 @@ SEOUL = ZoneInfo("Asia/Seoul")
 ADVERSE_TICKS = 2                     # fills worse than this many ticks count as adverse
 FIND_MARGIN = timedelta(seconds=5)    # broker and our clocks may differ a little
 POLL_SECONDS = 0.2
+UNSEEN_GRACE_S = 20.0    # DB-clock seconds an order may stay invisible before it is expired
+UNSEEN_LOOKUPS = 3       # ... and at least this many lookups that did not find it
+SEND_WINDOW_S = 10.0     # real seconds a NEW row of ours may stay unsent before others follow it
+NEVER_SENT = "no matching order at the broker; never reached the exchange"
 
 
 _tracer = trace.get_tracer("tradefleet.orders")
@@ -55,7 +61,11 @@ _tracer = trace.get_tracer("tradefleet.orders")
 class OrderService:
     def __init__(self, store: TradeStore, broker: BrokerPort, sink: EventSink, clock: Clock, *,
                  strategy: StrategyTag | None = None, summaries: SummaryStore | None = None,
-                 adverse_ticks: int = ADVERSE_TICKS) -> None:
+                 adverse_ticks: int = ADVERSE_TICKS, unseen_grace_s: float = UNSEEN_GRACE_S,
+                 unseen_lookups: int = UNSEEN_LOOKUPS, send_window_s: float = SEND_WINDOW_S
+                 ) -> None:
+        if unseen_lookups < 1:
+            raise ValueError("unseen_lookups: must be >= 1")
         self._store = store
         self._broker = broker
         self._sink = sink
@@ -65,10 +75,28 @@ class OrderService:
         self._summaries = summaries
         self._adverse_ticks = adverse_ticks
         self._decision_price: dict[int, int] = {}    # quote the order was decided on
-        # rows written by this process and not yet past their one send: the follower leaves
-        # them alone (only this process may still send them)
-        self.in_flight: set[int] = set()
+        # NEW rows written by this process and not yet past their one send (monotonic time
+        # written): the follower leaves them alone (only this process may still send them).
+        # Nothing else goes in: an order past its send is followed by anyone (reports apply
+        # idempotently), and a row never sent (its caller failed in between) is hidden for
+        # SEND_WINDOW_S at most, so no order is kept from the follower for ever.
+        self._in_flight: dict[int, float] = {}
+        self._send_window = send_window_s
+        self._grace = unseen_grace_s
+        self._lookups = unseen_lookups
+        self._misses: dict[int, int] = {}           # lookups that did not find the order
         self._log = structlog.get_logger("tradefleet.orders")
+
+    def sending(self, order_id: int) -> bool:
+        """This process is sending the row now, or wrote it less than ``send_window_s`` (real
+        seconds) ago and may still send it."""
+        written = self._in_flight.get(order_id)
+        if written is None:
+            return False
+        if written == math.inf or time.monotonic() - written < self._send_window:
+            return True
+        self._in_flight.pop(order_id, None)
+        return False
 
     def _trading_day(self) -> date:
         return self._clock.now().astimezone(SEOUL).date()
@@ -98,7 +126,7 @@ class OrderService:
             raise LockLost(f"symbol: lock on {lock.symbol} (token {lock.fencing_token}) "
                            f"no longer held by {lock.worker_id}; order not written")
         self._created_at[row.order_id] = self._clock.now()
-        self.in_flight.add(row.order_id)
+        self._in_flight[row.order_id] = time.monotonic()
         if decision_price is not None:
             self._decision_price[row.order_id] = decision_price
         self._sink.log(events)
@@ -111,22 +139,27 @@ class OrderService:
         if order.status is not OrderStatus.NEW:
             raise ValueError(f"status: only NEW orders are sent, order {order.order_id} is "
                              f"{order.status}")
+        self._in_flight[order.order_id] = math.inf     # hidden for as long as the call lasts
         try:
             return await self._send_once(order)
         finally:
-            self.in_flight.discard(order.order_id)
+            self._in_flight.pop(order.order_id, None)
 
     async def _send_once(self, order: OrderRow) -> OrderRow:
         request = OrderRequest(order.client_order_id, order.symbol, Side(order.side),
                                OrderType(order.order_type), order.qty, order.limit_price)
         started = time.monotonic()
+        answered = started
         span = _tracer.start_span("order.send", attributes={
             "worker_id": order.worker_id, "symbol": order.symbol, "side": str(order.side),
             "qty": order.qty, "fencing_token": order.fencing_token,
             "client_order_id": order.client_order_id})
         try:
             with trace.use_span(span, end_on_exit=True):
-                ack = await self._broker.place_order(request)
+                try:
+                    ack = await self._broker.place_order(request)
+                finally:
+                    answered = time.monotonic()
                 span.set_attribute("broker_order_id", ack.broker_order_id)
         except (OrderRejected, SendRefused) as exc:
             row, events = await self._store.mark_rejected(order.order_id, exc.code,
@@ -136,10 +169,13 @@ class OrderService:
         except AuthError as exc:        # no token, or refused by the gateway: never routed
             row, events = await self._store.mark_rejected(order.order_id, "AUTH", str(exc))
         except Exception as exc:  # noqa: BLE001 - anything else may have reached the exchange
+            # sent_at is when the attempt ended, not when this write gets through (a database
+            # outage or a pause in between would start the unseen grace late)
             row, events = await self._store.mark_unknown(
-                order.order_id, f"{type(exc).__name__}: {exc}")
+                order.order_id, f"{type(exc).__name__}: {exc}",
+                answered_at=answered)
         else:
-            latency = (time.monotonic() - started) * 1000
+            latency = (answered - started) * 1000
             row, events = await self._store.mark_sent(order.order_id, ack.broker_order_id,
                                                       ack.broker_branch, round(latency, 2))
         self._sink.log(events)
@@ -151,14 +187,40 @@ class OrderService:
         if not order.broker_order_id:     # another follower may have found it meanwhile
             order = await self._store.get_order(order.order_id)
         if order.broker_order_id:
+            self._misses.pop(order.order_id, None)
             return await self._broker.get_order(order.broker_order_id, order.trading_day)
         found = await self._broker.find_orders(order.trading_day, order.symbol,
                                                Side(order.side), self._search_from(order))
         taken = await self._store.adopted_broker_ids(order.trading_day, order.symbol)
         for report in sorted(found, key=lambda r: r.ordered_at):
             if report.qty == order.qty and report.broker_order_id not in taken:
+                self._misses.pop(order.order_id, None)
                 return report
+        self._misses[order.order_id] = self._misses.get(order.order_id, 0) + 1
         return None
+
+    async def expire_if_unseen(self, order: OrderRow, *, grace_s: float | None = None,
+                               lookups: int | None = None) -> OrderRow | None:
+        """After a lookup found nothing: EXPIRE a NEW/UNKNOWN order (no broker id) the broker
+        has not shown over ``lookups`` lookups (by this process: the sender's track and the
+        follower count together) and ``grace_s`` seconds since it was sent, by the database
+        clock. None while it is too young to judge."""
+        if order.status not in (OrderStatus.NEW, OrderStatus.UNKNOWN) or \
+                self.sending(order.order_id):
+            return None
+        misses = self._misses.get(order.order_id, 0)
+        if misses < (self._lookups if lookups is None else lookups):
+            return None
+        expired = await self._store.expire_unseen(
+            order.order_id, NEVER_SENT, min_age_s=self._grace if grace_s is None else grace_s)
+        if expired is None:
+            return None
+        self._misses.pop(order.order_id, None)
+        self._created_at.pop(order.order_id, None)
+        await self._sink.publish(OrderExpiredEvent(
+            worker_id=order.worker_id, symbol=order.symbol, order_id=order.order_id,
+            previous_status=str(order.status), lookups=misses, reason=NEVER_SENT))
+        return expired
 
     async def apply(self, order: OrderRow, report: OrderReport) -> OrderRow:
         row, events = await self._store.apply_report(order.order_id, report, self._strategy)
@@ -193,22 +255,26 @@ class OrderService:
                 "ticks": str(ticks.quantize(Decimal("0.01")))})
 
     async def track(self, order: OrderRow, *, timeout_s: float) -> OrderRow:
-        """Poll until the order is terminal or ``timeout_s`` (real seconds) passes. No broker
-        error ends the order's life here: what is not settled now stays open for the
-        follower (services/order_follower.py)."""
+        """Poll until the order is terminal or ``timeout_s`` passes. No broker error ends the
+        order's life here: what is not settled now stays open for the follower
+        (services/order_follower.py), which may follow it at the same time (reports apply
+        idempotently). An order the broker keeps not showing is expired here by the same
+        judgement as the follower's, so a caller that keeps tracking it is never stuck.
+
+        ``timeout_s`` and the poll interval are real seconds, never the session clock's: they
+        wait for broker round trips, which take real time at any simulated speed."""
         deadline = time.monotonic() + timeout_s
         row = order
-        self.in_flight.add(order.order_id)      # the follower leaves it to us meanwhile
-        try:
-            while True:
-                report = await self._lookup_quietly(row)
-                if report is not None:
-                    row = await self.apply(row, report)
-                if row.status.is_terminal or time.monotonic() >= deadline:
-                    return row
-                await asyncio.sleep(POLL_SECONDS)   # real time: broker round trips
-        finally:
-            self.in_flight.discard(order.order_id)
+        while True:
+            report = await self._lookup_quietly(row)
+            if report is not None:
+                row = await self.apply(row, report)
+            elif not row.broker_order_id:   # judged here, or ended meanwhile by the follower
+                row = await self.expire_if_unseen(row) or await self._store.get_order(
+                    row.order_id)
+            if row.status.is_terminal or time.monotonic() >= deadline:
+                return row
+            await asyncio.sleep(POLL_SECONDS)
 
     async def _lookup_quietly(self, row: OrderRow) -> OrderReport | None:
         try:

@@ -28,6 +28,7 @@ from tradefleet.settings.database_rules import check_database
 
 SYMBOL = re.compile(r"^[0-9A-Z]{6}$")
 DEFAULT_RATE_LIMITS = {"real": 20, "paper": 2, "sim": 20}
+REAL_UNSEEN_GRACE_S = 20.0     # the least unseen grace against a real broker (paper, real)
 
 
 class _Section(BaseModel):
@@ -46,6 +47,10 @@ class BrokerSettings(_Section):
     # None: chosen by mode when the settings are loaded (20 real/sim, 2 paper)
     rate_limit_per_second: int | None = Field(None, ge=1, le=1000)
     timeout_seconds: float = Field(5.0, gt=0, le=60)
+    # real seconds (database clock) an order the broker does not show may stay unseen before
+    # it is judged never sent: KIS's order list may lag; the simulator's never does, so a
+    # chaos run may shorten it in sim mode only (paper/real need the full 20 s or more)
+    unseen_grace_seconds: float = Field(20.0, ge=1, le=600)
 
 
 class RiskSettings(_Section):
@@ -236,6 +241,11 @@ class Settings(BaseSettings):
                 fernet = sec.read_key(self.key_file)
             except sec.SecretError as exc:
                 problems.append(f"key_file (TRADEFLEET_KEY_FILE): {exc}")
+        if self.mode != "sim" and self.broker.unseen_grace_seconds < REAL_UNSEEN_GRACE_S:
+            problems.append(
+                "broker.unseen_grace_seconds (TRADEFLEET_BROKER__UNSEEN_GRACE_SECONDS): must "
+                f"be >= {REAL_UNSEEN_GRACE_S:g} in {self.mode} mode (the broker's order list "
+                f"may lag), got {self.broker.unseen_grace_seconds:g}")
         problems += self._decrypt_broker_secrets(fernet)
         problems += self._decrypt_database(fernet)
         if problems:

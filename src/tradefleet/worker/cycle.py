@@ -32,6 +32,7 @@ from tradefleet.services.scan_service import Reader, ScanService, closed_bars
 from tradefleet.services.worker_registry import WorkerRegistry
 from tradefleet.worker.entry import EntryStep
 
+ENTRY_PENDING = "entry pending: its outcome is not known yet; followed until it is final"
 PositionReader = Callable[[], Awaitable[list[Any]]]
 ControlsReader = Callable[[], Awaitable[WorkerControls]]
 _tracer = trace.get_tracer("tradefleet.worker")
@@ -184,10 +185,12 @@ class TradingCycle:
             await self._registry.set_buy_blocked(self.worker_id, "risk limit")
             return
         assert outcome.lock is not None
+        reason = "entry filled"
         if outcome.pending or not await self.adopt(outcome.lock):
             # unknown send: hold the lock and look again next poll; never buy twice
             self.holding = Holding(outcome.lock, 0, 0, Decimal(0))
-        await self.move(WorkerStatus.HOLD, symbol=outcome.lock.symbol, reason="entry filled")
+            reason = ENTRY_PENDING
+        await self.move(WorkerStatus.HOLD, symbol=outcome.lock.symbol, reason=reason)
 
     async def _apply_controls(self) -> None:
         """The operator's orders through the database: pause buying (what is held is still

@@ -96,11 +96,12 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
     lease = Lease(settings.locks.ttl_seconds)
     order_broker = GuardedBroker(broker, lease, order_store.fence_holds)
     summaries = PostgresSummaryStore(db)
+    grace = settings.broker.unseen_grace_seconds if unseen_grace_s is None else unseen_grace_s
     orders = OrderService(order_store, order_broker, sink, clock, strategy=StrategyTag(
         strategy.name, strategy.strategy_version, strategy.param_version),
-        summaries=summaries)          # fills far worse than the decision quote are noted
-    follower = OrderFollower(orders, order_store, sink) if unseen_grace_s is None else \
-        OrderFollower(orders, order_store, sink, unseen_grace_s=unseen_grace_s)
+        summaries=summaries,          # fills far worse than the decision quote are noted
+        unseen_grace_s=grace)         # the sender's track and the follower judge alike
+    follower = OrderFollower(orders, order_store, sink, unseen_grace_s=grace)
     orphans = AccountReconciler(PostgresOrphanStore(db), locks, broker, sink,
                                 stray_check_s=stray_check_s)
     retry = BrokerReadRetry(sink, worker_id=worker_id, base_delay=retry_base_delay)

@@ -105,7 +105,7 @@ WITH dead AS (
 ), released AS (
     SELECT * FROM gone UNION ALL SELECT * FROM stale
 ), marked AS (
-    UPDATE workers w SET status = 'EXIT', stopped_at = now()
+    UPDATE workers w SET status = 'EXIT', stopped_at = now(), current_symbol = NULL
       FROM dead WHERE w.worker_id = dead.worker_id
     RETURNING w.worker_id
 ), failed_events AS (

@@ -7,6 +7,7 @@ order moved into: NEW when written, then every change, so counts by status match
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
@@ -122,14 +123,26 @@ class PostgresOrderStore:
                 client_order_id=r.client_order_id, side=r.side, qty=r.qty, status=r.status,
                 code=code, reason=message))
 
-    async def mark_unknown(self, order_id: int, error: str) -> tuple[OrderRow, list[Event]]:
-        return await self._update(
-            """UPDATE orders SET status = CASE WHEN status = 'NEW' THEN 'UNKNOWN' ELSE status END,
-                   sent_at = coalesce(sent_at, now()), updated_at = now()
-               WHERE order_id = $1 RETURNING *""", order_id,
-            event_of=lambda r: OrderUnresolvedEvent(
-                worker_id=r.worker_id, symbol=r.symbol, order_id=r.order_id,
-                client_order_id=r.client_order_id, side=r.side, qty=r.qty, error=error))
+    async def mark_unknown(self, order_id: int, error: str, *,
+                           answered_at: float | None = None) -> tuple[OrderRow, list[Event]]:
+        # sent_at is back-dated to when the attempt ended (``answered_at``, monotonic), judged
+        # as the statement runs: waiting for a connection or a pause must not delay the grace
+        async with self._db.money_transaction() as conn:
+            ago = 0.0 if answered_at is None else max(0.0, time.monotonic() - answered_at)
+            rec = await conn.fetchrow(
+                """UPDATE orders SET status = CASE WHEN status = 'NEW' THEN 'UNKNOWN'
+                                                 ELSE status END,
+                       sent_at = coalesce(sent_at, now() - make_interval(secs => $2)),
+                       updated_at = now()
+                   WHERE order_id = $1 RETURNING *""", order_id, ago)
+            if rec is None:
+                raise LookupError(f"order_id: no order {order_id} in a state allowing this")
+            row = _row(rec)
+            events: list[Event] = [OrderUnresolvedEvent(
+                worker_id=row.worker_id, symbol=row.symbol, order_id=row.order_id,
+                client_order_id=row.client_order_id, side=row.side, qty=row.qty, error=error)]
+            await append_events(conn, events)
+            return row, events
 
     async def expire_unseen(self, order_id: int, reason: str, *, min_age_s: float
                             ) -> OrderRow | None:

@@ -16,6 +16,7 @@ INSERT INTO workers (worker_id, pid, host, mode, status, lock_ttl_seconds, epoch
 VALUES ($1, $2, $3, $4, 'IDLE', $5, 1)
 ON CONFLICT (worker_id) DO UPDATE SET
     pid = EXCLUDED.pid, host = EXCLUDED.host, mode = EXCLUDED.mode, status = 'IDLE',
+    current_symbol = NULL,           -- a new life holds nothing until it takes a position up
     lock_ttl_seconds = EXCLUDED.lock_ttl_seconds, epoch = workers.epoch + 1,
     started_at = now(), heartbeat_at = now(), stopped_at = NULL
 RETURNING epoch
@@ -72,7 +73,8 @@ class PostgresWorkerStore:
         """Compare-and-set on (epoch, status): false when the row moved under us."""
         async with self._db.transaction() as conn:
             done = await conn.fetchval(
-                """UPDATE workers SET status = $4, current_symbol = $5,
+                """UPDATE workers SET status = $4,
+                          current_symbol = CASE WHEN $4 = 'EXIT' THEN NULL ELSE $5 END,
                           stopped_at = CASE WHEN $4 = 'EXIT' THEN now() END
                     WHERE worker_id = $1 AND epoch = $2 AND status = $3
                    RETURNING true""",
