@@ -22,8 +22,10 @@ def test_demo_three_workers_whole_session(tmp_path):
         del env[key]
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "tradefleet.cli", "demo", "--workers", "3", "--speed",
-             "1200", "--no-live"], env=env, capture_output=True, text=True, timeout=400)
+            # the README's own speed (600): its liquidation window (close - 15 min) is 1.5 real
+            # seconds; at 1200 it was 0.75 s, too short to settle a sell on a loaded machine
+            [sys.executable, "-m", "tradefleet.cli", "demo", "--workers", "3", "--no-live"],
+            env=env, capture_output=True, text=True, timeout=400)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         assert "Daily summary" in proc.stdout and "0 double holds" in proc.stdout
         # judged by the exchange's own books, not only our rows
