@@ -5,7 +5,6 @@ gateway admits or refuses it. The gateway's own counters (tokens, EGW00201) come
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections import Counter
@@ -13,6 +12,7 @@ from datetime import date, datetime
 from datetime import time as dtime
 
 from aiohttp import web
+from tests.server_thread import ServerThread
 
 from tradefleet.adapters.clock import SEOUL, FrozenClock
 from tradefleet.adapters.sim.engine import SimMarket
@@ -24,7 +24,7 @@ DAY = date(2026, 11, 24)
 PREFIX = "/uapi/domestic-stock/v1/"
 
 
-class ExchangeThread:
+class ExchangeThread(ServerThread):
     """``with ExchangeThread(...) as ex:`` serves on ``ex.base_url`` until the block ends."""
 
     def __init__(self, *, mode: str = "real", n_symbols: int = 40, seed: int = 7,
@@ -35,36 +35,13 @@ class ExchangeThread:
         self._mutex = threading.Lock()
         self._calls: Counter[str] = Counter()
         self._arrivals: list[float] = []
-        self._ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._run, name="exchange", daemon=True)
         self._app: web.Application | None = None
         self.base_url = ""
-        self._error: BaseException | None = None
+        super().__init__("exchange")
 
     # ---- lifecycle ---------------------------------------------------------------------
-    def __enter__(self) -> ExchangeThread:
-        self._thread.start()
-        if not self._ready.wait(15) or self._error is not None:
-            raise RuntimeError(f"exchange did not start: {self._error!r}")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._loop is not None and self._stop is not None
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._serve())
-        except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
-            self._error = exc
-            self._ready.set()
-
     async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
+        assert self._stop is not None
         app = build_app(self.market, self._config)
         app.middlewares.insert(0, self._record)    # outermost: sees refused requests too
         runner = web.AppRunner(app, handle_signals=False, access_log=None)

@@ -5,17 +5,15 @@ domain for quotations and the paper one for its account, as at KIS)."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
-
 from aiohttp import web
+from tests.server_thread import ServerThread
 
 from tradefleet.adapters.sim.engine import SimMarket
 from tradefleet.adapters.sim.exchange.app import build_app
 from tradefleet.adapters.sim.exchange.gateway import ExchangeConfig
 
 
-class SandboxThread:
+class SandboxThread(ServerThread):
     """``with SandboxThread(market, configs) as sb:`` serves ``sb.urls[mode]`` per config."""
 
     def __init__(self, market: SimMarket, configs: list[ExchangeConfig]) -> None:
@@ -23,33 +21,10 @@ class SandboxThread:
         self._configs = configs
         self.apps: dict[str, web.Application] = {}
         self.urls: dict[str, str] = {}
-        self._ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="sandbox", daemon=True)
-
-    def __enter__(self) -> SandboxThread:
-        self._thread.start()
-        if not self._ready.wait(15) or self._error is not None:
-            raise RuntimeError(f"sandbox did not start: {self._error!r}")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._loop is not None and self._stop is not None
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._serve())
-        except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
-            self._error = exc
-            self._ready.set()
+        super().__init__("sandbox")
 
     async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
+        assert self._stop is not None
         runners = []
         try:
             for config in self._configs:

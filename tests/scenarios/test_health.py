@@ -21,9 +21,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def test_probes_follow_the_worker(db, logs):
+async def start_probed_worker(db, worker_id: str):  # noqa: ANN001, ANN201
+    """A worker launched as its command launches it, its health server on a free port,
+    once it is in SCAN: (port, the launch task, [the built worker])."""
     port = free_port()
-    settings = settings_for("w-health", TRADEFLEET_HEALTH_PORT=str(port),
+    settings = settings_for(worker_id, TRADEFLEET_HEALTH_PORT=str(port),
                             TRADEFLEET_POLL_INTERVAL_SECONDS="60")
     clock = SimClock(datetime(2026, 11, 24, 9, 30, tzinfo=SEOUL), speed=60)
     market = SimMarket(3, n_symbols=10, clock=clock)
@@ -31,7 +33,12 @@ async def test_probes_follow_the_worker(db, logs):
     task = asyncio.create_task(launch(settings, broker=SimBroker(market), clock=clock,
                                       universe=market.symbols(), db=db,
                                       install_signals=False, on_built=built.append))
-    await wait_for_status(db, "w-health", "SCAN", task)
+    await wait_for_status(db, worker_id, "SCAN", task)
+    return port, task, built
+
+
+async def test_probes_follow_the_worker(db, logs):
+    port, task, built = await start_probed_worker(db, "w-health")
     async with aiohttp.ClientSession() as http:
         for _ in range(40):                         # first poll updates the probe state
             async with http.get(f"http://127.0.0.1:{port}/readyz") as resp:

@@ -9,24 +9,20 @@ import asyncio
 import contextlib
 import math
 from collections.abc import AsyncIterator
-from datetime import datetime
 from decimal import Decimal
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 from tests.scenarios.harness import DAY_START, build, poll_until, poll_until_holding
-from tests.scenarios.test_health import free_port
-from tests.scenarios.test_sc001_start import settings_for, wait_for_status
+from tests.scenarios.test_health import free_port, start_probed_worker
 
-from tradefleet.adapters.clock import SEOUL, FrozenClock, SimClock
+from tradefleet.adapters.clock import FrozenClock
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.postgres.worker_readings import read_worker_readings
-from tradefleet.adapters.sim.broker import SimBroker
 from tradefleet.adapters.sim.engine import SimMarket
 from tradefleet.adapters.telemetry.metrics import WorkerMetrics
 from tradefleet.domain.exits import ExitParams
 from tradefleet.worker.health import start_health_server
-from tradefleet.worker.launch import launch
 from tradefleet.worker.metrics_page import WorkerMetricsPage
 
 TAKE_PROFIT_SOON = ExitParams(Decimal("29.9"), Decimal("0.01"), 120, 0)
@@ -149,16 +145,7 @@ async def test_a_second_worker_in_the_process_has_its_own_figures(db):
 
 
 async def test_a_running_worker_serves_metrics_on_its_health_port(db):
-    port = free_port()
-    settings = settings_for("w-scraped", TRADEFLEET_HEALTH_PORT=str(port),
-                            TRADEFLEET_POLL_INTERVAL_SECONDS="60")
-    clock = SimClock(datetime(2026, 11, 24, 9, 30, tzinfo=SEOUL), speed=60)
-    market = SimMarket(3, n_symbols=10, clock=clock)
-    built: list = []
-    task = asyncio.create_task(launch(settings, broker=SimBroker(market), clock=clock,
-                                      universe=market.symbols(), db=db,
-                                      install_signals=False, on_built=built.append))
-    await wait_for_status(db, "w-scraped", "SCAN", task)
+    port, task, built = await start_probed_worker(db, "w-scraped")
     url = f"http://127.0.0.1:{port}/metrics"
     for _ in range(60):                          # the first poll sets the state
         samples = await scrape(url)
