@@ -132,7 +132,8 @@ MUTANTS = [
            "SC-004/SC-010: a second worker takes over a held lock"),
     Mutant("ambiguous-send-marked-rejected", "services/order_service.py",
            '''            row, events = await self._store.mark_unknown(
-                order.order_id, f"{type(exc).__name__}: {exc}")''',
+                order.order_id, f"{type(exc).__name__}: {exc}",
+                answered_at=answered)''',
            '''            row, events = await self._store.mark_rejected(
                 order.order_id, "UNKNOWN", f"{type(exc).__name__}: {exc}")''',
            (MONEY + "test_2_ambiguous_entry_not_yet_listed_is_followed_held_and_sold",
