@@ -37,12 +37,7 @@ class ChaosDatabase:
         import asyncio
 
         await asyncio.to_thread(self._start_server)
-        admin = await asyncpg.connect(self.dsn("postgres"))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
-            await admin.execute(f'CREATE DATABASE "{TEMPLATE}"')
-        finally:
-            await admin.close()
+        await self._recreate(TEMPLATE, "")
         conn = await asyncpg.connect(self.dsn(TEMPLATE))
         try:
             await migrate(conn)
@@ -65,13 +60,18 @@ class ChaosDatabase:
         """A new database ``name`` (dropped first if an earlier bench left one), migrated."""
         if not _NAME.match(name):
             raise ValueError(f"name: expected a lowercase SQL identifier, got {name!r}")
+        await self._recreate(name, f' TEMPLATE "{TEMPLATE}"')
+        return self.dsn(name)
+
+    async def _recreate(self, name: str, template: str) -> None:
+        """Drop ``name`` (left by an earlier bench) and create it anew (``template``: the
+        SQL suffix naming the database it copies, or empty)."""
         admin = await asyncpg.connect(self.dsn("postgres"))
         try:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+            await admin.execute(f'CREATE DATABASE "{name}"{template}')
         finally:
             await admin.close()
-        return self.dsn(name)
 
     # ---- faults (blocking: run them in a thread) ---------------------------------------
     def _pg_ctl(self, *args: str) -> None:

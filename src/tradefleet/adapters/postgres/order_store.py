@@ -83,7 +83,8 @@ class PostgresOrderStore:
 
     async def _update(self, sql: str, *args: object, event_of=None) -> tuple[OrderRow, list[Event]]:
         async with self._db.money_transaction() as conn:
-            before = await conn.fetchval(
+            # the status moved from, for on_status only: no extra round trip without it
+            before = None if self._on_status is None else await conn.fetchval(
                 "SELECT status FROM orders WHERE order_id = $1 FOR UPDATE", args[0])
             rec = await conn.fetchrow(sql, *args)
             if rec is None:
