@@ -7,7 +7,6 @@ per window for the whole fleet."""
 from __future__ import annotations
 
 import asyncio
-import multiprocessing as mp
 import time
 from datetime import datetime
 
@@ -15,6 +14,7 @@ import aiohttp
 import asyncpg
 import pytest
 from tests.exchange_thread import DAY, ExchangeThread
+from tests.released_fleet import run_released
 
 from tradefleet.adapters.clock import SEOUL, FrozenClock
 from tradefleet.adapters.kis.client import KisConfig
@@ -76,23 +76,8 @@ def _child(kind: str, dsn: str, base_url: str, symbols: list[str], ready, go, ou
 async def _fleet(kind: str, dsn: str, ex: ExchangeThread, symbols: list[str]) -> list:
     """Start ``WORKERS`` spawned processes, release them together once all are ready, and
     return what each reported."""
-    ctx = mp.get_context("spawn")
-    ready, out, go = ctx.Queue(), ctx.Queue(), ctx.Event()
-    procs = [ctx.Process(target=_child, args=(kind, dsn, ex.base_url, symbols, ready, go, out))
-             for _ in range(WORKERS)]
-    for p in procs:
-        p.start()
-    try:
-        for _ in procs:
-            await asyncio.to_thread(ready.get, True, 60)
-        ex.reset()                              # count only what the released fleet does
-        go.set()
-        results = [await asyncio.to_thread(out.get, True, 90) for _ in procs]
-    finally:
-        for p in procs:
-            await asyncio.to_thread(p.join, 30)
-            if p.is_alive():
-                p.kill()
+    results, procs = await run_released(_child, (kind, dsn, ex.base_url, symbols), WORKERS,
+                                        before_go=ex.reset)   # count only the released fleet
     errors = [r for status, r in results if status != "ok"]
     assert not errors, errors
     assert all(p.exitcode == 0 for p in procs)

@@ -6,13 +6,13 @@ simulator's token endpoint saw is the proof: one request inside the window, neve
 from __future__ import annotations
 
 import asyncio
-import multiprocessing as mp
 from datetime import datetime, timedelta
 
 import aiohttp
 import pytest
 from tests.exchange_thread import ExchangeThread
 from tests.gateway_probe import GatewayProbe
+from tests.released_fleet import run_released
 
 from tradefleet.adapters.clock import SEOUL
 from tradefleet.adapters.kis.auth import Credentials, KisTokenIssuer
@@ -67,22 +67,7 @@ def _child(dsn: str, base_url: str, rejected: str | None, ready, go, out) -> Non
 async def _race(dsn: str, ex: ExchangeThread, rejected: str | None = None) -> list[tuple]:
     """``WORKERS`` spawned processes ask for the token at once (``rejected``: each was just
     told by the broker that this token expired, EGW00123)."""
-    ctx = mp.get_context("spawn")
-    ready, out, go = ctx.Queue(), ctx.Queue(), ctx.Event()
-    procs = [ctx.Process(target=_child, args=(dsn, ex.base_url, rejected, ready, go, out))
-             for _ in range(WORKERS)]
-    for p in procs:
-        p.start()
-    try:
-        for _ in procs:
-            await asyncio.to_thread(ready.get, True, 60)
-        go.set()
-        results = [await asyncio.to_thread(out.get, True, 90) for _ in procs]
-    finally:
-        for p in procs:
-            await asyncio.to_thread(p.join, 30)
-            if p.is_alive():
-                p.kill()
+    results, _ = await run_released(_child, (dsn, ex.base_url, rejected), WORKERS)
     assert not [r for r in results if r[0] == "error"], results
     return results
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import asyncpg
 import pytest
+from tests.db_facts import public_tables
 from tests.test_settings import env  # noqa: F401 - fixture
 
 from tradefleet.cli import main
@@ -60,16 +60,8 @@ def test_bad_params_stop_the_worker_before_the_database_is_touched(env, empty_pg
     assert main(["worker", "--sim"]) == 2
     assert "strategy.params.fast_window" in capsys.readouterr().out
 
-    async def tables() -> int:
-        conn = await asyncpg.connect(empty_pg_dsn)
-        try:
-            return await conn.fetchval(
-                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
-        finally:
-            await conn.close()
-
     import asyncio
-    assert asyncio.run(tables()) == 0        # nothing migrated, nothing written
+    assert asyncio.run(public_tables(empty_pg_dsn)) == 0        # nothing migrated, nothing written
 
 
 def test_commission_is_the_accounts_and_markets_can_be_named(env, tmp_path):  # noqa: F811

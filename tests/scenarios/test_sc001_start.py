@@ -12,7 +12,7 @@ import asyncio
 import os
 from datetime import datetime
 
-import asyncpg
+from tests.db_facts import public_tables
 
 from tradefleet.adapters.clock import SEOUL, SimClock
 from tradefleet.adapters.sim.broker import SimBroker
@@ -107,11 +107,4 @@ def test_worker_without_its_risk_limits_refuses_to_start_and_writes_nothing(
     out = capsys.readouterr().out
     assert "risk.capital_limit" in out and "risk.daily_loss_limit" in out
 
-    async def tables() -> int:
-        conn = await asyncpg.connect(empty_pg_dsn)
-        try:
-            return await conn.fetchval(
-                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
-        finally:
-            await conn.close()
-    assert asyncio.run(tables()) == 0
+    assert asyncio.run(public_tables(empty_pg_dsn)) == 0
