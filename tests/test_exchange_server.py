@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 from datetime import datetime
 
@@ -16,16 +15,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from tests.kis_harness import rig
 
 from tradefleet.adapters.clock import SEOUL, SimClock
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tradefleet.local_fleet.processes import free_port
 
 
 async def test_exchange_command_serves_on_localhost_with_shared_clock() -> None:
-    port = _free_port()
+    port = free_port()
     clock = SimClock(datetime(2026, 11, 24, 10, 0, tzinfo=SEOUL), 1.0)
     env = {**os.environ, "TRADEFLEET_SIM_CLOCK": clock.to_env()}
     proc = await asyncio.create_subprocess_exec(

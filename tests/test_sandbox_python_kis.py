@@ -12,7 +12,6 @@ the paper appkey), so the sandbox serves both over one simulated market."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -32,6 +31,7 @@ from tradefleet.adapters.sim.engine import SimMarket
 from tradefleet.adapters.sim.exchange.gateway import ExchangeConfig
 from tradefleet.adapters.sim.exchange.quote_payloads import pct, tick_at
 from tradefleet.adapters.sim.ledger import Books, Execution, Holdings
+from tradefleet.local_fleet.processes import free_port
 
 DAY = datetime(2026, 11, 24, 10, 0, tzinfo=SEOUL)
 PAGE = 2            # a small page, so five holdings and a dozen orders take several pages
@@ -196,17 +196,11 @@ def test_python_kis_minute_bars_before_the_open_are_empty_not_an_error(
         assert chart.bars == [] and chart.prev_price == market.quote(s).prev_close
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_python_kis_paper_against_the_exchange_command(monkeypatch: pytest.MonkeyPatch) -> None:
     """``tradefleet exchange --mode paper --real-port`` as a process: python-kis in paper mode
     with two base URLs (paper, and real for its quotations) over one market, judged by the
     exchange's own books (``/_admin/books``)."""
-    paper, real = _free_port(), _free_port()
+    paper, real = free_port(), free_port()
     env = {**os.environ, "TRADEFLEET_SIM_CLOCK": SimClock(DAY, 1.0).to_env()}
     proc = subprocess.Popen(
         [sys.executable, "-m", "tradefleet.cli", "exchange", "--mode", "paper", "--port",
@@ -270,6 +264,6 @@ def test_python_kis_pages_minute_bars_back_to_the_open(monkeypatch: pytest.Monke
 
 def test_real_port_is_refused_without_paper_mode() -> None:
     done = subprocess.run([sys.executable, "-m", "tradefleet.cli", "exchange", "--port", "0",
-                           "--real-port", str(_free_port())], capture_output=True, text=True,
+                           "--real-port", str(free_port())], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 2 and "--real-port" in done.stderr

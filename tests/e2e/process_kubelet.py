@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,14 +20,10 @@ from typing import Any
 import aiohttp
 from tests.operator.cluster import Cluster
 
+from tradefleet.local_fleet.processes import free_port
+
 COMMANDS = {("tradefleet", "worker"): [sys.executable, "-m", "tradefleet.cli", "worker"]}
 HOST_ENV = ("PATH", "PYTHONPATH", "HOME", "LANG", "TMPDIR", "XDG_RUNTIME_DIR")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -143,7 +138,7 @@ class ProcessKubelet:
         command = COMMANDS[tuple(container["command"])]
         env = self._env(container)
         self._mount(pod, container, env)
-        port = _free_port()                         # each pod has its own network
+        port = free_port()                         # each pod has its own network
         env["TRADEFLEET_HEALTH_PORT"] = str(port)
         log = self._logs / f"{name}.log"
         handle = log.open("wb")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 import time
 from datetime import datetime
@@ -37,6 +36,7 @@ from tradefleet.adapters.postgres.fleet_view import fleet_invariants
 from tradefleet.adapters.postgres.lock_history import find_double_holds
 from tradefleet.adapters.sim.exchange.books_client import fetch_books
 from tradefleet.local_fleet.books_check import compare_books
+from tradefleet.local_fleet.processes import free_port
 from tradefleet.settings.secrets import encrypt
 
 pytestmark = pytest.mark.slow
@@ -44,12 +44,6 @@ SPEED = 60.0
 START = datetime(DAY.year, DAY.month, DAY.day, 14, 25, tzinfo=SEOUL)
 NAMES = ("w-a", "w-b", "w-c")
 CALLS = Path(__file__).with_name("operator_api_calls.yaml")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _rbac(request) -> tuple[str, str, str] | str:  # noqa: ANN001
@@ -114,7 +108,7 @@ async def test_the_fleet_under_the_operator(pg_dsn, tmp_path):
                 "TRADEFLEET_OPERATOR_WORKER_IMAGE": "tradefleet:e2e",
                 "TRADEFLEET_OPERATOR_POD_DB_DSN": pg_dsn,
                 "TRADEFLEET_OPERATOR_RESYNC_SECONDS": "1",
-                "TRADEFLEET_OPERATOR_LIVENESS_PORT": str(_free_port()),
+                "TRADEFLEET_OPERATOR_LIVENESS_PORT": str(free_port()),
                 "TRADEFLEET_OPERATOR_METRICS_PORT": "0"})
             log = (tmp_path / "operator.log").open("wb")
             operator = await asyncio.create_subprocess_exec(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from datetime import datetime
@@ -18,6 +17,7 @@ from tests.operator.cluster import running_cluster, write_kubeconfig
 from tests.operator.operator_harness import NS, worker_body
 
 from tradefleet.adapters.clock import SEOUL, SimClock
+from tradefleet.local_fleet.processes import free_port
 
 BASE_ENV = {"TRADEFLEET_OPERATOR_NAMESPACES": NS,
             "TRADEFLEET_OPERATOR_WORKER_IMAGE": "tradefleet:test",
@@ -58,15 +58,9 @@ def test_check_validates_and_prints_without_connecting():
     assert "operator configuration valid: namespaces trading" in done.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 async def test_the_command_runs_the_operator_until_sigterm(pg_dsn, tmp_path):
     clock = SimClock(datetime(2026, 11, 24, 10, 0, tzinfo=SEOUL), 1.0)
-    port, metrics_port = _free_port(), _free_port()
+    port, metrics_port = free_port(), free_port()
     async with running_cluster() as cluster:
         kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", str(cluster.url).rstrip("/"))
         env = _env(**BASE_ENV, KUBECONFIG=str(kubeconfig), TRADEFLEET_DB__DSN=pg_dsn,

@@ -3,7 +3,6 @@ chart runs it with --host 0.0.0.0); by default it stays on 127.0.0.1."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -12,11 +11,7 @@ import urllib.request
 
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tradefleet.local_fleet.processes import free_port
 
 
 def _health(address: str, port: int) -> int | None:
@@ -28,7 +23,7 @@ def _health(address: str, port: int) -> int | None:
 
 
 def _serving(*extra: str):  # noqa: ANN202 - (process, port)
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "tradefleet.cli", "exchange", "--port",
                              str(port), "--symbols", "3", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

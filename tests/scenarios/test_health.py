@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from datetime import datetime
 
 import aiohttp
@@ -12,13 +11,8 @@ from tests.scenarios.test_sc001_start import settings_for, wait_for_status
 from tradefleet.adapters.clock import SEOUL, SimClock
 from tradefleet.adapters.sim.broker import SimBroker
 from tradefleet.adapters.sim.engine import SimMarket
+from tradefleet.local_fleet.processes import free_port
 from tradefleet.worker.launch import launch
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def start_probed_worker(db, worker_id: str):  # noqa: ANN001, ANN201

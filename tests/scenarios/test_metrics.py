@@ -14,7 +14,7 @@ from decimal import Decimal
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 from tests.scenarios.harness import DAY_START, build, poll_until, poll_until_holding
-from tests.scenarios.test_health import free_port, start_probed_worker
+from tests.scenarios.test_health import start_probed_worker
 
 from tradefleet.adapters.clock import FrozenClock
 from tradefleet.adapters.postgres.database import Database
@@ -22,6 +22,7 @@ from tradefleet.adapters.postgres.worker_readings import read_worker_readings
 from tradefleet.adapters.sim.engine import SimMarket
 from tradefleet.adapters.telemetry.metrics import WorkerMetrics
 from tradefleet.domain.exits import ExitParams
+from tradefleet.local_fleet.processes import free_port
 from tradefleet.worker.health import start_health_server
 from tradefleet.worker.metrics_page import WorkerMetricsPage
 
