@@ -39,6 +39,7 @@ class Mutant:
 
 SC = "tests/scenarios/"
 MONEY = "tests/test_money_paths.py::"
+FENCE = "tests/test_send_fence.py::"
 MUTANTS = [
     Mutant("entry-stops-at-the-first-refused-lock", "worker/entry.py",
            '''trying next candidate",
@@ -169,6 +170,38 @@ MUTANTS = [
            '''return [WorkerStoppedEvent(''',
            (SC + "test_log_fields.py", "tests/test_worker_registry.py"),
            "§6.2: the transition to EXIT is not logged"),
+
+    # ---- issue 16: the guards the mutation audit found unguarded, each with its test ----
+    Mutant("send-without-the-database-fence", "worker/guarded_broker.py",
+           "        if not await self._fence_holds(request.client_order_id, self._lease.epoch):",
+           "        if False:",
+           (FENCE + "test_a_send_whose_lock_was_reclaimed_is_refused_by_the_fence",),
+           "a row whose lock was reclaimed is still sent (only the lease is checked)"),
+    Mutant("send-fence-ignores-the-lock-token", "adapters/postgres/fenced_order.py",
+           "\n                        AND l.fencing_token = o.fencing_token", "",
+           (FENCE + "test_a_lock_taken_back_with_a_new_token_does_not_send_the_old_row",),
+           "a row written under an old token is sent once the worker took the lock again"),
+    Mutant("send-fence-without-the-epoch", "worker/guarded_broker.py",
+           "await self._fence_holds(request.client_order_id, self._lease.epoch)",
+           "await self._fence_holds(request.client_order_id, None)",
+           (FENCE + "test_a_row_of_an_old_epoch_is_not_sent_after_the_worker_registered_again",),
+           "a superseded process (older epoch, lease still valid) sends its NEW row"),
+    Mutant("send-fence-query-ignores-the-epoch", "adapters/postgres/fenced_order.py",
+           "       AND w.epoch = coalesce($2::bigint, w.epoch))",
+           "       AND w.epoch >= coalesce($2::bigint, w.epoch))",
+           (FENCE + "test_a_row_of_an_old_epoch_is_not_sent_after_the_worker_registered_again",),
+           "the fence query lets an older epoch send once the worker row has a newer one"),
+    Mutant("no-lease-check-after-the-fence", "worker/guarded_broker.py",
+           """        self._check_lease()
+        return await self._inner.place_order(request)""",
+           "        return await self._inner.place_order(request)",
+           (FENCE + "test_a_lease_that_lapses_during_the_fence_check_sends_nothing",),
+           "a lease that lapsed while the fence query ran still sends"),
+    Mutant("lease-counted-from-the-heartbeat-answer", "worker/timers.py",
+           "                lease.renew(sent_at)",
+           "                lease.renew(time.monotonic())",
+           (FENCE + "test_the_lease_counts_from_when_the_heartbeat_was_sent_not_answered",),
+           "a slow heartbeat round trip extends the lease past what the database stamped"),
 ]
 
 
