@@ -40,6 +40,7 @@ class Mutant:
 SC = "tests/scenarios/"
 MONEY = "tests/test_money_paths.py::"
 FENCE = "tests/test_send_fence.py::"
+GUARDS = "tests/test_money_guards.py::"
 MUTANTS = [
     Mutant("entry-stops-at-the-first-refused-lock", "worker/entry.py",
            '''trying next candidate",
@@ -202,6 +203,53 @@ MUTANTS = [
            "                lease.renew(time.monotonic())",
            (FENCE + "test_the_lease_counts_from_when_the_heartbeat_was_sent_not_answered",),
            "a slow heartbeat round trip extends the lease past what the database stamped"),
+    Mutant("follower-never-cancels-a-resting-remainder", "services/order_follower.py",
+           "            if not row.status.is_terminal and age_s >= self._cancel_after:",
+           "            if False:",
+           (GUARDS + "test_the_follower_cancels_a_remainder_left_resting",),
+           "a limit remainder left resting by its sender stays at the exchange all day"),
+    Mutant("follower-cancels-a-young-order", "services/order_follower.py",
+           "            if not row.status.is_terminal and age_s >= self._cancel_after:",
+           "            if not row.status.is_terminal:",
+           (GUARDS + "test_the_follower_cancels_a_remainder_left_resting",),
+           "the follower cancels an order its sender is still tracking"),
+    Mutant("partial-fill-counted-cumulatively", "adapters/postgres/order_store.py",
+           "            new_qty = report.filled_qty - row.filled_qty\n",
+           "            new_qty = report.filled_qty\n",
+           (GUARDS + "test_two_increasing_partial_fill_reports_are_both_recorded_once",),
+           "a second partial-fill report records the whole cumulative quantity again"),
+    Mutant("fill-key-per-order-drops-the-second-partial", "adapters/postgres/order_store.py",
+           'f"{report.broker_order_id}:{report.filled_qty}"',
+           'f"{report.broker_order_id}"',
+           (GUARDS + "test_two_increasing_partial_fill_reports_are_both_recorded_once",),
+           "a second partial fill of one order is taken for a repeat and not recorded"),
+    Mutant("refused-liquidation-sell-ends-the-pass", "services/liquidation_service.py",
+           "            if row is None:\n                break                     # lock lost",
+           "            if row is None or row.status is OrderStatus.REJECTED:\n"
+           "                break                     # lock lost",
+           (GUARDS + "test_a_refused_liquidation_sell_is_retried_in_the_same_pass",),
+           "a refused liquidation sell is not retried in the pass: a false shortfall"),
+    Mutant("lookup-takes-a-twin-rows-broker-order", "services/order_service.py",
+           "            if report.qty == order.qty and report.broker_order_id not in taken:",
+           "            if report.qty == order.qty:",
+           (GUARDS + "test_twin_rows_only_one_sent_never_share_its_execution",),
+           "an unsent row adopts the broker order of its sent twin: its fills count twice"),
+    Mutant("orphan-adopted-while-its-order-is-open", "adapters/postgres/orphan_store.py",
+           """               AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.symbol = p.symbol
+                                  AND o.status IN {_OPEN})
+""", "",
+           (GUARDS + "test_a_dead_workers_position_with_an_open_sell_is_not_sold_twice",),
+           "a dead worker's position is adopted and sold while its own sell is still open"),
+    Mutant("stray-excess-not-capped-by-our-orders", "services/account_reconciler.py",
+           "            excess = min(holding.qty - book.open_qty, possible)",
+           "            excess = holding.qty - book.open_qty",
+           (GUARDS + "test_a_persons_shares_of_a_symbol_we_bought_and_sold_today_stay",),
+           "a person's shares of a symbol our orders traded today are adopted and sold"),
+    Mutant("liquidation-due-only-after-its-time", "worker/cycle.py",
+           "        return self._clock.now() >= self.liquidation_at",
+           "        return self._clock.now() > self.liquidation_at",
+           (GUARDS + "test_liquidation_starts_exactly_at_the_liquidation_time",),
+           "at exactly the liquidation time the position is not liquidated (a time exit instead)"),
 ]
 
 

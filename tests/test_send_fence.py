@@ -10,7 +10,7 @@ import asyncio
 import time
 
 from tests.books import read_books
-from tests.scenarios.harness import build, liquid_symbol
+from tests.scenarios.harness import build, liquid_symbol, written_order
 from tests.test_locks import register
 
 from tradefleet.adapters.postgres.database import Database
@@ -19,15 +19,6 @@ from tradefleet.domain.orders import OrderStatus
 from tradefleet.services.lock_service import LockService
 from tradefleet.worker.lease import Lease
 from tradefleet.worker.timers import heartbeat_loop
-
-
-async def _written_row(rig, symbol: str):  # noqa: ANN001, ANN202
-    """The worker's entry up to its written NEW row (lock taken under its epoch), unsent."""
-    lock = await LockService(PostgresLockStore(rig.db), rig.sink, ttl_seconds=300).acquire_lock(
-        symbol, rig.worker_id, epoch=rig.cycle.epoch)
-    assert lock is not None
-    return await rig.cycle._orders.create_order(
-        lock, side="BUY", qty=3, order_type="MARKET", limit_price=None, purpose="ENTRY")
 
 
 async def _assert_fenced(rig, row) -> None:  # noqa: ANN001
@@ -40,7 +31,7 @@ async def _assert_fenced(rig, row) -> None:  # noqa: ANN001
 
 async def test_a_send_whose_lock_was_reclaimed_is_refused_by_the_fence(db):
     rig = await build(db)
-    row = await _written_row(rig, liquid_symbol(rig.market))
+    row = await written_order(rig, liquid_symbol(rig.market))
     await db.pool.execute("DELETE FROM stock_locks WHERE symbol = $1", row.symbol)  # reclaimed
     await _assert_fenced(rig, row)
 
@@ -49,7 +40,7 @@ async def test_a_lock_taken_back_with_a_new_token_does_not_send_the_old_row(db):
     """The same worker lost the symbol and took it again: the row written under the old
     token is not sent under the new one (a newer decision owns the symbol now)."""
     rig = await build(db)
-    row = await _written_row(rig, liquid_symbol(rig.market))
+    row = await written_order(rig, liquid_symbol(rig.market))
     await db.pool.execute("DELETE FROM stock_locks WHERE symbol = $1", row.symbol)
     again = await LockService(PostgresLockStore(db), rig.sink, ttl_seconds=300).acquire_lock(
         row.symbol, rig.worker_id, epoch=rig.cycle.epoch)
@@ -61,7 +52,7 @@ async def test_a_row_of_an_old_epoch_is_not_sent_after_the_worker_registered_aga
     """A newer process of the same worker registered (a new epoch) while the old one still
     has a valid lease, the lock and its NEW row: the old process sends nothing."""
     old = await build(db, worker_id="w-twice")
-    row = await _written_row(old, liquid_symbol(old.market))
+    row = await written_order(old, liquid_symbol(old.market))
     new = await build(db, worker_id="w-twice", market=old.market, clock=old.clock)
     assert new.cycle.epoch > old.cycle.epoch
     assert await db.pool.fetchval("SELECT fencing_token FROM stock_locks WHERE symbol = $1",
@@ -85,7 +76,7 @@ async def test_a_lease_that_lapses_during_the_fence_check_sends_nothing(db):
     the lease checked once more after the fence refuses the send (TF_LEASE)."""
     rig = await build(db, worker_id="w-slowfence", TRADEFLEET_LOCKS__TTL_SECONDS="3",
                       TRADEFLEET_LOCKS__HEARTBEAT_INTERVAL_SECONDS="1")
-    row = await _written_row(rig, liquid_symbol(rig.market))
+    row = await written_order(rig, liquid_symbol(rig.market))
     async with db.pool.acquire() as blocker:
         pause = blocker.transaction()
         await pause.start()
