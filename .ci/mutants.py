@@ -250,6 +250,11 @@ MUTANTS = [
            "        return self._clock.now() > self.liquidation_at",
            (GUARDS + "test_liquidation_starts_exactly_at_the_liquidation_time",),
            "at exactly the liquidation time the position is not liquidated (a time exit instead)"),
+    Mutant("orphan-seller-secrets-not-masked", "operator/orphan_seller.py",
+           "        register_settings_secrets(settings)\n", "",
+           ("tests/operator/test_operator_orphans.py::"
+            "test_the_paper_orphan_seller_masks_its_decrypted_credentials_in_every_line",),
+           "§5: the operator's orphan seller logs its decrypted appkey/appsecret/account"),
 ]
 
 
