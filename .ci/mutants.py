@@ -255,6 +255,11 @@ MUTANTS = [
            ("tests/operator/test_operator_orphans.py::"
             "test_the_paper_orphan_seller_masks_its_decrypted_credentials_in_every_line",),
            "§5: the operator's orphan seller logs its decrypted appkey/appsecret/account"),
+    Mutant("lease-granted-from-the-registration-answer", "worker/worker.py",
+           "        self.lease.grant(epoch, sent_at)",
+           "        self.lease.grant(epoch, time.monotonic())",
+           (FENCE + "test_the_lease_counts_from_when_the_registration_was_sent_not_answered",),
+           "a slow registration round trip starts the lease later than the database's stamp"),
 ]
 
 

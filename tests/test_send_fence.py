@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from tests.books import read_books
 from tests.scenarios.harness import build, liquid_symbol, written_order
@@ -71,53 +73,75 @@ async def _until_a_query_waits_on_a_lock(db: Database) -> None:
     raise AssertionError("no query ever waited on the held lock")
 
 
+@asynccontextmanager
+async def _held(db: Database, sql: str) -> AsyncIterator[None]:
+    """Another session holds the lock ``sql`` takes, until the block ends."""
+    async with db.pool.acquire() as conn:
+        held = conn.transaction()
+        await held.start()
+        await conn.execute(sql)
+        try:
+            yield
+        finally:
+            await held.rollback()
+
+
+async def _assert_lease_not_younger_than_the_stamp(db: Database, worker_id: str,
+                                                   lease: Lease) -> None:
+    """Others judge this process by the heartbeat the database stamped (as the statement
+    began); its own lease, measured after, must be at least as old."""
+    stamped_age = await db.pool.fetchval(
+        "SELECT extract(epoch FROM now() - heartbeat_at)::float8 FROM workers "
+        "WHERE worker_id = $1", worker_id)
+    assert stamped_age >= 1.5                  # the round trip was slow indeed
+    assert lease.age() >= stamped_age
+
+
 async def test_a_lease_that_lapses_during_the_fence_check_sends_nothing(db):
     """The database fence answers late (its round trip outlasts what the lease had left):
     the lease checked once more after the fence refuses the send (TF_LEASE)."""
     rig = await build(db, worker_id="w-slowfence", TRADEFLEET_LOCKS__TTL_SECONDS="3",
                       TRADEFLEET_LOCKS__HEARTBEAT_INTERVAL_SECONDS="1")
     row = await written_order(rig, liquid_symbol(rig.market))
-    async with db.pool.acquire() as blocker:
-        pause = blocker.transaction()
-        await pause.start()
-        await blocker.execute("LOCK TABLE workers IN ACCESS EXCLUSIVE MODE")
+    async with _held(db, "LOCK TABLE workers IN ACCESS EXCLUSIVE MODE"):
         rig.worker.lease.renew(time.monotonic())       # a heartbeat accepted just now
         send = asyncio.create_task(rig.cycle._orders.send_order(row))
         await _until_a_query_waits_on_a_lock(db)       # past the first lease check, in the fence
         while rig.worker.lease.valid():
             await asyncio.sleep(0.05)
-        await pause.rollback()
     sent = await send
     assert (sent.status, sent.reject_code) == (OrderStatus.REJECTED, "TF_LEASE")
     assert (await read_books(db, rig.market)).orders_at_exchange == 0
 
 
 async def test_the_lease_counts_from_when_the_heartbeat_was_sent_not_answered(db, sink):
-    """A heartbeat whose database round trip is slow (its row is locked for 1.5 s): the
-    database stamps the beat as it starts, so others judge us from then; the lease must
-    never think itself younger than the database's own stamp says."""
+    """A heartbeat whose database round trip is slow (its row locked for 1.5 s)."""
     epochs = await register(db, sink, "w-beat", ttl=30)
     lease = Lease(30)
     lease.grant(epochs["w-beat"], time.monotonic())
     locks = LockService(PostgresLockStore(db), sink, ttl_seconds=30)
     beat = asyncio.Event()
-    async with db.pool.acquire() as blocker:
-        slow = blocker.transaction()
-        await slow.start()
-        await blocker.execute("SELECT 1 FROM workers WHERE worker_id = 'w-beat' FOR UPDATE")
+    async with _held(db, "SELECT 1 FROM workers WHERE worker_id = 'w-beat' FOR UPDATE"):
         task = asyncio.create_task(heartbeat_loop(
             locks, "w-beat", lease, interval_seconds=3600, on_refused=lambda: None,
             on_beat=beat.set))
         await _until_a_query_waits_on_a_lock(db)
         await asyncio.sleep(1.5)
-        await slow.rollback()
     try:
         await asyncio.wait_for(beat.wait(), 10)
-        stamped_age = await db.pool.fetchval(
-            "SELECT extract(epoch FROM now() - heartbeat_at)::float8 FROM workers "
-            "WHERE worker_id = 'w-beat'")
-        assert stamped_age >= 1.5
-        assert lease.age() >= stamped_age           # measured after: never younger
+        await _assert_lease_not_younger_than_the_stamp(db, "w-beat", lease)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_the_lease_counts_from_when_the_registration_was_sent_not_answered(db, sink):
+    """The same for the registration that grants the first lease (a restart whose
+    database round trip is slow)."""
+    await register(db, sink, "w-reg", ttl=300)
+    async with _held(db, "SELECT 1 FROM workers WHERE worker_id = 'w-reg' FOR UPDATE"):
+        starting = asyncio.create_task(build(db, worker_id="w-reg"))
+        await _until_a_query_waits_on_a_lock(db)
+        await asyncio.sleep(1.5)
+    rig = await starting
+    await _assert_lease_not_younger_than_the_stamp(db, "w-reg", rig.worker.lease)
