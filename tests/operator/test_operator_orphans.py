@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 from datetime import date, timedelta
 from datetime import time as dtime
 from decimal import Decimal
@@ -28,6 +29,7 @@ from tradefleet.ports.orphan_store import SymbolBook
 from tradefleet.services.lock_service import LockService
 from tradefleet.services.order_service import OrderService
 from tradefleet.services.worker_registry import WorkerRegistry
+from tradefleet.settings.secrets import encrypt, generate_key_file, read_key
 
 
 def test_shares_left_counts_only_what_todays_orders_could_have_bought():
@@ -43,7 +45,8 @@ def test_shares_left_counts_only_what_todays_orders_could_have_bought():
     assert seller_id("tradefleet-operator", "KRX.Close") == "tradefleet-operator-krx-close"
 
 
-async def _dead_worker_holding(db, ex, http, symbol: str, qty: int) -> None:  # noqa: ANN001
+async def _dead_worker_holding(db, ex, http, symbol: str, qty: int,  # noqa: ANN001
+                               mode: str = "real") -> None:
     sink = PostgresEventSink(db)
     epoch = await WorkerRegistry(PostgresWorkerStore(db), sink).register(
         "w-dead", pid=os.getpid(), host="t", mode="sim", lock_ttl_seconds=30)
@@ -51,7 +54,7 @@ async def _dead_worker_holding(db, ex, http, symbol: str, qty: int) -> None:  # 
     lock = await locks.acquire_lock(symbol, "w-dead", epoch=epoch)
     broker = await build_fleet_kis_broker(
         KisConfig(base_url=ex.base_url, appkey="sim-appkey-0000", appsecret="sim-appsecret-0000",
-                  cano="50000000", product_code="01", mode="real", timeout_seconds=5),
+                  cano="50000000", product_code="01", mode=mode, timeout_seconds=5),
         http, db, ex.clock, share_quotes_window=None)
     orders = OrderService(PostgresOrderStore(db), broker, sink, ex.clock)
     row = await orders.send_order(await orders.create_order(
@@ -88,3 +91,52 @@ async def test_the_operator_sells_a_dead_workers_shares_and_the_account_ends_fla
         assert await db.pool.fetchval("SELECT count(*) FROM stock_locks") == 0
         assert await db.pool.fetchval(
             "SELECT status FROM workers WHERE worker_id = 'tradefleet-operator-krx'") == "EXIT"
+
+
+async def test_the_paper_orphan_seller_masks_its_decrypted_credentials_in_every_line(
+        db, tmp_path, logs):
+    """Paper mode reads the broker credentials from Secrets, encrypted, and decrypts them in
+    memory. The exchange refuses the seller's first sell with a message that echoes the
+    appkey, the appsecret and the account number (a careless gateway): every log line of the
+    seller masks them, as a worker's do."""
+    plain = {"appkey": "PS" + secrets.token_hex(16), "appsecret": secrets.token_urlsafe(24),
+             "cano": f"{secrets.randbelow(10 ** 8):08d}"}
+    generate_key_file(tmp_path / "key")
+    fernet = read_key(tmp_path / "key")
+    stored = {"kis": {k: encrypt(fernet, v) for k, v in plain.items()},
+              "kis-key": {"key": (tmp_path / "key").read_text()}}
+
+    async def read_secret(namespace: str, name: str) -> dict[str, str] | None:
+        assert namespace == "trading"
+        return stored.get(name)
+
+    with ExchangeThread(mode="paper", n_symbols=20, at=dtime(14, 50)) as ex:
+        symbol = max(ex.market.symbols(), key=lambda s: ex.market.quote(s).traded_value)
+        async with aiohttp.ClientSession() as http:
+            await _dead_worker_holding(db, ex, http, symbol, 5, mode="paper")
+        echo = (f"rejected: request from {plain['appkey']} / {plain['appsecret']} "
+                f"for account {plain['cano']}")
+        ex.market.faults.set("place_order", "reject", count=1, code="APBK0952", message=echo,
+                             appkey=plain["appkey"])
+        seller = WorkerOrphanSeller(
+            schedule="krx", identity="tradefleet-operator", db=db, clock=ex.clock,
+            spec=OrphanSeller(namespace="trading", mode="paper",
+                              broker={"baseUrl": ex.base_url},
+                              credentials={"secretName": "kis", "keySecretName": "kis-key"}),
+            read_secret=read_secret)
+        close = ex.clock.now().replace(hour=15, minute=30)
+        await seller.start(Firing(ex.market.day, close - timedelta(minutes=15), close))
+        for _ in range(600):
+            if not await db.pool.fetchval("SELECT count(*) FROM positions WHERE status='OPEN'"):
+                break
+            await asyncio.sleep(0.1)
+        assert await seller.stop() == 1
+        await seller.account_left(ex.market.day)
+        assert ex.gateway_counters()["tokens_issued"] == {"sim-appkey-0000": 1,
+                                                          plain["appkey"]: 1}
+    assert await db.pool.fetchval("SELECT reject_code FROM orders WHERE side = 'SELL' "
+                                  "AND status = 'REJECTED'") == "APBK0952"
+    [rejected] = [r for r in logs.records if r.get("event_type") == "OrderRejectedEvent"]
+    assert "***" in rejected["reason"] and "rejected: request from" in rejected["reason"]
+    for value in plain.values():
+        assert value not in logs.text

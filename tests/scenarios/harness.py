@@ -19,11 +19,14 @@ from decimal import Decimal
 from tradefleet.adapters.clock import SEOUL, FrozenClock
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.postgres.event_sink import PostgresEventSink
+from tradefleet.adapters.postgres.lock_store import PostgresLockStore
 from tradefleet.adapters.sim.broker import SimBroker
 from tradefleet.adapters.sim.engine import SimMarket
 from tradefleet.domain.exits import ExitParams
 from tradefleet.domain.markets import Market
 from tradefleet.domain.states import WorkerStatus
+from tradefleet.ports.trade_store import OrderRow
+from tradefleet.services.lock_service import LockService
 from tradefleet.services.market_directory import MarketTable
 from tradefleet.services.scan_service import RankedCandidate
 from tradefleet.settings import Settings, load_settings
@@ -152,3 +155,15 @@ async def enter(rig: Rig, symbol: str) -> None:
 
 def later(rig: Rig, minutes: float) -> None:
     rig.clock.advance(timedelta(minutes=minutes).total_seconds())
+
+
+async def written_order(rig: Rig, symbol: str, *, qty: int = 3,
+                        limit_price: int | None = None) -> OrderRow:
+    """Money-path tests: the worker's own entry up to its written NEW BUY row (the symbol's
+    lock taken under the worker's epoch), not sent; LIMIT when ``limit_price`` is given."""
+    lock = await LockService(PostgresLockStore(rig.db), rig.sink, ttl_seconds=TTL_S
+                             ).acquire_lock(symbol, rig.worker_id, epoch=rig.cycle.epoch)
+    assert lock is not None
+    return await rig.cycle._orders.create_order(
+        lock, side="BUY", qty=qty, order_type="MARKET" if limit_price is None else "LIMIT",
+        limit_price=limit_price, purpose="ENTRY")
