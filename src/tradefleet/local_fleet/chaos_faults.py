@@ -11,9 +11,16 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tradefleet.local_fleet.chaos_db import ChaosDatabase
+from tradefleet.local_fleet.chaos_person import (
+    MANUAL_S,
+    PersonLedger,
+    opening_holdings,
+    trade_by_hand,
+    worker_sizes,
+)
 from tradefleet.local_fleet.session_rig import RigOptions, SessionRig
 
 ORDER_AND_STATUS = ("place_order", "cancel_order", "get_order", "find_orders")
@@ -49,6 +56,8 @@ class FaultContext:
     db: ChaosDatabase
     rng: random.Random
     holding: list[str]           # workers in HOLD when the fault is injected
+    # a person trading by hand on the account (``manual_trades``): its holdings and orders
+    person: PersonLedger = field(default_factory=PersonLedger)
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,8 @@ class FaultKind:
     description: str
     act: Callable[[FaultContext], Awaitable[FaultRecord]]
     duration_s: Callable[[RigOptions], float]     # real seconds the fault itself usually lasts
+    # shares the account holds before the day (symbol -> qty), drawn before the rig starts
+    opening: Callable[[RigOptions, random.Random], dict[str, int]] | None = None
 
     def budget_s(self, opts: RigOptions) -> float:
         """Real seconds between the injection and the liquidation time, at least."""
@@ -143,6 +154,22 @@ async def _lost_answer(ctx: FaultContext) -> FaultRecord:
                    "the next order is accepted and its answer cut", fired)
 
 
+async def _manual_trades(ctx: FaultContext) -> FaultRecord:
+    started, o = time.time(), ctx.rig.opts
+    stats = await trade_by_hand(
+        ctx.rig.base_url, ctx.rig.http, ctx.rig.dsn, ctx.rig.session.day, ctx.person,
+        ctx.rng, worker_sizes(o.seed, o.symbols, o.capital_limit))
+    return _record("manual_trades", "account", started, stats.placed,
+                   f"{stats.placed} market orders by hand ({stats.buys} buys, {stats.sells} "
+                   f"sells), {stats.refused} refused; held before the day: "
+                   f"{sum(ctx.person.opening.values())} shares of "
+                   f"{len(ctx.person.opening)} symbols")
+
+
+def _person_opening(opts: RigOptions, rng: random.Random) -> dict[str, int]:
+    return opening_holdings(opts.seed, opts.symbols, opts.capital_limit, rng)
+
+
 async def _fired_by(rig: SessionRig, ids: list[int], until: float, every: float) -> int:
     """How often the rules fired, polled until they fired at least once or ``until``."""
     while True:
@@ -177,4 +204,7 @@ KINDS: dict[str, FaultKind] = {k.name: k for k in (
               _burst("rate_limit", "broker_rate_limit"), lambda o: BURST_S),
     FaultKind("lost_order_answer", "the next order is accepted, its answer lost",
               _lost_answer, lambda o: 1.0),
+    FaultKind("manual_trades", "a person holds shares from before the day and trades by "
+              "hand on the same account (market orders over KIS HTTP, not our rows)",
+              _manual_trades, lambda o: MANUAL_S, opening=_person_opening),
 )}
