@@ -22,6 +22,7 @@ import random
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import aiohttp
@@ -164,7 +165,7 @@ class HandStats:
     refused: int = 0
 
 
-async def trade_by_hand(base_url: str, http: aiohttp.ClientSession, dsn: str, day: Any,
+async def trade_by_hand(base_url: str, http: aiohttp.ClientSession, dsn: str, day: date,
                         ledger: PersonLedger, rng: random.Random, sizes: Mapping[str, int],
                         seconds: float = MANUAL_S) -> HandStats:
     """Orders by hand for ``seconds``, each drawn from the fleet's rows of the moment."""
