@@ -11,7 +11,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tradefleet.local_fleet.chaos_db import ChaosDatabase
 from tradefleet.local_fleet.chaos_person import (
@@ -30,6 +30,7 @@ BURST_MAX_S = 12.0           # ... or until it fired at least once, up to this
 LOST_ANSWER_WAIT_S = 15.0    # the next order's answer is lost; armed at most this long
 PAST_TTL_S = 3.0             # a pause or an outage outlasts the TTL by this much
 RECOVERY_SLACK_S = 5.0       # recovery time past the workers' unseen grace
+REFUSED_PROBABILITY = 0.25   # manual_trades_refused: share of the workers' orders refused
 
 
 def recovery_allowance_s(opts: RigOptions) -> float:
@@ -166,6 +167,23 @@ async def _manual_trades(ctx: FaultContext) -> FaultRecord:
                    f"{len(ctx.person.opening)} symbols")
 
 
+async def _manual_trades_refused(ctx: FaultContext) -> FaultRecord:
+    """The issue-16 reproduction: a person trades by hand while a quarter of the workers'
+    orders (their own requests only, by worker id) are refused by the broker."""
+    seed = ctx.rng.randrange(1 << 30)
+    ids = [await ctx.rig.arm(operation="place_order", kind="reject", worker=wid,
+                             probability=REFUSED_PROBABILITY, seed=seed + i)
+           for i, wid in enumerate(ctx.rig.worker_ids)]
+    try:
+        record = await _manual_trades(ctx)
+    finally:
+        fired = await ctx.rig.fired(ids)
+        await ctx.rig.disarm(ids)
+    return replace(record, kind="manual_trades_refused", fired=fired,
+                   detail=f"{record.detail}; meanwhile the workers' orders refused "
+                          f"(p={REFUSED_PROBABILITY})")
+
+
 def _person_opening(opts: RigOptions, rng: random.Random) -> dict[str, int]:
     return opening_holdings(opts.seed, opts.symbols, opts.capital_limit, rng)
 
@@ -207,4 +225,7 @@ KINDS: dict[str, FaultKind] = {k.name: k for k in (
     FaultKind("manual_trades", "a person holds shares from before the day and trades by "
               "hand on the same account (market orders over KIS HTTP, not our rows)",
               _manual_trades, lambda o: MANUAL_S, opening=_person_opening),
+    FaultKind("manual_trades_refused", "manual_trades while the broker refuses a quarter of "
+              "the workers' orders (reject, p=0.25, their requests only)",
+              _manual_trades_refused, lambda o: MANUAL_S, opening=_person_opening),
 )}
