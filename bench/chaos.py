@@ -8,9 +8,11 @@ Plays whole simulated sessions of a local fleet (embedded PostgreSQL of its own,
 simulator, N worker processes on one compressed clock), injecting ONE fault kind per run at a
 seeded random moment of the trading hours: a worker paused past its TTL, killed and restarted,
 killed for good; the database restarted, or down past the TTL; broker timeouts, 5xx, dropped
-answers, rate limits on the order and status calls; one lost order answer; or nothing (the
-baseline). Each run is judged by the exchange's own books; the table prints what every column
-means. Exit code 1 if any run broke an invariant or never recovered."""
+answers, rate limits on the order and status calls; one lost order answer; a person holding
+shares from before the day and trading by hand on the same account (also while a quarter of
+the workers' orders are refused); or nothing (the baseline). Each run is judged by the
+exchange's own books; the table prints what every column means. Exit code 1 if any run broke
+an invariant or never recovered."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 COLUMNS = ("held_at_close", "executions_without_fills", "orders_unknown_to_us",
-           "double_holds", "orders_after_lease", "left_open")
+           "double_holds", "orders_after_lease", "left_open", "person_shares_wrong")
 
 
 def summarize(runs: list[dict[str, Any]]) -> str:

@@ -43,7 +43,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="requests per second per appkey (default: 20 real, 2 paper)")
     p.add_argument("--initial-cash", type=positive_int, default=100_000_000,
                    help="account cash in won (100,000,000)")
+    p.add_argument("--holding", type=_holding, action="append", default=[],
+                   metavar="SYMBOL=QTY",
+                   help="shares the account holds before the day (repeatable), bought at "
+                        "the previous close: say a person's own investments")
     p.set_defaults(handler=_run)
+
+
+def _holding(text: str) -> tuple[str, int]:
+    symbol, sep, qty = text.partition("=")
+    if not sep or not symbol.strip() or not qty.strip().isdigit() or int(qty) <= 0:
+        raise argparse.ArgumentTypeError(f"expected SYMBOL=QTY with QTY > 0, got {text!r}")
+    return symbol.strip(), int(qty)
 
 
 async def _serve(args: argparse.Namespace) -> int:
@@ -65,7 +76,8 @@ async def _serve(args: argparse.Namespace) -> int:
     session = krx_calendar(day).session(day) or regular_session(day)
     market = SimMarket(args.seed, n_symbols=args.symbols, clock=clock,
                        initial_cash=args.initial_cash, session_open=session.open.time(),
-                       session_close=session.close.time())
+                       session_close=session.close.time(),
+                       opening_holdings=_opening(args.holding))
     if args.real_port is not None and args.mode != "paper":
         raise ValueError("--real-port: only with --mode paper (real mode serves it already)")
     config = ExchangeConfig(mode=args.mode, rate_limit_per_second=args.rate_limit)
@@ -87,6 +99,13 @@ async def _serve(args: argparse.Namespace) -> int:
         await stop.wait()
     # SIGTERM (a pod or a supervisor stopping it) is a clean stop; Ctrl-C keeps its 130
     return 130 if stopped_by[:1] == [signal.SIGINT] else 0
+
+
+def _opening(pairs: list[tuple[str, int]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for symbol, qty in pairs:
+        out[symbol] = out.get(symbol, 0) + qty
+    return out
 
 
 def _run(args: argparse.Namespace) -> int:

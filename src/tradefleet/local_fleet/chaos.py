@@ -23,6 +23,7 @@ from tradefleet.adapters.postgres.database import Database
 from tradefleet.local_fleet.chaos_db import ChaosDatabase
 from tradefleet.local_fleet.chaos_faults import KINDS, FaultContext, FaultKind, FaultRecord
 from tradefleet.local_fleet.chaos_judge import Verdict, judge
+from tradefleet.local_fleet.chaos_person import PersonLedger
 from tradefleet.local_fleet.chaos_watch import Watch, sample
 from tradefleet.local_fleet.demo import demo_session
 from tradefleet.local_fleet.session_rig import RigOptions, SessionRig
@@ -109,7 +110,7 @@ def injection_window(kind: FaultKind, opts: RigOptions, open_at: datetime,
 
 
 Tick = Callable[[str], None]
-BeforeJudge = Callable[[SessionRig, Database], Awaitable[None]]
+BeforeJudge = Callable[[SessionRig, Database, PersonLedger], Awaitable[None]]
 
 
 @dataclass
@@ -123,6 +124,7 @@ class _Play:
     rng: random.Random
     result: RunResult
     tick: Tick | None
+    person: PersonLedger = field(default_factory=PersonLedger)
     watch: Watch = field(default_factory=Watch)
     fault: asyncio.Task[FaultRecord] | None = None
 
@@ -131,7 +133,7 @@ class _Play:
         deadline = rig.real_at(close_at) + FINISH_GRACE_S
         while True:
             rig.supervise()
-            s = await sample(rig, self.db)
+            s = await sample(rig, self.db, self.person)
             # a worker still starting up is not yet a target: wait for the whole fleet
             if self.fault is None and s.at >= inject_real and s.all_up:
                 self._inject(s.holding, inject_real)
@@ -155,7 +157,7 @@ class _Play:
             self.result.notes.append(f"injected {now - planned:.1f}s late: waited for every "
                                      "worker to be up")
         self.fault = asyncio.create_task(self.kind.act(
-            FaultContext(self.rig, self.cdb, self.rng, list(holding))))
+            FaultContext(self.rig, self.cdb, self.rng, list(holding), self.person)))
 
     async def finish_fault(self) -> None:
         if self.fault is not None:
@@ -173,6 +175,8 @@ async def run_one(kind: FaultKind, index: int, opts: ChaosOptions, cdb: ChaosDat
     exchange still up."""
     rig_opts = replace(opts.rig, seed=opts.seed + index)
     rng = random.Random(f"{opts.seed}:{kind.name}:{index}")
+    person = PersonLedger(kind.opening(rig_opts, rng) if kind.opening else {})
+    rig_opts = replace(rig_opts, opening_holdings=tuple(sorted(person.opening.items())))
     name = f"chaos_{kind.name}_{index + 1}"
     log_dir = opts.state_dir / "runs" / f"{kind.name}-{index + 1}"
     shutil.rmtree(log_dir, ignore_errors=True)
@@ -193,7 +197,7 @@ async def run_one(kind: FaultKind, index: int, opts: ChaosOptions, cdb: ChaosDat
     rig = SessionRig(rig_opts, dsn, log_dir, session,
                      sim_start=open_at if opts.late_start else None)
     db = await Database.connect(dsn, min_size=0, max_size=2, command_timeout=5)
-    play = _Play(kind, rig, db, cdb, rng, result, tick)
+    play = _Play(kind, rig, db, cdb, rng, result, tick, person)
     try:
         await rig.start()
         earliest, latest = injection_window(kind, rig_opts, open_at, liquidation_at)
@@ -207,8 +211,9 @@ async def run_one(kind: FaultKind, index: int, opts: ChaosOptions, cdb: ChaosDat
         await play.finish_fault()
         await rig.clear_faults()
         if before_judge is not None:
-            await before_judge(rig, db)
-        verdict = await judge(db, rig.base_url, rig.http, session.day, rig.real_at)
+            await before_judge(rig, db, person)
+        verdict = await judge(db, rig.base_url, rig.http, session.day, rig.real_at,
+                              person)
         _fill(result, verdict, play.watch)
     except Exception as exc:  # noqa: BLE001 - one broken run is reported, the bench goes on
         result.error = f"{type(exc).__name__}: {exc}"
@@ -246,6 +251,8 @@ def _fill(result: RunResult, verdict: Verdict, watch: Watch) -> None:
         "orders_after_lease": verdict.after_lease,
         "left_open": verdict.left_open,
     }
+    if verdict.person is not None:
+        result.details["person"] = verdict.person
 
 
 async def run_bench(opts: ChaosOptions, on_start: Callable[[str, int], Tick] | None = None,

@@ -11,9 +11,16 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from tradefleet.local_fleet.chaos_db import ChaosDatabase
+from tradefleet.local_fleet.chaos_person import (
+    MANUAL_S,
+    PersonLedger,
+    opening_holdings,
+    trade_by_hand,
+    worker_sizes,
+)
 from tradefleet.local_fleet.session_rig import RigOptions, SessionRig
 
 ORDER_AND_STATUS = ("place_order", "cancel_order", "get_order", "find_orders")
@@ -23,6 +30,7 @@ BURST_MAX_S = 12.0           # ... or until it fired at least once, up to this
 LOST_ANSWER_WAIT_S = 15.0    # the next order's answer is lost; armed at most this long
 PAST_TTL_S = 3.0             # a pause or an outage outlasts the TTL by this much
 RECOVERY_SLACK_S = 5.0       # recovery time past the workers' unseen grace
+REFUSED_PROBABILITY = 0.25   # manual_trades_refused: share of the workers' orders refused
 
 
 def recovery_allowance_s(opts: RigOptions) -> float:
@@ -49,6 +57,8 @@ class FaultContext:
     db: ChaosDatabase
     rng: random.Random
     holding: list[str]           # workers in HOLD when the fault is injected
+    # a person trading by hand on the account (``manual_trades``): its holdings and orders
+    person: PersonLedger = field(default_factory=PersonLedger)
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,8 @@ class FaultKind:
     description: str
     act: Callable[[FaultContext], Awaitable[FaultRecord]]
     duration_s: Callable[[RigOptions], float]     # real seconds the fault itself usually lasts
+    # shares the account holds before the day (symbol -> qty), drawn before the rig starts
+    opening: Callable[[RigOptions, random.Random], dict[str, int]] | None = None
 
     def budget_s(self, opts: RigOptions) -> float:
         """Real seconds between the injection and the liquidation time, at least."""
@@ -143,6 +155,39 @@ async def _lost_answer(ctx: FaultContext) -> FaultRecord:
                    "the next order is accepted and its answer cut", fired)
 
 
+async def _manual_trades(ctx: FaultContext) -> FaultRecord:
+    started, o = time.time(), ctx.rig.opts
+    stats = await trade_by_hand(
+        ctx.rig.base_url, ctx.rig.http, ctx.rig.dsn, ctx.rig.session.day, ctx.person,
+        ctx.rng, worker_sizes(o.seed, o.symbols, o.capital_limit))
+    return _record("manual_trades", "account", started, stats.placed,
+                   f"{stats.placed} market orders by hand ({stats.buys} buys, {stats.sells} "
+                   f"sells), {stats.refused} refused; held before the day: "
+                   f"{sum(ctx.person.opening.values())} shares of "
+                   f"{len(ctx.person.opening)} symbols")
+
+
+async def _manual_trades_refused(ctx: FaultContext) -> FaultRecord:
+    """The issue-16 reproduction: a person trades by hand while a quarter of the workers'
+    orders (their own requests only, by worker id) are refused by the broker."""
+    seed = ctx.rng.randrange(1 << 30)
+    ids = [await ctx.rig.arm(operation="place_order", kind="reject", worker=wid,
+                             probability=REFUSED_PROBABILITY, seed=seed + i)
+           for i, wid in enumerate(ctx.rig.worker_ids)]
+    try:
+        record = await _manual_trades(ctx)
+    finally:
+        fired = await ctx.rig.fired(ids)
+        await ctx.rig.disarm(ids)
+    return replace(record, kind="manual_trades_refused", fired=fired,
+                   detail=f"{record.detail}; meanwhile the workers' orders refused "
+                          f"(p={REFUSED_PROBABILITY})")
+
+
+def _person_opening(opts: RigOptions, rng: random.Random) -> dict[str, int]:
+    return opening_holdings(opts.seed, opts.symbols, opts.capital_limit, rng)
+
+
 async def _fired_by(rig: SessionRig, ids: list[int], until: float, every: float) -> int:
     """How often the rules fired, polled until they fired at least once or ``until``."""
     while True:
@@ -177,4 +222,10 @@ KINDS: dict[str, FaultKind] = {k.name: k for k in (
               _burst("rate_limit", "broker_rate_limit"), lambda o: BURST_S),
     FaultKind("lost_order_answer", "the next order is accepted, its answer lost",
               _lost_answer, lambda o: 1.0),
+    FaultKind("manual_trades", "a person holds shares from before the day and trades by "
+              "hand on the same account (market orders over KIS HTTP, not our rows)",
+              _manual_trades, lambda o: MANUAL_S, opening=_person_opening),
+    FaultKind("manual_trades_refused", "manual_trades while the broker refuses a quarter of "
+              "the workers' orders (reject, p=0.25, their requests only)",
+              _manual_trades_refused, lambda o: MANUAL_S, opening=_person_opening),
 )}

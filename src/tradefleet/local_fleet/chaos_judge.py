@@ -1,7 +1,13 @@
 """The verdict on one chaos run, read after every worker has left: the exchange's books and
 order list (the truth) against our rows and events.
 
-- held at the close: shares the exchange's books still hold for the account;
+- held at the close: shares the exchange's books still hold for the account beyond what a
+  person trading by hand on it holds (``manual_trades``; none otherwise): per symbol, the
+  person's opening holdings plus what its own orders (by their ODNOs) bought minus sold;
+- the person's shares wrong: per symbol, shares the person should hold that the account
+  lacks (only the fleet can have sold them). The person's own orders are neither ours nor
+  unknown to us; a row of ours carrying one of their ODNOs is listed as a claim, and its
+  fills count as executions without fills (none of that order's executions is ours);
 - executions without fills: broker order ids (ODNO) whose executed quantity at the exchange
   differs from the sum of our fills rows for the order row carrying that ODNO (no row at all
   counts as 0), plus fills on a row that never got an ODNO;
@@ -29,6 +35,7 @@ from tradefleet.adapters.postgres.fleet_view import fleet_invariants
 from tradefleet.adapters.postgres.lock_history import find_double_holds
 from tradefleet.adapters.sim.exchange.books_client import fetch_books
 from tradefleet.adapters.sim.ledger import Execution
+from tradefleet.local_fleet.chaos_person import PersonLedger, split_holdings
 
 JUDGE_APPKEY = "chaos-judge"           # its own appkey: its own token and rate window
 _DAILY = "/uapi/domestic-stock/v1/trading/inquire-daily-ccld"
@@ -55,6 +62,8 @@ class Verdict:
     overlapping_positions: list[dict[str, Any]] = field(default_factory=list)
     after_lease: list[dict[str, Any]] = field(default_factory=list)
     left_open: dict[str, int] = field(default_factory=dict)
+    person_missing: dict[str, int] = field(default_factory=dict)   # symbol -> shares
+    person: dict[str, Any] | None = None     # the person's books, when one traded
 
     def invariant_counts(self) -> dict[str, int]:
         return {"held_at_close": sum(self.held_at_close.values()),
@@ -63,7 +72,8 @@ class Verdict:
                 "double_holds": len(self.lock_double_holds) + len(self.overlapping_positions),
                 "orders_after_lease": len(self.after_lease),
                 "left_open": sum(n for k, n in self.left_open.items()
-                                 if k != "workers_holding")}
+                                 if k != "workers_holding"),
+                "person_shares_wrong": sum(self.person_missing.values())}
 
 
 def _odno(value: str) -> str:
@@ -106,18 +116,34 @@ async def exchange_orders(base_url: str, http: aiohttp.ClientSession, day: date
 
 
 async def judge(db: Database, base_url: str, http: aiohttp.ClientSession, day: date,
-                real_at: RealAt) -> Verdict:
+                real_at: RealAt, person: PersonLedger | None = None) -> Verdict:
+    person = person or PersonLedger()
     v = Verdict()
     books = await fetch_books(base_url, http)
     listed = await exchange_orders(base_url, http, day)
     v.orders_at_exchange = len(listed)
-    v.held_at_close = {h.symbol: h.qty for h in books.holdings.holdings if h.qty}
+    held = {h.symbol: h.qty for h in books.holdings.holdings if h.qty}
+    theirs = person.holdings(books.executions)
+    v.held_at_close, v.person_missing = split_holdings(held, theirs)
     rows = await db.pool.fetch(
         """SELECT o.order_id, o.worker_id, o.symbol, o.side, o.status, o.broker_order_id,
                   o.fencing_token, coalesce(sum(f.qty), 0)::bigint AS filled
              FROM orders o LEFT JOIN fills f ON f.order_id = o.order_id
             GROUP BY o.order_id ORDER BY o.order_id""")
-    _executions(v, books.executions, rows, listed)
+    _executions(v, books.executions, rows, listed, person)
+    if person.active:
+        v.person = {"opening": person.opening, "orders": len(person.odnos),
+                    "refused": sum(1 for o in person.orders if o["refused"]),
+                    "expected_at_close": theirs, "missing": v.person_missing,
+                    # symbols both the person (held or traded) and our orders touched
+                    "shared_with_fleet": sorted(
+                        ({o["symbol"] for o in person.orders} | set(person.opening))
+                        & {r["symbol"] for r in rows}),
+                    "claimed_by_our_rows": [
+                        {"odno": r["broker_order_id"], "order_id": r["order_id"],
+                         "worker": r["worker_id"], "status": r["status"]}
+                        for r in rows if r["broker_order_id"]
+                        and person.owns(r["broker_order_id"])]}
     await _lease(v, db, rows, listed, real_at)
     doubles, _ = await find_double_holds(db)
     v.lock_double_holds = [{"symbol": d.symbol, "holder": d.holder, "intruder": d.intruder,
@@ -130,10 +156,12 @@ async def judge(db: Database, base_url: str, http: aiohttp.ClientSession, day: d
 
 
 def _executions(v: Verdict, executions: Sequence[Execution], rows: list[asyncpg.Record],
-                listed: list[ExchangeOrder]) -> None:
+                listed: list[ExchangeOrder], person: PersonLedger) -> None:
+    """The person's executions are not ours: 0 of them is what our rows may record."""
     executed: dict[str, int] = defaultdict(int)
     for e in executions:
-        executed[_odno(e.odno)] += e.qty
+        if not person.owns(e.odno):
+            executed[_odno(e.odno)] += e.qty
     ours: dict[str, int] = defaultdict(int)
     for r in rows:
         if r["broker_order_id"]:
@@ -148,7 +176,8 @@ def _executions(v: Verdict, executions: Sequence[Execution], rows: list[asyncpg.
                                           "has_row": odno in ours})
     v.unknown_orders = [{"odno": o.odno, "symbol": o.symbol, "side": o.side,
                          "ordered_at": o.ordered_at.isoformat(), "filled_qty": o.filled_qty}
-                        for o in listed if _odno(o.odno) not in ours]
+                        for o in listed
+                        if _odno(o.odno) not in ours and not person.owns(o.odno)]
 
 
 async def _lease(v: Verdict, db: Database, rows: list[asyncpg.Record],

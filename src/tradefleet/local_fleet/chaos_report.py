@@ -24,12 +24,18 @@ INVARIANTS = {
     "double_holds": "double\nholds",
     "orders_after_lease": "orders after\nlease lapsed",
     "left_open": "rows left\nopen",
+    "person_shares_wrong": "person's\nshares wrong",
 }
 DEFINITIONS = [
     "faults injected: actions taken (a pause, a kill, a database restart, broker rules "
     "armed); fired: times the simulator's broker rules fired (its own counters)",
     "trades/run: positions closed (round trips) in each run, min-max",
-    "shares held at close: what the exchange's books hold once every worker has left",
+    "shares held at close: what the exchange's books hold once every worker has left, "
+    "beyond the shares of a person trading by hand on the account (manual_trades: its "
+    "holdings from before the day plus what its own orders, by their ODNOs, bought minus "
+    "sold)",
+    "person's shares wrong: shares that person should hold at the close that the account "
+    "lacks (sold by the fleet); the person's own orders are not counted as unknown to us",
     "execs w/o fills: ODNOs whose executed qty at the exchange differs from the sum of our "
     "fills rows for the order row with that ODNO (no row = 0), plus fills on a row with no "
     "ODNO; orders unknown: orders the exchange accepted that no order row carries",

@@ -12,8 +12,10 @@ Healthy (printed with the table as the definition of recovery) means all of:
 - no order has been open (NEW, SENT, UNKNOWN, PARTIALLY_FILLED) for more than 10 s since its
   row was created;
 - every OPEN position and every lock belongs to such a fresh live worker;
-- the exchange holds, per symbol, exactly the shares our OPEN positions hold (a difference
-  younger than 1 s is a fill on its way into our rows, not a problem)."""
+- the exchange holds, per symbol, exactly the shares our OPEN positions hold, beyond what a
+  person trading by hand on the account holds (``manual_trades``) (a difference younger than
+  1 s is a fill on its way into our rows, or an order of the person's whose answer is on its
+  way, not a problem)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from tradefleet.adapters.postgres.database import Database
+from tradefleet.adapters.sim.exchange.books_client import fetch_books
+from tradefleet.local_fleet.chaos_person import PersonLedger, split_holdings
 from tradefleet.local_fleet.session_rig import SessionRig
 
 ORDER_OPEN_LIMIT_S = 10.0
@@ -61,11 +65,22 @@ class Sample:
 
 
 
-async def sample(rig: SessionRig, db: Database) -> Sample:
+async def _ours_at_exchange(rig: SessionRig, person: PersonLedger | None) -> dict[str, int]:
+    """The exchange's holdings, less the person's (its opening holdings and its own
+    executions) when a person trades on the account: what only our positions can explain."""
+    if person is None or not person.active:
+        return await rig.holdings()
+    books = await fetch_books(rig.base_url, rig.http)
+    ours, missing = split_holdings({h.symbol: h.qty for h in books.holdings.holdings},
+                                   person.holdings(books.executions))
+    return {**ours, **{s: -q for s, q in missing.items()}}     # < 0: the person's sold
+
+
+async def sample(rig: SessionRig, db: Database, person: PersonLedger | None = None) -> Sample:
     now = time.time()
     try:
         row = await db.pool.fetchrow(_STATE, ORDER_OPEN_LIMIT_S)
-        held = await rig.holdings()
+        held = await _ours_at_exchange(rig, person)
     except Exception as exc:  # noqa: BLE001 - a database or exchange that is down is a state
         return Sample(now, (f"unreadable: {type(exc).__name__}",))
     ttl = rig.opts.ttl_seconds

@@ -43,6 +43,8 @@ class RigOptions:
     # the workers' unseen grace (broker.unseen_grace_seconds); None: their default (20 s).
     # The simulator's order list never lags, so a short run may shorten it (sim mode only)
     unseen_grace_s: float | None = None
+    # (symbol, shares) the account holds before the day: a person's own investments
+    opening_holdings: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -55,6 +57,9 @@ class RigOptions:
         if self.unseen_grace_s is not None and not 1 <= self.unseen_grace_s <= 600:
             raise ValueError(f"unseen_grace_s: must be within [1, 600] seconds, got "
                              f"{self.unseen_grace_s}")
+        bad = [(s, q) for s, q in self.opening_holdings if q <= 0]
+        if bad:
+            raise ValueError(f"opening_holdings: shares must be > 0, got {bad}")
 
     @property
     def grace_s(self) -> float:
@@ -116,7 +121,8 @@ class SessionRig:
         self.clock = SimClock(start, o.speed, time.time() + o.lead_seconds)
         self.group.start("exchange", [
             "exchange", "--port", str(port), "--seed", str(o.seed), "--symbols",
-            str(o.symbols), "--rate-limit", str(o.rate_limit)], self._common_env())
+            str(o.symbols), "--rate-limit", str(o.rate_limit),
+            *(f"--holding={s}={q}" for s, q in o.opening_holdings)], self._common_env())
         await self._wait_healthy(60)
         for wid in self.worker_ids:
             self.start_worker(wid)

@@ -27,6 +27,7 @@ list with markets) are what tests check our own rows against."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -63,7 +64,10 @@ class SimMarket:
     def __init__(self, seed: int, *, n_symbols: int, clock: Clock,
                  initial_cash: int = 100_000_000, day: date | None = None,
                  session_open: time = time(9, 0), session_close: time = time(15, 30),
-                 account_label: str = "sim") -> None:
+                 account_label: str = "sim",
+                 opening_holdings: Mapping[str, int] | None = None) -> None:
+        """``opening_holdings``: symbol -> shares the account holds before the day (bought
+        earlier at the previous close, say a person's own investments)."""
         self.seed = seed
         self.clock = clock
         self.day = day or clock.now().astimezone(SEOUL).date()
@@ -77,6 +81,11 @@ class SimMarket:
         self._tape = Tape(seed, self.universe, n_minutes=-(-self._max_steps * STEP_SECONDS // 60))
         self.initial_cash = initial_cash
         self.account = Account(initial_cash, account_label)
+        for symbol, qty in sorted((opening_holdings or {}).items()):
+            if symbol not in self._index:
+                raise ValueError(f"opening_holdings (--holding): unknown symbol {symbol!r}")
+            price = int(self.universe.prev_close[self._index[symbol]])
+            self.account.seed_holding(symbol, qty, qty * price)
         self.fundamentals: dict[str, Fundamentals] = build_fundamentals(seed, self.universe,
                                                                          self.day)
         self.faults = FaultPlan(seed)

@@ -73,6 +73,16 @@ class Account:
     def sellable(self, symbol: str) -> int:
         return self._holdings.get(symbol, [0, 0])[0] - self._selling.get(symbol, 0)
 
+    def seed_holding(self, symbol: str, qty: int, cost: int) -> None:
+        """Shares the account held before the day (a person's own investments): no
+        execution of today, so the books show them only as holdings."""
+        if qty <= 0 or cost < 0:
+            raise ValueError(f"opening holding of {symbol}: qty must be > 0 and cost >= 0, "
+                             f"got {qty} and {cost}")
+        position = self._holdings.setdefault(symbol, [0, 0])
+        position[0] += qty
+        position[1] += cost
+
     def hold(self, order: SimOrder) -> None:
         """Reserve what the order may consume, or reject it."""
         if order.side is Side.BUY:
