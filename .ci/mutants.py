@@ -41,6 +41,7 @@ SC = "tests/scenarios/"
 MONEY = "tests/test_money_paths.py::"
 FENCE = "tests/test_send_fence.py::"
 GUARDS = "tests/test_money_guards.py::"
+CHAOS = "tests/test_chaos.py::"
 MUTANTS = [
     Mutant("entry-stops-at-the-first-refused-lock", "worker/entry.py",
            '''trying next candidate",
@@ -260,6 +261,31 @@ MUTANTS = [
            "        self.lease.grant(epoch, time.monotonic())",
            (FENCE + "test_the_lease_counts_from_when_the_registration_was_sent_not_answered",),
            "a slow registration round trip starts the lease later than the database's stamp"),
+    # ---- issue 16: the chaos judge of a person trading by hand on the account ----
+    Mutant("judge-counts-the-persons-orders-as-unknown", "local_fleet/chaos_judge.py",
+           "if _odno(o.odno) not in ours and not person.owns(o.odno)]",
+           "if _odno(o.odno) not in ours]",
+           (CHAOS + "test_the_judge_flags_a_persons_shares_sold_by_us_and_never_takes_their_"
+            "orders_as_ours",),
+           "manual_trades: the person's own orders are reported as orders unknown to us"),
+    Mutant("judge-counts-the-persons-executions-as-ours", "local_fleet/chaos_judge.py",
+           "        if not person.owns(e.odno):", "        if True:",
+           (CHAOS + "test_the_judge_flags_a_persons_shares_sold_by_us_and_never_takes_their_"
+            "orders_as_ours",),
+           "manual_trades: the person's executions are expected to have fills rows of ours"),
+    Mutant("judge-splits-holdings-without-the-person", "local_fleet/chaos_person.py",
+           "if held.get(s, 0) > person.get(s, 0)}", "if held.get(s, 0) > 0}",
+           (CHAOS + "test_the_judge_flags_a_persons_shares_sold_by_us_and_never_takes_their_"
+            "orders_as_ours",),
+           "manual_trades: the person's shares are counted as shares of ours held at the close"),
+    Mutant("person-sells-more-than-it-holds", "local_fleet/chaos_person.py",
+           'return symbol, "SELL", min(qty, mine[symbol])', 'return symbol, "SELL", qty',
+           (CHAOS + "test_a_person_never_sells_more_than_it_holds_and_trades_both_sides",),
+           "manual_trades: the simulated person sells shares it does not hold"),
+    Mutant("recovery-check-ignores-the-person", "local_fleet/chaos_watch.py",
+           "    if person is None or not person.active:", "    if True:",
+           (CHAOS + "test_manual_trades_sends_orders_by_hand_that_the_judge_tells_apart",),
+           "manual_trades: the person's holdings make every run look never recovered"),
 ]
 
 

@@ -170,13 +170,17 @@ class SimMarket:
 
     def minute_values(self, symbol: str, count: int) -> list[int]:
         """Accumulated traded value (won) at the end of each bar ``minute_bars`` returns."""
+        return [v for _, v in self.minute_bars_with_values(symbol, count)]
+
+    def minute_bars_with_values(self, symbol: str, count: int) -> list[tuple[Bar, int]]:
+        """``minute_bars`` paired with ``minute_values``, read under one lock: two separate
+        calls can straddle a clock step and return lists of different lengths."""
         with self._lock:
-            self._advance()
-            i = self._idx(symbol)
+            bars = self.minute_bars(symbol, count)
             end = self._tape.minutes_started()
             start = max(0, end - max(0, count))
-            acc = np.cumsum(self._tape.bar_value[:end, i])
-            return [int(v) for v in acc[start:end]]
+            acc = np.cumsum(self._tape.bar_value[:end, self._idx(symbol)])
+            return list(zip(bars, (int(v) for v in acc[start:end]), strict=True))
 
     def book_levels(self, symbol: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """(asks, bids), best first: the ``book.LEVELS`` levels per side that orders fill

@@ -166,11 +166,9 @@ class Exchange:
             return bad_input("FID_INPUT_HOUR_1", f"expected HHMMSS, got {hour!r}")
         try:
             q = self.market.quote(symbol)
-            bars = self.market.minute_bars(symbol, 10_000)
-            values = self.market.minute_values(symbol, 10_000)
+            pairs = self.market.minute_bars_with_values(symbol, 10_000)
         except OrderRejected as exc:
             return reject(exc.code, exc.message)
-        pairs = list(zip(bars, values, strict=True))
         if hour != "000000":
             pairs = [(b, v) for b, v in pairs if b.start.strftime("%H%M%S") <= hour]
         rows = [bar_row(b, v) for b, v in reversed(pairs[-30:])]
