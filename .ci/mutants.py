@@ -171,6 +171,19 @@ MUTANTS = [
            "§6.2: the transition to EXIT is not logged"),
 ]
 
+# ---- issue 16, money paths II (a person on the account, orders back after being given up,
+# the window before the wire): appended here, one block, so parallel edits above never clash
+PERSON = "tests/test_person_on_account.py::"
+MUTANTS += [
+    Mutant("stray-count-takes-the-quantity-of-final-buys", "adapters/postgres/orphan_store.py",
+           "coalesce(sum(CASE WHEN o.status IN {_FILL_UNKNOWN} THEN o.qty",
+           "coalesce(sum(CASE WHEN true THEN o.qty",
+           (PERSON + "test_our_rejected_buy_never_makes_a_persons_shares_ours",
+            PERSON + "test_a_partly_filled_entry_makes_only_its_own_fill_ours"),
+           "issue 16 #1: a rejected or partly filled BUY counts its whole quantity as ours, "
+           "and a person's shares are adopted and sold"),
+]
+
 
 def _copy_src(dest: Path) -> Path:
     src = dest / "src"

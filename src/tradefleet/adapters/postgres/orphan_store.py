@@ -18,6 +18,10 @@ from tradefleet.ports.trade_store import PositionRow
 NOT_LIVE = ("(w.status = 'EXIT' OR "
             "w.heartbeat_at < now() - make_interval(secs => w.lock_ttl_seconds))")
 _OPEN = "('NEW', 'SENT', 'UNKNOWN', 'PARTIALLY_FILLED')"
+# rows whose final fill is not known: they may have bought up to their quantity. Every other
+# row (FILLED, REJECTED, CANCELLED, also a partly filled and then cancelled one) bought
+# exactly its filled_qty, and the rest of its quantity is nobody's claim on the account.
+_FILL_UNKNOWN = "('NEW', 'SENT', 'UNKNOWN', 'PARTIALLY_FILLED', 'EXPIRED')"
 
 
 class PostgresOrphanStore:
@@ -59,7 +63,9 @@ class PostgresOrphanStore:
             SELECT s.symbol,
                    coalesce((SELECT sum(qty) FROM positions p WHERE p.symbol = s.symbol
                                AND p.status = 'OPEN'), 0) AS open_qty,
-                   coalesce(sum(o.qty) FILTER (WHERE o.side = 'BUY'), 0) AS bought,
+                   coalesce(sum(CASE WHEN o.status IN {_FILL_UNKNOWN} THEN o.qty
+                                     ELSE o.filled_qty END)
+                            FILTER (WHERE o.side = 'BUY'), 0) AS bought,
                    coalesce(sum(o.filled_qty) FILTER (WHERE o.side = 'SELL'), 0) AS sold,
                    count(*) FILTER (WHERE o.status IN {_OPEN}) AS open_orders
               FROM (SELECT DISTINCT symbol FROM orders WHERE trading_day = $1) s
