@@ -89,3 +89,58 @@ async def test_a_partly_filled_entry_makes_only_its_own_fill_ours(db):
     assert sold == ours
     books = await read_books(db, rig.market)
     assert set(books.unrecorded) == manual and not books.mismatched, books
+
+
+def person_order(market, symbol: str, side: Side, qty: int) -> str:  # noqa: ANN001
+    """One order placed by hand (HTS/MTS): it carries no client order id of ours."""
+    return market.submit(OrderRequest("", symbol, side, OrderType.MARKET, qty)).broker_order_id
+
+
+async def test_recovery_never_claims_a_persons_earlier_order_of_the_same_size(db):
+    """10:00 a person buys 100 X by hand; 10:10 our worker writes a BUY 100 X row and is
+    killed before the send. Its next process must judge the row never sent, not match the
+    person's order to it (which would make the person's shares ours, held, and sold)."""
+    first = await build(db, worker_id="w-phoenix")
+    symbol = liquid_symbol(first.market)
+    manual = person_order(first.market, symbol, Side.BUY, 100)
+    persons = held(first.market, symbol)
+    first.clock.advance(600)
+    lock = await first.cycle._entry._locks.acquire_lock(symbol, "w-phoenix",
+                                                        epoch=first.cycle.epoch)
+    row = await first.cycle._orders.create_order(lock, side="BUY", qty=100,
+                                                 order_type="MARKET", limit_price=None,
+                                                 purpose="ENTRY")
+    # killed here: the row is written, nothing was sent
+    again = await build(db, worker_id="w-phoenix", market=first.market, clock=first.clock)
+    for _ in range(6):
+        await again.step()
+    final = await db.pool.fetchrow("SELECT * FROM orders WHERE order_id = $1", row.order_id)
+    assert (final["status"], final["broker_order_id"]) == ("EXPIRED", None)
+    assert await db.pool.fetchval("SELECT count(*) FROM positions WHERE symbol = $1",
+                                  symbol) == 0
+    await _after_the_close_settles(again)
+    assert held(again.market, symbol) == persons                # the person's, untouched
+    assert await _orphan_sells(db) == 0
+    books = await read_books(db, again.market)
+    assert set(books.unrecorded) == {manual} and not books.mismatched, books
+
+
+async def test_an_echoed_client_order_id_wins_over_an_earlier_order_of_the_same_size(db):
+    """Our row is written; a person then buys the same size by hand; our send reaches the
+    exchange but its answer is lost. Both orders are after the row was written: the lookup
+    takes the one echoing our client order id, never the person's (the older one)."""
+    rig = await build(db)
+    symbol = liquid_symbol(rig.market)
+    lock = await rig.cycle._entry._locks.acquire_lock(symbol, "w-1", epoch=rig.cycle.epoch)
+    row = await rig.cycle._orders.create_order(lock, side="BUY", qty=100, order_type="MARKET",
+                                               limit_price=None, purpose="ENTRY")
+    rig.clock.advance(1)
+    manual = person_order(rig.market, symbol, Side.BUY, 100)
+    rig.clock.advance(1)
+    rig.market.faults.set("place_order", "drop_after_accept", count=1)
+    sent = await rig.cycle._orders.send_order(row)
+    assert sent.status == "UNKNOWN"
+    done = await rig.cycle._orders.track(sent, timeout_s=2)
+    assert done.status == "FILLED" and done.broker_order_id != manual
+    books = await read_books(db, rig.market)
+    assert set(books.unrecorded) == {manual} and not books.mismatched, books

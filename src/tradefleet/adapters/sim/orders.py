@@ -51,7 +51,7 @@ class SimOrder:
             broker_order_id=self.broker_order_id, symbol=self.symbol, side=self.side,
             qty=self.qty, filled_qty=self.filled_qty, filled_amount=self.filled_amount,
             remaining_qty=self.remaining, cancelled_qty=self.cancelled_qty, rejected_qty=0,
-            ordered_at=self.ordered_at,
+            ordered_at=self.ordered_at, client_order_id=self.client_order_id or None,
         )
 
 
