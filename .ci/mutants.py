@@ -222,6 +222,11 @@ MUTANTS += [
            (LATE + "test_a_clock_ahead_of_the_brokers_never_hides_our_own_order",),
            "issue 16: a local clock ahead of the broker's past the margin hides our own "
            "order from its lookup; it is judged never sent"),
+    Mutant("lease-not-checked-at-the-wire", "adapters/kis/client.py",
+           "                check_wire_gate()", "                pass",
+           ("tests/test_wire_gate.py",),
+           "issue 16: a lease that lapses while a KIS order waits (token, rate budget, "
+           "EGW00201 resend) no longer stops the send"),
 ]
 
 
