@@ -68,6 +68,7 @@ class OrderFollower:
         self._cancel_after = cancel_after_s
         self._late_look = late_look_s
         self._next_late_look: dict[int, float] = {}     # order id -> monotonic time
+        self._next_recheck = 0.0          # the EXPIRED rows are read at most twice a look
         self._log = structlog.get_logger("tradefleet.follower")
 
     async def follow(self, worker_id: str) -> Followed:
@@ -88,9 +89,15 @@ class OrderFollower:
     async def _recheck_expired(self, worker_id: str) -> list[OrderRow]:
         """EXPIRED rows the broker may still show, each looked up every ``late_look_s``."""
         now = time.monotonic()
+        if now < self._next_recheck:
+            return []
+        self._next_recheck = now + self._late_look / 2
         since = self._orders.trading_day() - timedelta(days=1)
         changed: list[OrderRow] = []
-        for order, age_s in await self._trades.expired_to_recheck(worker_id, since):
+        rows = await self._trades.expired_to_recheck(worker_id, since)
+        ids = {order.order_id for order, _ in rows}        # forget rows no longer listed
+        self._next_late_look = {k: t for k, t in self._next_late_look.items() if k in ids}
+        for order, age_s in rows:
             if self._orders.sending(order.order_id) or \
                     now < self._next_late_look.get(order.order_id, 0.0):
                 continue
