@@ -211,6 +211,13 @@ MUTANTS += [
            "        settled += await self._recheck_expired(worker_id)\n", "",
            (LATE + "test_an_expired_sell_the_list_shows_after_the_grace_is_recorded",),
            "issue 16 #3: EXPIRED is final although the broker's list showed the order late"),
+    Mutant("expired-row-shown-working-stays-expired", "adapters/postgres/order_store.py",
+           "            reopened = row.status is OrderStatus.EXPIRED and not report.is_done",
+           "            reopened = False",
+           (LATE + "test_an_expired_order_the_broker_shows_still_resting_is_reopened_and_"
+                   "cancelled",),
+           "issue 16 #3: an EXPIRED order the broker shows still working stays EXPIRED "
+           "(its broker id attached): its remainder rests unfollowed and may fill unrecorded"),
     Mutant("late-sell-fill-to-any-workers-position", "adapters/postgres/position_store.py",
            "AND adopted_from = $2 ORDER BY position_id",
            "AND (adopted_from = $2 OR $2 IS NOT NULL) ORDER BY position_id",

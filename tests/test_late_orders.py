@@ -240,3 +240,29 @@ async def test_a_clock_ahead_of_the_brokers_never_hides_our_own_order(db, sink):
     assert (row.status, row.filled_qty) == (OrderStatus.FILLED, 4)
     books = await read_books(db, market)
     assert books.clean, books
+
+
+async def test_an_expired_order_the_broker_shows_still_resting_is_reopened_and_cancelled(
+        db, sink):
+    """A limit BUY rests at the exchange; its answer was lost and the list lagged past the
+    grace, so it was expired. When the broker shows it still working, the row is open again
+    (SENT, with its broker id) and its remainder is cancelled: nothing rests unfollowed."""
+    clock, market, broker, symbols, locks = await world(db, sink)
+    store = PostgresOrderStore(db)
+    orders = OrderService(store, broker, sink, clock)
+    follower = OrderFollower(orders, store, sink, unseen_grace_s=0, unseen_lookups=1,
+                             late_look_s=0, cancel_after_s=0)
+    lock = await locks.acquire_lock(symbols[0], "w1")
+    floor = market.quote(symbols[0]).lower_limit           # far below: it rests
+    row = await orders.create_order(lock, side="BUY", qty=5, order_type="LIMIT",
+                                    limit_price=floor, purpose="ENTRY")
+    market.faults.set("place_order", "drop_after_accept", count=1)
+    market.faults.set("find_orders", "timeout", count=10_000)
+    assert (await orders.send_order(row)).status is OrderStatus.UNKNOWN
+    assert await store.expire_unseen(row.order_id, NEVER_SENT, min_age_s=0) is not None
+    market.faults.clear()
+    await follower.follow("w1")
+    final = await store.get_order(row.order_id)
+    assert final.status is OrderStatus.CANCELLED and final.broker_order_id
+    at_exchange = market.report(final.broker_order_id)
+    assert at_exchange.remaining_qty == 0 and at_exchange.filled_qty == final.filled_qty
