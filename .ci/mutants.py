@@ -288,6 +288,71 @@ MUTANTS = [
            "manual_trades: the person's holdings make every run look never recovered"),
 ]
 
+# ---- issue 16, money paths II (a person on the account, orders back after being given up,
+# the window before the wire): appended here, one block, so parallel edits above never clash
+PERSON = "tests/test_person_on_account.py::"
+LATE = "tests/test_late_orders.py::"
+MUTANTS += [
+    Mutant("stray-count-takes-the-quantity-of-final-buys", "adapters/postgres/orphan_store.py",
+           "coalesce(sum(CASE WHEN {_FILL_UNKNOWN} THEN o.qty",
+           "coalesce(sum(CASE WHEN true THEN o.qty",
+           (PERSON + "test_our_rejected_buy_never_makes_a_persons_shares_ours",
+            PERSON + "test_a_partly_filled_entry_makes_only_its_own_fill_ours"),
+           "issue 16 #1: a rejected or partly filled BUY counts its whole quantity as ours, "
+           "and a person's shares are adopted and sold"),
+    Mutant("stray-count-takes-never-sent-expired-rows", "adapters/postgres/orphan_store.py",
+           "OR (o.status = 'EXPIRED' AND o.sent_at IS NOT NULL))",
+           "OR o.status = 'EXPIRED')",
+           (PERSON + "test_recovery_never_claims_a_persons_earlier_order_of_the_same_size",),
+           "issue 16 #1/#2: a row expired while NEW (never attempted) still counts its "
+           "quantity, and a person's shares are adopted and sold at the close"),
+    Mutant("lookup-from-the-start-of-the-day", "services/order_service.py",
+           "        if order.written_at is None:\n            return datetime.combine(",
+           "        if True:\n            return datetime.combine(",
+           (PERSON + "test_recovery_never_claims_a_persons_earlier_order_of_the_same_size",),
+           "issue 16 #2: a restarted worker's lookup searches the whole day and claims a "
+           "person's earlier order of the same size"),
+    Mutant("lookup-ignores-the-echoed-client-id", "services/order_service.py",
+           "            if report.client_order_id == order.client_order_id:",
+           "            if False:",
+           (PERSON + "test_an_echoed_client_order_id_wins_over_an_earlier_order_of_the_same_size",),
+           "issue 16 #2: the broker echoes our client order id and the lookup still takes "
+           "the oldest order of the same size (a person's)"),
+    Mutant("lost-answer-leaves-an-expired-row-expired", "adapters/postgres/order_store.py",
+           "OR (status = 'EXPIRED' AND filled_qty = 0\n",
+           "OR (false AND filled_qty = 0\n",
+           (LATE + "test_an_expired_sell_sent_late_with_its_answer_lost_is_recorded_once",),
+           "issue 16 #3: a row expired, then sent after all with its answer lost, is never "
+           "followed: an unrecorded execution and a phantom position"),
+    Mutant("expired-rows-never-looked-up-again", "services/order_follower.py",
+           "        settled += await self._recheck_expired(worker_id)\n", "",
+           (LATE + "test_an_expired_sell_the_list_shows_after_the_grace_is_recorded",),
+           "issue 16 #3: EXPIRED is final although the broker's list showed the order late"),
+    Mutant("expired-row-shown-working-stays-expired", "adapters/postgres/order_store.py",
+           "            reopened = row.status is OrderStatus.EXPIRED and not report.is_done",
+           "            reopened = False",
+           (LATE + "test_an_expired_order_the_broker_shows_still_resting_is_reopened_and_"
+                   "cancelled",),
+           "issue 16 #3: an EXPIRED order the broker shows still working stays EXPIRED "
+           "(its broker id attached): its remainder rests unfollowed and may fill unrecorded"),
+    Mutant("late-sell-fill-to-any-workers-position", "adapters/postgres/position_store.py",
+           "AND adopted_from = $2 ORDER BY position_id",
+           "AND (adopted_from = $2 OR $2 IS NOT NULL) ORDER BY position_id",
+           (LATE + "test_a_late_sell_fill_lands_in_the_senders_position_under_its_adopter",),
+           "issue 16: a SELL fill of a sender whose position was adopted lands in the "
+           "symbol's oldest open position, another worker's"),
+    Mutant("broker-clock-skew-not-learned", "services/order_service.py",
+           "            self._note_broker_time(ack.accepted_at)\n", "",
+           (LATE + "test_a_clock_ahead_of_the_brokers_never_hides_our_own_order",),
+           "issue 16: a local clock ahead of the broker's past the margin hides our own "
+           "order from its lookup; it is judged never sent"),
+    Mutant("lease-not-checked-at-the-wire", "adapters/kis/client.py",
+           "                check_wire_gate()", "                pass",
+           ("tests/test_wire_gate.py",),
+           "issue 16: a lease that lapses while a KIS order waits (token, rate budget, "
+           "EGW00201 resend) no longer stops the send"),
+]
+
 
 def _copy_src(dest: Path) -> Path:
     src = dest / "src"

@@ -22,7 +22,6 @@ from tradefleet.adapters.postgres.event_sink import PostgresEventSink
 from tradefleet.adapters.postgres.lock_store import PostgresLockStore
 from tradefleet.adapters.postgres.order_store import PostgresOrderStore
 from tradefleet.adapters.postgres.worker_store import PostgresWorkerStore
-from tradefleet.domain.orders import OrderRequest
 from tradefleet.services.lock_service import LockService
 from tradefleet.services.order_service import OrderService
 from tradefleet.services.worker_registry import WorkerRegistry
@@ -44,18 +43,15 @@ def pause_at(step: str, stop_at: str) -> None:
         os.kill(os.getpid(), signal.SIGSTOP)
 
 
-class _PausingBroker:
-    """The KIS broker, with a stop between the send guard's last check and the HTTP call."""
-
-    def __init__(self, inner, stop_at: str) -> None:  # noqa: ANN001
-        self._inner, self._stop_at = inner, stop_at
-
-    def __getattr__(self, name: str):  # noqa: ANN204
-        return getattr(self._inner, name)
-
-    async def place_order(self, request: OrderRequest):  # noqa: ANN201
-        pause_at("before_http", self._stop_at)
-        return await self._inner.place_order(request)
+def _pause_before_the_order_post(stop_at: str) -> aiohttp.TraceConfig:
+    """A stop as the order POST starts in aiohttp: after every check of ours (the send
+    guard's, and the lease at the wire inside the KIS adapter), before any byte is sent."""
+    async def on_request_start(session, context, params) -> None:  # noqa: ANN001
+        if params.method == "POST" and "order-cash" in str(params.url):
+            pause_at("before_http", stop_at)
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_request_start)
+    return trace
 
 
 def run(dsn: str, base_url: str, at: str, worker_id: str, symbol: str, qty: int,
@@ -81,11 +77,12 @@ async def _main(dsn: str, base_url: str, at: datetime, worker_id: str, symbol: s
     lock = await locks.acquire_lock(symbol, worker_id, epoch=epoch)
     assert lock is not None
     pause_at("locked", stop_at)
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(
+            trace_configs=[_pause_before_the_order_post(stop_at)]) as http:
         kis = in_process_kis_broker(kis_config(base_url), http, clock=clock)
         await kis.authenticate()
         store = PostgresOrderStore(db)
-        guarded = GuardedBroker(_PausingBroker(kis, stop_at), lease, store.fence_holds)
+        guarded = GuardedBroker(kis, lease, store.fence_holds)
         orders = OrderService(store, guarded, sink, clock)
         row = await orders.create_order(lock, side="BUY", qty=qty, order_type="MARKET",
                                         limit_price=None, purpose="ENTRY")

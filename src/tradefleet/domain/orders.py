@@ -85,6 +85,9 @@ class OrderReport:
     cancelled_qty: int
     rejected_qty: int
     ordered_at: datetime
+    # ours, echoed by a broker that keeps it (the simulator in process); None when the broker
+    # has none (KIS) or the order carried none (a person's, placed by hand)
+    client_order_id: str | None = None
 
     @property
     def avg_price(self) -> Decimal | None:

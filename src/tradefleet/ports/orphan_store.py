@@ -14,8 +14,10 @@ from tradefleet.ports.trade_store import PositionRow
 
 @dataclass(frozen=True, slots=True)
 class SymbolBook:
-    """Our rows for one symbol today: shares in OPEN positions, BUY quantity our orders asked
-    for, SELL quantity recorded as filled, and whether any order on it is still open."""
+    """Our rows for one symbol today: shares in OPEN positions, BUY shares our orders could
+    have bought (filled_qty of a row whose final fill is known, its quantity while open,
+    UNKNOWN or EXPIRED), SELL quantity recorded as filled, and whether any order on it is
+    still open."""
 
     symbol: str
     open_qty: int

@@ -44,6 +44,7 @@ class OrderRow:
     reject_code: str | None
     created_at: datetime
     market: str | None = None        # KRX market of the symbol (taxes), known at entry
+    written_at: datetime | None = None   # the writer's clock at the write (broker's scale)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,7 @@ class NewOrder:
     purpose: str
     attempt: int = 1
     market: str | None = None
+    written_at: datetime | None = None   # the writer's (session) clock: bounds lookups
 
 
 class TradeStore(Protocol):
@@ -120,6 +122,13 @@ class TradeStore(Protocol):
     async def orders_to_follow(self, worker_id: str) -> list[tuple[OrderRow, float]]:
         """Open orders of this worker and of workers no longer live, with their age in
         seconds by the database clock."""
+        ...
+
+    async def expired_to_recheck(self, worker_id: str, since_day: date
+                                 ) -> list[tuple[OrderRow, float]]:
+        """EXPIRED rows the broker never showed (no broker id, nothing filled) of trading
+        days from ``since_day``, of this worker and of workers no longer live, with their
+        age: the broker may still show them (a late send, a list that lagged)."""
         ...
 
     async def fence_holds(self, client_order_id: str, epoch: int | None) -> bool:

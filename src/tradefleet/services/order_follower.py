@@ -11,6 +11,12 @@ An order the broker does not show (NEW or UNKNOWN, no broker id) is EXPIRED only
 several lookups over a grace period by the database clock: a list that lags for a few
 seconds is not proof that an order never arrived. Start-up recovery is the same code.
 
+EXPIRED is not final while the broker could still show the order: a sender that passed the
+fence before the expiry may still send it (and lose the answer), and a list may lag past
+the grace. Such rows (no broker id, nothing filled) are looked up again, more rarely (every
+``late_look_s``), for the rest of their trading day and the next (the next day's
+reconciliation); what the broker then shows is recorded like any report, once.
+
 Timing: the grace, the cancel age and the follower's schedule are REAL seconds (the grace and
 the cancel age judged by the database clock), never the session clock's, whatever speed a
 demo or chaos run compresses the day to: they wait for the broker (its list lagging, an
@@ -19,7 +25,9 @@ must therefore leave real seconds for them (the chaos rig budgets its liquidatio
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 import structlog
 
@@ -33,8 +41,9 @@ from tradefleet.services.order_service import (
 )
 
 CANCEL_AFTER_S = 8.0     # a remainder still resting this long after the send is cancelled
-__all__ = ["CANCEL_AFTER_S", "NEVER_SENT", "UNSEEN_GRACE_S", "UNSEEN_LOOKUPS", "Followed",
-           "OrderFollower"]
+LATE_LOOK_S = 30.0       # real seconds between two lookups of one EXPIRED row
+__all__ = ["CANCEL_AFTER_S", "LATE_LOOK_S", "NEVER_SENT", "UNSEEN_GRACE_S", "UNSEEN_LOOKUPS",
+           "Followed", "OrderFollower"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +56,8 @@ class Followed:
 class OrderFollower:
     def __init__(self, orders: OrderService, trades: TradeStore, sink: EventSink, *,
                  unseen_grace_s: float = UNSEEN_GRACE_S, unseen_lookups: int = UNSEEN_LOOKUPS,
-                 cancel_after_s: float = CANCEL_AFTER_S) -> None:
+                 cancel_after_s: float = CANCEL_AFTER_S, late_look_s: float = LATE_LOOK_S
+                 ) -> None:
         if unseen_lookups < 1:
             raise ValueError("unseen_lookups: must be >= 1")
         self._orders = orders
@@ -56,6 +66,9 @@ class OrderFollower:
         self._grace = unseen_grace_s
         self._lookups = unseen_lookups
         self._cancel_after = cancel_after_s
+        self._late_look = late_look_s
+        self._next_late_look: dict[int, float] = {}     # order id -> monotonic time
+        self._next_recheck = 0.0          # the EXPIRED rows are read at most twice a look
         self._log = structlog.get_logger("tradefleet.follower")
 
     async def follow(self, worker_id: str) -> Followed:
@@ -68,9 +81,46 @@ class OrderFollower:
             row = await self._follow_one(order, age_s)
             if row != order:
                 settled.append(row)
+        settled += await self._recheck_expired(worker_id)
         return Followed(positions=await self._trades.open_positions(worker_id),
                         open_orders=await self._trades.open_orders(worker_id),
                         settled=settled)
+
+    async def _recheck_expired(self, worker_id: str) -> list[OrderRow]:
+        """EXPIRED rows the broker may still show, each looked up every ``late_look_s``."""
+        now = time.monotonic()
+        if now < self._next_recheck:
+            return []
+        self._next_recheck = now + self._late_look / 2
+        since = self._orders.trading_day() - timedelta(days=1)
+        changed: list[OrderRow] = []
+        rows = await self._trades.expired_to_recheck(worker_id, since)
+        ids = {order.order_id for order, _ in rows}        # forget rows no longer listed
+        self._next_late_look = {k: t for k, t in self._next_late_look.items() if k in ids}
+        for order, age_s in rows:
+            if self._orders.sending(order.order_id) or \
+                    now < self._next_late_look.get(order.order_id, 0.0):
+                continue
+            self._next_late_look[order.order_id] = now + self._late_look
+            try:
+                report = await self._orders.lookup(order)
+            except Exception as exc:  # noqa: BLE001 - any broker failure: look again later
+                self._log.warning("expired order's lookup failed; looking again later",
+                                  order_id=order.order_id, error_type=type(exc).__name__,
+                                  error=str(exc))
+                continue
+            if report is None:
+                continue
+            self._log.warning("an order judged never sent is at the broker; recording it",
+                              order_id=order.order_id, symbol=order.symbol,
+                              broker_order_id=report.broker_order_id,
+                              filled_qty=report.filled_qty)
+            self._next_late_look.pop(order.order_id, None)
+            row = await self._orders.apply(order, report)
+            if not row.status.is_terminal and age_s >= self._cancel_after:
+                row = await self._orders.cancel_remainder(row)
+            changed.append(row)
+        return changed
 
     async def _follow_one(self, order: OrderRow, age_s: float) -> OrderRow:
         try:

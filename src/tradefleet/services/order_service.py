@@ -2,7 +2,14 @@
 then follow the broker's cumulative report until the order is done.
 
 An order whose send outcome is unknown is NEVER resent: it becomes UNKNOWN and is settled by
-looking it up at the broker (by symbol/side/qty/time, as only the broker knows its id)."""
+looking it up at the broker (by symbol/side/qty/time, as only the broker knows its id).
+
+That lookup must never claim an order somebody else placed (a person trading by hand on the
+same account): it searches only from when the row was written (``written_at``, stored with
+the row, so a restarted process bounds it the same way), by the writer's clock less
+``FIND_MARGIN`` and less how far this process has seen its clock ahead of the broker's (each
+acknowledgement carries the broker's time); it takes an order echoing our client order id
+first, never one carrying another id, and the broker's order number once known."""
 
 from __future__ import annotations
 
@@ -48,7 +55,8 @@ from tradefleet.ports.trade_store import (
 
 SEOUL = ZoneInfo("Asia/Seoul")
 ADVERSE_TICKS = 2                     # fills worse than this many ticks count as adverse
-FIND_MARGIN = timedelta(seconds=5)    # broker and our clocks may differ a little
+FIND_MARGIN = timedelta(seconds=5)    # broker and our clocks may differ a little ...
+MAX_AHEAD = timedelta(minutes=10)     # ... or, as measured on acks, by up to this much more
 POLL_SECONDS = 0.2
 UNSEEN_GRACE_S = 20.0    # DB-clock seconds an order may stay invisible before it is expired
 UNSEEN_LOOKUPS = 3       # ... and at least this many lookups that did not find it
@@ -71,7 +79,7 @@ class OrderService:
         self._sink = sink
         self._clock = clock
         self._strategy = strategy or StrategyTag("unknown", "0", "0")
-        self._created_at: dict[int, datetime] = {}   # broker-clock time each row was written
+        self._ahead = timedelta(0)      # how far our clock was seen ahead of the broker's
         self._summaries = summaries
         self._adverse_ticks = adverse_ticks
         self._decision_price: dict[int, int] = {}    # quote the order was decided on
@@ -101,13 +109,24 @@ class OrderService:
     def _trading_day(self) -> date:
         return self._clock.now().astimezone(SEOUL).date()
 
+    def trading_day(self) -> date:
+        """Today's trading day by the session clock."""
+        return self._trading_day()
+
     def _search_from(self, order: OrderRow) -> datetime:
-        """Where a by-symbol lookup starts: just before this process wrote the row, or (row
-        from before a restart) the start of its trading day; the broker's clock, not the DB's."""
-        known = self._created_at.get(order.order_id)
-        if known is not None:
-            return known - FIND_MARGIN
-        return datetime.combine(order.trading_day, datetime.min.time(), tzinfo=SEOUL)
+        """Where a by-symbol lookup starts: just before the row was written, by the writer's
+        clock less the margin and the skew seen on acks (a row from before ``written_at``
+        existed: the start of its trading day)."""
+        if order.written_at is None:
+            return datetime.combine(order.trading_day, datetime.min.time(), tzinfo=SEOUL)
+        return order.written_at - FIND_MARGIN - self._ahead
+
+    def _note_broker_time(self, accepted_at: datetime) -> None:
+        """An ack carries the broker's time: a clock of ours ahead of it widens the lookup
+        bound by as much (bounded: a nonsense time in an ack must not open the whole day)."""
+        ahead = self._clock.now() - accepted_at
+        if ahead > self._ahead:
+            self._ahead = min(ahead, MAX_AHEAD)
 
     async def create_order(self, lock: Lock, *, side: Side | str, qty: int,
                            order_type: OrderType | str, limit_price: int | None,
@@ -121,11 +140,10 @@ class OrderService:
         cid = f"tf-{lock.worker_id}-{day:%Y%m%d}-{uuid.uuid4().hex[:12]}"
         row, events = await self._store.create_order(lock, NewOrder(
             cid, day, side, order_type, qty, limit_price, purpose, attempt,
-            None if market is None else str(market)))
+            None if market is None else str(market), self._clock.now()))
         if row is None:
             raise LockLost(f"symbol: lock on {lock.symbol} (token {lock.fencing_token}) "
                            f"no longer held by {lock.worker_id}; order not written")
-        self._created_at[row.order_id] = self._clock.now()
         self._in_flight[row.order_id] = time.monotonic()
         if decision_price is not None:
             self._decision_price[row.order_id] = decision_price
@@ -176,14 +194,16 @@ class OrderService:
                 answered_at=answered)
         else:
             latency = (answered - started) * 1000
+            self._note_broker_time(ack.accepted_at)
             row, events = await self._store.mark_sent(order.order_id, ack.broker_order_id,
                                                       ack.broker_branch, round(latency, 2))
         self._sink.log(events)
         return row
 
     async def lookup(self, order: OrderRow) -> OrderReport | None:
-        """The broker's report for this order: by id, or (id unknown) by symbol/side/qty/time,
-        skipping broker orders already adopted by another of our rows."""
+        """The broker's report for this order: by id, or (id unknown) the order echoing our
+        client order id, else by symbol/side/qty from when the row was written, skipping
+        orders carrying another client id and broker orders adopted by another of our rows."""
         if not order.broker_order_id:     # another follower may have found it meanwhile
             order = await self._store.get_order(order.order_id)
         if order.broker_order_id:
@@ -191,9 +211,14 @@ class OrderService:
             return await self._broker.get_order(order.broker_order_id, order.trading_day)
         found = await self._broker.find_orders(order.trading_day, order.symbol,
                                                Side(order.side), self._search_from(order))
+        for report in found:
+            if report.client_order_id == order.client_order_id:
+                self._misses.pop(order.order_id, None)
+                return report
         taken = await self._store.adopted_broker_ids(order.trading_day, order.symbol)
         for report in sorted(found, key=lambda r: r.ordered_at):
-            if report.qty == order.qty and report.broker_order_id not in taken:
+            if report.qty == order.qty and report.client_order_id is None \
+                    and report.broker_order_id not in taken:
                 self._misses.pop(order.order_id, None)
                 return report
         self._misses[order.order_id] = self._misses.get(order.order_id, 0) + 1
@@ -216,7 +241,6 @@ class OrderService:
         if expired is None:
             return None
         self._misses.pop(order.order_id, None)
-        self._created_at.pop(order.order_id, None)
         await self._sink.publish(OrderExpiredEvent(
             worker_id=order.worker_id, symbol=order.symbol, order_id=order.order_id,
             previous_status=str(order.status), lookups=misses, reason=NEVER_SENT))
@@ -234,7 +258,6 @@ class OrderService:
                         "fencing_token": row.fencing_token}):
                     pass
         if row.status.is_terminal:
-            self._created_at.pop(row.order_id, None)
             await self._note_adverse_fill(row)
         return row
 

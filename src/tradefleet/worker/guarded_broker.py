@@ -1,7 +1,9 @@
 """The broker as the worker's order path sees it: every order POST passes the send guard
 first — the local lease, the database fence (row still NEW, lock still held with its
-token, worker row still this epoch), then the lease once more, immediately before the
-HTTP call. A refusal raises SendRefused before any byte is sent."""
+token, worker row still this epoch), then the lease once more before the adapter's call,
+and again at the end of whatever the adapter waits for before the wire (a token, the shared
+rate budget, an EGW00201 resend: ports/wire_gate.py). A refusal raises SendRefused before
+any byte of the order is sent."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Any
 from tradefleet.domain.errors import SendRefused
 from tradefleet.domain.orders import OrderAck, OrderRequest
 from tradefleet.ports.broker import BrokerPort
+from tradefleet.ports.wire_gate import wire_gate
 from tradefleet.worker.lease import Lease
 
 FenceCheck = Callable[[str, int | None], Awaitable[bool]]   # (client_order_id, epoch) -> ok
@@ -41,10 +44,12 @@ class GuardedBroker:
             raise SendRefused("TF_FENCED", "lock, token or epoch of this order is no longer "
                               "current; not sending")
         self._check_lease()
-        return await self._inner.place_order(request)
+        with wire_gate(self._check_lease):
+            return await self._inner.place_order(request)
 
     async def modify_order(self, broker_order_id: str, broker_branch: str | None, *,
                            price: int, qty: int | None = None) -> OrderAck:
         self._check_lease()
-        return await self._inner.modify_order(broker_order_id, broker_branch, price=price,
-                                              qty=qty)
+        with wire_gate(self._check_lease):
+            return await self._inner.modify_order(broker_order_id, broker_branch, price=price,
+                                                  qty=qty)

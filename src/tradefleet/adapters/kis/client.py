@@ -46,6 +46,7 @@ from tradefleet.domain.errors import (
     BrokerUnavailable,
     RateLimited,
 )
+from tradefleet.ports.wire_gate import check_wire_gate
 
 _tracer = trace.get_tracer("tradefleet.kis")
 
@@ -179,6 +180,8 @@ class KisClient:
             except TimeoutError as exc:
                 raise RateLimited(f"{tr_id}: no request budget granted in time; nothing "
                                   "reached the exchange") from exc
+            if is_order:
+                check_wire_gate()       # the waits above may have outlived the caller's lease
             return await self._send(method, path, self.tr(tr_id), token, params, body,
                                     tr_cont, is_order)
 

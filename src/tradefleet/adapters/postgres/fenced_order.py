@@ -11,14 +11,14 @@ lock it was placed under durable, which is what lets lock traffic use async comm
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import asyncpg
 
 _INSERT = """
 INSERT INTO orders (client_order_id, worker_id, trading_day, symbol, side, order_type, qty,
-                    limit_price, status, fencing_token, purpose, attempt, market)
-SELECT $1, l.worker_id, $3, l.symbol, $5, $6, $7, $8, 'NEW', l.fencing_token, $9, $10, $13
+                    limit_price, status, fencing_token, purpose, attempt, market, written_at)
+SELECT $1, l.worker_id, $3, l.symbol, $5, $6, $7, $8, 'NEW', l.fencing_token, $9, $10, $13, $14
   FROM stock_locks l
  WHERE l.symbol = $4 AND l.worker_id = $2 AND l.fencing_token = $11
    AND EXISTS (SELECT 1 FROM workers w WHERE w.worker_id = $2 AND w.status <> 'EXIT'
@@ -35,14 +35,14 @@ async def insert_order_if_lock_held(
     conn: asyncpg.Connection, *, worker_id: str, fencing_token: int, client_order_id: str,
     trading_day: date, symbol: str, side: str, order_type: str, qty: int,
     limit_price: int | None, purpose: str, attempt: int = 1, epoch: int | None = None,
-    market: str | None = None,
+    market: str | None = None, written_at: datetime | None = None,
 ) -> int | None:
     """The new order's id, or None when the lock is no longer ours (nothing inserted).
     ``epoch`` is the caller's process epoch; the worker always passes it (None is for
     tools and tests that act without a registered process)."""
     return await conn.fetchval(
         _INSERT, client_order_id, worker_id, trading_day, symbol, str(side), str(order_type),
-        qty, limit_price, str(purpose), attempt, fencing_token, epoch, market)
+        qty, limit_price, str(purpose), attempt, fencing_token, epoch, market, written_at)
 
 
 _FENCE_HOLDS = """

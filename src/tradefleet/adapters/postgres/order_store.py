@@ -59,7 +59,8 @@ class PostgresOrderStore:
                 client_order_id=order.client_order_id, trading_day=order.trading_day,
                 symbol=lock.symbol, side=order.side, order_type=order.order_type,
                 qty=order.qty, limit_price=order.limit_price, purpose=order.purpose,
-                attempt=order.attempt, epoch=lock.epoch, market=order.market)
+                attempt=order.attempt, epoch=lock.epoch, market=order.market,
+                written_at=order.written_at)
             if order_id is None:
                 return None, []
             row = _row(await conn.fetchrow("SELECT * FROM orders WHERE order_id = $1", order_id))
@@ -130,9 +131,13 @@ class PostgresOrderStore:
         # as the statement runs: waiting for a connection or a pause must not delay the grace
         async with self._db.money_transaction() as conn:
             ago = 0.0 if answered_at is None else max(0.0, time.monotonic() - answered_at)
+            # an EXPIRED row sent after all (its sender passed the fence before the expiry)
+            # may be at the exchange: UNKNOWN again, followed until the broker answers for it
             rec = await conn.fetchrow(
-                """UPDATE orders SET status = CASE WHEN status = 'NEW' THEN 'UNKNOWN'
-                                                 ELSE status END,
+                """UPDATE orders SET status = CASE WHEN status = 'NEW'
+                                                   OR (status = 'EXPIRED' AND filled_qty = 0
+                                                       AND broker_order_id IS NULL)
+                                              THEN 'UNKNOWN' ELSE status END,
                        sent_at = coalesce(sent_at, now() - make_interval(secs => $2)),
                        updated_at = now()
                    WHERE order_id = $1 RETURNING *""", order_id, ago)
@@ -171,8 +176,10 @@ class PostgresOrderStore:
             elif row.broker_order_id != report.broker_order_id:
                 raise ValueError(f"broker_order_id: report {report.broker_order_id} is not the "
                                  f"order's {row.broker_order_id}")
+            reopened = row.status is OrderStatus.EXPIRED and not report.is_done
             if report.filled_qty < row.filled_qty or (
-                    row.status.is_terminal and report.filled_qty == row.filled_qty):
+                    row.status.is_terminal and report.filled_qty == row.filled_qty
+                    and not reopened):
                 return row, []           # a stale or repeated report: never move backwards
             events: list[Event] = []
             new_qty = report.filled_qty - row.filled_qty
@@ -232,6 +239,19 @@ class PostgresOrderStore:
                   AND (o.worker_id = $1 OR w.status = 'EXIT'
                        OR w.heartbeat_at < now() - make_interval(secs => w.lock_ttl_seconds))
                 ORDER BY o.order_id""", worker_id)
+        return [(_row(r), float(r["age_s"])) for r in recs]
+
+    async def expired_to_recheck(self, worker_id: str, since_day: date
+                                 ) -> list[tuple[OrderRow, float]]:
+        recs = await self._db.pool.fetch(
+            """SELECT o.*, EXTRACT(EPOCH FROM now() - coalesce(o.sent_at, o.created_at))::float8
+                      AS age_s
+                 FROM orders o JOIN workers w ON w.worker_id = o.worker_id
+                WHERE o.status = 'EXPIRED' AND o.broker_order_id IS NULL AND o.filled_qty = 0
+                  AND o.trading_day >= $2
+                  AND (o.worker_id = $1 OR w.status = 'EXIT'
+                       OR w.heartbeat_at < now() - make_interval(secs => w.lock_ttl_seconds))
+                ORDER BY o.order_id""", worker_id, since_day)
         return [(_row(r), float(r["age_s"])) for r in recs]
 
     async def open_positions(self, worker_id: str) -> list[PositionRow]:

@@ -18,6 +18,14 @@ from tradefleet.ports.trade_store import PositionRow
 NOT_LIVE = ("(w.status = 'EXIT' OR "
             "w.heartbeat_at < now() - make_interval(secs => w.lock_ttl_seconds))")
 _OPEN = "('NEW', 'SENT', 'UNKNOWN', 'PARTIALLY_FILLED')"
+# Rows whose final fill is not known may have bought up to their quantity: open ones, and
+# EXPIRED ones a sender attempted (sent_at set: the answer was lost, the list never showed
+# it). Every other row bought exactly its filled_qty: FILLED, REJECTED, CANCELLED (also one
+# partly filled, then cancelled), and a row EXPIRED while NEW (no attempt known: its sender
+# died or was fenced before the send; were it sent after all, its follow-up lookups record
+# the execution). The rest of a quantity is nobody's claim on the account.
+_FILL_UNKNOWN = (f"(o.status IN {_OPEN} "
+                 "OR (o.status = 'EXPIRED' AND o.sent_at IS NOT NULL))")
 
 
 class PostgresOrphanStore:
@@ -59,7 +67,9 @@ class PostgresOrphanStore:
             SELECT s.symbol,
                    coalesce((SELECT sum(qty) FROM positions p WHERE p.symbol = s.symbol
                                AND p.status = 'OPEN'), 0) AS open_qty,
-                   coalesce(sum(o.qty) FILTER (WHERE o.side = 'BUY'), 0) AS bought,
+                   coalesce(sum(CASE WHEN {_FILL_UNKNOWN} THEN o.qty
+                                     ELSE o.filled_qty END)
+                            FILTER (WHERE o.side = 'BUY'), 0) AS bought,
                    coalesce(sum(o.filled_qty) FILTER (WHERE o.side = 'SELL'), 0) AS sold,
                    count(*) FILTER (WHERE o.status IN {_OPEN}) AS open_orders
               FROM (SELECT DISTINCT symbol FROM orders WHERE trading_day = $1) s

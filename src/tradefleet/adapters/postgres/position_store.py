@@ -23,8 +23,9 @@ from tradefleet.ports.trade_store import StrategyTag
 
 _OPEN = """SELECT * FROM positions WHERE worker_id = $1 AND symbol = $2 AND status = 'OPEN'
             FOR UPDATE"""
-_OPEN_ANY = """SELECT * FROM positions WHERE symbol = $1 AND status = 'OPEN'
-                ORDER BY position_id LIMIT 1 FOR UPDATE"""
+# the sender's own position after an adopter took it over (never another worker's own)
+_OPEN_ADOPTED = """SELECT * FROM positions WHERE symbol = $1 AND status = 'OPEN'
+                     AND adopted_from = $2 ORDER BY position_id LIMIT 1 FOR UPDATE"""
 
 
 async def apply_fill(
@@ -38,12 +39,12 @@ async def apply_fill(
     charges that market's taxes, or the highest of any market when it is NULL (unknown).
 
     Never raises for a fill the exchange made: a BUY lands in this worker's own position
-    whatever happened to its lock; a SELL lands in the position it was sold from, or (taken
-    over by an adopter meanwhile) the symbol's oldest open position, and what no position
-    covers is reported, not dropped."""
+    whatever happened to its lock; a SELL lands in the sender's own position, or (taken over
+    by an adopter meanwhile) that same position under its adopter, never in another worker's
+    position of the symbol, and what no position covers is reported, not dropped."""
     pos = await conn.fetchrow(_OPEN, worker_id, symbol)
     if pos is None and side == "SELL":
-        pos = await conn.fetchrow(_OPEN_ANY, symbol)
+        pos = await conn.fetchrow(_OPEN_ADOPTED, symbol, worker_id)
     if side == "BUY":
         if pos is None:
             row = await conn.fetchrow(

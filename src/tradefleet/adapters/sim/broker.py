@@ -6,7 +6,11 @@ test meets the errors production code meets: an order operation that times out, 
 is rate limited or loses its answer is ``AmbiguousOrderOutcome`` (the KIS client cannot tell
 whether it reached the exchange); reads get ``BrokerTimeout`` / ``BrokerUnavailable`` /
 ``RateLimited``; a failed token issue is ``AuthError``. In process a timeout or hang waits
-``delay`` seconds (default none: there is no client timeout to outlast)."""
+``delay`` seconds (default none: there is no client timeout to outlast).
+
+Unlike KIS, its reports echo the client order id an order was placed with (None for one
+placed without, as a person's by hand), so the lookup's preference for our own id is
+exercised in process; over HTTP the simulator answers as KIS does, without it."""
 
 from __future__ import annotations
 
@@ -97,7 +101,7 @@ class SimBroker:
         def action() -> OrderReport | None:
             if trading_day != self.market.day:
                 return None
-            return self.market.report(broker_order_id)
+            return self.market.report(broker_order_id, echo_client_id=True)
         return await self._call("get_order", action)
 
     async def find_orders(self, trading_day: date, symbol: str, side: Side,
@@ -105,7 +109,7 @@ class SimBroker:
         def action() -> list[OrderReport]:
             if trading_day != self.market.day:
                 return []
-            return self.market.find(symbol, side, since)
+            return self.market.find(symbol, side, since, echo_client_id=True)
         return await self._call("find_orders", action)
 
     async def cancel_order(self, broker_order_id: str, broker_branch: str | None) -> None:

@@ -286,16 +286,18 @@ class SimMarket:
                 still.append(order)
         self._resting = still
 
-    def report(self, broker_order_id: str) -> OrderReport | None:
+    def report(self, broker_order_id: str, *, echo_client_id: bool = False
+               ) -> OrderReport | None:
         with self._lock:
             self._advance()
             order = self._orders.get(broker_order_id)
-            return order.to_report() if order else None
+            return order.to_report(echo_client_id=echo_client_id) if order else None
 
-    def find(self, symbol: str, side: Side, since: datetime) -> list[OrderReport]:
+    def find(self, symbol: str, side: Side, since: datetime, *,
+             echo_client_id: bool = False) -> list[OrderReport]:
         with self._lock:
             self._advance()
-            return [o.to_report() for o in self._orders.values()
+            return [o.to_report(echo_client_id=echo_client_id) for o in self._orders.values()
                     if o.symbol == symbol and o.side is side and o.ordered_at >= since]
 
     def cancel(self, broker_order_id: str) -> None:

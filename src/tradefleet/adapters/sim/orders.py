@@ -46,12 +46,15 @@ class SimOrder:
     def remaining(self) -> int:
         return self.qty - self.filled_qty - self.cancelled_qty
 
-    def to_report(self) -> OrderReport:
+    def to_report(self, *, echo_client_id: bool = False) -> OrderReport:
+        """The KIS-shaped report; ``echo_client_id`` adds our client order id, as a broker
+        that keeps it (the in-process broker) answers. KIS has no such field."""
         return OrderReport(
             broker_order_id=self.broker_order_id, symbol=self.symbol, side=self.side,
             qty=self.qty, filled_qty=self.filled_qty, filled_amount=self.filled_amount,
             remaining_qty=self.remaining, cancelled_qty=self.cancelled_qty, rejected_qty=0,
             ordered_at=self.ordered_at,
+            client_order_id=(self.client_order_id or None) if echo_client_id else None,
         )
 
 
