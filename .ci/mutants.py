@@ -42,6 +42,9 @@ MONEY = "tests/test_money_paths.py::"
 FENCE = "tests/test_send_fence.py::"
 GUARDS = "tests/test_money_guards.py::"
 CHAOS = "tests/test_chaos.py::"
+CANCEL_AGE_TEST = "not row.status.is_terminal and age_s >= self._cancel_after"
+CANCEL_PAST_TIME = (f"            if {CANCEL_AGE_TEST}:\n"
+                    '                self._log.warning("order still open past its time')
 MUTANTS = [
     Mutant("entry-stops-at-the-first-refused-lock", "worker/entry.py",
            '''trying next candidate",
@@ -195,8 +198,10 @@ MUTANTS = [
            "the fence query lets an older epoch send once the worker row has a newer one"),
     Mutant("no-lease-check-after-the-fence", "worker/guarded_broker.py",
            """        self._check_lease()
-        return await self._inner.place_order(request)""",
-           "        return await self._inner.place_order(request)",
+        with wire_gate(self._check_lease):
+            return await self._inner.place_order(request)""",
+           """        with wire_gate(self._check_lease):
+            return await self._inner.place_order(request)""",
            (FENCE + "test_a_lease_that_lapses_during_the_fence_check_sends_nothing",),
            "a lease that lapsed while the fence query ran still sends"),
     Mutant("lease-counted-from-the-heartbeat-answer", "worker/timers.py",
@@ -205,13 +210,13 @@ MUTANTS = [
            (FENCE + "test_the_lease_counts_from_when_the_heartbeat_was_sent_not_answered",),
            "a slow heartbeat round trip extends the lease past what the database stamped"),
     Mutant("follower-never-cancels-a-resting-remainder", "services/order_follower.py",
-           "            if not row.status.is_terminal and age_s >= self._cancel_after:",
-           "            if False:",
+           CANCEL_PAST_TIME,
+           CANCEL_PAST_TIME.replace(CANCEL_AGE_TEST, "False"),
            (GUARDS + "test_the_follower_cancels_a_remainder_left_resting",),
            "a limit remainder left resting by its sender stays at the exchange all day"),
     Mutant("follower-cancels-a-young-order", "services/order_follower.py",
-           "            if not row.status.is_terminal and age_s >= self._cancel_after:",
-           "            if not row.status.is_terminal:",
+           CANCEL_PAST_TIME,
+           CANCEL_PAST_TIME.replace(" and age_s >= self._cancel_after", ""),
            (GUARDS + "test_the_follower_cancels_a_remainder_left_resting",),
            "the follower cancels an order its sender is still tracking"),
     Mutant("partial-fill-counted-cumulatively", "adapters/postgres/order_store.py",
@@ -231,8 +236,8 @@ MUTANTS = [
            (GUARDS + "test_a_refused_liquidation_sell_is_retried_in_the_same_pass",),
            "a refused liquidation sell is not retried in the pass: a false shortfall"),
     Mutant("lookup-takes-a-twin-rows-broker-order", "services/order_service.py",
-           "            if report.qty == order.qty and report.broker_order_id not in taken:",
-           "            if report.qty == order.qty:",
+           " \\\n                    and report.broker_order_id not in taken:",
+           ":",
            (GUARDS + "test_twin_rows_only_one_sent_never_share_its_execution",),
            "an unsent row adopts the broker order of its sent twin: its fills count twice"),
     Mutant("orphan-adopted-while-its-order-is-open", "adapters/postgres/orphan_store.py",

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from tests.books import read_books
 from tests.scenarios.harness import (
     LIQUIDATION_AT,
@@ -103,8 +102,11 @@ async def test_a_refused_liquidation_sell_is_retried_in_the_same_pass(db):
 async def test_twin_rows_only_one_sent_never_share_its_execution(db):
     """Two rows of ours, same symbol, side and quantity: one written by a process that died
     before sending it, then one sent and filled. Following the unsent one finds the sent
-    one's order at the broker; it must not take it (its fills would be counted twice)."""
+    one's order at the broker; it must not take it (its fills would be counted twice). The
+    broker echoes no client ids here, as KIS does not: only the taken-ids rule tells them
+    apart."""
     rig = await build(db)
+    rig.broker.echo_client_ids = False
     symbol = liquid_symbol(rig.market)
     lock = await LockService(PostgresLockStore(db), rig.sink, ttl_seconds=300).acquire_lock(
         symbol, rig.worker_id, epoch=rig.cycle.epoch)
@@ -175,8 +177,6 @@ async def test_a_persons_shares_of_a_symbol_we_bought_and_sold_today_stay(db):
     assert await _count(db, "SELECT count(*) FROM positions WHERE adopted_from IS NOT NULL") == 0
 
 
-@pytest.mark.xfail(strict=True, reason="needs branch money: a REJECTED buy is counted as "
-                   "shares our orders could have bought (issue 16, defect 1)")
 async def test_a_persons_shares_stay_when_our_buy_of_the_symbol_was_rejected(db):
     rig = await build(db)
     symbol = liquid_symbol(rig.market)

@@ -47,6 +47,7 @@ class SimBroker:
         self.market = market
         self.appkey = appkey
         self.worker = worker
+        self.echo_client_ids = True       # False: reports carry no client id, as KIS's do
 
     async def _call(self, operation: str, action: Callable[[], T]) -> T:
         fault = self._take(operation)
@@ -101,7 +102,7 @@ class SimBroker:
         def action() -> OrderReport | None:
             if trading_day != self.market.day:
                 return None
-            return self.market.report(broker_order_id, echo_client_id=True)
+            return self.market.report(broker_order_id, echo_client_id=self.echo_client_ids)
         return await self._call("get_order", action)
 
     async def find_orders(self, trading_day: date, symbol: str, side: Side,
@@ -109,7 +110,8 @@ class SimBroker:
         def action() -> list[OrderReport]:
             if trading_day != self.market.day:
                 return []
-            return self.market.find(symbol, side, since, echo_client_id=True)
+            return self.market.find(symbol, side, since,
+                                    echo_client_id=self.echo_client_ids)
         return await self._call("find_orders", action)
 
     async def cancel_order(self, broker_order_id: str, broker_branch: str | None) -> None:
