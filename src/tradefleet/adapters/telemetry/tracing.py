@@ -94,7 +94,7 @@ def configure_tracing(service_name: str, *, exporter: SpanExporter | None = None
     provider = TracerProvider(resource=Resource.create(attributes))
     if exporter is not None:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
-    else:
+    elif chosen is not None:
         provider.add_span_processor(BatchSpanProcessor(chosen))
     trace.set_tracer_provider(provider)
     _configured = True
