@@ -19,7 +19,7 @@ import sys
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING
 
-from opentelemetry import propagate, trace
+from opentelemetry import trace
 
 from tradefleet.domain.errors import ConfigError
 
@@ -110,11 +110,19 @@ def flush_tracing(timeout_millis: int = FLUSH_TIMEOUT_MS) -> bool:
     return provider.force_flush(timeout_millis)
 
 
+def tracing_on() -> bool:
+    """True once a tracer provider is installed. Before that every span is OpenTelemetry's
+    no-op one, and a hot path (an order POST) may skip making it."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
 def tracer() -> trace.Tracer:
     return trace.get_tracer(TRACER_NAME)
 
 
 def inject_trace_headers(headers: MutableMapping[str, str]) -> MutableMapping[str, str]:
     """Add ``traceparent`` (and baggage) of the current span to outgoing HTTP headers."""
+    from opentelemetry import propagate  # loads the propagators: only when tracing
+
     propagate.inject(headers)
     return headers
