@@ -356,6 +356,23 @@ MUTANTS += [
            ("tests/test_wire_gate.py",),
            "issue 16: a lease that lapses while a KIS order waits (token, rate budget, "
            "EGW00201 resend) no longer stops the send"),
+
+    # ---- issue 17: start-up imports ----
+    Mutant("worker-command-imports-every-command", "cli.py",
+           "    chosen = argv[0] if argv and argv[0] in COMMANDS else None",
+           "    chosen = None",
+           ("tests/test_worker_startup_imports.py",),
+           "issue 17: `tradefleet worker` imports the operator, demo and report at start-up"),
+    Mutant("tracing-off-still-imports-the-sdk", "adapters/telemetry/tracing.py",
+           "    if exporter is None and chosen is None:\n        return None\n",
+           "",
+           ("tests/test_worker_startup_imports.py",),
+           "issue 17: a worker with tracing off imports the OpenTelemetry SDK at start-up"),
+    Mutant("structlog-imports-rich", "adapters/telemetry/lean_structlog.py",
+           "    hidden = [name for name in OPTIONAL_EXTRAS if name not in sys.modules]",
+           "    hidden = []",
+           ("tests/test_worker_startup_imports.py",),
+           "issue 17: structlog pulls rich and pygments into every worker's start-up"),
 ]
 
 

@@ -11,11 +11,15 @@ import sys
 COMMANDS = ("demo", "worker", "exchange", "report", "db", "secrets", "chaos", "operator")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """Every subcommand; or, when ``argv`` starts with a subcommand's name, only that one: a
+    worker pod starts without importing the operator, the demo or the report (start-up is
+    recovery). Help and a mistyped command still see them all."""
     parser = argparse.ArgumentParser(
         prog="tradefleet", description="Fleet of intraday KRX auto-trading workers")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    chosen = argv[0] if argv and argv[0] in COMMANDS else None
+    for name in (chosen,) if chosen else COMMANDS:
         try:
             module = importlib.import_module(f"tradefleet.commands.{name}")
         except ModuleNotFoundError as exc:
@@ -27,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()

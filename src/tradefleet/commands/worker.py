@@ -13,12 +13,12 @@ import asyncio
 import os
 from datetime import date, datetime, timedelta
 from pathlib import Path
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from tradefleet.commands.arguments import float_in, positive_int
-from tradefleet.commands.console import command_console
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 SIM_DEFAULTS = {"TRADEFLEET_WORKER_ID": "sim-worker", "TRADEFLEET_MODE": "sim",
                 "TRADEFLEET_RISK__CAPITAL_LIMIT": "5000000",
@@ -52,13 +52,23 @@ def _session_day() -> date:
     return datetime.now(SEOUL).date()
 
 
+def _config_error(exc: Exception) -> int:
+    """Exit 2 with the error in red. rich is imported only here (and for ``--sim``'s
+    summary): a worker pod prints nothing else, and its start-up skips rich."""
+    from tradefleet.commands.console import command_console
+
+    command_console().print(f"[red]configuration error:[/red] {exc}")
+    return 2
+
+
 def _run(args: argparse.Namespace) -> int:
+    # a worker does no linear algebra: one OpenBLAS thread, not one per core per process
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from tradefleet.adapters.telemetry.logging import configure_logging
     from tradefleet.adapters.telemetry.tracing import configure_tracing, flush_tracing
     from tradefleet.domain.errors import ConfigError
     from tradefleet.settings import load_settings
 
-    console = command_console()
     environ = {**SIM_DEFAULTS, **os.environ} if args.sim else dict(os.environ)
     try:
         settings = load_settings(args.config, environ)
@@ -68,25 +78,22 @@ def _run(args: argparse.Namespace) -> int:
             raise ConfigError("mode: sim needs --sim (in-process market) or broker.base_url "
                               "(a `tradefleet exchange` simulator)")
     except ConfigError as exc:
-        console.print(f"[red]configuration error:[/red] {exc}")
-        return 2
+        return _config_error(exc)
     configure_logging(level=settings.log_level)
     try:
         configure_tracing("tradefleet-worker", worker_id=settings.worker_id)
     except ConfigError as exc:
-        console.print(f"[red]configuration error:[/red] {exc}")
-        return 2
-    runner = _run_sim(settings, args, console) if args.sim else _run_kis(settings, console)
+        return _config_error(exc)
+    runner = _run_sim(settings, args) if args.sim else _run_kis(settings)
     try:
         return asyncio.run(runner)
     except ConfigError as exc:
-        console.print(f"[red]configuration error:[/red] {exc}")
-        return 2
+        return _config_error(exc)
     finally:            # every exit (a SIGTERM ends the run too): the last spans go out
         flush_tracing()
 
 
-async def _run_sim(settings, args: argparse.Namespace, console: Console) -> int:  # noqa: ANN001
+async def _run_sim(settings, args: argparse.Namespace) -> int:  # noqa: ANN001
     from tradefleet.adapters.calendar_cache import krx_calendar
     from tradefleet.adapters.clock import SimClock
     from tradefleet.adapters.postgres.connect import connect_database, migrate_database
@@ -110,17 +117,21 @@ async def _run_sim(settings, args: argparse.Namespace, console: Console) -> int:
         code = await launch(settings, broker=SimBroker(market), clock=clock,
                             universe=universe, db=db, markets=_universe_markets(
                                 [(s.symbol, s.market) for s in market.symbol_infos()]))
-        await _print_summary(db, settings.worker_id, clock.now().date(), console)
+        from tradefleet.commands.console import command_console
+
+        await _print_summary(db, settings.worker_id, clock.now().date(), command_console())
         return code
     finally:
         await db.close()
 
 
-async def _run_kis(settings, console: Console, *, clock=None) -> int:  # noqa: ANN001
+async def _run_kis(settings, console: Console | None = None, *,  # noqa: ANN001
+                   clock=None) -> int:
     """Paper/real KIS, or ``mode: sim`` against a ``tradefleet exchange`` simulator: either
     way the KIS REST adapter, with one token and one rate budget per appkey for the fleet.
     ``clock``: the command leaves it None (wall clock, or the shared simulated clock of a
-    local fleet); acceptance tests pass the exchange simulator's clock."""
+    local fleet); acceptance tests pass the exchange simulator's clock. ``console``: not
+    printed to (a worker logs), kept for callers that pass one."""
     import aiohttp
 
     from tradefleet.adapters.clock import SimClock, WallClock
@@ -187,6 +198,8 @@ def _universe_markets(pairs: list[tuple[str, str]]):  # noqa: ANN202 - a MarketO
 
 
 async def _print_summary(db, worker_id: str, day: date, console: Console) -> None:  # noqa: ANN001
+    from rich.table import Table
+
     rows = await db.pool.fetch(
         """SELECT symbol, qty, bought_qty, entry_price, exit_price, exit_reason, realized_pnl
            FROM positions WHERE worker_id = $1 AND trading_day = $2 ORDER BY position_id""",

@@ -231,7 +231,10 @@ def _shipped_overrides() -> CalendarOverrides:
         .joinpath("krx_calendar_overrides.yaml")
         .read_text(encoding="utf-8")
     )
-    return parse_overrides(yaml.safe_load(text), "krx_calendar_overrides.yaml")
+    # libyaml's safe loader when built in: our own file, read at every worker start
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return parse_overrides(yaml.load(text, Loader=loader),  # noqa: S506 - a safe loader
+                           "krx_calendar_overrides.yaml")
 
 
 def load_krx_calendar(extra_overrides: Path | None = None, *,

@@ -15,7 +15,9 @@ LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 
 
 class Event(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: an event's validator is built when the event is first made, not at import
+    # (a worker publishes a handful of the ~30 kinds; start-up does not build them all)
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     level: ClassVar[LogLevel] = "info"
     message: ClassVar[str] = ""

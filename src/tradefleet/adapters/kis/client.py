@@ -39,6 +39,7 @@ from tradefleet.adapters.kis.envelope import (
 )
 from tradefleet.adapters.kis.rate_window import AnsweredSlots
 from tradefleet.adapters.telemetry.redaction import register_secret
+from tradefleet.adapters.telemetry.tracing import tracing_on
 from tradefleet.domain.errors import (
     AmbiguousOrderOutcome,
     AuthError,
@@ -200,6 +201,8 @@ class KisClient:
         if self.config.simulator_worker_tag:
             headers["X-Tradefleet-Worker"] = self.config.simulator_worker_tag
         url = self.config.base_url.rstrip("/") + tr_ids.PREFIX + path
+        if not tracing_on():        # the span would be a no-op and inject would add nothing
+            return await self._request(method, url, tr_id, params, body, headers, is_order)
         with _tracer.start_as_current_span(f"KIS {method} {path}", kind=SpanKind.CLIENT,
                                            attributes={"kis.tr_id": tr_id,
                                                        "http.request.method": method,

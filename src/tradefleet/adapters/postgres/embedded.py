@@ -12,8 +12,6 @@ import os
 import tempfile
 from pathlib import Path
 
-import platformdirs
-
 from tradefleet.domain.errors import ConfigError
 
 MISSING = ("db.dsn: not set, and the embedded PostgreSQL (pgserver) is not installed: set "
@@ -22,8 +20,11 @@ MISSING = ("db.dsn: not set, and the embedded PostgreSQL (pgserver) is not insta
 
 def default_data_dir() -> Path:
     override = os.environ.get("TRADEFLEET_STATE_DIR")
-    base = Path(override) if override else Path(platformdirs.user_state_dir("tradefleet"))
-    return base / "pgdata"
+    if override:
+        return Path(override) / "pgdata"
+    import platformdirs  # only without TRADEFLEET_STATE_DIR (a pod sets it)
+
+    return Path(platformdirs.user_state_dir("tradefleet")) / "pgdata"
 
 
 def start_embedded(data_dir: Path | None = None, *, database: str = "tradefleet") -> str:

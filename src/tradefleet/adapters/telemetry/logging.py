@@ -14,8 +14,7 @@ import sys
 import traceback
 from typing import Any
 
-import structlog
-
+from tradefleet.adapters.telemetry.lean_structlog import structlog
 from tradefleet.adapters.telemetry.redaction import redaction_processor, register_secret
 from tradefleet.domain.events import Event
 

@@ -2,8 +2,10 @@
 
 The exporter is chosen by the standard ``OTEL_*`` variables and is off by default:
 ``OTEL_TRACES_EXPORTER=otlp`` (with ``OTEL_EXPORTER_OTLP_ENDPOINT``, e.g. a collector or
-Jaeger's OTLP port) or ``console``. With neither set, spans are created by a provider with no
-exporter, which costs almost nothing. Trace context crosses HTTP in W3C ``traceparent``.
+Jaeger's OTLP port) or ``console``. With neither set (and no exporter passed) tracing is off:
+no SDK provider is installed, so spans are OpenTelemetry's no-op ones, and the SDK is never
+imported (a worker's start-up does not pay for it). Trace context crosses HTTP in W3C
+``traceparent``.
 
 Each process names itself (``tradefleet-worker``, ``tradefleet-exchange``,
 ``tradefleet-operator``; ``OTEL_SERVICE_NAME`` wins) and flushes its batch of spans when it
@@ -13,19 +15,17 @@ stops (``flush_tracing``), so a pod that is terminated does not take its last sp
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import MutableMapping
+from typing import TYPE_CHECKING
 
-from opentelemetry import propagate, trace
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import (
-    BatchSpanProcessor,
-    ConsoleSpanExporter,
-    SimpleSpanProcessor,
-    SpanExporter,
-)
+from opentelemetry import trace
 
 from tradefleet.domain.errors import ConfigError
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 TRACER_NAME = "tradefleet"
 FLUSH_TIMEOUT_MS = 5_000       # at exit: well inside a pod's termination grace period
@@ -40,6 +40,8 @@ def _exporter_from_env() -> SpanExporter | None:
     if choice in ("", "none"):
         return None
     if choice == "console":
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
         return ConsoleSpanExporter()
     if choice == "otlp":
         for name in ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):
@@ -54,28 +56,46 @@ def _exporter_from_env() -> SpanExporter | None:
                       "none")
 
 
-def configure_tracing(service_name: str, *, exporter: SpanExporter | None = None,
-                      worker_id: str | None = None) -> TracerProvider:
-    """Install the process's tracer provider once. ``exporter`` (tests: in-memory) wins over
-    the environment."""
-    global _configured
+def _sdk_provider() -> TracerProvider | None:
+    """The SDK provider installed in this process (by us or by an embedding program), if any;
+    never imports the SDK to find out (nothing can have installed one without importing it)."""
+    if "opentelemetry.sdk.trace" not in sys.modules:
+        return None
+    from opentelemetry.sdk.trace import TracerProvider
+
     current = trace.get_tracer_provider()
+    return current if isinstance(current, TracerProvider) else None
+
+
+def configure_tracing(service_name: str, *, exporter: SpanExporter | None = None,
+                      worker_id: str | None = None) -> TracerProvider | None:
+    """Install the process's tracer provider once. ``exporter`` (tests: in-memory) wins over
+    the environment. None: tracing is off (no exporter passed or configured)."""
+    global _configured
     # OpenTelemetry allows one global provider per process: reuse an SDK provider already
     # installed (by us or by an embedding program) rather than silently failing to replace it.
-    if isinstance(current, TracerProvider):
+    current = _sdk_provider()
+    if current is not None:
         if exporter is not None:
+            from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
             current.add_span_processor(SimpleSpanProcessor(exporter))
         return current
+    chosen = _exporter_from_env() if exporter is None else None
+    if exporter is None and chosen is None:
+        return None
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+
     attributes = {"service.name": os.environ.get("OTEL_SERVICE_NAME") or service_name}
     if worker_id:
         attributes["tradefleet.worker_id"] = worker_id
     provider = TracerProvider(resource=Resource.create(attributes))
     if exporter is not None:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
-    else:
-        chosen = _exporter_from_env()
-        if chosen is not None:
-            provider.add_span_processor(BatchSpanProcessor(chosen))
+    elif chosen is not None:
+        provider.add_span_processor(BatchSpanProcessor(chosen))
     trace.set_tracer_provider(provider)
     _configured = True
     return provider
@@ -83,11 +103,17 @@ def configure_tracing(service_name: str, *, exporter: SpanExporter | None = None
 
 def flush_tracing(timeout_millis: int = FLUSH_TIMEOUT_MS) -> bool:
     """Export every span still queued in the batch processor (a stopping process); False if
-    the exporter did not finish in time. A no-op when tracing was never configured."""
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
+    the exporter did not finish in time. A no-op when tracing is off."""
+    provider = _sdk_provider()
+    if provider is None:
         return True
     return provider.force_flush(timeout_millis)
+
+
+def tracing_on() -> bool:
+    """True once a tracer provider is installed. Before that every span is OpenTelemetry's
+    no-op one, and a hot path (an order POST) may skip making it."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
 
 def tracer() -> trace.Tracer:
@@ -96,5 +122,7 @@ def tracer() -> trace.Tracer:
 
 def inject_trace_headers(headers: MutableMapping[str, str]) -> MutableMapping[str, str]:
     """Add ``traceparent`` (and baggage) of the current span to outgoing HTTP headers."""
+    from opentelemetry import propagate  # loads the propagators: only when tracing
+
     propagate.inject(headers)
     return headers
