@@ -77,7 +77,7 @@ MUTANTS = [
            (SC + "test_ec004_risk.py",),
            "EC-004: a risk refusal blocks one order but buying goes on"),
     Mutant("buys-while-an-order-is-open", "worker/cycle.py",
-           '''        if await self._orders_open():
+           '''        if await self.paths.open_orders():
             return              # an order of ours is not final yet: buy nothing else''',
            '''        if False:
             return              # an order of ours is not final yet: buy nothing else''',
