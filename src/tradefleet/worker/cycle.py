@@ -6,6 +6,7 @@ against the simulated market with a frozen clock. The cycle is handed a few comp
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -95,7 +96,8 @@ class TradingCycle:
         return self.day.liquidation_at
 
     @property
-    def reconcile(self):  # noqa: ANN201 - the follower's pass, or None
+    def reconcile(self) -> Callable[[], Awaitable[Any]] | None:
+        """One pass of the order follower (start-up recovery and the follow timer)."""
         return self.hooks.reconcile
 
     async def on(self, why: Why, *, symbol: str | None) -> None:
