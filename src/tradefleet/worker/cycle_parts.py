@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -30,7 +30,7 @@ from tradefleet.worker.entry import EntryStep
 RowsReader = Callable[[], Awaitable[list[Any]]]
 ControlsReader = Callable[[], Awaitable[WorkerControls]]
 # one scan of the worker's universe for a trading day (the scan service behind one call)
-Scan = Callable[[Any], Awaitable[ScanResult]]
+Scan = Callable[[date], Awaitable[ScanResult]]
 
 
 @dataclass(slots=True)
