@@ -83,7 +83,7 @@ MUTANTS = [
            (SC + "test_ec004_risk.py",),
            "EC-004: a risk refusal blocks one order but buying goes on"),
     Mutant("buys-while-an-order-is-open", "worker/cycle.py",
-           '''        if await self._orders_open():
+           '''        if await self.paths.open_orders():
             return              # an order of ours is not final yet: buy nothing else''',
            '''        if False:
             return              # an order of ours is not final yet: buy nothing else''',
@@ -373,6 +373,36 @@ MUTANTS += [
            "    hidden = []",
            ("tests/test_worker_startup_imports.py",),
            "issue 17: structlog pulls rich and pygments into every worker's start-up"),
+]
+
+# --- issue 17 item 1: the entry cutoff and the scan's freshness (branch cutoff) ------------
+CUTOFF = SC + "test_entry_cutoff.py"
+MUTANTS += [
+    Mutant("entry-ignores-the-cutoff", "worker/entry_gate.py",
+           "        if now >= day.entry_closes_at:", "        if False:",
+           (CUTOFF,),
+           "a poll that began before the entry cutoff buys after it (slow scan or entry)"),
+    Mutant("entry-trades-on-a-stale-scan", "worker/entry_gate.py",
+           "        if age > day.scan_max_age:", "        if False:",
+           (CUTOFF,),
+           "an entry is written on quotes older than risk.scan_max_age_seconds"),
+    Mutant("cutoff-is-the-liquidation-time", "worker/trading_day.py",
+           "        return self.liquidation_at - self.entry_cutoff",
+           "        return self.liquidation_at",
+           (CUTOFF,),
+           "entries go on until the liquidation itself (the issue-17 demo's 15:14 buy)"),
+    Mutant("refused-entry-keeps-its-lock", "worker/entry.py",
+           "                await self._locks.release_lock(lock, refused)\n", "",
+           (CUTOFF,),
+           "a buy refused by the entry gate leaves its lock held"),
+    Mutant("scan-poll-ignores-the-cutoff", "worker/cycle.py",
+           "        if self.day.entry_closed():", "        if False:",
+           (CUTOFF,),
+           "past the entry cutoff the worker still scans (and asks the gate every poll)"),
+    Mutant("cutoff-shorter-than-a-liquidation-accepted", "settings/model.py",
+           "        if value < LIQUIDATION_NEEDS_MINUTES:", "        if False:",
+           ("tests/test_settings.py",),
+           "an entry cutoff shorter than the time a liquidation needs is accepted"),
 ]
 
 

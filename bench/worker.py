@@ -105,7 +105,7 @@ async def db_figures(dsn: str) -> tuple[float, float]:
         for symbol in liquid[:8]:
             quote = market.quote(symbol)
             t0 = time.perf_counter()
-            outcome = await cycle._entry.try_enter([RankedCandidate(symbol, quote.price, 1.0,
+            outcome = await cycle.paths.entry.try_enter([RankedCandidate(symbol, quote.price, 1.0,
                                                                     quote)])
             order_path.append(time.perf_counter() - t0)
             assert outcome is not None and outcome.lock is not None

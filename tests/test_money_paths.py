@@ -43,7 +43,7 @@ async def _count(db, sql: str, *args) -> int:  # noqa: ANN001
 async def _hold_pending_entry(rig, symbol: str) -> None:  # noqa: ANN001
     """The worker's entry step for ``symbol`` whose outcome is not known yet, then HOLD on
     it with no position, as a scan poll does."""
-    outcome = await rig.cycle._entry.try_enter([candidate(rig.market, symbol)],
+    outcome = await rig.cycle.paths.entry.try_enter([candidate(rig.market, symbol)],
                                                epoch=rig.cycle.epoch)
     assert outcome is not None and outcome.pending        # not abandoned, not forgotten
     rig.cycle.holding = Holding(outcome.lock, 0, 0, Decimal(0))
@@ -198,14 +198,14 @@ async def test_7_guarded_insert_and_send_fence_refuse_an_older_epoch(db, sink):
     old_epoch = rig.cycle.epoch
     lock = await LockService(PostgresLockStore(db), sink, ttl_seconds=30).acquire_lock(
         symbol, "w-1", epoch=old_epoch)
-    written = await rig.cycle._orders.create_order(
+    written = await rig.cycle.paths.orders.create_order(
         lock, side="BUY", qty=1, order_type="MARKET", limit_price=None, purpose="ENTRY")
     assert await fence_holds(db.pool, written.client_order_id, old_epoch)
     # a newer process of the same worker registers: the old epoch may neither write nor send
     await db.pool.execute("UPDATE workers SET epoch = epoch + 1 WHERE worker_id = 'w-1'")
     assert not await fence_holds(db.pool, written.client_order_id, old_epoch)
     try:
-        await rig.cycle._orders.create_order(
+        await rig.cycle.paths.orders.create_order(
             lock, side="BUY", qty=1, order_type="MARKET", limit_price=None, purpose="ENTRY")
     except LockLost:
         pass
@@ -221,7 +221,7 @@ async def test_11_refused_guarded_insert_releases_the_lock_and_tries_the_next(db
     await enter(other, blocked)
     # the other worker's lock lapsed while its position is still open (about to be adopted)
     await db.pool.execute("DELETE FROM stock_locks WHERE symbol = $1", blocked)
-    outcome = await rig.cycle._entry.try_enter(
+    outcome = await rig.cycle.paths.entry.try_enter(
         [candidate(rig.market, blocked), candidate(rig.market, free)], epoch=rig.cycle.epoch)
     assert outcome is not None and outcome.lock.symbol == free
     assert await db.pool.fetchval("SELECT worker_id FROM stock_locks WHERE symbol = $1",
@@ -331,7 +331,7 @@ async def test_restart_with_an_unsettled_entry_keeps_its_lock_and_buys_nothing(d
     symbol = liquid_symbol(first.market)
     first.market.faults.set("place_order", "drop_after_accept", count=1)
     first.market.faults.set("find_orders", "timeout", count=10_000)
-    outcome = await first.cycle._entry.try_enter([candidate(first.market, symbol)],
+    outcome = await first.cycle.paths.entry.try_enter([candidate(first.market, symbol)],
                                                  epoch=first.cycle.epoch)
     assert outcome is not None and outcome.pending
     token = outcome.lock.fencing_token

@@ -81,7 +81,9 @@ def _paper_settings(tmp_path, plain: dict[str, str], *, base_url: str, dsn: str,
         TRADEFLEET_UNIVERSE=",".join(universe), TRADEFLEET_POLL_INTERVAL_SECONDS="30",
         TRADEFLEET_DB__DSN=dsn, TRADEFLEET_DB__SSLMODE="verify-full",
         TRADEFLEET_DB__SSLROOTCERT=ca, TRADEFLEET_LOG_LEVEL="DEBUG",
-        TRADEFLEET_EXITS__STOP_LOSS_PCT="0.2", TRADEFLEET_EXITS__TAKE_PROFIT_PCT="0.2")
+        TRADEFLEET_EXITS__STOP_LOSS_PCT="0.2", TRADEFLEET_EXITS__TAKE_PROFIT_PCT="0.2",
+        # the day starts at 15:05:10: entries until 15:10 (the shortest entry cutoff)
+        TRADEFLEET_RISK__ENTRY_CUTOFF_MINUTES="5")
     return load_settings(None, env), fernet
 
 

@@ -7,6 +7,11 @@ import os
 import pytest
 
 from tradefleet.domain.errors import ConfigError
+from tradefleet.domain.liquidation import (
+    DEFAULT_ENTRY_CUTOFF_MINUTES,
+    DEFAULT_SCAN_MAX_AGE_SECONDS,
+    LIQUIDATION_NEEDS_MINUTES,
+)
 from tradefleet.settings import load_database_settings, load_settings
 
 BASE = {"TRADEFLEET_WORKER_ID": "w1", "TRADEFLEET_RISK__CAPITAL_LIMIT": "1000000",
@@ -52,12 +57,33 @@ def test_valid_minimal_settings_load_with_risk_defaults(env):
     ("TRADEFLEET_DB__SSLMODE", "verify-full", "db"),
     ("TRADEFLEET_DB__SSLMODE", "maybe", "db.sslmode"),
     ("TRADEFLEET_BROKER__BASE_URL", "ftp://x", "broker.base_url"),
+    ("TRADEFLEET_RISK__ENTRY_CUTOFF_MINUTES", "soon", "risk.entry_cutoff_minutes"),
+    ("TRADEFLEET_RISK__SCAN_MAX_AGE_SECONDS", "0", "risk.scan_max_age_seconds"),
 ])
 def test_each_invalid_field_is_named(env, key, value, field):
     env(**{key: value})
     with pytest.raises(ConfigError) as info:
         load_settings()
     assert field in str(info.value)
+
+
+def test_entry_cutoff_and_scan_freshness_defaults(env):
+    env()
+    risk = load_settings().risk
+    assert (risk.entry_cutoff_minutes, risk.scan_max_age_seconds) == \
+        (DEFAULT_ENTRY_CUTOFF_MINUTES, DEFAULT_SCAN_MAX_AGE_SECONDS) == (10, 180)
+    env(TRADEFLEET_RISK__ENTRY_CUTOFF_MINUTES=str(LIQUIDATION_NEEDS_MINUTES))
+    assert load_settings().risk.entry_cutoff_minutes == LIQUIDATION_NEEDS_MINUTES
+
+
+def test_an_entry_cutoff_shorter_than_a_liquidation_is_refused_naming_both(env):
+    env(TRADEFLEET_RISK__ENTRY_CUTOFF_MINUTES=str(LIQUIDATION_NEEDS_MINUTES - 1))
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    text = str(info.value)
+    assert "risk.entry_cutoff_minutes (TRADEFLEET_RISK__ENTRY_CUTOFF_MINUTES)" in text
+    assert f"at least {LIQUIDATION_NEEDS_MINUTES} minutes" in text
+    assert "the time a forced liquidation needs" in text
 
 
 def test_all_errors_are_reported_together(env):

@@ -109,6 +109,7 @@ def test_a_defaulted_sim_worker_has_every_field_the_operator_reads() -> None:
     doc = _examples("tradingworkers", "good")[0]
     spec = apply_defaults(schema_of(load_crd("tradingworkers")), doc)["spec"]
     assert spec["liquidationOffsetMinutes"] == 15
+    assert spec["entryCutoffMinutes"] == 10
     assert spec["strategy"] == {"name": "ma_breakout"}
     assert spec["locks"] == {"ttlSeconds": 30, "heartbeatIntervalSeconds": 5}
     assert spec["pod"] == {"terminationGracePeriodSeconds": 90}

@@ -38,7 +38,7 @@ def _condition(cluster, kind, name="w-1"):  # noqa: ANN001, ANN202
 async def test_create_gives_one_owned_probed_pod_and_a_status_from_postgres(loop_db):
     async with running_cluster() as cluster, \
             running_operator(cluster, loop_db, LoopClock(TEN)):
-        created = await cluster.apply(worker_body("w-1"))
+        created = await cluster.apply(worker_body("w-1", entryCutoffMinutes=7))
         (pod,) = await eventually(lambda: cluster.pods(NS), what="a pod")
         meta = pod["metadata"]
         assert meta["ownerReferences"][0]["uid"] == created["metadata"]["uid"]
@@ -46,6 +46,8 @@ async def test_create_gives_one_owned_probed_pod_and_a_status_from_postgres(loop
         (container,) = pod["spec"]["containers"]
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["TRADEFLEET_RISK__ENTRY_CUTOFF_MINUTES"] == "7"       # from the CR's spec
         assert _status(cluster).get("phase") in (None, "Starting")
 
         worker = WorkerProcess(loop_db, "w-1")

@@ -13,14 +13,14 @@ from tests.operator.factories import CONFIG, SPEC
 from tradefleet.domain.errors import ConfigError
 from tradefleet.operator.config import OperatorConfig, SecretKeyRef, load_operator_config
 from tradefleet.operator.pods import EPOCH_BEFORE, SPEC_HASH, build_pod, labels_for
-from tradefleet.operator.resources import parse_worker_spec
+from tradefleet.operator.resources import SpecError, parse_worker_spec
 from tradefleet.settings import load_settings
 from tradefleet.settings.secrets import encrypt
 
 PAPER = {**SPEC, "mode": "paper", "broker": {"baseUrl": "https://paper.example:29443",
                                             "rateLimitPerSecond": 2},
          "credentials": {"secretName": "kis-paper", "keySecretName": "fleet-key"},
-         "liquidationOffsetMinutes": 12, "pollIntervalSeconds": 2.5,
+         "liquidationOffsetMinutes": 12, "entryCutoffMinutes": 7, "pollIntervalSeconds": 2.5,
          "strategy": {"name": "ma_breakout", "params": {"short": 3, "long": 15,
                                                         "min_score": 0.01}},
          "locks": {"ttlSeconds": 15, "heartbeatIntervalSeconds": 5},
@@ -122,6 +122,7 @@ def test_the_worker_settings_loader_reads_back_exactly_the_spec(tmp_path: Path):
     assert settings.account.cano.get_secret_value() == "50001234"
     assert (settings.risk.capital_limit, settings.risk.daily_loss_limit) == (5_000_000, 1_000_000)
     assert settings.risk.liquidation_offset_minutes == 12
+    assert settings.risk.entry_cutoff_minutes == 7
     assert settings.poll_interval_seconds == 2.5
     assert settings.universe == ["005930", "000660"]
     assert settings.strategy.params == {"short": 3, "long": 15, "min_score": 0.01}
@@ -234,3 +235,13 @@ def test_bad_pull_settings_are_refused_naming_the_variable(name: str, raw: str,
         load_operator_config({**PULL_ENV, f"TRADEFLEET_OPERATOR_{name}": raw})
     (line,) = [p for p in str(refused.value).splitlines() if f"TRADEFLEET_OPERATOR_{name}:" in p]
     assert says in line
+
+
+def test_the_entry_cutoff_defaults_to_ten_and_a_shorter_one_than_a_liquidation_is_refused():
+    env = {e["name"]: e.get("value") for e in _pod(SPEC)["spec"]["containers"][0]["env"]}
+    assert env["TRADEFLEET_RISK__ENTRY_CUTOFF_MINUTES"] == "10"
+    with pytest.raises(SpecError) as info:
+        parse_worker_spec({**SPEC, "entryCutoffMinutes": 4})
+    assert info.value.problems == [
+        "spec.entryCutoffMinutes: must be at least 5 minutes, the time a forced liquidation "
+        "needs to undo an entry, got 4"]

@@ -5,6 +5,7 @@ buying while a held position is still managed; the store's writes are idempotent
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from tests.scenarios.harness import DAY_START, LIQUIDATION_AT, build, enter, liquid_symbol
@@ -26,7 +27,8 @@ from tradefleet.worker.wiring import build_worker
 
 async def _rig_with_controls(db, worker_id: str):  # noqa: ANN202
     rig = await build(db, worker_id=worker_id)
-    rig.cycle._controls = lambda: read_controls(db.pool, worker_id)   # as wiring passes it
+    rig.cycle.hooks = replace(rig.cycle.hooks,                        # as wiring passes it
+                              controls=lambda: read_controls(db.pool, worker_id))
     return rig
 
 

@@ -147,7 +147,7 @@ async def enter(rig: Rig, symbol: str) -> None:
     """Money-path tests: the worker's entry step for one chosen symbol, as a scan poll
     would run it, then HOLD. Acceptance tests let the worker's own scan choose instead."""
     cycle = rig.cycle
-    outcome = await cycle._entry.try_enter([candidate(rig.market, symbol)], epoch=cycle.epoch)
+    outcome = await cycle.paths.entry.try_enter([candidate(rig.market, symbol)], epoch=cycle.epoch)
     assert outcome is not None and outcome.lock is not None and not outcome.pending
     assert await cycle.adopt(outcome.lock)
     await cycle.move(WorkerStatus.HOLD, symbol=symbol, reason="entry filled")

@@ -27,9 +27,11 @@ async def test_a_worker_day_writes_every_required_line_with_its_fields(db, logs)
     clock = FrozenClock(START)
     market = SimMarket(7, n_symbols=30, clock=clock)
     market.faults.set("get_quotes", "timeout", count=1)          # one API timeout
+    # exits at ±0.8 %: positions turn over before 15:10 (the earliest entry cutoff, 5 min
+    # before the 15:15 liquidation) and the last one bought is still held at 15:15
     settings = load_settings(None, worker_env(
-        "w-log", exits=ExitParams(Decimal("0.2"), Decimal("0.2"), 120, 0),
-        TRADEFLEET_POLL_INTERVAL_SECONDS="20"))
+        "w-log", exits=ExitParams(Decimal("0.8"), Decimal("0.8"), 120, 0),
+        TRADEFLEET_POLL_INTERVAL_SECONDS="20", TRADEFLEET_RISK__ENTRY_CUTOFF_MINUTES="5"))
     code = await launch(settings, broker=SimBroker(market), clock=clock,
                         universe=market.symbols(), db=db, install_signals=False,
                         track_timeout_s=1.0, retry_base_delay=0.001)

@@ -19,7 +19,10 @@ ACTIVE = {"TRADEFLEET_FILTERS__MIN_VOLUME": "0", "TRADEFLEET_FILTERS__MIN_TRADED
           "TRADEFLEET_FILTERS__MAX_SPREAD_TICKS": "50",
           "TRADEFLEET_STRATEGY__PARAMS": '{"short": 2, "long": 5, "breakout_window": 5}',
           "TRADEFLEET_EXITS__STOP_LOSS_PCT": "0.5", "TRADEFLEET_EXITS__TAKE_PROFIT_PCT": "0.5",
-          "TRADEFLEET_RISK__CAPITAL_LIMIT": "2000000"}
+          "TRADEFLEET_RISK__CAPITAL_LIMIT": "2000000",
+          # at 2500x a poll's real milliseconds are session minutes: this day is about
+          # locks, not freshness (tests/scenarios/test_entry_cutoff.py is)
+          "TRADEFLEET_RISK__SCAN_MAX_AGE_SECONDS": "3600"}
 
 
 async def test_three_workers_one_market_whole_day(pg_dsn, logs):

@@ -18,7 +18,8 @@ from tradefleet.worker.launch import launch
 HOLDING = {**ACTIVE, "TRADEFLEET_EXITS__STOP_LOSS_PCT": "20",
            "TRADEFLEET_EXITS__TAKE_PROFIT_PCT": "20", "TRADEFLEET_EXITS__TREND_MA_WINDOW": "120",
            "TRADEFLEET_EXITS__TIME_EXIT_MINUTES": "0",
-           "TRADEFLEET_RISK__DAILY_LOSS_LIMIT": "10000000"}
+           "TRADEFLEET_RISK__DAILY_LOSS_LIMIT": "10000000",
+           "TRADEFLEET_RISK__SCAN_MAX_AGE_SECONDS": "3600"}     # 600x: real ms are minutes
 
 
 async def test_killed_holding_worker_resumes_without_buying_again(db, logs):

@@ -302,6 +302,31 @@ class RiskViolationEvent(Event):
     limit: int | None = None
 
 
+# --- entry refused on time (WARN) ---------------------------------------------------------
+class EntryCutoffEvent(Event):
+    """A buy refused right before its order row: the entry cutoff had passed, so the forced
+    liquidation would have no time to undo it. Buying stays stopped for the day."""
+
+    level: ClassVar[LogLevel] = "warning"
+    message: ClassVar[str] = ("entry refused: past the entry cutoff, the liquidation could "
+                              "not undo it")
+    now: datetime                    # the session clock at the check
+    cutoff_at: datetime              # liquidation_at - entry_cutoff
+    liquidation_at: datetime
+    quoted_at: datetime              # the scan's quote the entry was decided on
+
+
+class StaleScanDiscardedEvent(Event):
+    """A scan whose quotes were older than the freshness limit when its entry was about to
+    be written: discarded, not traded on; the next poll scans again."""
+
+    level: ClassVar[LogLevel] = "warning"
+    message: ClassVar[str] = "scan discarded: older than its freshness limit, not traded on"
+    quoted_at: datetime
+    age_seconds: float
+    max_age_seconds: float
+
+
 ALL_EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
@@ -312,5 +337,6 @@ ALL_EVENT_TYPES: dict[str, type[Event]] = {
         OrderRejectedEvent, OrderUnresolvedEvent, OrderUnfilledEvent, PositionEnteredEvent,
         MonitoringEvent, PositionExitedEvent, PnlCalculatedEvent, DailySummaryUpdatedEvent,
         MandatoryLiquidationEvent, LiquidationShortfallEvent, RiskViolationEvent,
+        EntryCutoffEvent, StaleScanDiscardedEvent,
     )
 }

@@ -39,7 +39,7 @@ from tradefleet.domain.calendar import SEOUL, TradingSession
 from tradefleet.local_fleet.books_check import BooksVerdict, compare_books
 from tradefleet.local_fleet.dashboard import SessionProgress, render
 from tradefleet.local_fleet.demo_db import fresh_demo_database
-from tradefleet.local_fleet.processes import ProcessGroup, free_port
+from tradefleet.local_fleet.processes import ProcessGroup, compressed_scan_max_age, free_port
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,8 @@ async def _run_demo(opts: DemoOptions, console: Console) -> int:
                 "TRADEFLEET_RISK__DAILY_LOSS_LIMIT": str(opts.capital_limit // 5),
                 "TRADEFLEET_POLL_INTERVAL_SECONDS": str(opts.poll_interval),
                 "TRADEFLEET_UNIVERSE": universe, "TRADEFLEET_LOG_FORMAT": "json",
-                "TRADEFLEET_BROKER__RATE_LIMIT_PER_SECOND": rate})
+                "TRADEFLEET_BROKER__RATE_LIMIT_PER_SECOND": rate,
+                "TRADEFLEET_RISK__SCAN_MAX_AGE_SECONDS": compressed_scan_max_age(opts.speed)})
         started = time.monotonic()
         ready = await _wait_ready(db, group, worker_ids, READY_TIMEOUT_S)
         clock.release()

@@ -23,7 +23,12 @@ import aiohttp
 from tradefleet.adapters.clock import SimClock
 from tradefleet.adapters.sim.universe import build_universe
 from tradefleet.domain.calendar import TradingSession
-from tradefleet.local_fleet.processes import Child, ProcessGroup, free_port
+from tradefleet.local_fleet.processes import (
+    Child,
+    ProcessGroup,
+    compressed_scan_max_age,
+    free_port,
+)
 from tradefleet.services.order_service import UNSEEN_GRACE_S
 
 MAX_RESTARTS = 5
@@ -143,6 +148,7 @@ class SessionRig:
                 "TRADEFLEET_BROKER__RATE_LIMIT_PER_SECOND": str(o.rate_limit),
                 "TRADEFLEET_LOCKS__TTL_SECONDS": str(o.ttl_seconds),
                 "TRADEFLEET_LOCKS__HEARTBEAT_INTERVAL_SECONDS": str(o.heartbeat_seconds),
+                "TRADEFLEET_RISK__SCAN_MAX_AGE_SECONDS": compressed_scan_max_age(o.speed),
                 **({} if o.unseen_grace_s is None else
                    {"TRADEFLEET_BROKER__UNSEEN_GRACE_SECONDS": str(o.unseen_grace_s)})}
 

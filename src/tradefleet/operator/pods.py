@@ -51,6 +51,7 @@ def worker_env(name: str, spec: TradingWorkerSpec, config: OperatorConfig) -> li
            _env("TRADEFLEET_RISK__CAPITAL_LIMIT", spec.capital_limit),
            _env("TRADEFLEET_RISK__DAILY_LOSS_LIMIT", spec.daily_loss_limit),
            _env("TRADEFLEET_RISK__LIQUIDATION_OFFSET_MINUTES", spec.liquidation_offset_minutes),
+           _env("TRADEFLEET_RISK__ENTRY_CUTOFF_MINUTES", spec.entry_cutoff_minutes),
            _env("TRADEFLEET_POLL_INTERVAL_SECONDS", spec.poll_interval_seconds),
            _env("TRADEFLEET_UNIVERSE", ",".join(spec.universe)),
            _env("TRADEFLEET_STRATEGY__NAME", spec.strategy.name),

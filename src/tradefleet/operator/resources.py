@@ -7,8 +7,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
+
+from tradefleet.domain.liquidation import DEFAULT_ENTRY_CUTOFF_MINUTES, LIQUIDATION_NEEDS_MINUTES
 
 GROUP = "tradefleet.io"
 VERSION = "v1alpha1"
@@ -76,12 +85,22 @@ class TradingWorkerSpec(_Spec):
     capital_limit: int = Field(ge=1, le=100_000_000_000)
     daily_loss_limit: int = Field(ge=1, le=100_000_000_000)
     liquidation_offset_minutes: int = Field(15, ge=10, le=15)
+    # no new entry from liquidation time minus this (risk.entry_cutoff_minutes)
+    entry_cutoff_minutes: int = Field(DEFAULT_ENTRY_CUTOFF_MINUTES, le=240)
     poll_interval_seconds: float = Field(5.0, ge=1, le=60)
     universe: list[str] = Field(min_length=1, max_length=500)
     strategy: Strategy = Field(default_factory=Strategy)
     locks: Locks = Field(default_factory=Locks)
     paused: bool = False
     pod: PodOverrides = Field(default_factory=PodOverrides)
+
+    @field_validator("entry_cutoff_minutes")
+    @classmethod
+    def _cutoff_leaves_the_liquidation_its_time(cls, value: int) -> int:
+        if value < LIQUIDATION_NEEDS_MINUTES:
+            raise ValueError(f"must be at least {LIQUIDATION_NEEDS_MINUTES} minutes, the time "
+                             f"a forced liquidation needs to undo an entry, got {value}")
+        return value
 
     @model_validator(mode="after")
     def _cross_field(self) -> TradingWorkerSpec:

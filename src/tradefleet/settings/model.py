@@ -21,6 +21,11 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tradefleet.domain.errors import ConfigError
+from tradefleet.domain.liquidation import (
+    DEFAULT_ENTRY_CUTOFF_MINUTES,
+    DEFAULT_SCAN_MAX_AGE_SECONDS,
+    LIQUIDATION_NEEDS_MINUTES,
+)
 from tradefleet.domain.markets import Market, parse_market
 from tradefleet.domain.strategies import StrategyParamsError, get_strategy
 from tradefleet.settings import secrets as sec
@@ -57,6 +62,20 @@ class RiskSettings(_Section):
     capital_limit: int = Field(gt=0, description="won per position")
     daily_loss_limit: int = Field(gt=0, description="won of realized loss per day")
     liquidation_offset_minutes: int = Field(15, ge=10, le=60)
+    # no new entry from liquidation time minus this (session clock)
+    entry_cutoff_minutes: int = Field(DEFAULT_ENTRY_CUTOFF_MINUTES, le=240)
+    # a scan whose quotes are older than this (session seconds) is discarded, not traded on
+    scan_max_age_seconds: float = Field(DEFAULT_SCAN_MAX_AGE_SECONDS, gt=0, le=3600)
+
+    @field_validator("entry_cutoff_minutes")
+    @classmethod
+    def _cutoff_leaves_the_liquidation_its_time(cls, value: int) -> int:
+        if value < LIQUIDATION_NEEDS_MINUTES:
+            raise ValueError(
+                f"must be at least {LIQUIDATION_NEEDS_MINUTES} minutes, the time a forced "
+                f"liquidation needs to undo an entry (no new entry after liquidation time "
+                f"minus this), got {value}")
+        return value
 
 
 class LockSettings(_Section):
@@ -303,6 +322,7 @@ class Settings(BaseSettings):
             "capital_limit": self.risk.capital_limit,
             "daily_loss_limit": self.risk.daily_loss_limit,
             "liquidation_offset_minutes": self.risk.liquidation_offset_minutes,
+            "entry_cutoff_minutes": self.risk.entry_cutoff_minutes,
             "poll_interval_seconds": self.poll_interval_seconds,
             "universe_size": len(self.universe) or "all", "strategy": self.strategy.name,
             "db": "embedded" if self.db.dsn is None else f"dsn (sslmode={self.db.sslmode})",

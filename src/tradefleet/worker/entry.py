@@ -1,5 +1,7 @@
 """Entry step of the SCAN state (spec SC-003..SC-005, EC-002, EC-004): walk the ranked
 candidates, and for the first one that passes risk, can be locked and fills, hold it.
+Right before its order row is written, the entry gate may still refuse it (past the entry
+cutoff, or a stale scan): then no other candidate of that scan is tried either.
 
 Every buy is sent at most once. A send whose outcome is unknown keeps its lock (the
 position may exist at the broker) and is handed back as pending, never resent."""
@@ -25,6 +27,7 @@ from tradefleet.ports.trade_store import OrderRow
 from tradefleet.services.lock_service import LockService
 from tradefleet.services.order_service import OrderService
 from tradefleet.services.scan_service import RankedCandidate, Reader
+from tradefleet.worker.entry_gate import EntryGate
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +45,10 @@ class EntryStep:
     def __init__(self, *, broker: BrokerPort, locks: LockService, orders: OrderService,
                  sink: EventSink, worker_id: str, limits: RiskLimits,
                  stop_loss_pct: Decimal, realized_pnl_today: Callable[[], Awaitable[int]],
-                 read: Reader, track_timeout_s: float = 5.0,
+                 read: Reader, gate: EntryGate, track_timeout_s: float = 5.0,
                  markets: MarketOf | None = None, require_market: bool = False) -> None:
+        """``gate``: the entry cutoff and the scan's freshness, asked before the order row."""
+        self._gate = gate
         self._broker = broker
         self._locks = locks
         self._orders = orders
@@ -93,6 +98,10 @@ class EntryStep:
                 self._log.warning("lock held by another worker; trying next candidate",
                                   symbol=symbol)
                 continue
+            refused = await self._gate.refusal(symbol, candidate.quote.at)
+            if refused is not None:      # too late, or too old a scan: for every candidate
+                await self._locks.release_lock(lock, refused)
+                return None
             outcome = await self._buy(lock, qty, market, candidate.price)
             if outcome is not None:
                 return outcome

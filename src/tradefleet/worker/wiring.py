@@ -42,12 +42,15 @@ from tradefleet.services.scan_service import ScanService
 from tradefleet.services.worker_registry import WorkerRegistry
 from tradefleet.settings import Settings
 from tradefleet.worker.cycle import TradingCycle
+from tradefleet.worker.cycle_parts import ExitWatch, OrderPaths, RecoveryHooks
 from tradefleet.worker.entry import EntryStep
+from tradefleet.worker.entry_gate import EntryGate
 from tradefleet.worker.guarded_broker import GuardedBroker
 from tradefleet.worker.lease import Lease
 from tradefleet.worker.metrics_page import WorkerMetricsPage
 from tradefleet.worker.retry import BrokerReadRetry
 from tradefleet.worker.session import MarketDay, market_day
+from tradefleet.worker.trading_day import TradingDay
 from tradefleet.worker.worker import Worker, WorkerConfig
 
 
@@ -123,9 +126,13 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
             clock.now().astimezone(SEOUL).date())
         return int(value)
 
+    day = TradingDay(clock, liquidation_at=liquidation_at,
+                     entry_cutoff=timedelta(minutes=settings.risk.entry_cutoff_minutes),
+                     scan_max_age=timedelta(seconds=settings.risk.scan_max_age_seconds))
     entry = EntryStep(broker=broker, locks=locks, orders=orders, sink=sink,
                       worker_id=worker_id, limits=limits, stop_loss_pct=e.stop_loss_pct,
                       realized_pnl_today=pnl_today, read=retry.call,
+                      gate=EntryGate(day, sink, worker_id=worker_id),
                       track_timeout_s=track_timeout_s,
                       markets=MarketDirectory(markets, overrides=settings.costs.markets),
                       require_market=settings.mode == "real")
@@ -133,16 +140,19 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
     liquidation = LiquidationService(orders, order_store, summaries, broker,
                                      sink, clock, track_timeout_s=track_timeout_s)
 
+    paths = OrderPaths(orders=orders, entry=entry, liquidation=liquidation,
+                       open_positions=lambda: open_positions(db.pool, worker_id),
+                       open_orders=lambda: order_store.open_orders(worker_id),
+                       track_timeout_s=track_timeout_s)
+    hooks = RecoveryHooks(reconcile=lambda: follower.follow(worker_id), orphans=orphans,
+                          controls=lambda: read_controls(db.pool, worker_id))
+    watch = ExitWatch(broker, retry.call, exits, sink, clock, worker_id=worker_id)
+
     def make_cycle(epoch: int) -> TradingCycle:
         return TradingCycle(
-            worker_id=worker_id, epoch=epoch, registry=registry, locks=locks, orders=orders,
-            scanner=scanner, entry=entry, broker=broker, sink=sink, read=retry.call,
-            clock=clock, exits=exits, universe=universe, liquidation_at=liquidation_at,
-            open_positions=lambda: open_positions(db.pool, worker_id),
-            open_orders=lambda: order_store.open_orders(worker_id),
-            liquidation=liquidation, track_timeout_s=track_timeout_s,
-            reconcile=lambda: follower.follow(worker_id), orphans=orphans,
-            controls=lambda: read_controls(db.pool, worker_id))
+            worker_id=worker_id, epoch=epoch, registry=registry, locks=locks, day=day,
+            scan=lambda trading_day: scanner.scan(universe, trading_day), paths=paths,
+            watch=watch, hooks=hooks)
 
     config = WorkerConfig(
         worker_id=worker_id, mode=settings.mode,

@@ -22,7 +22,7 @@ from tradefleet.ports.clock import Clock
 from tradefleet.ports.events import EventSink
 from tradefleet.services.lock_service import LockService
 from tradefleet.services.worker_registry import WorkerRegistry
-from tradefleet.worker.cycle import TradingCycle
+from tradefleet.worker.cycle import TradingCycle, Why
 from tradefleet.worker.health import HealthState, start_health_server
 from tradefleet.worker.lease import Lease
 from tradefleet.worker.metrics_page import WorkerMetricsPage
@@ -165,9 +165,9 @@ class Worker:
         position (keeping or re-taking its lock) or start scanning. Never buys again."""
         symbol = await recover_holding(cycle)
         if symbol is not None:
-            await cycle.move(WorkerStatus.HOLD, symbol=symbol, reason="recovered open position")
+            await cycle.on(Why.RECOVERED, symbol=symbol)
         else:
-            await cycle.move(WorkerStatus.SCAN, symbol=None, reason="start-up complete")
+            await cycle.on(Why.STARTED, symbol=None)
 
     async def run(self) -> int:
         cfg = self.config
