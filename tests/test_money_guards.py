@@ -32,7 +32,7 @@ async def _partly_filled_limit_buy(rig):  # noqa: ANN001, ANN202
     depth = int(rig.market.universe.depth[rig.market.symbols().index(symbol)])
     row = await written_order(rig, symbol, qty=3 * depth,
                               limit_price=rig.market.quote(symbol).ask)
-    sent = await rig.cycle._orders.send_order(row)
+    sent = await rig.cycle.paths.orders.send_order(row)
     assert sent.status is OrderStatus.SENT
     first = rig.market.report(sent.broker_order_id)
     assert 0 < first.filled_qty < sent.qty and not first.is_done
@@ -43,14 +43,14 @@ async def test_the_follower_cancels_a_remainder_left_resting(db):
     rig = await build(db)
     row = await _partly_filled_limit_buy(rig)
     await rig.follow()                               # young: recorded, left resting
-    row = await rig.cycle._orders._store.get_order(row.order_id)
+    row = await rig.cycle.paths.orders._store.get_order(row.order_id)
     assert row.status is OrderStatus.PARTIALLY_FILLED
     assert not rig.market.report(row.broker_order_id).is_done
     await db.pool.execute("UPDATE orders SET sent_at = sent_at - interval '1 minute'")
     await rig.follow()                               # past its time: the remainder cancelled
     at_exchange = rig.market.report(row.broker_order_id)
     assert at_exchange.is_done and at_exchange.filled_qty < row.qty
-    row = await rig.cycle._orders._store.get_order(row.order_id)
+    row = await rig.cycle.paths.orders._store.get_order(row.order_id)
     assert (row.status, row.filled_qty) == (OrderStatus.CANCELLED, at_exchange.filled_qty)
     books = await read_books(db, rig.market)
     assert not books.unrecorded and not books.mismatched, books
@@ -60,7 +60,7 @@ async def test_the_follower_cancels_a_remainder_left_resting(db):
 async def test_two_increasing_partial_fill_reports_are_both_recorded_once(db):
     rig = await build(db)
     row = await _partly_filled_limit_buy(rig)
-    orders = rig.cycle._orders
+    orders = rig.cycle.paths.orders
     first = rig.market.report(row.broker_order_id)
     second = first
     for _ in range(200):                             # the rest fills as the price comes back
@@ -114,12 +114,12 @@ async def test_twin_rows_only_one_sent_never_share_its_execution(db):
     unsent = await died_before_send.create_order(
         lock, side="BUY", qty=7, order_type="MARKET", limit_price=None, purpose="ENTRY")
     rig.clock.advance(1)
-    sent = await rig.cycle._orders.send_order(await rig.cycle._orders.create_order(
+    sent = await rig.cycle.paths.orders.send_order(await rig.cycle.paths.orders.create_order(
         lock, side="BUY", qty=7, order_type="MARKET", limit_price=None, purpose="ENTRY"))
-    sent = await rig.cycle._orders.track(sent, timeout_s=2)
+    sent = await rig.cycle.paths.orders.track(sent, timeout_s=2)
     assert sent.filled_qty == 7
     await _settle(rig, polls=6)
-    twin = await rig.cycle._orders._store.get_order(unsent.order_id)
+    twin = await rig.cycle.paths.orders._store.get_order(unsent.order_id)
     assert (twin.status, twin.broker_order_id, twin.filled_qty) == (OrderStatus.EXPIRED,
                                                                     None, 0)
     books = await read_books(db, rig.market)
@@ -135,7 +135,7 @@ async def test_a_dead_workers_position_with_an_open_sell_is_not_sold_twice(db):
     symbol = liquid_symbol(dead.market)
     await enter(dead, symbol)
     held = dead.cycle.holding
-    resting = await dead.cycle._orders.send_order(await dead.cycle._orders.create_order(
+    resting = await dead.cycle.paths.orders.send_order(await dead.cycle.paths.orders.create_order(
         held.lock, side="SELL", qty=held.qty, order_type="LIMIT",
         limit_price=dead.market.quote(symbol).upper_limit, purpose="TAKE_PROFIT"))
     assert resting.status is OrderStatus.SENT
@@ -182,7 +182,7 @@ async def test_a_persons_shares_stay_when_our_buy_of_the_symbol_was_rejected(db)
     symbol = liquid_symbol(rig.market)
     _persons_buy(rig, symbol, 50)
     rig.market.faults.set("place_order", "reject", count=1)
-    assert await rig.cycle._entry.try_enter([candidate(rig.market, symbol)],
+    assert await rig.cycle.paths.entry.try_enter([candidate(rig.market, symbol)],
                                             epoch=rig.cycle.epoch) is None
     assert await db.pool.fetchval("SELECT status FROM orders") == "REJECTED"
     rig.clock.set(LIQUIDATION_AT + timedelta(minutes=1))

@@ -52,7 +52,7 @@ async def test_our_rejected_buy_never_makes_a_persons_shares_ours(db):
     manual = person_buys(rig.market, symbol, 1_000)
     persons = held(rig.market, symbol)
     rig.market.faults.set("place_order", "reject", count=1)
-    outcome = await rig.cycle._entry.try_enter([candidate(rig.market, symbol)],
+    outcome = await rig.cycle.paths.entry.try_enter([candidate(rig.market, symbol)],
                                                epoch=rig.cycle.epoch)
     assert outcome is None or outcome.lock is None
     assert await db.pool.fetchval("SELECT status FROM orders WHERE side = 'BUY'") == "REJECTED"
@@ -105,9 +105,9 @@ async def test_recovery_never_claims_a_persons_earlier_order_of_the_same_size(db
     manual = person_order(first.market, symbol, Side.BUY, 100)
     persons = held(first.market, symbol)
     first.clock.advance(600)
-    lock = await first.cycle._entry._locks.acquire_lock(symbol, "w-phoenix",
+    lock = await first.cycle.paths.entry._locks.acquire_lock(symbol, "w-phoenix",
                                                         epoch=first.cycle.epoch)
-    row = await first.cycle._orders.create_order(lock, side="BUY", qty=100,
+    row = await first.cycle.paths.orders.create_order(lock, side="BUY", qty=100,
                                                  order_type="MARKET", limit_price=None,
                                                  purpose="ENTRY")
     # killed here: the row is written, nothing was sent
@@ -131,16 +131,16 @@ async def test_an_echoed_client_order_id_wins_over_an_earlier_order_of_the_same_
     takes the one echoing our client order id, never the person's (the older one)."""
     rig = await build(db)
     symbol = liquid_symbol(rig.market)
-    lock = await rig.cycle._entry._locks.acquire_lock(symbol, "w-1", epoch=rig.cycle.epoch)
-    row = await rig.cycle._orders.create_order(lock, side="BUY", qty=100, order_type="MARKET",
+    lock = await rig.cycle.paths.entry._locks.acquire_lock(symbol, "w-1", epoch=rig.cycle.epoch)
+    row = await rig.cycle.paths.orders.create_order(lock, side="BUY", qty=100, order_type="MARKET",
                                                limit_price=None, purpose="ENTRY")
     rig.clock.advance(1)
     manual = person_order(rig.market, symbol, Side.BUY, 100)
     rig.clock.advance(1)
     rig.market.faults.set("place_order", "drop_after_accept", count=1)
-    sent = await rig.cycle._orders.send_order(row)
+    sent = await rig.cycle.paths.orders.send_order(row)
     assert sent.status == "UNKNOWN"
-    done = await rig.cycle._orders.track(sent, timeout_s=2)
+    done = await rig.cycle.paths.orders.track(sent, timeout_s=2)
     assert done.status == "FILLED" and done.broker_order_id != manual
     books = await read_books(db, rig.market)
     assert set(books.unrecorded) == {manual} and not books.mismatched, books

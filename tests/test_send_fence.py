@@ -25,7 +25,7 @@ from tradefleet.worker.timers import heartbeat_loop
 
 async def _assert_fenced(rig, row) -> None:  # noqa: ANN001
     assert rig.worker.lease.valid()          # only the database fence stands in the way
-    sent = await rig.cycle._orders.send_order(row)
+    sent = await rig.cycle.paths.orders.send_order(row)
     assert (sent.status, sent.reject_code) == (OrderStatus.REJECTED, "TF_FENCED")
     books = await read_books(rig.db, rig.market)
     assert books.orders_at_exchange == 0 and not books.holdings
@@ -105,7 +105,7 @@ async def test_a_lease_that_lapses_during_the_fence_check_sends_nothing(db):
     row = await written_order(rig, liquid_symbol(rig.market))
     async with _held(db, "LOCK TABLE workers IN ACCESS EXCLUSIVE MODE"):
         rig.worker.lease.renew(time.monotonic())       # a heartbeat accepted just now
-        send = asyncio.create_task(rig.cycle._orders.send_order(row))
+        send = asyncio.create_task(rig.cycle.paths.orders.send_order(row))
         await _until_a_query_waits_on_a_lock(db)       # past the first lease check, in the fence
         while rig.worker.lease.valid():
             await asyncio.sleep(0.05)

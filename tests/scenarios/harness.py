@@ -164,6 +164,6 @@ async def written_order(rig: Rig, symbol: str, *, qty: int = 3,
     lock = await LockService(PostgresLockStore(rig.db), rig.sink, ttl_seconds=TTL_S
                              ).acquire_lock(symbol, rig.worker_id, epoch=rig.cycle.epoch)
     assert lock is not None
-    return await rig.cycle._orders.create_order(
+    return await rig.cycle.paths.orders.create_order(
         lock, side="BUY", qty=qty, order_type="MARKET" if limit_price is None else "LIMIT",
         limit_price=limit_price, purpose="ENTRY")
