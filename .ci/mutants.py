@@ -169,6 +169,18 @@ MUTANTS = [
            '''return [WorkerStoppedEvent(''',
            (SC + "test_log_fields.py", "tests/test_worker_registry.py"),
            "§6.2: the transition to EXIT is not logged"),
+    Mutant("shared-scan-claim-never-expires", "adapters/postgres/shared_scan_store.py",
+           "WHERE shared_scans.result IS NULL AND shared_scans.claim_expires_at < now()",
+           "WHERE shared_scans.result IS NULL AND false",
+           ("tests/test_shared_scans.py",),
+           "item 3 of issue 17: a claimer killed mid-scan stalls its account's scans for good"),
+    Mutant("shared-scan-claim-not-waited-for", "services/shared_scan.py",
+           """                    oldest_taken = min(oldest_taken, latest.window)
+                    await asyncio.sleep(WAIT_POLL_SECONDS)
+                    continue
+""", "",
+           ("tests/test_shared_scans.py",),
+           "item 3 of issue 17: workers of one account each compute the scan again"),
 ]
 
 
