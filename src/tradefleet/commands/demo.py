@@ -21,9 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--speed", type=float_in(1, 5000), default=600.0,
                    help="simulated seconds per real second, at most (600: a session in ~40 s;"
                         " less for a fleet the machine's cores cannot keep up with)")
-    p.add_argument("--lag-limit", type=float_in(0.1, 60), default=2.0,
+    p.add_argument("--lag-limit", type=float_in(0.1, 60), default=5.0,
                    help="session minutes one poll may last; the session clock is slowed to "
-                        "keep every worker within it (2)")
+                        "keep every worker within it (5)")
     p.add_argument("--seed", type=int, default=7, help="market seed (7)")
     p.add_argument("--symbols", type=positive_int, default=60, help="universe size (60)")
     p.add_argument("--capital-limit", type=positive_int, default=5_000_000,

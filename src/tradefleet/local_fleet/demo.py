@@ -54,7 +54,7 @@ class DemoOptions:
     poll_interval: int = 30
     state_dir: Path | None = None
     live: bool = True
-    lag_limit_minutes: float = 2.0   # session minutes one poll may last (the pace's rule)
+    lag_limit_minutes: float = 5.0   # session minutes one poll may last (the pace's rule)
     min_speed: float = 10.0
 
 
@@ -68,6 +68,7 @@ class DemoOutcome:
     held_shares: int = 0
     start_speed: float = 0.0
     end_speed: float = 0.0
+    lowest_speed: float = 0.0
     max_poll_lag_s: float = 0.0          # any poll, any time (session seconds)
     settled_poll_lag_s: float = 0.0      # since the last speed change
     kept_up: bool = True
@@ -238,7 +239,7 @@ async def _run_demo(opts: DemoOptions, console: Console) -> DemoOutcome:
                       f"({session.day}, {session.open:%H:%M}-{session.close:%H:%M}{slowed}); "
                       f"a poll may last {opts.lag_limit_minutes:g} session minutes")
         progress = SessionProgress(session.open, session.close)
-        pacer = SessionPacer(db, clock, policy)
+        pacer = SessionPacer(db, clock, policy, max_speed=speed)
         with Live(console=console, refresh_per_second=4, transient=False,
                   auto_refresh=opts.live) as live:
             while True:
@@ -253,7 +254,7 @@ async def _run_demo(opts: DemoOptions, console: Console) -> DemoOutcome:
                     await _record_clock(db, session.day, clock)
                     live.console.print(
                         f"{change.session_at:%H:%M} poll lag {change.lag_s / 60:.1f} session "
-                        f"minutes: session clock slowed {change.from_speed:.0f}x -> "
+                        f"minutes: session clock {change.from_speed:.0f}x -> "
                         f"{change.to_speed:.0f}x")
                 left = (session.close - clock.now()).total_seconds() / clock.speed
                 if left < -90:            # 90 real seconds past the close
@@ -290,6 +291,7 @@ async def _run_demo(opts: DemoOptions, console: Console) -> DemoOutcome:
         outcome = DemoOutcome(
             0 if clean else 1, opts.workers, trades=report.total_trades,
             held_shares=verdict.held_shares, start_speed=speed, end_speed=clock.speed,
+            lowest_speed=min([speed, *(c.to_speed for c in pacer.changes)]),
             max_poll_lag_s=pacer.max_lag_s, settled_poll_lag_s=pacer.settled_max_lag_s,
             kept_up=pacer.kept_up, scans_computed=own, scans_shared=shared,
             scan_cpu_s_per_worker=cpu, wall_s=time.monotonic() - began)

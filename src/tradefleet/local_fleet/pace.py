@@ -24,11 +24,14 @@ POLL_CPU_S = 0.05          # CPU seconds of one worker's poll (shared scan), wit
 LOOK_BACK_S = 1.0          # real seconds of lag reports the pacer looks at
 SETTLE_S = 2.0             # real seconds after a change before the lag is judged again
 SLOW_MARGIN = 0.6          # a slowed speed aims at this share of the limit
+CALM_SHARE = 0.3           # a lag under this share of the limit for CALM_S lets it speed up
+CALM_S = 4.0
+SPEED_UP = 1.5
 
 
 @dataclass(frozen=True)
 class PacePolicy:
-    lag_limit_s: float = 120.0       # session seconds one poll may last
+    lag_limit_s: float = 300.0       # session seconds one poll may last
     min_speed: float = 10.0          # slower than this the fleet is said not to keep up
 
     def __post_init__(self) -> None:
@@ -41,10 +44,10 @@ class PacePolicy:
 def start_speed(requested: float, workers: int, cores: int | None = None, *,
                 policy: PacePolicy = PacePolicy()) -> float:
     """The requested speed, or less: when every worker polls at once, a poll lasts about
-    workers x POLL_CPU_S / cores real seconds, which must stay within half the limit."""
+    workers x POLL_CPU_S / cores real seconds, which must stay within a third of the limit."""
     cores = cores or os.cpu_count() or 1
     real_poll_s = max(1, workers) * POLL_CPU_S / cores
-    fits = policy.lag_limit_s / 2 / real_poll_s
+    fits = policy.lag_limit_s / 3 / real_poll_s
     return float(max(policy.min_speed, min(requested, round(fits))))
 
 
@@ -65,28 +68,53 @@ class SessionPacer:
     max_lag_s: float = 0.0           # the largest poll lag seen, any worker, any time
     settled_max_lag_s: float = 0.0   # the largest seen since the last speed change settled
     over_limit_looks: int = 0        # looks at which the lag was over the limit at min speed
+    max_speed: float | None = None   # the start speed: a calm fleet is sped up to it again
     _settled_at: float = 0.0
+    _calm_since: float | None = None
 
     async def check(self) -> SpeedChange | None:
-        """Look at the fleet's recent poll lag; lower the speed when it passes the limit."""
+        """Look at the fleet's recent poll lag; lower the speed when it passes the limit,
+        raise it again (up to ``max_speed``) when the fleet has been calm for a while."""
         day = self.clock.now().date()
         lag = await fleet_lag(self.db, day, look_back_s=LOOK_BACK_S)
         self.max_lag_s = max(self.max_lag_s, lag.recent_max_s)
         if time.monotonic() < self._settled_at:
             return None
         speed = self.clock.speed
-        if lag.recent_max_s <= self.policy.lag_limit_s or speed <= self.policy.min_speed:
+        limit = self.policy.lag_limit_s
+        if lag.recent_max_s <= limit or speed <= self.policy.min_speed:
             self.settled_max_lag_s = max(self.settled_max_lag_s, lag.recent_max_s)
-            if lag.recent_max_s > self.policy.lag_limit_s:
+            if lag.recent_max_s > limit:
                 self.over_limit_looks += 1
-            return None
+            return self._maybe_speed_up(speed, lag.recent_max_s)
+        self._calm_since = None
         slower = max(self.policy.min_speed,
-                     speed * self.policy.lag_limit_s * SLOW_MARGIN / lag.recent_max_s)
-        effective = self.clock.retime(slower)
+                     speed * limit * SLOW_MARGIN / lag.recent_max_s)
+        return self._retime(speed, slower, lag.recent_max_s)
+
+    def _maybe_speed_up(self, speed: float, lag_s: float) -> SpeedChange | None:
+        """A passing load (another job on the machine) should not slow the rest of the day:
+        after CALM_S real seconds well under the limit the speed goes back up, step by step,
+        never past the start speed."""
+        if self.max_speed is None or speed >= self.max_speed \
+                or lag_s > self.policy.lag_limit_s * CALM_SHARE:
+            self._calm_since = None
+            return None
+        now = time.monotonic()
+        if self._calm_since is None:
+            self._calm_since = now
+        if now - self._calm_since < CALM_S:
+            return None
+        self._calm_since = None
+        return self._retime(speed, min(self.max_speed, speed * SPEED_UP), lag_s)
+
+    def _retime(self, speed: float, to: float, lag_s: float) -> SpeedChange:
+        effective = self.clock.retime(to)
         self._settled_at = time.monotonic() + (effective - time.time()) + SETTLE_S
-        change = SpeedChange(self.clock.now(), speed, slower, lag.recent_max_s)
+        change = SpeedChange(self.clock.now(), speed, to, lag_s)
         self.changes.append(change)
-        self.settled_max_lag_s = 0.0
+        if to < speed:
+            self.settled_max_lag_s = 0.0
         return change
 
     @property
@@ -101,6 +129,7 @@ class SessionPacer:
                     f"{self.policy.min_speed:g}x (limit {limit_min:g}); decisions were made on "
                     "a stale clock. Run fewer workers or a lower --speed.")
         slowed = "" if not self.changes else (
-            f"; slowed {len(self.changes)}x to {self.changes[-1].to_speed:.0f}x")
+            f"; speed changed {len(self.changes)} times, lowest "
+            f"{min(c.to_speed for c in self.changes):.0f}x, last {self.changes[-1].to_speed:.0f}x")
         return (f"pace kept: longest poll {self.settled_max_lag_s / 60:.2f} session minutes "
                 f"since the last change (limit {limit_min:g}){slowed}")
