@@ -68,7 +68,7 @@ async def main() -> int:
     p.add_argument("--symbols", type=int, default=60)
     p.add_argument("--json", type=Path, default=None, help="write the rows here too")
     args = p.parse_args()
-    console = Console()
+    console = Console(width=200)
     rows: list[dict] = []
     state = Path(tempfile.mkdtemp(prefix="tradefleet-scale-"))
     log_path = state / "demo-output.txt"
