@@ -212,7 +212,6 @@ class ScanService:
              for i, q in enumerate(passed) if signal[i]),
             key=lambda c: (-c.score, c.symbol))
         await self._save(scan_id, trading_day, passed, signal, indicators)
-        self._log.debug("scan computed", scan_id=str(scan_id), quoted=len(quotes))
         return ScanResult(scan_id, len(universe), len(passed), ranked, dict(rejections),
                           (time.perf_counter() - started) * 1000)
 

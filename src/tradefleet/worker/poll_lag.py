@@ -26,6 +26,7 @@ class PollLagMeter:
         self.max_lag_s = 0.0
         self._recent_max = 0.0
         self._last_write = float("-inf")
+        self._failing = False
         self._log = structlog.get_logger("tradefleet.worker").bind(worker_id=worker_id)
 
     async def observe(self, started: datetime, ended: datetime) -> None:
@@ -43,7 +44,11 @@ class PollLagMeter:
                                      recent_max_lag_s=self._recent_max,
                                      max_lag_s=self.max_lag_s, last_poll_at=ended)
         except Exception as exc:  # noqa: BLE001 - the database may be away; polls go on
-            self._log.debug("poll lag not recorded", error_type=type(exc).__name__)
+            if not self._failing:           # once per outage, not once per poll
+                self._log.warning("poll lag not recorded", error_type=type(exc).__name__,
+                                  error=str(exc))
+            self._failing = True
             return
+        self._failing = False
         self._last_write = now
         self._recent_max = 0.0
