@@ -79,6 +79,7 @@ class DemoOutcome:
 
 
 READY_TIMEOUT_S = 300.0     # a fleet that has not registered by then starts anyway
+WORKER_DB_POOL = 4          # connections per worker process (commands/worker.py)
 
 
 def demo_session(today: date | None = None, *, cache_dir: Path | None = None) -> TradingSession:
@@ -195,7 +196,9 @@ async def _run_demo(opts: DemoOptions, console: Console) -> DemoOutcome:
     speed = start_speed(opts.speed, opts.workers, policy=policy)
     state = {"TRADEFLEET_STATE_DIR": str(opts.state_dir)} if opts.state_dir else {}
     session = demo_session(cache_dir=opts.state_dir / "calendar" if opts.state_dir else None)
-    dsn, log_dir = await asyncio.to_thread(fresh_demo_database, opts.state_dir)
+    dsn, log_dir = await asyncio.to_thread(
+        fresh_demo_database, opts.state_dir,
+        connections=max(100, opts.workers * WORKER_DB_POOL + 30))
     db = await Database.connect(dsn, min_size=1, max_size=4)
     async with db.pool.acquire() as conn:
         await migrate(conn)
