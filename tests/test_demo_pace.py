@@ -11,12 +11,15 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from tradefleet.adapters.postgres.database import Database
 
 WORKERS = 10
 ASKED = 1500
 
 
+@pytest.mark.timeout(1000)      # a whole session, slowed down as far as the machine needs
 def test_demo_ten_workers_on_two_cores_keeps_pace_and_ends_flat(tmp_path):
     import shutil
     import tempfile
