@@ -89,8 +89,16 @@ async def test_the_pacer_says_so_when_even_the_slowest_speed_cannot_keep_up(
         pacer = SessionPacer(db, clock, PacePolicy(lag_limit_s=120, min_speed=20))
         await _lag(db, "w1", 900)
         assert await pacer.check() is None               # already at the slowest speed
+        assert pacer.kept_up                             # one long poll is not yet behind
+        monkeypatch.setattr(pace, "BEHIND_S", 0.2)
+        await asyncio.sleep(0.3)
+        await _lag(db, "w1", 900)                        # still over the limit: behind
+        assert await pacer.check() is None
         assert not pacer.kept_up
         assert "could not keep up" in pacer.verdict()
+        await _lag(db, "w1", 10)                         # a calm look does not undo it
+        await pacer.check()
+        assert not pacer.kept_up
     finally:
         await db.close()
 

@@ -27,6 +27,7 @@ SLOW_MARGIN = 0.6          # a slowed speed aims at this share of the limit
 CALM_SHARE = 0.3           # a lag under this share of the limit for CALM_S lets it speed up
 CALM_S = 4.0
 SPEED_UP = 1.5
+BEHIND_S = 10.0            # over the limit at the slowest speed this long: cannot keep up
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,8 @@ class SessionPacer:
     max_lag_s: float = 0.0           # the largest poll lag seen, any worker, any time
     settled_max_lag_s: float = 0.0   # the largest seen since the last speed change settled
     over_limit_looks: int = 0        # looks at which the lag was over the limit at min speed
+    behind_s: float = 0.0            # the longest stretch (real s) over the limit at min speed
+    _over_since: float | None = None
     max_speed: float | None = None   # the start speed: a calm fleet is sped up to it again
     _settled_at: float = 0.0
     _calm_since: float | None = None
@@ -84,13 +87,24 @@ class SessionPacer:
         limit = self.policy.lag_limit_s
         if lag.recent_max_s <= limit or speed <= self.policy.min_speed:
             self.settled_max_lag_s = max(self.settled_max_lag_s, lag.recent_max_s)
-            if lag.recent_max_s > limit:
-                self.over_limit_looks += 1
+            self._note_behind(lag.recent_max_s > limit)
             return self._maybe_speed_up(speed, lag.recent_max_s)
         self._calm_since = None
         slower = max(self.policy.min_speed,
                      speed * limit * SLOW_MARGIN / lag.recent_max_s)
         return self._retime(speed, slower, lag.recent_max_s)
+
+    def _note_behind(self, over: bool) -> None:
+        """A single long poll (a liquidation waiting on its fills in real seconds) is not a
+        fleet that cannot keep up; one that stays over the limit at the slowest speed is."""
+        now = time.monotonic()
+        if not over:
+            self._over_since = None
+            return
+        self.over_limit_looks += 1
+        if self._over_since is None:
+            self._over_since = now
+        self.behind_s = max(self.behind_s, now - self._over_since)
 
     def _maybe_speed_up(self, speed: float, lag_s: float) -> SpeedChange | None:
         """A passing load (another job on the machine) should not slow the rest of the day:
@@ -119,15 +133,15 @@ class SessionPacer:
 
     @property
     def kept_up(self) -> bool:
-        return self.over_limit_looks == 0
+        return self.behind_s < BEHIND_S
 
     def verdict(self) -> str:
         limit_min = self.policy.lag_limit_s / 60
         if not self.kept_up:
-            return (f"the fleet could not keep up: a poll lasted up to "
-                    f"{self.max_lag_s / 60:.1f} session minutes even at "
-                    f"{self.policy.min_speed:g}x (limit {limit_min:g}); decisions were made on "
-                    "a stale clock. Run fewer workers or a lower --speed.")
+            return (f"the fleet could not keep up: polls lasted up to "
+                    f"{self.max_lag_s / 60:.1f} session minutes for {self.behind_s:.0f} real "
+                    f"seconds even at {self.policy.min_speed:g}x (limit {limit_min:g}); "
+                    "decisions were made on a stale clock. Run fewer workers.")
         slowed = "" if not self.changes else (
             f"; speed changed {len(self.changes)} times, lowest "
             f"{min(c.to_speed for c in self.changes):.0f}x, last {self.changes[-1].to_speed:.0f}x")
