@@ -176,7 +176,8 @@ MUTANTS = [
            "item 3 of issue 17: a claimer killed mid-scan stalls its account's scans for good"),
     Mutant("shared-scan-claim-not-waited-for", "services/shared_scan.py",
            """                    oldest_taken = min(oldest_taken, latest.window)
-                    await asyncio.sleep(WAIT_POLL_SECONDS)
+                    await asyncio.sleep(pause)
+                    pause = min(WAIT_POLL_MAX_SECONDS, pause * 1.5)
                     continue
 """, "                    pass\n",
            ("tests/test_shared_scans.py",),

@@ -217,7 +217,8 @@ async def _run_demo(opts: DemoOptions, console: Console) -> DemoOutcome:
     try:
         # The session is compressed `speed` times, so the broker's per-second budget is scaled
         # with it (capped): the workers and the simulator enforce the same limit.
-        rate = str(min(1000, max(20, int(20 * speed / 20))))
+        # (the asked speed's: a slower start speed must not also shrink the fleet's budget)
+        rate = str(min(1000, max(20, int(20 * max(speed, opts.speed) / 20))))
         group.start("exchange", ["exchange", "--port", str(port), "--seed", str(opts.seed),
                                  "--symbols", str(opts.symbols), "--rate-limit", rate], common)
         await _wait_http(f"http://127.0.0.1:{port}/_admin/health", 60)

@@ -18,7 +18,8 @@ from typing import Any
 from tradefleet.ports.clock import Clock
 from tradefleet.ports.shared_scan_store import SharedScanStore
 
-WAIT_POLL_SECONDS = 0.02
+WAIT_POLL_SECONDS = 0.02       # the first look again; then 1.5x longer each time...
+WAIT_POLL_MAX_SECONDS = 0.25   # ...up to this: 49 waiting workers must not flood the database
 
 
 class SharedScans:
@@ -49,6 +50,7 @@ class SharedScans:
         """The shared result for ``key`` and whether this call computed it."""
         oldest_taken = self.window() - self._max_age
         began = time.monotonic()
+        pause = WAIT_POLL_SECONDS
         while True:
             latest = await self._store.latest(key)
             if latest is not None:
@@ -59,7 +61,8 @@ class SharedScans:
                 if latest.result is None and latest.claim_live:
                     # someone computes it now: its result is taken, however old its window
                     oldest_taken = min(oldest_taken, latest.window)
-                    await asyncio.sleep(WAIT_POLL_SECONDS)
+                    await asyncio.sleep(pause)
+                    pause = min(WAIT_POLL_MAX_SECONDS, pause * 1.5)
                     continue
             window = max(self.window(), latest.window if latest is not None else 0)
             if await self._store.claim(key, window, self.claimer, self._ttl):
