@@ -403,6 +403,21 @@ MUTANTS += [
            "        if value < LIQUIDATION_NEEDS_MINUTES:", "        if False:",
            ("tests/test_settings.py",),
            "an entry cutoff shorter than the time a liquidation needs is accepted"),
+
+    # ---- issue 17: shared scans ----
+    Mutant("shared-scan-claim-never-expires", "adapters/postgres/shared_scan_store.py",
+           "WHERE shared_scans.result IS NULL AND shared_scans.claim_expires_at < now()",
+           "WHERE shared_scans.result IS NULL AND false",
+           ("tests/test_shared_scans.py",),
+           "item 3 of issue 17: a claimer killed mid-scan stalls its account's scans for good"),
+    Mutant("shared-scan-claim-not-waited-for", "services/shared_scan.py",
+           """                    oldest_taken = min(oldest_taken, latest.window)
+                    await asyncio.sleep(pause)
+                    pause = min(WAIT_POLL_MAX_SECONDS, pause * 1.5)
+                    continue
+""", "                    pass\n",
+           ("tests/test_shared_scans.py",),
+           "item 3 of issue 17: workers of one account each compute the scan again"),
 ]
 
 

@@ -110,3 +110,32 @@ def test_only_a_held_clock_can_be_released() -> None:
     with pytest.raises(ValueError, match="real_start"):
         SimClock.from_env('{"sim_start": "2026-11-24T09:00:00+09:00", "speed": 1, '
                           '"real_start": null}')
+
+
+async def test_a_shared_clock_slowed_down_slows_every_sharer_without_stepping_back(
+        tmp_path) -> None:
+    import asyncio
+
+    start = datetime(2026, 11, 24, 9, 0, tzinfo=SEOUL)
+    clock = SimClock.held(start, 600.0, tmp_path / "clock-start")
+    twin = SimClock.from_env(clock.to_env())            # another process's copy
+    clock.release()
+    assert twin.speed == 600.0
+    effective = clock.retime(60.0, delay_s=0.5)
+    seen: list[datetime] = []
+    while time.time() < effective + 0.6:
+        seen.append(twin.now())
+        await asyncio.sleep(0.01)
+    assert seen == sorted(seen)                          # never a step back
+    assert twin.speed == clock.speed == 60.0
+    # both agree with the piecewise formula: 600x until the change, 60x after it
+    at = time.time()
+    expected = start + timedelta(seconds=(effective - clock.real_start) * 600
+                                 + (at - effective) * 60)
+    for c in (clock, twin):
+        assert abs((c.at_real(at) - expected).total_seconds()) < 1e-3
+    # the record of the day (session_clocks) keeps the change, for reports
+    kept = SimClock.from_env(clock.to_env())
+    assert abs((kept.at_real(at) - expected).total_seconds()) < 1e-3
+    with pytest.raises(ValueError, match="retime"):
+        SimClock.starting_at(date(2026, 11, 24), "09:00", 1.0).retime(2.0)

@@ -4,7 +4,10 @@
 processes given the same numbers (``to_env``/``from_env``) agree on the simulated time
 without talking to each other. A *held* SimClock (``SimClock.held``) stands still at its sim
 start until a start file appears holding the real start; that lets the demo start its
-workers first and the simulated day only once they are all ready."""
+workers first and the simulated day only once they are all ready. The start file may also
+carry later changes of speed (``retime``), each taking effect a moment after it is written:
+every process sharing the file re-reads it more often than that, so all of them slow down
+together and no clock ever steps back."""
 
 from __future__ import annotations
 
@@ -33,23 +36,34 @@ class WallClock:
 HELD_POLL_SECONDS = 0.05   # how long a sleeper on a held clock waits before looking again
 
 
+RETIME_DELAY_S = 1.0       # a speed change takes effect this long after it is written...
+REREAD_S = 0.2             # ...and every sharing process looks at the file this often
+
+
 class SimClock:
-    """Simulated time: ``sim_start + (time.time() - real_start) * speed``."""
+    """Simulated time: ``sim_start + (time.time() - real_start) * speed``, piecewise when
+    the speed was changed (``retime``): one (real_at, sim_at, speed) segment per change."""
 
     def __init__(self, sim_start: datetime, speed: float, real_start: float | None = None,
-                 *, start_file: Path | None = None):
+                 *, start_file: Path | None = None,
+                 segments: list[tuple[float, datetime, float]] | None = None):
         if sim_start.tzinfo is None:
             raise ValueError("sim_start: must be timezone-aware")
         if not speed > 0:
             raise ValueError("speed: must be > 0")
         self.sim_start = sim_start.astimezone(SEOUL)
-        self.speed = float(speed)
+        self.base_speed = float(speed)
         self.start_file = start_file
         self.real_start: float | None
+        self._segments: list[tuple[float, datetime, float]] = list(segments or [])
+        self._read_at = float("-inf")
+        self._file_stamp: int | None = None
         if start_file is not None and real_start is None:
             self.real_start = None                   # held until the start file appears
         else:
             self.real_start = time.time() if real_start is None else float(real_start)
+            if not self._segments:
+                self._segments = [(self.real_start, self.sim_start, self.base_speed)]
 
     @classmethod
     def held(cls, sim_start: datetime, speed: float, start_file: Path) -> SimClock:
@@ -61,23 +75,88 @@ class SimClock:
     def is_held(self) -> bool:
         return self._started() is None
 
+    @property
+    def speed(self) -> float:
+        """The speed in force now."""
+        self._started()
+        return self._segment(time.time())[2] if self._segments else self.base_speed
+
+    @property
+    def segments(self) -> list[tuple[float, datetime, float]]:
+        self._started()
+        return list(self._segments)
+
     def _started(self) -> float | None:
-        if self.real_start is None and self.start_file is not None:
-            try:
-                self.real_start = float(self.start_file.read_text(encoding="ascii"))
-            except (FileNotFoundError, ValueError):
-                return None                          # not yet (or being written)
+        if self.start_file is not None and (self.real_start is None
+                                            or time.monotonic() - self._read_at >= REREAD_S):
+            self._read_file()
         return self.real_start
+
+    def _read_file(self) -> None:
+        assert self.start_file is not None
+        try:
+            stamp = self.start_file.stat().st_mtime_ns
+            if stamp == self._file_stamp:
+                self._read_at = time.monotonic()
+                return
+            text = self.start_file.read_text(encoding="ascii")
+            if text.lstrip().startswith("{"):
+                data = json.loads(text)
+                segments = [(float(r), datetime.fromisoformat(s), float(v))
+                            for r, s, v in data["segments"]]
+            else:
+                real_start = float(text)
+                segments = [(real_start, self.sim_start, self.base_speed)]
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return                                   # not yet (or being written)
+        self._file_stamp = stamp
+        self._read_at = time.monotonic()
+        self._segments = segments
+        self.real_start = segments[0][0]
+
+    def _segment(self, real: float) -> tuple[float, datetime, float]:
+        chosen = self._segments[0]
+        for segment in self._segments[1:]:
+            if segment[0] <= real:
+                chosen = segment
+        return chosen
+
+    def at_real(self, real: float) -> datetime:
+        """The session time at real (epoch) time ``real``."""
+        if self._started() is None:
+            return self.sim_start
+        real_at, sim_at, speed = self._segment(real)
+        return sim_at + timedelta(seconds=(real - real_at) * speed)
 
     def release(self, real_start: float | None = None) -> None:
         """Start a held clock now (or at ``real_start``), for every process sharing it."""
         if self.start_file is None:
             raise ValueError("release: this clock is not held")
         at = time.time() if real_start is None else float(real_start)
-        tmp = self.start_file.with_name(self.start_file.name + ".tmp")
-        tmp.write_text(repr(at), encoding="ascii")
-        os.replace(tmp, self.start_file)             # readers see all of it or nothing
+        self._write_file(repr(at))
         self.real_start = at
+        self._segments = [(at, self.sim_start, self.base_speed)]
+
+    def retime(self, speed: float, *, delay_s: float = RETIME_DELAY_S) -> float:
+        """Change the speed of a running shared clock, for every process sharing its start
+        file, ``delay_s`` real seconds from now (longer than any reader's re-read period, so
+        the clock stays continuous everywhere). Returns the real time it takes effect."""
+        if self.start_file is None or self._started() is None:
+            raise ValueError("retime: only a released clock with a start file")
+        if not speed > 0:
+            raise ValueError("speed: must be > 0")
+        at = time.time() + delay_s
+        segments = [*self._segments, (at, self.at_real(at), float(speed))]
+        self._write_file(json.dumps({"segments": [[r, s.isoformat(), v]
+                                                  for r, s, v in segments]}))
+        self._segments = segments
+        return at
+
+    def _write_file(self, text: str) -> None:
+        assert self.start_file is not None
+        tmp = self.start_file.with_name(self.start_file.name + ".tmp")
+        tmp.write_text(text, encoding="ascii")
+        os.replace(tmp, self.start_file)             # readers see all of it or nothing
 
     @classmethod
     def starting_at(cls, day: date, hhmm: str, speed: float) -> SimClock:
@@ -90,11 +169,7 @@ class SimClock:
         return cls(start, speed)
 
     def now(self) -> datetime:
-        real_start = self._started()
-        if real_start is None:
-            return self.sim_start
-        elapsed = (time.time() - real_start) * self.speed
-        return self.sim_start + timedelta(seconds=elapsed)
+        return self.at_real(time.time())
 
     async def sleep(self, seconds: float) -> None:
         """Sleep ``seconds`` of sim time; on a held clock, only until it is looked at again
@@ -107,9 +182,11 @@ class SimClock:
     def to_env(self) -> str:
         """Serialise the defining numbers (for an environment variable)."""
         data: dict[str, object] = {"sim_start": self.sim_start.isoformat(),
-                                   "speed": self.speed, "real_start": self.real_start}
+                                   "speed": self.base_speed, "real_start": self.real_start}
         if self.start_file is not None:
             data["start_file"] = str(self.start_file)
+        if len(self._segments) > 1:
+            data["segments"] = [[r, s.isoformat(), v] for r, s, v in self._segments]
         return json.dumps(data)
 
     @classmethod
@@ -120,9 +197,12 @@ class SimClock:
             real_start = data["real_start"]
             if real_start is None and not start_file:
                 raise ValueError("real_start: null needs a start_file (a held clock)")
+            segments = [(float(r), datetime.fromisoformat(s), float(v))
+                        for r, s, v in data.get("segments", [])]
             return cls(datetime.fromisoformat(data["sim_start"]), float(data["speed"]),
                        None if real_start is None else float(real_start),
-                       start_file=Path(start_file) if start_file else None)
+                       start_file=Path(start_file) if start_file else None,
+                       segments=segments or None)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"sim clock env: not a SimClock.to_env() value ({exc})") from exc
 

@@ -8,6 +8,8 @@ import asyncio
 from tradefleet.commands.arguments import float_in, positive_int
 from tradefleet.commands.console import command_console
 
+MAX_WORKERS = 100
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -17,7 +19,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "forced liquidation; print the daily summary.")
     p.add_argument("--workers", type=positive_int, default=3, help="worker processes (3)")
     p.add_argument("--speed", type=float_in(1, 5000), default=600.0,
-                   help="simulated seconds per real second (600: a session in ~40 s)")
+                   help="simulated seconds per real second, at most (600: a session in ~40 s;"
+                        " less for a fleet the machine's cores cannot keep up with)")
+    p.add_argument("--lag-limit", type=float_in(0.1, 60), default=5.0,
+                   help="session minutes one poll may last; the session clock is slowed to "
+                        "keep every worker within it (5)")
     p.add_argument("--seed", type=int, default=7, help="market seed (7)")
     p.add_argument("--symbols", type=positive_int, default=60, help="universe size (60)")
     p.add_argument("--capital-limit", type=positive_int, default=5_000_000,
@@ -32,11 +38,11 @@ def _run(args: argparse.Namespace) -> int:
     from tradefleet.domain.errors import ConfigError
     from tradefleet.local_fleet.demo import DemoOptions, run_demo
 
-    if args.workers > 20:
-        raise SystemExit("--workers: at most 20 on one machine")
+    if args.workers > MAX_WORKERS:
+        raise SystemExit(f"--workers: at most {MAX_WORKERS} on one machine")
     opts = DemoOptions(workers=args.workers, speed=args.speed, seed=args.seed,
                        symbols=args.symbols, capital_limit=args.capital_limit,
-                       live=not args.no_live)
+                       live=not args.no_live, lag_limit_minutes=args.lag_limit)
     console = command_console()
     try:
         return asyncio.run(run_demo(opts, console))

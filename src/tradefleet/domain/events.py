@@ -101,6 +101,8 @@ class CandidateScannedEvent(Event):
     candidates: list[str] = Field(default_factory=list)
     filter_rejections: dict[str, int] = Field(default_factory=dict)
     duration_ms: float
+    shared: bool = False          # read from the account's shared scan, computed elsewhere
+    cpu_ms: float | None = None   # this process's CPU time for the scan
 
 
 # --- locks (acquired/released INFO, rejected WARN) -------------------------------------------

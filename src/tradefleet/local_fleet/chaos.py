@@ -73,6 +73,7 @@ class RunResult:
     blocking: list[str] = field(default_factory=list)   # what stood in the way, if never
     trades: int = 0
     orders_at_exchange: int = 0
+    poll_lag_max_s: float = 0.0      # the longest poll of any worker (session seconds)
     invariants: dict[str, int] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
     exits: list[dict[str, Any]] = field(default_factory=list)
@@ -232,6 +233,7 @@ async def run_one(kind: FaultKind, index: int, opts: ChaosOptions, cdb: ChaosDat
 
 def _fill(result: RunResult, verdict: Verdict, watch: Watch) -> None:
     result.trades = verdict.trades
+    result.poll_lag_max_s = verdict.poll_lag_max_s
     result.orders_at_exchange = verdict.orders_at_exchange
     counts = verdict.invariant_counts()
     overlapped = {o["symbol"] for o in verdict.overlapping_positions}

@@ -33,6 +33,7 @@ from tradefleet.adapters.clock import SEOUL
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.postgres.fleet_view import fleet_invariants
 from tradefleet.adapters.postgres.lock_history import find_double_holds
+from tradefleet.adapters.postgres.poll_lag_store import fleet_lag
 from tradefleet.adapters.sim.exchange.books_client import fetch_books
 from tradefleet.adapters.sim.ledger import Execution
 from tradefleet.local_fleet.chaos_person import PersonLedger, split_holdings
@@ -64,6 +65,7 @@ class Verdict:
     left_open: dict[str, int] = field(default_factory=dict)
     person_missing: dict[str, int] = field(default_factory=dict)   # symbol -> shares
     person: dict[str, Any] | None = None     # the person's books, when one traded
+    poll_lag_max_s: float = 0.0        # the longest poll of any worker, in session seconds
 
     def invariant_counts(self) -> dict[str, int]:
         return {"held_at_close": sum(self.held_at_close.values()),
@@ -152,6 +154,7 @@ async def judge(db: Database, base_url: str, http: aiohttp.ClientSession, day: d
     v.trades = int(await db.pool.fetchval(
         "SELECT count(*) FROM positions WHERE status = 'CLOSED' AND trading_day = $1", day))
     v.left_open = {k: int(n) for k, n in (await fleet_invariants(db, day)).items() if n}
+    v.poll_lag_max_s = (await fleet_lag(db, day, look_back_s=1)).day_max_s
     return v
 
 

@@ -36,6 +36,8 @@ DEFINITIONS = [
     "sold)",
     "person's shares wrong: shares that person should hold at the close that the account "
     "lacks (sold by the fleet); the person's own orders are not counted as unknown to us",
+    "longest poll: the longest poll of any worker in any run, in session minutes (session "
+    "time at the start and end of each poll, poll_lags): what a decision's clock may lag",
     "execs w/o fills: ODNOs whose executed qty at the exchange differs from the sum of our "
     "fills rows for the order row with that ODNO (no row = 0), plus fills on a row with no "
     "ODNO; orders unknown: orders the exchange accepted that no order row carries",
@@ -59,6 +61,7 @@ def run_line(r: RunResult) -> str:
     verdict = "[red]FAILED[/red]" if r.failed else "[green]ok[/green]"
     fired = (r.fault or {}).get("fired")
     parts = [f"{r.kind} #{r.run}: {verdict}", f"trades {r.trades}",
+             f"longest poll {r.poll_lag_max_s / 60:.1f} session min",
              f"orders {r.orders_at_exchange}",
              f"recovery {_seconds(r.recovery_s)}", f"{r.wall_s:.0f}s"]
     if fired is not None:
@@ -90,6 +93,7 @@ def _exits(results: list[RunResult]) -> str:
 def results_table(results: list[RunResult]) -> Table:
     table = Table(title="Chaos runs: one fault kind per run", expand=False)
     for header in ("fault kind", "runs", "faults\ninjected", "fired", "trades/run",
+                   "longest\npoll (min)",
                    *INVARIANTS.values(), "longest\nrecovery", "worker\nexits", "failed\nruns"):
         table.add_column(header, justify="left" if header == "fault kind" else "right")
     kinds = list(dict.fromkeys(r.kind for r in results))
@@ -111,7 +115,8 @@ def results_table(results: list[RunResult]) -> Table:
         failed = sum(r.failed for r in rs)
         table.add_row(
             kind, str(len(rs)), str(sum((r.fault or {}).get("injected", 0) for r in rs)),
-            fired_text, f"{min(trades)}-{max(trades)}" if trades else "-", *cells, longest,
+            fired_text, f"{min(trades)}-{max(trades)}" if trades else "-",
+            f"{max(r.poll_lag_max_s for r in rs) / 60:.1f}", *cells, longest,
             _exits(rs), f"[bold red]{failed}[/bold red]" if failed else "0")
     return table
 

@@ -12,6 +12,7 @@ compressed day is not eaten by start-up: every worker sees the whole session.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import time
 from collections.abc import Iterator
@@ -39,6 +40,7 @@ from tradefleet.domain.calendar import SEOUL, TradingSession
 from tradefleet.local_fleet.books_check import BooksVerdict, compare_books
 from tradefleet.local_fleet.dashboard import SessionProgress, render
 from tradefleet.local_fleet.demo_db import fresh_demo_database
+from tradefleet.local_fleet.pace import PacePolicy, SessionPacer, start_speed
 from tradefleet.local_fleet.processes import ProcessGroup, compressed_scan_max_age, free_port
 
 
@@ -52,9 +54,32 @@ class DemoOptions:
     poll_interval: int = 30
     state_dir: Path | None = None
     live: bool = True
+    lag_limit_minutes: float = 5.0   # session minutes one poll may last (the pace's rule)
+    min_speed: float = 10.0
+
+
+@dataclass(frozen=True)
+class DemoOutcome:
+    """What a demo day came to (the exit code, and the figures bench/scale.py tabulates)."""
+
+    exit_code: int
+    workers: int
+    trades: int = 0
+    held_shares: int = 0
+    start_speed: float = 0.0
+    end_speed: float = 0.0
+    lowest_speed: float = 0.0
+    max_poll_lag_s: float = 0.0          # any poll, any time (session seconds)
+    settled_poll_lag_s: float = 0.0      # since the last speed change
+    kept_up: bool = True
+    scans_computed: int = 0
+    scans_shared: int = 0
+    scan_cpu_s_per_worker: float = 0.0
+    wall_s: float = 0.0
 
 
 READY_TIMEOUT_S = 300.0     # a fleet that has not registered by then starts anyway
+WORKER_DB_POOL = 4          # connections per worker process (commands/worker.py)
 
 
 def demo_session(today: date | None = None, *, cache_dir: Path | None = None) -> TradingSession:
@@ -119,8 +144,13 @@ async def _exchange_verdict(db: Database, base_url: str) -> BooksVerdict:
 
 
 async def run_demo(opts: DemoOptions, console: Console | None = None) -> int:
-    """The demo's exit code: 0 for a clean day, 1 if an invariant failed, 128 + the signal
-    number when stopped by a signal (after every child has been stopped)."""
+    """The demo's exit code: 0 for a clean day, 1 if an invariant failed or the fleet could
+    not keep up with the session clock, 128 + the signal number when stopped by a signal
+    (after every child has been stopped)."""
+    return (await run_demo_outcome(opts, console)).exit_code
+
+
+async def run_demo_outcome(opts: DemoOptions, console: Console | None = None) -> DemoOutcome:
     console = console or Console()
     with _stop_on_signals() as received:
         try:
@@ -130,7 +160,7 @@ async def run_demo(opts: DemoOptions, console: Console | None = None) -> int:
                 raise
             console.print(f"[yellow]stopped by {received[0].name}: every process of the fleet "
                           "was terminated[/yellow]")
-            return 128 + int(received[0])
+            return DemoOutcome(128 + int(received[0]), opts.workers)
 
 
 async def _wait_ready(db: Database, group: ProcessGroup, worker_ids: list[str],
@@ -149,10 +179,26 @@ async def _wait_ready(db: Database, group: ProcessGroup, worker_ids: list[str],
         await asyncio.sleep(0.1)
 
 
-async def _run_demo(opts: DemoOptions, console: Console) -> int:
+async def _scan_figures(db: Database, worker_ids: list[str]) -> tuple[int, int, float]:
+    """Scans computed and read shared, and the CPU seconds per worker they cost."""
+    row = await db.pool.fetchrow(
+        """SELECT count(*) FILTER (WHERE NOT coalesce((payload->>'shared')::bool, false)) AS own,
+                  count(*) FILTER (WHERE (payload->>'shared')::bool) AS shared,
+                  coalesce(sum((payload->>'cpu_ms')::float8), 0) / 1000 AS cpu_s
+             FROM events WHERE event_type = 'CandidateScannedEvent' AND worker_id = ANY($1)""",
+        worker_ids)
+    return int(row["own"]), int(row["shared"]), float(row["cpu_s"]) / max(1, len(worker_ids))
+
+
+async def _run_demo(opts: DemoOptions, console: Console) -> DemoOutcome:
+    began = time.monotonic()
+    policy = PacePolicy(opts.lag_limit_minutes * 60, opts.min_speed)
+    speed = start_speed(opts.speed, opts.workers, policy=policy)
     state = {"TRADEFLEET_STATE_DIR": str(opts.state_dir)} if opts.state_dir else {}
     session = demo_session(cache_dir=opts.state_dir / "calendar" if opts.state_dir else None)
-    dsn, log_dir = await asyncio.to_thread(fresh_demo_database, opts.state_dir)
+    dsn, log_dir = await asyncio.to_thread(
+        fresh_demo_database, opts.state_dir,
+        connections=max(100, opts.workers * WORKER_DB_POOL + 30))
     db = await Database.connect(dsn, min_size=1, max_size=4)
     async with db.pool.acquire() as conn:
         await migrate(conn)
@@ -160,18 +206,19 @@ async def _run_demo(opts: DemoOptions, console: Console) -> int:
     log_dir.mkdir(parents=True, exist_ok=True)
     start_file = log_dir / "clock-start"
     start_file.unlink(missing_ok=True)                # a previous run's start
-    clock = SimClock.held(session.open - timedelta(minutes=2), opts.speed, start_file)
+    clock = SimClock.held(session.open - timedelta(minutes=2), speed, start_file)
     port = free_port()
     group = ProcessGroup(log_dir)
     common = {"TRADEFLEET_SIM_CLOCK": clock.to_env(), "TRADEFLEET_DB__DSN": dsn,
               "TRADEFLEET_MODE": "sim", "PYTHONUNBUFFERED": "1", **state}
     worker_ids = [f"w{i + 1}" for i in range(opts.workers)]
     universe = ",".join(build_universe(opts.seed, opts.symbols).symbols)
-    exit_code = 1
+    outcome = DemoOutcome(1, opts.workers, start_speed=speed)
     try:
         # The session is compressed `speed` times, so the broker's per-second budget is scaled
         # with it (capped): the workers and the simulator enforce the same limit.
-        rate = str(min(1000, max(20, int(20 * opts.speed / 20))))
+        # (the asked speed's: a slower start speed must not also shrink the fleet's budget)
+        rate = str(min(1000, max(20, int(20 * max(speed, opts.speed) / 20))))
         group.start("exchange", ["exchange", "--port", str(port), "--seed", str(opts.seed),
                                  "--symbols", str(opts.symbols), "--rate-limit", rate], common)
         await _wait_http(f"http://127.0.0.1:{port}/_admin/health", 60)
@@ -188,15 +235,16 @@ async def _run_demo(opts: DemoOptions, console: Console) -> int:
         started = time.monotonic()
         ready = await _wait_ready(db, group, worker_ids, READY_TIMEOUT_S)
         clock.release()
-        # reports plot the session's KST clock, now that it runs
-        await save_session_clock(db, session.day, SimClock(clock.sim_start, clock.speed,
-                                                           clock.real_start))
+        await _record_clock(db, session.day, clock)   # reports plot the session's KST clock
+        slowed = "" if speed == opts.speed else (
+            f", {speed:g}x for {opts.workers} workers on {os.cpu_count()} cores "
+            f"(asked {opts.speed:g}x)")
         console.print(f"{ready} of {len(worker_ids)} workers ready in "
                       f"{time.monotonic() - started:.1f} s; session clock started "
-                      f"({session.day}, {session.open:%H:%M}-{session.close:%H:%M})")
+                      f"({session.day}, {session.open:%H:%M}-{session.close:%H:%M}{slowed}); "
+                      f"a poll may last {opts.lag_limit_minutes:g} session minutes")
         progress = SessionProgress(session.open, session.close)
-        real_budget = (session.close - clock.now()).total_seconds() / opts.speed + 90
-        deadline = time.monotonic() + real_budget
+        pacer = SessionPacer(db, clock, policy, max_speed=speed)
         with Live(console=console, refresh_per_second=4, transient=False,
                   auto_refresh=opts.live) as live:
             while True:
@@ -206,10 +254,20 @@ async def _run_demo(opts: DemoOptions, console: Console) -> int:
                 live.update(render(progress, rows, alive))
                 if not any(alive[w] for w in worker_ids):
                     break
-                if time.monotonic() > deadline:
+                change = await pacer.check()
+                if change is not None:
+                    await _record_clock(db, session.day, clock)
+                    live.console.print(
+                        f"{change.session_at:%H:%M} poll lag {change.lag_s / 60:.1f} session "
+                        f"minutes: session clock {change.from_speed:.0f}x -> "
+                        f"{change.to_speed:.0f}x")
+                left = (session.close - clock.now()).total_seconds() / clock.speed
+                if left < -90:            # 90 real seconds past the close
                     console.print("[red]workers did not finish the session in time[/red]")
                     break
                 await asyncio.sleep(0.25)
+        console.print(pacer.verdict() if pacer.kept_up
+                      else f"[red]{pacer.verdict()}[/red]")
         failed = [c for c in group.children if c.name in worker_ids and c.returncode != 0]
         for child in failed:
             console.print(f"[red]{child.name} exited with {child.returncode}[/red]; log tail:")
@@ -230,12 +288,25 @@ async def _run_demo(opts: DemoOptions, console: Console) -> int:
             f"{invariants['locks']}, open orders {invariants['open_orders']}; "
             f"{acquisitions} lock acquisitions replayed, {len(doubles)} double holds. "
             f"Logs: {log_dir}")
-        clean = (not failed and not doubles and verdict.clean
+        clean = (not failed and not doubles and verdict.clean and pacer.kept_up
                  and invariants["open_positions"] == 0
                  and invariants["locks"] == 0 and invariants["workers_holding"] == 0
                  and len(report.summaries) == len(worker_ids))
-        exit_code = 0 if clean else 1
+        own, shared, cpu = await _scan_figures(db, worker_ids)
+        outcome = DemoOutcome(
+            0 if clean else 1, opts.workers, trades=report.total_trades,
+            held_shares=verdict.held_shares, start_speed=speed, end_speed=clock.speed,
+            lowest_speed=min([speed, *(c.to_speed for c in pacer.changes)]),
+            max_poll_lag_s=pacer.max_lag_s, settled_poll_lag_s=pacer.settled_max_lag_s,
+            kept_up=pacer.kept_up, scans_computed=own, scans_shared=shared,
+            scan_cpu_s_per_worker=cpu, wall_s=time.monotonic() - began)
     finally:
         group.stop_all(first=worker_ids)
         await db.close()
-    return exit_code
+    return outcome
+
+
+async def _record_clock(db: Database, day: date, clock: SimClock) -> None:
+    """The session clock as it ran (with every change of speed), without its start file."""
+    await save_session_clock(db, day, SimClock(clock.sim_start, clock.base_speed,
+                                               clock.real_start, segments=clock.segments))

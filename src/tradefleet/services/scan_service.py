@@ -7,13 +7,16 @@ limited). Filters and the strategy run vectorised over all symbols at once."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import math
 import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, fields
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import numpy as np
@@ -27,6 +30,7 @@ from tradefleet.domain.market import Bar, Quote
 from tradefleet.ports.broker import BrokerPort
 from tradefleet.ports.candidate_store import CandidateRow, CandidateStore
 from tradefleet.ports.events import EventSink
+from tradefleet.services.shared_scan import SharedScans
 
 _tracer = trace.get_tracer("tradefleet.scan")
 
@@ -60,6 +64,39 @@ class ScanResult:
     duration_ms: float
 
 
+_QUOTE_FIELDS = tuple(f.name for f in fields(Quote))
+
+
+def _quote_to_json(q: Quote) -> dict[str, Any]:
+    data: dict[str, Any] = {name: getattr(q, name) for name in _QUOTE_FIELDS}
+    data["change_rate"] = str(q.change_rate)
+    data["at"] = q.at.isoformat()
+    return data
+
+
+def _quote_from_json(data: dict[str, Any]) -> Quote:
+    values = {name: data[name] for name in _QUOTE_FIELDS}
+    values["change_rate"] = Decimal(values["change_rate"])
+    values["at"] = datetime.fromisoformat(values["at"])
+    return Quote(**values)
+
+
+def result_to_json(result: ScanResult) -> dict[str, Any]:
+    return {"scan_id": str(result.scan_id), "universe_size": result.universe_size,
+            "passed_filters": result.passed_filters,
+            "ranked": [{"symbol": c.symbol, "price": c.price, "score": c.score,
+                        "quote": _quote_to_json(c.quote)} for c in result.ranked],
+            "filter_rejections": result.filter_rejections, "duration_ms": result.duration_ms}
+
+
+def result_from_json(data: dict[str, Any]) -> ScanResult:
+    return ScanResult(
+        uuid.UUID(data["scan_id"]), int(data["universe_size"]), int(data["passed_filters"]),
+        [RankedCandidate(c["symbol"], int(c["price"]), float(c["score"]),
+                         _quote_from_json(c["quote"])) for c in data["ranked"]],
+        {k: int(v) for k, v in data["filter_rejections"].items()}, float(data["duration_ms"]))
+
+
 async def _direct(_operation: str, fn: Callable[[], Awaitable[T]]) -> T:
     return await fn()
 
@@ -88,9 +125,12 @@ def _json_value(value: Any) -> Any:
 class ScanService:
     def __init__(self, broker: BrokerPort, store: CandidateStore, sink: EventSink,
                  strategy: Any, filters: FilterParams, *, worker_id: str,
-                 read: Reader | None = None, bar_concurrency: int = 8) -> None:
+                 read: Reader | None = None, bar_concurrency: int = 8,
+                 shared: SharedScans | None = None, account_key: str = "") -> None:
         """``read(operation, fn)`` wraps every broker read (the worker passes its retry
-        policy); ``strategy`` is a ``domain.strategies`` Strategy."""
+        policy); ``strategy`` is a ``domain.strategies`` Strategy. ``shared``: the account's
+        shared scans (``account_key`` scopes them): the ranking is then computed by one
+        worker per quote window and read by the others with the same scan."""
         if bar_concurrency < 1:
             raise ValueError("bar_concurrency: must be >= 1")
         self._broker = broker
@@ -101,7 +141,20 @@ class ScanService:
         self._worker_id = worker_id
         self._read: Reader = read or _direct
         self._bar_slots = asyncio.Semaphore(bar_concurrency)
+        self._shared = shared
+        self._account_key = account_key
         self._log = structlog.get_logger("tradefleet.scan").bind(worker_id=worker_id)
+
+    def scan_key(self, universe: Sequence[str]) -> str:
+        """Who may share a scan: same account, universe, strategy and parameter version,
+        filters and bar count. Anything else differing gives a different key."""
+        f = self._filters
+        spec = json.dumps([sorted(universe), self._strategy.name,
+                           self._strategy.strategy_version, self._strategy.param_version,
+                           [f.min_volume, f.min_traded_value, f.max_spread_ticks],
+                           int(self._strategy.bars_needed), SPARE_BARS])
+        digest = hashlib.sha256(spec.encode()).hexdigest()[:32]
+        return f"{self._account_key}:{digest}"
 
     async def scan(self, universe: Sequence[str], trading_day: date) -> ScanResult:
         """Fetch, filter, evaluate, store and announce one scan. Broker read failures
@@ -114,6 +167,32 @@ class ScanService:
             return result
 
     async def _scan(self, universe: Sequence[str], trading_day: date) -> ScanResult:
+        cpu = time.process_time()
+        started = time.perf_counter()
+        if self._shared is None:
+            result, computed = await self._compute(universe, trading_day), True
+        else:
+            async def compute() -> dict[str, Any]:
+                return result_to_json(await self._compute(universe, trading_day))
+
+            data, computed = await self._shared.get_or_compute(self.scan_key(universe),
+                                                               compute)
+            result = result_from_json(data)
+        duration_ms = (time.perf_counter() - started) * 1000
+        cpu_ms = (time.process_time() - cpu) * 1000
+        self._log.info("scan filter results", scan_id=str(result.scan_id),
+                       passed_filters=result.passed_filters, shared=not computed,
+                       filter_rejections=result.filter_rejections)
+        await self._sink.publish(CandidateScannedEvent(
+            worker_id=self._worker_id, scan_id=str(result.scan_id),
+            universe_size=result.universe_size, passed_filters=result.passed_filters,
+            signals=len(result.ranked), candidates=[c.symbol for c in result.ranked],
+            filter_rejections=result.filter_rejections, duration_ms=round(duration_ms, 3),
+            shared=not computed, cpu_ms=round(cpu_ms, 3)))
+        return result
+
+    async def _compute(self, universe: Sequence[str], trading_day: date) -> ScanResult:
+        """Fetch, filter, evaluate and store one scan (this worker's own computation)."""
         started = time.perf_counter()
         scan_id = uuid.uuid4()
         self._log.info("scan poll started", scan_id=str(scan_id), universe_size=len(universe))
@@ -133,18 +212,8 @@ class ScanService:
              for i, q in enumerate(passed) if signal[i]),
             key=lambda c: (-c.score, c.symbol))
         await self._save(scan_id, trading_day, passed, signal, indicators)
-        duration_ms = (time.perf_counter() - started) * 1000
-        result = ScanResult(scan_id, len(universe), len(passed), ranked, dict(rejections),
-                            duration_ms)
-        self._log.info("scan filter results", scan_id=str(scan_id),
-                       quoted=len(quotes), passed_filters=len(passed),
-                       filter_rejections=result.filter_rejections)
-        await self._sink.publish(CandidateScannedEvent(
-            worker_id=self._worker_id, scan_id=str(scan_id), universe_size=len(universe),
-            passed_filters=len(passed), signals=len(ranked),
-            candidates=[c.symbol for c in ranked], filter_rejections=result.filter_rejections,
-            duration_ms=round(duration_ms, 3)))
-        return result
+        return ScanResult(scan_id, len(universe), len(passed), ranked, dict(rejections),
+                          (time.perf_counter() - started) * 1000)
 
     def prefilter(self, quotes: Sequence[Quote]) -> tuple[list[int], Counter[str]]:
         if not quotes:

@@ -4,6 +4,8 @@ strategy, the retry policy and the trading cycle. Callers bring the broker and t
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -15,7 +17,10 @@ from tradefleet.adapters.postgres.event_sink import PostgresEventSink
 from tradefleet.adapters.postgres.lock_store import PostgresLockStore
 from tradefleet.adapters.postgres.order_store import PostgresOrderStore
 from tradefleet.adapters.postgres.orphan_store import PostgresOrphanStore
+from tradefleet.adapters.postgres.poll_lag_store import PostgresPollLagStore
 from tradefleet.adapters.postgres.position_store import open_positions
+from tradefleet.adapters.postgres.shared_quotes import SharedQuotesBroker
+from tradefleet.adapters.postgres.shared_scan_store import PostgresSharedScanStore
 from tradefleet.adapters.postgres.summary_store import PostgresSummaryStore
 from tradefleet.adapters.postgres.worker_controls_store import read_controls
 from tradefleet.adapters.postgres.worker_readings import read_worker_readings
@@ -39,6 +44,7 @@ from tradefleet.services.market_directory import MarketDirectory
 from tradefleet.services.order_follower import OrderFollower
 from tradefleet.services.order_service import OrderService
 from tradefleet.services.scan_service import ScanService
+from tradefleet.services.shared_scan import SharedScans
 from tradefleet.services.worker_registry import WorkerRegistry
 from tradefleet.settings import Settings
 from tradefleet.worker.cycle import TradingCycle
@@ -48,6 +54,7 @@ from tradefleet.worker.entry_gate import EntryGate
 from tradefleet.worker.guarded_broker import GuardedBroker
 from tradefleet.worker.lease import Lease
 from tradefleet.worker.metrics_page import WorkerMetricsPage
+from tradefleet.worker.poll_lag import PollLagMeter
 from tradefleet.worker.retry import BrokerReadRetry
 from tradefleet.worker.session import MarketDay, market_day
 from tradefleet.worker.trading_day import TradingDay
@@ -72,6 +79,20 @@ def todays_market(settings: Settings, clock: Clock) -> MarketDay:
                       calendar=krx_calendar(day))
 
 
+SHARED_SCAN_CLAIM_TTL_S = 3.0   # real seconds a killed claimer can hold its account's scan up
+
+
+def _shared_scans(broker: BrokerPort, db: Database, clock: Clock,
+                  worker_id: str) -> SharedScans | None:
+    """Scans are shared where quotes are: one account's fleet on one snapshot per window."""
+    if not isinstance(broker, SharedQuotesBroker):
+        return None
+    return SharedScans(PostgresSharedScanStore(db), clock,
+                       window_seconds=broker.window_seconds,
+                       claim_ttl_s=SHARED_SCAN_CLAIM_TTL_S,
+                       claimer=f"{worker_id}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
+
+
 def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock: Clock,
                  universe: Sequence[str], track_timeout_s: float = 5.0,
                  retry_base_delay: float = 0.2, unseen_grace_s: float | None = None,
@@ -86,6 +107,8 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
     ``metrics``: the process's registry (the command builds it first when the broker's rate
     budget reports into it too); None = a new one. Served on the health port."""
     worker_id = settings.worker_id
+    shared_scans = _shared_scans(broker, db, clock, worker_id)
+    account_key = broker.account_key if isinstance(broker, SharedQuotesBroker) else ""
     metrics = metrics or WorkerMetrics()
     metrics.set_identity(worker_id)
     broker = MeteredBroker(broker, metrics.broker_call)
@@ -111,7 +134,8 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
     f = settings.filters
     scanner = ScanService(broker, PostgresCandidateStore(db), sink, strategy,
                           FilterParams(f.min_volume, f.min_traded_value, f.max_spread_ticks),
-                          worker_id=worker_id, read=retry.call)
+                          worker_id=worker_id, read=retry.call, shared=shared_scans,
+                          account_key=account_key)
     limits = RiskLimits(settings.risk.capital_limit, settings.risk.daily_loss_limit)
     e = settings.exits
     exits = ExitParams(e.stop_loss_pct, e.take_profit_pct, e.trend_ma_window,
@@ -165,4 +189,5 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
         db, worker_id, clock.now().astimezone(SEOUL).date()))
     return Worker(config, broker=broker, clock=clock, sink=sink, registry=registry,
                   locks=locks, retry=retry, lease=lease, make_cycle=make_cycle,
-                  metrics_page=page)
+                  metrics_page=page,
+                  poll_lag=PollLagMeter(PostgresPollLagStore(db), worker_id))

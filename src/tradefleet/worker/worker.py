@@ -26,6 +26,7 @@ from tradefleet.worker.cycle import TradingCycle, Why
 from tradefleet.worker.health import HealthState, start_health_server
 from tradefleet.worker.lease import Lease
 from tradefleet.worker.metrics_page import WorkerMetricsPage
+from tradefleet.worker.poll_lag import PollLagMeter
 from tradefleet.worker.recovery import recover_holding
 from tradefleet.worker.retry import BrokerReadRetry
 from tradefleet.worker.session import MarketDay, SessionGate
@@ -66,7 +67,8 @@ class Worker:
                  sink: EventSink, registry: WorkerRegistry, locks: LockService,
                  retry: BrokerReadRetry, lease: Lease,
                  make_cycle,  # noqa: ANN001 - (epoch) -> cycle
-                 metrics_page: WorkerMetricsPage | None = None) -> None:
+                 metrics_page: WorkerMetricsPage | None = None,
+                 poll_lag: PollLagMeter | None = None) -> None:
         self.config = config
         self._broker = broker
         self._clock = clock
@@ -76,6 +78,7 @@ class Worker:
         self._retry = retry
         self._make_cycle = make_cycle
         self.metrics_page = metrics_page       # GET /metrics on the health port
+        self.poll_lag = poll_lag               # session time spent per poll, to Postgres
         self.lease = lease
         self._refused = False           # the heartbeat was refused for our epoch
         self._db_trouble = False        # a database call failed since the last good beat
@@ -246,6 +249,7 @@ class Worker:
         return await self._shutdown(cycle)
 
     async def _poll(self, cycle: TradingCycle) -> bool:
+        started = self._clock.now()
         try:
             await cycle.poll()
         except Fenced:
@@ -258,6 +262,8 @@ class Worker:
                                            0.1 * 2 ** min(self._failed_polls + 1, 8)),
                             exc_info=self._failed_polls == 0)
             return False
+        if self.poll_lag is not None:
+            await self.poll_lag.observe(started, self._clock.now())
         return True
 
     async def _rejoin(self, cycle: TradingCycle) -> bool:

@@ -65,6 +65,8 @@ class SharedQuotesBroker:
         self._clock = clock
         self._account_key = account_key
         self._window = window_seconds
+        self.account_key = account_key          # the scope a shared scan shares too
+        self.window_seconds = window_seconds
         self.fetched_here = 0
         self.served_shared = 0
         self._me = f"{os.getpid()}:{uuid.uuid4().hex[:8]}"

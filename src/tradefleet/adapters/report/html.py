@@ -14,7 +14,7 @@ drawn nine hours early."""
 from __future__ import annotations
 
 import html
-from datetime import datetime, timedelta
+from datetime import datetime
 from itertools import accumulate
 from pathlib import Path
 
@@ -30,8 +30,7 @@ def session_time(wall: datetime, clock: SimClock | None = None) -> datetime:
     if wall.tzinfo is None:
         raise ValueError("wall: must be timezone-aware")
     if clock is not None:
-        elapsed = (wall.timestamp() - clock.real_start) * clock.speed
-        wall = clock.sim_start + timedelta(seconds=elapsed)
+        wall = clock.at_real(wall.timestamp())
     return wall.astimezone(SEOUL).replace(tzinfo=None)
 
 
