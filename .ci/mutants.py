@@ -169,6 +169,28 @@ MUTANTS = [
            '''return [WorkerStoppedEvent(''',
            (SC + "test_log_fields.py", "tests/test_worker_registry.py"),
            "§6.2: the transition to EXIT is not logged"),
+    # ---- issue 19 (op19a) ----------------------------------------------------------------
+    Mutant("degraded-drops-the-pause", "operator/reconcile.py",
+           '''        actions.append(WriteControls(paused=True))
+        notes.append("spec.paused: buying paused''',
+           '''        notes.append("spec.paused: buying paused''',
+           ("tests/operator/test_operator_reconcile.py",
+            "tests/operator/test_operator_degraded_pause.py"),
+           "issue 19/2: pausing a Degraded worker whose pod runs never reaches Postgres"),
+    Mutant("degraded-pause-unread-from-an-invalid-spec", "operator/plan.py",
+           "else self.paused is True", "else False",
+           ("tests/operator/test_operator_reconcile.py",
+            "tests/operator/test_operator_degraded_pause.py"),
+           "issue 19/2: a pause in a spec that fails to parse is dropped"),
+    Mutant("degraded-pause-writes-another-namespaces-row", "operator/reconcile.py",
+           'own_row = not any(p.reason == "WorkerIdTaken" for p in desired.problems)',
+           "own_row = True",
+           ("tests/operator/test_operator_reconcile.py",),
+           "issue 19/2: a refused duplicate name pauses the other namespace's worker"),
+    Mutant("status-paused-ignores-what-the-pass-wrote", "operator/status.py",
+           "            return action.paused\n", "            break\n",
+           ("tests/operator/test_operator_status.py",),
+           "issue 19/2: Trading says Paused though nothing was written"),
 ]
 
 

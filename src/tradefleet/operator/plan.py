@@ -51,6 +51,13 @@ class Desired:
     problems: tuple[Problem, ...] = ()
     deleting: bool = False
     deletion_started: datetime | None = None
+    # spec.paused as written, read even when the rest of the spec is invalid (None: absent
+    # or not a boolean), so that a pause reaches a Degraded worker's running pod
+    paused: bool | None = None
+
+    @property
+    def pause_asked(self) -> bool:
+        return self.spec.paused if self.spec is not None else self.paused is True
 
 
 @dataclass(frozen=True)

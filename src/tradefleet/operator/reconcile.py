@@ -12,7 +12,9 @@ The rules that keep money safe:
   worker never run on purpose (and fencing stops one if they ever do).
 - A spec change replaces the pod gracefully: SIGTERM, the worker keeps its position and lock,
   the new pod adopts them at start-up.
-- A spec the operator cannot run is Degraded: no pod is started and nothing is written."""
+- A spec the operator cannot run is Degraded: no pod is started, none is replaced, and
+  nothing is written but a pause (``spec.paused: true``), which still reaches a process of
+  the worker that runs: stopping buying is always safe, and never to be silently dropped."""
 
 from __future__ import annotations
 
@@ -76,9 +78,7 @@ def plan_worker(desired: Desired, observed: Observed, config: OperatorConfig) ->
     if desired.deleting:
         return plan_deletion(desired, observed, config)
     if desired.problems or desired.spec is None:
-        return Plan("Degraded", "; ".join(p.message for p in desired.problems),
-                    degraded=desired.problems[0] if desired.problems else None,
-                    ready_reason="Degraded")
+        return _degraded(desired, observed)
     actions: list[Action] = []
     if observed.worker.controls.buy_paused != desired.spec.paused:
         actions.append(WriteControls(paused=desired.spec.paused))
@@ -92,6 +92,25 @@ def plan_worker(desired: Desired, observed: Observed, config: OperatorConfig) ->
     if any(p.deleting for p in observed.pods):
         return _pod_terminating(observed, actions)
     return _pod_absent(desired, observed, config, manifest, actions)
+
+
+def _degraded(desired: Desired, observed: Observed) -> Plan:
+    """A pause reaches a worker that may still run (a pod not finished, or a heartbeat),
+    unless the row is another TradingWorker's (same name elsewhere). Lifting a pause waits
+    for a valid spec: the safe direction only."""
+    notes = [p.message for p in desired.problems]
+    actions: list[Action] = []
+    w = observed.worker
+    runs = w.live or any(not p.finished for p in observed.pods)
+    own_row = not any(p.reason == "WorkerIdTaken" for p in desired.problems)
+    if runs and own_row and desired.pause_asked and not w.controls.buy_paused:
+        actions.append(WriteControls(paused=True))
+        notes.append("spec.paused: buying paused in Postgres for the worker that still runs")
+    elif runs and own_row and w.controls.buy_paused and not desired.pause_asked:
+        notes.append("spec.paused: the worker stays paused until the spec is valid again")
+    return Plan("Degraded", "; ".join(notes), tuple(actions),
+                degraded=desired.problems[0] if desired.problems else None,
+                ready_reason="Degraded")
 
 
 def _pod_terminating(observed: Observed, actions: list[Action]) -> Plan:

@@ -15,6 +15,7 @@ from tradefleet.operator.plan import (
     History,
     Observed,
     Plan,
+    WriteControls,
 )
 from tradefleet.operator.pods import SPEC_HASH
 
@@ -44,7 +45,16 @@ def _ready(observed: Observed, plan: Plan) -> dict[str, Any]:
     return _condition("Ready", False, reason, plan.note or reason)
 
 
-def _trading(desired: Desired, observed: Observed) -> dict[str, Any]:
+def _buying_paused(observed: Observed, plan: Plan) -> bool:
+    """What the worker reads in Postgres once this pass's writes are done, never the spec
+    alone (a Degraded worker's spec may ask for what was not written)."""
+    for action in plan.actions:
+        if isinstance(action, WriteControls) and action.paused is not None:
+            return action.paused
+    return observed.worker.controls.buy_paused
+
+
+def _trading(observed: Observed, plan: Plan) -> dict[str, Any]:
     w = observed.worker
     if not w.live or w.status not in TRADING:
         return _condition("Trading", False, "NotRunning", "no live worker in SCAN or HOLD")
@@ -52,7 +62,7 @@ def _trading(desired: Desired, observed: Observed) -> dict[str, Any]:
     if ordered is not None and observed.now >= ordered:
         return _condition("Trading", False, "LiquidationOrdered",
                           f"liquidation ordered for {iso(ordered)}")
-    if w.controls.buy_paused or (desired.spec is not None and desired.spec.paused):
+    if _buying_paused(observed, plan):
         return _condition("Trading", False, "Paused", "buying paused; holdings still managed")
     if w.buy_blocked:
         return _condition("Trading", False, "BuyBlocked", w.buy_blocked)
@@ -97,7 +107,7 @@ def build_status(desired: Desired, observed: Observed, plan: Plan,
     history = _history(observed, plan)
     old = {c.get("type"): c for c in previous.get("conditions") or []}
     conditions = []
-    for cond in (_ready(observed, plan), _trading(desired, observed),
+    for cond in (_ready(observed, plan), _trading(observed, plan),
                  _liquidated(observed), _degraded(plan)):
         before = old.get(cond["type"])
         same = before is not None and before.get("status") == cond["status"]

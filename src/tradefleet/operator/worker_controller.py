@@ -33,7 +33,7 @@ from tradefleet.operator.plan import (
 from tradefleet.operator.preflight import check_worker_id, preflight
 from tradefleet.operator.reconcile import plan_worker
 from tradefleet.operator.reconcile_span import note_outcome, reconcile_span
-from tradefleet.operator.resources import SpecError, parse_worker_spec
+from tradefleet.operator.resources import SpecError, parse_worker_spec, paused_as_written
 from tradefleet.operator.status import (
     build_status,
     history_of,
@@ -111,7 +111,8 @@ class WorkerController:
         return Desired(name=meta.get("name", ""), namespace=meta.get("namespace", ""),
                        uid=meta.get("uid", ""), generation=int(meta.get("generation") or 0),
                        spec=spec, problems=tuple(problems), deleting=deleting,
-                       deletion_started=self._deleting_since.get(key))
+                       deletion_started=self._deleting_since.get(key),
+                       paused=paused_as_written(body.get("spec")))
 
     def _session(self, now: datetime) -> Session | None:
         session = self._calendar.session(now.date())
