@@ -32,6 +32,7 @@ from tradefleet.operator.plan import (
     Observed,
     Plan,
     Reclaim,
+    RestartHold,
     WriteControls,
     manifest_for,
 )
@@ -156,6 +157,18 @@ def _pod_absent(desired: Desired, observed: Observed, config: OperatorConfig,
     return Plan("Starting", f"pod {name} created", tuple(actions), ready_reason="PodStarting")
 
 
+def restart_hold(observed: Observed, config: OperatorConfig) -> RestartHold | None:
+    """Why a running pod whose spec changed is not replaced yet: the restart window, then
+    the fleet's restart slots (observed.restart_hold)."""
+    s = observed.session
+    if config.restart_window == "OutsideTradingHours" and s is not None \
+            and s.open <= observed.now < s.close:
+        return RestartHold("OutsideTradingHoursOnly", "pod spec changed; restarts only "
+                           f"outside trading hours: waiting for the close at "
+                           f"{s.close.strftime('%H:%M')} (restartWindow)")
+    return observed.restart_hold
+
+
 def _pod_present(desired: Desired, observed: Observed, config: OperatorConfig, pod: PodState,
                  manifest: dict, actions: list[Action]) -> Plan:
     assert desired.spec is not None
@@ -169,12 +182,16 @@ def _pod_present(desired: Desired, observed: Observed, config: OperatorConfig, p
                         "the fence, worker marked EXIT; the pod is replaced", tuple(actions),
                         ready_reason="HeartbeatStale", retry_in=1.0)
     if pod.spec_hash != manifest["metadata"]["annotations"][SPEC_HASH]:
+        phase = worker_phase(desired.spec, observed) if owned else "Starting"
+        hold = None if pod.finished else restart_hold(observed, config)
+        if hold is not None:
+            return Plan(phase, hold.message, tuple(actions), restart_pending=hold)
         actions.append(DeletePod(pod.name, 0 if pod.finished else None, "SpecChanged"))
         actions.append(Emit("Normal", "Replacing", f"spec changed: pod {pod.name} is replaced "
                             "gracefully; the worker keeps its position and lock for the new "
                             "pod"))
-        return Plan(worker_phase(desired.spec, observed) if owned else "Starting",
-                    f"replacing pod {pod.name} (spec changed)", tuple(actions), retry_in=2.0)
+        return Plan(phase, f"replacing pod {pod.name} (spec changed)", tuple(actions),
+                    retry_in=2.0, restarting=not pod.finished)
     if pod.finished:
         return _pod_finished(observed, config, pod, owned, actions, desired.spec)
     if owned and w.status == "EXIT":

@@ -1,5 +1,6 @@
 """The TradingWorker's status, derived from what the pass observed (Postgres above all) and
-decided: phase, metav1-style conditions (Ready, Trading, Liquidated, Degraded) and the
+decided: phase, metav1-style conditions (Ready, Trading, Liquidated, Degraded,
+RestartPending) and the
 printer-column fields, so ``kubectl get tw`` is a live view of the fleet. A condition's
 lastTransitionTime moves only when its status does; Events are posted on transitions only."""
 
@@ -89,6 +90,14 @@ def _degraded(plan: Plan) -> dict[str, Any]:
     return _condition("Degraded", True, plan.degraded.reason, plan.degraded.message)
 
 
+def _restart_pending(plan: Plan) -> dict[str, Any]:
+    """Why a changed pod spec has not replaced the running pod yet (paced restarts)."""
+    hold = plan.restart_pending
+    if hold is None:
+        return _condition("RestartPending", False, "NotPending", "")
+    return _condition("RestartPending", True, hold.reason, hold.message)
+
+
 def _history(observed: Observed, plan: Plan) -> History:
     h = observed.history
     for action in plan.actions:
@@ -108,7 +117,7 @@ def build_status(desired: Desired, observed: Observed, plan: Plan,
     old = {c.get("type"): c for c in previous.get("conditions") or []}
     conditions = []
     for cond in (_ready(observed, plan), _trading(observed, plan),
-                 _liquidated(observed), _degraded(plan)):
+                 _liquidated(observed), _degraded(plan), _restart_pending(plan)):
         before = old.get(cond["type"])
         same = before is not None and before.get("status") == cond["status"]
         cond["lastTransitionTime"] = before["lastTransitionTime"] if same else iso(observed.now)
@@ -162,6 +171,8 @@ def transition_events(previous: dict[str, Any] | None, status: dict[str, Any]) -
             events.append(Emit("Normal", "WorkerReady", cond["message"]))
         elif kind == "Ready" and before.get("status") == "True":
             events.append(Emit("Warning", cond["reason"], cond["message"]))
+        elif kind == "RestartPending" and ok:
+            events.append(Emit("Normal", "RestartPending", cond["message"]))
         elif kind == "Liquidated" and ok:
             events.append(Emit("Normal", "Liquidated", cond["message"]))
     return events
