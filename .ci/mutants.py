@@ -218,6 +218,16 @@ MUTANTS = [
            "    hold = plan.restart_pending\n", "    hold = None\n",
            ("tests/operator/test_operator_rollout.py",),
            "issue 19/4: kubectl describe does not say why a worker has not restarted"),
+    Mutant("operator-liveness-asks-postgres", "operator/health.py",
+           '        return web.json_response({"status": "ok"})',
+           '        return web.json_response({"status": str(await db_now())})',
+           ("tests/operator/test_operator_health.py",),
+           "issue 19/7: a database outage fails liveness and crash-loops the operator"),
+    Mutant("operator-readiness-ignores-postgres", "operator/health.py",
+           "            now = await asyncio.wait_for(db_now(), timeout_s)",
+           '            now = "not asked"',
+           ("tests/operator/test_operator_health.py",),
+           "issue 19/7: readiness says Ready while the operator cannot reconcile"),
 ]
 
 

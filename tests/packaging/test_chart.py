@@ -122,6 +122,8 @@ def test_the_operator_runs_one_replica_recreate_with_liveness_and_metrics_ports(
     assert ports["metrics"] == 9100 == int(config["TRADEFLEET_OPERATOR_METRICS_PORT"])
     assert ports["healthz"] == int(config["TRADEFLEET_OPERATOR_LIVENESS_PORT"])
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "healthz"}
+    # readiness (can reconcile: Postgres answers) is not liveness (the process works)
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "healthz"}
     assert deploy["spec"]["template"]["spec"]["serviceAccountName"] == f"{RELEASE}-operator"
     svc = one(render(EXTERNAL), "Service", f"{RELEASE}-operator-metrics")
     assert svc["spec"]["ports"] == [{"name": "metrics", "port": 9100, "targetPort": "metrics"}]
