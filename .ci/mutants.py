@@ -228,6 +228,20 @@ MUTANTS = [
            '            now = "not asked"',
            ("tests/operator/test_operator_health.py",),
            "issue 19/7: readiness says Ready while the operator cannot reconcile"),
+    Mutant("schedule-check-counts-every-worker", "operator/schedule_controller.py",
+           "        holdings = await self._fleet.holdings(scope)\n",
+           "        holdings = await self._fleet.holdings(None)\n",
+           ("tests/operator/test_operator_schedule_followup.py",),
+           "issue 19/5: workers outside the schedule's scope make its check NotFlat"),
+    Mutant("orphan-seller-not-resumed", "operator/schedule_controller.py",
+           "        elif run is not None and run.checked_at is None:\n"
+           "            await self._resume_seller(body, name, spec, now)\n", "",
+           ("tests/operator/test_operator_schedule_followup.py",),
+           "issue 19/5: an operator restart before the close loses the orphan seller"),
+    Mutant("lost-seller-check-says-flat", "operator/schedule_controller.py",
+           ' and "unverified" not in detail\n', "\n",
+           ("tests/operator/test_operator_schedule_followup.py",),
+           "issue 19/5: a check that could not see the account reports Flat"),
 ]
 
 
