@@ -242,6 +242,11 @@ MUTANTS = [
            ' and "unverified" not in detail\n', "\n",
            ("tests/operator/test_operator_schedule_followup.py",),
            "issue 19/5: a check that could not see the account reports Flat"),
+    Mutant("lost-seller-account-unasked-after-the-close", "operator/schedule_controller.py",
+           "        if seller is None and spec.orphans is not None and self._orphan_selling",
+           "        if False and spec.orphans is not None and self._orphan_selling",
+           ("tests/operator/test_operator_schedule_followup.py",),
+           "issue 19/5: an operator back after the close does not look at the account"),
 ]
 
 

@@ -42,7 +42,7 @@ def _kst(hh: int, mm: int) -> datetime:
 class AccountStandIn:
     """What the operator's seller reports: the shares the broker still holds."""
 
-    def __init__(self, log: list[str], left: dict[str, int]) -> None:
+    def __init__(self, log: list[str], left: dict[str, int] | None) -> None:
         self.worker_id = "tradefleet-operator-krx"
         self._log, self._left = log, left
 
@@ -51,6 +51,8 @@ class AccountStandIn:
 
     async def connect(self) -> None:
         self._log.append("connect")
+        if self._left is None:
+            raise ConnectionError("broker unreachable")
 
     async def stop(self) -> int:
         self._log.append("stop")
@@ -58,7 +60,7 @@ class AccountStandIn:
 
     async def account_left(self, trading_day: date) -> dict[str, int]:
         self._log.append("account_left")
-        return dict(self._left)
+        return dict(self._left or {})
 
 
 @contextlib.asynccontextmanager
@@ -129,17 +131,23 @@ async def test_an_operator_restart_resumes_the_orphan_seller_and_its_check(loop_
         assert "OrphanSellerResumed" in reasons
 
 
-async def test_after_the_close_a_lost_seller_is_still_checked_never_flat_by_default(loop_db):
+@pytest.mark.parametrize("reachable", [True, False], ids=["account-asked", "unverified"])
+async def test_after_the_close_a_lost_seller_is_still_checked_never_flat_by_default(
+        loop_db, reachable):
     log: list[str] = []
+    left = {"005930": 2} if reachable else None
     async with running_cluster() as cluster:
-        async with _operator(cluster, loop_db, LoopClock(_kst(15, 14)), log, {"005930": 2}):
+        async with _operator(cluster, loop_db, LoopClock(_kst(15, 14)), log, {}):
             await cluster.apply(schedule_body("krx", offsetMinutes=15,
                                               checkAfterCloseMinutes=2, orphans=ORPHANS))
             await eventually(lambda: log == ["start"], timeout=3600, step=5,
                              what="the seller started")
         # back after the close, before the check: the account is still asked
-        async with _operator(cluster, loop_db, LoopClock(_kst(15, 31)), log, {"005930": 2}):
+        async with _operator(cluster, loop_db, LoopClock(_kst(15, 31)), log, left):
             await eventually(lambda: _status(cluster).get("lastResult") in ("Flat", "NotFlat"),
                              timeout=3600, step=5, what="the check after the close")
-            assert log[1:] == ["connect", "stop", "account_left"]
             assert _status(cluster)["lastResult"] == "NotFlat"
+            if reachable:
+                assert log[1:] == ["connect", "stop", "account_left"]
+            else:
+                assert "could not be checked" in _status(cluster)["lastMessage"]
