@@ -1,5 +1,5 @@
 """``tradefleet operator`` as a process: refuses a bad configuration naming the variable,
-and otherwise logs in with a kubeconfig, serves its liveness probe (Postgres included),
+and otherwise logs in with a kubeconfig, serves its probes (readiness: Postgres answers),
 turns a TradingWorker into a pod and stops cleanly on SIGTERM."""
 
 from __future__ import annotations
@@ -78,10 +78,12 @@ async def test_the_command_runs_the_operator_until_sigterm(pg_dsn, tmp_path):
                 await asyncio.sleep(0.1)
             (pod,) = cluster.pods(NS)
             assert pod["metadata"]["labels"]["tradefleet.io/worker"] == "w-cmd"
-            async with aiohttp.ClientSession() as session, \
-                    session.get(f"http://127.0.0.1:{port}/healthz") as resp:
-                assert resp.status == 200
-                assert "postgres" in await resp.json()
+            async with aiohttp.ClientSession() as session:
+                async with session.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                    assert resp.status == 200                  # the process works
+                async with session.get(f"http://127.0.0.1:{port}/readyz") as resp:
+                    assert resp.status == 200                  # and can reconcile
+                    assert "postgres" in await resp.json()
             async with aiohttp.ClientSession() as session, \
                     session.get(f"http://127.0.0.1:{metrics_port}/metrics") as resp:
                 assert resp.status == 200

@@ -3,6 +3,7 @@ observed pods and Postgres rows in, actions out. No Kubernetes here."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from tests.operator.factories import (
@@ -155,13 +156,37 @@ def test_a_pod_that_ended_the_day_is_left_until_the_next_session():
     assert plan.actions == () and plan.phase == "Stopped"
 
 
-def test_degraded_starts_nothing_writes_nothing_and_leaves_a_running_pod():
+def test_degraded_starts_nothing_and_leaves_a_running_pod_but_a_pause_still_reaches_it():
     problem = Problem("KeyDoesNotDecrypt", "spec.credentials.secretName: appkey ...")
     want = desired(problems=(problem,))
     plan = plan_worker(want, observed(worker(None)), CONFIG)
     assert plan.actions == () and plan.phase == "Degraded" and plan.degraded == problem
     with_pod = plan_worker(want, observed(worker("SCAN"), (pod(desired()),)), CONFIG)
     assert with_pod.actions == ()
+    # paused: true reaches the process that runs, whatever else is wrong with the spec
+    paused = desired({**SPEC, "paused": True}, problems=(problem,))
+    running = plan_worker(paused, observed(worker("SCAN"), (pod(desired()),)), CONFIG)
+    assert running.actions == (WriteControls(paused=True),) and running.phase == "Degraded"
+    invalid = replace(desired(problems=(Problem("InvalidSpec", "spec.capitalLimit: ..."),)),
+                      spec=None, paused=True)
+    starting = plan_worker(invalid, observed(worker(None), (pod(desired(), phase="Pending"),)),
+                           CONFIG)
+    assert starting.actions == (WriteControls(paused=True),)
+    # nothing runs: nothing is written; done already: nothing again
+    assert plan_worker(paused, observed(worker(None)), CONFIG).actions == ()
+    done = worker("SCAN", controls=WorkerControls(buy_paused=True))
+    assert plan_worker(paused, observed(done, (pod(desired()),)), CONFIG).actions == ()
+
+
+def test_degraded_never_lifts_a_pause_nor_writes_another_namespaces_row():
+    problem = Problem("UnknownStrategy", "spec.strategy.name: ...")
+    lifted = desired(problems=(problem,))
+    done = worker("SCAN", controls=WorkerControls(buy_paused=True))
+    plan = plan_worker(lifted, observed(done, (pod(desired()),)), CONFIG)
+    assert plan.actions == () and "stays paused" in plan.note
+    taken = desired({**SPEC, "paused": True},
+                    problems=(Problem("WorkerIdTaken", "metadata.name: ..."),))
+    assert plan_worker(taken, observed(worker("SCAN")), CONFIG).actions == ()
 
 
 def test_backoff_doubles_per_recreation_and_resets_after_a_long_life():

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import jsonschema
 from tests.operator.crd_schema import load_crd, schema_of
-from tests.operator.factories import CONFIG, NOW, desired, observed, pod, worker
+from tests.operator.factories import CONFIG, NOW, SPEC, desired, observed, pod, worker
 
 from tradefleet.operator.plan import Problem
 from tradefleet.operator.reconcile import plan_worker
@@ -105,3 +105,17 @@ def test_liquidated_when_ordered_and_flat_in_postgres():
     assert _conditions(flat)["Liquidated"]["status"] == "True"
     assert ("Normal", "Liquidated") in [(e.type, e.reason) for e in
                                         transition_events(without_nones(status), flat)]
+
+
+def test_trading_says_paused_only_when_the_pause_was_written():
+    """A Degraded worker's spec may ask for a pause that this pass did not write (the row is
+    another TradingWorker's): the status says what the worker reads, not the spec."""
+    taken = Problem("WorkerIdTaken", "metadata.name: worker id 'w-1' is TradingWorker x/w-1")
+    want = desired({**SPEC, "paused": True}, problems=(taken,))
+    status, plan = _status(want, observed(worker("SCAN"), (pod(desired()),)))
+    assert plan.actions == ()
+    assert _conditions(status)["Trading"]["reason"] == "Trading"
+    degraded = desired({**SPEC, "paused": True},
+                       problems=(Problem("UnknownStrategy", "spec.strategy.name: x"),))
+    written, plan = _status(degraded, observed(worker("SCAN"), (pod(desired()),)))
+    assert plan.actions and _conditions(written)["Trading"]["reason"] == "Paused"

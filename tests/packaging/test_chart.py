@@ -122,6 +122,8 @@ def test_the_operator_runs_one_replica_recreate_with_liveness_and_metrics_ports(
     assert ports["metrics"] == 9100 == int(config["TRADEFLEET_OPERATOR_METRICS_PORT"])
     assert ports["healthz"] == int(config["TRADEFLEET_OPERATOR_LIVENESS_PORT"])
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "healthz"}
+    # readiness (can reconcile: Postgres answers) is not liveness (the process works)
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "healthz"}
     assert deploy["spec"]["template"]["spec"]["serviceAccountName"] == f"{RELEASE}-operator"
     svc = one(render(EXTERNAL), "Service", f"{RELEASE}-operator-metrics")
     assert svc["spec"]["ports"] == [{"name": "metrics", "port": 9100, "targetPort": "metrics"}]
@@ -150,6 +152,15 @@ def test_the_operator_accepts_the_settings_the_chart_gives_it(combo: str) -> Non
     assert config.namespaces == tuple(watched)
     assert config.db_secret is not None
     assert env["TRADEFLEET_DB__DSN"] == f"<{config.db_secret.name}/{config.db_secret.key}>"
+    assert (config.max_concurrent_restarts, config.restart_window) == (1, "Anytime")
+
+
+def test_restart_pacing_reaches_the_operator():
+    paced = {**EXTERNAL, "operator": {"maxConcurrentRestarts": 4,
+                                      "restartWindow": "OutsideTradingHours"}}
+    config = load_operator_config(_operator_environ(render(paced)))
+    assert (config.max_concurrent_restarts, config.restart_window) == \
+        (4, "OutsideTradingHours")
 
 
 def _worker_pod(values: dict) -> dict:
@@ -303,6 +314,10 @@ BAD_VALUES = [
                  "want integer", id="port-type"),
     pytest.param({**EXTERNAL, "operator": {"resyncSeconds": 0}}, "/operator/resyncSeconds",
                  "minimum", id="resync-range"),
+    pytest.param({**EXTERNAL, "operator": {"maxConcurrentRestarts": 0}},
+                 "/operator/maxConcurrentRestarts", "minimum", id="restarts-at-once-range"),
+    pytest.param({**EXTERNAL, "operator": {"restartWindow": "Lunch"}},
+                 "/operator/restartWindow", "must be one of", id="restart-window-enum"),
     pytest.param({**EXTERNAL, "operator": {"watchNamespaces": ["Desk_A"]}},
                  "/operator/watchNamespaces/0", "pattern", id="namespace-name"),
     pytest.param({**EXTERNAL, "exchange": {"enabled": "yes"}}, "/exchange/enabled",

@@ -90,6 +90,7 @@ async def _serve(config, db_settings, kubeconfig: Path | None) -> int:  # noqa: 
     from tradefleet.adapters.telemetry.redaction import register_secret
     from tradefleet.domain.calendar import load_krx_calendar
     from tradefleet.operator.handlers import build_registry
+    from tradefleet.operator.health import start_health_server
     from tradefleet.operator.kube import KubeApi
     from tradefleet.operator.runtime import build_runtime
 
@@ -102,7 +103,7 @@ async def _serve(config, db_settings, kubeconfig: Path | None) -> int:  # noqa: 
         sslrootcert=str(db_settings.sslrootcert) if db_settings.sslrootcert else None,
         max_size=8)
     kube = await KubeApi.from_environment(str(kubeconfig) if kubeconfig else None)
-    scrape = None
+    scrape = probes = None
     try:
         await migrate_database(db)
         clock = SimClock.from_env(config.sim_clock) if config.sim_clock else WallClock()
@@ -111,22 +112,23 @@ async def _serve(config, db_settings, kubeconfig: Path | None) -> int:  # noqa: 
                                            Path(overrides) if overrides else None)
         runtime = build_runtime(config, db=db, kube=kube, clock=clock, calendar=calendar)
         scrape = await start_metrics_server(runtime.metrics.render, config.metrics_port)
+        probes = await start_health_server(db.db_now, config.liveness_port)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        liveness = (f"http://0.0.0.0:{config.liveness_port}/healthz"
-                    if config.liveness_port else None)
         log.info("operator starting", namespaces=list(config.namespaces),
-                 identity=config.identity, liveness=liveness,
+                 identity=config.identity, probes_port=config.liveness_port or None,
                  metrics_port=config.metrics_port or None)
         await kopf.operator(registry=build_registry(runtime),
                             namespaces=list(config.namespaces), clusterwide=False,
-                            standalone=True, stop_flag=stop, liveness_endpoint=liveness)
+                            standalone=True, stop_flag=stop)
         log.info("operator stopped")
         return 0
     finally:
         if scrape is not None:
             await scrape.cleanup()
+        if probes is not None:
+            await probes.cleanup()
         await kube.close()
         await db.close()

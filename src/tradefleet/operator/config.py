@@ -17,6 +17,7 @@ SECRET_REF = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)/([-._a-zA-Z0-9]+)$")
 # a Secret's name: a DNS-1123 subdomain
 SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+RESTART_WINDOWS = ("Anytime", "OutsideTradingHours")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,11 @@ class OperatorConfig:
     pod_env: Mapping[str, str] = field(default_factory=dict)
     # TRADEFLEET_SIM_CLOCK: simulated sessions (sim mode pods only)
     sim_clock: str | None = None
+    # paced restarts (a pod spec changed): at most this many workers replace their pod at
+    # once, each slot held until the new pod is Ready; and, with OutsideTradingHours, no
+    # running pod is replaced between the open and the close (rollout.py)
+    max_concurrent_restarts: int = 1
+    restart_window: str = "Anytime"
 
 
 def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float,
@@ -100,6 +106,15 @@ def _pull_secrets(env: Mapping[str, str], problems: list[str]) -> tuple[str, ...
     return names
 
 
+def _restart_window(env: Mapping[str, str], problems: list[str]) -> str:
+    raw = env.get(PREFIX + "RESTART_WINDOW", "").strip() or "Anytime"
+    if raw not in RESTART_WINDOWS:
+        problems.append(f"{PREFIX}RESTART_WINDOW: one of {', '.join(RESTART_WINDOWS)}, "
+                        f"got {raw!r}")
+        return "Anytime"
+    return raw
+
+
 def load_operator_config(environ: Mapping[str, str] | None = None) -> OperatorConfig:
     env = os.environ if environ is None else environ
     problems: list[str] = []
@@ -139,7 +154,10 @@ def load_operator_config(environ: Mapping[str, str] | None = None) -> OperatorCo
         # OTEL_SERVICE_NAME names the operator itself; its pods are tradefleet-worker
         pod_env={k: v for k, v in env.items()
                  if k.startswith("OTEL_") and k != "OTEL_SERVICE_NAME"},
-        sim_clock=env.get("TRADEFLEET_SIM_CLOCK") or None)
+        sim_clock=env.get("TRADEFLEET_SIM_CLOCK") or None,
+        max_concurrent_restarts=int(_number(env, "MAX_CONCURRENT_RESTARTS", 1, 1, 1000,
+                                            problems)),
+        restart_window=_restart_window(env, problems))
     if config.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         problems.append(f"{PREFIX}LOG_LEVEL: one of DEBUG, INFO, WARNING, ERROR")
     if not re.match(r"^[a-z0-9][a-z0-9-]{0,62}$", config.identity):

@@ -58,7 +58,6 @@ class Handlers:
     deleted: Handler
     schedule: Handler         # daemon
     login: Handler
-    probe: Handler
 
 
 def peers_of(body: Mapping[str, Any], index: Mapping | None) -> list[dict[str, Any]]:
@@ -103,23 +102,18 @@ def make_handlers(runtime: OperatorRuntime) -> Handlers:
             wake_in = await runtime.schedules.tick(plain(body), members)
             await stopped.wait(wake_in)
 
-    login, probe = _operator_handlers(runtime)
     return Handlers(index=index, changed=changed, resync=changed, pod_event=pod_event,
-                    deleted=deleted, schedule=schedule, login=login, probe=probe)
+                    deleted=deleted, schedule=schedule, login=_operator_handlers(runtime))
 
 
-def _operator_handlers(runtime: OperatorRuntime) -> tuple[Handler, Handler]:
+def _operator_handlers(runtime: OperatorRuntime) -> Handler:
     async def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         """The service account in a pod, else the kubeconfig (as KubeApi does)."""
         if runtime.connection is not None:
             return runtime.connection
         return await kopf.login_via_async_client(**kwargs)
 
-    async def probe(**_: Any) -> str:
-        """Part of the liveness endpoint: the operator's database answers."""
-        return str(await runtime.db.db_now())
-
-    return login, probe
+    return login
 
 
 def build_registry(runtime: OperatorRuntime) -> kopf.OperatorRegistry:
@@ -132,7 +126,7 @@ def build_registry(runtime: OperatorRuntime) -> kopf.OperatorRegistry:
 
     kopf.on.startup(registry=registry)(settings)
     kopf.on.login(registry=registry)(h.login)
-    kopf.on.probe(id="postgres", registry=registry)(h.probe)
+    # no kopf.on.probe: liveness must not depend on Postgres (operator/health.py)
     kopf.index(*tw, id=INDEX, registry=registry)(h.index)
     for trigger in (kopf.on.resume, kopf.on.create, kopf.on.update):
         trigger(*tw, id="reconcile", registry=registry)(h.changed)

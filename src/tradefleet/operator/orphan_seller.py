@@ -94,11 +94,22 @@ class WorkerOrphanSeller:
         return env
 
     async def start(self, firing: Firing) -> None:
+        settings = await self.connect()
+        from tradefleet.worker.wiring import build_worker
+
+        self._worker = build_worker(settings, db=self._db, broker=self._broker,
+                                    clock=self._clock, universe=[])
+        self._task = asyncio.create_task(self._worker.run(), name=f"orphans:{self.worker_id}")
+        self._log.info("selling orphans until the close", close=firing.close.isoformat())
+
+    async def connect(self) -> Any:
+        """The account access alone (the after-close check of an operator that restarted
+        after the close); returns the seller's settings."""
         from tradefleet.adapters.kis.client import KisConfig
         from tradefleet.adapters.kis.fleet import build_fleet_kis_broker
         from tradefleet.settings import load_settings
         from tradefleet.settings.secrets import FernetCipher, read_key
-        from tradefleet.worker.wiring import build_worker, register_settings_secrets
+        from tradefleet.worker.wiring import register_settings_secrets
 
         with tempfile.TemporaryDirectory(prefix="tf-orphans-") as tmp:
             settings = load_settings(None, await self._environment(Path(tmp)))
@@ -116,10 +127,7 @@ class WorkerOrphanSeller:
         self._broker = await build_fleet_kis_broker(
             config, self._session, self._db, self._clock, cipher=cipher,
             share_quotes_window=None, limit_per_second=settings.broker.rate_limit_per_second)
-        self._worker = build_worker(settings, db=self._db, broker=self._broker,
-                                    clock=self._clock, universe=[])
-        self._task = asyncio.create_task(self._worker.run(), name=f"orphans:{self.worker_id}")
-        self._log.info("selling orphans until the close", close=firing.close.isoformat())
+        return settings
 
     async def stop(self) -> int:
         """Stop the seller (it stops by itself at the close); the orphans it sold today."""

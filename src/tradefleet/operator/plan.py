@@ -25,6 +25,15 @@ class Problem:
 
 
 @dataclass(frozen=True, slots=True)
+class RestartHold:
+    """Why a worker whose pod spec changed keeps its running pod for now (the paced restart):
+    the reason of the RestartPending condition and a message saying what it waits for."""
+
+    reason: str          # WaitingForRestartSlot / OutsideTradingHoursOnly
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class Session:
     open: datetime
     close: datetime
@@ -51,6 +60,13 @@ class Desired:
     problems: tuple[Problem, ...] = ()
     deleting: bool = False
     deletion_started: datetime | None = None
+    # spec.paused as written, read even when the rest of the spec is invalid (None: absent
+    # or not a boolean), so that a pause reaches a Degraded worker's running pod
+    paused: bool | None = None
+
+    @property
+    def pause_asked(self) -> bool:
+        return self.spec.paused if self.spec is not None else self.paused is True
 
 
 @dataclass(frozen=True)
@@ -60,6 +76,9 @@ class Observed:
     now: datetime
     session: Session | None
     history: History = History()
+    # the fleet's restart pacing (rollout.RestartGate): None when this worker may replace
+    # its pod now, else what it waits for
+    restart_hold: RestartHold | None = None
 
     def in_session_window(self, pre_open: timedelta) -> bool:
         """Pods are started only from shortly before the open until the close."""
@@ -120,6 +139,8 @@ class Plan:
     degraded: Problem | None = None      # operator-side trouble: stuck deletion, backoff
     ready_reason: str | None = None      # why not Ready, when the pod alone does not say
     retry_in: float | None = None        # look again this soon (seconds)
+    restart_pending: RestartHold | None = None   # the pod spec changed; the restart waits
+    restarting: bool = False             # this pass starts replacing a running pod
 
 
 def manifest_for(desired: Desired, observed: Observed, config: OperatorConfig) -> dict[str, Any]:

@@ -25,6 +25,13 @@ WORKER_LABEL = "tradefleet.io/worker"
 SPEC_HASH = "tradefleet.io/spec-hash"
 EPOCH_BEFORE = "tradefleet.io/epoch-before"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "tradefleet-operator"}
+# What only shapes a worker's own telemetry (its log level, where its traces go): left out of
+# the spec hash, so that changing them (helm upgrade --set operator.logLevel=DEBUG) replaces
+# no running worker; each worker reads them at start-up, so they apply from its next pod on,
+# at the latest the next session's (pods end after each close). Taking them live would need
+# a reload path in the worker, not worth its risk mid-session for a log level.
+NO_RESTART_ENV = ("TRADEFLEET_LOG_LEVEL",)
+NO_RESTART_ENV_PREFIXES = ("OTEL_",)
 DEFAULT_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"},
                      "limits": {"memory": "512Mi"}}
 
@@ -160,8 +167,17 @@ def _pull_settings(body: dict[str, Any], config: OperatorConfig) -> None:
         body["imagePullSecrets"] = [{"name": n} for n in config.worker_image_pull_secrets]
 
 
+def _needs_restart(env: dict[str, Any]) -> bool:
+    name = env["name"]
+    return name not in NO_RESTART_ENV and not name.startswith(NO_RESTART_ENV_PREFIXES)
+
+
 def spec_hash(pod: dict[str, Any]) -> str:
-    """Of what the pod runs: a different hash means the running pod must be replaced."""
+    """Of what the pod runs, less what may wait for the next pod (NO_RESTART_ENV): a
+    different hash means the running pod must be replaced."""
+    pod = json.loads(json.dumps(pod))
+    for container in pod.get("containers") or []:
+        container["env"] = [e for e in container.get("env") or [] if _needs_restart(e)]
     text = json.dumps(pod, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -12,7 +12,9 @@ The rules that keep money safe:
   worker never run on purpose (and fencing stops one if they ever do).
 - A spec change replaces the pod gracefully: SIGTERM, the worker keeps its position and lock,
   the new pod adopts them at start-up.
-- A spec the operator cannot run is Degraded: no pod is started and nothing is written."""
+- A spec the operator cannot run is Degraded: no pod is started, none is replaced, and
+  nothing is written but a pause (``spec.paused: true``), which still reaches a process of
+  the worker that runs: stopping buying is always safe, and never to be silently dropped."""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from tradefleet.operator.plan import (
     Observed,
     Plan,
     Reclaim,
+    RestartHold,
     WriteControls,
     manifest_for,
 )
@@ -76,9 +79,7 @@ def plan_worker(desired: Desired, observed: Observed, config: OperatorConfig) ->
     if desired.deleting:
         return plan_deletion(desired, observed, config)
     if desired.problems or desired.spec is None:
-        return Plan("Degraded", "; ".join(p.message for p in desired.problems),
-                    degraded=desired.problems[0] if desired.problems else None,
-                    ready_reason="Degraded")
+        return _degraded(desired, observed)
     actions: list[Action] = []
     if observed.worker.controls.buy_paused != desired.spec.paused:
         actions.append(WriteControls(paused=desired.spec.paused))
@@ -92,6 +93,25 @@ def plan_worker(desired: Desired, observed: Observed, config: OperatorConfig) ->
     if any(p.deleting for p in observed.pods):
         return _pod_terminating(observed, actions)
     return _pod_absent(desired, observed, config, manifest, actions)
+
+
+def _degraded(desired: Desired, observed: Observed) -> Plan:
+    """A pause reaches a worker that may still run (a pod not finished, or a heartbeat),
+    unless the row is another TradingWorker's (same name elsewhere). Lifting a pause waits
+    for a valid spec: the safe direction only."""
+    notes = [p.message for p in desired.problems]
+    actions: list[Action] = []
+    w = observed.worker
+    runs = w.live or any(not p.finished for p in observed.pods)
+    own_row = not any(p.reason == "WorkerIdTaken" for p in desired.problems)
+    if runs and own_row and desired.pause_asked and not w.controls.buy_paused:
+        actions.append(WriteControls(paused=True))
+        notes.append("spec.paused: buying paused in Postgres for the worker that still runs")
+    elif runs and own_row and w.controls.buy_paused and not desired.pause_asked:
+        notes.append("spec.paused: the worker stays paused until the spec is valid again")
+    return Plan("Degraded", "; ".join(notes), tuple(actions),
+                degraded=desired.problems[0] if desired.problems else None,
+                ready_reason="Degraded")
 
 
 def _pod_terminating(observed: Observed, actions: list[Action]) -> Plan:
@@ -137,6 +157,18 @@ def _pod_absent(desired: Desired, observed: Observed, config: OperatorConfig,
     return Plan("Starting", f"pod {name} created", tuple(actions), ready_reason="PodStarting")
 
 
+def restart_hold(observed: Observed, config: OperatorConfig) -> RestartHold | None:
+    """Why a running pod whose spec changed is not replaced yet: the restart window, then
+    the fleet's restart slots (observed.restart_hold)."""
+    s = observed.session
+    if config.restart_window == "OutsideTradingHours" and s is not None \
+            and s.open <= observed.now < s.close:
+        return RestartHold("OutsideTradingHoursOnly", "pod spec changed; restarts only "
+                           f"outside trading hours: waiting for the close at "
+                           f"{s.close.strftime('%H:%M')} (restartWindow)")
+    return observed.restart_hold
+
+
 def _pod_present(desired: Desired, observed: Observed, config: OperatorConfig, pod: PodState,
                  manifest: dict, actions: list[Action]) -> Plan:
     assert desired.spec is not None
@@ -150,12 +182,16 @@ def _pod_present(desired: Desired, observed: Observed, config: OperatorConfig, p
                         "the fence, worker marked EXIT; the pod is replaced", tuple(actions),
                         ready_reason="HeartbeatStale", retry_in=1.0)
     if pod.spec_hash != manifest["metadata"]["annotations"][SPEC_HASH]:
+        phase = worker_phase(desired.spec, observed) if owned else "Starting"
+        hold = None if pod.finished else restart_hold(observed, config)
+        if hold is not None:
+            return Plan(phase, hold.message, tuple(actions), restart_pending=hold)
         actions.append(DeletePod(pod.name, 0 if pod.finished else None, "SpecChanged"))
         actions.append(Emit("Normal", "Replacing", f"spec changed: pod {pod.name} is replaced "
                             "gracefully; the worker keeps its position and lock for the new "
                             "pod"))
-        return Plan(worker_phase(desired.spec, observed) if owned else "Starting",
-                    f"replacing pod {pod.name} (spec changed)", tuple(actions), retry_in=2.0)
+        return Plan(phase, f"replacing pod {pod.name} (spec changed)", tuple(actions),
+                    retry_in=2.0, restarting=not pod.finished)
     if pod.finished:
         return _pod_finished(observed, config, pod, owned, actions, desired.spec)
     if owned and w.status == "EXIT":

@@ -178,6 +178,13 @@ def parse_worker_spec(spec: Any) -> TradingWorkerSpec:
         raise SpecError(_problems(exc)) from None
 
 
+def paused_as_written(spec: Any) -> bool | None:
+    """``spec.paused`` alone, whatever the rest of the spec holds: a pause must reach a
+    running worker even while its spec is invalid."""
+    paused = spec.get("paused") if isinstance(spec, dict) else None
+    return paused if isinstance(paused, bool) else None
+
+
 def parse_schedule_spec(spec: Any) -> LiquidationScheduleSpec:
     try:
         return LiquidationScheduleSpec.model_validate(spec if spec is not None else {})

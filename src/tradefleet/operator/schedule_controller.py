@@ -13,7 +13,7 @@ import structlog
 
 from tradefleet.adapters.telemetry.metrics import OperatorMetrics
 from tradefleet.operator.kube import KubeApi
-from tradefleet.operator.liquidation import Firing, decide, next_firing
+from tradefleet.operator.liquidation import Firing, decide, firing_of, next_firing
 from tradefleet.operator.reconcile_span import note_outcome, reconcile_span
 from tradefleet.operator.resources import (
     LiquidationScheduleSpec,
@@ -33,7 +33,11 @@ EventPoster = Callable[[Mapping[str, Any], str, str, str], None]
 class OrphanSelling(Protocol):
     """The operator's own account access (LiquidationSchedule spec.orphans)."""
 
+    worker_id: str                            # whose positions the adopted orphans become
+
     async def start(self, firing: Firing) -> None: ...
+
+    async def connect(self) -> None: ...      # account access only, no selling
 
     async def account_left(self, trading_day: Any) -> dict[str, int]: ...
 
@@ -104,6 +108,8 @@ class ScheduleController:
         step = decide(spec, self._calendar, now, run)
         if step.fire is not None:
             run = await self._fire(body, name, spec, step.fire, now, workers)
+        elif run is not None and run.checked_at is None:
+            await self._resume_seller(body, name, spec, now)
         if step.check is not None:
             await self._check(body, name, spec, step.check, now)
         await self._patch(body, await self._status(body, name, spec, now))
@@ -126,32 +132,65 @@ class ScheduleController:
         self._post(body, "Normal", "LiquidationOrdered",
                    f"{len(names)} TradingWorker(s) ordered to liquidate at {iso(firing.at)} "
                    f"(close {iso(firing.close)})")
-        if spec.orphans is not None and self._orphan_selling is not None:
-            seller = self._orphan_selling(name, spec.orphans)
-            try:
-                await seller.start(firing)
-            except Exception as exc:  # noqa: BLE001 - the liquidation order stands anyway
-                self._log.error("orphan seller did not start", schedule=name,
-                                error_type=type(exc).__name__, error=str(exc))
-                self._post(body, "Warning", "OrphanSellerFailed", f"{type(exc).__name__}: {exc}")
-            else:
-                self._sellers[name] = seller
+        await self._start_seller(body, name, spec, firing)
         return run
+
+    async def _start_seller(self, body: Mapping[str, Any], name: str,
+                            spec: LiquidationScheduleSpec, firing: Firing) -> bool:
+        if spec.orphans is None or self._orphan_selling is None:
+            return False
+        seller = self._orphan_selling(name, spec.orphans)
+        try:
+            await seller.start(firing)
+        except Exception as exc:  # noqa: BLE001 - the liquidation order stands anyway
+            self._log.error("orphan seller did not start", schedule=name,
+                            error_type=type(exc).__name__, error=str(exc))
+            self._post(body, "Warning", "OrphanSellerFailed", f"{type(exc).__name__}: {exc}")
+            return False
+        self._sellers[name] = seller
+        return True
+
+    async def _resume_seller(self, body: Mapping[str, Any], name: str,
+                             spec: LiquidationScheduleSpec, now: datetime) -> None:
+        """The seller's durable state is today's run in Postgres (fired, not checked) and
+        spec.orphans: an operator that restarted before the close starts it again."""
+        if name in self._sellers:
+            return
+        firing = firing_of(self._calendar, now.date(), spec.offset_minutes)
+        if firing is None or not firing.at <= now < firing.close:
+            return
+        if await self._start_seller(body, name, spec, firing):
+            self._post(body, "Normal", "OrphanSellerResumed", "the operator restarted after "
+                       "the liquidation fired: selling orphans again until the close")
 
     async def _check(self, body: Mapping[str, Any], name: str, spec: LiquidationScheduleSpec,
                      firing: Firing, now: datetime) -> None:
-        holdings = await self._fleet.holdings(None)
+        run = await self._runs.get(name, firing.day)
+        seller = self._sellers.pop(name, None)
+        if seller is None and spec.orphans is not None and self._orphan_selling is not None:
+            seller = self._orphan_selling(name, spec.orphans)    # restarted after the close
+            try:
+                await seller.connect()
+            except Exception as exc:  # noqa: BLE001 - reported as unverified, never Flat
+                self._log.error("orphan seller cannot reach the account", schedule=name,
+                                error_type=type(exc).__name__, error=str(exc))
+                seller = None
+        scope = list(run.workers if run is not None else ())      # only the schedule's own
+        if seller is not None:
+            scope.append(seller.worker_id)
+        holdings = await self._fleet.holdings(scope)
         detail: dict[str, Any] = {"workers": {w: {"open_positions": h.open_positions,
                                                   "held_qty": h.held_qty, "locks": h.locks,
                                                   "open_orders": h.open_orders}
                                               for w, h in holdings.items()}}
-        seller = self._sellers.pop(name, None)
         sold = 0
         if seller is not None:
             sold = await seller.stop()
             await self._runs.add_orphans_sold(name, firing.day, sold)
             detail["broker"] = await seller.account_left(firing.day)
-        flat = not detail["workers"] and not detail.get("broker")
+        elif spec.orphans is not None:
+            detail["unverified"] = "the broker account could not be checked for orphans"
+        flat = not detail["workers"] and not detail.get("broker") and "unverified" not in detail
         await self._runs.record_check(name, firing.day, now, flat, detail)
         self._metrics.liquidation_checked(flat=flat, orphans_sold=sold)
         if flat:
@@ -210,6 +249,8 @@ def _left(detail: dict[str, Any]) -> str:
     parts = [f"{w}: {h['open_positions']} position(s), {h['locks']} lock(s), "
              f"{h['open_orders']} open order(s)" for w, h in sorted(detail["workers"].items())]
     parts += [f"broker holds {q} of {s}" for s, q in sorted((detail.get("broker") or {}).items())]
+    if detail.get("unverified"):
+        parts.append(detail["unverified"])
     return "; ".join(parts)
 
 

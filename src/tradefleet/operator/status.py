@@ -1,5 +1,6 @@
 """The TradingWorker's status, derived from what the pass observed (Postgres above all) and
-decided: phase, metav1-style conditions (Ready, Trading, Liquidated, Degraded) and the
+decided: phase, metav1-style conditions (Ready, Trading, Liquidated, Degraded,
+RestartPending) and the
 printer-column fields, so ``kubectl get tw`` is a live view of the fleet. A condition's
 lastTransitionTime moves only when its status does; Events are posted on transitions only."""
 
@@ -15,6 +16,7 @@ from tradefleet.operator.plan import (
     History,
     Observed,
     Plan,
+    WriteControls,
 )
 from tradefleet.operator.pods import SPEC_HASH
 
@@ -44,7 +46,16 @@ def _ready(observed: Observed, plan: Plan) -> dict[str, Any]:
     return _condition("Ready", False, reason, plan.note or reason)
 
 
-def _trading(desired: Desired, observed: Observed) -> dict[str, Any]:
+def _buying_paused(observed: Observed, plan: Plan) -> bool:
+    """What the worker reads in Postgres once this pass's writes are done, never the spec
+    alone (a Degraded worker's spec may ask for what was not written)."""
+    for action in plan.actions:
+        if isinstance(action, WriteControls) and action.paused is not None:
+            return action.paused
+    return observed.worker.controls.buy_paused
+
+
+def _trading(observed: Observed, plan: Plan) -> dict[str, Any]:
     w = observed.worker
     if not w.live or w.status not in TRADING:
         return _condition("Trading", False, "NotRunning", "no live worker in SCAN or HOLD")
@@ -52,7 +63,7 @@ def _trading(desired: Desired, observed: Observed) -> dict[str, Any]:
     if ordered is not None and observed.now >= ordered:
         return _condition("Trading", False, "LiquidationOrdered",
                           f"liquidation ordered for {iso(ordered)}")
-    if w.controls.buy_paused or (desired.spec is not None and desired.spec.paused):
+    if _buying_paused(observed, plan):
         return _condition("Trading", False, "Paused", "buying paused; holdings still managed")
     if w.buy_blocked:
         return _condition("Trading", False, "BuyBlocked", w.buy_blocked)
@@ -79,6 +90,14 @@ def _degraded(plan: Plan) -> dict[str, Any]:
     return _condition("Degraded", True, plan.degraded.reason, plan.degraded.message)
 
 
+def _restart_pending(plan: Plan) -> dict[str, Any]:
+    """Why a changed pod spec has not replaced the running pod yet (paced restarts)."""
+    hold = plan.restart_pending
+    if hold is None:
+        return _condition("RestartPending", False, "NotPending", "")
+    return _condition("RestartPending", True, hold.reason, hold.message)
+
+
 def _history(observed: Observed, plan: Plan) -> History:
     h = observed.history
     for action in plan.actions:
@@ -97,8 +116,8 @@ def build_status(desired: Desired, observed: Observed, plan: Plan,
     history = _history(observed, plan)
     old = {c.get("type"): c for c in previous.get("conditions") or []}
     conditions = []
-    for cond in (_ready(observed, plan), _trading(desired, observed),
-                 _liquidated(observed), _degraded(plan)):
+    for cond in (_ready(observed, plan), _trading(observed, plan),
+                 _liquidated(observed), _degraded(plan), _restart_pending(plan)):
         before = old.get(cond["type"])
         same = before is not None and before.get("status") == cond["status"]
         cond["lastTransitionTime"] = before["lastTransitionTime"] if same else iso(observed.now)
@@ -152,6 +171,8 @@ def transition_events(previous: dict[str, Any] | None, status: dict[str, Any]) -
             events.append(Emit("Normal", "WorkerReady", cond["message"]))
         elif kind == "Ready" and before.get("status") == "True":
             events.append(Emit("Warning", cond["reason"], cond["message"]))
+        elif kind == "RestartPending" and ok:
+            events.append(Emit("Normal", "RestartPending", cond["message"]))
         elif kind == "Liquidated" and ok:
             events.append(Emit("Normal", "Liquidated", cond["message"]))
     return events

@@ -33,7 +33,8 @@ from tradefleet.operator.plan import (
 from tradefleet.operator.preflight import check_worker_id, preflight
 from tradefleet.operator.reconcile import plan_worker
 from tradefleet.operator.reconcile_span import note_outcome, reconcile_span
-from tradefleet.operator.resources import SpecError, parse_worker_spec
+from tradefleet.operator.resources import SpecError, parse_worker_spec, paused_as_written
+from tradefleet.operator.rollout import RestartGate
 from tradefleet.operator.status import (
     build_status,
     history_of,
@@ -67,12 +68,14 @@ class WorkerController:
         self._busy: dict[tuple[str, str], asyncio.Lock] = {}
         self._written: dict[tuple[str, str], dict[str, Any]] = {}
         self._deleting_since: dict[tuple[str, str], datetime] = {}
+        self._restarts = RestartGate(config.max_concurrent_restarts)
         self._log = structlog.get_logger("tradefleet.operator")
 
     def forget(self, namespace: str, name: str) -> None:
         self._busy.pop((namespace, name), None)
         self._written.pop((namespace, name), None)
         self._deleting_since.pop((namespace, name), None)
+        self._restarts.forget((namespace, name))
 
     async def reconcile(self, body: Mapping[str, Any],
                         peers: list[Mapping[str, Any]] | None = None) -> Plan:
@@ -111,7 +114,8 @@ class WorkerController:
         return Desired(name=meta.get("name", ""), namespace=meta.get("namespace", ""),
                        uid=meta.get("uid", ""), generation=int(meta.get("generation") or 0),
                        spec=spec, problems=tuple(problems), deleting=deleting,
-                       deletion_started=self._deleting_since.get(key))
+                       deletion_started=self._deleting_since.get(key),
+                       paused=paused_as_written(body.get("spec")))
 
     def _session(self, now: datetime) -> Session | None:
         session = self._calendar.session(now.date())
@@ -125,8 +129,10 @@ class WorkerController:
         pods = await self._kube.list_pods(desired.namespace, desired.name)
         worker = await self._fleet.worker_state(desired.name, now.date())
         observed = Observed(pods=tuple(pod_state(p) for p in pods), worker=worker, now=now,
-                            session=self._session(now), history=history_of(previous))
+                            session=self._session(now), history=history_of(previous),
+                            restart_hold=self._restarts.hold_for(key))
         plan = plan_worker(desired, observed, self._config)
+        self._restarts.passed(key, observed, plan)      # no await since hold_for: atomic
         await self._carry_out(body, desired, plan)
         status = build_status(desired, observed, plan, previous)
         if without_nones(status) != {k: v for k, v in previous.items() if k in status}:
