@@ -169,6 +169,19 @@ MUTANTS = [
            '''return [WorkerStoppedEvent(''',
            (SC + "test_log_fields.py", "tests/test_worker_registry.py"),
            "§6.2: the transition to EXIT is not logged"),
+    # ---- issue 19 (op19b) ----------------------------------------------------------------
+    Mutant("schedule-offset-inside-the-closing-auction", "operator/resources.py",
+           "    offset_minutes: int = Field(15, ge=10, le=60)",
+           "    offset_minutes: int = Field(15, ge=1, le=60)",
+           ("tests/operator/test_operator_admission.py",),
+           "issue 19/10: a schedule offset the calendar clamps is run as if it were not"),
+    Mutant("orphans-real-over-http", "operator/resources.py",
+           '''        if self.mode == "real" and not self.broker.base_url.startswith("https://"):
+            raise ValueError("broker.baseUrl: real mode talks to the broker over https only")
+        return self''',
+           "        return self",
+           ("tests/operator/test_operator_admission.py",),
+           "issue 19/10: the orphan seller trades real money over plain http"),
 ]
 
 
