@@ -182,6 +182,16 @@ MUTANTS = [
            "        return self",
            ("tests/operator/test_operator_admission.py",),
            "issue 19/10: the orphan seller trades real money over plain http"),
+    Mutant("every-release-runs-every-schedule", "operator/ownership.py",
+           "    return owner is None or owner == operator_name",
+           "    return True",
+           ("tests/operator/test_operator_schedule_owner.py",),
+           "issue 19/8: two releases both fire a schedule and overwrite its status"),
+    Mutant("unowned-schedule-runs", "operator/schedule_controller.py",
+           "        if spec.operator is None:\n",
+           "        if False:\n",
+           ("tests/operator/test_operator_schedule_owner.py",),
+           "issue 19/8: a schedule naming no operator is run by every release"),
 ]
 
 

@@ -17,6 +17,7 @@ WORKERS = "tradingworkers"
 SCHEDULES = "liquidationschedules"
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 WORKER_ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
+OPERATOR_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
 
 class SpecError(ValueError):
@@ -131,6 +132,9 @@ class OrphanSeller(_Spec):
 
 
 class LiquidationScheduleSpec(_Spec):
+    # the operator that runs the schedule (ownership.py); None only on a schedule stored
+    # before the CRD required it, which no operator runs
+    operator: str | None = Field(None, pattern=OPERATOR_NAME, max_length=63)
     calendar: Literal["KRX"] = "KRX"
     time_zone: Literal["Asia/Seoul"] = "Asia/Seoul"
     # never inside the closing auction (CLOSING_AUCTION): a smaller offset would be clamped
