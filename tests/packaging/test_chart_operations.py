@@ -4,8 +4,9 @@ placement, ports, CRD upgrades, uninstall while TradingWorkers exist, calendar o
 
 from __future__ import annotations
 
+import pytest
 import yaml
-from tests.packaging.chart_render import EXTERNAL, RELEASE, ROOT, one, render
+from tests.packaging.chart_render import EXTERNAL, RELEASE, ROOT, one, render, run_helm
 
 from tradefleet.operator.config import load_operator_config
 
@@ -26,3 +27,34 @@ def test_each_release_names_its_operator_and_the_example_schedule_names_the_defa
     assert _operator_config({**EXTERNAL, "operator": {"name": "canary"}}).name == "canary"
     example = yaml.safe_load((ROOT / "examples" / "liquidationschedule.yaml").read_text())
     assert example["spec"]["operator"] == _operator_config(EXTERNAL).name
+
+
+def _rules_of(docs: list[dict], label: str) -> list[dict]:
+    return [rule for d in docs if d["kind"] == "ClusterRole"
+            and (d["metadata"].get("labels") or {}).get(label) == "true" for rule in d["rules"]]
+
+
+def test_namespace_edit_manages_and_view_reads_tradingworkers_through_aggregation():
+    docs = render(EXTERNAL)
+    edit = _rules_of(docs, "rbac.authorization.k8s.io/aggregate-to-edit")
+    assert edit == _rules_of(docs, "rbac.authorization.k8s.io/aggregate-to-admin")
+    can = {(r, v) for rule in edit for r in rule["resources"] for v in rule["verbs"]}
+    assert {("tradingworkers", v) for v in ("create", "update", "patch", "delete")} <= can
+    assert not {v for r, v in can if r.endswith("/status")} - {"get", "list", "watch"}
+    view = _rules_of(docs, "rbac.authorization.k8s.io/aggregate-to-view")
+    seen = {(r, v) for rule in view for r in rule["resources"] for v in rule["verbs"]}
+    assert ("tradingworkers", "list") in seen and ("liquidationschedules", "get") in seen
+    assert {v for _, v in seen} == {"get", "list", "watch"}
+    off = render({**EXTERNAL, "rbac": {"aggregateToBuiltinRoles": False}})
+    assert not _rules_of(off, "rbac.authorization.k8s.io/aggregate-to-view")
+
+
+@pytest.mark.parametrize(("ports", "named"), [
+    ({"livenessPort": 9100}, "operator.livenessPort and operator.metricsPort"),
+    ({"workerHealthPort": 8081}, "operator.livenessPort and operator.workerHealthPort"),
+    ({"metricsPort": 8080}, "operator.metricsPort and operator.workerHealthPort"),
+])
+def test_every_port_clash_fails_the_render_naming_both_values(ports, named) -> None:  # noqa: ANN001
+    done = run_helm("template", RELEASE, values={**EXTERNAL, "operator": ports})
+    assert done.returncode != 0 and named in done.stderr, done.stderr
+    assert "every port must differ" in done.stderr
