@@ -192,6 +192,15 @@ MUTANTS = [
            "        if False:\n",
            ("tests/operator/test_operator_schedule_owner.py",),
            "issue 19/8: a schedule naming no operator is run by every release"),
+    Mutant("worker-placement-dropped", "operator/pods.py",
+           "    apply_placement(body, config.worker_placement)\n", "",
+           ("tests/packaging/test_chart_operations.py",),
+           "issue 19/12: the chart's worker priorityClassName, affinity and tolerations are lost"),
+    Mutant("fleet-tolerations-replace-the-workers-own", "operator/placement.py",
+           "        own = list(body.get(\"tolerations\") or [])",
+           "        own = []",
+           ("tests/packaging/test_chart_operations.py",),
+           "issue 19/12: a TradingWorker's own tolerations are dropped by the fleet's"),
 ]
 
 

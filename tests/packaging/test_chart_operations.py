@@ -9,6 +9,8 @@ import yaml
 from tests.packaging.chart_render import EXTERNAL, RELEASE, ROOT, one, render, run_helm
 
 from tradefleet.operator.config import load_operator_config
+from tradefleet.operator.pods import build_pod
+from tradefleet.operator.resources import parse_worker_spec
 
 
 def _config(values: dict) -> dict[str, str]:
@@ -58,3 +60,32 @@ def test_every_port_clash_fails_the_render_naming_both_values(ports, named) -> N
     done = run_helm("template", RELEASE, values={**EXTERNAL, "operator": ports})
     assert done.returncode != 0 and named in done.stderr, done.stderr
     assert "every port must differ" in done.stderr
+
+
+PLACED = {"priorityClassName": "trading-critical",
+          "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+              "nodeSelectorTerms": [{"matchExpressions": [
+                  {"key": "pool", "operator": "In", "values": ["trading"]}]}]}}},
+          "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "trading",
+                           "effect": "NoSchedule"}]}
+
+
+def _pod_of(values: dict, **spec: object) -> dict:
+    example = yaml.safe_load((ROOT / "examples" / "tradingworker.yaml").read_text())
+    return build_pod(name="sim-1", namespace="tradefleet", uid="u", epoch_before=0, serial=0,
+                     spec=parse_worker_spec({**example["spec"], **spec}),
+                     config=_operator_config(values))
+
+
+def test_worker_pod_placement_goes_values_to_operator_config_to_pod_spec():
+    own = {"key": "node.kubernetes.io/unreachable", "operator": "Exists",
+           "effect": "NoExecute", "tolerationSeconds": 30}
+    placed = _pod_of({**EXTERNAL, "operator": {"workerPods": PLACED}},
+                     pod={"tolerations": [own]})
+    plain = _pod_of(EXTERNAL, pod={"tolerations": [own]})
+    assert placed["spec"]["priorityClassName"] == "trading-critical"
+    assert placed["spec"]["affinity"] == PLACED["affinity"]
+    assert placed["spec"]["tolerations"] == [own, *PLACED["tolerations"]]
+    assert "priorityClassName" not in plain["spec"] and "affinity" not in plain["spec"]
+    # placement is not part of what runs: changing it replaces no running worker
+    assert placed["metadata"]["annotations"] == plain["metadata"]["annotations"]

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from tradefleet.domain.errors import ConfigError
+from tradefleet.operator.placement import WorkerPlacement, load_placement
 
 PREFIX = "TRADEFLEET_OPERATOR_"
 NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -48,6 +49,8 @@ class OperatorConfig:
     identity: str = "tradefleet-operator"
     # which LiquidationSchedules are ours (their spec.operator): see ownership.py
     name: str = "tradefleet"
+    # PriorityClass, affinity and tolerations of every worker pod (placement.py)
+    worker_placement: WorkerPlacement = field(default_factory=WorkerPlacement)
     liveness_port: int = 8081
     metrics_port: int = 9100             # GET /metrics (Prometheus); 0 = off
     # watch requests end after this long (server side) and are restarted; None: never
@@ -136,6 +139,7 @@ def load_operator_config(environ: Mapping[str, str] | None = None) -> OperatorCo
         pre_open_minutes=int(_number(env, "PRE_OPEN_MINUTES", 5, 0, 120, problems)),
         identity=env.get(PREFIX + "IDENTITY") or "tradefleet-operator",
         name=env.get(PREFIX + "NAME") or "tradefleet",
+        worker_placement=load_placement(env, problems),
         liveness_port=int(_number(env, "LIVENESS_PORT", 8081, 0, 65535, problems)),
         metrics_port=int(_number(env, "METRICS_PORT", 9100, 0, 65535, problems)),
         log_level=(env.get(PREFIX + "LOG_LEVEL") or "INFO").upper(),

@@ -16,6 +16,7 @@ import json
 from typing import Any
 
 from tradefleet.operator.config import OperatorConfig
+from tradefleet.operator.placement import apply_placement
 from tradefleet.operator.resources import API_VERSION, TradingWorkerSpec
 
 CONTAINER = "worker"
@@ -180,6 +181,7 @@ def build_pod(*, name: str, namespace: str, uid: str, spec: TradingWorkerSpec,
     body = pod_spec(name, spec, config)
     hash_ = spec_hash(body)
     _pull_settings(body, config)
+    apply_placement(body, config.worker_placement)
     return {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {
