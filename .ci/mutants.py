@@ -201,6 +201,10 @@ MUTANTS = [
            "        own = []",
            ("tests/packaging/test_chart_operations.py",),
            "issue 19/12: a TradingWorker's own tolerations are dropped by the fleet's"),
+    Mutant("uninstall-guard-lets-workers-be-stranded", "operator/uninstall_guard.py",
+           "    if not left:\n        return None", "    if left or not left:\n        return None",
+           ("tests/operator/test_operator_uninstall_guard.py",),
+           "issue 19/12: helm uninstall removes the operator while TradingWorkers hold shares"),
 ]
 
 

@@ -89,3 +89,16 @@ def test_worker_pod_placement_goes_values_to_operator_config_to_pod_spec():
     assert "priorityClassName" not in plain["spec"] and "affinity" not in plain["spec"]
     # placement is not part of what runs: changing it replaces no running worker
     assert placed["metadata"]["annotations"] == plain["metadata"]["annotations"]
+
+
+def test_uninstall_is_refused_by_a_pre_delete_hook_while_tradingworkers_exist():
+    values = {**EXTERNAL, "operator": {"watchNamespaces": ["desk-a", "desk-b"]}}
+    (job,) = [d for d in render(values) if d["kind"] == "Job"]
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-delete"
+    assert "hook-succeeded" in job["metadata"]["annotations"]["helm.sh/hook-delete-policy"]
+    pod = job["spec"]["template"]["spec"]
+    assert job["spec"]["backoffLimit"] == 0 and pod["restartPolicy"] == "Never"
+    assert pod["serviceAccountName"] == f"{RELEASE}-operator"     # may list TradingWorkers
+    (c,) = pod["containers"]
+    assert c["command"][-1] == "tradefleet.operator.uninstall_guard"
+    assert {"name": "TRADEFLEET_OPERATOR_NAMESPACES", "value": "desk-a,desk-b"} in c["env"]
