@@ -205,6 +205,15 @@ MUTANTS = [
            "    if not left:\n        return None", "    if left or not left:\n        return None",
            ("tests/operator/test_operator_uninstall_guard.py",),
            "issue 19/12: helm uninstall removes the operator while TradingWorkers hold shares"),
+    Mutant("worker-pods-without-the-calendar-configmap", "operator/pods.py",
+           "    mount_calendar(body, config.worker_calendar_configmap)\n", "",
+           ("tests/packaging/test_chart_operations.py",),
+           "issue 19/11: worker pods never see the chart's calendar overrides"),
+    Mutant("workers-ignore-the-mounted-calendar-overrides", "adapters/calendar_cache.py",
+           "        extra_overrides = overrides_from_environment()",
+           "        extra_overrides = None",
+           ("tests/packaging/test_chart_operations.py",),
+           "issue 19/11: an ad-hoc closure in the ConfigMap does not reach the worker's calendar"),
 ]
 
 

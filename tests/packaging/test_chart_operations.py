@@ -4,10 +4,13 @@ placement, ports, CRD upgrades, uninstall while TradingWorkers exist, calendar o
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 import yaml
 from tests.packaging.chart_render import EXTERNAL, RELEASE, ROOT, one, render, run_helm
 
+from tradefleet.adapters.calendar_cache import krx_calendar
 from tradefleet.operator.config import load_operator_config
 from tradefleet.operator.pods import build_pod
 from tradefleet.operator.resources import parse_worker_spec
@@ -102,3 +105,43 @@ def test_uninstall_is_refused_by_a_pre_delete_hook_while_tradingworkers_exist():
     (c,) = pod["containers"]
     assert c["command"][-1] == "tradefleet.operator.uninstall_guard"
     assert {"name": "TRADEFLEET_OPERATOR_NAMESPACES", "value": "desk-a,desk-b"} in c["env"]
+
+
+CLOSURE = {"holidays": [{"date": "2026-12-23", "reason": "ad-hoc closure"}]}
+
+
+def test_calendar_overrides_come_from_a_chart_configmap_for_operator_and_workers(
+        tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    values = {**EXTERNAL, "calendar": {"overrides": CLOSURE},
+              "operator": {"watchNamespaces": ["desk-a", "desk-b"]}}
+    docs = render(values)
+    maps = {d["metadata"]["namespace"]: d for d in docs if d["kind"] == "ConfigMap"
+            and d["metadata"]["name"] == f"{RELEASE}-calendar"}
+    assert set(maps) == {"desk-a", "desk-b", "tradefleet"}
+    text = maps["desk-a"]["data"]["overrides.yaml"]
+    assert yaml.safe_load(text) == CLOSURE
+    deploy = one(docs, "Deployment", f"{RELEASE}-operator")["spec"]["template"]["spec"]
+    (mount,) = [m for m in deploy["containers"][0]["volumeMounts"] if m["name"] == "calendar"]
+    (volume,) = [v for v in deploy["volumes"] if v["name"] == "calendar"]
+    assert volume["configMap"]["name"] == f"{RELEASE}-calendar"
+    operator_file = _config(values)["TRADEFLEET_OPERATOR_CALENDAR_OVERRIDES"]
+    assert operator_file.startswith(mount["mountPath"] + "/")
+
+    pod = _pod_of(values)["spec"]
+    (worker_volume,) = [v for v in pod["volumes"] if "configMap" in v]
+    assert worker_volume["configMap"]["name"] == f"{RELEASE}-calendar"
+    (c,) = pod["containers"]
+    (wmount,) = [m for m in c["volumeMounts"] if m["name"] == worker_volume["name"]]
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    worker_file = env["TRADEFLEET_CALENDAR_OVERRIDES"]
+    assert worker_file.startswith(wmount["mountPath"] + "/")
+
+    # the worker process reads the mounted file (here: the rendered text in a temp dir)
+    mounted = tmp_path / worker_file.rsplit("/", 1)[1]
+    mounted.write_text(text)
+    monkeypatch.setenv("TRADEFLEET_CALENDAR_OVERRIDES", str(mounted))
+    day = date(2026, 12, 23)
+    assert krx_calendar(day).session(day) is None
+    assert "ad-hoc closure" in krx_calendar(day).closed_reason(day)
+    monkeypatch.delenv("TRADEFLEET_CALENDAR_OVERRIDES")
+    assert krx_calendar(day).session(day) is not None        # a Wednesday that trades

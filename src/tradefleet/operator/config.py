@@ -51,6 +51,8 @@ class OperatorConfig:
     name: str = "tradefleet"
     # PriorityClass, affinity and tolerations of every worker pod (placement.py)
     worker_placement: WorkerPlacement = field(default_factory=WorkerPlacement)
+    # the ConfigMap (in each watched namespace) of calendar overrides for worker pods
+    worker_calendar_configmap: str | None = None
     liveness_port: int = 8081
     metrics_port: int = 9100             # GET /metrics (Prometheus); 0 = off
     # watch requests end after this long (server side) and are restarted; None: never
@@ -140,6 +142,7 @@ def load_operator_config(environ: Mapping[str, str] | None = None) -> OperatorCo
         identity=env.get(PREFIX + "IDENTITY") or "tradefleet-operator",
         name=env.get(PREFIX + "NAME") or "tradefleet",
         worker_placement=load_placement(env, problems),
+        worker_calendar_configmap=env.get(PREFIX + "WORKER_CALENDAR_CONFIGMAP") or None,
         liveness_port=int(_number(env, "LIVENESS_PORT", 8081, 0, 65535, problems)),
         metrics_port=int(_number(env, "METRICS_PORT", 9100, 0, 65535, problems)),
         log_level=(env.get(PREFIX + "LOG_LEVEL") or "INFO").upper(),

@@ -15,6 +15,7 @@ import hashlib
 import json
 from typing import Any
 
+from tradefleet.operator.calendar_mount import mount_calendar
 from tradefleet.operator.config import OperatorConfig
 from tradefleet.operator.placement import apply_placement
 from tradefleet.operator.resources import API_VERSION, TradingWorkerSpec
@@ -182,6 +183,7 @@ def build_pod(*, name: str, namespace: str, uid: str, spec: TradingWorkerSpec,
     hash_ = spec_hash(body)
     _pull_settings(body, config)
     apply_placement(body, config.worker_placement)
+    mount_calendar(body, config.worker_calendar_configmap)
     return {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {
