@@ -1,13 +1,17 @@
 """What the apiserver does with a custom resource before storing it, done offline: apply the
 schema's defaults, validate the structural schema (jsonschema, Draft 7), enforce list types
 (set, map), then evaluate every CEL rule (``x-kubernetes-validations``) with cel-python on
-the node it is attached to. No apiserver can run on the CI machines (see the reference)."""
+the node it is attached to. No apiserver can run on the CI machines (see the reference).
+The apiserver's CEL quantity library (``quantity(s).compareTo(q)``) is provided here the way
+Kubernetes defines it: a decimal number with an SI or binary suffix."""
 
 from __future__ import annotations
 
 import copy
 import functools
+import re
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -78,11 +82,43 @@ def rules_of(schema: dict[str, Any], path: str = "") -> Iterator[tuple[str, dict
 
 
 _ENV = celpy.Environment()
+_QUANTITY = re.compile(r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
+                       r"(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?$")
+_SUFFIX = {None: Decimal(1), "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"),
+           "k": Decimal("1e3"), "M": Decimal("1e6"), "G": Decimal("1e9"), "T": Decimal("1e12"),
+           "P": Decimal("1e15"), "E": Decimal("1e18"),
+           **{s: Decimal(1024) ** (i + 1) for i, s in enumerate(("Ki", "Mi", "Gi", "Ti", "Pi",
+                                                                  "Ei"))}}
+
+
+class Quantity(celpy.celtypes.StringType):
+    """A Kubernetes quantity as CEL's quantity() returns it (compared by value)."""
+
+    def value(self) -> Decimal:
+        found = _QUANTITY.match(str(self))
+        if found is None:
+            raise ValueError(f"not a quantity: {str(self)!r}")
+        number, suffix = found.groups()
+        if suffix and suffix[0] in "eE":
+            return Decimal(number) * Decimal(10) ** int(suffix[1:])
+        return Decimal(number) * _SUFFIX[suffix]
+
+
+def _quantity(text: Any) -> Quantity:
+    return Quantity(str(text))
+
+
+def _compare_to(a: Quantity, b: Quantity) -> Any:
+    left, right = a.value(), b.value()
+    return celpy.celtypes.IntType((left > right) - (left < right))
+
+
+K8S_FUNCTIONS = {"quantity": _quantity, "compareTo": _compare_to}
 
 
 @functools.cache
 def compile_rule(rule: str) -> Any:
-    return _ENV.program(_ENV.compile(rule))
+    return _ENV.program(_ENV.compile(rule), functions=K8S_FUNCTIONS)
 
 
 def _list_type_errors(path: str, schema: dict, value: Any) -> list[str]:

@@ -140,4 +140,4 @@ class WorkerProcess:
 
 def schedule_body(name: str, **spec: Any) -> dict[str, Any]:
     return {"apiVersion": "tradefleet.io/v1alpha1", "kind": "LiquidationSchedule",
-            "metadata": {"name": name}, "spec": spec}
+            "metadata": {"name": name}, "spec": {"operator": CONFIG.name, **spec}}

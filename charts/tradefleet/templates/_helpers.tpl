@@ -96,3 +96,20 @@ capabilities:
 {{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{/* Every port the chart configures must differ: the operator pod's liveness and metrics
+ports, and the worker pods' health port (with /metrics on the same listener), which is kept
+apart from both so that the same settings also serve a fleet on one host. 0 switches a port off
+and clashes with nothing. Rendering fails naming both values. */}}
+{{- define "tradefleet.checkPorts" -}}
+{{- $ports := dict -}}
+{{- range $name, $port := dict "operator.livenessPort" .Values.operator.livenessPort "operator.metricsPort" .Values.operator.metricsPort "operator.workerHealthPort" .Values.operator.workerHealthPort -}}
+{{- if $port -}}
+{{- $key := toString $port -}}
+{{- if hasKey $ports $key -}}
+{{- fail (printf "%s and %s are both %s: every port must differ" (get $ports $key) $name $key) -}}
+{{- end -}}
+{{- $_ := set $ports $key $name -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}

@@ -125,4 +125,17 @@ def krx_calendar(covering: date | None = None, *, extra_overrides: Path | None =
     """The KRX calendar (library sessions + overrides) without building the library's
     calendar in this process when the cache is fresh."""
     table = cached_session_table(covering, cache_dir=cache_dir)
+    if extra_overrides is None:
+        extra_overrides = overrides_from_environment()
     return load_krx_calendar(extra_overrides, table=table)
+
+
+OVERRIDES_ENV = "TRADEFLEET_CALENDAR_OVERRIDES"
+
+
+def overrides_from_environment() -> Path | None:
+    """The calendar overrides file of this process (a worker pod: the chart's calendar
+    ConfigMap, mounted by the operator), from TRADEFLEET_CALENDAR_OVERRIDES; an ad-hoc closure
+    then needs a ConfigMap edit, not a new image."""
+    raw = os.environ.get(OVERRIDES_ENV, "").strip()
+    return Path(raw) if raw else None

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from tradefleet.domain.errors import ConfigError
+from tradefleet.operator.placement import WorkerPlacement, load_placement
 
 PREFIX = "TRADEFLEET_OPERATOR_"
 NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -47,6 +48,12 @@ class OperatorConfig:
     delete_timeout_seconds: float = 600.0
     pre_open_minutes: int = 5
     identity: str = "tradefleet-operator"
+    # which LiquidationSchedules are ours (their spec.operator): see ownership.py
+    name: str = "tradefleet"
+    # PriorityClass, affinity and tolerations of every worker pod (placement.py)
+    worker_placement: WorkerPlacement = field(default_factory=WorkerPlacement)
+    # the ConfigMap (in each watched namespace) of calendar overrides for worker pods
+    worker_calendar_configmap: str | None = None
     liveness_port: int = 8081
     metrics_port: int = 9100             # GET /metrics (Prometheus); 0 = off
     # watch requests end after this long (server side) and are restarted; None: never
@@ -148,6 +155,9 @@ def load_operator_config(environ: Mapping[str, str] | None = None) -> OperatorCo
                                        problems),
         pre_open_minutes=int(_number(env, "PRE_OPEN_MINUTES", 5, 0, 120, problems)),
         identity=env.get(PREFIX + "IDENTITY") or "tradefleet-operator",
+        name=env.get(PREFIX + "NAME") or "tradefleet",
+        worker_placement=load_placement(env, problems),
+        worker_calendar_configmap=env.get(PREFIX + "WORKER_CALENDAR_CONFIGMAP") or None,
         liveness_port=int(_number(env, "LIVENESS_PORT", 8081, 0, 65535, problems)),
         metrics_port=int(_number(env, "METRICS_PORT", 9100, 0, 65535, problems)),
         log_level=(env.get(PREFIX + "LOG_LEVEL") or "INFO").upper(),
@@ -162,6 +172,9 @@ def load_operator_config(environ: Mapping[str, str] | None = None) -> OperatorCo
         problems.append(f"{PREFIX}LOG_LEVEL: one of DEBUG, INFO, WARNING, ERROR")
     if not re.match(r"^[a-z0-9][a-z0-9-]{0,62}$", config.identity):
         problems.append(f"{PREFIX}IDENTITY: lower-case letters, digits and '-'")
+    if not re.match(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", config.name):
+        problems.append(f"{PREFIX}NAME: lower-case letters, digits and '-', at most 63 "
+                        "(LiquidationSchedules name it in spec.operator)")
     if problems:
         raise ConfigError("invalid operator configuration:\n  - " + "\n  - ".join(problems))
     return config

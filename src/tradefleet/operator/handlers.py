@@ -17,6 +17,7 @@ from typing import Any
 
 import kopf
 
+from tradefleet.operator.ownership import looks_at_schedule
 from tradefleet.operator.plan import Finalize
 from tradefleet.operator.pods import MANAGED_BY, WORKER_LABEL
 from tradefleet.operator.resources import GROUP, SCHEDULES, VERSION, WORKERS
@@ -135,6 +136,8 @@ def build_registry(runtime: OperatorRuntime) -> kopf.OperatorRegistry:
     kopf.on.event("v1", "pods", id="pod-event", labels=dict(MANAGED_BY),
                   registry=registry)(h.pod_event)
     kopf.on.delete(*tw, id="finalize", registry=registry)(h.deleted)
+    name = runtime.config.name
     kopf.daemon(GROUP, VERSION, SCHEDULES, id="schedule", cancellation_timeout=30,
+                when=lambda spec, **_: looks_at_schedule(spec, name),
                 registry=registry)(h.schedule)
     return registry

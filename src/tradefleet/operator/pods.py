@@ -15,7 +15,9 @@ import hashlib
 import json
 from typing import Any
 
+from tradefleet.operator.calendar_mount import mount_calendar
 from tradefleet.operator.config import OperatorConfig
+from tradefleet.operator.placement import apply_placement
 from tradefleet.operator.resources import API_VERSION, TradingWorkerSpec
 
 CONTAINER = "worker"
@@ -197,6 +199,8 @@ def build_pod(*, name: str, namespace: str, uid: str, spec: TradingWorkerSpec,
     body = pod_spec(name, spec, config)
     hash_ = spec_hash(body)
     _pull_settings(body, config)
+    apply_placement(body, config.worker_placement)
+    mount_calendar(body, config.worker_calendar_configmap)
     return {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {

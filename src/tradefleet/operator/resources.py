@@ -26,6 +26,7 @@ WORKERS = "tradingworkers"
 SCHEDULES = "liquidationschedules"
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 WORKER_ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
+OPERATOR_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
 
 class SpecError(ValueError):
@@ -144,13 +145,20 @@ class OrphanSeller(_Spec):
             raise ValueError("mode real trades real money: set confirmRealTrading: true")
         if self.mode != "sim" and self.credentials is None:
             raise ValueError("credentials: required in paper and real mode")
+        if self.mode == "real" and not self.broker.base_url.startswith("https://"):
+            raise ValueError("broker.baseUrl: real mode talks to the broker over https only")
         return self
 
 
 class LiquidationScheduleSpec(_Spec):
+    # the operator that runs the schedule (ownership.py); None only on a schedule stored
+    # before the CRD required it, which no operator runs
+    operator: str | None = Field(None, pattern=OPERATOR_NAME, max_length=63)
     calendar: Literal["KRX"] = "KRX"
     time_zone: Literal["Asia/Seoul"] = "Asia/Seoul"
-    offset_minutes: int = Field(15, ge=1, le=60)
+    # never inside the closing auction (CLOSING_AUCTION): a smaller offset would be clamped
+    # at run time while kubectl's Offset column showed the unclamped value
+    offset_minutes: int = Field(15, ge=10, le=60)
     check_after_close_minutes: int = Field(5, ge=1, le=120)
     suspend: bool = False
     workers: WorkerSelector = Field(default_factory=WorkerSelector)

@@ -104,6 +104,12 @@ class ScheduleController:
                                                           str(exc), now)]})
             note_outcome("InvalidSpec")
             return 60.0
+        if spec.operator is None:
+            await self._patch(body, {"conditions": [_cond(
+                "Scheduled", False, "NoOwner", "spec.operator is not set: no operator runs this "
+                "schedule; set it to the name of the operator (release) that should", now)]})
+            note_outcome("NoOwner")
+            return 300.0
         run = await self._runs.get(name, now.date())
         step = decide(spec, self._calendar, now, run)
         if step.fire is not None:
