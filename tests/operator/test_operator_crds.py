@@ -4,6 +4,7 @@ the schemas are structural (what the apiserver demands of a v1 CRD)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import jsonschema
@@ -57,11 +58,19 @@ def test_every_cel_rule_compiles_and_some_bad_example_breaks_it(plural: str) -> 
 
 
 def _resolve(schema: dict, json_path: str) -> dict | None:
+    """The schema node a column's JSONPath reads; ``name[?(@.key=="value")]`` steps into the
+    list's items (the Ready column reads one condition)."""
     node = schema
-    for part in json_path.strip(".").split("."):
+    for part, selects in re.findall(r'([A-Za-z0-9_]+)(\[\?\(@\.[A-Za-z]+=="[^"]*"\)\])?',
+                                    json_path):
         if part == "creationTimestamp" and node is schema["properties"]["metadata"]:
             return {"type": "string"}
         node = (node.get("properties") or {}).get(part)
+        if node is not None and selects:
+            key = selects.split("@.")[1].split("==")[0]
+            node = node.get("items") if node.get("type") == "array" else None
+            if node is not None and key not in (node.get("properties") or {}):
+                return None
         if node is None:
             return None
     return node
