@@ -169,6 +169,12 @@ MUTANTS = [
            '''return [WorkerStoppedEvent(''',
            (SC + "test_log_fields.py", "tests/test_worker_registry.py"),
            "§6.2: the transition to EXIT is not logged"),
+    Mutant("refused-pod-leaves-no-degraded-status", "operator/worker_controller.py",
+           "actions=kept,\n                               degraded=problem,",
+           "actions=kept,\n                               degraded=None,",
+           ("tests/operator/test_operator_pod_refused.py",),
+           "a pod refused by a ResourceQuota leaves the TradingWorker without a Degraded "
+           "condition or Event naming the cause"),
 ]
 
 

@@ -56,7 +56,8 @@ def refused_plan(plan: Plan, problem: Problem) -> Plan:
     kept = tuple(a for a in plan.actions if not isinstance(a, CreatePod)
                  and not (isinstance(a, Emit) and a.reason in POD_STARTED))
     return dataclasses.replace(plan, phase="Degraded", note=problem.message, actions=kept,
-                               degraded=problem, ready_reason=problem.reason, retry_in=10.0)
+                               degraded=problem,
+                               ready_reason=problem.reason, retry_in=10.0)
 
 
 # (body, type, reason, message): kopf.event in the operator
