@@ -22,9 +22,11 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,6 +63,9 @@ class NodeAgent:
         self.ip = f"10.213.{index}.1"
         pair = cluster.pki.issue(f"node-{name}", f"system:node:{name}", "system:nodes")
         self.api = Api(cluster.server, cluster.ssl_context(pair))
+        # its kube-proxy half reads Services' Endpoints as kube-proxy does (a node may not)
+        proxy = cluster.pki.issue(f"proxy-{name}", "system:kube-proxy")
+        self.proxy_api = Api(cluster.server, cluster.ssl_context(proxy))
         self.bin_dir = shim_dir(self.dir)
         self.runners: dict[str, PodRunner] = {}        # by pod uid
         self.hosts = ""
@@ -78,6 +83,7 @@ class NodeAgent:
         self.add_address(self.ip)
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self.api.open(), self._loop).result(10)
+        asyncio.run_coroutine_threadsafe(self.proxy_api.open(), self._loop).result(10)
         asyncio.run_coroutine_threadsafe(self._register(), self._loop).result(30)
         self._task = asyncio.run_coroutine_threadsafe(self._run(), self._loop)
         return self
@@ -96,6 +102,7 @@ class NodeAgent:
         for runner in self.runners.values():
             await runner.kill_now()
         await self.api.close()
+        await self.proxy_api.close()
 
     def add_address(self, address: str) -> None:
         done = subprocess.run(["ip", "addr", "add", f"{address}/32", "dev", "lo"],  # noqa: S607
@@ -196,12 +203,13 @@ class NodeAgent:
                 raise
             except Exception as exc:  # noqa: BLE001 - a test helper must not die silently
                 message = f"node agent {self.name}: {type(exc).__name__}: {exc}"
+                if not self.errors or self.errors[-1] != message:
+                    print(message, file=sys.stderr, flush=True)
                 self.errors.append(message)
-                print(message, file=sys.stderr, flush=True)
             await asyncio.sleep(SYNC_EVERY_S)
 
     async def _refresh_hosts(self) -> None:
-        found = await self.api.get("/api/v1/endpoints")
+        found = await self.proxy_api.get("/api/v1/endpoints")
         lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
         for ep in found.get("items") or []:
             meta = ep["metadata"]
@@ -240,7 +248,10 @@ class NodeAgent:
 
 
 @contextlib.contextmanager
-def agents(cluster: RealCluster, work_dir: Path, names: tuple[str, ...]) -> Any:
+def agents(cluster: RealCluster, names: tuple[str, ...]) -> Any:
+    """Started agents; their pods' files live under /var/tmp, not /tmp: a pod's emptyDir is
+    mounted over /tmp in its namespace and would hide the sources of its other volumes."""
+    work_dir = Path(tempfile.mkdtemp(prefix="tradefleet-nodes-", dir="/var/tmp"))
     started: list[NodeAgent] = []
     try:
         for i, name in enumerate(names):
@@ -252,6 +263,7 @@ def agents(cluster: RealCluster, work_dir: Path, names: tuple[str, ...]) -> Any:
         for agent in reversed(started):
             with contextlib.suppress(Exception):
                 agent.__exit__(None, None, None)
+        shutil.rmtree(work_dir, ignore_errors=True)
 
 
 def kill_group(pid: int, sig: int) -> None:

@@ -26,7 +26,8 @@ def _bind(source: str, target: str, read_only: bool) -> None:
 
 def main() -> None:
     spec = json.loads(Path(sys.argv[1]).read_text())
-    for source, target, read_only in spec["mounts"]:
+    # outer mount points first (/tmp before /tmp/x); sources live outside every target
+    for source, target, read_only in sorted(spec["mounts"], key=lambda m: m[1].count("/")):
         _bind(source, target, read_only)
     os.chdir(spec.get("cwd") or "/")
     argv = spec["argv"]

@@ -84,6 +84,7 @@ class PodRunner:
             sources = Sources(api, self.ns)
             volumes = await prepare_volumes(api, pod, sources, self.dir)
             env = await container_env(pod, container, sources, pod_ip=self.ip,
+                                      host_ip=self.agent.ip,
                                       api_host="127.0.0.1", api_port=self.agent.cluster.port,
                                       bin_dir=self.agent.bin_dir)
             if not container.get("command"):

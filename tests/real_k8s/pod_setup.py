@@ -88,8 +88,9 @@ def _field(pod: dict[str, Any], path: str) -> str:
 
 
 async def container_env(pod: dict[str, Any], container: dict[str, Any], sources: Sources,
-                        *, pod_ip: str, api_host: str, api_port: int,
+                        *, pod_ip: str, host_ip: str, api_host: str, api_port: int,
                         bin_dir: Path) -> dict[str, str]:
+    pod = {**pod, "status": {**(pod.get("status") or {}), "podIP": pod_ip, "hostIP": host_ip}}
     env = {k: os.environ[k] for k in HOST_ENV if k in os.environ}
     env["PATH"] = f"{bin_dir}:{env.get('PATH', '/usr/bin:/bin')}"
     env["PYTHONPATH"] = os.pathsep.join([str(SITE), str(SRC)] + (

@@ -106,7 +106,7 @@ def _diagnose(cluster: RealCluster, nodes: list[NodeAgent], log_dir: Path) -> No
 def test_the_readme_cluster_path_on_a_real_control_plane(real_cluster, pg_dsn, tmp_path):
     cluster = real_cluster
     started = time.monotonic()
-    with agents(cluster, tmp_path, ("node-a",)) as (node_a,):
+    with agents(cluster, ("node-a",)) as (node_a,):
         node_a.add_address(DB_IP)
         socket, dbname = socket_of(pg_dsn)
         with TcpToUnix(DB_IP, DB_PORT, socket):
@@ -142,7 +142,7 @@ def _story(cluster: RealCluster, nodes: list[NodeAgent], dsn: str, dbname: str,
 
     # the workers land on a second node: the infrastructure stays on node-a
     cluster.kubectl("cordon", "node-a")
-    node_b = NodeAgent(cluster, "node-b", 2, tmp_path)
+    node_b = NodeAgent(cluster, "node-b", 2, nodes[0].dir.parent)
     node_b.__enter__()
     nodes.append(node_b)
     copies, first = _examples()
