@@ -67,15 +67,23 @@ def test_a_pod_refused_by_a_resource_quota_shows_in_status_events_and_get(
             cond = condition(tw, "Degraded")
             return tw if cond.get("reason") == "PodRefused" else None
 
-        tw = wait(refused, "status naming the refused pod", 60)
+        try:
+            tw = wait(refused, "status naming the refused pod", 120)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{cluster.get('tw', 'quota-1', '-n', NS)}\n"
+                                 f"{tail(log)}") from None
         degraded = condition(tw, "Degraded")
         assert degraded["status"] == "True" and "exceeded quota" in degraded["message"], tw
         assert "tight-cpu" in degraded["message"]
         assert tw["status"]["phase"] == "Degraded"
         assert condition(tw, "Ready")["reason"] == "PodRefused"
         assert not tw["status"].get("podName"), "no pod was created"
-        posted = wait(lambda: [e for e in events_of(cluster, NS, "quota-1")
-                               if e["reason"] == "PodRefused"], "a PodRefused Event", 30)
+        try:
+            posted = wait(lambda: [e for e in events_of(cluster, NS, "quota-1")
+                                   if e["reason"] == "PodRefused"], "a PodRefused Event", 30)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{cluster.kubectl('get', 'events', '-A').stdout}\n"
+                                 f"{tail(log)}") from None
         assert posted[0]["type"] == "Warning" and "exceeded quota" in posted[0]["message"]
 
         table = cluster.kubectl("-n", NS, "get", "tw").stdout.splitlines()
