@@ -92,7 +92,9 @@ def local_operator(cluster: RealCluster, kubeconfig: Path, log: Path,
     """``tradefleet operator`` with nothing but ``kubeconfig`` (a ServiceAccount token)."""
     full = {k: v for k, v in os.environ.items()
             if not k.startswith(("TRADEFLEET_", "KUBECONFIG", "OTEL_", "POD_NAMESPACE"))}
-    full["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
+    # the test's own PYTHONPATH first (.ci/mutants.py points it at a mutated copy)
+    full["PYTHONPATH"] = os.pathsep.join([os.environ.get("PYTHONPATH") or str(ROOT / "src"),
+                                          str(ROOT)])
     full.update({"KUBECONFIG": str(kubeconfig), "TRADEFLEET_OPERATOR_RESYNC_SECONDS": "1",
                  "TRADEFLEET_OPERATOR_LIVENESS_PORT": str(free_port()),
                  "TRADEFLEET_OPERATOR_METRICS_PORT": "0", **env})
