@@ -35,7 +35,7 @@ def socket_of(dsn: str) -> tuple[str, str]:
     """(unix socket path, database name) of a pgserver DSN."""
     parts = urlsplit(dsn)
     host = dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p)["host"]
-    (socket,) = sorted(Path(host).glob(".s.PGSQL.*"))
+    (socket,) = [p for p in Path(host).glob(".s.PGSQL.*") if p.suffix != ".lock"]
     return str(socket), parts.path.lstrip("/")
 
 

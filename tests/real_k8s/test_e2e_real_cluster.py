@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 import urllib.request
@@ -132,7 +133,9 @@ def _story(cluster: RealCluster, nodes: list[NodeAgent], dsn: str, dbname: str,
     sets = {"exchange.enabled": "true", "database.existingSecret": "tradefleet-db",
             "database.sslmode": "disable", "database.allowInsecure": "true",
             "operator.resyncSeconds": "2", **simulation}
-    args = [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
+    # helm --set reads "15.0" as a string (the schema wants a number): whole numbers as ints
+    args = [a for k, v in sets.items() for a in (
+        "--set", f"{k}={int(v) if isinstance(v, float) and v.is_integer() else v}")]
     t0 = time.monotonic()
     helm(cluster, "install", RELEASE, str(CHART), "-n", NS, *args, "--wait", "--timeout", "5m")
     print(f"helm install --wait: {time.monotonic() - t0:.0f} s", flush=True)
@@ -170,7 +173,8 @@ def _story(cluster: RealCluster, nodes: list[NodeAgent], dsn: str, dbname: str,
     assert {n: (live_pod(cluster, NS, n) or {}).get("metadata", {}).get("uid")
             for n in names} == pods_before
     assert {n: w["epoch"] for n, w in workers(dsn).items() if n in names} == epochs
-    assert "403" not in tail(operator_log, 400), tail(operator_log)
+    refusals = re.findall(r".{0,200}(?:\b403\b|Forbidden).{0,200}", operator_log.read_text())
+    assert refusals == [], refusals[:3]           # RBAC allowed every call it made
 
     _deleted_while_holding(cluster, dsn, names)      # names: the two left
     _killed_and_frozen(cluster, nodes, dsn, names)
