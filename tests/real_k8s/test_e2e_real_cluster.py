@@ -137,7 +137,8 @@ def _story(cluster: RealCluster, nodes: list[NodeAgent], dsn: str, dbname: str,
     args = [a for k, v in sets.items() for a in (
         "--set", f"{k}={int(v) if isinstance(v, float) and v.is_integer() else v}")]
     t0 = time.monotonic()
-    helm(cluster, "install", RELEASE, str(CHART), "-n", NS, *args, "--wait", "--timeout", "5m")
+    helm(cluster, "install", RELEASE, str(CHART), "-n", NS, *args, "--wait", "--timeout", "8m",
+         timeout=600)
     print(f"helm install --wait: {time.monotonic() - t0:.0f} s", flush=True)
     operator_pod = cluster.get("pods", "-n", NS, "-l",
                                "app.kubernetes.io/component=operator")["items"][0]
@@ -168,7 +169,7 @@ def _story(cluster: RealCluster, nodes: list[NodeAgent], dsn: str, dbname: str,
     pods_before = {n: live_pod(cluster, NS, n)["metadata"]["uid"] for n in names}
     epochs = {n: w["epoch"] for n, w in workers(dsn).items()}
     helm(cluster, "upgrade", RELEASE, str(CHART), "-n", NS, "--reuse-values", "--set",
-         "operator.resyncSeconds=3", "--wait", "--timeout", "5m")
+         "operator.resyncSeconds=3", "--wait", "--timeout", "8m", timeout=600)
     time.sleep(5)
     assert {n: (live_pod(cluster, NS, n) or {}).get("metadata", {}).get("uid")
             for n in names} == pods_before
