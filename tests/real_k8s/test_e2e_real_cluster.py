@@ -233,7 +233,8 @@ def _killed_and_frozen(cluster: RealCluster, nodes: list[NodeAgent], dsn: str,
             assert runner.exits == [137], runner.summary()
             assert _restarts(cluster, name) >= 1
         else:                 # the frozen one's pod was deleted: the agent killed it
-            wait(lambda r=runner: r.process is None, "the frozen process ended", 30)
+            wait(lambda r=runner: r.process is None or r.process.returncode is not None,
+                 "the frozen process killed with its force-deleted pod", 30)
     failed = sql(dsn, "SELECT worker_id FROM events WHERE event_type = 'WorkerFailedEvent'")
     assert {r["worker_id"] for r in failed} >= {killed, frozen}
 
