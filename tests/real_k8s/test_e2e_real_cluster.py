@@ -180,7 +180,7 @@ def _story(cluster: RealCluster, nodes: list[NodeAgent], dsn: str, dbname: str,
     _deleted_while_holding(cluster, dsn, names)      # names: the two left
     _killed_and_frozen(cluster, nodes, dsn, names)
     _node_lost(cluster, nodes, dsn, names)
-    _quota_refuses(cluster, nodes, dsn, names[1])
+    _quota_refuses(cluster, nodes, dsn, names[0])   # the one moved off the lost node
     _end_of_day(cluster, dsn)
     _uninstall(cluster, names)
 
