@@ -178,7 +178,7 @@ def _story(cluster: RealCluster, nodes: list[NodeAgent], dsn: str, dbname: str,
     # OwnerReferencesPermissionEnforcement may refuse a pod for a while - "cannot find
     # RESTMapping ... TradingWorker" - which the TradingWorker shows as PodRefused and the next
     # pass repairs: a refusal by admission, not by RBAC.)
-    refusals = re.findall(r'.{0,200}forbidden: User \\?"[^"]*\\?" cannot.{0,200}',
+    refusals = re.findall(r".{0,200}forbidden: User \S*system:serviceaccount:\S* cannot.{0,200}",
                           operator_log.read_text())
     assert refusals == [], refusals[:3]
 
