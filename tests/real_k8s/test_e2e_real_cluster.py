@@ -275,7 +275,9 @@ def _quota_refuses(cluster: RealCluster, nodes: list[NodeAgent], dsn: str, name:
     count = len([p for p in pods if (p.get("status") or {}).get("phase") in
                  ("Pending", "Running")])
     cluster.apply({"apiVersion": "v1", "kind": "ResourceQuota",
-                   "metadata": {"name": "no-more-pods"}, "spec": {"hard": {"pods": str(count)}}},
+                   # the killed pod ends Failed and stops counting: no room for its successor
+                   "metadata": {"name": "no-more-pods"},
+                   "spec": {"hard": {"pods": str(count - 1)}}},
                   namespace=NS)
     wait(lambda: (cluster.get("resourcequota", "no-more-pods", "-n", NS).get("status") or {})
          .get("used"), "the quota counted", 60)
