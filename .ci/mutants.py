@@ -541,6 +541,12 @@ MUTANTS += [
            "        extra_overrides = None",
            ("tests/packaging/test_chart_operations.py",),
            "issue 19/11: an ad-hoc closure in the ConfigMap does not reach the worker's calendar"),
+    Mutant("refused-pod-leaves-no-degraded-status", "operator/worker_controller.py",
+           "actions=kept,\n                               degraded=problem,",
+           "actions=kept,\n                               degraded=None,",
+           ("tests/operator/test_operator_pod_refused.py",),
+           "a pod refused by a ResourceQuota leaves the TradingWorker without a Degraded "
+           "condition or Event naming the cause"),
 ]
 
 

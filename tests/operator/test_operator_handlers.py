@@ -146,3 +146,21 @@ def test_plain_detaches_from_the_body(field):
     copy = plain(body)
     copy[field]["x"] = 1
     assert "x" not in body[field]
+
+
+def test_the_watch_timeout_reaches_the_apiserver_as_whole_seconds():
+    """A real apiserver parses ``timeoutSeconds`` as an integer: kopf sending the configured
+    300.0 made every watch answer 400 (seen on tests/real_k8s), so the operator never saw a
+    TradingWorker."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from tradefleet.operator.handlers import apply_settings
+
+    settings = kopf.OperatorSettings()
+    apply_settings(settings, SimpleNamespace(config=replace(CONFIG, watch_timeout_seconds=300.0)))
+    assert settings.watching.server_timeout == 300
+    assert f"{settings.watching.server_timeout}" == "300"         # what goes into the URL
+    assert settings.watching.client_timeout == 330
+    apply_settings(settings, SimpleNamespace(config=replace(CONFIG, watch_timeout_seconds=None)))
+    assert settings.watching.server_timeout is None

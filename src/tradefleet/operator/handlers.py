@@ -44,9 +44,12 @@ def apply_settings(settings: kopf.OperatorSettings, runtime: OperatorRuntime) ->
     settings.posting.loggers = False
     settings.posting.level = logging.INFO
     settings.scanning.disabled = True
+    # whole seconds: the apiserver refuses timeoutSeconds=300.0 (ParseInt), which kopf would
+    # send for a float, and every watch of the operator would fail
     timeout = runtime.config.watch_timeout_seconds
-    settings.watching.server_timeout = timeout
-    settings.watching.client_timeout = None if timeout is None else timeout + 30
+    server = None if timeout is None else max(1, round(timeout))
+    settings.watching.server_timeout = server
+    settings.watching.client_timeout = None if server is None else server + 30
     settings.execution.max_workers = 8
 
 

@@ -20,6 +20,18 @@ class KubeError(RuntimeError):
     def __init__(self, status: int, body: str) -> None:
         super().__init__(f"Kubernetes API answered {status}: {body[:300]}")
         self.status = status
+        self.reason, self.message = _status_of(body)
+
+
+def _status_of(body: str) -> tuple[str, str]:
+    """The reason and message of the API's Status answer (what kubectl would print)."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return "", body[:500]
+    if not isinstance(doc, dict):
+        return "", body[:500]
+    return str(doc.get("reason") or ""), str(doc.get("message") or body[:500])
 
 
 class KubeApi:

@@ -5,6 +5,7 @@ One pass at a time per TradingWorker, whichever trigger asked for it."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -14,7 +15,7 @@ import structlog
 
 from tradefleet.adapters.telemetry.metrics import OperatorMetrics
 from tradefleet.operator.config import OperatorConfig
-from tradefleet.operator.kube import KubeApi
+from tradefleet.operator.kube import KubeApi, KubeError
 from tradefleet.operator.observe import pod_state
 from tradefleet.operator.plan import (
     ClearControls,
@@ -45,6 +46,20 @@ from tradefleet.ports.clock import Clock
 from tradefleet.ports.fleet_status import FleetStatusStore
 from tradefleet.ports.worker_controls import WorkerControlsStore
 from tradefleet.services.lock_service import LockService
+
+POD_STARTED = ("PodCreated", "PodRecreated")
+
+
+def refused_plan(plan: Plan, problem: Problem) -> Plan:
+    """The pass's plan once the API refused its pod: nothing was created (so no pod name or
+    backoff enters the status), the worker is Degraded with the API's own words, which
+    the Degraded transition posts as a Warning Event; the next pass tries again."""
+    kept = tuple(a for a in plan.actions if not isinstance(a, CreatePod)
+                 and not (isinstance(a, Emit) and a.reason in POD_STARTED))
+    return dataclasses.replace(plan, phase="Degraded", note=problem.message, actions=kept,
+                               degraded=problem,
+                               ready_reason=problem.reason, retry_in=10.0)
+
 
 # (body, type, reason, message): kopf.event in the operator
 EventPoster = Callable[[Mapping[str, Any], str, str, str], None]
@@ -133,7 +148,9 @@ class WorkerController:
                             restart_hold=self._restarts.hold_for(key))
         plan = plan_worker(desired, observed, self._config)
         self._restarts.passed(key, observed, plan)      # no await since hold_for: atomic
-        await self._carry_out(body, desired, plan)
+        refused = await self._carry_out(body, desired, plan)
+        if refused is not None:
+            plan = refused_plan(plan, refused)
         status = build_status(desired, observed, plan, previous)
         if without_nones(status) != {k: v for k, v in previous.items() if k in status}:
             if not any(isinstance(a, Finalize) for a in plan.actions):
@@ -143,8 +160,12 @@ class WorkerController:
             self._post(body, event.type, event.reason, event.message)
         return plan
 
-    async def _carry_out(self, body: Mapping[str, Any], desired: Desired, plan: Plan) -> None:
+    async def _carry_out(self, body: Mapping[str, Any], desired: Desired,
+                         plan: Plan) -> Problem | None:
+        """Carries the plan out; a pod the API refuses (a ResourceQuota, a LimitRange,
+        admission, RBAC) is returned as the Problem that status and an Event must name."""
         ns, name = desired.namespace, desired.name
+        refused: Problem | None = None
         for action in plan.actions:
             if isinstance(action, WriteControls):
                 if action.paused is not None:
@@ -157,12 +178,7 @@ class WorkerController:
             elif isinstance(action, Reclaim):
                 await self._reclaim(body, name)
             elif isinstance(action, CreatePod):
-                created = await self._kube.create_pod(ns, action.manifest)
-                if created:
-                    self._metrics.pod_created(recreation=action.recreation)
-                self._log.info("pod created" if created else "pod exists already",
-                               worker_id=name, pod=action.manifest["metadata"]["name"],
-                               recreation=action.recreation)
+                refused = await self._create_pod(ns, name, action) or refused
             elif isinstance(action, DeletePod):
                 await self._kube.delete_pod(ns, action.name, action.grace_seconds)
                 self._metrics.pod_deleted(action.reason)
@@ -172,7 +188,25 @@ class WorkerController:
                     self._post(body, "Warning" if action.grace_seconds == 0 else "Normal",
                                "PodDeleted", f"pod {action.name} deleted: {action.reason}")
             elif isinstance(action, Emit):
-                self._post(body, action.type, action.reason, action.message)
+                if refused is None or action.reason not in POD_STARTED:
+                    self._post(body, action.type, action.reason, action.message)
+        return refused
+
+    async def _create_pod(self, ns: str, name: str, action: CreatePod) -> Problem | None:
+        pod = action.manifest["metadata"]["name"]
+        try:
+            created = await self._kube.create_pod(ns, action.manifest)
+        except KubeError as exc:
+            if exc.status not in (400, 403, 422):
+                raise
+            self._log.warning("pod refused", worker_id=name, pod=pod, status=exc.status,
+                              message=exc.message)
+            return Problem("PodRefused", f"the API refused pod {pod}: {exc.message}")
+        if created:
+            self._metrics.pod_created(recreation=action.recreation)
+        self._log.info("pod created" if created else "pod exists already",
+                       worker_id=name, pod=pod, recreation=action.recreation)
+        return None
 
     async def _reclaim(self, body: Mapping[str, Any], name: str) -> None:
         reclaimed = await self._locks.reclaim_expired()
