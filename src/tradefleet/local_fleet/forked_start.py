@@ -14,6 +14,7 @@ Kubernetes none of this applies: a pod runs one worker process, started as a com
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
 import subprocess
@@ -92,19 +93,27 @@ class ForkedProcess:
         return code
 
 
-def start_forked(args: list[str], env: Mapping[str, str], log_path: Path) -> ForkedProcess:
+CLI_ENTRY = "tradefleet.cli:main"
+
+
+def start_forked(args: list[str], env: Mapping[str, str], log_path: Path, *,
+                 entry: str = CLI_ENTRY) -> ForkedProcess:
     """Fork ``tradefleet <args>`` from the fork server with exactly ``env``, writing its
-    stdout and stderr to ``log_path`` (created or truncated here, as for a subprocess)."""
+    stdout and stderr to ``log_path`` (created or truncated here, as for a subprocess).
+    ``entry`` ("module:function", called with ``args``, returning the exit code) is the
+    command line's ``main`` but for tests that look at the child itself."""
     ensure_fork_server()
     log_path.open("wb").close()
     process = _context.Process(target=run_forked_child,
-                               args=(list(args), dict(env), str(log_path), os.getcwd()),
+                               args=(entry, list(args), dict(env), str(log_path),
+                                     os.getcwd()),
                                name=f"tradefleet {' '.join(args)}", daemon=True)
     process.start()
     return ForkedProcess(process, ["tradefleet", *args])
 
 
-def run_forked_child(args: list[str], env: dict[str, str], log_path: str, cwd: str) -> None:
+def run_forked_child(entry: str, args: list[str], env: dict[str, str], log_path: str,
+                     cwd: str) -> None:
     """In the forked child: become what ``python -m tradefleet.cli <args>`` in a new session
     would be, then run the command; its return value is the exit code."""
     os.setsid()
@@ -112,10 +121,10 @@ def run_forked_child(args: list[str], env: dict[str, str], log_path: str, cwd: s
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)
-    from tradefleet import cli
-
-    sys.argv = [cli.__file__, *args]
-    sys.exit(cli.main(args))
+    module_name, _, function = entry.partition(":")
+    module = importlib.import_module(module_name)
+    sys.argv = [getattr(module, "__file__", module_name), *args]
+    sys.exit(getattr(module, function)(args))
 
 
 def _redirect(log_path: str) -> None:
