@@ -405,6 +405,28 @@ MUTANTS += [
            "an entry cutoff shorter than the time a liquidation needs is accepted"),
 ]
 
+FORKED = "tests/test_forked_workers.py::"
+MUTANTS += [
+    Mutant("forked-worker-keeps-the-servers-environment", "local_fleet/forked_start.py",
+           "    os.environ.clear()\n", "",
+           (FORKED + "test_a_forked_child_has_exactly_its_env_argv_cwd_session_and_log",),
+           "a forked worker sees the fork server's environment beside its own"),
+    Mutant("forked-worker-shares-the-servers-session", "local_fleet/forked_start.py",
+           "    os.setsid()\n", "",
+           (FORKED + "test_a_forked_child_has_exactly_its_env_argv_cwd_session_and_log",),
+           "a forked worker stays in the fork server's process group: a signal to its "
+           "group reaches the server and every other worker"),
+    Mutant("forked-worker-writes-to-the-servers-output", "local_fleet/forked_start.py",
+           "    _redirect(log_path)\n", "",
+           (FORKED + "test_a_forked_child_has_exactly_its_env_argv_cwd_session_and_log",),
+           "a forked worker's output goes to the fork server's stdout, not its log file"),
+    Mutant("fork-server-starts-openblas-threads", "local_fleet/worker_preload.py",
+           'os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")\n', "",
+           (FORKED + "test_the_fork_server_has_one_thread_and_its_workers_one_blas_thread",),
+           "a forked worker's OpenBLAS starts a thread per core (its count is read at the "
+           "server's import of numpy, before the worker's own setting)"),
+]
+
 
 def _copy_src(dest: Path) -> Path:
     src = dest / "src"

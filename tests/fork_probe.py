@@ -19,6 +19,10 @@ def main(args: list[str]) -> int:
         "stdin": os.readlink("/proc/self/fd/0"), "stdout": os.readlink("/proc/self/fd/1"),
         "stderr": os.readlink("/proc/self/fd/2"), "tradefleet_cli": "tradefleet.cli" in sys.modules,
     }
+    import numpy
+
+    numpy.ones((300, 300)) @ numpy.ones((300, 300))      # OpenBLAS starts its pool, if any
+    seen["threads_after_blas"] = len(os.listdir("/proc/self/task"))
     print(json.dumps(seen))
     print("probe: to stderr", file=sys.stderr)
     if args[0] == "beat":

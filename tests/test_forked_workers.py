@@ -71,13 +71,19 @@ def test_a_forked_child_has_exactly_its_env_argv_cwd_session_and_log(tmp_path, m
     assert "probe: to stderr" in log.read_text()
 
 
-def test_the_fork_server_has_one_thread_to_fork_from():
-    """numpy's OpenBLAS starts a thread per core at import unless held to one; a fork keeps
-    only the forking thread, so the server must not have started any."""
+def test_the_fork_server_has_one_thread_and_its_workers_one_blas_thread(tmp_path):
+    """A fork keeps only the forking thread, so the server must have no other. OpenBLAS
+    reads its thread count once, at numpy's import in the server (a worker's own setting
+    comes too late): held to one there, as a spawned worker holds itself, a forked worker
+    does not start a BLAS thread per core."""
     server = ensure_fork_server()
     assert len(os.listdir(f"/proc/{server}/task")) == 1
     maps = Path(f"/proc/{server}/maps").read_text()
-    assert "aiohttp" in maps, "the server has imported the worker's modules"
+    assert "aiohttp" in maps and "numpy" in maps, "the server has imported the worker's modules"
+    log = tmp_path / "blas.log"
+    child = start_forked(["0"], {"PATH": os.environ["PATH"]}, log, entry=PROBE)
+    assert child.wait(60) == 0
+    assert _seen(log)["threads_after_blas"] == 1
 
 
 @pytest.mark.parametrize("start", ["fork", "spawn"])
