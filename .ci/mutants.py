@@ -420,6 +420,11 @@ MUTANTS += [
            "    _redirect(log_path)\n", "",
            (FORKED + "test_a_forked_child_has_exactly_its_env_argv_cwd_session_and_log",),
            "a forked worker's output goes to the fork server's stdout, not its log file"),
+    Mutant("forked-worker-never-collects-garbage", "local_fleet/forked_start.py",
+           "    gc.enable()             # off in the server while it imported (worker_preload)\n",
+           "", (FORKED + "test_a_forked_child_has_exactly_its_env_argv_cwd_session_and_log",),
+           "a forked worker inherits the server's disabled collector: its cycles are never "
+           "freed"),
     Mutant("fork-server-starts-openblas-threads", "local_fleet/worker_preload.py",
            'os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")\n', "",
            (FORKED + "test_the_fork_server_has_one_thread_and_its_workers_one_blas_thread",),

@@ -5,6 +5,7 @@ signalled)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -17,7 +18,8 @@ def main(args: list[str]) -> int:
         "pid": os.getpid(), "ppid": os.getppid(), "sid": os.getsid(0),
         "pgid": os.getpgid(0), "threads": len(os.listdir("/proc/self/task")),
         "stdin": os.readlink("/proc/self/fd/0"), "stdout": os.readlink("/proc/self/fd/1"),
-        "stderr": os.readlink("/proc/self/fd/2"), "tradefleet_cli": "tradefleet.cli" in sys.modules,
+        "stderr": os.readlink("/proc/self/fd/2"), "gc": gc.isenabled(),
+        "tradefleet_cli": "tradefleet.cli" in sys.modules,
     }
     import numpy
 

@@ -65,7 +65,7 @@ def test_a_forked_child_has_exactly_its_env_argv_cwd_session_and_log(tmp_path, m
     assert seen["pid"] == child.pid and seen["ppid"] == server      # forked by the server
     assert seen["sid"] == child.pid and seen["pgid"] == child.pid   # its own session
     assert seen["tradefleet_cli"], "the server's imports are the child's"
-    assert seen["threads"] == 1
+    assert seen["threads"] == 1 and seen["gc"], "one thread, collecting garbage"
     assert seen["stdin"] == "/dev/null"
     assert seen["stdout"] == seen["stderr"] == str(log)
     assert "probe: to stderr" in log.read_text()

@@ -14,6 +14,7 @@ Kubernetes none of this applies: a pod runs one worker process, started as a com
 
 from __future__ import annotations
 
+import gc
 import importlib
 import multiprocessing
 import os
@@ -117,6 +118,7 @@ def run_forked_child(entry: str, args: list[str], env: dict[str, str], log_path:
     """In the forked child: become what ``python -m tradefleet.cli <args>`` in a new session
     would be, then run the command; its return value is the exit code."""
     os.setsid()
+    gc.enable()             # off in the server while it imported (worker_preload)
     _redirect(log_path)
     os.chdir(cwd)
     os.environ.clear()
