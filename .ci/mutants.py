@@ -425,6 +425,10 @@ MUTANTS += [
            "", (FORKED + "test_a_forked_child_has_exactly_its_env_argv_cwd_session_and_log",),
            "a forked worker inherits the server's disabled collector: its cycles are never "
            "freed"),
+    Mutant("fork-server-leaves-its-imports-unfrozen", "local_fleet/worker_preload.py",
+           "\ngc.freeze()\n", "\n",
+           (FORKED + "test_a_forked_child_has_exactly_its_env_argv_cwd_session_and_log",),
+           "a full collection in each forked worker copies the server's objects (~20 MB)"),
     Mutant("fork-server-starts-openblas-threads", "local_fleet/worker_preload.py",
            'os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")\n', "",
            (FORKED + "test_the_fork_server_has_one_thread_and_its_workers_one_blas_thread",),

@@ -19,6 +19,7 @@ def main(args: list[str]) -> int:
         "pgid": os.getpgid(0), "threads": len(os.listdir("/proc/self/task")),
         "stdin": os.readlink("/proc/self/fd/0"), "stdout": os.readlink("/proc/self/fd/1"),
         "stderr": os.readlink("/proc/self/fd/2"), "gc": gc.isenabled(),
+        "frozen": gc.get_freeze_count(),
         "tradefleet_cli": "tradefleet.cli" in sys.modules,
     }
     import numpy
