@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tradefleet.domain.errors import ConfigError
 from tradefleet.local_fleet.forked_start import (
     ForkedProcess,
     ensure_fork_server,
@@ -138,8 +140,42 @@ def test_stop_continue_kill_and_terminate_reach_a_forked_child_by_pid(tmp_path):
 def test_the_start_method_setting_names_itself_when_wrong():
     assert fleet_start_method({}) == "fork"
     assert fleet_start_method({"TRADEFLEET_FLEET_START": "spawn"}) == "spawn"
-    with pytest.raises(ValueError, match="TRADEFLEET_FLEET_START"):
+    with pytest.raises(ConfigError, match="TRADEFLEET_FLEET_START"):
         fleet_start_method({"TRADEFLEET_FLEET_START": "clone"})
+
+
+@pytest.mark.parametrize("command", [["demo", "--no-live"], ["chaos", "--runs", "1"]])
+def test_a_bad_start_method_stops_the_command_before_anything_is_written(tmp_path, command):
+    state = tmp_path / "state"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEFLEET_")}
+    env.update({"TRADEFLEET_FLEET_START": "clone", "TRADEFLEET_STATE_DIR": str(state),
+                "COLUMNS": "200"})
+    out = subprocess.run([sys.executable, "-m", "tradefleet.cli", *command], env=env,
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 2, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "configuration error" in out.stdout and "TRADEFLEET_FLEET_START" in out.stdout
+    assert not state.exists()
+
+
+def test_chaos_keeps_the_start_method_for_its_workers(monkeypatch):
+    """``tradefleet chaos`` clears every TRADEFLEET_* variable before its workers start,
+    but not the one that says how they start."""
+    from tradefleet.commands import chaos
+
+    for key in [k for k in os.environ if k.startswith("TRADEFLEET_")]:
+        monkeypatch.delenv(key)             # chaos.run clears them; monkeypatch restores
+    monkeypatch.setenv("TRADEFLEET_FLEET_START", "spawn")
+    monkeypatch.setenv("TRADEFLEET_WORKER_ID", "leak")
+    seen = {}
+
+    async def fake_run(opts, console, json_path):      # noqa: ANN001 - the bench's signature
+        seen.update(os.environ)
+        return 0
+
+    monkeypatch.setattr("tradefleet.local_fleet.chaos_progress.run_with_progress", fake_run)
+    parser = __import__("tradefleet.cli", fromlist=["build_parser"]).build_parser(["chaos"])
+    assert chaos.run(parser.parse_args(["chaos", "--runs", "1"])) == 0
+    assert seen.get("TRADEFLEET_FLEET_START") == "spawn" and "TRADEFLEET_WORKER_ID" not in seen
 
 
 def test_non_worker_children_stay_subprocesses(tmp_path):

@@ -35,9 +35,11 @@ _context = multiprocessing.get_context("forkserver")
 def fleet_start_method(environ: Mapping[str, str] = os.environ) -> str:
     """``fork`` (default) or ``spawn``, from TRADEFLEET_FLEET_START; anything else is an
     error that names the variable."""
+    from tradefleet.domain.errors import ConfigError
+
     value = environ.get(START_ENV, "fork").strip().lower() or "fork"
     if value not in START_METHODS:
-        raise ValueError(f"{START_ENV}: must be one of {', '.join(START_METHODS)}, "
+        raise ConfigError(f"{START_ENV}: must be one of {', '.join(START_METHODS)}, "
                          f"got {value!r}")
     return value
 
