@@ -549,6 +549,46 @@ MUTANTS += [
            "condition or Event naming the cause"),
 ]
 
+FORKED = "tests/test_forked_workers.py::"
+MUTANTS += [
+    Mutant("forked-worker-keeps-the-servers-environment", "local_fleet/forked_start.py",
+           "    os.environ.clear()\n", "",
+           (FORKED + "test_a_forked_child_has_exactly_its_env_argv_cwd_session_and_log",),
+           "a forked worker sees the fork server's environment beside its own"),
+    Mutant("forked-worker-shares-the-servers-session", "local_fleet/forked_start.py",
+           "    os.setsid()\n", "",
+           (FORKED + "test_a_forked_child_has_exactly_its_env_argv_cwd_session_and_log",),
+           "a forked worker stays in the fork server's process group: a signal to its "
+           "group reaches the server and every other worker"),
+    Mutant("forked-worker-writes-to-the-servers-output", "local_fleet/forked_start.py",
+           "    _redirect(log_path)\n", "",
+           (FORKED + "test_a_forked_child_has_exactly_its_env_argv_cwd_session_and_log",),
+           "a forked worker's output goes to the fork server's stdout, not its log file"),
+    Mutant("forked-worker-never-collects-garbage", "local_fleet/forked_start.py",
+           "    gc.enable()             # off in the server while it imported (worker_preload)\n",
+           "", (FORKED + "test_a_forked_child_has_exactly_its_env_argv_cwd_session_and_log",),
+           "a forked worker inherits the server's disabled collector: its cycles are never "
+           "freed"),
+    Mutant("fork-server-leaves-its-imports-unfrozen", "local_fleet/worker_preload.py",
+           "\ngc.freeze()\n", "\n",
+           (FORKED + "test_a_forked_child_has_exactly_its_env_argv_cwd_session_and_log",),
+           "a full collection in each forked worker copies the server's objects (~20 MB)"),
+    Mutant("chaos-drops-the-fleet-start-method", "commands/chaos.py",
+           'if k.startswith("TRADEFLEET_") and k != START_ENV]', 'if k.startswith("TRADEFLEET_")]',
+           (FORKED + "test_chaos_keeps_the_start_method_for_its_workers",),
+           "TRADEFLEET_FLEET_START=spawn is cleared with the workers' settings: chaos forks"),
+    Mutant("demo-checks-the-start-method-after-writing", "commands/demo.py",
+           "        fleet_start_method()            # checked before anything is started or "
+           "written\n", "",
+           (FORKED + "test_a_bad_start_method_stops_the_command_before_anything_is_written",),
+           "a bad TRADEFLEET_FLEET_START is found only after the demo's database was made"),
+    Mutant("fork-server-starts-openblas-threads", "local_fleet/worker_preload.py",
+           'os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")\n', "",
+           (FORKED + "test_the_fork_server_has_one_thread_and_its_workers_one_blas_thread",),
+           "a forked worker's OpenBLAS starts a thread per core (its count is read at the "
+           "server's import of numpy, before the worker's own setting)"),
+]
+
 
 def _copy_src(dest: Path) -> Path:
     src = dest / "src"

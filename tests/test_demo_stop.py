@@ -44,6 +44,18 @@ def _marked_processes(marker: str) -> list[tuple[int, str]]:
     return found
 
 
+def _multiprocessing_role(pid: int) -> str:
+    """"forkserver" or "resource_tracker" for multiprocessing's helper processes, else ""."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""
+    for role in ("forkserver", "resource_tracker"):
+        if f"multiprocessing.{role} import main" in cmdline:
+            return role
+    return ""
+
+
 async def _wait_until_trading(dsn: str, within: float) -> None:
     """Until every worker has registered and at least one lock has been taken."""
     deadline = time.monotonic() + within
@@ -91,13 +103,18 @@ async def test_demo_stopped_mid_session_leaves_no_process_and_nothing_half_writt
         server = pgserver.get_server(os.path.join(state, "pgdata"), cleanup_mode=None)
         dsn = server.get_uri("tradefleet_demo")
         await _wait_until_trading(dsn, 90)
-        assert len(_marked_processes(marker)) == 1 + 1 + WORKERS   # demo, exchange, workers
+        # demo, exchange, workers, and (workers forked, the default) the fork server and the
+        # resource tracker that multiprocessing starts with it
+        marked = _marked_processes(marker)
+        assert len(marked) == 1 + 1 + WORKERS + 2, marked
+        helpers = sorted(_multiprocessing_role(pid) for pid, _ in marked)
+        assert helpers[-2:] == ["forkserver", "resource_tracker"], helpers
 
         demo.send_signal(sig)                    # what Ctrl-C / kill deliver to the demo
         out, _ = await asyncio.to_thread(demo.communicate, timeout=60)
         assert demo.returncode == 128 + int(sig), out[-3000:]
         assert f"stopped by {sig.name}" in out
-        assert _marked_processes(marker) == []   # no orphan: exchange and workers are gone
+        assert _marked_processes(marker) == []   # no orphan: exchange, workers, fork server
 
         db = await Database.connect(dsn, min_size=1, max_size=2)
         try:

@@ -78,9 +78,17 @@ def run(args: argparse.Namespace) -> int:
 
     if args.json is not None and not args.json.parent.is_dir():
         raise SystemExit(f"--json: directory {args.json.parent} does not exist")
+    from tradefleet.domain.errors import ConfigError
+    from tradefleet.local_fleet.forked_start import START_ENV, fleet_start_method
+
+    try:
+        fleet_start_method()            # how the workers start: the fleet's, kept below
+    except ConfigError as exc:
+        command_console().print(f"[red]configuration error:[/red] {exc}")
+        return 2
     state_dir = _state_dir(args)
     # the workers take their settings from TRADEFLEET_* variables: none of ours may leak in
-    for key in [k for k in os.environ if k.startswith("TRADEFLEET_")]:
+    for key in [k for k in os.environ if k.startswith("TRADEFLEET_") and k != START_ENV]:
         del os.environ[key]
     heartbeat = max(0.5, round(args.ttl / 5, 1))
     opts = ChaosOptions(

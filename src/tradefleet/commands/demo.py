@@ -43,8 +43,11 @@ def _run(args: argparse.Namespace) -> int:
     opts = DemoOptions(workers=args.workers, speed=args.speed, seed=args.seed,
                        symbols=args.symbols, capital_limit=args.capital_limit,
                        live=not args.no_live, lag_limit_minutes=args.lag_limit)
+    from tradefleet.local_fleet.forked_start import fleet_start_method
+
     console = command_console()
     try:
+        fleet_start_method()            # checked before anything is started or written
         return asyncio.run(run_demo(opts, console))
     except ConfigError as exc:
         console.print(f"[red]configuration error:[/red] {escape(str(exc))}")

@@ -1,5 +1,7 @@
 """Child processes of the local fleet: started in their own sessions so that only the
-supervisor signals them, and always stopped — SIGTERM, then SIGKILL — so none is orphaned."""
+supervisor signals them, and always stopped — SIGTERM, then SIGKILL — so none is orphaned.
+Workers are forked from a pre-imported fork server (``forked_start``) unless
+TRADEFLEET_FLEET_START=spawn; every other child (the exchange) is a new interpreter."""
 
 from __future__ import annotations
 
@@ -14,6 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tradefleet.domain.liquidation import DEFAULT_SCAN_MAX_AGE_SECONDS
+from tradefleet.local_fleet.forked_start import (
+    ForkedProcess,
+    ensure_fork_server,
+    fleet_start_method,
+    start_forked,
+)
 
 # Real seconds a sim worker may take from its scan's quotes to its order on a loaded machine
 # (HTTP exchange, Postgres, two cores shared by the fleet); see compressed_scan_max_age.
@@ -38,8 +46,12 @@ def free_port() -> int:
 @dataclass
 class Child:
     name: str
-    proc: subprocess.Popen
+    proc: subprocess.Popen | ForkedProcess
     log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
 
     @property
     def returncode(self) -> int | None:
@@ -50,10 +62,20 @@ class Child:
 class ProcessGroup:
     log_dir: Path
     children: list[Child] = field(default_factory=list)
+    # how workers start: "fork" (from the fork server) or "spawn" (python -m tradefleet.cli)
+    start_method: str = field(default_factory=fleet_start_method)
+
+    def __post_init__(self) -> None:
+        if self.start_method == "fork":     # imports once, before the first worker is due
+            ensure_fork_server()
 
     def start(self, name: str, args: list[str], env: Mapping[str, str]) -> Child:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{name}.log"
+        if self.start_method == "fork" and args[:1] == ["worker"]:
+            child = Child(name, start_forked(args, {**os.environ, **env}, log_path), log_path)
+            self.children.append(child)
+            return child
         log = open(log_path, "wb")  # noqa: SIM115 - handed to the child for its lifetime
         proc = subprocess.Popen(  # noqa: S603 - our own CLI, argv list, no shell
             [sys.executable, "-m", "tradefleet.cli", *args], env={**os.environ, **env},
@@ -98,6 +120,6 @@ class ProcessGroup:
 
 def _signal(child: Child, sig: signal.Signals) -> None:
     try:
-        os.killpg(child.proc.pid, sig)
+        os.killpg(child.pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
