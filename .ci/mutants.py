@@ -569,7 +569,7 @@ MUTANTS += [
            "", (FORKED + "test_a_forked_child_has_exactly_its_env_argv_cwd_session_and_log",),
            "a forked worker inherits the server's disabled collector: its cycles are never "
            "freed"),
-    Mutant("fork-server-leaves-its-imports-unfrozen", "local_fleet/worker_preload.py",
+    Mutant("fork-server-leaves-its-imports-unfrozen", "commands/worker_preload.py",
            "\ngc.freeze()\n", "\n",
            (FORKED + "test_a_forked_child_has_exactly_its_env_argv_cwd_session_and_log",),
            "a full collection in each forked worker copies the server's objects (~20 MB)"),
@@ -582,7 +582,7 @@ MUTANTS += [
            "written\n", "",
            (FORKED + "test_a_bad_start_method_stops_the_command_before_anything_is_written",),
            "a bad TRADEFLEET_FLEET_START is found only after the demo's database was made"),
-    Mutant("fork-server-starts-openblas-threads", "local_fleet/worker_preload.py",
+    Mutant("fork-server-starts-openblas-threads", "commands/worker_preload.py",
            'os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")\n', "",
            (FORKED + "test_the_fork_server_has_one_thread_and_its_workers_one_blas_thread",),
            "a forked worker's OpenBLAS starts a thread per core (its count is read at the "

@@ -27,7 +27,7 @@ START_ENV = "TRADEFLEET_FLEET_START"
 START_METHODS = ("fork", "spawn")
 # "__main__": the parent's main script, imported once by the server; without it the standard
 # library would run that script again in every child (a module run with -m is not re-run)
-PRELOAD = ["__main__", "tradefleet.local_fleet.worker_preload"]
+PRELOAD = ["__main__", "tradefleet.commands.worker_preload"]
 
 _context = multiprocessing.get_context("forkserver")
 

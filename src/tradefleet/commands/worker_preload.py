@@ -1,6 +1,8 @@
 """What the local fleet's fork server imports once, so that every worker it forks starts
 with its modules already loaded (issue 17 item 4: a start-up costs the fork and the
-worker's own I/O, not the imports). The list follows ``tradefleet worker``'s path to its
+worker's own I/O, not the imports). It sits beside the worker command whose imports it
+mirrors; ``local_fleet.forked_start`` names it only by its module name. The list follows
+``tradefleet worker``'s path to its
 first scan (commands/worker.py ``_run``/``_run_kis``, then worker/launch.py).
 
 Only imports: no event loop, no thread, no connection, no settings read. OpenBLAS reads
