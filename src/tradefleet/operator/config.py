@@ -46,6 +46,9 @@ class OperatorConfig:
     worker_health_port: int = 8080
     resync_seconds: float = 10.0
     delete_timeout_seconds: float = 600.0
+    # a worker pod Pending this long (unschedulable, an image it cannot pull) turns the
+    # TradingWorker's phase Degraded (pending.py); its cause is reported at once
+    pod_pending_timeout_seconds: float = 300.0
     pre_open_minutes: int = 5
     identity: str = "tradefleet-operator"
     # which LiquidationSchedules are ours (their spec.operator): see ownership.py
@@ -153,6 +156,8 @@ def load_operator_config(environ: Mapping[str, str] | None = None) -> OperatorCo
         resync_seconds=_number(env, "RESYNC_SECONDS", 10.0, 1, 600, problems),
         delete_timeout_seconds=_number(env, "DELETE_TIMEOUT_SECONDS", 600.0, 10, 86400,
                                        problems),
+        pod_pending_timeout_seconds=_number(env, "POD_PENDING_TIMEOUT_SECONDS", 300.0, 10,
+                                           86400, problems),
         pre_open_minutes=int(_number(env, "PRE_OPEN_MINUTES", 5, 0, 120, problems)),
         identity=env.get(PREFIX + "IDENTITY") or "tradefleet-operator",
         name=env.get(PREFIX + "NAME") or "tradefleet",

@@ -23,6 +23,7 @@ from datetime import timedelta
 from tradefleet.operator.config import OperatorConfig
 from tradefleet.operator.deletion import plan_deletion
 from tradefleet.operator.observe import PodState
+from tradefleet.operator.pending import pending_problem
 from tradefleet.operator.plan import (
     Action,
     CreatePod,
@@ -204,6 +205,11 @@ def _pod_present(desired: Desired, observed: Observed, config: OperatorConfig, p
         return Plan("Stopped", f"the worker stopped; waiting for pod {pod.name} to end",
                     tuple(actions), ready_reason="WorkerStopped")
     if not owned:
+        stuck, timed_out = pending_problem(pod, observed.history, observed.now,
+                                           config.pod_pending_timeout_seconds)
+        if stuck is not None:
+            return Plan("Degraded" if timed_out else "Starting", stuck.message,
+                        tuple(actions), degraded=stuck, ready_reason=stuck.reason)
         return Plan("Starting", f"pod {pod.name} is {pod.phase}; its worker has not "
                     "registered yet", tuple(actions), ready_reason="PodStarting")
     return Plan(worker_phase(desired.spec, observed), "", tuple(actions))
