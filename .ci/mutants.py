@@ -566,6 +566,19 @@ MUTANTS += [
            "        return True",
            ("tests/operator/test_operator_pod_pending.py",),
            "issue 19/3+4: a bad image's stuck pod turns Degraded and the rollout moves on"),
+    Mutant("operator-runs-standalone-beside-its-peers", "operator/peering.py",
+           "    peering.standalone = False\n", "    peering.standalone = True\n",
+           ("tests/operator/test_operator_peering.py::"
+            "test_a_lower_priority_replica_stays_idle_and_takes_over_when_the_leader_dies",),
+           "issue 19/6: a second operator replica reconciles beside the leader"),
+    Mutant("replicas-share-one-priority", "operator/peering.py",
+           "    return -(started_ns // 1000)", "    return 0",
+           ("tests/operator/test_operator_peering.py",),
+           "issue 19/6: replicas of one Deployment tie, and kopf pauses them all"),
+    Mutant("peering-not-mandatory", "operator/peering.py",
+           "    peering.mandatory = True\n", "    peering.mandatory = False\n",
+           ("tests/operator/test_operator_peering.py",),
+           "issue 19/6: a new replica runs before it has seen the leader's keep-alive"),
 ]
 
 
