@@ -2,7 +2,8 @@
 kopf (mandatory cluster-wide peering under the release's name, the oldest replica ranking
 highest), and two ``tradefleet operator`` processes against the in-memory API: the second,
 of lower priority, makes no call on TradingWorkers or pods while the first runs, and takes
-over within the peering lifetime once the first is killed outright (SIGKILL: no goodbye)."""
+over within the peering lifetime once the first is killed outright (SIGKILL: no goodbye),
+and well before it when the first stops (SIGTERM: it withdraws from the peering)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,6 @@ from tradefleet.operator.config import ConfigError, load_operator_config
 from tradefleet.operator.peering import apply_peering, start_priority
 
 PEERING = "tradefleet-tradefleet"
-LIFETIME = 8
 
 
 def test_named_peering_is_mandatory_cluster_wide_and_the_oldest_replica_leads():
@@ -85,8 +85,14 @@ async def _until(check, timeout: float, what: str) -> float:  # noqa: ANN001
     return time.monotonic() - started
 
 
+@pytest.mark.parametrize(("how", "lifetime", "within"), [
+    # killed outright: the standby waits until the leader's entry is a lifetime old
+    pytest.param(signal.SIGKILL, 8, 8 + 10, id="killed"),
+    # stopped: the leader withdraws its entry, the standby need not wait out the lifetime
+    pytest.param(signal.SIGTERM, 60, 15, id="stopped"),
+])
 async def test_a_lower_priority_replica_stays_idle_and_takes_over_when_the_leader_dies(
-        pg_dsn, tmp_path):
+        pg_dsn, tmp_path, how, lifetime, within):  # noqa: ANN001
     clock = SimClock(datetime(2026, 11, 24, 10, 0, tzinfo=SEOUL), 1.0)
     async with running_cluster() as cluster:
         url = str(cluster.url).rstrip("/")
@@ -104,7 +110,7 @@ async def test_a_lower_priority_replica_stays_idle_and_takes_over_when_the_leade
                 TRADEFLEET_OPERATOR_METRICS_PORT="0",
                 TRADEFLEET_OPERATOR_PEERING_NAME=PEERING,
                 TRADEFLEET_OPERATOR_PEERING_PRIORITY=str(priority),
-                TRADEFLEET_OPERATOR_PEERING_LIFETIME_SECONDS=str(LIFETIME))
+                TRADEFLEET_OPERATOR_PEERING_LIFETIME_SECONDS=str(lifetime))
             procs[token] = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "tradefleet.cli", "operator", env=env,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
@@ -116,24 +122,26 @@ async def test_a_lower_priority_replica_stays_idle_and_takes_over_when_the_leade
             await start("standby", 10)
             peering = lambda: (cluster.find("clusterkopfpeerings", None, PEERING)  # noqa: E731
                                or {}).get("status") or {}
-            await _until(lambda: "standby" in peering(), 60, "the standby's keep-alive")
+            await _until(lambda: "standby" in peering()
+                         or _workload(_calls_of(cluster, "standby")), 60, "the standby")
             await cluster.apply(worker_body("w-2"))
             await _until(lambda: len(cluster.pods(NS)) == 2, 30, "the leader's second pod")
-            await asyncio.sleep(LIFETIME)            # a few keep-alives and resyncs
+            await asyncio.sleep(8)                   # keep-alives and resyncs
             assert _workload(_calls_of(cluster, "standby")) == []
+            assert "standby" in peering() and "leader" in peering()
             assert _workload(_calls_of(cluster, "leader"))
 
-            procs["leader"].send_signal(signal.SIGKILL)
-            await procs["leader"].wait()
             killed = time.monotonic()
+            procs["leader"].send_signal(how)
             await cluster.apply(worker_body("w-3"))
             took = await _until(
                 lambda: any(p["metadata"]["labels"]["tradefleet.io/worker"] == "w-3"
-                            for p in cluster.pods(NS)), LIFETIME + 30, "the takeover")
+                            for p in cluster.pods(NS)), lifetime + 30, "the takeover")
             took = time.monotonic() - killed
-            print(f"takeover after SIGKILL of the leader: {took:.1f}s "
-                  f"(peering lifetime {LIFETIME}s)")
-            assert took <= LIFETIME + 10
+            print(f"takeover after {how.name} of the leader: {took:.1f}s "
+                  f"(peering lifetime {lifetime}s)")
+            assert took <= within
+            await procs["leader"].wait()
             assert _workload(_calls_of(cluster, "standby"))
             # the peering needs only list, watch and patch (the chart's RBAC)
             peering_calls = {(m.rsplit(".", 1)[-1].upper(), p.rsplit("/", 1)[-1])
