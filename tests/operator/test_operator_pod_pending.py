@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 from tests.operator.cluster import eventually, running_cluster
 from tests.operator.crd_schema import load_crd, schema_of
-from tests.operator.factories import CONFIG, NOW, desired, observed, pod, worker
+from tests.operator.factories import CONFIG, NOW, SPEC, desired, observed, pod, worker
 from tests.operator.operator_harness import (
     NS,
     LoopClock,
@@ -24,7 +24,7 @@ from tests.operator.operator_harness import (
 
 from tradefleet.domain.calendar import SEOUL
 from tradefleet.operator.config import ConfigError, load_operator_config
-from tradefleet.operator.plan import History
+from tradefleet.operator.plan import DeletePod, History
 from tradefleet.operator.reconcile import plan_worker
 from tradefleet.operator.rollout import RestartGate
 from tradefleet.operator.status import build_status, transition_events, without_nones
@@ -146,6 +146,20 @@ def test_a_stuck_new_pod_keeps_its_restart_slot():
     assert plan.phase == "Degraded"
     gate.passed((NS, "w-1"), seen, plan)
     assert gate.hold_for((NS, "w-2")) is not None
+
+
+def test_a_fixed_spec_replaces_a_stuck_pod_even_outside_the_restart_window():
+    """restartWindow OutsideTradingHours holds running workers, not a pod that never
+    started: the corrected image replaces it mid-session (and a running one still waits)."""
+    config = replace(CONFIG, restart_window="OutsideTradingHours")
+    want = desired()
+    old_spec = {**SPEC, "capitalLimit": 4_000_000}
+    stuck = pod(want, spec=old_spec, status=_waiting("ImagePullBackOff", "Back-off"))
+    plan = plan_worker(want, observed(worker(None), (stuck,)), config)
+    assert plan.actions[0] == DeletePod(stuck.name, None, "SpecChanged") and plan.restarting
+    running = pod(want, spec=old_spec)
+    held = plan_worker(want, observed(worker("SCAN"), (running,)), config)
+    assert held.actions == () and held.restart_pending is not None
 
 
 def test_the_timeout_is_an_operator_setting_named_when_wrong():
