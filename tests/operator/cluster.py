@@ -20,7 +20,7 @@ import attrs
 import jsonpatch
 import yaml
 from kmock._internal import apps, enums, k8s, references
-from tests.operator.crd_schema import CRD_DIR, FILES
+from tests.operator.crd_schema import CRD_DIR, FILES, PEERING_FILE
 
 PODS = references.resource("", "v1", "pods")
 
@@ -38,7 +38,7 @@ class Cluster(k8s.KubernetesEmulator):
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
         self.resources.load_bundled()
-        for file in FILES.values():
+        for file in (*FILES.values(), PEERING_FILE):
             crd = yaml.safe_load((CRD_DIR / file).read_text())
             names, (version,) = crd["spec"]["names"], crd["spec"]["versions"]
             key = f"{crd['spec']['group']}/{version['name']}/{names['plural']}"
@@ -252,11 +252,11 @@ async def eventually(check, *, timeout: float = 120.0, step: float = 0.5,  # noq
         waited += step
 
 
-def write_kubeconfig(path: Path, url: str) -> Path:
+def write_kubeconfig(path: Path, url: str, token: str = "operator-token") -> Path:
     """A kubeconfig for a process (the operator) to reach the in-memory cluster at ``url``."""
     path.write_text(yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": "kmock",
         "clusters": [{"name": "kmock", "cluster": {"server": url}}],
-        "users": [{"name": "op", "user": {"token": "operator-token"}}],
+        "users": [{"name": "op", "user": {"token": token}}],
         "contexts": [{"name": "kmock", "context": {"cluster": "kmock", "user": "op"}}]}))
     return path

@@ -22,6 +22,8 @@ import yaml
 CRD_DIR = Path(__file__).resolve().parents[2] / "crds"
 FILES = {"tradingworkers": "tradingworkers.tradefleet.io.yaml",
          "liquidationschedules": "liquidationschedules.tradefleet.io.yaml"}
+# kopf's peering (leader election), served by the in-memory cluster too
+PEERING_FILE = "clusterkopfpeerings.kopf.dev.yaml"
 
 
 def load_crd(plural: str) -> dict[str, Any]:

@@ -77,7 +77,8 @@ def test_the_chart_crds_are_byte_identical_to_the_top_level_crds():
             "charts/tradefleet/crds/"
     docs = render(EXTERNAL, include_crds=True)
     assert {d["metadata"]["name"] for d in find(docs, "CustomResourceDefinition")} == {
-        "tradingworkers.tradefleet.io", "liquidationschedules.tradefleet.io"}
+        "tradingworkers.tradefleet.io", "liquidationschedules.tradefleet.io",
+        "clusterkopfpeerings.kopf.dev"}
 
 
 def _pod_specs(docs: list[dict]) -> list[tuple[str, dict]]:
@@ -112,11 +113,26 @@ def _operator(docs: list[dict]) -> tuple[dict, dict[str, str]]:
     return deploy, config
 
 
-def test_the_operator_runs_one_replica_recreate_with_liveness_and_metrics_ports():
-    deploy, config = _operator(render(EXTERNAL))
-    assert deploy["spec"]["replicas"] == 1
-    assert deploy["spec"]["strategy"] == {"type": "Recreate"}
+def test_the_operator_runs_elected_replicas_with_liveness_and_metrics_ports():
+    docs = render(EXTERNAL)
+    deploy, config = _operator(docs)
+    # replicas elect a leader through the release's ClusterKopfPeering (issue 19 item 6), so
+    # a rolling update may overlap them: the new pod waits until the old one has gone
+    assert deploy["spec"]["replicas"] == 2
+    assert deploy["spec"]["strategy"] == {
+        "type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    assert _operator(render({**EXTERNAL, "operator": {"replicas": 3}}))[0]["spec"][
+        "replicas"] == 3
+    peering = one(docs, "ClusterKopfPeering", f"{RELEASE}-operator-{NAMESPACE}")
+    assert peering["apiVersion"] == "kopf.dev/v1"
+    assert config["TRADEFLEET_OPERATOR_PEERING_NAME"] == peering["metadata"]["name"]
+    assert config["TRADEFLEET_OPERATOR_PEERING_LIFETIME_SECONDS"] == "30"
     (c,) = deploy["spec"]["template"]["spec"]["containers"]
+    pod_id = next(e for e in c["env"] if e["name"] == "POD_ID")
+    assert pod_id["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    role = one(docs, "ClusterRole", f"{RELEASE}-operator-{NAMESPACE}")
+    assert {"apiGroups": ["kopf.dev"], "resources": ["clusterkopfpeerings"],
+            "verbs": ["list", "watch", "patch"]} in role["rules"]
     assert c["image"] == "tradefleet:0.1.0" and c["command"] == ["tradefleet", "operator"]
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
     assert ports["metrics"] == 9100 == int(config["TRADEFLEET_OPERATOR_METRICS_PORT"])

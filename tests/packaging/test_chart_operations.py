@@ -145,3 +145,9 @@ def test_calendar_overrides_come_from_a_chart_configmap_for_operator_and_workers
     assert "ad-hoc closure" in krx_calendar(day).closed_reason(day)
     monkeypatch.delenv("TRADEFLEET_CALENDAR_OVERRIDES")
     assert krx_calendar(day).session(day) is not None        # a Wednesday that trades
+
+
+def test_the_pod_pending_timeout_goes_from_values_to_the_operator():
+    assert _operator_config(EXTERNAL).pod_pending_timeout_seconds == 300
+    tuned = {**EXTERNAL, "operator": {"podPendingTimeoutSeconds": 120}}
+    assert _operator_config(tuned).pod_pending_timeout_seconds == 120

@@ -8,6 +8,11 @@ tradefleet-operator, tradefleet-exchange, tradefleet-jaeger, tradefleet-postgres
 {{- printf "%s-operator" (include "tradefleet.fullname" .) -}}
 {{- end -}}
 
+{{- /* the release's ClusterKopfPeering (cluster-scoped: the namespace keeps releases apart) */ -}}
+{{- define "tradefleet.peeringName" -}}
+{{- printf "%s-%s" (include "tradefleet.operatorName" .) .Release.Namespace | trunc 253 | trimSuffix "-" -}}
+{{- end -}}
+
 {{- define "tradefleet.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create -}}
 {{- default (include "tradefleet.operatorName" .) .Values.serviceAccount.name -}}

@@ -4,7 +4,8 @@ TradingWorker resources become one worker pod each; failures are judged by the w
 Postgres heartbeats and reclaimed through the fence; LiquidationSchedules order the fleet
 flat before the close. Configured by TRADEFLEET_OPERATOR_* (namespaces, worker image, the
 Secret with the workers' DSN) and TRADEFLEET_DB__* (the operator's own database access);
-logs in with its service account in a pod, else with the kubeconfig. Run one replica."""
+logs in with its service account in a pod, else with the kubeconfig. Replicas elect a leader
+through kopf's peering (TRADEFLEET_OPERATOR_PEERING_NAME); without it, run one replica."""
 
 from __future__ import annotations
 
@@ -122,7 +123,7 @@ async def _serve(config, db_settings, kubeconfig: Path | None) -> int:  # noqa: 
                  metrics_port=config.metrics_port or None)
         await kopf.operator(registry=build_registry(runtime),
                             namespaces=list(config.namespaces), clusterwide=False,
-                            standalone=True, stop_flag=stop)
+                            stop_flag=stop)      # peering: operator/peering.py
         log.info("operator stopped")
         return 0
     finally:

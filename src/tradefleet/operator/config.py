@@ -46,6 +46,9 @@ class OperatorConfig:
     worker_health_port: int = 8080
     resync_seconds: float = 10.0
     delete_timeout_seconds: float = 600.0
+    # a worker pod Pending this long (unschedulable, an image it cannot pull) turns the
+    # TradingWorker's phase Degraded (pending.py); its cause is reported at once
+    pod_pending_timeout_seconds: float = 300.0
     pre_open_minutes: int = 5
     identity: str = "tradefleet-operator"
     # which LiquidationSchedules are ours (their spec.operator): see ownership.py
@@ -68,6 +71,11 @@ class OperatorConfig:
     # running pod is replaced between the open and the close (rollout.py)
     max_concurrent_restarts: int = 1
     restart_window: str = "Anytime"
+    # leader election (peering.py): the release's ClusterKopfPeering; None: standalone (one
+    # replica, local runs). Priority None: from the replica's start time (the oldest leads)
+    peering_name: str | None = None
+    peering_priority: int | None = None
+    peering_lifetime_seconds: int = 30
 
 
 def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float,
@@ -122,6 +130,17 @@ def _restart_window(env: Mapping[str, str], problems: list[str]) -> str:
     return raw
 
 
+def _priority(env: Mapping[str, str], problems: list[str]) -> int | None:
+    raw = env.get(PREFIX + "PEERING_PRIORITY", "").strip()
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        problems.append(f"{PREFIX}PEERING_PRIORITY: not an integer: {raw!r}")
+        return None
+
+
 def load_operator_config(environ: Mapping[str, str] | None = None) -> OperatorConfig:
     env = os.environ if environ is None else environ
     problems: list[str] = []
@@ -153,6 +172,8 @@ def load_operator_config(environ: Mapping[str, str] | None = None) -> OperatorCo
         resync_seconds=_number(env, "RESYNC_SECONDS", 10.0, 1, 600, problems),
         delete_timeout_seconds=_number(env, "DELETE_TIMEOUT_SECONDS", 600.0, 10, 86400,
                                        problems),
+        pod_pending_timeout_seconds=_number(env, "POD_PENDING_TIMEOUT_SECONDS", 300.0, 10,
+                                           86400, problems),
         pre_open_minutes=int(_number(env, "PRE_OPEN_MINUTES", 5, 0, 120, problems)),
         identity=env.get(PREFIX + "IDENTITY") or "tradefleet-operator",
         name=env.get(PREFIX + "NAME") or "tradefleet",
@@ -167,7 +188,14 @@ def load_operator_config(environ: Mapping[str, str] | None = None) -> OperatorCo
         sim_clock=env.get("TRADEFLEET_SIM_CLOCK") or None,
         max_concurrent_restarts=int(_number(env, "MAX_CONCURRENT_RESTARTS", 1, 1, 1000,
                                             problems)),
-        restart_window=_restart_window(env, problems))
+        restart_window=_restart_window(env, problems),
+        peering_name=env.get(PREFIX + "PEERING_NAME", "").strip() or None,
+        peering_priority=_priority(env, problems),
+        peering_lifetime_seconds=int(_number(env, "PEERING_LIFETIME_SECONDS", 30, 5, 600,
+                                             problems)))
+    if config.peering_name is not None and not re.match(
+            r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", config.peering_name):
+        problems.append(f"{PREFIX}PEERING_NAME: not an object name: {config.peering_name!r}")
     if config.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         problems.append(f"{PREFIX}LOG_LEVEL: one of DEBUG, INFO, WARNING, ERROR")
     if not re.match(r"^[a-z0-9][a-z0-9-]{0,62}$", config.identity):

@@ -18,6 +18,7 @@ from typing import Any
 import kopf
 
 from tradefleet.operator.ownership import looks_at_schedule
+from tradefleet.operator.peering import apply_peering
 from tradefleet.operator.plan import Finalize
 from tradefleet.operator.pods import MANAGED_BY, WORKER_LABEL
 from tradefleet.operator.resources import GROUP, SCHEDULES, VERSION, WORKERS
@@ -51,6 +52,7 @@ def apply_settings(settings: kopf.OperatorSettings, runtime: OperatorRuntime) ->
     settings.watching.server_timeout = server
     settings.watching.client_timeout = None if server is None else server + 30
     settings.execution.max_workers = 8
+    apply_peering(settings, runtime.config)
 
 
 @dataclass(frozen=True)

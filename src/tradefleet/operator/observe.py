@@ -5,12 +5,14 @@ worker is alive is decided by its Postgres heartbeat."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from tradefleet.operator.pods import CONTAINER, EPOCH_BEFORE, SPEC_HASH
 
 WAITING_HINTS = ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull",
-                 "CreateContainerConfigError", "CreateContainerError", "InvalidImageName")
+                 "CreateContainerConfigError", "CreateContainerError", "InvalidImageName",
+                 "ErrImageNeverPull")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +27,9 @@ class PodState:
     hint: str | None = None       # Evicted, OOMKilled, Error, CrashLoopBackOff, ...
     detail: str | None = None
     exit_code: int | None = None
+    waiting: str | None = None          # the container's waiting reason, whatever it is
+    unschedulable: str | None = None    # the scheduler's message (PodScheduled=False)
+    created: datetime | None = None     # metadata.creationTimestamp
 
     @property
     def finished(self) -> bool:
@@ -56,6 +61,22 @@ def _hint(status: dict[str, Any], cs: dict[str, Any]) -> tuple[str | None, str |
     return None, None, None
 
 
+def _unschedulable(status: dict[str, Any]) -> str | None:
+    for c in status.get("conditions") or []:
+        if c.get("type") == "PodScheduled" and c.get("status") == "False" \
+                and c.get("reason") == "Unschedulable":
+            return c.get("message") or "no node fits the pod"
+    return None
+
+
+def _created(meta: dict[str, Any]) -> datetime | None:
+    raw = meta.get("creationTimestamp")
+    try:
+        return datetime.fromisoformat(str(raw).replace("Z", "+00:00")) if raw else None
+    except ValueError:
+        return None
+
+
 def pod_state(pod: dict[str, Any]) -> PodState:
     meta = pod.get("metadata") or {}
     status = pod.get("status") or {}
@@ -72,4 +93,6 @@ def pod_state(pod: dict[str, Any]) -> PodState:
         name=meta.get("name", ""), phase=status.get("phase") or "Pending", ready=ready,
         deleting=bool(meta.get("deletionTimestamp")), spec_hash=annotations.get(SPEC_HASH),
         epoch_before=epoch_before, restarts=int(cs.get("restartCount") or 0), hint=hint,
-        detail=detail, exit_code=code)
+        detail=detail, exit_code=code,
+        waiting=((cs.get("state") or {}).get("waiting") or {}).get("reason"),
+        unschedulable=_unschedulable(status), created=_created(meta))

@@ -23,6 +23,7 @@ from datetime import timedelta
 from tradefleet.operator.config import OperatorConfig
 from tradefleet.operator.deletion import plan_deletion
 from tradefleet.operator.observe import PodState
+from tradefleet.operator.pending import pending_problem
 from tradefleet.operator.plan import (
     Action,
     CreatePod,
@@ -157,11 +158,14 @@ def _pod_absent(desired: Desired, observed: Observed, config: OperatorConfig,
     return Plan("Starting", f"pod {name} created", tuple(actions), ready_reason="PodStarting")
 
 
-def restart_hold(observed: Observed, config: OperatorConfig) -> RestartHold | None:
-    """Why a running pod whose spec changed is not replaced yet: the restart window, then
-    the fleet's restart slots (observed.restart_hold)."""
+def restart_hold(observed: Observed, config: OperatorConfig,
+                 may_trade: bool = True) -> RestartHold | None:
+    """Why a running pod whose spec changed is not replaced yet: the restart window (not for
+    a pod still Pending before its worker ever registered: it trades nothing, and its fix,
+    e.g. a corrected image, must not wait for the close), then the fleet's restart slots
+    (observed.restart_hold)."""
     s = observed.session
-    if config.restart_window == "OutsideTradingHours" and s is not None \
+    if may_trade and config.restart_window == "OutsideTradingHours" and s is not None \
             and s.open <= observed.now < s.close:
         return RestartHold("OutsideTradingHoursOnly", "pod spec changed; restarts only "
                            f"outside trading hours: waiting for the close at "
@@ -183,7 +187,8 @@ def _pod_present(desired: Desired, observed: Observed, config: OperatorConfig, p
                         ready_reason="HeartbeatStale", retry_in=1.0)
     if pod.spec_hash != manifest["metadata"]["annotations"][SPEC_HASH]:
         phase = worker_phase(desired.spec, observed) if owned else "Starting"
-        hold = None if pod.finished else restart_hold(observed, config)
+        hold = None if pod.finished else restart_hold(
+            observed, config, may_trade=owned or pod.phase != "Pending")
         if hold is not None:
             return Plan(phase, hold.message, tuple(actions), restart_pending=hold)
         actions.append(DeletePod(pod.name, 0 if pod.finished else None, "SpecChanged"))
@@ -204,6 +209,11 @@ def _pod_present(desired: Desired, observed: Observed, config: OperatorConfig, p
         return Plan("Stopped", f"the worker stopped; waiting for pod {pod.name} to end",
                     tuple(actions), ready_reason="WorkerStopped")
     if not owned:
+        stuck, timed_out = pending_problem(pod, observed.history, observed.now,
+                                           config.pod_pending_timeout_seconds)
+        if stuck is not None:
+            return Plan("Degraded" if timed_out else "Starting", stuck.message,
+                        tuple(actions), degraded=stuck, ready_reason=stuck.reason)
         return Plan("Starting", f"pod {pod.name} is {pod.phase}; its worker has not "
                     "registered yet", tuple(actions), ready_reason="PodStarting")
     return Plan(worker_phase(desired.spec, observed), "", tuple(actions))

@@ -10,6 +10,7 @@ replacements in flight, so for that moment up to twice the limit may be restarti
 
 from __future__ import annotations
 
+from tradefleet.operator.pending import is_pending_problem
 from tradefleet.operator.plan import Observed, Plan, RestartHold
 
 Key = tuple[str, str]          # (namespace, name)
@@ -49,8 +50,8 @@ class RestartGate:
 
 
 def _restart_over(observed: Observed, plan: Plan) -> bool:
-    if plan.phase in SETTLED:
-        return True
+    if plan.phase in SETTLED:    # a new pod stuck Pending keeps its slot: a bad image
+        return not is_pending_problem(plan.degraded)       # stops the rollout there
     pods = [p for p in observed.pods if not p.deleting]
     return (bool(pods) and pods[-1].ready and observed.worker.live
             and plan.ready_reason is None and plan.restart_pending is None)
