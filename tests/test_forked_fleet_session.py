@@ -32,10 +32,12 @@ def test_a_forked_fleet_survives_a_kill_and_ends_with_clean_books(monkeypatch):
             kinds.setdefault(child.name, []).append(type(child.proc))
 
     try:
+        # the chaos campaign's own pace (late start, 200x): at 1500x the 15-minute
+        # liquidation window is 0.6 real seconds, less than a killed worker's restart
         opts = ChaosOptions(
-            runs=1, kinds=("kill_restart",), seed=5, state_dir=state,
-            rig=RigOptions(workers=2, speed=1500, symbols=10, ttl_seconds=3,
-                           heartbeat_seconds=1.0, lead_seconds=4.0))
+            runs=1, kinds=("kill_restart",), seed=5, state_dir=state, late_start=True,
+            rig=RigOptions(workers=2, speed=200, symbols=10, ttl_seconds=3,
+                           heartbeat_seconds=1.0, lead_seconds=4.0, unseen_grace_s=2.0))
         [result] = asyncio.run(run_bench(opts, before_judge=before_judge))
     finally:
         shutil.rmtree(state, ignore_errors=True)
