@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+from tests.demo_env import demo_env
+
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.postgres.lock_history import find_double_holds
 
@@ -17,9 +19,7 @@ def test_demo_three_workers_whole_session(tmp_path):
     import tempfile
 
     state = tempfile.mkdtemp(prefix="tradefleet-demo-")
-    env = {**os.environ, "TRADEFLEET_STATE_DIR": state, "COLUMNS": "160"}
-    for key in [k for k in env if k.startswith("TRADEFLEET_") and k != "TRADEFLEET_STATE_DIR"]:
-        del env[key]
+    env = demo_env(state)
     try:
         proc = subprocess.run(
             # the README's own speed (600): its liquidation window (close - 15 min) is 1.5 real

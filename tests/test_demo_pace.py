@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import pytest
+from tests.demo_env import demo_env
 
 from tradefleet.adapters.postgres.database import Database
 
@@ -25,9 +26,7 @@ def test_demo_ten_workers_on_two_cores_keeps_pace_and_ends_flat(tmp_path):
     import tempfile
 
     state = tempfile.mkdtemp(prefix="tradefleet-demo-pace-")
-    env = {**os.environ, "TRADEFLEET_STATE_DIR": state, "COLUMNS": "160"}
-    for key in [k for k in env if k.startswith("TRADEFLEET_") and k != "TRADEFLEET_STATE_DIR"]:
-        del env[key]
+    env = demo_env(state)
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "tradefleet.cli", "demo", "--workers", str(WORKERS),
