@@ -56,9 +56,11 @@ def test_no_fault_and_kill_restart_keep_every_invariant(monkeypatch):
 
 def _run_and_check(state: Path) -> None:
     opts = ChaosOptions(
-        runs=1, kinds=("none", "kill_restart"), seed=3, state_dir=state,
-        rig=RigOptions(workers=2, speed=1500, symbols=10, ttl_seconds=3,
-                       heartbeat_seconds=1.0, lead_seconds=4.0))
+        runs=1, kinds=("none", "kill_restart"), seed=3, state_dir=state, late_start=True,
+        # the campaign's own pace: at 1500x the liquidation window is 0.6 real seconds,
+        # shorter than a killed worker's restart, and a run could end holding shares
+        rig=RigOptions(workers=2, speed=200, symbols=10, ttl_seconds=3,
+                       heartbeat_seconds=1.0, lead_seconds=4.0, unseen_grace_s=2))
     tampered: list[tuple[Verdict, str, int, int]] = []
 
     async def before_judge(rig: SessionRig, db: Database, person: PersonLedger) -> None:
@@ -291,8 +293,8 @@ def _run_manual(state: Path) -> None:
     from tradefleet.local_fleet.chaos_judge import exchange_orders
 
     opts = ChaosOptions(
-        runs=1, kinds=("manual_trades",), seed=5, state_dir=state,
-        rig=RigOptions(workers=2, speed=1500, symbols=10, ttl_seconds=3,
+        runs=1, kinds=("manual_trades",), seed=5, state_dir=state, late_start=True,
+        rig=RigOptions(workers=2, speed=200, symbols=10, ttl_seconds=3,
                        heartbeat_seconds=1.0, lead_seconds=4.0, unseen_grace_s=2))
     seen: dict = {}
 
