@@ -42,6 +42,8 @@ MONEY = "tests/test_money_paths.py::"
 FENCE = "tests/test_send_fence.py::"
 GUARDS = "tests/test_money_guards.py::"
 CHAOS = "tests/test_chaos.py::"
+WS = "tests/test_kis_ws_feed.py::"
+WSF = "tests/test_kis_ws_frames.py::"
 CANCEL_AGE_TEST = "not row.status.is_terminal and age_s >= self._cancel_after"
 CANCEL_PAST_TIME = (f"            if {CANCEL_AGE_TEST}:\n"
                     '                self._log.warning("order still open past its time')
@@ -631,6 +633,47 @@ MUTANTS += [
            "    peering.mandatory = True\n", "    peering.mandatory = False\n",
            ("tests/operator/test_operator_peering.py",),
            "issue 19/6: a new replica runs before it has seen the leader's keep-alive"),
+    Mutant("ws-batched-frame-read-only-first-record", "adapters/kis/ws_records.py",
+           "    return [fields[i * width:(i + 1) * width] for i in range(count)]",
+           "    return [fields[i * width:(i + 1) * width] for i in range(1)]",
+           (WSF + "test_recorded_batched_tick_frames_give_every_record_with_consistent_fields",),
+           "issue 20/1: a frame of several ticks yields only its first (KIS batches when busy)"),
+    Mutant("ws-notice-ack-read-as-fill", "adapters/kis/ws_notices.py",
+           '    is_fill = fill_code == "2"', '    is_fill = fill_code in ("1", "2")',
+           (WSF + "test_recorded_encrypted_notice_decrypts_with_its_ack_key_into_26_fields",),
+           "issue 20/1: an order acknowledgement (CNTG_YN 1) is taken for a fill"),
+    Mutant("ws-pingpong-not-echoed", "adapters/kis/ws_session.py",
+           "                await self._ws.send_str(frame.text)\n", "",
+           (WS + "test_pingpong_is_echoed",),
+           "issue 20/1: the server's PINGPONG goes unanswered (KIS drops the session)"),
+    Mutant("ws-no-registration-cap", "adapters/kis/ws_feed.py",
+           "        if len(self._wanted) >= self._cap:", "        if False:",
+           (WS + "test_the_client_stops_at_40_registrations_and_the_server_at_41",),
+           "issue 20/1: registrations past KIS's cap are sent and refused one by one"),
+    Mutant("ws-reconnect-registers-nothing-again", "adapters/kis/ws_feed.py",
+           "        tried: set[Registration] = set()\n",
+           "        tried: set[Registration] = set(self._wanted) if self.connects > 1 else set()\n",
+           (WS + "test_a_dropped_connection_reconnects_and_registers_everything_again",),
+           "issue 20/1: after a reconnect what was wanted is not registered again"),
+    Mutant("ws-stalled-stream-never-noticed", "adapters/kis/ws_session.py",
+           "                    msg = await self._ws.receive(timeout=stale_after)",
+           "                    msg = await self._ws.receive()",
+           (WS + "test_a_stalled_stream_is_noticed_and_replaced",),
+           "issue 20/1: a silent socket is taken for a quiet market, forever"),
+    Mutant("ws-refused-approval-key-reused", "adapters/kis/ws_feed.py",
+           "                    self._rejected_key = key\n", "",
+           (WS + "test_a_refused_approval_key_is_replaced_and_a_second_session_is_refused",),
+           "issue 20/1: a key the server refused (OPSP0011) is sent again on every reconnect"),
+    Mutant("ws-approval-key-not-cached", "adapters/kis/ws_feed.py",
+           "            key = await self._approval.get()\n",
+           "            key = await self._approval.get(force_new=True)\n",
+           (WS + "test_a_dropped_connection_reconnects_and_registers_everything_again",),
+           "issue 20/1: every (re)connect asks /oauth2/Approval for a new key"),
+    Mutant("ws-approval-key-in-the-token-slot", "adapters/kis/ws_approval.py",
+           '    return "ws-approval/" + appkey', "    return appkey",
+           ("tests/test_kis_ws_approval_shared.py",),
+           "issue 20/1: the fleet's approval key and REST token of one appkey overwrite "
+           "each other"),
 ]
 
 

@@ -8,7 +8,12 @@ does not list as a session.
 
 ``--mode paper --real-port N`` serves the paper API on ``--port`` and the real one on N over
 one market, as KIS's two domains: a paper client points its paper base URL at the first and
-its real one (quotations) at the second."""
+its real one (quotations) at the second.
+
+``--ws-port N`` also serves KIS's WebSocket dialect on N (approval keys from ``--port``'s
+``/oauth2/Approval``; H0STCNT0 ticks from the same market; encrypted H0STCNI0/H0STCNI9
+notices of the account's executions to ``--hts-id``; PINGPONG; faults on N's
+``/_admin/ws/faults``)."""
 
 from __future__ import annotations
 
@@ -39,6 +44,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="with --mode paper: also serve the real-environment API on this port "
                         "over the same market (paper clients such as python-kis ask the real "
                         "domain for quotations)")
+    p.add_argument("--ws-port", type=int_in(0, 65535), default=None,
+                   help="also serve the KIS WebSocket feed on this port")
+    p.add_argument("--hts-id", default=None,
+                   help="with --ws-port: the HTS id whose fill notices are sent (any)")
     p.add_argument("--rate-limit", type=positive_int, default=None,
                    help="requests per second per appkey (default: 20 real, 2 paper)")
     p.add_argument("--initial-cash", type=positive_int, default=100_000_000,
@@ -87,9 +96,13 @@ async def _serve(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, lambda s=sig: (stopped_by.append(s), stop.set()))
     async with contextlib.AsyncExitStack() as stack:
-        url, _ = await stack.enter_async_context(
+        url, app = await stack.enter_async_context(
             running_exchange(market, config, args.port, host=args.host))
         print(f"exchange simulator ({args.mode}) listening on {url}", flush=True)
+        if args.ws_port is not None:
+            ws_url = await stack.enter_async_context(_feed(market, app, args))
+            print(f"exchange simulator WebSocket feed ({args.mode}) listening on {ws_url}",
+                  flush=True)
         if args.real_port is not None:
             real = ExchangeConfig(mode="real", rate_limit_per_second=args.rate_limit)
             real_url, _ = await stack.enter_async_context(
@@ -99,6 +112,16 @@ async def _serve(args: argparse.Namespace) -> int:
         await stop.wait()
     # SIGTERM (a pod or a supervisor stopping it) is a clean stop; Ctrl-C keeps its 130
     return 130 if stopped_by[:1] == [signal.SIGINT] else 0
+
+
+def _feed(market, app, args: argparse.Namespace):  # noqa: ANN001, ANN202
+    from tradefleet.adapters.sim.exchange.app import exchange_of
+    from tradefleet.adapters.sim.exchange.approval import APPROVALS
+    from tradefleet.adapters.sim.exchange.ws_server import FeedConfig, FeedServer, running_feed
+
+    server = FeedServer(market, app[APPROVALS], exchange_of(app),
+                        FeedConfig(mode=args.mode, hts_id=args.hts_id))
+    return running_feed(server, args.ws_port, host=args.host)
 
 
 def _opening(pairs: list[tuple[str, int]]) -> dict[str, int]:

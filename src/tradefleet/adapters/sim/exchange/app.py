@@ -19,6 +19,7 @@ from aiohttp import web
 from opentelemetry import propagate, trace
 
 from tradefleet.adapters.sim.engine import SimMarket
+from tradefleet.adapters.sim.exchange.approval import APPROVALS, ApprovalKeys, approval
 from tradefleet.adapters.sim.exchange.books import add_book_routes
 from tradefleet.adapters.sim.exchange.fault_acts import (
     RATE_LIMITED_MESSAGE,
@@ -152,14 +153,19 @@ async def _admin_expire_tokens(request: web.Request) -> web.Response:
     return web.json_response({"expired": request.app[_GATEWAY].expire_all()})
 
 
-def build_app(market: SimMarket, config: ExchangeConfig | None = None) -> web.Application:
+def build_app(market: SimMarket, config: ExchangeConfig | None = None, *,
+              approvals: ApprovalKeys | None = None) -> web.Application:
+    """``approvals``: WebSocket approval keys shared with another app over the same market
+    (paper and real domains: a key is good on either domain's WebSocket, as at KIS)."""
     config = config or ExchangeConfig()
     app = web.Application(middlewares=[kis_headers, _gateway_checks])
     gateway = Gateway(config)
     exchange = Exchange(market, gateway, config)
     app[_GATEWAY] = gateway
     app[_EXCHANGE] = exchange
+    app[APPROVALS] = approvals if approvals is not None else ApprovalKeys()
     app.router.add_post("/oauth2/tokenP", _token)
+    app.router.add_post("/oauth2/Approval", functools.partial(approval, gateway))
     app.router.add_post("/uapi/hashkey", functools.partial(hashkey, gateway))
     app.router.add_get("/_admin/health", _admin_health)
     app.router.add_get("/_admin/counters", _admin_counters)
@@ -172,6 +178,10 @@ def build_app(market: SimMarket, config: ExchangeConfig | None = None) -> web.Ap
 
 def gateway_of(app: web.Application) -> Gateway:
     return app[_GATEWAY]
+
+
+def exchange_of(app: web.Application) -> Exchange:
+    return app[_EXCHANGE]
 
 
 @contextlib.asynccontextmanager

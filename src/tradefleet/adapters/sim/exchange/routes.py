@@ -76,6 +76,9 @@ class Exchange:
         markets = dict(zip(market.universe.symbols, market.universe.markets, strict=True))
         self.listings = {s: Listing(s, market.universe.name_of(s), markets[s],
                                     market.fundamentals[s]) for s in markets}
+        # called on the server's loop after each accepted order or modify (the WebSocket
+        # feed pushes the fills at once instead of at its next pump)
+        self.on_order: list[Callable[[], None]] = []
 
     def add_routes(self, app: web.Application) -> None:
         account = {
@@ -218,6 +221,8 @@ class Exchange:
                                        req.symbol, side, req.order_type, req.limit_price,
                                        ack.accepted_at, account=_account(body)))
         self.gateway.orders_per_symbol[req.symbol] += 1
+        for listener in self.on_order:
+            listener()
         code, msg = ("40600000", "모의투자 매수주문이 완료 되었습니다.") if self.paper \
             else ("APBK0013", "주문 전송 완료 되었습니다.")
         return reply(envelope(code, msg, output={
@@ -286,6 +291,8 @@ class Exchange:
                                        args.order_type, args.price, ack.accepted_at,
                                        original_odno=order.odno, account=order.account))
         self.gateway.modifies_per_symbol[order.symbol] += 1
+        for listener in self.on_order:
+            listener()
         code, msg = PAPER_MODIFIED if self.paper else ("APBK0013", "주문 전송 완료 되었습니다.")
         return reply(envelope(code, msg, output={
             "KRX_FWDG_ORD_ORGNO": branch, "ODNO": ack.broker_order_id,
