@@ -66,7 +66,8 @@ MUTANTS = [
            (MONEY + "test_11_refused_guarded_insert_releases_the_lock_and_tries_the_next",),
            "a buy refused by the guarded insert leaves its useless lock held"),
     Mutant("repeated-move-after-a-lost-answer-refused", "services/worker_registry.py",
-           "        if row.status is to and row.current_symbol == current_symbol:\n",
+           "        if row.status is to is not WorkerStatus.IDLE and row.current_symbol == "
+           "current_symbol:\n",
            "        if False:\n",
            ("tests/test_lost_transition_answer.py",),
            "a state move whose answer was lost fails every poll after (no liquidation)"),

@@ -13,8 +13,8 @@ from tests.order_path_child import kis_config
 
 from tradefleet.adapters.kis.broker import in_process_kis_broker
 from tradefleet.adapters.postgres.database import Database
-from tradefleet.adapters.postgres.event_store import fetch_events
 from tradefleet.adapters.postgres.event_sink import PostgresEventSink
+from tradefleet.adapters.postgres.event_store import fetch_events
 from tradefleet.adapters.postgres.lock_store import PostgresLockStore
 from tradefleet.adapters.postgres.order_store import PostgresOrderStore
 from tradefleet.adapters.postgres.worker_store import PostgresWorkerStore

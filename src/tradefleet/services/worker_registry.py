@@ -45,10 +45,11 @@ class WorkerRegistry:
         row = await self._store.get(worker_id)
         if row is None or row.epoch != epoch or row.status is WorkerStatus.EXIT:
             raise Fenced(f"worker {worker_id} epoch {epoch} is no longer current")
-        if row.status is to and row.current_symbol == current_symbol:
+        if row.status is to is not WorkerStatus.IDLE and row.current_symbol == current_symbol:
             # our own earlier write of this move landed and only its answer was lost (a
             # database restart between commit and reply): the move is made; repeating it
-            # must not fail every poll after, which would also starve the liquidation
+            # must not fail every poll after, which would also starve the liquidation.
+            # (IDLE is entered by registration only, never by a move: no repeat of one.)
             return
         check_transition(row.status, to)
         event = StateTransitionedEvent(worker_id=worker_id, symbol=current_symbol,
