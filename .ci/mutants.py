@@ -633,6 +633,32 @@ MUTANTS += [
            "issue 19/6: a new replica runs before it has seen the leader's keep-alive"),
 ]
 
+STRATEGY_ERR = "tests/test_strategy_failure.py"
+STRATEGY_PLUGINS = "tests/test_strategy_plugins.py::"
+MUTANTS += [
+    Mutant("strategy-error-escapes-the-cycle", "worker/cycle.py",
+           "        except StrategyFailed as exc:\n            await self._strategy_failed(exc)\n"
+           "            return\n",
+           "        except StrategyFailed:\n            raise\n",
+           (STRATEGY_ERR,),
+           "issue 21/4: a strategy that raises ends the poll as if the database had failed, "
+           "instead of stopping buying and keeping the held shares managed"),
+    Mutant("strategy-error-not-caught-in-the-scan", "services/scan_service.py",
+           "            raise StrategyFailed(str(self._strategy.name), exc) from exc",
+           "            raise",
+           (STRATEGY_ERR,),
+           "issue 21/4: the user's exception leaves the scan as itself, not as StrategyFailed"),
+    Mutant("strategy-error-keeps-buying", "worker/cycle.py",
+           "        self.buying_stopped = True\n        self._log.error(\"strategy failed",
+           "        self._log.error(\"strategy failed",
+           (STRATEGY_ERR,),
+           "issue 21/4: after a strategy error the worker scans (and may buy) again"),
+    Mutant("strategy-filters-and-exits-ignored", "strategy_plugins/rules.py",
+           "        out.append(value)", "        out.append(configured)",
+           (STRATEGY_PLUGINS + "test_volume_surge_brings_its_own_exits_and_filters",),
+           "issue 21/4: a strategy's own exit parameters and filters are not used"),
+]
+
 
 def _copy_src(dest: Path) -> Path:
     src = dest / "src"
