@@ -659,6 +659,24 @@ MUTANTS += [
            "issue 21/4: a strategy's own exit parameters and filters are not used"),
 ]
 
+RECORD = "tests/test_record.py::"
+BAD_CSV_TEST = RECORD + "test_bad_csv_rows_are_named_by_line_and_column_and_nothing_is_written"
+MUTANTS += [
+    Mutant("csv-high-below-the-bar-accepted", "replay/csv_bars.py",
+           "        if h < max(o, c, lo):", "        if False:", (BAD_CSV_TEST,),
+           "issue 21/1: an imported bar whose high is below its open, low or close"),
+    Mutant("csv-second-bar-of-a-minute-accepted", "replay/csv_bars.py",
+           "            if key in by_day[day]:", "            if False:", (BAD_CSV_TEST,),
+           "issue 21/1: two bars of one symbol and minute, the second silently kept"),
+    Mutant("csv-good-rows-written-beside-bad-ones", "replay/csv_bars.py",
+           "    if problems:\n        raise CsvImportError(problems)\n", "", (BAD_CSV_TEST,),
+           "issue 21/1: a file with bad rows is imported in part, not refused whole"),
+    Mutant("recorded-bars-include-the-running-minute", "replay/live_recorder.py",
+           "b.start + ONE_MINUTE <= end", "b.start <= end",
+           (RECORD + "test_a_recording_stopped_early_keeps_only_closed_bars_and_says_incomplete",),
+           "issue 21/1: a live recording keeps the unfinished minute as if it were a bar"),
+]
+
 
 def _copy_src(dest: Path) -> Path:
     src = dest / "src"

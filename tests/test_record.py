@@ -150,6 +150,29 @@ async def test_a_live_session_is_recorded_over_http_as_the_exchange_has_it():
     assert set(day.quotes) == set(QUOTES_SCHEMA.names)
 
 
+async def test_a_recording_stopped_early_keeps_only_closed_bars_and_says_incomplete():
+    clock = FrozenClock(datetime.combine(DAY, time(10, 0, 30), tzinfo=SEOUL))
+    with _FastExchange(n_symbols=3, seed=5, clock=clock) as ex:
+        async with aiohttp.ClientSession() as http:
+            broker = in_process_kis_broker(kis_config(ex.base_url), http, clock=clock,
+                                           rate_per_second=2000)
+
+            def stop_after_three(at: datetime, status) -> None:  # noqa: ANN001
+                if status.snapshots == 3:
+                    recorder.stop()          # Ctrl-C or SIGTERM in the command
+
+            recorder = LiveRecorder(broker, clock, ex.market.symbols(), session_open=OPEN,
+                                    session_close=CLOSE, every_s=60, source="exchange:test",
+                                    progress=stop_after_three)
+            day = await recorder.record()
+    assert not day.meta.complete and recorder.status.snapshots == 3
+    stopped_at = clock.now()                                # 10:02:30, inside 10:02's minute
+    assert stopped_at.minute == 2
+    check_clock = FrozenClock(OPEN)
+    _assert_bars_match(day, SimMarket(5, n_symbols=3, clock=check_clock), check_clock, OPEN,
+                       stopped_at)                          # 09:00-10:01, not 10:02
+
+
 def test_the_record_command_records_the_exchange_simulator_through_the_fleet_budget(
         tmp_path, pg_dsn, monkeypatch):
     """``tradefleet record`` with sim settings pointing at a ``tradefleet exchange`` over
