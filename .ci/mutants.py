@@ -657,6 +657,19 @@ MUTANTS += [
            "        out.append(value)", "        out.append(configured)",
            (STRATEGY_PLUGINS + "test_volume_surge_brings_its_own_exits_and_filters",),
            "issue 21/4: a strategy's own exit parameters and filters are not used"),
+    Mutant("worker-ignores-the-strategys-exits", "worker/wiring.py",
+           "    watch = ExitWatch(broker, retry.call, exits, sink,",
+           "    watch = ExitWatch(broker, retry.call, type(exits)(**settings.exits.model_dump()), "
+           "sink,",
+           (SC + "test_strategy_exits.py",),
+           "issue 21/4: the worker watches a holding with the settings' exits, not the "
+           "strategy's"),
+    Mutant("worker-ignores-the-strategys-filters", "worker/wiring.py",
+           "PostgresCandidateStore(db), sink, strategy, filters,",
+           "PostgresCandidateStore(db), sink, strategy, type(filters)("
+           "**settings.filters.model_dump()),",
+           (SC + "test_strategy_exits.py",),
+           "issue 21/4: the worker's scan filters with the settings, not the strategy's"),
 ]
 
 RECORD = "tests/test_record.py::"
