@@ -688,6 +688,11 @@ MUTANTS += [
            "b.start + ONE_MINUTE <= end", "b.start <= end",
            (RECORD + "test_a_recording_stopped_early_keeps_only_closed_bars_and_says_incomplete",),
            "issue 21/1: a live recording keeps the unfinished minute as if it were a bar"),
+    Mutant("recorded-tape-looks-one-step-ahead", "replay/recorded_tape.py",
+           "        self._set(self.steps)\n",
+           "        self._set(min(self.steps + 1, self.last_step))\n",
+           ("tests/test_recorded_tape.py::test_the_recorded_tape_is_the_simulators_step_for_step",),
+           "issue 21/2: replay sees the next step's price (look-ahead)"),
 ]
 
 

@@ -94,11 +94,11 @@ def test_a_simulated_day_is_recorded_as_the_simulator_has_it_and_byte_for_byte_a
     assert _digest(folder) == _digest(tmp_path / "b" / DAY.isoformat())   # deterministic
     day = read_day(folder)
     assert day.meta.day == DAY and day.meta.book_levels == BOOK_LEVELS
-    assert day.meta.rows == {"bars": 8 * 390, "quotes": 8 * 390}
+    assert day.meta.rows == {"bars": 8 * 390, "quotes": 8 * 391}      # the close's quote too
     clock = FrozenClock(OPEN)
     market = SimMarket(11, n_symbols=8, clock=clock)
     assert day.meta.symbols == {i.symbol: i.market for i in market.symbol_infos()}
-    for at in (OPEN, OPEN + timedelta(minutes=137), CLOSE - timedelta(minutes=1)):
+    for at in (OPEN, OPEN + timedelta(minutes=137), CLOSE - timedelta(minutes=1), CLOSE):
         _assert_quotes_match(day, market, clock, at, levels=True)
     _assert_bars_match(day, market, clock, OPEN, CLOSE)
 

@@ -1,7 +1,8 @@
 """A whole simulated day recorded in-process, without waiting for it: the simulator's
-market is stepped on a frozen clock from the open to the close, a quote (with its book
-levels) taken every ``every_s`` seconds, and every closed minute bar read at the close.
-The same seed gives the same day byte for byte (the market's own determinism)."""
+market is stepped on a frozen clock, a quote (with its book levels) taken every ``every_s``
+seconds from the open to the close inclusive (at ``open + k * 10 s`` the quote is the market
+after its k-th step, so a 10 s recording holds every step), and every closed minute bar read
+at the close. The same seed gives the same day byte for byte (the market's determinism)."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def record_sim_day(seed: int, n_symbols: int, day: date, *, every_s: int = STEP_
                                                                    u.upper_limit))
     quotes = QuoteColumns()
     at = opens
-    while at < market.close_at:
+    while at <= market.close_at:        # the close too: the day's last step, its closing quote
         clock.set(at)
         snapshot = market.quotes(symbols)
         got = [snapshot[s] for s in symbols]
