@@ -693,6 +693,15 @@ MUTANTS += [
            "        self._set(min(self.steps + 1, self.last_step))\n",
            ("tests/test_recorded_tape.py::test_the_recorded_tape_is_the_simulators_step_for_step",),
            "issue 21/2: replay sees the next step's price (look-ahead)"),
+    Mutant("replay-book-one-share-deeper", "replay/recorded_tape.py",
+           'column("bid_qty_1", two_sided))', 'column("bid_qty_1", two_sided)) + 1',
+           ("tests/test_replay_market.py",),
+           "issue 21/2: the replay exchange's book is not the recorded one (fills differ)"),
+    Mutant("replay-spread-one-tick-narrower", "replay/recorded_tape.py",
+           "np.maximum(spread, 1), np.zeros(n, dtype=bool)",
+           "np.maximum(spread - 1, 1), np.zeros(n, dtype=bool)",
+           ("tests/test_replay_market.py",),
+           "issue 21/2: the replay exchange quotes a spread the recorded day did not have"),
 ]
 
 
