@@ -682,6 +682,77 @@ MUTANTS += [
            "each other"),
 ]
 
+STRATEGY_ERR = "tests/test_strategy_failure.py"
+STRATEGY_PLUGINS = "tests/test_strategy_plugins.py::"
+MUTANTS += [
+    Mutant("strategy-error-escapes-the-cycle", "worker/cycle.py",
+           "        except StrategyFailed as exc:\n            await self._strategy_failed(exc)\n"
+           "            return\n",
+           "        except StrategyFailed:\n            raise\n",
+           (STRATEGY_ERR,),
+           "issue 21/4: a strategy that raises ends the poll as if the database had failed, "
+           "instead of stopping buying and keeping the held shares managed"),
+    Mutant("strategy-error-not-caught-in-the-scan", "services/scan_service.py",
+           "            raise StrategyFailed(str(self._strategy.name), exc) from exc",
+           "            raise",
+           (STRATEGY_ERR,),
+           "issue 21/4: the user's exception leaves the scan as itself, not as StrategyFailed"),
+    Mutant("strategy-error-keeps-buying", "worker/cycle.py",
+           "        self.buying_stopped = True\n        self._log.error(\"strategy failed",
+           "        self._log.error(\"strategy failed",
+           (STRATEGY_ERR,),
+           "issue 21/4: after a strategy error the worker scans (and may buy) again"),
+    Mutant("strategy-filters-and-exits-ignored", "strategy_plugins/rules.py",
+           "        out.append(value)", "        out.append(configured)",
+           (STRATEGY_PLUGINS + "test_volume_surge_brings_its_own_exits_and_filters",),
+           "issue 21/4: a strategy's own exit parameters and filters are not used"),
+    Mutant("worker-ignores-the-strategys-exits", "worker/wiring.py",
+           "    watch = ExitWatch(broker, retry.call, exits, sink,",
+           "    watch = ExitWatch(broker, retry.call, type(exits)(**settings.exits.model_dump()), "
+           "sink,",
+           (SC + "test_strategy_exits.py",),
+           "issue 21/4: the worker watches a holding with the settings' exits, not the "
+           "strategy's"),
+    Mutant("worker-ignores-the-strategys-filters", "worker/wiring.py",
+           "PostgresCandidateStore(db), sink, strategy, filters,",
+           "PostgresCandidateStore(db), sink, strategy, type(filters)("
+           "**settings.filters.model_dump()),",
+           (SC + "test_strategy_exits.py",),
+           "issue 21/4: the worker's scan filters with the settings, not the strategy's"),
+]
+
+RECORD = "tests/test_record.py::"
+BAD_CSV_TEST = RECORD + "test_bad_csv_rows_are_named_by_line_and_column_and_nothing_is_written"
+MUTANTS += [
+    Mutant("csv-high-below-the-bar-accepted", "replay/csv_bars.py",
+           "        if h < max(o, c, lo):", "        if False:", (BAD_CSV_TEST,),
+           "issue 21/1: an imported bar whose high is below its open, low or close"),
+    Mutant("csv-second-bar-of-a-minute-accepted", "replay/csv_bars.py",
+           "            if key in by_day[day]:", "            if False:", (BAD_CSV_TEST,),
+           "issue 21/1: two bars of one symbol and minute, the second silently kept"),
+    Mutant("csv-good-rows-written-beside-bad-ones", "replay/csv_bars.py",
+           "    if problems:\n        raise CsvImportError(problems)\n", "", (BAD_CSV_TEST,),
+           "issue 21/1: a file with bad rows is imported in part, not refused whole"),
+    Mutant("recorded-bars-include-the-running-minute", "replay/live_recorder.py",
+           "b.start + ONE_MINUTE <= end", "b.start <= end",
+           (RECORD + "test_a_recording_stopped_early_keeps_only_closed_bars_and_says_incomplete",),
+           "issue 21/1: a live recording keeps the unfinished minute as if it were a bar"),
+    Mutant("recorded-tape-looks-one-step-ahead", "replay/recorded_tape.py",
+           "        self._set(self.steps)\n",
+           "        self._set(min(self.steps + 1, self.last_step))\n",
+           ("tests/test_recorded_tape.py::test_the_recorded_tape_is_the_simulators_step_for_step",),
+           "issue 21/2: replay sees the next step's price (look-ahead)"),
+    Mutant("replay-book-one-share-deeper", "replay/recorded_tape.py",
+           'column("bid_qty_1", two_sided))', 'column("bid_qty_1", two_sided)) + 1',
+           ("tests/test_replay_market.py",),
+           "issue 21/2: the replay exchange's book is not the recorded one (fills differ)"),
+    Mutant("replay-spread-one-tick-narrower", "replay/recorded_tape.py",
+           "np.maximum(spread, 1), np.zeros(n, dtype=bool)",
+           "np.maximum(spread - 1, 1), np.zeros(n, dtype=bool)",
+           ("tests/test_replay_market.py",),
+           "issue 21/2: the replay exchange quotes a spread the recorded day did not have"),
+]
+
 
 def _copy_src(dest: Path) -> Path:
     src = dest / "src"

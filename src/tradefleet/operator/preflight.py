@@ -13,11 +13,12 @@ from typing import Any
 from cryptography.fernet import Fernet
 
 from tradefleet.domain.errors import ConfigError
-from tradefleet.domain.strategies import StrategyParamsError, get_strategy
+from tradefleet.domain.strategies import StrategyParamsError
 from tradefleet.operator.config import OperatorConfig
 from tradefleet.operator.plan import Problem
 from tradefleet.operator.resources import Credentials, TradingWorkerSpec
 from tradefleet.settings import secrets as sec
+from tradefleet.strategy_plugins import load_strategy
 
 SECRET_KEYS = ("appkey", "appsecret", "cano")
 SecretReader = Callable[[str, str], Awaitable[Mapping[str, str] | None]]
@@ -26,7 +27,7 @@ SecretReader = Callable[[str, str], Awaitable[Mapping[str, str] | None]]
 def check_strategy(spec: TradingWorkerSpec) -> list[Problem]:
     s = spec.strategy
     try:
-        strategy = get_strategy(s.name, dict(s.params))
+        strategy = load_strategy(s.name, dict(s.params))
     except StrategyParamsError as exc:
         return [Problem("InvalidStrategyParams", f"spec.strategy.params.{name}: {msg}")
                 for name, msg in exc.problems.items()]

@@ -27,6 +27,7 @@ from tradefleet.domain.events import CandidateScannedEvent
 from tradefleet.domain.filters import FilterParams, apply_prefilters
 from tradefleet.domain.krx import tick_size
 from tradefleet.domain.market import Bar, Quote
+from tradefleet.domain.strategies.base import StrategyFailed
 from tradefleet.ports.broker import BrokerPort
 from tradefleet.ports.candidate_store import CandidateRow, CandidateStore
 from tradefleet.ports.events import EventSink
@@ -226,7 +227,8 @@ class ScanService:
 
     def evaluate(self, quotes: Sequence[Quote], bars: dict[str, list[Bar]]
                  ) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]], np.ndarray]:
-        """Run the strategy on the symbols that have enough bars; the rest get no signal."""
+        """Run the strategy on the symbols that have enough bars; the rest get no signal.
+        Anything the strategy raises, or a malformed result, is StrategyFailed."""
         n = len(quotes)
         need = int(self._strategy.bars_needed)
         closed = {q.symbol: closed_bars(bars.get(q.symbol, []), q) for q in quotes}
@@ -244,13 +246,22 @@ class ScanService:
             closes[k] = [b.close for b in tail]
             volumes[k] = [b.volume for b in tail]
         prices = np.array([quotes[i].price for i in rows], dtype=np.int64)
-        result = self._strategy.evaluate(closes, volumes, prices)
-        signal[rows] = np.asarray(result.signal, dtype=bool)
-        score[rows] = np.asarray(result.score, dtype=float)
-        for name, values in result.indicators.items():
-            values = np.asarray(values)
-            for k, i in enumerate(rows):
-                indicators[i][name] = _json_value(values[k])
+        try:    # the strategy is the user's code: whatever it raises is its own failure
+            result = self._strategy.evaluate(closes, volumes, prices)
+            got_signal = np.asarray(result.signal, dtype=bool)
+            got_score = np.asarray(result.score, dtype=float)
+            if got_signal.shape != (rows.size,) or got_score.shape != (rows.size,):
+                raise ValueError(f"signal and score must have one value per symbol "
+                                 f"({rows.size}), got shapes {got_signal.shape} and "
+                                 f"{got_score.shape}")
+            for name, values in result.indicators.items():
+                values = np.asarray(values)
+                for k, i in enumerate(rows):
+                    indicators[i][str(name)] = _json_value(values[k])
+        except Exception as exc:  # noqa: BLE001
+            raise StrategyFailed(str(self._strategy.name), exc) from exc
+        signal[rows] = got_signal
+        score[rows] = got_score
         return signal, score, indicators, usable
 
     async def _fetch_bars(self, symbols: Sequence[str]) -> dict[str, list[Bar]]:

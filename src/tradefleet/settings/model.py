@@ -21,15 +21,19 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tradefleet.domain.errors import ConfigError
+from tradefleet.domain.exits import ExitParams
+from tradefleet.domain.filters import FilterParams
 from tradefleet.domain.liquidation import (
     DEFAULT_ENTRY_CUTOFF_MINUTES,
     DEFAULT_SCAN_MAX_AGE_SECONDS,
     LIQUIDATION_NEEDS_MINUTES,
 )
 from tradefleet.domain.markets import Market, parse_market
-from tradefleet.domain.strategies import StrategyParamsError, get_strategy
+from tradefleet.domain.strategies import StrategyParamsError
 from tradefleet.settings import secrets as sec
 from tradefleet.settings.database_rules import check_database
+from tradefleet.strategy_plugins import load_strategy
+from tradefleet.strategy_plugins.rules import strategy_rules
 
 SYMBOL = re.compile(r"^[0-9A-Z]{6}$")
 DEFAULT_RATE_LIMITS = {"real": 20, "paper": 2, "sim": 20}
@@ -91,7 +95,11 @@ class LockSettings(_Section):
 
 
 class StrategySettings(_Section):
+    """``name``: a shipped strategy, an entry point of ``tradefleet.strategies``, or a
+    class in the file/package at ``path`` (the user's own code; see strategy_plugins)."""
+
     name: str = "ma_breakout"
+    path: Path | None = None
     params: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("params", mode="before")
@@ -107,15 +115,27 @@ class StrategySettings(_Section):
         """Built once here, so a bad parameter stops start-up before anything is migrated
         or written (wiring builds it again from the same, now known-good, values)."""
         try:
-            get_strategy(self.name, dict(self.params))
+            self.build()
         except StrategyParamsError as exc:
             raise ValueError("\n".join(
                 f"strategy.params.{name} ({_env_name(['strategy', 'params', name])}): {msg}"
                 for name, msg in exc.problems.items())) from None
         except ConfigError as exc:
-            raise ValueError(f"strategy.name (TRADEFLEET_STRATEGY__NAME): "
-                             f"{str(exc).removeprefix('strategy.name: ')}") from None
+            raise ValueError(_named_strategy_problem(str(exc))) from None
         return self
+
+    def build(self) -> Any:
+        """The configured strategy (a ``domain.strategies.Strategy``)."""
+        return load_strategy(self.name, dict(self.params), self.path)
+
+
+def _named_strategy_problem(text: str) -> str:
+    """``strategy.FIELD: message`` with the field's env var, as every settings error reads."""
+    head, sep, rest = text.partition(": ")
+    parts = head.split(".")
+    if sep and len(parts) >= 2 and parts[0] == "strategy":
+        return f"{head} ({_env_name(parts)}): {rest}"
+    return f"strategy.name (TRADEFLEET_STRATEGY__NAME): {text}"
 
 
 def _scalar(value: Any) -> Any:
@@ -273,6 +293,26 @@ class Settings(BaseSettings):
             object.__setattr__(self.broker, "rate_limit_per_second",
                                DEFAULT_RATE_LIMITS[self.mode])
         return self
+
+    @model_validator(mode="after")
+    def _strategy_rules_valid(self) -> Settings:
+        """The strategy's own filters and exits (user code) checked before anything runs."""
+        try:
+            self.trading_rules()
+        except ConfigError as exc:
+            raise ValueError(_named_strategy_problem(str(exc))) from None
+        return self
+
+    def trading_rules(self) -> tuple[Any, FilterParams, ExitParams]:
+        """The strategy, and the filters and exits the worker uses (the configured sections
+        as the strategy adjusts them)."""
+        strategy = self.strategy.build()
+        f, e = self.filters, self.exits
+        filters, exits = strategy_rules(
+            strategy, FilterParams(f.min_volume, f.min_traded_value, f.max_spread_ticks),
+            ExitParams(e.stop_loss_pct, e.take_profit_pct, e.trend_ma_window,
+                       e.time_exit_minutes))
+        return strategy, filters, exits
 
     def _decrypt_broker_secrets(self, fernet: Any) -> list[str]:
         problems: list[str] = []

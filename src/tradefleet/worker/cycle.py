@@ -20,6 +20,7 @@ from tradefleet.domain.errors import BrokerError, LockLost
 from tradefleet.domain.locks import Lock
 from tradefleet.domain.orders import OrderPurpose, OrderStatus, OrderType, Side
 from tradefleet.domain.states import IllegalTransition, WorkerStatus
+from tradefleet.domain.strategies.base import StrategyFailed
 from tradefleet.services.lock_service import LockService
 from tradefleet.services.worker_registry import WorkerRegistry
 from tradefleet.worker.cycle_parts import (
@@ -31,9 +32,10 @@ from tradefleet.worker.cycle_parts import (
 )
 from tradefleet.worker.trading_day import TradingDay
 
-__all__ = ["CYCLE_FSM", "ENTRY_PENDING", "Holding", "TradingCycle", "Why"]
+__all__ = ["CYCLE_FSM", "ENTRY_PENDING", "STRATEGY_FAILED", "Holding", "TradingCycle", "Why"]
 
 ENTRY_PENDING = "entry pending: its outcome is not known yet; followed until it is final"
+STRATEGY_FAILED = "strategy error"     # the buy-blocked reason the workers row shows
 _tracer = trace.get_tracer("tradefleet.worker")
 
 
@@ -188,7 +190,11 @@ class TradingCycle:
             return
         if not self._may_buy():
             return
-        result = await self._scan(self.trading_day())
+        try:
+            result = await self._scan(self.trading_day())
+        except StrategyFailed as exc:
+            await self._strategy_failed(exc)
+            return
         if not result.ranked:
             return
         outcome = await self.paths.entry.try_enter(result.ranked, epoch=self.epoch)
@@ -205,6 +211,15 @@ class TradingCycle:
             self.holding = Holding(outcome.lock, 0, 0, Decimal(0))
             why = Why.ENTRY_PENDING
         await self.on(why, symbol=outcome.lock.symbol)
+
+    async def _strategy_failed(self, exc: StrategyFailed) -> None:
+        """The strategy's own code failed: no more buying today (a person fixes the code and
+        restarts the worker); what is held is still managed by the exit rules and the
+        liquidation, which run none of the strategy's code."""
+        self.buying_stopped = True
+        self._log.error("strategy failed; buying stopped, held positions still managed",
+                        strategy=exc.strategy, error=str(exc), exc_info=exc)
+        await self._registry.set_buy_blocked(self.worker_id, STRATEGY_FAILED)
 
     def _may_buy(self) -> bool:
         """Checked at the start of a scan poll, so a late day costs no scan; the entry step

@@ -29,10 +29,7 @@ from tradefleet.adapters.telemetry.metered_broker import MeteredBroker
 from tradefleet.adapters.telemetry.metrics import WorkerMetrics
 from tradefleet.adapters.telemetry.redaction import register_secret
 from tradefleet.domain.costs import CostModel
-from tradefleet.domain.exits import ExitParams
-from tradefleet.domain.filters import FilterParams
 from tradefleet.domain.risk import RiskLimits
-from tradefleet.domain.strategies import get_strategy
 from tradefleet.ports.broker import BrokerPort
 from tradefleet.ports.clock import Clock
 from tradefleet.ports.market_of import MarketOf
@@ -115,7 +112,8 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
     sink = PostgresEventSink(db, observe=metrics.observe_event)
     registry = WorkerRegistry(PostgresWorkerStore(db), sink)
     locks = LockService(PostgresLockStore(db), sink, ttl_seconds=settings.locks.ttl_seconds)
-    strategy = get_strategy(settings.strategy.name, dict(settings.strategy.params))
+    # the strategy (shipped, entry point or the user's file) with its filters and exits
+    strategy, filters, exits = settings.trading_rules()
     costs = CostModel(settings.costs.buy_commission_rate, settings.costs.sell_commission_rate)
     order_store = PostgresOrderStore(db, costs=costs, on_status=metrics.order_status)
     # every order POST passes the lease and the database fence first
@@ -131,15 +129,10 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
     orphans = AccountReconciler(PostgresOrphanStore(db), locks, broker, sink,
                                 stray_check_s=stray_check_s)
     retry = BrokerReadRetry(sink, worker_id=worker_id, base_delay=retry_base_delay)
-    f = settings.filters
-    scanner = ScanService(broker, PostgresCandidateStore(db), sink, strategy,
-                          FilterParams(f.min_volume, f.min_traded_value, f.max_spread_ticks),
+    scanner = ScanService(broker, PostgresCandidateStore(db), sink, strategy, filters,
                           worker_id=worker_id, read=retry.call, shared=shared_scans,
                           account_key=account_key)
     limits = RiskLimits(settings.risk.capital_limit, settings.risk.daily_loss_limit)
-    e = settings.exits
-    exits = ExitParams(e.stop_loss_pct, e.take_profit_pct, e.trend_ma_window,
-                       e.time_exit_minutes)
     market = todays_market(settings, clock)
     liquidation_at, close_at = market.liquidates_at, market.closes_at
 
@@ -154,7 +147,7 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
                      entry_cutoff=timedelta(minutes=settings.risk.entry_cutoff_minutes),
                      scan_max_age=timedelta(seconds=settings.risk.scan_max_age_seconds))
     entry = EntryStep(broker=broker, locks=locks, orders=orders, sink=sink,
-                      worker_id=worker_id, limits=limits, stop_loss_pct=e.stop_loss_pct,
+                      worker_id=worker_id, limits=limits, stop_loss_pct=exits.stop_loss_pct,
                       realized_pnl_today=pnl_today, read=retry.call,
                       gate=EntryGate(day, sink, worker_id=worker_id),
                       track_timeout_s=track_timeout_s,

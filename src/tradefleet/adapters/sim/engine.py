@@ -50,7 +50,7 @@ from tradefleet.adapters.sim.orders import (
     SimOrder,
 )
 from tradefleet.adapters.sim.price_path import Tape
-from tradefleet.adapters.sim.universe import STEP_SECONDS, build_universe
+from tradefleet.adapters.sim.universe import STEP_SECONDS, Universe, build_universe
 from tradefleet.domain.errors import OrderRejected
 from tradefleet.domain.market import Balance, Bar, Quote
 from tradefleet.domain.orders import OrderAck, OrderReport, OrderRequest, OrderType, Side
@@ -65,9 +65,12 @@ class SimMarket:
                  initial_cash: int = 100_000_000, day: date | None = None,
                  session_open: time = time(9, 0), session_close: time = time(15, 30),
                  account_label: str = "sim",
-                 opening_holdings: Mapping[str, int] | None = None) -> None:
+                 opening_holdings: Mapping[str, int] | None = None,
+                 recorded: tuple[Universe, Tape] | None = None) -> None:
         """``opening_holdings``: symbol -> shares the account holds before the day (bought
-        earlier at the previous close, say a person's own investments)."""
+        earlier at the previous close, say a person's own investments). ``recorded``: the
+        universe and tape of a recorded day (``replay.recorded_tape``) instead of the ones
+        the seed draws: the same matching over recorded prices (the replay exchange)."""
         self.seed = seed
         self.clock = clock
         self.day = day or clock.now().astimezone(SEOUL).date()
@@ -76,9 +79,10 @@ class SimMarket:
         if self.close_at <= self.open_at:
             raise ValueError("session_close: must be after session_open")
         self._max_steps = int((self.close_at - self.open_at).total_seconds()) // STEP_SECONDS
-        self.universe = build_universe(seed, n_symbols)
+        self.universe = build_universe(seed, n_symbols) if recorded is None else recorded[0]
         self._index = {s: i for i, s in enumerate(self.universe.symbols)}
-        self._tape = Tape(seed, self.universe, n_minutes=-(-self._max_steps * STEP_SECONDS // 60))
+        self._tape = Tape(seed, self.universe, n_minutes=-(-self._max_steps * STEP_SECONDS // 60)
+                          ) if recorded is None else recorded[1]
         self.initial_cash = initial_cash
         self.account = Account(initial_cash, account_label)
         for symbol, qty in sorted((opening_holdings or {}).items()):

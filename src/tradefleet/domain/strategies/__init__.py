@@ -1,4 +1,8 @@
-"""Strategy registry: one small class per strategy, chosen by name from settings."""
+"""The shipped strategies and the contract (``base.py``) a user's own strategy meets.
+
+``get_strategy`` builds a shipped one by name; the worker resolves names through
+``tradefleet.strategy_plugins`` (shipped, then the ``tradefleet.strategies`` entry points, or
+a file named by ``strategy.path``)."""
 
 from __future__ import annotations
 
@@ -9,18 +13,23 @@ from tradefleet.domain.errors import ConfigError
 from tradefleet.domain.strategies.base import (
     SignalResult,
     Strategy,
+    StrategyBase,
+    StrategyFailed,
+    StrategyParams,
     StrategyParamsError,
     param_hash,
 )
 from tradefleet.domain.strategies.ma_breakout import MaBreakout
+from tradefleet.domain.strategies.volume_surge import VolumeSurge
 
 REGISTRY: dict[str, Callable[[dict[str, Any]], Strategy]] = {
     MaBreakout.name: MaBreakout,
+    VolumeSurge.name: VolumeSurge,
 }
 
 
 def get_strategy(name: str, params: dict[str, Any]) -> Strategy:
-    """Build the named strategy; ConfigError names the bad field."""
+    """Build the named shipped strategy; ConfigError names the bad field."""
     factory = REGISTRY.get(name)
     if factory is None:
         raise ConfigError(f"strategy.name: unknown strategy {name!r}; known: {sorted(REGISTRY)}")
@@ -29,4 +38,5 @@ def get_strategy(name: str, params: dict[str, Any]) -> Strategy:
     return factory(params)
 
 
-__all__ = ["SignalResult", "Strategy", "StrategyParamsError", "get_strategy", "param_hash"]
+__all__ = ["REGISTRY", "SignalResult", "Strategy", "StrategyBase", "StrategyFailed",
+           "StrategyParams", "StrategyParamsError", "get_strategy", "param_hash"]
