@@ -15,6 +15,7 @@ from tests.feed_holder_env import holder, listening, running_holder, until
 from tests.scenarios.harness import build, enter, liquid_symbol
 
 from tradefleet.adapters.sim.universe import STEP_SECONDS
+from tradefleet.adapters.telemetry.metrics import WorkerMetrics
 from tradefleet.domain.exits import ExitParams
 from tradefleet.ports.feed import FeedState, PriceTick
 from tradefleet.worker.tick_exits import TickExits
@@ -43,8 +44,15 @@ async def rig_on_feed(db, pg_dsn, *, exits: ExitParams, stale_after_s: float = 2
         h = holder(db, env, "holder-a", set())
         h._wanted = locked      # the fleet's held symbols, as wiring will pass them
         modes: list[bool] = []
+        metrics = WorkerMetrics()
+
+        def on_mode(live: bool) -> None:
+            modes.append(live)
+            metrics.set_feed_live(live)
+
         exits_on_tick = TickExits(rig.cycle, listener, rig.broker, exits, env.clock,
-                                  may_trade=rig.worker.lease.valid, on_mode=modes.append)
+                                  may_trade=rig.worker.lease.valid, on_mode=on_mode)
+        exits_on_tick.metrics = metrics
         yield env, rig, symbol, h, listener, exits_on_tick, modes
 
 
@@ -116,6 +124,7 @@ async def test_feed_gone_the_worker_says_so_and_its_poll_decides(db, pg_dsn, log
             # the holder is gone: the listener hears no heartbeat, the worker falls back
             await until(lambda: not ex.live, timeout=3.0)
             assert modes == [False, True, False]
+            assert b"tradefleet_feed_live 0.0" in ex.metrics.render()
             assert listener.state()[0] is FeedState.STALE
             line = [r for r in logs.records
                     if r.get("event") == "feed not live: exits decided on the poll only"]
