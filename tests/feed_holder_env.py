@@ -22,7 +22,8 @@ from tradefleet.ports.feed import PriceTick
 ACCOUNT = "acct-test-0001"
 
 
-def holder(db: Database, env: FeedEnv, holder_id: str, wanted: set[str], **kw) -> FeedHolder:
+def holder(db: Database, env: FeedEnv, holder_id: str, wanted: set[str], *,
+           account: str = ACCOUNT, **kw) -> FeedHolder:
     approvals = in_process_approval_keys(env.issuer)
 
     def open_feed(on_event, on_state) -> KisRealtimeFeed:  # noqa: ANN001
@@ -35,7 +36,7 @@ def holder(db: Database, env: FeedEnv, holder_id: str, wanted: set[str], **kw) -
     kw.setdefault("ttl_s", 1.5)
     kw.setdefault("renew_s", 0.2)
     kw.setdefault("retry_s", 0.2)
-    return FeedHolder(PostgresFeedLeaseStore(db), account_key=ACCOUNT, holder_id=holder_id,
+    return FeedHolder(PostgresFeedLeaseStore(db), account_key=account, holder_id=holder_id,
                       open_feed=open_feed, wanted=want, **kw)
 
 
