@@ -181,7 +181,8 @@ async def failover(dsn: str, how: str, ttl_s: float) -> dict[str, float]:
             await lst.close()
             with contextlib_suppress():
                 os.kill(child.pid, signal.SIGCONT)
-            child.kill()
+            with contextlib_suppress():
+                child.kill()
             await child.wait()
             await db.close()
 

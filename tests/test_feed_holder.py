@@ -13,7 +13,7 @@ from tests.test_kis_ws_feed import liquid
 
 from tradefleet.adapters.postgres.feed_lease_store import PostgresFeedLeaseStore
 from tradefleet.adapters.sim.universe import STEP_SECONDS
-from tradefleet.feed.channels import tick_channel, tick_payload
+from tradefleet.feed.channels import status_channel, status_payload, tick_channel, tick_payload
 from tradefleet.ports.feed import FeedState, PriceTick
 
 
@@ -110,3 +110,45 @@ async def test_a_holder_whose_local_lease_lapsed_publishes_nothing(db, pg_dsn):
             await asyncio.sleep(0.2)
             assert len(heard) == before
             assert h.refused == 0           # the database never had to say no
+
+
+async def test_a_tick_of_a_superseded_holder_heard_late_is_dropped(db, pg_dsn):
+    """A publish that began before its lease lapsed may commit after the successor's first
+    words: the listener, having heard the newer token, drops what the older one says."""
+    async with listening(pg_dsn) as listener:
+        heard = Heard()
+        symbol = "005930"
+        await listener.watch(symbol, heard)
+        at = await db.db_now()
+        channel = tick_channel(ACCOUNT, symbol)
+        for price, token in ((70_000, 7), (70_100, 8), (69_000, 7)):
+            await db.pool.execute("SELECT pg_notify($1, $2)", channel,
+                                  tick_payload(PriceTick(symbol, price, at), token))
+        await until(lambda: len(heard) + listener.dropped_old == 3)
+        assert [t.price for t in heard] == [70_000, 70_100]
+        assert listener.dropped_old == 1
+
+
+async def test_a_listener_cut_off_from_the_database_says_down_and_comes_back(db, pg_dsn):
+    store = PostgresFeedLeaseStore(db)
+    token = await store.try_acquire(ACCOUNT, "holder-a", 60.0)
+    assert token is not None
+    status = [(status_channel(ACCOUNT), status_payload(FeedState.LIVE, "1 registrations",
+                                                       token))]
+    async with listening(pg_dsn) as listener:
+        heard = Heard()
+        symbol = "005930"
+        await listener.watch(symbol, heard)
+        assert await store.publish(ACCOUNT, token, status)
+        await until(lambda: listener.state()[0] is FeedState.LIVE)
+        pid = listener._conn.get_server_pid()
+        assert await db.pool.fetchval("SELECT pg_terminate_backend($1)", pid)
+        await until(lambda: listener.state()[0] is not FeedState.LIVE)  # DOWN, then STALE
+        await until(lambda: listener.reconnects == 1)
+        assert listener.state()[0] is not FeedState.LIVE   # not before a heartbeat
+        assert await store.publish(ACCOUNT, token, status)
+        await until(lambda: listener.state()[0] is FeedState.LIVE)
+        at = await db.db_now()
+        assert await store.publish(ACCOUNT, token, [(
+            tick_channel(ACCOUNT, symbol), tick_payload(PriceTick(symbol, 70_000, at), token))])
+        await until(lambda: [t.price for t in heard] == [70_000])     # the watch came back

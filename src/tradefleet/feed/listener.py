@@ -6,10 +6,13 @@ The feed is live only while the holder's heartbeat (status channel) is fresh and
 lost listening connection is DOWN; either way the worker decides on its poll. Freshness is
 the time since a heartbeat *arrived* here (monotonic), not the holder's clock. Ticks
 published under an older lease token than one already heard are dropped: a superseded holder
-cannot speak after its successor (the publish fence already refuses it)."""
+cannot speak after its successor (the publish fence already refuses it). A lost connection
+is re-opened with backoff, its watches restored; until a heartbeat is heard on it again the
+feed is not live."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
@@ -37,6 +40,9 @@ class PostgresTickListener:
         self.received = 0
         self.dropped_old = 0
         self.bad = 0
+        self.reconnects = 0
+        self._closing = False
+        self._reconnect: asyncio.Task | None = None
         self._log = structlog.get_logger("tradefleet.feed")
 
     async def start(self) -> None:
@@ -48,6 +54,9 @@ class PostgresTickListener:
         self._conn = conn
 
     async def close(self) -> None:
+        self._closing = True
+        if self._reconnect is not None:
+            self._reconnect.cancel()
         if self._conn is not None:
             conn, self._conn = self._conn, None
             await conn.close()
@@ -106,4 +115,26 @@ class PostgresTickListener:
         handler(tick)
 
     def _on_lost(self, _conn: object) -> None:
-        self._log.warning("feed listener lost its database connection; exits on the poll")
+        if self._closing:
+            return
+        self._conn = None
+        self._status = None
+        self._log.warning("feed listener lost its database connection; exits on the poll "
+                          "until it is back")
+        if self._reconnect is None or self._reconnect.done():
+            self._reconnect = asyncio.get_running_loop().create_task(self._listen_again())
+
+    async def _listen_again(self) -> None:
+        delay = 0.1
+        while not self._closing:
+            try:
+                await self.start()
+            except Exception as exc:  # noqa: BLE001 - the database may be restarting
+                self._log.warning("feed listener: reconnect failed", retry_in_s=delay,
+                                  error_type=type(exc).__name__, error=str(exc))
+                await asyncio.sleep(delay)
+                delay = min(5.0, delay * 2)
+                continue
+            self.reconnects += 1
+            self._log.info("feed listener listening again", watched=len(self._handlers))
+            return
