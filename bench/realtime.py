@@ -7,7 +7,7 @@ Measures, against bare paths in the same run:
   ``SELECT 1`` round trip and one bare ``pg_notify`` hop (NOTIFY on one connection, LISTEN
   callback on another). At 1 worker, and at 20 workers each holding its own symbol (one
   publish of 20 ticks, latency to each of them);
-- failover: a holder in its own process (bench/realtime_holder.py) is killed (SIGKILL) or
+- failover: a holder in its own process (tests/feed_holder_child.py) is killed (SIGKILL) or
   frozen (SIGSTOP, then SIGCONT after 2 ttl); a standby holder in this process takes the
   lease; measured until the worker's listener hears a tick from the new holder. For the
   freeze: ticks from the frozen holder heard after it woke (must be 0)."""
@@ -131,7 +131,7 @@ async def failover(dsn: str, how: str, ttl_s: float) -> dict[str, float]:
         await lst.watch(symbol, lambda t: heard.append((time.perf_counter(), lst._token)))
         rest_url, ws_url = env.base_url, env.ws_url
         child = await asyncio.create_subprocess_exec(
-            sys.executable, str(ROOT / "bench" / "realtime_holder.py"), dsn, ws_url,
+            sys.executable, str(ROOT / "tests" / "feed_holder_child.py"), dsn, ws_url,
             rest_url, ACCOUNT, "child", str(ttl_s), symbol,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

@@ -1,5 +1,7 @@
-"""A feed holder in its own process, for bench/realtime.py's failover runs (killed with
-SIGKILL, frozen with SIGSTOP). Args: dsn ws_url rest_url account holder_id ttl_s symbols..."""
+"""A feed holder in its own process, to be killed (SIGKILL) or frozen (SIGSTOP) by
+tests/test_feed_failover.py and bench/realtime.py. Args: dsn ws_url rest_url account
+holder_id ttl_s symbols... (the paths are appended: a PYTHONPATH, e.g. a mutant's copy of
+src, comes first)."""
 
 from __future__ import annotations
 
@@ -7,8 +9,8 @@ import asyncio
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.append(str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.append(str(Path(__file__).resolve().parents[1]))
 
 import aiohttp  # noqa: E402
 from tests.feed_env import APPKEY, SECRET  # noqa: E402
