@@ -22,21 +22,24 @@ from tradefleet.ports.feed import PriceTick
 ACCOUNT = "acct-test-0001"
 
 
-def holder(db: Database, env: FeedEnv, holder_id: str, wanted: set[str], *,
+def holder(db: Database, env: FeedEnv, holder_id: str, wanted: set[str] | None, *,
            account: str = ACCOUNT, **kw) -> FeedHolder:
+    """``wanted``: the symbols to register; None: what the fleet holds (its locks)."""
     approvals = in_process_approval_keys(env.issuer)
 
     def open_feed(on_event, on_state) -> KisRealtimeFeed:  # noqa: ANN001
         return KisRealtimeFeed(env.http, env.ws_url, approvals, on_event, on_state=on_state,
                                backoff=Backoff(base=0.05, cap=0.2, stable_after=60))
 
+    store = PostgresFeedLeaseStore(db)
+
     async def want() -> set[str]:
-        return set(wanted)
+        return set(wanted) if wanted is not None else await store.held_symbols()
 
     kw.setdefault("ttl_s", 1.5)
     kw.setdefault("renew_s", 0.2)
     kw.setdefault("retry_s", 0.2)
-    return FeedHolder(PostgresFeedLeaseStore(db), account_key=account, holder_id=holder_id,
+    return FeedHolder(store, account_key=account, holder_id=holder_id,
                       open_feed=open_feed, wanted=want, **kw)
 
 

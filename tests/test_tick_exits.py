@@ -37,12 +37,7 @@ async def rig_on_feed(db, pg_dsn, *, exits: ExitParams, stale_after_s: float = 2
         rig = await build(db, market=env.market, clock=env.clock, exits=exits)
         symbol = liquid_symbol(env.market)
         await enter(rig, symbol)
-
-        async def locked() -> set[str]:
-            return {r["symbol"] for r in await db.pool.fetch("SELECT symbol FROM stock_locks")}
-
-        h = holder(db, env, "holder-a", set())
-        h._wanted = locked      # the fleet's held symbols, as wiring will pass them
+        h = holder(db, env, "holder-a", None)        # registers what the fleet holds
         modes: list[bool] = []
         metrics = WorkerMetrics()
 

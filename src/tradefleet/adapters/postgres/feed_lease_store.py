@@ -70,6 +70,11 @@ class PostgresFeedLeaseStore:
         row = await self._db.pool.fetchrow(_PUBLISH, account_key, token, channels, payloads)
         return bool(row["ok"])
 
+    async def held_symbols(self) -> set[str]:
+        """What the fleet holds (its symbol locks): the ticks the holder registers. One
+        database is one account's fleet, as for the locks themselves."""
+        return {r["symbol"] for r in await self._db.pool.fetch("SELECT symbol FROM stock_locks")}
+
     async def holder(self, account_key: str) -> tuple[str, int] | None:
         row = await self._db.pool.fetchrow(
             "SELECT holder_id, lease_token FROM feed_holders WHERE account_key = $1",
