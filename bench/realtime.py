@@ -208,18 +208,20 @@ async def main() -> None:
         await conn.close()
         table = Table(title="fan-out hop (ms): holder publish -> worker listener "
                       "(LISTEN/NOTIFY, embedded PostgreSQL 16)")
-        for col in ("workers", "measure", "p50", "p99", "p50 / bare SELECT 1"):
+        for col in ("workers", "measure", "p50", "p99", "p50 / bare SELECT 1",
+                    "p50 / bare pg_notify"):
             table.add_column(col, justify="left" if col == "measure" else "right")
         for workers in (1, 20):
             console.print(f"[dim]hop: {workers} worker(s), {args.n} publishes...[/dim]")
             out = await hops(dsn, args.n, workers)
             base = statistics.median(out["select"])
+            bare = statistics.median(out["notify"])
             for name, label in (("select", "bare SELECT 1 round trip"),
                                 ("notify", "bare pg_notify hop"),
                                 ("publish", "fenced publish -> tick handler")):
                 v = out[name]
                 table.add_row(str(workers), label, f"{pct(v, 0.5):.3f}", f"{pct(v, 0.99):.3f}",
-                              f"{pct(v, 0.5) / base:.2f}x")
+                              f"{pct(v, 0.5) / base:.2f}x", f"{pct(v, 0.5) / bare:.2f}x")
         console.print(table)
         ft = Table(title=f"feed failover (holder in its own process, lease ttl {args.ttl} s)")
         for col in ("holder", "run", "standby elected s", "new holder's tick heard s",
