@@ -16,7 +16,13 @@ Fencing, twice, as the worker's orders are: a holder publishes only while its lo
 (monotonic clock, from the moment its last accepted renewal was *sent*, minus a margin) is
 valid, and the publish statement itself is refused by the database once the lease lapsed or
 passed to a newer token. A holder frozen past its lease (SIGSTOP, a long GC, a paused VM)
-wakes up to a refused publish, stops its feed and stands for election again."""
+wakes up to a refused publish, stops its feed and stands for election again.
+
+A frozen holder's WebSocket stays open, and KIS (as the simulator) refuses a second session
+of the appkey while it is ("ALREADY IN USE appkey"): the new holder wins the lease in
+ttl + retry but is live only once the frozen process wakes and closes its session, or its
+TCP connection dies. Until then the workers poll (their listeners say STALE); measured in
+bench/results/realtime.txt."""
 
 from __future__ import annotations
 
