@@ -138,3 +138,27 @@ async def test_feed_gone_the_worker_says_so_and_its_poll_decides(db, pg_dsn, log
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_no_sell_on_the_tick_while_an_order_on_the_symbol_is_followed(db, pg_dsn):
+    """A sell of the position already written (its outcome being followed): a tick that
+    crosses the stop again writes no second sell."""
+    async with rig_on_feed(db, pg_dsn, exits=ANY_MOVE) as (env, rig, symbol, _h, _l,
+                                                          ex, _modes):
+        held = rig.cycle.holding
+        await rig.cycle.paths.orders.create_order(
+            held.lock, side="SELL", qty=held.qty, order_type="MARKET", limit_price=None,
+            purpose="STOP_LOSS")
+        price = int(held.entry_price) // 2                   # far through any stop
+        assert await ex.on_tick(PriceTick(symbol, price, env.clock.now())) is None
+        assert len(await sells(db)) == 1 and ex.sold == []
+
+
+async def test_liquidation_time_is_the_polls_not_the_ticks(db, pg_dsn):
+    async with rig_on_feed(db, pg_dsn, exits=ANY_MOVE) as (env, rig, symbol, _h, _l,
+                                                          ex, _modes):
+        held = rig.cycle.holding
+        env.clock.advance((rig.cycle.liquidation_at - env.clock.now()).total_seconds() + 1)
+        price = int(held.entry_price) // 2
+        assert await ex.on_tick(PriceTick(symbol, price, env.clock.now())) is None
+        assert await sells(db) == [] and rig.cycle.holding is held
