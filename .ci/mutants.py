@@ -44,6 +44,8 @@ GUARDS = "tests/test_money_guards.py::"
 CHAOS = "tests/test_chaos.py::"
 WS = "tests/test_kis_ws_feed.py::"
 WSF = "tests/test_kis_ws_frames.py::"
+FEED = "tests/test_feed_holder.py::"
+TICK = "tests/test_tick_exits.py::"
 CANCEL_AGE_TEST = "not row.status.is_terminal and age_s >= self._cancel_after"
 CANCEL_PAST_TIME = (f"            if {CANCEL_AGE_TEST}:\n"
                     '                self._log.warning("order still open past its time')
@@ -299,6 +301,59 @@ MUTANTS = [
            "    if person is None or not person.active:", "    if True:",
            (CHAOS + "test_manual_trades_sends_orders_by_hand_that_the_judge_tells_apart",),
            "manual_trades: the person's holdings make every run look never recovered"),
+    Mutant("tick-exit-without-the-cycles-turn", "worker/tick_exits.py",
+           "        async with cycle.turn:\n            held = cycle.holding\n",
+           "        if True:\n            held = cycle.holding\n",
+           (TICK + "test_tick_and_poll_never_both_sell_one_position",),
+           "issue 20: a tick and a poll (or two ticks) both sell one position"),
+    Mutant("tick-exit-ignores-the-lease", "worker/tick_exits.py",
+           "                    or not self._may_trade() or cycle.liquidation_due()):",
+           "                    or cycle.liquidation_due()):",
+           (TICK + "test_no_decision_on_the_tick_while_the_lease_lapsed",),
+           "issue 20: a worker whose lease lapsed decides (and writes a sell) on a tick"),
+    Mutant("tick-exit-ignores-a-followed-order", "worker/tick_exits.py",
+           "            if any(o.symbol == tick.symbol for o in await cycle.paths.open_orders()):",
+           "            if False:",
+           (TICK + "test_no_sell_on_the_tick_while_an_order_on_the_symbol_is_followed",),
+           "issue 20: a tick writes a second sell while the first is still being followed"),
+    Mutant("tick-exit-sells-at-liquidation-time", "worker/tick_exits.py",
+           "                    or not self._may_trade() or cycle.liquidation_due()):",
+           "                    or not self._may_trade()):",
+           (TICK + "test_liquidation_time_is_the_polls_not_the_ticks",),
+           "issue 20: a tick sells beside the liquidation pass (its order, its retries)"),
+    Mutant("feed-publish-not-fenced-by-the-database", "adapters/postgres/feed_lease_store.py",
+           "         WHERE holds.ok) AS sent", ") AS sent",
+           (FEED + "test_one_holder_at_a_time_and_a_lapsed_holder_cannot_publish",),
+           "issue 20: a holder whose lease lapsed (frozen) still reaches the workers"),
+    Mutant("feed-publish-without-the-local-lease", "feed/holder.py",
+           "        if not self.lease.valid():\n            self.dropped",
+           "        if False:\n            self.dropped",
+           (FEED + "test_a_holder_whose_local_lease_lapsed_publishes_nothing",),
+           "issue 20: a holder woken past its local lease publishes before it renews"),
+    Mutant("feed-lease-renewed-after-it-lapsed", "adapters/postgres/feed_lease_store.py",
+           "   AND renewed_at > now() - make_interval(secs => ttl_seconds)\nRETURNING",
+           "RETURNING",
+           (FEED + "test_one_holder_at_a_time_and_a_lapsed_holder_cannot_publish",),
+           "issue 20: a frozen holder revives a lapsed lease instead of standing again"),
+    Mutant("feed-election-takes-a-live-lease", "adapters/postgres/feed_lease_store.py",
+           " WHERE feed_holders.renewed_at <= now() - make_interval(secs => "
+           "feed_holders.ttl_seconds)\n", "",
+           (FEED + "test_one_holder_at_a_time_and_a_lapsed_holder_cannot_publish",),
+           "issue 20: two holders of one account's feed at once"),
+    Mutant("listener-hears-a-superseded-holder", "feed/listener.py",
+           "        if token < self._token:", "        if False:",
+           (FEED + "test_a_tick_of_a_superseded_holder_heard_late_is_dropped",),
+           "issue 20: a tick of the old holder delivered after the new one's is acted on"),
+    Mutant("listener-never-listens-again", "feed/listener.py",
+           "        if self._reconnect is None or self._reconnect.done():",
+           "        if False:",
+           (FEED + "test_a_listener_cut_off_from_the_database_says_down_and_comes_back",),
+           "issue 20: one database blip leaves a worker on the poll for the rest of the day"),
+    Mutant("listener-live-on-an-old-heartbeat", "feed/listener.py",
+           "        self._conn = None\n        self._status = None\n",
+           "        self._conn = None\n",
+           (FEED + "test_a_listener_cut_off_from_the_database_says_down_and_comes_back",),
+           "issue 20: ticks trusted after a reconnect before any holder was heard on it"),
 ]
 
 # ---- issue 16, money paths II (a person on the account, orders back after being given up,

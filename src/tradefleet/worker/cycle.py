@@ -6,6 +6,7 @@ against the simulated market with a frozen clock. The cycle is handed a few comp
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import date, datetime
@@ -89,6 +90,9 @@ class TradingCycle:
         self.buying_paused = False    # the operator's pause (worker_controls.buy_paused)
         self.status = WorkerStatus.IDLE
         self.holding: Holding | None = None
+        # held by every poll and by an exit on the tick (worker/tick_exits.py): one decides
+        # at a time, so the two never both sell one position
+        self.turn = asyncio.Lock()
         self.buying_stopped = False
         self._cutoff_told = False
         self._log = structlog.get_logger("tradefleet.worker").bind(worker_id=worker_id)
@@ -162,7 +166,8 @@ class TradingCycle:
         and broker calls are the poll span's children."""
         with _tracer.start_as_current_span("worker.poll", attributes={
                 "worker_id": self.worker_id, "status": self.status.value}) as span:
-            await self._poll()
+            async with self.turn:
+                await self._poll()
             span.set_attribute("status_after", self.status.value)
 
     async def _poll(self) -> None:

@@ -60,6 +60,9 @@ class WorkerMetrics:
                                    "Age of this worker's heartbeat by the database clock "
                                    "(NaN when the database did not answer the scrape).",
                                    registry=r)
+        self.feed_live = Gauge("tradefleet_feed_live", "1 while exits are decided on each "
+                               "tick of the account's feed, 0 while on the poll only (feed "
+                               "down, stale, or not configured).", registry=r)
         self.orders = Counter("tradefleet_orders", "Orders this process moved into a status "
                               "(NEW when written, then each later status once).",
                               ["side", "status"], registry=r)
@@ -116,6 +119,9 @@ class WorkerMetrics:
     # --- scrape-time readings ------------------------------------------------------------
     def set_identity(self, worker_id: str) -> None:
         self.info.labels(worker_id=worker_id).set(1)
+
+    def set_feed_live(self, live: bool) -> None:
+        self.feed_live.set(1 if live else 0)
 
     def set_state(self, status: str) -> None:
         for state in WorkerStatus:

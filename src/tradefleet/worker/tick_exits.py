@@ -1,0 +1,145 @@
+"""Exits decided on the tick: every trade of the held symbol that the account's feed pushes
+is judged by the same exit rules as the poll (stop-loss, take-profit, trend break, the time
+exit), and a triggered exit sells through the cycle's own sell (``TradingCycle.sell``): the
+order row before the send, the lock's fencing token in the guarded insert, the lease and the
+database fence before the wire.
+
+Tick and poll never both sell one position: a decision on the tick waits for the cycle's
+turn (``TradingCycle.turn``, the lock every poll holds) and, once it has it, looks again at
+what is held (the poll may have sold it, or be following an order on it) before it judges
+the tick. Liquidation and orphans stay with the poll.
+
+When the feed is not live (holder down, stale, listener lost) nothing changes for the money:
+the poll decides as before. The change of mode is said once, in a log line and through
+``on_mode`` (the worker's ``tradefleet_feed_live`` gauge)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+
+import structlog
+
+from tradefleet.domain.errors import BrokerError
+from tradefleet.domain.exits import ExitParams, evaluate_exit
+from tradefleet.domain.orders import OrderPurpose
+from tradefleet.domain.states import WorkerStatus
+from tradefleet.ports.broker import BrokerPort
+from tradefleet.ports.clock import Clock
+from tradefleet.ports.feed import FeedState, PriceTick, TickFeed
+from tradefleet.worker.cycle import TradingCycle
+
+ONE_MINUTE = timedelta(minutes=1)
+
+
+class TickExits:
+    def __init__(self, cycle: TradingCycle, feed: TickFeed, broker: BrokerPort,
+                 exits: ExitParams, clock: Clock, *, may_trade: Callable[[], bool],
+                 on_mode: Callable[[bool], None] | None = None,
+                 follow_s: float = 0.05) -> None:
+        """``may_trade``: the worker's lease (nothing is decided while it lapsed, as no poll
+        runs then); ``follow_s``: real seconds between two looks at what is held."""
+        self._cycle = cycle
+        self._feed = feed
+        self._broker = broker
+        self._exits = exits
+        self._clock = clock
+        self._may_trade = may_trade
+        self._on_mode = on_mode
+        self._follow_s = follow_s
+        self._ticks: asyncio.Queue[PriceTick] = asyncio.Queue()
+        self._watched: str | None = None
+        self._live: bool | None = None
+        self._ma: tuple[str, object, Decimal | None] | None = None   # (symbol, minute, ma)
+        self.decided = 0          # ticks judged
+        self.sold: list[OrderPurpose] = []
+        self._log = structlog.get_logger("tradefleet.worker").bind(worker_id=cycle.worker_id)
+
+    @property
+    def live(self) -> bool:
+        return bool(self._live)
+
+    async def run(self) -> None:
+        """Until cancelled: follow what is held, judge each tick of it."""
+        while True:
+            await self.follow()
+            tick = None
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._follow_s):
+                    tick = await self._ticks.get()
+            if tick is not None:
+                try:
+                    await self.on_tick(tick)
+                except Exception as exc:  # noqa: BLE001 - the poll remains the safety net
+                    self._log.error("exit on the tick failed; the poll decides",
+                                    error_type=type(exc).__name__, error=str(exc),
+                                    exc_info=True)
+
+    async def follow(self) -> None:
+        """Watch the held symbol's ticks (and only it), and say when the mode changes."""
+        held = self._cycle.holding
+        symbol = held.lock.symbol if held is not None and held.position_id else None
+        if symbol != self._watched:
+            if self._watched is not None:
+                await self._feed.unwatch(self._watched)
+            if symbol is not None:
+                await self._feed.watch(symbol, self._ticks.put_nowait)
+            self._watched = symbol
+        state, why = self._feed.state()
+        live = state is FeedState.LIVE
+        if live != self._live:
+            self._live = live
+            if live:
+                self._log.info("feed live: exits decided on each tick", why=why)
+            else:
+                self._log.warning("feed not live: exits decided on the poll only",
+                                  feed_state=state.value, why=why)
+            if self._on_mode is not None:
+                self._on_mode(live)
+
+    async def on_tick(self, tick: PriceTick) -> OrderPurpose | None:
+        """Judge one tick; the exit's reason when it sold (or tried to), else None."""
+        cycle = self._cycle
+        async with cycle.turn:
+            held = cycle.holding
+            if (held is None or cycle.status is not WorkerStatus.HOLD
+                    or held.position_id == 0 or held.orphan
+                    or held.lock.symbol != tick.symbol
+                    or not self._may_trade() or cycle.liquidation_due()):
+                return None             # nothing of ours to judge, or the poll's to do
+            if any(o.symbol == tick.symbol for o in await cycle.paths.open_orders()):
+                return None             # an order on it is being followed to its end
+            self.decided += 1
+            decision = evaluate_exit(
+                entry_price=held.entry_price, price=tick.price,
+                short_ma=await self._short_ma(tick), now=self._clock.now(),
+                liquidation_at=cycle.liquidation_at, params=self._exits)
+            if decision.reason is None:
+                return None
+            self._log.info("exit condition met on the tick", symbol=tick.symbol,
+                           reason=str(decision.reason), checks=decision.checks,
+                           price=tick.price, tick_at=tick.at.isoformat())
+            self.sold.append(decision.reason)
+            await cycle.sell(decision.reason)
+            return decision.reason
+
+    async def _short_ma(self, tick: PriceTick) -> Decimal | None:
+        """The trend's moving average of closed minute bars, read once per minute (a bar
+        closes once a minute; a tick does not change it). None when unknown."""
+        minute = tick.at.replace(second=0, microsecond=0)
+        if self._ma is not None and self._ma[:2] == (tick.symbol, minute):
+            return self._ma[2]
+        window = self._exits.trend_ma_window
+        try:
+            bars = await self._broker.get_minute_bars(tick.symbol, window + 1)
+        except BrokerError as exc:
+            self._log.warning("bars unreadable; trend not judged on this tick",
+                              symbol=tick.symbol, error=str(exc))
+            return None
+        closes = [b.close for b in bars if b.start + ONE_MINUTE <= tick.at][-window:]
+        ma = Decimal(sum(closes)) / len(closes) if len(closes) == window else None
+        self._ma = (tick.symbol, minute, ma)
+        return ma

@@ -1,0 +1,164 @@
+"""The worker decides exits on the tick (issue 20): the account's feed holder pushes the held
+symbol's trades through PostgreSQL to the worker, whose exit rules judge each one and sell
+through the cycle's own order path; tick and poll never both sell; with the feed gone the
+worker says so and its poll decides. A worker built by production wiring (the scenario
+harness) on the simulator's market, whose real WebSocket feed the holder reads."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from decimal import Decimal
+
+from tests.feed_env import feed_env
+from tests.feed_holder_env import holder, listening, running_holder, until
+from tests.scenarios.harness import build, enter, liquid_symbol
+
+from tradefleet.adapters.sim.universe import STEP_SECONDS
+from tradefleet.adapters.telemetry.metrics import WorkerMetrics
+from tradefleet.domain.exits import ExitParams
+from tradefleet.ports.feed import FeedState, PriceTick
+from tradefleet.worker.tick_exits import TickExits
+
+TIGHT, WIDE = Decimal("0.01"), Decimal("29.9")
+ANY_MOVE = ExitParams(TIGHT, TIGHT, 120, 0)      # any price but the entry's is an exit
+NO_EXIT = ExitParams(WIDE, WIDE, 120, 0)
+
+
+async def sells(db) -> list:
+    return await db.pool.fetch("SELECT * FROM orders WHERE side = 'SELL' ORDER BY order_id")
+
+
+@contextlib.asynccontextmanager
+async def rig_on_feed(db, pg_dsn, *, exits: ExitParams, stale_after_s: float = 2.0):
+    """A worker holding a liquid symbol, the account's holder registering what the fleet
+    holds (its locks), and the worker's listener."""
+    async with feed_env() as env, listening(pg_dsn, stale_after_s=stale_after_s) as listener:
+        rig = await build(db, market=env.market, clock=env.clock, exits=exits)
+        symbol = liquid_symbol(env.market)
+        await enter(rig, symbol)
+        h = holder(db, env, "holder-a", None)        # registers what the fleet holds
+        modes: list[bool] = []
+        metrics = WorkerMetrics()
+
+        def on_mode(live: bool) -> None:
+            modes.append(live)
+            metrics.set_feed_live(live)
+
+        exits_on_tick = TickExits(rig.cycle, listener, rig.broker, exits, env.clock,
+                                  may_trade=rig.worker.lease.valid, on_mode=on_mode)
+        exits_on_tick.metrics = metrics
+        yield env, rig, symbol, h, listener, exits_on_tick, modes
+
+
+async def test_a_tick_that_crosses_the_stop_sells_without_a_poll(db, pg_dsn):
+    async with rig_on_feed(db, pg_dsn, exits=ANY_MOVE) as (env, rig, symbol, h, listener,
+                                                          ex, modes):
+        entry = rig.cycle.holding.entry_price
+        async with running_holder(h):
+            task = asyncio.create_task(ex.run())
+            try:
+                await until(lambda: ex.live and listener.state()[0] is FeedState.LIVE)
+                for _ in range(30):                    # no poll: only the tape moves
+                    env.clock.advance(STEP_SECONDS)
+                    if env.market.quote(symbol).price != entry:
+                        break
+                await until(lambda: rig.cycle.holding is None)
+            finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        rows = await sells(db)
+        assert len(rows) == 1 and rows[0]["status"] == "FILLED"
+        assert rows[0]["purpose"] == str(ex.sold[0]) in ("STOP_LOSS", "TAKE_PROFIT")
+        pos = await db.pool.fetchrow("SELECT * FROM positions WHERE symbol = $1", symbol)
+        assert (pos["qty"], pos["status"]) == (0, "CLOSED")
+        assert await db.pool.fetchval("SELECT count(*) FROM stock_locks") == 0
+        assert modes[:2] == [False, True]      # polled until the feed was heard, then ticks
+
+
+async def test_tick_and_poll_never_both_sell_one_position(db, pg_dsn):
+    async with rig_on_feed(db, pg_dsn, exits=ANY_MOVE) as (env, rig, symbol, _h, _l,
+                                                          ex, _modes):
+        held = rig.cycle.holding
+        for _ in range(30):
+            env.clock.advance(STEP_SECONDS)
+            if env.market.quote(symbol).price != held.entry_price:
+                break
+        tick = PriceTick(symbol, env.market.quote(symbol).price, env.clock.now())
+        # two deliveries of the tick and a poll, all at once: each sees the exit
+        await asyncio.gather(ex.on_tick(tick), rig.cycle.poll(), ex.on_tick(tick))
+        rows = [r for r in await sells(db) if r["symbol"] == symbol]
+        assert len(rows) == 1, [(r["purpose"], r["status"]) for r in rows]
+        assert rows[0]["status"] == "FILLED"
+        pos = await db.pool.fetchrow("SELECT * FROM positions WHERE position_id = $1",
+                                     held.position_id)
+        assert (pos["qty"], pos["sold_qty"], pos["status"]) == (0, pos["bought_qty"], "CLOSED")
+        assert len(ex.sold) <= 1        # the poll may have won the turn first: then it sold
+        # (whoever sold, the poll then scanned afresh: what it holds now is a new position)
+        assert rig.cycle.holding is None or rig.cycle.holding.position_id != held.position_id
+
+
+async def test_no_decision_on_the_tick_while_the_lease_lapsed(db, pg_dsn):
+    async with rig_on_feed(db, pg_dsn, exits=ANY_MOVE) as (env, rig, symbol, _h, _l,
+                                                          ex, _modes):
+        entry = rig.cycle.holding.entry_price
+        rig.worker.lease.revoke()
+        price = entry + 1000 if entry > 0 else 1
+        assert await ex.on_tick(PriceTick(symbol, int(price), env.clock.now())) is None
+        assert await sells(db) == []
+        assert rig.cycle.holding is not None
+
+
+async def test_feed_gone_the_worker_says_so_and_its_poll_decides(db, pg_dsn, logs):
+    async with rig_on_feed(db, pg_dsn, exits=NO_EXIT, stale_after_s=0.5) as (
+            env, rig, symbol, h, listener, ex, modes):
+        task = asyncio.create_task(ex.run())
+        try:
+            async with running_holder(h):
+                await until(lambda: ex.live)
+            # the holder is gone: the listener hears no heartbeat, the worker falls back
+            await until(lambda: not ex.live, timeout=3.0)
+            assert modes == [False, True, False]
+            assert b"tradefleet_feed_live 0.0" in ex.metrics.render()
+            assert listener.state()[0] is FeedState.STALE
+            line = [r for r in logs.records
+                    if r.get("event") == "feed not live: exits decided on the poll only"]
+            assert line and line[-1]["feed_state"] == "stale"
+            # the poll still judges the position: a tight stop now, decided on the poll
+            ex._exits = rig.cycle._watch._exits = ANY_MOVE
+            entry = rig.cycle.holding.entry_price
+            for _ in range(30):
+                env.clock.advance(STEP_SECONDS)
+                if env.market.quote(symbol).price != entry:
+                    break
+            await rig.step(0)
+            assert rig.cycle.holding is None
+            rows = await sells(db)
+            assert len(rows) == 1 and ex.sold == []
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_no_sell_on_the_tick_while_an_order_on_the_symbol_is_followed(db, pg_dsn):
+    """A sell of the position already written (its outcome being followed): a tick that
+    crosses the stop again writes no second sell."""
+    async with rig_on_feed(db, pg_dsn, exits=ANY_MOVE) as (env, rig, symbol, _h, _l,
+                                                          ex, _modes):
+        held = rig.cycle.holding
+        await rig.cycle.paths.orders.create_order(
+            held.lock, side="SELL", qty=held.qty, order_type="MARKET", limit_price=None,
+            purpose="STOP_LOSS")
+        price = int(held.entry_price) // 2                   # far through any stop
+        assert await ex.on_tick(PriceTick(symbol, price, env.clock.now())) is None
+        assert len(await sells(db)) == 1 and ex.sold == []
+
+
+async def test_liquidation_time_is_the_polls_not_the_ticks(db, pg_dsn):
+    async with rig_on_feed(db, pg_dsn, exits=ANY_MOVE) as (env, rig, symbol, _h, _l,
+                                                          ex, _modes):
+        held = rig.cycle.holding
+        env.clock.advance((rig.cycle.liquidation_at - env.clock.now()).total_seconds() + 1)
+        price = int(held.entry_price) // 2
+        assert await ex.on_tick(PriceTick(symbol, price, env.clock.now())) is None
+        assert await sells(db) == [] and rig.cycle.holding is held
