@@ -1,4 +1,4 @@
-"""The feed holder's lease in Postgres (migration 0015): acquire, renew, release, and the
+"""The feed holder's lease in Postgres (migration 0014): acquire, renew, release, and the
 fenced publish. Each is ONE statement, so the check and the act cannot be split by a pause:
 the primary key on ``account_key`` and ``ON CONFLICT ... WHERE lapsed`` decide an election
 race (one row version wins; the others re-check the committed row and find it live), and a
