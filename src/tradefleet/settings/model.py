@@ -32,6 +32,7 @@ from tradefleet.domain.markets import Market, parse_market
 from tradefleet.domain.strategies import StrategyParamsError
 from tradefleet.settings import secrets as sec
 from tradefleet.settings.database_rules import check_database
+from tradefleet.settings.feed import FeedSettings
 from tradefleet.strategy_plugins import load_strategy
 from tradefleet.strategy_plugins.rules import strategy_rules
 
@@ -228,6 +229,7 @@ class Settings(BaseSettings):
     costs: CostSettings = Field(default_factory=CostSettings)
     locks: LockSettings = Field(default_factory=LockSettings)
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    feed: FeedSettings = Field(default_factory=FeedSettings)
     health_port: int = Field(0, ge=0, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
