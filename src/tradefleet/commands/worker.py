@@ -72,6 +72,9 @@ def _run(args: argparse.Namespace) -> int:
     environ = {**SIM_DEFAULTS, **os.environ} if args.sim else dict(os.environ)
     try:
         settings = load_settings(args.config, environ)
+        if args.sim and settings.feed.enabled:
+            raise ConfigError("feed.enabled (TRADEFLEET_FEED__ENABLED): --sim's in-process "
+                              "market has no WebSocket; run a `tradefleet exchange --ws-port`")
         if args.sim and settings.mode != "sim":
             raise ConfigError(f"mode: --sim needs mode sim, settings say {settings.mode}")
         if not args.sim and settings.mode == "sim" and not settings.broker.base_url:
@@ -185,9 +188,24 @@ async def _run_kis(settings, console: Console | None = None, *,  # noqa: ANN001
                 on_budget_wait=metrics.budget_waited)
             return await launch(settings, broker=broker, clock=clock,
                                 universe=settings.universe, db=db, markets=markets,
-                                metrics=metrics)
+                                metrics=metrics, beside=_feed_beside(
+                                    settings, config, db=db, http=session, broker=broker,
+                                    clock=clock, cipher=cipher, metrics=metrics))
     finally:
         await db.close()
+
+
+def _feed_beside(settings, config, **kw):  # noqa: ANN001, ANN003, ANN202
+    """The account's feed beside the worker when ``feed.enabled`` (issue 20), else None.
+    Imported only then: a worker without the feed loads none of it."""
+    if not settings.feed.enabled:
+        return None
+    from tradefleet.worker.feed_runtime import WorkerFeed
+    from tradefleet.worker.feed_wiring import build_feed_parts
+
+    metrics = kw.pop("metrics")
+    parts = build_feed_parts(settings, config, on_mode=metrics.set_feed_live, **kw)
+    return lambda worker: WorkerFeed(settings.feed, parts, worker).running()
 
 
 def _universe_markets(pairs: list[tuple[str, str]]):  # noqa: ANN202 - a MarketOf

@@ -5,8 +5,10 @@ is connected and migrated, the worker is built and run, and signals are wired to
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 
 import structlog
 
@@ -38,7 +40,11 @@ async def launch(settings: Settings, *, broker: BrokerPort, clock: Clock,
                  on_built: Callable[[Worker], None] | None = None,
                  track_timeout_s: float = 5.0, retry_base_delay: float = 0.2,
                  markets: MarketOf | None = None,
-                 metrics: WorkerMetrics | None = None) -> int:
+                 metrics: WorkerMetrics | None = None,
+                 beside: Callable[[Worker], AbstractAsyncContextManager[object]] | None = None,
+                 ) -> int:
+    """``beside(worker)``: what runs with the worker and ends with it (the account's feed,
+    issue 20); entered before ``Worker.run`` and left before this returns."""
     log = structlog.get_logger("tradefleet.worker").bind(worker_id=settings.worker_id)
     register_settings_secrets(settings)
     log.info("configuration loaded", **describe(settings, len(universe)))
@@ -60,7 +66,8 @@ async def launch(settings: Settings, *, broker: BrokerPort, clock: Clock,
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, worker.request_stop, sig.name)
     try:
-        return await worker.run()
+        async with beside(worker) if beside is not None else contextlib.nullcontext():
+            return await worker.run()
     finally:
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
