@@ -354,6 +354,23 @@ MUTANTS = [
            "        self._conn = None\n",
            (FEED + "test_a_listener_cut_off_from_the_database_says_down_and_comes_back",),
            "issue 20: ticks trusted after a reconnect before any holder was heard on it"),
+    Mutant("worker-feed-never-started", "commands/worker.py",
+           "    if not settings.feed.enabled:\n        return None\n",
+           "    return None\n",
+           ("tests/test_feed_worker_process.py",),
+           "issue 20: feed.enabled is read and nothing runs: every exit waits for the poll"),
+    Mutant("worker-feed-kept-past-the-workers-exit", "worker/feed_runtime.py",
+           "                self.parts.holder.stop()           # a clean stop releases the lease",
+           "                pass",
+           ("tests/test_feed_worker_process.py",),
+           "issue 20: an exited worker's feed lease blocks the account's feed for its ttl"),
+    Mutant("worker-feed-failure-not-retried", "worker/feed_runtime.py",
+           "            except Exception as exc:  # noqa: BLE001 - the feed never stops the "
+           "worker\n",
+           "            except Exception as exc:  # noqa: BLE001 - the feed never stops the "
+           "worker\n                raise\n",
+           ("tests/test_feed_runtime.py",),
+           "issue 20: one database blip at start-up leaves the worker without its feed all day"),
 ]
 
 # ---- issue 16, money paths II (a person on the account, orders back after being given up,

@@ -123,7 +123,7 @@ async def test_a_worker_process_with_the_feed_decides_an_exit_on_a_tick(pg_dsn, 
                     row = await db.pool.fetchrow("SELECT holder_id FROM feed_holders")
                     return row is not None and row["holder_id"].startswith(f"{WORKER}:")
 
-                await _until(elected, "the worker holds the account's feed", log_path, 60)
+                await _until(elected, "the worker holds the account's feed", log_path, 30)
 
                 async def exit_on_tick() -> bool:
                     return bool(_said(log_path, ON_THE_TICK))
