@@ -54,3 +54,15 @@ def test_progress_stays_between_open_and_close():
     assert "0%" in _text(progress.progress)
     progress.update(CLOSE + timedelta(minutes=5))
     assert "100%" in _text(progress.progress)
+
+
+def test_live_view_marks_the_feed_live_or_polling():
+    from tradefleet.local_fleet.dashboard import feed_line
+
+    progress = SessionProgress(OPEN, CLOSE)
+    live = _text(render(progress, [], {}, feed_line(("w2:4242", 0.25))))
+    assert "feed: live" in live and "held by w2," in live and "0.2s ago" in live
+    assert "4242" not in live                       # the holder's pid is not shown
+    polling = _text(render(progress, [], {}, feed_line(None)))
+    assert "feed: polling" in polling and "feed: live" not in polling
+    assert "feed:" not in _text(render(progress, [], {}))   # a fleet without the feed

@@ -29,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--capital-limit", type=positive_int, default=5_000_000,
                    help="won per worker per position (5,000,000)")
     p.add_argument("--no-live", action="store_true", help="no live table (for logs / CI)")
+    p.add_argument("--feed", action="store_true",
+                   help="the exchange's WebSocket feed: one worker holds it, every worker "
+                        "decides exits on each tick (off: on the poll)")
     p.set_defaults(handler=_run)
 
 
@@ -42,7 +45,8 @@ def _run(args: argparse.Namespace) -> int:
         raise SystemExit(f"--workers: at most {MAX_WORKERS} on one machine")
     opts = DemoOptions(workers=args.workers, speed=args.speed, seed=args.seed,
                        symbols=args.symbols, capital_limit=args.capital_limit,
-                       live=not args.no_live, lag_limit_minutes=args.lag_limit)
+                       live=not args.no_live, lag_limit_minutes=args.lag_limit,
+                       feed=args.feed)
     from tradefleet.local_fleet.forked_start import fleet_start_method
 
     console = command_console()

@@ -51,5 +51,19 @@ class SessionProgress:
                              description=now.strftime("%H:%M:%S KST"))
 
 
-def render(progress: SessionProgress, rows: list[WorkerView], alive: dict[str, bool]) -> Group:
-    return Group(progress.progress, worker_table(rows, alive))
+def feed_line(holder: tuple[str, float] | None) -> str:
+    """The account's feed (``demo --feed``): who holds it, or that every worker polls."""
+    if holder is None:
+        return "[yellow]feed: polling[/yellow] (no live feed holder: exits on the poll)"
+    holder_id, age = holder
+    return (f"[green]feed: live[/green] (held by {holder_id.split(':')[0]}, renewed "
+            f"{age:.1f}s ago: exits on each tick)")
+
+
+def render(progress: SessionProgress, rows: list[WorkerView], alive: dict[str, bool],
+           feed: str | None = None) -> Group:
+    """``feed``: the feed's line (``feed_line``), or None when the fleet runs without it."""
+    parts = [progress.progress, worker_table(rows, alive)]
+    if feed is not None:
+        parts.append(feed)
+    return Group(*parts)

@@ -28,6 +28,7 @@ from rich.live import Live
 from tradefleet.adapters.calendar_cache import krx_calendar
 from tradefleet.adapters.clock import SimClock
 from tradefleet.adapters.postgres.database import Database
+from tradefleet.adapters.postgres.feed_lease_store import PostgresFeedLeaseStore
 from tradefleet.adapters.postgres.fleet_view import fetch_fleet_view, fleet_invariants
 from tradefleet.adapters.postgres.lock_history import find_double_holds
 from tradefleet.adapters.postgres.migrate import migrate
@@ -38,7 +39,7 @@ from tradefleet.adapters.sim.exchange.books_client import fetch_books
 from tradefleet.adapters.sim.universe import build_universe
 from tradefleet.domain.calendar import SEOUL, TradingSession
 from tradefleet.local_fleet.books_check import BooksVerdict, compare_books
-from tradefleet.local_fleet.dashboard import SessionProgress, render
+from tradefleet.local_fleet.dashboard import SessionProgress, feed_line, render
 from tradefleet.local_fleet.demo_db import fresh_demo_database
 from tradefleet.local_fleet.pace import PacePolicy, SessionPacer, start_speed
 from tradefleet.local_fleet.processes import ProcessGroup, compressed_scan_max_age, free_port
@@ -56,6 +57,7 @@ class DemoOptions:
     live: bool = True
     lag_limit_minutes: float = 5.0   # session minutes one poll may last (the pace's rule)
     min_speed: float = 10.0
+    feed: bool = False               # the exchange's WebSocket feed, and exits on the tick
 
 
 @dataclass(frozen=True)
@@ -219,8 +221,13 @@ async def _run_demo(opts: DemoOptions, console: Console) -> DemoOutcome:
         # with it (capped): the workers and the simulator enforce the same limit.
         # (the asked speed's: a slower start speed must not also shrink the fleet's budget)
         rate = str(min(1000, max(20, int(20 * max(speed, opts.speed) / 20))))
+        ws_port = free_port() if opts.feed else None
+        feed_args = ["--ws-port", str(ws_port), "--hts-id", "demo"] if ws_port else []
+        feed_env = {"TRADEFLEET_FEED__ENABLED": "true",
+                    "TRADEFLEET_FEED__WS_URL": f"ws://127.0.0.1:{ws_port}"} if ws_port else {}
         group.start("exchange", ["exchange", "--port", str(port), "--seed", str(opts.seed),
-                                 "--symbols", str(opts.symbols), "--rate-limit", rate], common)
+                                 "--symbols", str(opts.symbols), "--rate-limit", rate,
+                                 *feed_args], common)
         await _wait_http(f"http://127.0.0.1:{port}/_admin/health", 60)
         for wid in worker_ids:
             group.start(wid, ["worker"], {
@@ -231,7 +238,8 @@ async def _run_demo(opts: DemoOptions, console: Console) -> DemoOutcome:
                 "TRADEFLEET_POLL_INTERVAL_SECONDS": str(opts.poll_interval),
                 "TRADEFLEET_UNIVERSE": universe, "TRADEFLEET_LOG_FORMAT": "json",
                 "TRADEFLEET_BROKER__RATE_LIMIT_PER_SECOND": rate,
-                "TRADEFLEET_RISK__SCAN_MAX_AGE_SECONDS": compressed_scan_max_age(opts.speed)})
+                "TRADEFLEET_RISK__SCAN_MAX_AGE_SECONDS": compressed_scan_max_age(opts.speed),
+                **feed_env})
         started = time.monotonic()
         ready = await _wait_ready(db, group, worker_ids, READY_TIMEOUT_S)
         clock.release()
@@ -245,13 +253,15 @@ async def _run_demo(opts: DemoOptions, console: Console) -> DemoOutcome:
                       f"a poll may last {opts.lag_limit_minutes:g} session minutes")
         progress = SessionProgress(session.open, session.close)
         pacer = SessionPacer(db, clock, policy, max_speed=speed)
+        leases = PostgresFeedLeaseStore(db)
         with Live(console=console, refresh_per_second=4, transient=False,
                   auto_refresh=opts.live) as live:
             while True:
                 alive = {c.name: c.returncode is None for c in group.children}
                 rows = await fetch_fleet_view(db, session.day, worker_ids)
                 progress.update(clock.now())
-                live.update(render(progress, rows, alive))
+                feed = feed_line(await leases.live_holder()) if opts.feed else None
+                live.update(render(progress, rows, alive, feed))
                 if not any(alive[w] for w in worker_ids):
                     break
                 change = await pacer.check()
@@ -283,6 +293,9 @@ async def _run_demo(opts: DemoOptions, console: Console) -> DemoOutcome:
             f"{verdict.held_shares} shares still held {verdict.holdings or ''}, "
             f"{verdict.executions_without_fills} executions without matching fills rows "
             f"{verdict.unrecorded or ''}{verdict.mismatched or ''}")
+        if opts.feed:
+            console.print(f"feed: {_exits_on_ticks(group, worker_ids)} exits decided on a "
+                          "tick (the rest on the poll)")
         console.print(
             f"end of day: open positions {invariants['open_positions']}, locks "
             f"{invariants['locks']}, open orders {invariants['open_orders']}; "
@@ -304,6 +317,13 @@ async def _run_demo(opts: DemoOptions, console: Console) -> DemoOutcome:
         group.stop_all(first=worker_ids)
         await db.close()
     return outcome
+
+
+def _exits_on_ticks(group: ProcessGroup, worker_ids: list[str]) -> int:
+    """Exits the workers decided on a tick (``worker/tick_exits.py``), from their logs."""
+    said = '"exit condition met on the tick"'
+    return sum(c.log_path.read_text(errors="replace").count(said)
+               for c in group.children if c.name in worker_ids and c.log_path.exists())
 
 
 async def _record_clock(db: Database, day: date, clock: SimClock) -> None:

@@ -80,3 +80,12 @@ class PostgresFeedLeaseStore:
             "SELECT holder_id, lease_token FROM feed_holders WHERE account_key = $1",
             account_key)
         return None if row is None else (row["holder_id"], row["lease_token"])
+
+    async def live_holder(self) -> tuple[str, float] | None:
+        """The holder of a live lease and the seconds since it renewed (database clock), for
+        the demo's live view; None while no lease is live (every worker polls)."""
+        row = await self._db.pool.fetchrow(
+            "SELECT holder_id, extract(epoch FROM now() - renewed_at)::float8 AS age "
+            "FROM feed_holders WHERE renewed_at > now() - make_interval(secs => ttl_seconds) "
+            "ORDER BY renewed_at DESC LIMIT 1")
+        return None if row is None else (row["holder_id"], float(row["age"]))
