@@ -7,6 +7,7 @@ from datetime import datetime
 from rich.console import Group
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
+from rich.text import Text
 
 from tradefleet.adapters.postgres.fleet_view import WorkerView
 from tradefleet.adapters.report.tables import won
@@ -65,5 +66,5 @@ def render(progress: SessionProgress, rows: list[WorkerView], alive: dict[str, b
     """``feed``: the feed's line (``feed_line``), or None when the fleet runs without it."""
     parts = [progress.progress, worker_table(rows, alive)]
     if feed is not None:
-        parts.append(feed)
+        parts.append(Text.from_markup(feed))     # its own line, the next print below
     return Group(*parts)
