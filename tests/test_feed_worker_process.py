@@ -163,3 +163,53 @@ async def test_a_worker_process_with_the_feed_decides_an_exit_on_a_tick(pg_dsn, 
             assert books.executed
     finally:
         await db.close()
+
+
+async def test_a_worker_whose_feed_never_connects_trades_on_its_poll_and_says_so(
+        pg_dsn, tmp_path):
+    """The feed's WebSocket refuses every connection: the worker still trades, every exit
+    on its poll, says it polls, and lets the lease go when it exits."""
+    from tradefleet.local_fleet.processes import free_port
+
+    strategy = tmp_path / "mine" / "user_strategies.py"
+    strategy.parent.mkdir()
+    shutil.copy(USER_FILE, strategy)
+    clock = SimClock(datetime.combine(DAY, dtime(10, 0), tzinfo=SEOUL), SPEED, time.time())
+    db = await Database.connect(pg_dsn)
+    log_path = tmp_path / "worker.log"
+    try:
+        with FeedExchangeThread(n_symbols=12, clock=clock) as ex:
+            env = _env(ex, pg_dsn, clock, strategy)
+            env["TRADEFLEET_FEED__WS_URL"] = f"ws://127.0.0.1:{free_port()}"   # nobody there
+            log = log_path.open("wb")
+            proc = subprocess.Popen(  # noqa: S603
+                [sys.executable, "-m", "tradefleet.cli", "worker"], env=env, stdout=log,
+                stderr=subprocess.STDOUT)
+            try:
+                async def sold() -> bool:
+                    return bool(await db.pool.fetchval(
+                        "SELECT count(*) FROM orders WHERE side = 'SELL' "
+                        "AND status = 'FILLED'"))
+
+                await _until(sold, "an exit decided on the poll", log_path, 90)
+                await PostgresWorkerControls(db).set_paused(WORKER, True)
+
+                async def nothing_held() -> bool:
+                    return not await db.pool.fetchval(
+                        "SELECT count(*) FROM positions WHERE status <> 'CLOSED'")
+
+                await _until(nothing_held, "the worker holds nothing", log_path, 90)
+                assert proc.poll() is None          # the feed's failures never stopped it
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                code = await asyncio.to_thread(proc.wait, 60)
+                log.close()
+            assert code == 0, log_path.read_text(errors="replace")[-4000:]
+            assert _said(log_path, "feed not live: exits decided on the poll only")
+            assert not _said(log_path, "feed live: exits decided on each tick")
+            assert not _said(log_path, ON_THE_TICK)
+            assert await db.pool.fetchval("SELECT count(*) FROM feed_holders") == 0
+            books = await read_books(db, ex.market)
+            assert books.clean and books.executed, books
+    finally:
+        await db.close()
