@@ -371,6 +371,10 @@ MUTANTS = [
            "worker\n                raise\n",
            ("tests/test_feed_runtime.py",),
            "issue 20: one database blip at start-up leaves the worker without its feed all day"),
+    Mutant("worker-feed-mode-not-on-the-gauge", "commands/worker.py",
+           "on_mode=metrics.set_feed_live", "on_mode=lambda _live: None",
+           ("tests/test_feed_worker_process.py",),
+           "issue 20: /metrics says polling while exits are decided on each tick"),
 ]
 
 # ---- issue 16, money paths II (a person on the account, orders back after being given up,

@@ -27,6 +27,8 @@ from pathlib import Path
 from tests.books import read_books
 from tests.exchange_thread import DAY, ExchangeThread
 from tests.order_path_child import kis_config
+from tests.scenarios.test_health import free_port
+from tests.test_metrics_worker_process import _scrape, _sum
 
 from tradefleet.adapters.clock import SEOUL, SimClock
 from tradefleet.adapters.postgres.database import Database
@@ -112,12 +114,14 @@ async def test_a_worker_process_with_the_feed_decides_an_exit_on_a_tick(pg_dsn, 
     clock = SimClock(datetime.combine(DAY, dtime(10, 0), tzinfo=SEOUL), SPEED, time.time())
     db = await Database.connect(pg_dsn)
     log_path = tmp_path / "worker.log"
+    port = free_port()
     try:
         with FeedExchangeThread(n_symbols=12, clock=clock) as ex:
             log = log_path.open("wb")
             proc = subprocess.Popen(  # noqa: S603
                 [sys.executable, "-m", "tradefleet.cli", "worker"],
-                env=_env(ex, pg_dsn, clock, strategy), stdout=log, stderr=subprocess.STDOUT)
+                env={**_env(ex, pg_dsn, clock, strategy), "TRADEFLEET_HEALTH_PORT": str(port)},
+                stdout=log, stderr=subprocess.STDOUT)
             try:
                 async def elected() -> bool:
                     row = await db.pool.fetchrow("SELECT holder_id FROM feed_holders")
@@ -129,6 +133,12 @@ async def test_a_worker_process_with_the_feed_decides_an_exit_on_a_tick(pg_dsn, 
                     return bool(_said(log_path, ON_THE_TICK))
 
                 await _until(exit_on_tick, "an exit decided on a tick", log_path, 90)
+
+                async def gauge_live() -> bool:       # the worker's /metrics says so too
+                    samples = await _scrape(f"http://127.0.0.1:{port}/metrics")
+                    return bool(samples) and _sum(samples, "tradefleet_feed_live") == 1
+
+                await _until(gauge_live, "tradefleet_feed_live 1", log_path, 10)
                 await PostgresWorkerControls(db).set_paused(WORKER, True)
 
                 async def nothing_held() -> bool:
@@ -169,8 +179,6 @@ async def test_a_worker_whose_feed_never_connects_trades_on_its_poll_and_says_so
         pg_dsn, tmp_path):
     """The feed's WebSocket refuses every connection: the worker still trades, every exit
     on its poll, says it polls, and lets the lease go when it exits."""
-    from tradefleet.local_fleet.processes import free_port
-
     strategy = tmp_path / "mine" / "user_strategies.py"
     strategy.parent.mkdir()
     shutil.copy(USER_FILE, strategy)
