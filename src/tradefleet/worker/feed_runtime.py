@@ -27,6 +27,7 @@ from tradefleet.worker.tick_exits import TickExits
 from tradefleet.worker.worker import Worker
 
 RESTART_MIN_S, RESTART_MAX_S = 0.5, 30.0
+HOLDER_STOP_S = 2.0         # real seconds a stopping holder has to release before its cancel
 CYCLE_WAIT_S = 0.05         # real seconds between two looks for the worker's cycle
 
 
@@ -71,6 +72,7 @@ class WorkerFeed:
         finally:
             if self.parts.holder is not None:
                 self.parts.holder.stop()           # a clean stop releases the lease
+                await asyncio.wait(tasks[1:], timeout=HOLDER_STOP_S)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
