@@ -38,6 +38,7 @@ class Mutant:
 
 
 SC = "tests/scenarios/"
+RECONCILE_FAILED = "tests/operator/test_operator_reconcile_failed.py"
 MONEY = "tests/test_money_paths.py::"
 FENCE = "tests/test_send_fence.py::"
 GUARDS = "tests/test_money_guards.py::"
@@ -631,6 +632,39 @@ MUTANTS += [
            "    peering.mandatory = True\n", "    peering.mandatory = False\n",
            ("tests/operator/test_operator_peering.py",),
            "issue 19/6: a new replica runs before it has seen the leader's keep-alive"),
+    # ---- issue 19 item 1 (fail19): a failed pass reaches the user --------------------------
+    Mutant("failed-pass-writes-no-status", "operator/worker_controller.py",
+           "            await self._kube.patch_worker_status(ns, name, status)\n"
+           "            self._written[key] = {**previous, **status}\n",
+           "            pass\n",
+           (RECONCILE_FAILED,),
+           "issue 19/1: an API error or Postgres outage leaves the status as if all were well"),
+    Mutant("failed-pass-posts-no-event", "operator/worker_controller.py",
+           "            self._post(body, \"Warning\", problem.reason, problem.message)\n", "",
+           (RECONCILE_FAILED,),
+           "issue 19/1: a failed pass posts no Event (and none when the status write fails)"),
+    Mutant("failure-event-on-every-retry", "operator/worker_controller.py",
+           "        if self._failing.get(key) != problem.reason:",
+           "        if True:",
+           (RECONCILE_FAILED,),
+           "issue 19/1: a lasting outage posts a Warning every resync (Event spam)"),
+    Mutant("failed-pass-retried-after-kopf-default", "operator/handlers.py",
+           "            raise kopf.TemporaryError(str(failed), delay=failed.retry_in) from failed",
+           "            raise kopf.TemporaryError(str(failed), delay=60) from failed",
+           (RECONCILE_FAILED,),
+           "issue 19/1: a failed pass waits a minute, not the resync interval"),
+    Mutant("escaped-errors-keep-kopf-backoff", "operator/handlers.py",
+           "    backoff = runtime.config.resync_seconds\n", "    backoff = None\n",
+           (RECONCILE_FAILED,),
+           "issue 19/1: whatever escapes a handler is retried after kopf's 60 s backoff"),
+    Mutant("api-error-named-as-something-else", "operator/failure.py",
+           "    if isinstance(exc, KubeError):", "    if False:",
+           (RECONCILE_FAILED,),
+           "issue 19/1: an apiserver error is not named as one (ApiError/ApiForbidden)"),
+    Mutant("pod-made-by-a-failed-pass-never-named", "operator/status.py",
+           "    if h.pod_name is None and current:", "    if False:",
+           (RECONCILE_FAILED,),
+           "issue 19/1: a pod created by a pass whose status write failed is never recorded"),
 ]
 
 
