@@ -665,6 +665,16 @@ MUTANTS += [
            "    if h.pod_name is None and current:", "    if False:",
            (RECONCILE_FAILED,),
            "issue 19/1: a pod created by a pass whose status write failed is never recorded"),
+    # ---- issue 19 item 12 (fail19): CRD upgrades through the pre-upgrade hook -------------
+    Mutant("crd-upgrade-downgrades-a-newer-crd", "operator/crd_upgrade.py",
+           "            if revision(current) > revision(wanted):", "            if False:",
+           ("tests/real_k8s/test_crd_upgrade.py",),
+           "issue 19/12: an older release's upgrade takes a newer CRD's fields away"),
+    Mutant("crd-upgrade-applies-foreign-crds", "operator/crd_upgrade.py",
+           'if doc.get("kind") != "CustomResourceDefinition" or name not in OURS:',
+           'if doc.get("kind") != "CustomResourceDefinition":',
+           ("tests/packaging/test_chart_crd_upgrade.py",),
+           "issue 19/12: the hook would replace whatever CRD its directory holds"),
 ]
 
 
