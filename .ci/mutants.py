@@ -675,6 +675,16 @@ MUTANTS += [
            'if doc.get("kind") != "CustomResourceDefinition":',
            ("tests/packaging/test_chart_crd_upgrade.py",),
            "issue 19/12: the hook would replace whatever CRD its directory holds"),
+    Mutant("running-pod-without-worker-starts-forever", "operator/pending.py",
+           "    if pod.phase != \"Pending\":\n        if not timed_out:",
+           "    if pod.phase != \"Pending\":\n        if True:",
+           ("tests/operator/test_operator_pod_pending.py",),
+           "a pod Running whose worker never registers stays phase Starting forever"),
+    Mutant("unregistered-worker-frees-its-restart-slot", "operator/pending.py",
+           "                                    or problem.reason == NOT_REGISTERED)",
+           "                                    or False)",
+           ("tests/operator/test_operator_pod_pending.py",),
+           "a new image that runs but never registers rolls on through the whole fleet"),
 ]
 
 
