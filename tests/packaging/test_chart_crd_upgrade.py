@@ -5,6 +5,7 @@ go when it succeeds. The run on a real apiserver: tests/real_k8s/test_crd_upgrad
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -53,8 +54,15 @@ def test_the_hook_may_get_and_update_our_crds_and_nothing_else():
                                     "namespace": RELEASE}]
 
 
-def test_the_hook_can_be_turned_off():
+def test_the_hook_can_be_turned_off_and_is_on_for_values_that_predate_it(tmp_path: Path):
     assert _hooks({**EXTERNAL, "crdUpgrade": {"enabled": False}}) == {}
+    old = tmp_path / "tradefleet"          # --reuse-values of an older release: no key at all
+    shutil.copytree(CHART, old)
+    values = yaml.safe_load((old / "values.yaml").read_text())
+    del values["crdUpgrade"]
+    (old / "values.yaml").write_text(yaml.safe_dump(values))
+    assert "Job" in {d["kind"] for d in render(EXTERNAL, chart=old)
+                     if d["metadata"]["name"].startswith(NAME)}
 
 
 def test_the_charts_crds_are_ours_once_each_with_a_revision():
