@@ -12,9 +12,11 @@ from datetime import datetime
 
 import aiohttp
 import asyncpg
+import jsonschema
 import kopf
 import pytest
 from tests.operator.cluster import eventually, running_cluster
+from tests.operator.crd_schema import load_crd, schema_of
 from tests.operator.operator_harness import (
     CONFIG,
     NS,
@@ -38,6 +40,7 @@ from tradefleet.operator.kube import KubeApi, KubeError
 from tradefleet.operator.runtime import build_runtime
 
 TEN = datetime(2026, 11, 24, 10, 0, tzinfo=SEOUL)
+STATUS_SCHEMA = schema_of(load_crd("tradingworkers"))["properties"]["status"]
 ETCD = "etcdserver: request timed out"
 
 
@@ -94,6 +97,9 @@ def test_the_failure_status_keeps_every_other_condition_and_field():
     previous = {"phase": "Scanning", "podName": "w-1-abc", "conditions": [ready, degraded]}
     problem = failure_problem(KubeError(500, '{"message":"etcd down"}'))
     status = failed_status(previous, problem, TEN, 3, 10.0)
+    jsonschema.validate(status, STATUS_SCHEMA)
+    jsonschema.validate(failed_status({}, failure_problem(ValueError("x" * 5000)), TEN, 1, 10.0),
+                        STATUS_SCHEMA)                         # a first pass, a long message
     assert set(status) == {"phase", "message", "conditions"}     # podName etc. untouched
     assert status["phase"] == "Degraded" and "retrying every 10s" in status["message"]
     by = {c["type"]: c for c in status["conditions"]}
