@@ -668,7 +668,7 @@ MUTANTS += [
     # ---- issue 19 item 12 (fail19): CRD upgrades through the pre-upgrade hook -------------
     Mutant("crd-upgrade-downgrades-a-newer-crd", "operator/crd_upgrade.py",
            "            if revision(current) > revision(wanted):", "            if False:",
-           ("tests/real_k8s/test_crd_upgrade.py",),
+           ("tests/operator/test_operator_crd_upgrade.py", "tests/real_k8s/test_crd_upgrade.py"),
            "issue 19/12: an older release's upgrade takes a newer CRD's fields away"),
     Mutant("crd-upgrade-applies-foreign-crds", "operator/crd_upgrade.py",
            'if doc.get("kind") != "CustomResourceDefinition" or name not in OURS:',
