@@ -665,6 +665,13 @@ MUTANTS += [
            "    if h.pod_name is None and current:", "    if False:",
            (RECONCILE_FAILED,),
            "issue 19/1: a pod created by a pass whose status write failed is never recorded"),
+    Mutant("failed-schedule-look-crashes-silently", "operator/schedule_controller.py",
+           "            await self._report_failure(body, name, exc)\n"
+           "            return FAILED_RETRY_S",
+           "            raise",
+           (RECONCILE_FAILED,),
+           "issue 19/1: a LiquidationSchedule that cannot reach Postgres near the close says "
+           "nothing and waits kopf's minute"),
     # ---- issue 19 item 12 (fail19): CRD upgrades through the pre-upgrade hook -------------
     Mutant("crd-upgrade-downgrades-a-newer-crd", "operator/crd_upgrade.py",
            "            if revision(current) > revision(wanted):", "            if False:",

@@ -22,6 +22,7 @@ from tests.operator.operator_harness import (
     NS,
     LoopClock,
     running_operator,
+    schedule_body,
     worker_body,
 )
 
@@ -212,6 +213,35 @@ async def test_postgres_down_is_reported_even_when_the_status_cannot_be_written(
                 await runtime.workers.reconcile(body)
             assert [(t, r) for t, r, _ in events][-1] == ("Warning", "DatabaseUnavailable")
             assert len(events) == 2
+        finally:
+            await kube.close()
+            await pool.close()
+
+
+async def test_a_schedule_that_cannot_reach_postgres_says_so_and_looks_again_soon():
+    """A LiquidationSchedule's look failing (Postgres down near the close) is not a silent
+    daemon crash with kopf's minute of backoff: Reconciled=False DatabaseUnavailable on the
+    schedule, one Warning Event, and the next look in 10 s."""
+    dead = f"postgresql://tf@127.0.0.1:{free_port()}/nothing"
+    pool = await asyncpg.create_pool(dead, min_size=0, max_size=1)
+    events: list[tuple[str, str, str]] = []
+    async with running_cluster() as cluster:
+        url = str(cluster.url).rstrip("/")
+        kube = KubeApi.for_server(url, token="t")
+        runtime = build_runtime(CONFIG, db=Database(pool), kube=kube,
+                                clock=FrozenClock(TEN.replace(hour=15, minute=14)),
+                                calendar=load_krx_calendar(),
+                                post_event=lambda _b, t, r, m: events.append((t, r, m)),
+                                connection=kopf.ConnectionInfo(server=url, token="t"))
+        try:
+            body = await cluster.apply(schedule_body("krx"))
+            assert await runtime.schedules.tick(body, []) == 10.0
+            assert await runtime.schedules.tick(body, []) == 10.0
+            status = cluster.find("liquidationschedules", None, "krx")["status"]
+            by = {c["type"]: c for c in status["conditions"]}
+            assert by["Reconciled"]["status"] == "False"
+            assert by["Reconciled"]["reason"] == "DatabaseUnavailable"
+            assert [(t, r) for t, r, _ in events] == [("Warning", "DatabaseUnavailable")]
         finally:
             await kube.close()
             await pool.close()
