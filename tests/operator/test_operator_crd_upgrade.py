@@ -30,7 +30,7 @@ async def test_a_newer_crd_is_left_alone_and_a_missing_one_is_not_created():
     async with running_cluster() as cluster:
         kube = KubeApi.for_server(str(cluster.url).rstrip("/"), token="t")
         try:
-            upgrader = CrdUpgrader(kube._api, kube)
+            upgrader = CrdUpgrader(kube)
             with pytest.raises(CrdUpgradeError, match="not installed.*--skip-crds"):
                 await upgrader.upgrade(chart)
             assert not [r for r in cluster.requests_made() if r[0].endswith(("POST", "PUT"))]

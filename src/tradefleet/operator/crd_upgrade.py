@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from kubernetes_asyncio import client
 
 from tradefleet.operator.kube import KubeApi, KubeError
 
@@ -69,12 +68,11 @@ def _served(crd: dict[str, Any]) -> bool:
 
 
 class CrdUpgrader:
-    def __init__(self, api: client.ApiClient, kube: KubeApi) -> None:
-        self._ext = client.ApiextensionsV1Api(api)
+    def __init__(self, kube: KubeApi) -> None:
         self._kube = kube
 
     async def _get(self, name: str) -> dict[str, Any] | None:
-        return await self._kube._call(self._ext.read_custom_resource_definition, name)
+        return await self._kube.read_crd(name)
 
     async def upgrade(self, wanted: dict[str, Any]) -> str:
         """What was done to one CRD, in words."""
@@ -91,8 +89,7 @@ class CrdUpgrader:
             body = json.loads(json.dumps(wanted))
             body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
             try:
-                await self._kube._call(self._ext.replace_custom_resource_definition, name,
-                                       body, missing_ok=False)
+                await self._kube.replace_crd(name, body)
             except KubeError as exc:
                 if exc.status == 409:          # changed between our GET and PUT: again
                     continue
@@ -119,7 +116,7 @@ async def run(directory: Path, kubeconfig: str | None = None) -> list[str]:
     crds = load_crds(directory)
     kube = await KubeApi.from_environment(kubeconfig)
     try:
-        upgrader = CrdUpgrader(kube._api, kube)
+        upgrader = CrdUpgrader(kube)
         return [await upgrader.upgrade(crd) for crd in crds]
     finally:
         await kube.close()
