@@ -38,6 +38,7 @@ class Mutant:
 
 
 SC = "tests/scenarios/"
+RECONCILE_FAILED = "tests/operator/test_operator_reconcile_failed.py"
 MONEY = "tests/test_money_paths.py::"
 FENCE = "tests/test_send_fence.py::"
 GUARDS = "tests/test_money_guards.py::"
@@ -827,6 +828,66 @@ MUTANTS += [
            "np.maximum(spread - 1, 1), np.zeros(n, dtype=bool)",
            ("tests/test_replay_market.py",),
            "issue 21/2: the replay exchange quotes a spread the recorded day did not have"),
+    # ---- issue 19 item 1 (fail19): a failed pass reaches the user --------------------------
+    Mutant("failed-pass-writes-no-status", "operator/worker_controller.py",
+           "            await self._kube.patch_worker_status(ns, name, status)\n"
+           "            self._written[key] = {**previous, **status}\n",
+           "            pass\n",
+           (RECONCILE_FAILED,),
+           "issue 19/1: an API error or Postgres outage leaves the status as if all were well"),
+    Mutant("failed-pass-posts-no-event", "operator/worker_controller.py",
+           "            self._post(body, \"Warning\", problem.reason, problem.message)\n", "",
+           (RECONCILE_FAILED,),
+           "issue 19/1: a failed pass posts no Event (and none when the status write fails)"),
+    Mutant("failure-event-on-every-retry", "operator/worker_controller.py",
+           "        if self._failing.get(key) != problem.reason:",
+           "        if True:",
+           (RECONCILE_FAILED,),
+           "issue 19/1: a lasting outage posts a Warning every resync (Event spam)"),
+    Mutant("failed-pass-retried-after-kopf-default", "operator/handlers.py",
+           "            raise kopf.TemporaryError(str(failed), delay=failed.retry_in) from failed",
+           "            raise kopf.TemporaryError(str(failed), delay=60) from failed",
+           (RECONCILE_FAILED,),
+           "issue 19/1: a failed pass waits a minute, not the resync interval"),
+    Mutant("escaped-errors-keep-kopf-backoff", "operator/handlers.py",
+           "    backoff = runtime.config.resync_seconds\n", "    backoff = None\n",
+           (RECONCILE_FAILED,),
+           "issue 19/1: whatever escapes a handler is retried after kopf's 60 s backoff"),
+    Mutant("api-error-named-as-something-else", "operator/failure.py",
+           "    if isinstance(exc, KubeError):", "    if False:",
+           (RECONCILE_FAILED,),
+           "issue 19/1: an apiserver error is not named as one (ApiError/ApiForbidden)"),
+    Mutant("pod-made-by-a-failed-pass-never-named", "operator/status.py",
+           "    if h.pod_name is None and current:", "    if False:",
+           (RECONCILE_FAILED,),
+           "issue 19/1: a pod created by a pass whose status write failed is never recorded"),
+    Mutant("failed-schedule-look-crashes-silently", "operator/schedule_controller.py",
+           "            await self._report_failure(body, name, exc)\n"
+           "            return FAILED_RETRY_S",
+           "            raise",
+           (RECONCILE_FAILED,),
+           "issue 19/1: a LiquidationSchedule that cannot reach Postgres near the close says "
+           "nothing and waits kopf's minute"),
+    # ---- issue 19 item 12 (fail19): CRD upgrades through the pre-upgrade hook -------------
+    Mutant("crd-upgrade-downgrades-a-newer-crd", "operator/crd_upgrade.py",
+           "            if revision(current) > revision(wanted):", "            if False:",
+           ("tests/operator/test_operator_crd_upgrade.py", "tests/real_k8s/test_crd_upgrade.py"),
+           "issue 19/12: an older release's upgrade takes a newer CRD's fields away"),
+    Mutant("crd-upgrade-applies-foreign-crds", "operator/crd_upgrade.py",
+           'if doc.get("kind") != "CustomResourceDefinition" or name not in OURS:',
+           'if doc.get("kind") != "CustomResourceDefinition":',
+           ("tests/packaging/test_chart_crd_upgrade.py",),
+           "issue 19/12: the hook would replace whatever CRD its directory holds"),
+    Mutant("running-pod-without-worker-starts-forever", "operator/pending.py",
+           "    if pod.phase != \"Pending\":\n        if not timed_out:",
+           "    if pod.phase != \"Pending\":\n        if True:",
+           ("tests/operator/test_operator_pod_pending.py",),
+           "a pod Running whose worker never registers stays phase Starting forever"),
+    Mutant("unregistered-worker-frees-its-restart-slot", "operator/pending.py",
+           "                                    or problem.reason == NOT_REGISTERED)",
+           "                                    or False)",
+           ("tests/operator/test_operator_pod_pending.py",),
+           "a new image that runs but never registers rolls on through the whole fleet"),
 ]
 
 

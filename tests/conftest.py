@@ -82,6 +82,22 @@ def pg_dsn(pg_server_uri: str) -> Iterator[str]:
     yield _admin_uri(pg_server_uri, name)
 
 
+@pytest.fixture(scope="module")
+def module_pg_dsn(pg_server_uri: str) -> Iterator[str]:
+    """As ``pg_dsn``, one for a whole module (an operator that its tests share)."""
+    name = f"m_{uuid.uuid4().hex[:12]}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(pg_server_uri)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    yield _admin_uri(pg_server_uri, name)
+
+
 @pytest.fixture
 def empty_pg_dsn(pg_server_uri: str) -> Iterator[str]:
     """DSN of a fresh database with no schema at all (for migration tests)."""

@@ -34,6 +34,8 @@ def _now() -> str:
 class Cluster(k8s.KubernetesEmulator):
     _versions: Any = attrs.field(factory=lambda: itertools.count(1000), init=False)
     _generations: dict = attrs.field(factory=dict, init=False)
+    _failures: list = attrs.field(factory=list, init=False)
+    refused: list = attrs.field(factory=list, init=False)     # (method, path) failed by us
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -53,7 +55,23 @@ class Cluster(k8s.KubernetesEmulator):
     def _rv(self) -> str:
         return str(next(self._versions))
 
+    def fail(self, method: str, path_contains: str, status: int, message: str, *,
+             times: int = 1_000_000, reason: str = "InternalError") -> None:
+        """The next ``times`` requests ``method`` whose path contains ``path_contains`` are
+        answered ``status`` (an apiserver error), nothing done; ``heal`` ends it."""
+        self._failures.append([method.upper(), path_contains, status, reason, message, times])
+
+    def heal(self) -> None:
+        self._failures.clear()
+
     async def _handle(self, request: Any) -> Any:
+        for rule in self._failures:
+            method, part, status, reason, message, times = rule
+            if times > 0 and str(request.method).upper().endswith(method) \
+                    and part in request.url.path:
+                rule[-1] -= 1
+                self.refused.append((method, request.url.path))
+                raise k8s.KubernetesError(status=status, reason=reason, message=message)
         if request.resource is not None:
             if request.action == enums.action.CREATE and isinstance(request.data, dict):
                 meta = request.data.setdefault("metadata", {})

@@ -222,3 +222,31 @@ async def test_kubectl_shows_an_image_pull_failure_then_its_timeout_then_the_rec
         assert _condition(cluster, "Degraded")["status"] == "False"
         assert _status(cluster)["phase"] == "Scanning"
         assert ("Normal", "Recovered") in [(t, r) for t, r, _ in cluster.events_for("w-1")]
+
+
+RUNNING = {"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}],
+           "containerStatuses": [{"name": "worker", "ready": False, "restartCount": 0,
+                                  "state": {"running": {"startedAt": "2026-11-24T01:00:00Z"}}}]}
+
+
+def test_a_running_pod_whose_worker_never_registers_is_degraded_after_the_timeout():
+    """Not Starting forever: the pod runs, but no worker row speaks for it (a wrong DSN, a
+    process stuck before registering)."""
+    timeout = CONFIG.pod_pending_timeout_seconds
+    plan, early, _ = _pass(RUNNING, age_s=timeout - 1)
+    assert early["phase"] == "Starting" and plan.degraded is None
+    plan, late, events = _pass(RUNNING, age_s=timeout, previous=early)
+    assert late["phase"] == "Degraded"
+    degraded = _cond(late, "Degraded")
+    assert degraded["reason"] == "WorkerNotRegistered"
+    assert "has not registered in Postgres" in degraded["message"]
+    assert ("Warning", "WorkerNotRegistered") in [(e.type, e.reason) for e in events]
+    assert plan.actions == ()            # reported only: the pod is kept
+    gate = RestartGate(1)                # and a rollout stops there
+    gate._holders.append((NS, "w-1"))
+    want = desired()
+    seen = observed(worker(None), (pod(want, status=RUNNING),),
+                    now=NOW + timedelta(seconds=timeout),
+                    history=History(pod_name=pod(want).name, last_pod_created=NOW))
+    gate.passed((NS, "w-1"), seen, plan_worker(want, seen, CONFIG))
+    assert gate.hold_for((NS, "w-2")) is not None

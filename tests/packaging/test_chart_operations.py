@@ -96,8 +96,8 @@ def test_worker_pod_placement_goes_values_to_operator_config_to_pod_spec():
 
 def test_uninstall_is_refused_by_a_pre_delete_hook_while_tradingworkers_exist():
     values = {**EXTERNAL, "operator": {"watchNamespaces": ["desk-a", "desk-b"]}}
-    (job,) = [d for d in render(values) if d["kind"] == "Job"]
-    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-delete"
+    (job,) = [d for d in render(values) if d["kind"] == "Job"
+              and d["metadata"]["annotations"]["helm.sh/hook"] == "pre-delete"]
     assert "hook-succeeded" in job["metadata"]["annotations"]["helm.sh/hook-delete-policy"]
     pod = job["spec"]["template"]["spec"]
     assert job["spec"]["backoffLimit"] == 0 and pod["restartPolicy"] == "Never"

@@ -9,6 +9,7 @@ The handlers are plain coroutines (``make_handlers``) so that they can be called
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -17,6 +18,7 @@ from typing import Any
 
 import kopf
 
+from tradefleet.operator.failure import ReconcileFailed
 from tradefleet.operator.ownership import looks_at_schedule
 from tradefleet.operator.peering import apply_peering
 from tradefleet.operator.plan import Finalize
@@ -82,20 +84,31 @@ def make_handlers(runtime: OperatorRuntime) -> Handlers:
         return {(namespace, name): plain(body)}
 
     async def changed(body: kopf.Body, **kwargs: Any) -> None:
-        await workers.reconcile(plain(body), peers_of(body, kwargs.get(INDEX)))
+        """A failed pass was reported by the controller (status, Event): kopf retries it at
+        the resync interval, not after its own default backoff of a minute."""
+        try:
+            await workers.reconcile(plain(body), peers_of(body, kwargs.get(INDEX)))
+        except ReconcileFailed as failed:
+            raise kopf.TemporaryError(str(failed), delay=failed.retry_in) from failed
 
     async def pod_event(body: kopf.Body, tradingworkers: Mapping, **_: Any) -> None:
-        """A pod of ours changed: reconcile its TradingWorker (from kopf's index)."""
+        """A pod of ours changed: reconcile its TradingWorker (from kopf's index). A failed
+        pass is reported already and retried by the resync timer."""
         meta = body.get("metadata", {})
         key = (meta.get("namespace"), (meta.get("labels") or {}).get(WORKER_LABEL))
         for tw in list(tradingworkers.get(key, [])):
-            await workers.reconcile(tw, peers_of(tw, tradingworkers))
+            with contextlib.suppress(ReconcileFailed):
+                await workers.reconcile(tw, peers_of(tw, tradingworkers))
 
     async def deleted(body: kopf.Body, namespace: str, name: str, **_: Any) -> None:
         """Behind the finalizer: the same pass, repeated until it says the worker is flat
         and stopped (a stuck wait is reported by the pass itself: Degraded and an Event)."""
         while True:
-            plan = await workers.reconcile(plain(body))
+            try:
+                plan = await workers.reconcile(plain(body))
+            except ReconcileFailed as failed:      # reported: try again at the resync
+                await asyncio.sleep(failed.retry_in)
+                continue
             if any(isinstance(a, Finalize) for a in plan.actions):
                 workers.forget(namespace, name)
                 return
@@ -134,13 +147,15 @@ def build_registry(runtime: OperatorRuntime) -> kopf.OperatorRegistry:
     kopf.on.login(registry=registry)(h.login)
     # no kopf.on.probe: liveness must not depend on Postgres (operator/health.py)
     kopf.index(*tw, id=INDEX, registry=registry)(h.index)
+    # whatever escapes a handler is retried at the resync interval, not kopf's 60 s
+    backoff = runtime.config.resync_seconds
     for trigger in (kopf.on.resume, kopf.on.create, kopf.on.update):
-        trigger(*tw, id="reconcile", registry=registry)(h.changed)
-    kopf.timer(*tw, id="resync", interval=runtime.config.resync_seconds,
+        trigger(*tw, id="reconcile", backoff=backoff, registry=registry)(h.changed)
+    kopf.timer(*tw, id="resync", interval=runtime.config.resync_seconds, backoff=backoff,
                registry=registry)(h.resync)
     kopf.on.event("v1", "pods", id="pod-event", labels=dict(MANAGED_BY),
                   registry=registry)(h.pod_event)
-    kopf.on.delete(*tw, id="finalize", registry=registry)(h.deleted)
+    kopf.on.delete(*tw, id="finalize", backoff=backoff, registry=registry)(h.deleted)
     name = runtime.config.name
     kopf.daemon(GROUP, VERSION, SCHEDULES, id="schedule", cancellation_timeout=30,
                 when=lambda spec, **_: looks_at_schedule(spec, name),

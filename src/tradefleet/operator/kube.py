@@ -119,3 +119,12 @@ class KubeApi:
     async def patch_schedule_status(self, name: str, status: dict[str, Any]) -> None:
         await self._call(self._custom.patch_cluster_custom_object_status, GROUP, VERSION,
                          SCHEDULES, name, {"status": status}, _content_type=MERGE_PATCH)
+
+    # ---- the CRD upgrade hook's calls (operator/crd_upgrade.py), not the operator's --------
+    async def read_crd(self, name: str) -> dict[str, Any] | None:
+        return await self._call(client.ApiextensionsV1Api(self._api)
+                                .read_custom_resource_definition, name)
+
+    async def replace_crd(self, name: str, body: dict[str, Any]) -> None:
+        await self._call(client.ApiextensionsV1Api(self._api)
+                         .replace_custom_resource_definition, name, body, missing_ok=False)

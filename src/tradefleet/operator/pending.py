@@ -15,6 +15,7 @@ from tradefleet.operator.plan import History, Problem
 
 PENDING = "PodPending"
 TIMED_OUT = "PodPendingTimeout"
+NOT_REGISTERED = "WorkerNotRegistered"
 # the kubelet alternates between these two while it backs off: one cause, one Event
 SAME_CAUSE = {"ErrImagePull": "ImagePullBackOff"}
 
@@ -42,11 +43,18 @@ def pending_since(pod: PodState, history: History) -> datetime | None:
 def pending_problem(pod: PodState, history: History, now: datetime,
                     timeout_s: float) -> tuple[Problem | None, bool]:
     """The Degraded problem of a pod not yet running its worker, and whether it has been
-    Pending past the timeout. (None, False): nothing to report."""
-    if pod.phase != "Pending":
-        return None, False
+    Pending (or running without its worker ever registering) past the timeout.
+    (None, False): nothing to report."""
     since = pending_since(pod, history)
     timed_out = since is not None and (now - since).total_seconds() >= timeout_s
+    if pod.phase != "Pending":
+        if not timed_out:
+            return None, False
+        how = f" ({pod.hint})" if pod.hint else ""
+        return Problem(NOT_REGISTERED, f"pod {pod.name} {pod.phase}{how} since "
+                       f"{since.isoformat(timespec='seconds')}, but its worker has not "
+                       f"registered in Postgres within the {timeout_s:.0f}s limit: see "
+                       f"kubectl logs {pod.name}"), True
     found = pending_cause(pod)
     at = f" since {since.isoformat(timespec='seconds')}" if since is not None else ""
     if found is None and not timed_out:
@@ -64,4 +72,6 @@ def pending_problem(pod: PodState, history: History, now: datetime,
 
 
 def is_pending_problem(problem: Problem | None) -> bool:
-    return problem is not None and problem.reason.startswith(PENDING)
+    """A new pod that does not come up (a rollout stops there rather than move on)."""
+    return problem is not None and (problem.reason.startswith(PENDING)
+                                    or problem.reason == NOT_REGISTERED)

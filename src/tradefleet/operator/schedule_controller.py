@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import structlog
 
 from tradefleet.adapters.telemetry.metrics import OperatorMetrics
+from tradefleet.operator.failure import failed_status, failure_problem
 from tradefleet.operator.kube import KubeApi
 from tradefleet.operator.liquidation import Firing, decide, firing_of, next_firing
 from tradefleet.operator.reconcile_span import note_outcome, reconcile_span
@@ -45,6 +46,7 @@ class OrphanSelling(Protocol):
 
 
 MIN_REAL_SLEEP_S = 0.05
+FAILED_RETRY_S = 10.0          # real seconds until a failed look is tried again
 
 
 def real_seconds(clock_seconds: float, clock: Any) -> float:
@@ -81,6 +83,7 @@ class ScheduleController:
         self._metrics = metrics or OperatorMetrics()
         self._sellers: dict[str, OrphanSelling] = {}
         self._written: dict[str, dict[str, Any]] = {}
+        self._failing: dict[str, str] = {}          # the cause last announced
         self._log = structlog.get_logger("tradefleet.operator.schedule")
 
     async def tick(self, body: Mapping[str, Any], workers: Iterable[Mapping[str, Any]]) -> float:
@@ -89,9 +92,38 @@ class ScheduleController:
         The calendar reckons in the clock's seconds; under a simulated clock (a demo or test
         day run at N x) those are N times shorter in real time, and sleeping them as real
         seconds would sleep through the close and never fire."""
-        with reconcile_span("LiquidationSchedule", body):
-            wake_in = await self._tick(body, workers)
+        name = (body.get("metadata") or {}).get("name", "")
+        try:
+            with reconcile_span("LiquidationSchedule", body):
+                wake_in = await self._tick(body, workers)
+        except Exception as exc:  # noqa: BLE001 - every failure reaches the user
+            await self._report_failure(body, name, exc)
+            return FAILED_RETRY_S
+        self._failing.pop(name, None)
         return real_seconds(wake_in, self._clock)
+
+    async def _report_failure(self, body: Mapping[str, Any], name: str,
+                              exc: Exception) -> None:
+        """As for a TradingWorker (operator/failure.py): Reconciled=False and Degraded naming
+        the cause, best-effort; one Warning Event per cause; tried again in 10 s (a run
+        already recorded in Postgres is never fired twice)."""
+        problem = failure_problem(exc)
+        self._log.warning("schedule look failed", schedule=name, reason=problem.reason,
+                          message=problem.message, error=type(exc).__name__)
+        previous = self._written.get(name) or dict(body.get("status") or {})
+        generation = int((body.get("metadata") or {}).get("generation") or 0)
+        failed = failed_status(previous, problem, self._clock.now(), generation,
+                               FAILED_RETRY_S)
+        status = {"conditions": failed["conditions"]}
+        try:
+            await self._kube.patch_schedule_status(name, status)
+            self._written[name] = {**previous, **status}
+        except Exception as patch_exc:  # noqa: BLE001 - the Event below still goes out
+            self._log.warning("failure not written to status", schedule=name,
+                              error=f"{type(patch_exc).__name__}: {str(patch_exc)[:300]}")
+        if self._failing.get(name) != problem.reason:
+            self._post(body, "Warning", problem.reason, problem.message)
+            self._failing[name] = problem.reason
 
     async def _tick(self, body: Mapping[str, Any], workers: Iterable[Mapping[str, Any]]
                     ) -> float:

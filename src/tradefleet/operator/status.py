@@ -1,6 +1,6 @@
 """The TradingWorker's status, derived from what the pass observed (Postgres above all) and
 decided: phase, metav1-style conditions (Ready, Trading, Liquidated, Degraded,
-RestartPending) and the
+RestartPending, Reconciled: False only from a failed pass, operator/failure.py) and the
 printer-column fields, so ``kubectl get tw`` is a live view of the fleet. A condition's
 lastTransitionTime moves only when its status does; Events are posted on transitions only."""
 
@@ -99,7 +99,14 @@ def _restart_pending(plan: Plan) -> dict[str, Any]:
 
 
 def _history(observed: Observed, plan: Plan) -> History:
+    """What the operator made; a pod it finds but has no record of (made by a pass whose
+    status write then failed, operator/failure.py) is recorded as it is observed."""
     h = observed.history
+    current = [p for p in observed.pods if not p.deleting]
+    if h.pod_name is None and current:
+        pod = current[-1]
+        h = History(pod_name=pod.name, pod_spec_hash=pod.spec_hash,
+                    last_pod_created=pod.created, recreations=h.recreations)
     for action in plan.actions:
         if isinstance(action, CreatePod):
             meta = action.manifest["metadata"]
@@ -117,7 +124,8 @@ def build_status(desired: Desired, observed: Observed, plan: Plan,
     old = {c.get("type"): c for c in previous.get("conditions") or []}
     conditions = []
     for cond in (_ready(observed, plan), _trading(observed, plan),
-                 _liquidated(observed), _degraded(plan), _restart_pending(plan)):
+                 _liquidated(observed), _degraded(plan), _restart_pending(plan),
+                 _condition("Reconciled", True, "ReconcileSucceeded", "")):
         before = old.get(cond["type"])
         same = before is not None and before.get("status") == cond["status"]
         cond["lastTransitionTime"] = before["lastTransitionTime"] if same else iso(observed.now)

@@ -15,6 +15,12 @@ import structlog
 
 from tradefleet.adapters.telemetry.metrics import OperatorMetrics
 from tradefleet.operator.config import OperatorConfig
+from tradefleet.operator.failure import (
+    ActionFailed,
+    ReconcileFailed,
+    failed_status,
+    failure_problem,
+)
 from tradefleet.operator.kube import KubeApi, KubeError
 from tradefleet.operator.observe import pod_state
 from tradefleet.operator.plan import (
@@ -61,6 +67,19 @@ def refused_plan(plan: Plan, problem: Problem) -> Plan:
                                ready_reason=problem.reason, retry_in=10.0)
 
 
+def _doing(action: Any) -> str:
+    """What a failed action was doing, in a user's words."""
+    if isinstance(action, CreatePod):
+        return f"creating pod {action.manifest['metadata']['name']}"
+    if isinstance(action, DeletePod):
+        return f"deleting pod {action.name} ({action.reason})"
+    if isinstance(action, WriteControls | ClearControls):
+        return "writing the worker's controls to Postgres"
+    if isinstance(action, Reclaim):
+        return "reclaiming a stale worker's locks in Postgres"
+    return f"carrying out {type(action).__name__}"
+
+
 # (body, type, reason, message): kopf.event in the operator
 EventPoster = Callable[[Mapping[str, Any], str, str, str], None]
 Calendar = Any          # domain.calendar.KrxCalendar: session(day)
@@ -83,6 +102,7 @@ class WorkerController:
         self._busy: dict[tuple[str, str], asyncio.Lock] = {}
         self._written: dict[tuple[str, str], dict[str, Any]] = {}
         self._deleting_since: dict[tuple[str, str], datetime] = {}
+        self._failing: dict[tuple[str, str], str] = {}     # the cause last announced
         self._restarts = RestartGate(config.max_concurrent_restarts)
         self._log = structlog.get_logger("tradefleet.operator")
 
@@ -90,11 +110,13 @@ class WorkerController:
         self._busy.pop((namespace, name), None)
         self._written.pop((namespace, name), None)
         self._deleting_since.pop((namespace, name), None)
+        self._failing.pop((namespace, name), None)
         self._restarts.forget((namespace, name))
 
     async def reconcile(self, body: Mapping[str, Any],
                         peers: list[Mapping[str, Any]] | None = None) -> Plan:
-        """One pass; ``peers``: TradingWorkers of the same name in other namespaces."""
+        """One pass; ``peers``: TradingWorkers of the same name in other namespaces. A pass
+        that fails is reported (``_report_failure``) and raised as ReconcileFailed."""
         meta = body.get("metadata") or {}
         key = (meta.get("namespace", ""), meta.get("name", ""))
         lock = self._busy.setdefault(key, asyncio.Lock())
@@ -102,8 +124,12 @@ class WorkerController:
             started, outcome = time.perf_counter(), "error"
             try:
                 with reconcile_span("TradingWorker", body):
-                    plan = await self._pass(body, key, peers or [])
+                    try:
+                        plan = await self._pass(body, key, peers or [])
+                    except Exception as exc:  # noqa: BLE001 - every failure reaches the user
+                        raise await self._report_failure(body, key, exc) from exc
                     note_outcome(plan.phase, actions=[type(a).__name__ for a in plan.actions])
+                self._failing.pop(key, None)
                 outcome = "degraded" if plan.phase == "Degraded" or plan.degraded else "ok"
                 return plan
             finally:
@@ -167,30 +193,63 @@ class WorkerController:
         ns, name = desired.namespace, desired.name
         refused: Problem | None = None
         for action in plan.actions:
-            if isinstance(action, WriteControls):
-                if action.paused is not None:
-                    await self._controls.set_paused(name, action.paused)
-                if action.liquidate_at is not None:
-                    await self._controls.request_liquidation(
-                        name, action.liquidate_at, f"{self._config.identity}/delete")
-            elif isinstance(action, ClearControls):
-                await self._controls.clear(name)
-            elif isinstance(action, Reclaim):
-                await self._reclaim(body, name)
-            elif isinstance(action, CreatePod):
-                refused = await self._create_pod(ns, name, action) or refused
-            elif isinstance(action, DeletePod):
-                await self._kube.delete_pod(ns, action.name, action.grace_seconds)
-                self._metrics.pod_deleted(action.reason)
-                self._log.info("pod deleted", worker_id=name, pod=action.name,
-                               reason=action.reason, grace_seconds=action.grace_seconds)
-                if action.reason not in ("SpecChanged", "Deleting"):
-                    self._post(body, "Warning" if action.grace_seconds == 0 else "Normal",
-                               "PodDeleted", f"pod {action.name} deleted: {action.reason}")
-            elif isinstance(action, Emit):
-                if refused is None or action.reason not in POD_STARTED:
-                    self._post(body, action.type, action.reason, action.message)
+            try:
+                refused = await self._carry_out_one(body, ns, name, action, refused)
+            except Exception as exc:  # noqa: BLE001 - named by failure_problem
+                raise ActionFailed(_doing(action), exc) from exc
         return refused
+
+    async def _carry_out_one(self, body: Mapping[str, Any], ns: str, name: str,
+                             action: Any, refused: Problem | None) -> Problem | None:
+        if isinstance(action, WriteControls):
+            if action.paused is not None:
+                await self._controls.set_paused(name, action.paused)
+            if action.liquidate_at is not None:
+                await self._controls.request_liquidation(
+                    name, action.liquidate_at, f"{self._config.identity}/delete")
+        elif isinstance(action, ClearControls):
+            await self._controls.clear(name)
+        elif isinstance(action, Reclaim):
+            await self._reclaim(body, name)
+        elif isinstance(action, CreatePod):
+            refused = await self._create_pod(ns, name, action) or refused
+        elif isinstance(action, DeletePod):
+            await self._kube.delete_pod(ns, action.name, action.grace_seconds)
+            self._metrics.pod_deleted(action.reason)
+            self._log.info("pod deleted", worker_id=name, pod=action.name,
+                           reason=action.reason, grace_seconds=action.grace_seconds)
+            if action.reason not in ("SpecChanged", "Deleting"):
+                self._post(body, "Warning" if action.grace_seconds == 0 else "Normal",
+                           "PodDeleted", f"pod {action.name} deleted: {action.reason}")
+        elif isinstance(action, Emit):
+            if refused is None or action.reason not in POD_STARTED:
+                self._post(body, action.type, action.reason, action.message)
+        return refused
+
+    async def _report_failure(self, body: Mapping[str, Any], key: tuple[str, str],
+                              exc: Exception) -> ReconcileFailed:
+        """Status (best-effort: the API may be what failed) and, once per cause, a Warning
+        Event naming the cause; the caller retries at the resync interval."""
+        problem = failure_problem(exc)
+        retry_in = self._config.resync_seconds
+        ns, name = key
+        self._log.warning("reconcile failed", worker_id=name, namespace=ns,
+                          reason=problem.reason, message=problem.message,
+                          error=type(exc).__name__)
+        previous = self._written.get(key) or dict(body.get("status") or {})
+        generation = int((body.get("metadata") or {}).get("generation") or 0)
+        status = failed_status(previous, problem, self._clock.now(), generation, retry_in)
+        try:
+            await self._kube.patch_worker_status(ns, name, status)
+            self._written[key] = {**previous, **status}
+        except Exception as patch_exc:  # noqa: BLE001 - the Event below still goes out
+            self._log.warning("failure not written to status", worker_id=name, namespace=ns,
+                              reason=problem.reason, error=f"{type(patch_exc).__name__}: "
+                              f"{str(patch_exc)[:300]}")
+        if self._failing.get(key) != problem.reason:
+            self._post(body, "Warning", problem.reason, problem.message)
+            self._failing[key] = problem.reason
+        return ReconcileFailed(problem, retry_in)
 
     async def _create_pod(self, ns: str, name: str, action: CreatePod) -> Problem | None:
         pod = action.manifest["metadata"]["name"]
