@@ -777,6 +777,8 @@ MUTANTS += [
 ]
 
 RECORD = "tests/test_record.py::"
+PLAN = "tests/test_backtest_plan.py::"
+BACKTEST = "tests/test_backtest_command.py::"
 BAD_CSV_TEST = RECORD + "test_bad_csv_rows_are_named_by_line_and_column_and_nothing_is_written"
 MUTANTS += [
     Mutant("csv-high-below-the-bar-accepted", "replay/csv_bars.py",
@@ -806,6 +808,50 @@ MUTANTS += [
            "np.maximum(spread - 1, 1), np.zeros(n, dtype=bool)",
            ("tests/test_replay_market.py",),
            "issue 21/2: the replay exchange quotes a spread the recorded day did not have"),
+    Mutant("backtest-runs-what-is-recorded-on-a-closed-day", "replay/backtest.py",
+           "        if session is None:\n", "        if session is None and not recorded:\n",
+           (PLAN + "test_only_a_recorded_krx_session_with_the_calendars_hours_runs",),
+           "issue 21/2: a recording of a day KRX was closed is traded"),
+    Mutant("backtest-checks-only-the-recorded-open", "replay/backtest.py",
+           "if hours != (session.open, session.close):", "if hours[0] != session.open:",
+           (PLAN + "test_only_a_recorded_krx_session_with_the_calendars_hours_runs",),
+           "issue 21/2: a day recorded with other hours than KRX's session is replayed"),
+    Mutant("backtest-range-backwards-not-refused", "replay/backtest.py",
+           "    if last < first:\n", "    if False:\n",
+           (PLAN + "test_a_range_backwards_is_refused_by_the_flag",),
+           "issue 21/2: --to before --from runs nothing instead of naming the flag"),
+    Mutant("backtest-weekends-listed", "replay/backtest.py",
+           "if recorded or day.weekday() < 5:", "if True:",
+           (PLAN + "test_only_a_recorded_krx_session_with_the_calendars_hours_runs",),
+           "issue 21/2: every weekend of the range is listed as skipped"),
+    Mutant("backtest-counts-open-positions-as-trades", "replay/backtest_summary.py",
+           'closed = [t for t in trades if t["exit_reason"] is not None]',
+           "closed = list(trades)",
+           (PLAN + "test_a_days_figures_count_closed_trades_and_the_worst_loss",),
+           "issue 21/2: a position left open at the close counts as a trade"),
+    Mutant("backtest-max-loss-is-a-win", "replay/backtest_summary.py",
+           "min([0, *pnls])", "min(pnls or [0])",
+           (PLAN + "test_a_days_figures_count_closed_trades_and_the_worst_loss",),
+           "issue 21/2: a day without a loss shows its smallest win as its max loss"),
+    Mutant("backtest-strategy-error-not-named-by-flag", "replay/backtest_fleet.py",
+           '"(--strategy)"', '"(TRADEFLEET_STRATEGY__NAME)"',
+           (BACKTEST + "test_a_bad_flag_is_refused_by_name_and_nothing_is_created",),
+           "issue 21/2: a bad --strategy is reported under an env name the user never typed"),
+    Mutant("backtest-params-error-not-named-by-flag", "replay/backtest_fleet.py",
+           'f"(--params {params})" if params else',
+           '"(TRADEFLEET_STRATEGY__PARAMS)" if params else',
+           (BACKTEST + "test_a_bad_flag_is_refused_by_name_and_nothing_is_created",),
+           "issue 21/2: a bad --params file is reported under an env name"),
+    Mutant("backtest-workers-share-no-clock", "replay/runner.py",
+           "        for cycle in cycles:\n            await cycle.reconcile()\n",
+           "        for cycle in cycles[:1]:\n            await cycle.reconcile()\n",
+           (BACKTEST + "test_workers_trade_on_one_clock_without_sharing_a_symbol",),
+           "issue 21/2: only the first worker of a backtest's fleet trades"),
+    Mutant("backtest-days-left-behind", "replay/backtest.py",
+           "        if self._keep:\n            return\n",
+           "        if True:\n            return\n",
+           (BACKTEST + "test_a_backtest_prints_the_same_summary_twice_and_totals_its_days",),
+           "issue 21/2: a backtest leaves its databases on the server"),
 ]
 
 
