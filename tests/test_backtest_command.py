@@ -173,3 +173,23 @@ def test_a_bad_flag_is_refused_by_name_and_nothing_is_created(
     assert named in err, err
     assert out == ""
     assert _tfbt_databases(pg_server_uri) == []
+
+
+def test_skipping_still_polls_halves_them_and_stays_deterministic_and_flat(
+        pg_server_uri, data, files, capsys) -> None:  # noqa: ANN001
+    """The speed lever: a 5 s poll over a 10 s market step polls only when the market moved.
+    Its trades may differ from the unskipped run's (a worker follows its own order a step
+    later); the test prints both and holds what always holds."""
+    base = ["--data", str(data), "--from", "2026-11-24", "--config", str(files["worker"]),
+            "--params", str(files["params"]), "--start", "14:50", "--pg-dsn", pg_server_uri]
+    runs = [_backtest(capsys, *base, *extra)
+            for extra in ([], ["--skip-still-polls"], ["--skip-still-polls"])]
+    assert all(code == 0 for code, _, _ in runs), runs
+    polls = [int(re.search(r"([\d,]+) worker polls", err).group(1).replace(",", ""))
+             for _, _, err in runs]
+    print("\n" + "\n".join(f"{p} polls\n{out}{err.splitlines()[-1]}"
+                           for p, (_, out, err) in zip(polls, runs, strict=True)))
+    assert polls[1] == polls[2] <= polls[0] // 2 + 1
+    assert runs[1][1] == runs[2][1]                                  # deterministic
+    total = next(line for line in runs[1][1].splitlines() if line.startswith("total")).split()
+    assert int(total[1]) > 0 and total[7] == "0"                     # trades, flat at close

@@ -15,7 +15,8 @@ from tradefleet.replay.backtest_summary import figures
 from tradefleet.replay.day_format import write_day
 from tradefleet.replay.sim_source import record_sim_day
 
-TUESDAY, WEDNESDAY, SATURDAY = date(2026, 11, 24), date(2026, 11, 25), date(2026, 11, 28)
+TUESDAY, WEDNESDAY, SATURDAY, SUNDAY = (date(2026, 11, 24), date(2026, 11, 25),
+                                      date(2026, 11, 28), date(2026, 11, 29))
 
 
 @pytest.fixture(scope="module")
@@ -28,14 +29,14 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_only_a_recorded_krx_session_with_the_calendars_hours_runs(data: Path) -> None:
-    calendar = krx_calendar(SATURDAY)
+    calendar = krx_calendar(SUNDAY)
     assert calendar.session(SATURDAY) is None and calendar.session(WEDNESDAY) is not None
-    planned = {p.day: p for p in plan_days(data, TUESDAY, SATURDAY, calendar)}
+    planned = {p.day: p for p in plan_days(data, TUESDAY, SUNDAY, calendar)}
     assert [d for d, p in planned.items() if p.folder is not None] == [TUESDAY]
     assert planned[WEDNESDAY].skipped.startswith("recorded 09:00-15:00, KRX's session 09:00-")
     assert planned[SATURDAY].skipped.startswith("KRX closed: ")
     assert planned[date(2026, 11, 26)].skipped == "no recording"
-    assert date(2026, 11, 29) not in planned                  # a Sunday without data: silent
+    assert SUNDAY not in planned                  # a Sunday without data: silent
 
 
 def test_a_range_backwards_is_refused_by_the_flag(data: Path) -> None:

@@ -58,6 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="worker settings YAML (risk, filters, exits, strategy)")
     p.add_argument("--start", type=_clock_time, default=None, metavar="HH:MM",
                    help="start each day at this session time (default: the open)")
+    p.add_argument("--skip-still-polls", action="store_true",
+                   help="speed: no poll while the market has not stepped (10 s steps)")
     p.add_argument("--pg-dsn", default=None, metavar="DSN",
                    help="PostgreSQL server for the backtest's databases (default: embedded)")
     p.add_argument("--keep-databases", action="store_true",
@@ -110,10 +112,12 @@ async def _backtest(args: argparse.Namespace, console) -> int:  # noqa: ANN001
                       f"({run.wall_s:.1f} s, {run.speed:,.0f}x)", highlight=False)
 
     result = await run_backtest(planned, fleet, dsn, start=args.start,
-                                keep_databases=args.keep_databases, on_day=on_day)
+                                keep_databases=args.keep_databases, on_day=on_day,
+                                skip_still=args.skip_still_polls)
     console.print(speed_line(result.runs, args.workers), highlight=False)
     title = (f"backtest {args.first}..{last}: {args.workers} worker(s), strategy "
-             f"{fleet[0].strategy.name}" + (f", from {args.start:%H:%M}" if args.start else ""))
+             f"{fleet[0].strategy.name}" + (f", from {args.start:%H:%M}" if args.start else "")
+             + (", polls skipped while the market is still" if args.skip_still_polls else ""))
     sys.stdout.write(format_summary(result, title=title))
     sys.stdout.flush()
     return 0

@@ -24,6 +24,7 @@ from tradefleet.adapters.clock import SEOUL, FrozenClock
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.sim.broker import SimBroker
 from tradefleet.adapters.sim.engine import SimMarket
+from tradefleet.adapters.sim.universe import STEP_SECONDS
 from tradefleet.domain.markets import Market
 from tradefleet.domain.states import WorkerStatus
 from tradefleet.services.market_directory import MarketTable
@@ -62,11 +63,19 @@ async def run_worker_day(market: SimMarket, clock: FrozenClock, db: Database,
 
 async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
                         fleet: Sequence[Settings], *, universe: Sequence[str] | None = None,
-                        track_timeout_s: float = 2.0) -> DayRun:
+                        track_timeout_s: float = 2.0, skip_still: bool = False) -> DayRun:
     """The workers of ``fleet`` trade ``market``'s day on one clock, interleaved in a fixed
     order: every ``poll_interval_seconds`` (the first worker's) of session time, each worker
     in turn follows its orders and polls. One account, one market: they share the book and
-    the fleet's symbol locks, as a fleet does."""
+    the fleet's symbol locks, as a fleet does.
+
+    ``skip_still`` (a speed lever, off by default): no poll while the market has not taken
+    a step since the last one (the simulator steps every 10 s; the default poll is 5 s).
+    The market, the book and a resting order's fills cannot change in between; what changes
+    is how soon a worker follows up its own order of the poll before (the next step instead
+    of 5 s later), so the trades may differ from the unskipped day's (tested: deterministic,
+    flat at the close). KRX deadlines (entry cutoff, liquidation) fall on whole minutes,
+    which are steps, so none is skipped."""
     if not fleet:
         raise ValueError("a fleet day needs at least one worker")
     symbols = list(universe or sorted(market.symbols()))
@@ -84,10 +93,15 @@ async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
         if cycle.status is WorkerStatus.IDLE:   # start-up that leaves recovery to the loop
             await worker.recover(cycle)
         cycles.append(cycle)
-    polls = 0
+    polls, polled_step = 0, -1
     step = timedelta(seconds=fleet[0].poll_interval_seconds)
     while clock.now() + step < market.close_at:
         clock.set(clock.now() + step)
+        if skip_still:
+            market_step = int((clock.now() - market.open_at).total_seconds()) // STEP_SECONDS
+            if market_step == polled_step:
+                continue
+            polled_step = market_step
         for cycle in cycles:
             await cycle.reconcile()
             await cycle.poll()
@@ -112,7 +126,8 @@ async def replay_day(folder: Path, db: Database, env: Mapping[str, str], *,
 
 async def replay_fleet_day(folder: Path, db: Database, fleet: Sequence[Settings], *,
                            start: dtime | None = None, default_depth: int | None = None,
-                           unknown_market: str | None = None) -> DayRun:
+                           unknown_market: str | None = None,
+                           skip_still: bool = False) -> DayRun:
     """``fleet``'s workers through a recorded day, interleaved on one clock."""
     from tradefleet.replay.day_format import read_day
     from tradefleet.replay.recorded_tape import RecordedTape, recorded_universe
@@ -126,4 +141,4 @@ async def replay_fleet_day(folder: Path, db: Database, fleet: Sequence[Settings]
     market = SimMarket(0, n_symbols=len(universe.symbols), clock=clock, day=day.meta.day,
                        session_open=opens.time(), session_close=closes.time(),
                        recorded=(universe, RecordedTape(day, universe.symbols)))
-    return await run_fleet_day(market, clock, db, fleet)
+    return await run_fleet_day(market, clock, db, fleet, skip_still=skip_still)
