@@ -12,11 +12,12 @@ from tradefleet.adapters.calendar_cache import krx_calendar
 from tradefleet.domain.errors import ConfigError
 from tradefleet.replay.backtest import plan_days
 from tradefleet.replay.backtest_summary import figures
-from tradefleet.replay.day_format import write_day
+from tradefleet.replay.day_format import QUOTES_FILE, write_day
 from tradefleet.replay.sim_source import record_sim_day
 
 TUESDAY, WEDNESDAY, SATURDAY, SUNDAY = (date(2026, 11, 24), date(2026, 11, 25),
                                       date(2026, 11, 28), date(2026, 11, 29))
+FRIDAY = date(2026, 11, 27)
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +26,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_day(folder, record_sim_day(7, 2, TUESDAY))
     write_day(folder, record_sim_day(7, 2, WEDNESDAY, session_close=time(15, 0)))
     write_day(folder, record_sim_day(7, 2, SATURDAY))        # KRX does not trade Saturdays
+    (write_day(folder, record_sim_day(7, 2, FRIDAY)) / QUOTES_FILE).unlink()   # bars only
     return folder
 
 
@@ -36,6 +38,7 @@ def test_only_a_recorded_krx_session_with_the_calendars_hours_runs(data: Path) -
     assert planned[WEDNESDAY].skipped.startswith("recorded 09:00-15:00, KRX's session 09:00-")
     assert planned[SATURDAY].skipped.startswith("KRX closed: ")
     assert planned[date(2026, 11, 26)].skipped == "no recording"
+    assert planned[FRIDAY].skipped.startswith("bars only")
     assert SUNDAY not in planned                  # a Sunday without data: silent
 
 

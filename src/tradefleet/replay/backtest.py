@@ -2,9 +2,9 @@
 the recorded days of a date range (issue 21, item 2).
 
 Which days run is the KRX calendar's word plus the data's: a day in the range runs when KRX
-had a session and a recording exists with the calendar's hours; every other weekday in the
-range is listed as skipped with its reason (no recording, KRX closed, other hours), and
-weekends without a recording are left out silently. Each day runs in a database of its own,
+had a session and a recording with quotes exists with the calendar's hours; every other
+weekday in the range is listed as skipped with its reason (no recording, bars only, KRX
+closed, other hours), and weekends without a recording are left out silently. Each day runs in a database of its own,
 cloned from one migrated template per backtest: no row, lock, sequence or worker lease of one
 day reaches the next, which keeps a day's trades independent of the days before it and the
 whole run deterministic (the same data and settings give the same rows, byte for byte). The
@@ -28,7 +28,7 @@ from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.postgres.migrate import migrate
 from tradefleet.domain.calendar import SEOUL, KrxCalendar
 from tradefleet.domain.errors import ConfigError
-from tradefleet.replay.day_format import META_FILE, DayMeta, day_dir
+from tradefleet.replay.day_format import META_FILE, QUOTES_FILE, DayMeta, day_dir
 from tradefleet.replay.runner import DayRun, replay_fleet_day
 from tradefleet.settings import Settings
 
@@ -66,9 +66,10 @@ def plan_days(data_dir: Path, first: date, last: date,
                 planned.append(PlannedDay(day, None, f"KRX closed: {calendar.closed_reason(day)}"))
         elif not recorded:
             planned.append(PlannedDay(day, None, "no recording"))
+        elif not (folder / QUOTES_FILE).is_file():
+            planned.append(PlannedDay(day, None, "bars only (no quotes); replay needs quotes"))
         else:
-            meta = DayMeta.from_json(json.loads((folder / META_FILE).read_text()),
-                                     folder / META_FILE)
+            meta = _meta(folder / META_FILE)
             hours = (meta.session_open.astimezone(SEOUL), meta.session_close.astimezone(SEOUL))
             if hours != (session.open, session.close):
                 planned.append(PlannedDay(day, None, (
@@ -78,6 +79,13 @@ def plan_days(data_dir: Path, first: date, last: date,
                 planned.append(PlannedDay(day, folder))
         day += timedelta(days=1)
     return planned
+
+
+def _meta(path: Path) -> DayMeta:
+    try:
+        return DayMeta.from_json(json.loads(path.read_text()), path)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not JSON: {exc}") from None
 
 
 def database_dsn(server_dsn: str, database: str) -> str:
