@@ -4,11 +4,11 @@ the recorded days of a date range (issue 21, item 2).
 Which days run is the KRX calendar's word plus the data's: a day in the range runs when KRX
 had a session and a recording with quotes exists with the calendar's hours; every other
 weekday in the range is listed as skipped with its reason (no recording, bars only, KRX
-closed, other hours), and weekends without a recording are left out silently. Each day runs in a database of its own,
-cloned from one migrated template per backtest: no row, lock, sequence or worker lease of one
-day reaches the next, which keeps a day's trades independent of the days before it and the
-whole run deterministic (the same data and settings give the same rows, byte for byte). The
-databases are dropped at the end unless ``keep_databases``."""
+closed, other hours), and weekends without a recording are left out silently. Each day runs
+in a database of its own, cloned from one migrated template per backtest: no row, lock,
+sequence or worker lease of one day reaches the next, which keeps a day's trades independent
+of the days before it and the whole run deterministic (the same data and settings give the
+same rows, byte for byte). The databases are dropped at the end unless ``keep_databases``."""
 
 from __future__ import annotations
 
