@@ -111,9 +111,12 @@ async def _backtest(args: argparse.Namespace, console) -> int:  # noqa: ANN001
         console.print(f"  [{k}/{n}] {p.day}: {f.trades} trades, PnL {f.pnl:,} won "
                       f"({run.wall_s:.1f} s, {run.speed:,.0f}x)", highlight=False)
 
+    def in_day(at: datetime, polls: int) -> None:
+        console.print(f"      {at:%Y-%m-%d %H:%M}  {polls:,} polls", highlight=False)
+
     result = await run_backtest(planned, fleet, dsn, start=args.start,
                                 keep_databases=args.keep_databases, on_day=on_day,
-                                skip_still=args.skip_still_polls)
+                                skip_still=args.skip_still_polls, progress=in_day)
     console.print(speed_line(result.runs, args.workers), highlight=False)
     title = (f"backtest {args.first}..{last}: {args.workers} worker(s), strategy "
              f"{fleet[0].strategy.name}" + (f", from {args.start:%H:%M}" if args.start else "")

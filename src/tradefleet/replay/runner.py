@@ -13,7 +13,7 @@ than stepped by hand."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
@@ -36,6 +36,9 @@ from tradefleet.worker.wiring import build_worker
 TRADE_COLUMNS = ("worker_id", "symbol", "bought_qty", "entry_price", "exit_price",
                  "exit_reason", "realized_pnl", "fees", "taxes", "strategy_name",
                  "param_version")
+
+HALF_HOUR = timedelta(minutes=30)
+Progress = Callable[[datetime, int], None]      # (session time, polls so far)
 
 
 @dataclass
@@ -63,7 +66,8 @@ async def run_worker_day(market: SimMarket, clock: FrozenClock, db: Database,
 
 async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
                         fleet: Sequence[Settings], *, universe: Sequence[str] | None = None,
-                        track_timeout_s: float = 2.0, skip_still: bool = False) -> DayRun:
+                        track_timeout_s: float = 2.0, skip_still: bool = False,
+                        progress: Progress | None = None) -> DayRun:
     """The workers of ``fleet`` trade ``market``'s day on one clock, interleaved in a fixed
     order: every ``poll_interval_seconds`` (the first worker's) of session time, each worker
     in turn follows its orders and polls. One account, one market: they share the book and
@@ -75,7 +79,8 @@ async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
     is how soon a worker follows up its own order of the poll before (the next step instead
     of 5 s later), so the trades may differ from the unskipped day's (tested: deterministic,
     flat at the close). KRX deadlines (entry cutoff, liquidation) fall on whole minutes,
-    which are steps, so none is skipped."""
+    which are steps, so none is skipped. ``progress`` hears the session time and the polls
+    so far every half hour of the session."""
     if not fleet:
         raise ValueError("a fleet day needs at least one worker")
     symbols = list(universe or sorted(market.symbols()))
@@ -93,7 +98,7 @@ async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
         if cycle.status is WorkerStatus.IDLE:   # start-up that leaves recovery to the loop
             await worker.recover(cycle)
         cycles.append(cycle)
-    polls, polled_step = 0, -1
+    polls, polled_step, reported = 0, -1, 0
     step = timedelta(seconds=fleet[0].poll_interval_seconds)
     while clock.now() + step < market.close_at:
         clock.set(clock.now() + step)
@@ -106,6 +111,9 @@ async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
             await cycle.reconcile()
             await cycle.poll()
         polls += 1
+        if progress is not None and (clock.now() - begins) // HALF_HOUR > reported:
+            reported = (clock.now() - begins) // HALF_HOUR
+            progress(clock.now(), polls)
     session_s = (clock.now() - begins).total_seconds()
     rows = await db.pool.fetch(
         f"SELECT {', '.join(TRADE_COLUMNS)} FROM positions WHERE worker_id = ANY($1) "
@@ -127,7 +135,8 @@ async def replay_day(folder: Path, db: Database, env: Mapping[str, str], *,
 async def replay_fleet_day(folder: Path, db: Database, fleet: Sequence[Settings], *,
                            start: dtime | None = None, default_depth: int | None = None,
                            unknown_market: str | None = None,
-                           skip_still: bool = False) -> DayRun:
+                           skip_still: bool = False,
+                           progress: Progress | None = None) -> DayRun:
     """``fleet``'s workers through a recorded day, interleaved on one clock."""
     from tradefleet.replay.day_format import read_day
     from tradefleet.replay.recorded_tape import RecordedTape, recorded_universe
@@ -141,4 +150,5 @@ async def replay_fleet_day(folder: Path, db: Database, fleet: Sequence[Settings]
     market = SimMarket(0, n_symbols=len(universe.symbols), clock=clock, day=day.meta.day,
                        session_open=opens.time(), session_close=closes.time(),
                        recorded=(universe, RecordedTape(day, universe.symbols)))
-    return await run_fleet_day(market, clock, db, fleet, skip_still=skip_still)
+    return await run_fleet_day(market, clock, db, fleet, skip_still=skip_still,
+                               progress=progress)
