@@ -47,16 +47,18 @@ def test_a_range_backwards_is_refused_by_the_flag(data: Path) -> None:
         plan_days(data, WEDNESDAY, TUESDAY, krx_calendar(WEDNESDAY))
 
 
-def _trade(pnl: int | None, costs: int = 100) -> dict[str, object]:
-    return {"exit_reason": None if pnl is None else "STOP_LOSS", "realized_pnl": pnl,
+def _trade(pnl: int | None, costs: int = 100, *, bought: int = 10) -> dict[str, object]:
+    return {"status": "OPEN" if pnl is None else "CLOSED", "bought_qty": bought,
+            "exit_reason": None if pnl is None else "STOP_LOSS", "realized_pnl": pnl,
             "fees": costs, "taxes": 0 if pnl is None else costs}
 
 
 def test_a_days_figures_count_closed_trades_and_the_worst_loss() -> None:
-    rows = [_trade(1_500), _trade(-700), _trade(-300), _trade(None)]
+    never_filled = {**_trade(0, 0, bought=0), "exit_reason": None}
+    rows = [_trade(1_500), _trade(-700), _trade(-300), _trade(None), never_filled]
     f = figures("d", rows)
     closed = [r for r in rows if r["exit_reason"]]
-    assert f.trades == len(closed) and f.left_open == len(rows) - len(closed)
+    assert f.trades == len(closed) and f.left_open == 1
     assert f.pnl == sum(int(r["realized_pnl"]) for r in closed)          # type: ignore[arg-type]
     assert f.wins == sum(1 for r in closed if int(r["realized_pnl"]) > 0)  # type: ignore[arg-type]
     assert f.max_loss == min(int(r["realized_pnl"]) for r in closed)     # type: ignore[arg-type]

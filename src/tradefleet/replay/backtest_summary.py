@@ -21,7 +21,7 @@ class DayFigures:
     pnl: int                # won, after fees and tax
     costs: int              # fees + tax, won
     max_loss: int           # the worst trade's PnL when it lost, else 0
-    left_open: int          # positions without an exit at the close (should be 0)
+    left_open: int          # positions holding shares at the close (should be 0)
 
     @property
     def win_rate(self) -> str:
@@ -29,11 +29,13 @@ class DayFigures:
 
 
 def figures(label: str, trades: Sequence[dict[str, Any]]) -> DayFigures:
-    closed = [t for t in trades if t["exit_reason"] is not None]
+    """A trade is a closed position that bought (an entry that never filled is none);
+    ``left_open`` counts positions still holding shares."""
+    closed = [t for t in trades if t["status"] == "CLOSED" and t["bought_qty"] > 0]
     pnls = [int(t["realized_pnl"] or 0) for t in closed]
     return DayFigures(label, len(closed), sum(1 for p in pnls if p > 0), sum(pnls),
                       sum(int(t["fees"]) + int(t["taxes"]) for t in closed),
-                      min([0, *pnls]), len(trades) - len(closed))
+                      min([0, *pnls]), sum(1 for t in trades if t["status"] == "OPEN"))
 
 
 def _won(value: int) -> str:

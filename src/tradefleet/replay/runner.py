@@ -33,8 +33,8 @@ from tradefleet.worker.wiring import build_worker
 
 # a position as a backtest compares it; not entry_at/exit_at: those are the database clock's
 # (wall time), where a replay's trades happen on the session clock
-TRADE_COLUMNS = ("worker_id", "symbol", "bought_qty", "entry_price", "exit_price",
-                 "exit_reason", "realized_pnl", "fees", "taxes", "strategy_name",
+TRADE_COLUMNS = ("worker_id", "symbol", "status", "qty", "bought_qty", "entry_price",
+                 "exit_price", "exit_reason", "realized_pnl", "fees", "taxes", "strategy_name",
                  "param_version")
 
 HALF_HOUR = timedelta(minutes=30)
