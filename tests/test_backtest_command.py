@@ -193,3 +193,22 @@ def test_skipping_still_polls_halves_them_and_stays_deterministic_and_flat(
     assert runs[1][1] == runs[2][1]                                  # deterministic
     total = next(line for line in runs[1][1].splitlines() if line.startswith("total")).split()
     assert int(total[1]) > 0 and total[7] == "0"                     # trades, flat at close
+
+
+def test_a_lease_shorter_than_the_wall_clock_day_changes_nothing(
+        pg_server_uri, data, files, tmp_path, capsys) -> None:  # noqa: ANN001
+    """A worker's lease and its locks' ages run on the wall clock; a replayed day that takes
+    longer than the lock TTL must not lose its lease (orders refused, positions left open,
+    trades depending on the machine's speed). A 3 s TTL, far shorter than the day's wall
+    time, gives the table of the 30 s default."""
+    short = tmp_path / "short-ttl.yaml"
+    short.write_text(yaml.safe_dump({**SETTINGS, "locks": {"ttl_seconds": 3,
+                                                           "heartbeat_interval_seconds": 1}}))
+    base = ["--data", str(data), "--from", "2026-11-24", "--params", str(files["params"]),
+            "--start", "14:30", "--pg-dsn", pg_server_uri]
+    runs = [_backtest(capsys, *base, "--config", str(config))
+            for config in (files["worker"], short)]
+    assert all(code == 0 for code, _, _ in runs), runs
+    wall = float(re.search(r"in ([\d.]+) s wall", runs[1][2]).group(1))
+    assert wall > 3 - 1, "the day ran faster than the lease (TTL - margin): nothing tested"
+    assert runs[1][1] == runs[0][1]

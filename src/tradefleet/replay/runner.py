@@ -22,6 +22,7 @@ from typing import Any
 
 from tradefleet.adapters.clock import SEOUL, FrozenClock
 from tradefleet.adapters.postgres.database import Database
+from tradefleet.adapters.postgres.lock_store import PostgresLockStore
 from tradefleet.adapters.sim.broker import SimBroker
 from tradefleet.adapters.sim.engine import SimMarket
 from tradefleet.adapters.sim.universe import STEP_SECONDS
@@ -86,7 +87,7 @@ async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
     symbols = list(universe or sorted(market.symbols()))
     markets = MarketTable({i.symbol: Market(i.market) for i in market.symbol_infos()})
     started, begins = time.perf_counter(), clock.now()
-    cycles = []
+    cycles, workers = [], []
     for settings in fleet:
         worker = build_worker(settings, db=db, broker=SimBroker(market), clock=clock,
                               universe=symbols, track_timeout_s=track_timeout_s,
@@ -98,6 +99,8 @@ async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
         if cycle.status is WorkerStatus.IDLE:   # start-up that leaves recovery to the loop
             await worker.recover(cycle)
         cycles.append(cycle)
+        workers.append(worker)
+    beats = LeaseKeeper(PostgresLockStore(db), workers)
     polls, polled_step, reported = 0, -1, 0
     step = timedelta(seconds=fleet[0].poll_interval_seconds)
     while clock.now() + step < market.close_at:
@@ -107,7 +110,8 @@ async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
             if market_step == polled_step:
                 continue
             polled_step = market_step
-        for cycle in cycles:
+        for worker, cycle in zip(workers, cycles, strict=True):
+            await beats.keep(worker)
             await cycle.reconcile()
             await cycle.poll()
         polls += 1
@@ -120,6 +124,32 @@ async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
         "ORDER BY position_id", [s.worker_id for s in fleet])
     return DayRun(market.day, polls, time.perf_counter() - started, session_s,
                   [dict(r) for r in rows])
+
+
+class LeaseKeeper:
+    """The heartbeat of a stepped worker. A worker's lease and its locks' ages run on the
+    wall clock (monotonic time, the database's ``now()``), which a replay does not slow
+    down: a day that takes longer in wall time than the lock TTL (30 s by default) would
+    have its orders refused and its locks judged expired by a peer, so its trades would
+    depend on the machine's speed. A beat is sent, as ``heartbeat_loop`` sends it, before a
+    worker's poll once half its lease is gone; it decides nothing in the trading, so the
+    run stays deterministic."""
+
+    def __init__(self, store: PostgresLockStore, workers: Sequence[Any]) -> None:
+        self._store = store
+        self._half = {id(w): (w.lease.ttl_seconds - w.lease.margin_seconds) / 2
+                      for w in workers}
+
+    async def keep(self, worker: Any) -> None:
+        lease = worker.lease
+        if lease.epoch is None or lease.age() is None:      # not granted, or revoked: stays
+            return
+        if lease.remaining() > self._half[id(worker)]:
+            return
+        sent_at = time.monotonic()
+        if not await self._store.heartbeat(worker.config.worker_id, lease.epoch):
+            raise RuntimeError(f"{worker.config.worker_id}: heartbeat refused in a replay")
+        lease.renew(sent_at)
 
 
 async def replay_day(folder: Path, db: Database, env: Mapping[str, str], *,
