@@ -1,18 +1,19 @@
 """One worker through one day on a stepped clock: the production worker (``build_worker``
 from Settings, ``Worker.start`` and recovery, then its own order follower and trading-cycle
 polls) against an exchange simulator, the clock jumping from one poll to the next instead
-of sleeping. The first brick of ``tradefleet backtest`` (issue 21, item 2).
+of sleeping (``tradefleet backtest``, issue 21, item 2; ``replay.backtest`` runs days).
 
 The same stepping drives the simulator's own day (``run_worker_day`` with a seeded
 ``SimMarket``) and a recorded one (``replay_day``: the simulator's matching over the
-recorded tape), which is what the parity check compares. Left for the runner proper: N
-workers interleaved on one clock, the worker's timers (heartbeat, follower timer, the
-process loop) on the virtual clock rather than stepped by hand, and days in a row."""
+recorded tape), which is what the parity check compares. N workers share one market and
+one clock, each following its orders and polling in a fixed order at every step. Left: the
+worker's timers (heartbeat, follower timer, the process loop) on the virtual clock rather
+than stepped by hand."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
@@ -21,18 +22,24 @@ from typing import Any
 
 from tradefleet.adapters.clock import SEOUL, FrozenClock
 from tradefleet.adapters.postgres.database import Database
+from tradefleet.adapters.postgres.lock_store import PostgresLockStore
 from tradefleet.adapters.sim.broker import SimBroker
 from tradefleet.adapters.sim.engine import SimMarket
+from tradefleet.adapters.sim.universe import STEP_SECONDS
 from tradefleet.domain.markets import Market
 from tradefleet.domain.states import WorkerStatus
 from tradefleet.services.market_directory import MarketTable
-from tradefleet.settings import load_settings
+from tradefleet.settings import Settings, load_settings
 from tradefleet.worker.wiring import build_worker
 
 # a position as a backtest compares it; not entry_at/exit_at: those are the database clock's
 # (wall time), where a replay's trades happen on the session clock
-TRADE_COLUMNS = ("symbol", "bought_qty", "entry_price", "exit_price", "exit_reason",
-                 "realized_pnl", "strategy_name", "param_version")
+TRADE_COLUMNS = ("worker_id", "symbol", "status", "qty", "bought_qty", "entry_price",
+                 "exit_price", "exit_reason", "realized_pnl", "fees", "taxes", "strategy_name",
+                 "param_version")
+
+HALF_HOUR = timedelta(minutes=30)
+Progress = Callable[[datetime, int], None]      # (session time, polls so far)
 
 
 @dataclass
@@ -54,33 +61,95 @@ async def run_worker_day(market: SimMarket, clock: FrozenClock, db: Database,
                          track_timeout_s: float = 2.0) -> DayRun:
     """The worker configured by ``env`` (TRADEFLEET_* values) trades ``market``'s day from
     the clock's time to the close, one poll per ``poll_interval_seconds`` of session time."""
-    settings = load_settings(None, dict(env))
-    worker = build_worker(settings, db=db, broker=SimBroker(market), clock=clock,
-                          universe=list(universe or sorted(market.symbols())),
-                          track_timeout_s=track_timeout_s, retry_base_delay=0.001,
-                          unseen_grace_s=0.0,
-                          markets=MarketTable({i.symbol: Market(i.market)
-                                               for i in market.symbol_infos()}),
-                          stray_check_s=0)
+    return await run_fleet_day(market, clock, db, [load_settings(None, dict(env))],
+                               universe=universe, track_timeout_s=track_timeout_s)
+
+
+async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
+                        fleet: Sequence[Settings], *, universe: Sequence[str] | None = None,
+                        track_timeout_s: float = 2.0, skip_still: bool = False,
+                        progress: Progress | None = None) -> DayRun:
+    """The workers of ``fleet`` trade ``market``'s day on one clock, interleaved in a fixed
+    order: every ``poll_interval_seconds`` (the first worker's) of session time, each worker
+    in turn follows its orders and polls. One account, one market: they share the book and
+    the fleet's symbol locks, as a fleet does.
+
+    ``skip_still`` (a speed lever, off by default): no poll while the market has not taken
+    a step since the last one (the simulator steps every 10 s; the default poll is 5 s).
+    The market, the book and a resting order's fills cannot change in between; what changes
+    is how soon a worker follows up its own order of the poll before (the next step instead
+    of 5 s later), so the trades may differ from the unskipped day's (tested: deterministic,
+    flat at the close). KRX deadlines (entry cutoff, liquidation) fall on whole minutes,
+    which are steps, so none is skipped. ``progress`` hears the session time and the polls
+    so far every half hour of the session."""
+    if not fleet:
+        raise ValueError("a fleet day needs at least one worker")
+    symbols = list(universe or sorted(market.symbols()))
+    markets = MarketTable({i.symbol: Market(i.market) for i in market.symbol_infos()})
     started, begins = time.perf_counter(), clock.now()
-    cycle = await worker.start()
-    if cycle.reconcile is None:
-        raise RuntimeError("the worker has no order follower")
-    if cycle.status is WorkerStatus.IDLE:       # start-up that leaves recovery to the loop
-        await worker.recover(cycle)
-    polls = 0
-    step = timedelta(seconds=settings.poll_interval_seconds)
+    cycles, workers = [], []
+    for settings in fleet:
+        worker = build_worker(settings, db=db, broker=SimBroker(market), clock=clock,
+                              universe=symbols, track_timeout_s=track_timeout_s,
+                              retry_base_delay=0.001, unseen_grace_s=0.0, markets=markets,
+                              stray_check_s=0)
+        cycle = await worker.start()
+        if cycle.reconcile is None:
+            raise RuntimeError("the worker has no order follower")
+        if cycle.status is WorkerStatus.IDLE:   # start-up that leaves recovery to the loop
+            await worker.recover(cycle)
+        cycles.append(cycle)
+        workers.append(worker)
+    beats = LeaseKeeper(PostgresLockStore(db), workers)
+    polls, polled_step, reported = 0, -1, 0
+    step = timedelta(seconds=fleet[0].poll_interval_seconds)
     while clock.now() + step < market.close_at:
         clock.set(clock.now() + step)
-        await cycle.reconcile()
-        await cycle.poll()
+        if skip_still:
+            market_step = int((clock.now() - market.open_at).total_seconds()) // STEP_SECONDS
+            if market_step == polled_step:
+                continue
+            polled_step = market_step
+        for worker, cycle in zip(workers, cycles, strict=True):
+            await beats.keep(worker)
+            await cycle.reconcile()
+            await cycle.poll()
         polls += 1
+        if progress is not None and (clock.now() - begins) // HALF_HOUR > reported:
+            reported = (clock.now() - begins) // HALF_HOUR
+            progress(clock.now(), polls)
     session_s = (clock.now() - begins).total_seconds()
     rows = await db.pool.fetch(
-        f"SELECT {', '.join(TRADE_COLUMNS)} FROM positions WHERE worker_id = $1 "
-        "ORDER BY position_id", settings.worker_id)
+        f"SELECT {', '.join(TRADE_COLUMNS)} FROM positions WHERE worker_id = ANY($1) "
+        "ORDER BY position_id", [s.worker_id for s in fleet])
     return DayRun(market.day, polls, time.perf_counter() - started, session_s,
                   [dict(r) for r in rows])
+
+
+class LeaseKeeper:
+    """The heartbeat of a stepped worker. A worker's lease and its locks' ages run on the
+    wall clock (monotonic time, the database's ``now()``), which a replay does not slow
+    down: a day that takes longer in wall time than the lock TTL (30 s by default) would
+    have its orders refused and its locks judged expired by a peer, so its trades would
+    depend on the machine's speed. A beat is sent, as ``heartbeat_loop`` sends it, before a
+    worker's poll once half its lease is gone; it decides nothing in the trading, so the
+    run stays deterministic."""
+
+    def __init__(self, store: PostgresLockStore, workers: Sequence[Any]) -> None:
+        self._store = store
+        self._half = {id(w): (w.lease.ttl_seconds - w.lease.margin_seconds) / 2
+                      for w in workers}
+
+    async def keep(self, worker: Any) -> None:
+        lease = worker.lease
+        if lease.epoch is None or lease.age() is None:      # not granted, or revoked: stays
+            return
+        if lease.remaining() > self._half[id(worker)]:
+            return
+        sent_at = time.monotonic()
+        if not await self._store.heartbeat(worker.config.worker_id, lease.epoch):
+            raise RuntimeError(f"{worker.config.worker_id}: heartbeat refused in a replay")
+        lease.renew(sent_at)
 
 
 async def replay_day(folder: Path, db: Database, env: Mapping[str, str], *,
@@ -88,6 +157,17 @@ async def replay_day(folder: Path, db: Database, env: Mapping[str, str], *,
                      unknown_market: str | None = None) -> DayRun:
     """The worker through a recorded day from ``start`` (the open) to the close (see
     ``replay.recorded_tape`` for how the day becomes the simulator's market)."""
+    return await replay_fleet_day(folder, db, [load_settings(None, dict(env))], start=start,
+                                  default_depth=default_depth,
+                                  unknown_market=unknown_market)
+
+
+async def replay_fleet_day(folder: Path, db: Database, fleet: Sequence[Settings], *,
+                           start: dtime | None = None, default_depth: int | None = None,
+                           unknown_market: str | None = None,
+                           skip_still: bool = False,
+                           progress: Progress | None = None) -> DayRun:
+    """``fleet``'s workers through a recorded day, interleaved on one clock."""
     from tradefleet.replay.day_format import read_day
     from tradefleet.replay.recorded_tape import RecordedTape, recorded_universe
 
@@ -100,4 +180,5 @@ async def replay_day(folder: Path, db: Database, env: Mapping[str, str], *,
     market = SimMarket(0, n_symbols=len(universe.symbols), clock=clock, day=day.meta.day,
                        session_open=opens.time(), session_close=closes.time(),
                        recorded=(universe, RecordedTape(day, universe.symbols)))
-    return await run_worker_day(market, clock, db, env)
+    return await run_fleet_day(market, clock, db, fleet, skip_still=skip_still,
+                               progress=progress)

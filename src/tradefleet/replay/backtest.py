@@ -1,0 +1,165 @@
+"""A backtest: the production fleet (N workers on one clock, ``runner.run_fleet_day``) over
+the recorded days of a date range (issue 21, item 2).
+
+Which days run is the KRX calendar's word plus the data's: a day in the range runs when KRX
+had a session and a recording with quotes exists with the calendar's hours; every other
+weekday in the range is listed as skipped with its reason (no recording, bars only, KRX
+closed, other hours), and weekends without a recording are left out silently. Each day runs
+in a database of its own, cloned from one migrated template per backtest: no row, lock,
+sequence or worker lease of one day reaches the next, which keeps a day's trades independent
+of the days before it and the whole run deterministic (the same data and settings give the
+same rows, byte for byte). The databases are dropped at the end unless ``keep_databases``."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from datetime import time as dtime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from tradefleet.adapters.postgres.database import Database
+from tradefleet.adapters.postgres.migrate import migrate
+from tradefleet.domain.calendar import SEOUL, KrxCalendar
+from tradefleet.domain.errors import ConfigError
+from tradefleet.replay.day_format import META_FILE, QUOTES_FILE, DayMeta, day_dir
+from tradefleet.replay.runner import DayRun, replay_fleet_day
+from tradefleet.settings import Settings
+
+MAX_DAYS = 3660                 # a range longer than ten years is a typo
+
+
+@dataclass(frozen=True)
+class PlannedDay:
+    day: date
+    folder: Path | None             # None: skipped
+    skipped: str = ""               # why, when skipped
+
+
+@dataclass
+class BacktestResult:
+    planned: list[PlannedDay]
+    runs: list[DayRun] = field(default_factory=list)
+
+
+def plan_days(data_dir: Path, first: date, last: date,
+              calendar: KrxCalendar) -> list[PlannedDay]:
+    """Every day of [first, last] that runs or is worth saying why not, in date order."""
+    if last < first:
+        raise ConfigError(f"--to: {last} is before --from {first}")
+    if (last - first).days > MAX_DAYS:
+        raise ConfigError(f"--to: the range {first}..{last} is longer than {MAX_DAYS} days")
+    planned = []
+    day = first
+    while day <= last:
+        folder = day_dir(data_dir, day)
+        recorded = (folder / META_FILE).is_file()
+        session = calendar.session(day)
+        if session is None:
+            if recorded or day.weekday() < 5:
+                planned.append(PlannedDay(day, None, f"KRX closed: {calendar.closed_reason(day)}"))
+        elif not recorded:
+            planned.append(PlannedDay(day, None, "no recording"))
+        elif not (folder / QUOTES_FILE).is_file():
+            planned.append(PlannedDay(day, None, "bars only (no quotes); replay needs quotes"))
+        else:
+            meta = _meta(folder / META_FILE)
+            hours = (meta.session_open.astimezone(SEOUL), meta.session_close.astimezone(SEOUL))
+            if hours != (session.open, session.close):
+                planned.append(PlannedDay(day, None, (
+                    f"recorded {hours[0]:%H:%M}-{hours[1]:%H:%M}, KRX's session "
+                    f"{session.open:%H:%M}-{session.close:%H:%M}")))
+            else:
+                planned.append(PlannedDay(day, folder))
+        day += timedelta(days=1)
+    return planned
+
+
+def _meta(path: Path) -> DayMeta:
+    try:
+        return DayMeta.from_json(json.loads(path.read_text()), path)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not JSON: {exc}") from None
+
+
+def database_dsn(server_dsn: str, database: str) -> str:
+    """``server_dsn`` (any database of the server) pointed at ``database``."""
+    head, _, query = server_dsn.partition("?")
+    return f"{head.rsplit('/', 1)[0]}/{database}" + (f"?{query}" if query else "")
+
+
+class BacktestDatabases:
+    """One migrated template per backtest, one clone of it per day."""
+
+    def __init__(self, server_dsn: str, *, keep: bool = False) -> None:
+        self._server = server_dsn
+        self._prefix = f"tfbt_{uuid.uuid4().hex[:10]}"
+        self._keep = keep
+        self.created: list[str] = []
+
+    async def _admin(self, sql: str) -> None:
+        conn = await asyncpg.connect(self._server)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    async def prepare(self) -> None:
+        template = f"{self._prefix}_template"
+        await self._admin(f'CREATE DATABASE "{template}"')
+        self.created.append(template)
+        conn = await asyncpg.connect(database_dsn(self._server, template))
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
+
+    @asynccontextmanager
+    async def for_day(self, day: date):  # noqa: ANN201 - an async context manager
+        name = f"{self._prefix}_{day:%Y%m%d}"
+        await self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self._prefix}_template"')
+        self.created.append(name)
+        db = await Database.connect(database_dsn(self._server, name), min_size=1, max_size=4)
+        try:
+            yield db
+        finally:
+            await db.close()
+
+    async def drop(self) -> None:
+        if self._keep:
+            return
+        for name in reversed(self.created):
+            await self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.created.clear()
+
+
+DayDone = Callable[[PlannedDay, DayRun | None, int, int], None]   # (day, run, k, of n)
+
+
+async def run_backtest(planned: Sequence[PlannedDay], fleet: Sequence[Settings],
+                       server_dsn: str, *, start: dtime | None = None,
+                       keep_databases: bool = False, on_day: DayDone | None = None,
+                       **replay_options: Any) -> BacktestResult:
+    """Run the planned days in date order; ``on_day`` hears of each as it ends."""
+    result = BacktestResult(list(planned))
+    runnable = [p for p in planned if p.folder is not None]
+    databases = BacktestDatabases(server_dsn, keep=keep_databases)
+    try:
+        await databases.prepare()
+        for k, p in enumerate(runnable, 1):
+            assert p.folder is not None
+            async with databases.for_day(p.day) as db:
+                run = await replay_fleet_day(p.folder, db, fleet, start=start,
+                                             **replay_options)
+            result.runs.append(run)
+            if on_day is not None:
+                on_day(p, run, k, len(runnable))
+    finally:
+        await databases.drop()
+    return result
