@@ -59,7 +59,13 @@ async def test_operator_reconciles_arrive_as_spans_over_otlp(pg_dsn, tmp_path):
                 await cluster.apply(worker_body("w-span"))
                 await cluster.apply(schedule_body("krx", offsetMinutes=15))
                 await cluster.apply(schedule_body("broken", offsetMinutes=0))
-                await until(lambda: cluster.pods(NS), "the worker's pod")
+                try:
+                    await until(lambda: cluster.pods(NS), "the worker's pod")
+                except AssertionError:
+                    proc.send_signal(signal.SIGTERM)
+                    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+                    print("OPERATOR OUTPUT", out.decode()[-6000:])
+                    raise
                 await cluster.patch_spec("tradingworkers", NS, "w-span",
                                          {"capitalLimit": 4_000_000})
                 await until(lambda: cluster.find("tradingworkers", NS, "w-span")
