@@ -263,7 +263,10 @@ def agents(cluster: RealCluster, names: tuple[str, ...]) -> Any:
         for agent in reversed(started):
             with contextlib.suppress(Exception):
                 agent.__exit__(None, None, None)
-        shutil.rmtree(work_dir, ignore_errors=True)
+        if os.environ.get("TRADEFLEET_REAL_KEEP") == "1":       # the pods' logs, to read
+            print(f"pods' files kept in {work_dir}", flush=True)
+        else:
+            shutil.rmtree(work_dir, ignore_errors=True)
 
 
 def kill_group(pid: int, sig: int) -> None:

@@ -2,8 +2,9 @@
 with its env (value, valueFrom Secret/ConfigMap/field), envFrom, Secret and ConfigMap volumes
 and its projected ServiceAccount token at their mountPaths (a mount namespace of its own); the
 readiness probe makes it Ready; restartPolicy decides what an exit does (Never: Failed with
-the exit code; OnFailure: restarted, restartCount and lastState say so); deletion is SIGTERM,
-then SIGKILL after the grace; and a node whose heartbeat stops goes NotReady."""
+the exit code and, under FallbackToLogsOnError, its last output as the message; OnFailure:
+restarted, restartCount and lastState say so); deletion is SIGTERM, then SIGKILL after the
+grace; and a node whose heartbeat stops goes NotReady."""
 
 from __future__ import annotations
 
@@ -97,12 +98,16 @@ def test_the_agent_runs_pods_as_a_kubelet_would(real_cluster: RealCluster) -> No
                                  "/var/run/secrets/kubernetes.io/serviceaccount/namespace": NS}
         assert seen["token"] and seen["args"] == ["plain-arg"]
 
-        cluster.apply(_pod("fails", "fail"), namespace=NS)
+        fails = _pod("fails", "fail")
+        fails["spec"]["containers"][0]["terminationMessagePolicy"] = "FallbackToLogsOnError"
+        cluster.apply(fails, namespace=NS)
         failed = wait(lambda: (lambda p: p if p.get("status", {}).get("phase") == "Failed"
                                else None)(cluster.get("pod", "fails", "-n", NS)),
                       "pod fails Failed", 60)
         (status,) = failed["status"]["containerStatuses"]
         assert status["state"]["terminated"]["exitCode"] == 7 and status["restartCount"] == 0
+        # FallbackToLogsOnError: the failed container's last output is its message
+        assert '"args": ["plain-arg"]' in status["state"]["terminated"]["message"], status
 
         cluster.apply(_pod("retries", "fail", policy="OnFailure"), namespace=NS)
         retried = wait(lambda: (lambda p: p if p["status"].get("containerStatuses", [{}])[0]
