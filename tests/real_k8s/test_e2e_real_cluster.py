@@ -270,6 +270,7 @@ def _uninstall_refused(cluster: RealCluster, dsn: str, names: list[str]) -> None
     message = status["state"]["terminated"]["message"]
     assert status["state"]["terminated"]["exitCode"] == 1, status
     assert f"refusing to uninstall: {len(names)} TradingWorker(s) still exist" in message
+    assert "helm rollback" in message                 # the way back to upgrades
     for name in names:
         assert f"{NS}/{name}" in message, message
     described = cluster.kubectl("-n", NS, "describe", "pod", guard["metadata"]["name"]).stdout
