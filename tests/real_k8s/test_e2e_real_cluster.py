@@ -13,7 +13,7 @@ node-a carries the release (``operator.nodeSelector``; the simulator is installe
 other node exists) and is never lost; the worker pods keep off it through the chart's own
 ``operator.workerPods.affinity`` and run on node-b and node-c. Then ``kubectl apply``
 examples/tradingworker.yaml (plus two copies with a short lock TTL) and the
-LiquidationSchedule example, on one simulated session started late (close - 115 min, 15x):
+LiquidationSchedule example, on one simulated session started late (close - 120 min, 15x):
 
 - every worker becomes Ready; ``kubectl get tw`` shows Ready, Phase, Mode, Symbol, PnL Today,
   Heartbeat, Restarts; ``helm upgrade`` with workers present leaves their pods alone;
@@ -80,9 +80,9 @@ NS = RELEASE = "tradefleet"
 INFRA_NODE, WORKER_NODES = "node-a", ("node-b", "node-c")
 DB_IP, DB_PORT = "10.213.0.2", 5432
 # the session starts late: every fault is over before the liquidation at close - 15
-# the faults took 190 s on 2 shared cores, 290 s at load average 12; the liquidation comes
-# (115 - 15) * 60 / 15 = 400 s after the install starts
-SIM_MINUTES = float(os.environ.get("TRADEFLEET_REAL_SIM_MINUTES", "115"))
+# the faults took 190 s on 2 shared cores at load average 5, 290-335 s at 12-16; the
+# liquidation comes (120 - 15) * 60 / 15 = 420 s after the install starts
+SIM_MINUTES = float(os.environ.get("TRADEFLEET_REAL_SIM_MINUTES", "120"))
 SIM_SPEED = float(os.environ.get("TRADEFLEET_REAL_SIM_SPEED", "15"))
 FAST = {"locks": {"ttlSeconds": 9, "heartbeatIntervalSeconds": 3}, "pollIntervalSeconds": 20,
         "strategy": {"name": "ma_breakout",
