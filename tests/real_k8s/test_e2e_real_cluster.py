@@ -16,9 +16,11 @@ examples/tradingworker.yaml (plus two copies with a short lock TTL) and the
 LiquidationSchedule example, on one simulated session started late (close - 120 min, 15x):
 
 - every worker becomes Ready; ``kubectl get tw`` shows Ready, Phase, Mode, Symbol, PnL Today,
-  Heartbeat, Restarts; ``helm upgrade`` with workers present leaves their pods alone;
+  Heartbeat, Restarts;
 - ``helm uninstall`` with workers present is refused by the chart's pre-delete guard Job,
-  whose pod names them in its termination message; nothing is removed;
+  whose pod names them in its termination message; nothing is removed; helm 4 leaves the
+  release "uninstalling", and ``helm rollback`` to its revision marks it deployed again;
+- ``helm upgrade`` with workers present replaces the operator and leaves their pods alone;
 - the TradingWorker that holds shares first is deleted: it sells before its finalizer goes;
 - a worker process killed -9: a new pod, RESTARTS counts it;
 - a worker frozen (SIGSTOP) past its TTL: fenced, its pod deleted, a new one started;
