@@ -8,7 +8,7 @@ restartPolicy, and ends a deleted pod gracefully: SIGTERM, SIGKILL after the gra
 final delete. It authenticates as ``system:node:<name>`` (Node authorizer, NodeRestriction).
 
 Networking, documented mapping: each pod's IP is an address of its own added to ``lo``
-(10.213.<node>.<n>), a wildcard listen of a Python process is narrowed to it
+(10.<run>.<node>.<n>), a wildcard listen of a Python process is narrowed to it
 (pod_site/sitecustomize.py), and the pod's /etc/hosts maps every Service name to the ready
 addresses of its Endpoints, refreshed as they change (the agent is its own kube-proxy and DNS).
 Ports are not translated: a Service's port must equal its target port.
@@ -43,6 +43,26 @@ STATUS_EVERY_S = 10.0
 SYNC_EVERY_S = 0.5
 
 
+_SUBNET: list[str] = []
+
+
+def subnet() -> str:
+    """``10.<run>``: this test process's share of 10.200-249 on the host's shared ``lo``, the
+    first free from a pid-dependent start, so that two test runs on one machine (several
+    developers, or CI beside a developer) do not take each other's pod addresses."""
+    if not _SUBNET:
+        taken = subprocess.run(["ip", "-4", "addr", "show", "dev", "lo"],  # noqa: S607
+                               capture_output=True, text=True, check=False).stdout
+        for step in range(50):
+            octet = 200 + (os.getpid() + step) % 50
+            if f"inet 10.{octet}." not in taken:
+                _SUBNET.append(f"10.{octet}")
+                break
+        else:
+            raise RuntimeError("no free 10.200-249 subnet on lo for the test node agents")
+    return _SUBNET[0]
+
+
 def micro_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -60,7 +80,7 @@ class NodeAgent:
         self.index = index
         self.dir = work_dir / name
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.ip = f"10.213.{index}.1"
+        self.ip = f"{subnet()}.{index}.1"
         pair = cluster.pki.issue(f"node-{name}", f"system:node:{name}", "system:nodes")
         self.api = Api(cluster.server, cluster.ssl_context(pair))
         # its kube-proxy half reads Services' Endpoints as kube-proxy does (a node may not)
@@ -112,7 +132,7 @@ class NodeAgent:
         self._addresses.append(address)
 
     def pod_ip(self) -> str:
-        address = f"10.213.{self.index}.{self._next_ip}"
+        address = f"{subnet()}.{self.index}.{self._next_ip}"
         self._next_ip += 1
         if self._next_ip > 250:
             self._next_ip = 10

@@ -15,7 +15,7 @@ import time
 import pytest
 from tests.real_k8s.chart import condition, namespace, wait
 from tests.real_k8s.cluster import RealCluster
-from tests.real_k8s.node_agent import NodeAgent, agents
+from tests.real_k8s.node_agent import NodeAgent, agents, subnet
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 NS = "agent-check"
@@ -89,7 +89,7 @@ def test_the_agent_runs_pods_as_a_kubelet_would(real_cluster: RealCluster) -> No
                             else None)(cluster.get("pod", "serve", "-n", NS)),
                    "pod serve Ready", 60)
         assert pod["spec"]["nodeName"] == "agent-node"
-        assert pod["status"]["podIP"].startswith("10.213.")
+        assert pod["status"]["podIP"].startswith(f"{subnet()}.")
         seen = _first_line(agent, "serve")
         assert seen["env"] == {"PLAIN": "plain", "EXPANDED": "x-plain", "FROM_SECRET": "s3cret",
                                "FROM_CM": "blue", "CFG_color": "blue", "POD_NAME": "serve",
