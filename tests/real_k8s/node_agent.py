@@ -117,6 +117,9 @@ class NodeAgent:
         for address in self._addresses:
             subprocess.run(["ip", "addr", "del", f"{address}/32", "dev", "lo"],  # noqa: S607
                            capture_output=True, check=False)
+        # a node gone for good: its Node leaves the session's cluster, or the scheduler of a
+        # later test may still bind pods to it while it looks Ready (its pods are collected)
+        self.cluster.kubectl("delete", "node", self.name, "--wait=false", check=False)
 
     async def _shutdown(self) -> None:
         for runner in self.runners.values():
