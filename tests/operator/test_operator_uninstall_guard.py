@@ -25,3 +25,5 @@ async def test_tradingworkers_left_refuse_the_uninstall_naming_them():
     message = refusal(left)
     assert message is not None and f"{NS}/w-1, {NS}/w-2" in message
     assert "refusing to uninstall: 2 TradingWorker(s)" in message
+    # what helm 4 leaves behind (found on the real API): the way back to upgrades
+    assert "helm rollback" in message

@@ -104,6 +104,8 @@ def test_uninstall_is_refused_by_a_pre_delete_hook_while_tradingworkers_exist():
     assert pod["serviceAccountName"] == f"{RELEASE}-operator"     # may list TradingWorkers
     (c,) = pod["containers"]
     assert c["command"][-1] == "tradefleet.operator.uninstall_guard"
+    # helm says only "job failed": the refusal naming them is the pod's termination message
+    assert c["terminationMessagePolicy"] == "FallbackToLogsOnError"
     assert {"name": "TRADEFLEET_OPERATOR_NAMESPACES", "value": "desk-a,desk-b"} in c["env"]
 
 

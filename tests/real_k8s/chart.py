@@ -33,10 +33,16 @@ def helm_binary() -> Path:
     return module.ensure_helm()
 
 
-def helm(cluster: RealCluster, *args: str, timeout: float = 300) -> str:
+def helm_run(cluster: RealCluster, *args: str,
+             timeout: float = 300) -> subprocess.CompletedProcess:
+    """``helm`` as the cluster's admin; the caller judges the exit status."""
     cmd = [str(helm_binary()), "--kubeconfig", str(cluster.kubeconfig), *args]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,  # noqa: S603
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,  # noqa: S603
                           check=False)
+
+
+def helm(cluster: RealCluster, *args: str, timeout: float = 300) -> str:
+    done = helm_run(cluster, *args, timeout=timeout)
     if done.returncode != 0:
         raise AssertionError(f"$ helm {shlex.join(args)} -> {done.returncode}\n{done.stderr}"
                              f"\n{done.stdout[-2000:]}")

@@ -8,7 +8,7 @@ restartPolicy, and ends a deleted pod gracefully: SIGTERM, SIGKILL after the gra
 final delete. It authenticates as ``system:node:<name>`` (Node authorizer, NodeRestriction).
 
 Networking, documented mapping: each pod's IP is an address of its own added to ``lo``
-(10.213.<node>.<n>), a wildcard listen of a Python process is narrowed to it
+(10.<run>.<node>.<n>), a wildcard listen of a Python process is narrowed to it
 (pod_site/sitecustomize.py), and the pod's /etc/hosts maps every Service name to the ready
 addresses of its Endpoints, refreshed as they change (the agent is its own kube-proxy and DNS).
 Ports are not translated: a Service's port must equal its target port.
@@ -43,6 +43,26 @@ STATUS_EVERY_S = 10.0
 SYNC_EVERY_S = 0.5
 
 
+_SUBNET: list[str] = []
+
+
+def subnet() -> str:
+    """``10.<run>``: this test process's share of 10.200-249 on the host's shared ``lo``, the
+    first free from a pid-dependent start, so that two test runs on one machine (several
+    developers, or CI beside a developer) do not take each other's pod addresses."""
+    if not _SUBNET:
+        taken = subprocess.run(["ip", "-4", "addr", "show", "dev", "lo"],  # noqa: S607
+                               capture_output=True, text=True, check=False).stdout
+        for step in range(50):
+            octet = 200 + (os.getpid() + step) % 50
+            if f"inet 10.{octet}." not in taken:
+                _SUBNET.append(f"10.{octet}")
+                break
+        else:
+            raise RuntimeError("no free 10.200-249 subnet on lo for the test node agents")
+    return _SUBNET[0]
+
+
 def micro_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -60,7 +80,7 @@ class NodeAgent:
         self.index = index
         self.dir = work_dir / name
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.ip = f"10.213.{index}.1"
+        self.ip = f"{subnet()}.{index}.1"
         pair = cluster.pki.issue(f"node-{name}", f"system:node:{name}", "system:nodes")
         self.api = Api(cluster.server, cluster.ssl_context(pair))
         # its kube-proxy half reads Services' Endpoints as kube-proxy does (a node may not)
@@ -97,6 +117,9 @@ class NodeAgent:
         for address in self._addresses:
             subprocess.run(["ip", "addr", "del", f"{address}/32", "dev", "lo"],  # noqa: S607
                            capture_output=True, check=False)
+        # a node gone for good: its Node leaves the session's cluster, or the scheduler of a
+        # later test may still bind pods to it while it looks Ready (its pods are collected)
+        self.cluster.kubectl("delete", "node", self.name, "--wait=false", check=False)
 
     async def _shutdown(self) -> None:
         for runner in self.runners.values():
@@ -112,7 +135,7 @@ class NodeAgent:
         self._addresses.append(address)
 
     def pod_ip(self) -> str:
-        address = f"10.213.{self.index}.{self._next_ip}"
+        address = f"{subnet()}.{self.index}.{self._next_ip}"
         self._next_ip += 1
         if self._next_ip > 250:
             self._next_ip = 10
@@ -263,7 +286,10 @@ def agents(cluster: RealCluster, names: tuple[str, ...]) -> Any:
         for agent in reversed(started):
             with contextlib.suppress(Exception):
                 agent.__exit__(None, None, None)
-        shutil.rmtree(work_dir, ignore_errors=True)
+        if os.environ.get("TRADEFLEET_REAL_KEEP") == "1":       # the pods' logs, to read
+            print(f"pods' files kept in {work_dir}", flush=True)
+        else:
+            shutil.rmtree(work_dir, ignore_errors=True)
 
 
 def kill_group(pid: int, sig: int) -> None:

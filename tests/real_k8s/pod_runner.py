@@ -30,6 +30,7 @@ LAUNCHER = Path(__file__).with_name("pod_launch.py")
 BACKOFF_BASE_S = 10.0
 BACKOFF_MAX_S = 300.0
 PROBES = ("startupProbe", "livenessProbe", "readinessProbe")
+MESSAGE_LINES, MESSAGE_BYTES = 80, 2048        # a kubelet's FallbackToLogsOnError tail
 
 
 def _now() -> str:
@@ -68,6 +69,7 @@ class PodRunner:
         self._times: dict[str, str] = {}
         self._written: dict[str, Any] | None = None
         self._started_at = ""
+        self._log_from = 0                     # where this container's run begins in the log
 
     # ---- start ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -99,6 +101,7 @@ class PodRunner:
         launch = self.dir / "launch.json"
         launch.write_text(json.dumps({"argv": argv, "env": env, "mounts": mounts,
                                       "cwd": container.get("workingDir") or "/"}))
+        self._log_from = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
             self.process = await asyncio.create_subprocess_exec(
                 "unshare", "--mount", "--propagation", "private", sys.executable,
@@ -146,6 +149,9 @@ class PodRunner:
         self.last_terminated = {"exitCode": code, "reason": "Completed" if code == 0 else
                                 "Error", "startedAt": self._started_at, "finishedAt": _now(),
                                 "containerID": self._container_id()}
+        message = self._termination_message(code)
+        if message:
+            self.last_terminated["message"] = message
         self.process, self.ready = None, False
         if self.terminating:
             return await self._finally_delete()
@@ -160,6 +166,19 @@ class PodRunner:
             self.state = {"terminated": dict(self.last_terminated)}
         await self._write_status()
         return False
+
+    def _termination_message(self, code: int) -> str:
+        """As a kubelet with ``terminationMessagePolicy: FallbackToLogsOnError``: a failed
+        container's last log lines (80 lines, 2 KiB) become its termination message, which
+        ``kubectl describe pod`` shows (the default policy File reads a file we do not map)."""
+        if code == 0 or self.container.get("terminationMessagePolicy") \
+                != "FallbackToLogsOnError" or not self.log.exists():
+            return ""
+        with self.log.open("rb") as file:
+            file.seek(self._log_from)
+            text = file.read().decode(errors="replace")
+        tail = "\n".join(text.splitlines()[-MESSAGE_LINES:])
+        return tail.encode()[-MESSAGE_BYTES:].decode(errors="replace")
 
     async def _finally_delete(self) -> bool:
         with contextlib.suppress(ApiError):

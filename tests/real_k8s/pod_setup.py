@@ -29,12 +29,15 @@ class ConfigError(RuntimeError):
 
 
 def shim_dir(base: Path) -> Path:
-    """A directory holding the ``tradefleet`` command, to put first on a pod's PATH."""
+    """A directory holding the ``tradefleet`` and ``python`` commands, first on a pod's PATH."""
     bin_dir = base / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
     shim = bin_dir / "tradefleet"
     shim.write_text(f"#!/bin/sh\nexec {sys.executable} -m tradefleet.cli \"$@\"\n")
     shim.chmod(0o755)
+    python = bin_dir / "python"        # a chart's `python -m ...` runs this checkout's Python
+    python.write_text(f"#!/bin/sh\nexec {sys.executable} \"$@\"\n")
+    python.chmod(0o755)
     return bin_dir
 
 

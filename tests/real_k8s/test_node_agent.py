@@ -2,8 +2,9 @@
 with its env (value, valueFrom Secret/ConfigMap/field), envFrom, Secret and ConfigMap volumes
 and its projected ServiceAccount token at their mountPaths (a mount namespace of its own); the
 readiness probe makes it Ready; restartPolicy decides what an exit does (Never: Failed with
-the exit code; OnFailure: restarted, restartCount and lastState say so); deletion is SIGTERM,
-then SIGKILL after the grace; and a node whose heartbeat stops goes NotReady."""
+the exit code and, under FallbackToLogsOnError, its last output as the message; OnFailure:
+restarted, restartCount and lastState say so); deletion is SIGTERM, then SIGKILL after the
+grace; and a node whose heartbeat stops goes NotReady."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import time
 import pytest
 from tests.real_k8s.chart import condition, namespace, wait
 from tests.real_k8s.cluster import RealCluster
-from tests.real_k8s.node_agent import NodeAgent, agents
+from tests.real_k8s.node_agent import NodeAgent, agents, subnet
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 NS = "agent-check"
@@ -88,7 +89,7 @@ def test_the_agent_runs_pods_as_a_kubelet_would(real_cluster: RealCluster) -> No
                             else None)(cluster.get("pod", "serve", "-n", NS)),
                    "pod serve Ready", 60)
         assert pod["spec"]["nodeName"] == "agent-node"
-        assert pod["status"]["podIP"].startswith("10.213.")
+        assert pod["status"]["podIP"].startswith(f"{subnet()}.")
         seen = _first_line(agent, "serve")
         assert seen["env"] == {"PLAIN": "plain", "EXPANDED": "x-plain", "FROM_SECRET": "s3cret",
                                "FROM_CM": "blue", "CFG_color": "blue", "POD_NAME": "serve",
@@ -97,12 +98,16 @@ def test_the_agent_runs_pods_as_a_kubelet_would(real_cluster: RealCluster) -> No
                                  "/var/run/secrets/kubernetes.io/serviceaccount/namespace": NS}
         assert seen["token"] and seen["args"] == ["plain-arg"]
 
-        cluster.apply(_pod("fails", "fail"), namespace=NS)
+        fails = _pod("fails", "fail")
+        fails["spec"]["containers"][0]["terminationMessagePolicy"] = "FallbackToLogsOnError"
+        cluster.apply(fails, namespace=NS)
         failed = wait(lambda: (lambda p: p if p.get("status", {}).get("phase") == "Failed"
                                else None)(cluster.get("pod", "fails", "-n", NS)),
                       "pod fails Failed", 60)
         (status,) = failed["status"]["containerStatuses"]
         assert status["state"]["terminated"]["exitCode"] == 7 and status["restartCount"] == 0
+        # FallbackToLogsOnError: the failed container's last output is its message
+        assert '"args": ["plain-arg"]' in status["state"]["terminated"]["message"], status
 
         cluster.apply(_pod("retries", "fail", policy="OnFailure"), namespace=NS)
         retried = wait(lambda: (lambda p: p if p["status"].get("containerStatuses", [{}])[0]
@@ -126,4 +131,5 @@ def test_the_agent_runs_pods_as_a_kubelet_would(real_cluster: RealCluster) -> No
         wait(lambda: condition(cluster.get("node", "agent-node"), "Ready").get("status")
              == "Unknown", "the lost node NotReady", 90)
     cluster.kubectl("delete", "namespace", NS, "--wait=false")
-    cluster.kubectl("delete", "node", "agent-node", "--wait=false")
+    # the agent deleted its Node on the way out
+    assert cluster.kubectl("get", "node", "agent-node", check=False).returncode != 0

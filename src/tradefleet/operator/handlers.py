@@ -19,6 +19,7 @@ from typing import Any
 import kopf
 
 from tradefleet.operator.failure import ReconcileFailed
+from tradefleet.operator.login import login as operator_login
 from tradefleet.operator.ownership import looks_at_schedule
 from tradefleet.operator.peering import apply_peering
 from tradefleet.operator.plan import Finalize
@@ -127,10 +128,11 @@ def make_handlers(runtime: OperatorRuntime) -> Handlers:
 
 def _operator_handlers(runtime: OperatorRuntime) -> Handler:
     async def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        """The service account in a pod, else the kubeconfig (as KubeApi does)."""
+        """The service account in a pod, else the kubeconfig (as KubeApi does), in the
+        operator's own namespace (login.py)."""
         if runtime.connection is not None:
             return runtime.connection
-        return await kopf.login_via_async_client(**kwargs)
+        return await operator_login(**kwargs)
 
     return login
 

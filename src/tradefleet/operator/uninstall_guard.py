@@ -34,7 +34,9 @@ def refusal(left: list[str]) -> str | None:
     shown = ", ".join(left[:20]) + (f" and {len(left) - 20} more" if len(left) > 20 else "")
     return (f"refusing to uninstall: {len(left)} TradingWorker(s) still exist ({shown}); "
             "delete them first (kubectl delete tw --all -n <namespace>) and wait until they "
-            "are gone: the operator sells their shares before it lets them go")
+            "are gone: the operator sells their shares before it lets them go. Meanwhile helm "
+            "has marked the release 'uninstalling' and will not upgrade it: `helm rollback "
+            "<release> <revision>` marks it deployed again")
 
 
 async def _main() -> int:
