@@ -22,11 +22,11 @@ from tradefleet.adapters.postgres.event_sink import PostgresEventSink
 from tradefleet.adapters.postgres.lock_store import PostgresLockStore
 from tradefleet.adapters.postgres.order_store import PostgresOrderStore
 from tradefleet.adapters.postgres.worker_store import PostgresWorkerStore
+from tradefleet.domain.lease import Lease
 from tradefleet.services.lock_service import LockService
 from tradefleet.services.order_service import OrderService
 from tradefleet.services.worker_registry import WorkerRegistry
 from tradefleet.worker.guarded_broker import GuardedBroker
-from tradefleet.worker.lease import Lease
 from tradefleet.worker.timers import heartbeat_loop
 
 STEPS = ("locked", "row_written", "before_http", "sent", "tracked")

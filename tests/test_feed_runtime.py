@@ -8,11 +8,11 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 from tradefleet.domain.exits import ExitParams
+from tradefleet.domain.lease import Lease
 from tradefleet.feed.listener import PostgresTickListener
 from tradefleet.settings.feed import FeedSettings
 from tradefleet.worker import feed_runtime
 from tradefleet.worker.feed_runtime import FeedParts, WorkerFeed
-from tradefleet.worker.lease import Lease
 
 
 async def test_a_feed_that_cannot_listen_is_retried_and_never_stops_the_worker(

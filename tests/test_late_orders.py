@@ -25,6 +25,7 @@ from tradefleet.adapters.postgres.lock_store import PostgresLockStore
 from tradefleet.adapters.postgres.order_store import PostgresOrderStore
 from tradefleet.adapters.postgres.orphan_store import PostgresOrphanStore
 from tradefleet.adapters.postgres.worker_store import PostgresWorkerStore
+from tradefleet.domain.lease import Lease
 from tradefleet.domain.orders import OrderStatus
 from tradefleet.services.account_reconciler import AccountReconciler
 from tradefleet.services.lock_service import LockService
@@ -32,7 +33,6 @@ from tradefleet.services.order_follower import NEVER_SENT, OrderFollower
 from tradefleet.services.order_service import OrderService
 from tradefleet.services.worker_registry import WorkerRegistry
 from tradefleet.worker.guarded_broker import GuardedBroker
-from tradefleet.worker.lease import Lease
 
 
 class _PausedSend:

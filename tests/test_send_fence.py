@@ -17,9 +17,9 @@ from tests.test_locks import register
 
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.postgres.lock_store import PostgresLockStore
+from tradefleet.domain.lease import Lease
 from tradefleet.domain.orders import OrderStatus
 from tradefleet.services.lock_service import LockService
-from tradefleet.worker.lease import Lease
 from tradefleet.worker.timers import heartbeat_loop
 
 

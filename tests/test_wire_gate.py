@@ -21,12 +21,12 @@ from tradefleet.adapters.postgres.event_sink import PostgresEventSink
 from tradefleet.adapters.postgres.lock_store import PostgresLockStore
 from tradefleet.adapters.postgres.order_store import PostgresOrderStore
 from tradefleet.adapters.postgres.worker_store import PostgresWorkerStore
+from tradefleet.domain.lease import Lease
 from tradefleet.domain.orders import OrderStatus
 from tradefleet.services.lock_service import LockService
 from tradefleet.services.order_service import OrderService
 from tradefleet.services.worker_registry import WorkerRegistry
 from tradefleet.worker.guarded_broker import GuardedBroker
-from tradefleet.worker.lease import Lease
 
 RESEND_PAUSE_S = 3.0        # the EGW00201 resend waits this long (budget 6 s, one retry)
 LEASE_LEFT_S = 1.5          # the lease lapses this long after it is granted

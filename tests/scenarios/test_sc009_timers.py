@@ -8,9 +8,9 @@ import time
 
 from tradefleet.adapters.postgres.lock_store import PostgresLockStore
 from tradefleet.adapters.postgres.worker_store import PostgresWorkerStore
+from tradefleet.domain.lease import Lease
 from tradefleet.services.lock_service import LockService
 from tradefleet.services.worker_registry import WorkerRegistry
-from tradefleet.worker.lease import Lease
 from tradefleet.worker.timers import heartbeat_loop, reclaim_interval, reclaim_loop
 
 

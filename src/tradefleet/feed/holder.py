@@ -35,9 +35,9 @@ from typing import Protocol
 import structlog
 
 from tradefleet.adapters.kis.ws_ticks import TICK_TR, Tick
+from tradefleet.domain.lease import Lease
 from tradefleet.feed.channels import status_channel, status_payload, tick_channel, tick_payload
 from tradefleet.ports.feed import FeedState, PriceTick
-from tradefleet.worker.lease import Lease
 
 MAX_BATCH = 200             # ticks per publish statement (a payload is ~80 bytes each)
 

@@ -11,10 +11,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tradefleet.domain.errors import SendRefused
+from tradefleet.domain.lease import Lease
 from tradefleet.domain.orders import OrderAck, OrderRequest
 from tradefleet.ports.broker import BrokerPort
 from tradefleet.ports.wire_gate import wire_gate
-from tradefleet.worker.lease import Lease
 
 FenceCheck = Callable[[str, int | None], Awaitable[bool]]   # (client_order_id, epoch) -> ok
 

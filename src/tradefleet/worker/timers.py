@@ -12,8 +12,8 @@ import time
 from collections.abc import Awaitable, Callable
 
 from tradefleet.adapters.telemetry.logging import get_logger
+from tradefleet.domain.lease import Lease
 from tradefleet.services.lock_service import LockService
-from tradefleet.worker.lease import Lease
 
 
 async def heartbeat_loop(locks: LockService, worker_id: str, lease: Lease, *,

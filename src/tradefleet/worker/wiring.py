@@ -29,6 +29,7 @@ from tradefleet.adapters.telemetry.metered_broker import MeteredBroker
 from tradefleet.adapters.telemetry.metrics import WorkerMetrics
 from tradefleet.adapters.telemetry.redaction import register_secret
 from tradefleet.domain.costs import CostModel
+from tradefleet.domain.lease import Lease
 from tradefleet.domain.risk import RiskLimits
 from tradefleet.ports.broker import BrokerPort
 from tradefleet.ports.clock import Clock
@@ -49,7 +50,6 @@ from tradefleet.worker.cycle_parts import ExitWatch, OrderPaths, RecoveryHooks
 from tradefleet.worker.entry import EntryStep
 from tradefleet.worker.entry_gate import EntryGate
 from tradefleet.worker.guarded_broker import GuardedBroker
-from tradefleet.worker.lease import Lease
 from tradefleet.worker.metrics_page import WorkerMetricsPage
 from tradefleet.worker.poll_lag import PollLagMeter
 from tradefleet.worker.retry import BrokerReadRetry

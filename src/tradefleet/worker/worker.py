@@ -15,6 +15,7 @@ import structlog
 from tradefleet.adapters.clock import SEOUL
 from tradefleet.domain.errors import Fenced, TokenIssueThrottled
 from tradefleet.domain.events import AuthenticatedEvent, WorkerStartedEvent
+from tradefleet.domain.lease import Lease
 from tradefleet.domain.risk import RiskLimits
 from tradefleet.domain.states import WorkerStatus
 from tradefleet.ports.broker import BrokerPort
@@ -24,7 +25,6 @@ from tradefleet.services.lock_service import LockService
 from tradefleet.services.worker_registry import WorkerRegistry
 from tradefleet.worker.cycle import TradingCycle, Why
 from tradefleet.worker.health import HealthState, start_health_server
-from tradefleet.worker.lease import Lease
 from tradefleet.worker.metrics_page import WorkerMetricsPage
 from tradefleet.worker.poll_lag import PollLagMeter
 from tradefleet.worker.recovery import recover_holding
