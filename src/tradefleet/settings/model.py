@@ -3,7 +3,6 @@ nothing runs and nothing is written until the whole configuration is valid."""
 
 from __future__ import annotations
 
-import json
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -29,11 +28,11 @@ from tradefleet.domain.liquidation import (
     LIQUIDATION_NEEDS_MINUTES,
 )
 from tradefleet.domain.markets import Market, parse_market
-from tradefleet.domain.strategies import StrategyParamsError
 from tradefleet.settings import secrets as sec
 from tradefleet.settings.database_rules import check_database
+from tradefleet.settings.env_names import env_name
 from tradefleet.settings.feed import FeedSettings
-from tradefleet.strategy_plugins import load_strategy
+from tradefleet.settings.strategy import StrategySettings, named_strategy_problem
 from tradefleet.strategy_plugins.rules import strategy_rules
 
 SYMBOL = re.compile(r"^[0-9A-Z]{6}$")
@@ -93,60 +92,6 @@ class LockSettings(_Section):
             raise ValueError("heartbeat_interval_seconds must be at most a third of "
                              "ttl_seconds (a worker must survive two missed beats)")
         return self
-
-
-class StrategySettings(_Section):
-    """``name``: a shipped strategy, an entry point of ``tradefleet.strategies``, or a
-    class in the file/package at ``path`` (the user's own code; see strategy_plugins)."""
-
-    name: str = "ma_breakout"
-    path: Path | None = None
-    params: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("params", mode="before")
-    @classmethod
-    def _env_text_to_values(cls, value: Any) -> Any:
-        """Env vars carry text: ``TRADEFLEET_STRATEGY__PARAMS__SHORT=3`` means the number 3."""
-        if isinstance(value, dict):
-            return {k: _scalar(v) for k, v in value.items()}
-        return value
-
-    @model_validator(mode="after")
-    def _strategy_accepts_params(self) -> StrategySettings:
-        """Built once here, so a bad parameter stops start-up before anything is migrated
-        or written (wiring builds it again from the same, now known-good, values)."""
-        try:
-            self.build()
-        except StrategyParamsError as exc:
-            raise ValueError("\n".join(
-                f"strategy.params.{name} ({_env_name(['strategy', 'params', name])}): {msg}"
-                for name, msg in exc.problems.items())) from None
-        except ConfigError as exc:
-            raise ValueError(_named_strategy_problem(str(exc))) from None
-        return self
-
-    def build(self) -> Any:
-        """The configured strategy (a ``domain.strategies.Strategy``)."""
-        return load_strategy(self.name, dict(self.params), self.path)
-
-
-def _named_strategy_problem(text: str) -> str:
-    """``strategy.FIELD: message`` with the field's env var, as every settings error reads."""
-    head, sep, rest = text.partition(": ")
-    parts = head.split(".")
-    if sep and len(parts) >= 2 and parts[0] == "strategy":
-        return f"{head} ({_env_name(parts)}): {rest}"
-    return f"strategy.name (TRADEFLEET_STRATEGY__NAME): {text}"
-
-
-def _scalar(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    try:
-        parsed = json.loads(value)
-    except ValueError:
-        return value
-    return parsed if isinstance(parsed, int | float | bool) else value
 
 
 class ExitSettings(_Section):
@@ -302,7 +247,7 @@ class Settings(BaseSettings):
         try:
             self.trading_rules()
         except ConfigError as exc:
-            raise ValueError(_named_strategy_problem(str(exc))) from None
+            raise ValueError(named_strategy_problem(str(exc))) from None
         return self
 
     def trading_rules(self) -> tuple[Any, FilterParams, ExitParams]:
@@ -379,10 +324,6 @@ class Settings(BaseSettings):
 _SECRET_FIELDS = (("broker", "appkey"), ("broker", "appsecret"), ("account", "cano"))
 
 
-def _env_name(loc: list[str]) -> str:
-    return "TRADEFLEET_" + "__".join(p.upper() for p in loc)
-
-
 def describe_errors(exc: ValidationError) -> list[str]:
     lines = []
     for err in exc.errors(include_url=False, include_input=False):
@@ -398,7 +339,7 @@ def describe_errors(exc: ValidationError) -> list[str]:
         if named and all(line.startswith(f"{where}.") for line in named):
             lines.extend(named)          # a section's check that names its own fields
             continue
-        lines.append(f"{where} ({_env_name(loc)}): {msg}")
+        lines.append(f"{where} ({env_name(loc)}): {msg}")
     return lines
 
 
@@ -416,7 +357,7 @@ def _raw_secret_problems(data: dict) -> list[str]:
                                                                     dict) else None
             raw = raw.get_secret_value() if isinstance(raw, SecretStr) else raw
             if raw is None or not sec.is_encrypted(str(raw)):
-                where = f"{section}.{name} ({_env_name([section, name])})"
+                where = f"{section}.{name} ({env_name([section, name])})"
                 problems.append(f"{where}: plaintext secrets are refused in {mode} "
                                 f"mode; {sec.HOW_TO}")
     return problems + _raw_database_problems(data.get("db"), mode)
