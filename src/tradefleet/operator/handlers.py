@@ -17,6 +17,7 @@ from typing import Any
 
 import kopf
 
+from tradefleet.operator.kopf_views import POD_INDEX, SECRET_INDEX, index_pod, index_secret
 from tradefleet.operator.ownership import looks_at_schedule
 from tradefleet.operator.peering import apply_peering
 from tradefleet.operator.plan import Finalize
@@ -81,19 +82,26 @@ def make_handlers(runtime: OperatorRuntime) -> Handlers:
               **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
         return {(namespace, name): plain(body)}
 
+    def attach(kwargs: Mapping[str, Any]) -> None:
+        if runtime.views is not None:
+            runtime.views.attach(kwargs)
+
     async def changed(body: kopf.Body, **kwargs: Any) -> None:
+        attach(kwargs)
         await workers.reconcile(plain(body), peers_of(body, kwargs.get(INDEX)))
 
-    async def pod_event(body: kopf.Body, tradingworkers: Mapping, **_: Any) -> None:
+    async def pod_event(body: kopf.Body, tradingworkers: Mapping, **kwargs: Any) -> None:
         """A pod of ours changed: reconcile its TradingWorker (from kopf's index)."""
+        attach(kwargs)
         meta = body.get("metadata", {})
         key = (meta.get("namespace"), (meta.get("labels") or {}).get(WORKER_LABEL))
         for tw in list(tradingworkers.get(key, [])):
             await workers.reconcile(tw, peers_of(tw, tradingworkers))
 
-    async def deleted(body: kopf.Body, namespace: str, name: str, **_: Any) -> None:
+    async def deleted(body: kopf.Body, namespace: str, name: str, **kwargs: Any) -> None:
         """Behind the finalizer: the same pass, repeated until it says the worker is flat
         and stopped (a stuck wait is reported by the pass itself: Degraded and an Event)."""
+        attach(kwargs)
         while True:
             plan = await workers.reconcile(plain(body))
             if any(isinstance(a, Finalize) for a in plan.actions):
@@ -138,6 +146,11 @@ def build_registry(runtime: OperatorRuntime) -> kopf.OperatorRegistry:
         trigger(*tw, id="reconcile", registry=registry)(h.changed)
     kopf.timer(*tw, id="resync", interval=runtime.config.resync_seconds,
                registry=registry)(h.resync)
+    # one watch of pods and one of Secrets per namespace instead of a list and 1-4 GETs
+    # per worker per resync (operator/kopf_views.py, secret_checks.py)
+    kopf.index("v1", "pods", id=POD_INDEX, labels={**MANAGED_BY, WORKER_LABEL: kopf.PRESENT},
+               registry=registry)(index_pod)
+    kopf.index("v1", "secrets", id=SECRET_INDEX, registry=registry)(index_secret)
     kopf.on.event("v1", "pods", id="pod-event", labels=dict(MANAGED_BY),
                   registry=registry)(h.pod_event)
     kopf.on.delete(*tw, id="finalize", registry=registry)(h.deleted)
