@@ -42,6 +42,7 @@ MONEY = "tests/test_money_paths.py::"
 FENCE = "tests/test_send_fence.py::"
 GUARDS = "tests/test_money_guards.py::"
 CHAOS = "tests/test_chaos.py::"
+COST = "tests/operator/test_operator_api_cost.py::"
 CANCEL_AGE_TEST = "not row.status.is_terminal and age_s >= self._cancel_after"
 CANCEL_PAST_TIME = (f"            if {CANCEL_AGE_TEST}:\n"
                     '                self._log.warning("order still open past its time')
@@ -631,6 +632,44 @@ MUTANTS += [
            "    peering.mandatory = True\n", "    peering.mandatory = False\n",
            ("tests/operator/test_operator_peering.py",),
            "issue 19/6: a new replica runs before it has seen the leader's keep-alive"),
+    # ---- issue 19/9: the operator's API cost (cost19) ----------------------------------------
+    Mutant("api-cost-pods-listed-every-pass", "operator/worker_controller.py",
+           "        listed = pods is None\n", "        listed = True\n",
+           (COST + "test_a_resync_over_an_unchanged_world_lists_no_pod_reads_no_secret_"
+                   "writes_nothing",),
+           "issue 19/9: every resync lists the worker's pods although the watch has them"),
+    Mutant("api-cost-watch-behind-not-confirmed", "operator/worker_controller.py",
+           "        if not listed and any(isinstance(a, CreatePod | DeletePod) for a in "
+           "plan.actions):",
+           "        if False:",
+           (COST + "test_a_watch_behind_the_api_never_starts_a_second_pod",),
+           "issue 19/9: a pod created a moment ago, not yet watched, gets a second pod"),
+    Mutant("api-cost-secret-checks-never-kept", "operator/secret_checks.py",
+           "        if stamp is not None and kept is not None and kept.stamp == stamp:",
+           "        if False:",
+           (COST + "test_secret_checks_read_again_only_when_a_version_changed",
+            COST + "test_a_resync_over_an_unchanged_world_lists_no_pod_reads_no_secret_"
+                   "writes_nothing"),
+           "issue 19/9: every resync GETs and decrypts the worker's Secrets again"),
+    Mutant("api-cost-secret-version-ignored", "operator/secret_checks.py",
+           "        return namespace, spec.mode, names, versions",
+           "        return namespace, spec.mode, names",
+           (COST + "test_secret_checks_read_again_only_when_a_version_changed",
+            COST + "test_a_secret_changed_through_the_api_is_checked_again_at_the_next_pass"),
+           "issue 19/9: a changed Secret (a wrong key) is never checked again"),
+    Mutant("api-cost-heartbeat-written-every-pass", "operator/status.py",
+           "    return shown if age < every else w.heartbeat_at",
+           "    return w.heartbeat_at",
+           (COST + "test_a_ready_workers_status_stays_the_same_until_its_heartbeat_is_older_"
+                   "than_the_bound",
+            COST + "test_a_resync_over_an_unchanged_world_lists_no_pod_reads_no_secret_"
+                   "writes_nothing"),
+           "issue 19/9: a status patch per worker per resync for a moving lastHeartbeat"),
+    Mutant("api-cost-stale-heartbeat-hidden", "operator/status.py",
+           "shown is None or not (ready_before and ready_now)\n",
+           "shown is None or not ready_before\n",
+           (COST + "test_a_stale_heartbeat_shows_its_real_time_at_once",),
+           "issue 19/9: a stale worker keeps showing the heartbeat of when it was Ready"),
 ]
 
 

@@ -15,6 +15,9 @@ from tests.operator.api_calls import count_calls, kmock_requests
 from tests.operator.cluster import eventually, running_cluster
 from tests.operator.factories import CONFIG, NOW, desired, observed, pod, worker
 from tests.operator.operator_harness import (
+    CONFIG as CONFIG_KOPF,
+)
+from tests.operator.operator_harness import (
     NS,
     LoopClock,
     WorkerProcess,
@@ -22,10 +25,14 @@ from tests.operator.operator_harness import (
     worker_body,
 )
 
-from tradefleet.domain.calendar import SEOUL
+from tradefleet.adapters.clock import FrozenClock
+from tradefleet.domain.calendar import SEOUL, load_krx_calendar
 from tradefleet.operator.config import SecretKeyRef
+from tradefleet.operator.kopf_views import POD_INDEX, SECRET_INDEX
+from tradefleet.operator.kube import KubeApi
 from tradefleet.operator.reconcile import plan_worker
 from tradefleet.operator.resources import parse_worker_spec
+from tradefleet.operator.runtime import build_runtime
 from tradefleet.operator.secret_checks import UNKNOWN, SecretChecks
 from tradefleet.operator.status import build_status, without_nones
 from tradefleet.settings.secrets import encrypt
@@ -62,12 +69,18 @@ def test_a_ready_workers_status_stays_the_same_until_its_heartbeat_is_older_than
 
 
 def test_a_stale_heartbeat_shows_its_real_time_at_once():
-    first = without_nones(_pass_status(worker()))
-    stale = replace(worker(live=False), heartbeat_at=NOW - timedelta(seconds=40),
-                    heartbeat_age_seconds=40.0)
+    first = without_nones(_pass_status(worker()))          # shows NOW - 2 s
+    # it beat on for 22 s (not shown: within the bound), then fell silent past its TTL
+    last = NOW + timedelta(seconds=20)
+    stale = replace(worker(live=False), heartbeat_at=last, heartbeat_age_seconds=35.0)
     status = _pass_status(stale, first)
     assert _conditions(status)["Ready"]["status"] == "False"
-    assert status["lastHeartbeat"] == (NOW - timedelta(seconds=40)).isoformat()
+    assert status["lastHeartbeat"] == last.isoformat()
+    # and back: Ready again shows the latest heartbeat at once
+    back = replace(worker(), heartbeat_at=last + timedelta(seconds=40))
+    status = _pass_status(back, without_nones(status))
+    assert _conditions(status)["Ready"]["status"] == "True"
+    assert status["lastHeartbeat"] == (last + timedelta(seconds=40)).isoformat()
 
 
 # ---- Secrets: checked again only when one changed ----------------------------------------
@@ -230,3 +243,28 @@ async def test_a_secret_changed_through_the_api_is_checked_again_at_the_next_pas
             assert calls["get secrets"] == 3, calls        # once, not once per pass
         finally:
             beating.cancel()
+
+
+async def test_a_watch_behind_the_api_never_starts_a_second_pod(db):
+    """A pass that would create or delete a pod confirms with a list first: a pod created a
+    moment ago may not be in the watch yet, and a second one would run the same worker."""
+    async with running_cluster() as cluster:
+        url = str(cluster.url).rstrip("/")
+        kube = KubeApi.for_server(url, token="t")
+        clock = FrozenClock(TEN)
+        events: list[str] = []
+        runtime = build_runtime(CONFIG_KOPF, db=db, kube=kube, clock=clock,
+                                calendar=load_krx_calendar(),
+                                post_event=lambda body, t, r, m: events.append(r))
+        assert runtime.views is not None
+        runtime.views.attach({POD_INDEX: {}, SECRET_INDEX: {}})     # it has seen nothing
+        try:
+            await cluster.apply(worker_body("w-1"))
+            for _ in range(4):
+                body = cluster.find("tradingworkers", NS, "w-1")
+                await runtime.workers.reconcile(body)
+                clock.advance(900)           # past any recreation backoff
+            assert len(cluster.pods(NS)) == 1
+            assert events.count("PodCreated") == 1 and "PodRecreated" not in events
+        finally:
+            await kube.close()

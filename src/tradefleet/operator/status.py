@@ -127,7 +127,7 @@ def heartbeat_shown(previous: dict[str, Any], ready_before: bool, ready_now: boo
     w = observed.worker
     shown = _parse(previous.get("lastHeartbeat"))
     if (w.heartbeat_at is None or shown is None or not (ready_before and ready_now)
-            or not w.live or every <= 0 or shown > w.heartbeat_at):
+            or every <= 0 or shown > w.heartbeat_at):     # Ready: the heartbeat is live
         return w.heartbeat_at
     age = (w.heartbeat_age_seconds or 0.0) + (w.heartbeat_at - shown).total_seconds()
     return shown if age < every else w.heartbeat_at
