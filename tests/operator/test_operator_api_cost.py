@@ -10,6 +10,7 @@ import time
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+import pytest
 from cryptography.fernet import Fernet
 from tests.operator.api_calls import count_calls, kmock_requests
 from tests.operator.cluster import eventually, running_cluster
@@ -27,7 +28,8 @@ from tests.operator.operator_harness import (
 
 from tradefleet.adapters.clock import FrozenClock
 from tradefleet.domain.calendar import SEOUL, load_krx_calendar
-from tradefleet.operator.config import SecretKeyRef
+from tradefleet.domain.errors import ConfigError
+from tradefleet.operator.config import SecretKeyRef, load_operator_config
 from tradefleet.operator.kopf_views import POD_INDEX, SECRET_INDEX
 from tradefleet.operator.kube import KubeApi
 from tradefleet.operator.reconcile import plan_worker
@@ -268,3 +270,13 @@ async def test_a_watch_behind_the_api_never_starts_a_second_pod(db):
             assert events.count("PodCreated") == 1 and "PodRecreated" not in events
         finally:
             await kube.close()
+
+
+def test_the_heartbeat_bound_is_a_setting_named_when_wrong():
+    env = {"TRADEFLEET_OPERATOR_NAMESPACES": "t", "TRADEFLEET_OPERATOR_WORKER_IMAGE": "i",
+           "TRADEFLEET_OPERATOR_POD_DB_DSN": "postgresql://x/y"}
+    assert load_operator_config(env).heartbeat_status_seconds == 60.0
+    key = "TRADEFLEET_OPERATOR_HEARTBEAT_STATUS_SECONDS"
+    assert load_operator_config({**env, key: "0"}).heartbeat_status_seconds == 0.0
+    with pytest.raises(ConfigError, match=f"{key}: must be in 0..3600"):
+        load_operator_config({**env, key: "-5"})
