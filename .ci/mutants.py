@@ -666,10 +666,14 @@ MUTANTS += [
                    "writes_nothing"),
            "issue 19/9: a status patch per worker per resync for a moving lastHeartbeat"),
     Mutant("api-cost-stale-heartbeat-hidden", "operator/status.py",
-           "shown is None or not (ready_before and ready_now)\n",
-           "shown is None or not ready_before\n",
+           "            or not w.live or every <= 0 or shown > w.heartbeat_at):",
+           "            or every <= 0 or shown > w.heartbeat_at):",
            (COST + "test_a_stale_heartbeat_shows_its_real_time_at_once",),
-           "issue 19/9: a stale worker keeps showing the heartbeat of when it was Ready"),
+           "issue 19/9: a worker stale behind a pod never Ready keeps an old heartbeat"),
+    Mutant("api-cost-ready-flip-keeps-old-heartbeat", "operator/status.py",
+           "shown is None or ready_before != ready_now\n", "shown is None\n",
+           (COST + "test_a_stale_heartbeat_shows_its_real_time_at_once",),
+           "issue 19/9: a worker Ready again shows the heartbeat of before it went stale"),
 ]
 
 

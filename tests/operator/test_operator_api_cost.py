@@ -78,6 +78,20 @@ def test_a_stale_heartbeat_shows_its_real_time_at_once():
     status = _pass_status(stale, first)
     assert _conditions(status)["Ready"]["status"] == "False"
     assert status["lastHeartbeat"] == last.isoformat()
+    # behind a pod that is not Ready: a live heartbeat moves rarely, a stale one at once
+    want = desired()
+    unready = (pod(want, ready=False),)
+
+    def unready_status(w, previous=None):  # noqa: ANN001, ANN202
+        seen = observed(w, unready)
+        return build_status(want, seen, plan_worker(want, seen, CONFIG), previous,
+                            heartbeat_every=60.0)
+
+    before = without_nones(unready_status(worker()))
+    assert _conditions(before)["Ready"]["status"] == "False"
+    assert without_nones(unready_status(replace(worker(), heartbeat_at=last), before)) == before
+    silent = unready_status(stale, before)
+    assert silent["lastHeartbeat"] == last.isoformat()
     # and back: Ready again shows the latest heartbeat at once
     back = replace(worker(), heartbeat_at=last + timedelta(seconds=40))
     status = _pass_status(back, without_nones(status))

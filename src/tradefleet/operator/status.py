@@ -5,8 +5,8 @@ printer-column fields, so ``kubectl get tw`` is a live view of the fleet. A cond
 lastTransitionTime moves only when its status does; Events are posted on transitions only.
 Nothing in it moves while nothing a user reads changes, so that an unchanged fleet costs no
 status writes: lastHeartbeat moves at most every ``heartbeat_every`` seconds while the worker
-stays Ready (the Heartbeat column's age stays below that bound plus a resync), and at once
-when Ready flips, when the heartbeat goes stale it shows the last one exactly."""
+is live (the Heartbeat column's age stays below that bound plus a resync), and at once when
+Ready flips; once the heartbeat is stale it shows the last one exactly."""
 
 from __future__ import annotations
 
@@ -122,12 +122,13 @@ def _parse(raw: Any) -> datetime | None:
 
 def heartbeat_shown(previous: dict[str, Any], ready_before: bool, ready_now: bool,
                     observed: Observed, every: float) -> datetime | None:
-    """The lastHeartbeat to show: the one shown before while the worker stays Ready and that
-    one is less than ``every`` seconds old (by the database clock), else the latest."""
+    """The lastHeartbeat to show: the one shown before while the worker is live and Ready
+    does not flip, if that one is less than ``every`` seconds old (by the database clock);
+    else the latest (a stale worker's does not move)."""
     w = observed.worker
     shown = _parse(previous.get("lastHeartbeat"))
-    if (w.heartbeat_at is None or shown is None or not (ready_before and ready_now)
-            or every <= 0 or shown > w.heartbeat_at):     # Ready: the heartbeat is live
+    if (w.heartbeat_at is None or shown is None or ready_before != ready_now
+            or not w.live or every <= 0 or shown > w.heartbeat_at):
         return w.heartbeat_at
     age = (w.heartbeat_age_seconds or 0.0) + (w.heartbeat_at - shown).total_seconds()
     return shown if age < every else w.heartbeat_at
