@@ -99,10 +99,13 @@ def _ready(cluster, n: int) -> int:  # noqa: ANN001
 
 
 async def _wait(what: str, check, limit_s: float) -> None:  # noqa: ANN001
-    began = time.monotonic()
+    began = shown = time.monotonic()
     while not check():
         if time.monotonic() - began > limit_s:
             raise SystemExit(f"timed out waiting for {what}")
+        if time.monotonic() - shown > 15:
+            shown = time.monotonic()
+            console.print(f"  ... waiting for {what} ({shown - began:.0f} s)")
         await asyncio.sleep(0.5)
 
 
@@ -140,13 +143,13 @@ async def one_size(dsn: str, n: int, minutes: float, resync: float) -> dict:
                         broker={"baseUrl": "https://paper.example:29443"},
                         credentials={"secretName": "kis", "keySecretName": "fleet-key"}))
                 await _wait(f"{n} pods", lambda: len(cluster.pods(NS)) >= n, 60 + 2 * n)
+                beating = asyncio.create_task(_heartbeats(db))     # before any is registered
                 for p in cluster.pods(NS):
                     worker = WorkerProcess(db, p["metadata"]["labels"]["tradefleet.io/worker"])
                     await worker.start(host=p["metadata"]["name"])
-                beating = asyncio.create_task(_heartbeats(db))
                 for p in cluster.pods(NS):
                     await cluster.run_pod(NS, p["metadata"]["name"])
-                await _wait(f"{n} Ready", lambda: _ready(cluster, n) >= n, 120 + 2 * n)
+                await _wait(f"{n} Ready", lambda: _ready(cluster, n) >= n, 300 + 2 * n)
                 settle = time.monotonic() - began
                 console.print(f"  {n} workers Ready after {settle:.0f} s; settling a resync")
                 await asyncio.sleep(resync + 1)
