@@ -45,6 +45,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from datetime import datetime  # noqa: E402
 
+import asyncpg  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
 from kmock._internal import apps  # noqa: E402
 from rich.console import Console  # noqa: E402
@@ -109,11 +110,20 @@ async def _wait(what: str, check, limit_s: float) -> None:  # noqa: ANN001
         await asyncio.sleep(0.5)
 
 
-async def _heartbeats(db: Database) -> None:
-    """Every worker beats every 5 s (one statement for the whole fleet)."""
-    while True:
-        await db.pool.execute("UPDATE workers SET heartbeat_at = now() WHERE status <> 'EXIT'")
-        await asyncio.sleep(5)
+async def _heartbeats(dsn: str) -> None:
+    """Every worker beats every 5 s (one statement for the whole fleet), on a connection of
+    its own (the operator's pool may be busy) and through any one failure."""
+    beats = await Database.connect(dsn, min_size=1, max_size=1, command_timeout=30)
+    try:
+        while True:
+            try:
+                await beats.pool.execute(
+                    "UPDATE workers SET heartbeat_at = now() WHERE status <> 'EXIT'")
+            except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+                console.print(f"  heartbeat failed once: {exc!r}")
+            await asyncio.sleep(5)
+    finally:
+        await beats.close()
 
 
 def _reconciles(runtime) -> float:  # noqa: ANN001
@@ -143,7 +153,7 @@ async def one_size(dsn: str, n: int, minutes: float, resync: float) -> dict:
                         broker={"baseUrl": "https://paper.example:29443"},
                         credentials={"secretName": "kis", "keySecretName": "fleet-key"}))
                 await _wait(f"{n} pods", lambda: len(cluster.pods(NS)) >= n, 60 + 2 * n)
-                beating = asyncio.create_task(_heartbeats(db))     # before any is registered
+                beating = asyncio.create_task(_heartbeats(dsn))    # before any is registered
                 for p in cluster.pods(NS):
                     worker = WorkerProcess(db, p["metadata"]["labels"]["tradefleet.io/worker"])
                     await worker.start(host=p["metadata"]["name"])
