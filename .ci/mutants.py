@@ -47,6 +47,7 @@ WS = "tests/test_kis_ws_feed.py::"
 WSF = "tests/test_kis_ws_frames.py::"
 FEED = "tests/test_feed_holder.py::"
 TICK = "tests/test_tick_exits.py::"
+COST = "tests/operator/test_operator_api_cost.py::"
 CANCEL_AGE_TEST = "not row.status.is_terminal and age_s >= self._cancel_after"
 CANCEL_PAST_TIME = (f"            if {CANCEL_AGE_TEST}:\n"
                     '                self._log.warning("order still open past its time')
@@ -949,6 +950,48 @@ MUTANTS += [
            "        if True:\n            return\n",
            (BACKTEST + "test_a_backtest_prints_the_same_summary_twice_and_totals_its_days",),
            "issue 21/2: a backtest leaves its databases on the server"),
+    # ---- issue 19/9: the operator's API cost (cost19) ----------------------------------------
+    Mutant("api-cost-pods-listed-every-pass", "operator/worker_controller.py",
+           "        listed = pods is None\n", "        listed = True\n",
+           (COST + "test_a_resync_over_an_unchanged_world_lists_no_pod_reads_no_secret_"
+                   "writes_nothing",),
+           "issue 19/9: every resync lists the worker's pods although the watch has them"),
+    Mutant("api-cost-watch-behind-not-confirmed", "operator/worker_controller.py",
+           "        if not listed and any(isinstance(a, CreatePod | DeletePod) for a in "
+           "plan.actions):",
+           "        if False:",
+           (COST + "test_a_watch_behind_the_api_never_starts_a_second_pod",),
+           "issue 19/9: a pod created a moment ago, not yet watched, gets a second pod"),
+    Mutant("api-cost-secret-checks-never-kept", "operator/secret_checks.py",
+           "        if stamp is not None and kept is not None and kept.stamp == stamp:",
+           "        if False:",
+           (COST + "test_secret_checks_read_again_only_when_a_version_changed",
+            COST + "test_a_resync_over_an_unchanged_world_lists_no_pod_reads_no_secret_"
+                   "writes_nothing"),
+           "issue 19/9: every resync GETs and decrypts the worker's Secrets again"),
+    Mutant("api-cost-secret-version-ignored", "operator/secret_checks.py",
+           "        return namespace, spec.mode, names, versions",
+           "        return namespace, spec.mode, names",
+           (COST + "test_secret_checks_read_again_only_when_a_version_changed",
+            COST + "test_a_secret_changed_through_the_api_is_checked_again_at_the_next_pass"),
+           "issue 19/9: a changed Secret (a wrong key) is never checked again"),
+    Mutant("api-cost-heartbeat-written-every-pass", "operator/status.py",
+           "    return shown if age < every else w.heartbeat_at",
+           "    return w.heartbeat_at",
+           (COST + "test_a_ready_workers_status_stays_the_same_until_its_heartbeat_is_older_"
+                   "than_the_bound",
+            COST + "test_a_resync_over_an_unchanged_world_lists_no_pod_reads_no_secret_"
+                   "writes_nothing"),
+           "issue 19/9: a status patch per worker per resync for a moving lastHeartbeat"),
+    Mutant("api-cost-stale-heartbeat-hidden", "operator/status.py",
+           "            or not w.live or every <= 0 or shown > w.heartbeat_at):",
+           "            or every <= 0 or shown > w.heartbeat_at):",
+           (COST + "test_a_stale_heartbeat_shows_its_real_time_at_once",),
+           "issue 19/9: a worker stale behind a pod never Ready keeps an old heartbeat"),
+    Mutant("api-cost-ready-flip-keeps-old-heartbeat", "operator/status.py",
+           "shown is None or ready_before != ready_now\n", "shown is None\n",
+           (COST + "test_a_stale_heartbeat_shows_its_real_time_at_once",),
+           "issue 19/9: a worker Ready again shows the heartbeat of before it went stale"),
 ]
 
 

@@ -239,6 +239,21 @@ class Cluster(k8s.KubernetesEmulator):
                         for k, v in (obj.raw.get("data") or {}).items()}
         return None
 
+    async def write_secret(self, namespace: str, name: str, data: dict[str, str]) -> None:
+        """Create or change a Secret through the API (a new resourceVersion, a watch event),
+        as ``kubectl apply`` would; ``put_secret`` only plants one in the store."""
+        import base64
+
+        encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+        path = f"/api/v1/namespaces/{namespace}/secrets"
+        resp = await self.patch(f"{path}/{name}", json={"data": encoded},
+                                headers={"Content-Type": "application/merge-patch+json"})
+        if resp.status == 404:
+            resp = await self.post(path, json={
+                "apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": name, "namespace": namespace}, "data": encoded})
+        assert resp.status in (200, 201), await resp.text()
+
     def put_secret(self, namespace: str, name: str, data: dict[str, str]) -> None:
         import base64
 

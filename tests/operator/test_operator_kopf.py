@@ -242,7 +242,7 @@ async def test_a_bad_secret_is_degraded_with_no_pod_and_nothing_written(loop_db)
             assert await loop_db.pool.fetchval(f"SELECT count(*) FROM {table}") == 0, table
         warnings = [(t, r) for t, r, _ in cluster.events_for("w-1")]
         assert warnings.count(("Warning", "KeyDoesNotDecrypt")) == 1
-        cluster.put_secret(NS, "fleet-key", {"key": other.decode()})   # fixed: level-triggered
+        await cluster.write_secret(NS, "fleet-key", {"key": other.decode()})   # fixed
         await eventually(lambda: cluster.pods(NS), what="a pod once the key is right")
         assert _condition(cluster, "Degraded")["status"] == "False"
         paused = await loop_db.pool.fetchval("SELECT buy_paused FROM worker_controls")

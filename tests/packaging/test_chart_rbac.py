@@ -148,8 +148,8 @@ def test_the_check_catches_a_missing_right_an_extra_one_and_a_wider_scope():
 
     extra = copy.deepcopy(base)
     _rules(extra, "Role").append({"apiGroups": [""], "resources": ["secrets"],
-                                  "verbs": ["list"]})
-    assert problems(extra, [NAMESPACE]) == [f"unused: list core/secrets in {NAMESPACE}"]
+                                  "verbs": ["update"]})
+    assert problems(extra, [NAMESPACE]) == [f"unused: update core/secrets in {NAMESPACE}"]
 
     wide = copy.deepcopy(base)
     _rules(wide, "ClusterRole").append({"apiGroups": [""], "resources": ["pods"],

@@ -45,6 +45,9 @@ class OperatorConfig:
     pod_db_ca_secret: SecretKeyRef | None = None
     worker_health_port: int = 8080
     resync_seconds: float = 10.0
+    # while a worker stays Ready its status.lastHeartbeat is rewritten only once it is this
+    # old (a status write per worker per resync otherwise); 0: every heartbeat (status.py)
+    heartbeat_status_seconds: float = 60.0
     delete_timeout_seconds: float = 600.0
     # a worker pod Pending this long (unschedulable, an image it cannot pull) turns the
     # TradingWorker's phase Degraded (pending.py); its cause is reported at once
@@ -170,6 +173,8 @@ def load_operator_config(environ: Mapping[str, str] | None = None) -> OperatorCo
         pod_db_sslmode=sslmode, pod_db_ca_secret=pod_db_ca,
         worker_health_port=int(_number(env, "WORKER_HEALTH_PORT", 8080, 1, 65535, problems)),
         resync_seconds=_number(env, "RESYNC_SECONDS", 10.0, 1, 600, problems),
+        heartbeat_status_seconds=_number(env, "HEARTBEAT_STATUS_SECONDS", 60.0, 0, 3600,
+                                         problems),
         delete_timeout_seconds=_number(env, "DELETE_TIMEOUT_SECONDS", 600.0, 10, 86400,
                                        problems),
         pod_pending_timeout_seconds=_number(env, "POD_PENDING_TIMEOUT_SECONDS", 300.0, 10,

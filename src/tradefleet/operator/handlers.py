@@ -19,6 +19,7 @@ from typing import Any
 import kopf
 
 from tradefleet.operator.failure import ReconcileFailed
+from tradefleet.operator.kopf_views import POD_INDEX, SECRET_INDEX, index_pod, index_secret
 from tradefleet.operator.login import login as operator_login
 from tradefleet.operator.ownership import looks_at_schedule
 from tradefleet.operator.peering import apply_peering
@@ -77,6 +78,23 @@ def peers_of(body: Mapping[str, Any], index: Mapping | None) -> list[dict[str, A
             for tw in (index or {})[(namespace, name)]]
 
 
+async def finalize(workers: Any, body: Callable[[], dict[str, Any]], namespace: str,
+                   name: str) -> None:
+    """Behind the finalizer: the same pass, repeated until it says the worker is flat
+    and stopped (a stuck wait is reported by the pass itself: Degraded and an Event).
+    ``body``: kopf's view as it is now (kopf updates it in place between passes)."""
+    while True:
+        try:
+            plan = await workers.reconcile(body())
+        except ReconcileFailed as failed:      # reported: try again at the resync
+            await asyncio.sleep(failed.retry_in)
+            continue
+        if any(isinstance(a, Finalize) for a in plan.actions):
+            workers.forget(namespace, name)
+            return
+        await asyncio.sleep(max(1.0, plan.retry_in or 5.0))
+
+
 def make_handlers(runtime: OperatorRuntime) -> Handlers:
     workers = runtime.workers
 
@@ -84,36 +102,32 @@ def make_handlers(runtime: OperatorRuntime) -> Handlers:
               **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
         return {(namespace, name): plain(body)}
 
+    def attach(kwargs: Mapping[str, Any]) -> None:
+        if runtime.views is not None:
+            runtime.views.attach(kwargs)
+
     async def changed(body: kopf.Body, **kwargs: Any) -> None:
         """A failed pass was reported by the controller (status, Event): kopf retries it at
         the resync interval, not after its own default backoff of a minute."""
+        attach(kwargs)
         try:
             await workers.reconcile(plain(body), peers_of(body, kwargs.get(INDEX)))
         except ReconcileFailed as failed:
             raise kopf.TemporaryError(str(failed), delay=failed.retry_in) from failed
 
-    async def pod_event(body: kopf.Body, tradingworkers: Mapping, **_: Any) -> None:
+    async def pod_event(body: kopf.Body, tradingworkers: Mapping, **kwargs: Any) -> None:
         """A pod of ours changed: reconcile its TradingWorker (from kopf's index). A failed
         pass is reported already and retried by the resync timer."""
+        attach(kwargs)
         meta = body.get("metadata", {})
         key = (meta.get("namespace"), (meta.get("labels") or {}).get(WORKER_LABEL))
         for tw in list(tradingworkers.get(key, [])):
             with contextlib.suppress(ReconcileFailed):
                 await workers.reconcile(tw, peers_of(tw, tradingworkers))
 
-    async def deleted(body: kopf.Body, namespace: str, name: str, **_: Any) -> None:
-        """Behind the finalizer: the same pass, repeated until it says the worker is flat
-        and stopped (a stuck wait is reported by the pass itself: Degraded and an Event)."""
-        while True:
-            try:
-                plan = await workers.reconcile(plain(body))
-            except ReconcileFailed as failed:      # reported: try again at the resync
-                await asyncio.sleep(failed.retry_in)
-                continue
-            if any(isinstance(a, Finalize) for a in plan.actions):
-                workers.forget(namespace, name)
-                return
-            await asyncio.sleep(max(1.0, plan.retry_in or 5.0))
+    async def deleted(body: kopf.Body, namespace: str, name: str, **kwargs: Any) -> None:
+        attach(kwargs)
+        await finalize(workers, lambda: plain(body), namespace, name)
 
     async def schedule(body: kopf.Body, stopped: Any, tradingworkers: Mapping,
                        **_: Any) -> None:
@@ -155,6 +169,11 @@ def build_registry(runtime: OperatorRuntime) -> kopf.OperatorRegistry:
         trigger(*tw, id="reconcile", backoff=backoff, registry=registry)(h.changed)
     kopf.timer(*tw, id="resync", interval=runtime.config.resync_seconds, backoff=backoff,
                registry=registry)(h.resync)
+    # one watch of pods and one of Secrets per namespace instead of a list and 1-4 GETs
+    # per worker per resync (operator/kopf_views.py, secret_checks.py)
+    kopf.index("v1", "pods", id=POD_INDEX, labels={**MANAGED_BY, WORKER_LABEL: kopf.PRESENT},
+               registry=registry)(index_pod)
+    kopf.index("v1", "secrets", id=SECRET_INDEX, registry=registry)(index_secret)
     kopf.on.event("v1", "pods", id="pod-event", labels=dict(MANAGED_BY),
                   registry=registry)(h.pod_event)
     kopf.on.delete(*tw, id="finalize", backoff=backoff, registry=registry)(h.deleted)

@@ -110,7 +110,22 @@ def check_worker_id(body: Mapping[str, Any], peers: list[Mapping[str, Any]]) -> 
 
 async def preflight(spec: TradingWorkerSpec, namespace: str, read_secret: SecretReader,
                     config: OperatorConfig) -> list[Problem]:
-    problems = check_strategy(spec)
+    return check_strategy(spec) + await check_secrets(spec, namespace, read_secret, config)
+
+
+def secrets_read(spec: TradingWorkerSpec, config: OperatorConfig) -> tuple[str, ...]:
+    """The names of the Secrets ``check_secrets`` reads for this spec, in its order."""
+    names = []
+    if spec.credentials is not None:
+        names += [spec.credentials.secret_name, spec.credentials.key_secret_name]
+    names += [ref.name for ref in (config.db_secret, config.pod_db_ca_secret) if ref]
+    return tuple(names)
+
+
+async def check_secrets(spec: TradingWorkerSpec, namespace: str, read_secret: SecretReader,
+                        config: OperatorConfig) -> list[Problem]:
+    """The Secret half of the preflight: reads them, checks them, drops what it read."""
+    problems: list[Problem] = []
     if spec.credentials is not None:
         secret = await read_secret(namespace, spec.credentials.secret_name)
         key = await read_secret(namespace, spec.credentials.key_secret_name)

@@ -17,9 +17,11 @@ from tradefleet.adapters.postgres.lock_store import PostgresLockStore
 from tradefleet.adapters.postgres.worker_controls_store import PostgresWorkerControls
 from tradefleet.adapters.telemetry.metrics import OperatorMetrics
 from tradefleet.operator.config import OperatorConfig
+from tradefleet.operator.kopf_views import KopfViews
 from tradefleet.operator.kube import KubeApi
 from tradefleet.operator.orphan_seller import WorkerOrphanSeller
 from tradefleet.operator.schedule_controller import ScheduleController
+from tradefleet.operator.secret_checks import SecretChecks
 from tradefleet.operator.worker_controller import WorkerController
 from tradefleet.ports.clock import Clock
 from tradefleet.services.lock_service import LockService
@@ -40,6 +42,7 @@ class OperatorRuntime:
     schedules: ScheduleController
     metrics: OperatorMetrics
     connection: kopf.ConnectionInfo | None = None   # explicit login (tests, local runs)
+    views: KopfViews | None = None     # kopf's indexes of pods and Secrets (the handlers')
 
 
 def build_runtime(config: OperatorConfig, *, db: Database, kube: KubeApi, clock: Clock,
@@ -53,9 +56,13 @@ def build_runtime(config: OperatorConfig, *, db: Database, kube: KubeApi, clock:
                         ttl_seconds=30)
     fleet = PostgresFleetStatusStore(db)
     controls = PostgresWorkerControls(db)
+    views = KopfViews()
     workers = WorkerController(kube=kube, fleet=fleet, controls=controls, locks=locks,
                                calendar=calendar, clock=clock, config=config,
-                               post_event=post_event, metrics=metrics)
+                               post_event=post_event, metrics=metrics,
+                               cached_pods=views.pods_of,
+                               secret_checks=SecretChecks(kube.read_secret, config,
+                                                          views.secret_version))
     if orphan_selling is None:
         def orphan_selling(schedule: str, spec: Any) -> WorkerOrphanSeller:
             return WorkerOrphanSeller(schedule=schedule, spec=spec, identity=config.identity,
@@ -65,4 +72,5 @@ def build_runtime(config: OperatorConfig, *, db: Database, kube: KubeApi, clock:
                                    clock=clock, post_event=post_event,
                                    orphan_selling=orphan_selling, metrics=metrics)
     return OperatorRuntime(config=config, db=db, kube=kube, workers=workers,
-                           schedules=schedules, metrics=metrics, connection=connection)
+                           schedules=schedules, metrics=metrics, connection=connection,
+                           views=views)

@@ -2,7 +2,11 @@
 decided: phase, metav1-style conditions (Ready, Trading, Liquidated, Degraded,
 RestartPending, Reconciled: False only from a failed pass, operator/failure.py) and the
 printer-column fields, so ``kubectl get tw`` is a live view of the fleet. A condition's
-lastTransitionTime moves only when its status does; Events are posted on transitions only."""
+lastTransitionTime moves only when its status does; Events are posted on transitions only.
+Nothing in it moves while nothing a user reads changes, so that an unchanged fleet costs no
+status writes: lastHeartbeat moves at most every ``heartbeat_every`` seconds while the worker
+is live (the Heartbeat column's age stays below that bound plus a resync), and at once when
+Ready flips; once the heartbeat is stale it shows the last one exactly."""
 
 from __future__ import annotations
 
@@ -40,7 +44,7 @@ def _ready(observed: Observed, plan: Plan) -> dict[str, Any]:
     pod = pods[-1] if pods else None
     if pod is not None and pod.ready and w.live and plan.ready_reason is None:
         return _condition("Ready", True, "WorkerReady",
-                          f"pod {pod.name} ready, heartbeat {w.heartbeat_age_seconds:.0f}s ago")
+                          f"pod {pod.name} ready, heartbeat in Postgres within its TTL")
     reason = plan.ready_reason or ("NoPod" if pod is None else
                                    pod.hint or ("HeartbeatStale" if w.stale else "PodNotReady"))
     return _condition("Ready", False, reason, plan.note or reason)
@@ -116,8 +120,30 @@ def _history(observed: Observed, plan: Plan) -> History:
     return h
 
 
+def _parse(raw: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(raw).replace("Z", "+00:00")) if raw else None
+    except ValueError:
+        return None
+
+
+def heartbeat_shown(previous: dict[str, Any], ready_before: bool, ready_now: bool,
+                    observed: Observed, every: float) -> datetime | None:
+    """The lastHeartbeat to show: the one shown before while the worker is live and Ready
+    does not flip, if that one is less than ``every`` seconds old (by the database clock);
+    else the latest (a stale worker's does not move)."""
+    w = observed.worker
+    shown = _parse(previous.get("lastHeartbeat"))
+    if (w.heartbeat_at is None or shown is None or ready_before != ready_now
+            or not w.live or every <= 0 or shown > w.heartbeat_at):
+        return w.heartbeat_at
+    age = (w.heartbeat_age_seconds or 0.0) + (w.heartbeat_at - shown).total_seconds()
+    return shown if age < every else w.heartbeat_at
+
+
 def build_status(desired: Desired, observed: Observed, plan: Plan,
-                 previous: dict[str, Any] | None) -> dict[str, Any]:
+                 previous: dict[str, Any] | None, *,
+                 heartbeat_every: float = 0.0) -> dict[str, Any]:
     previous = previous or {}
     w = observed.worker
     history = _history(observed, plan)
@@ -133,13 +159,16 @@ def build_status(desired: Desired, observed: Observed, plan: Plan,
         conditions.append(cond)
     pods = [p for p in observed.pods if not p.deleting]
     restarts = history.recreations + (pods[-1].restarts if pods else 0)
+    ready_before = (old.get("Ready") or {}).get("status") == "True"
+    heartbeat = heartbeat_shown(previous, ready_before, conditions[0]["status"] == "True",
+                                observed, heartbeat_every)
     status: dict[str, Any] = {
         "phase": plan.phase, "message": plan.note[:4096],
         "observedGeneration": desired.generation, "conditions": conditions,
         "podName": history.pod_name, "restarts": restarts,
         "recreations": history.recreations, "lastPodCreated": iso(history.last_pod_created),
         "podSpecHash": history.pod_spec_hash,
-        "epoch": w.epoch, "lastHeartbeat": iso(w.heartbeat_at),
+        "epoch": w.epoch, "lastHeartbeat": iso(heartbeat),
         "currentSymbol": w.current_symbol, "realizedPnlToday": w.realized_pnl_today,
         "tradesToday": w.trades_today, "openPositions": w.holdings.open_positions,
         "liquidationRequestedAt": iso(w.controls.liquidate_from(observed.now.date())),

@@ -1,6 +1,12 @@
-"""Runs reconcile passes of TradingWorkers: observes (pods through the API, the worker
-through Postgres), plans (reconcile.plan_worker, a plain function) and carries the plan out.
-One pass at a time per TradingWorker, whichever trigger asked for it."""
+"""Runs reconcile passes of TradingWorkers: observes (pods as watched, the worker through
+Postgres), plans (reconcile.plan_worker, a plain function) and carries the plan out.
+One pass at a time per TradingWorker, whichever trigger asked for it.
+
+A pass over an unchanged world costs the API server nothing: pods come from the watch
+(``cached_pods``), Secrets are checked again only when one changed (``SecretChecks``), and
+status is patched only when a field a user reads changed (status.py keeps lastHeartbeat
+still while Ready). Pods are listed from the API only to confirm a plan that would create
+or delete one, so that a watch a moment behind never starts a second pod."""
 
 from __future__ import annotations
 
@@ -37,11 +43,12 @@ from tradefleet.operator.plan import (
     Session,
     WriteControls,
 )
-from tradefleet.operator.preflight import check_worker_id, preflight
+from tradefleet.operator.preflight import check_strategy, check_worker_id
 from tradefleet.operator.reconcile import plan_worker
 from tradefleet.operator.reconcile_span import note_outcome, reconcile_span
 from tradefleet.operator.resources import SpecError, parse_worker_spec, paused_as_written
 from tradefleet.operator.rollout import RestartGate
+from tradefleet.operator.secret_checks import SecretChecks
 from tradefleet.operator.status import (
     build_status,
     history_of,
@@ -83,14 +90,19 @@ def _doing(action: Any) -> str:
 # (body, type, reason, message): kopf.event in the operator
 EventPoster = Callable[[Mapping[str, Any], str, str, str], None]
 Calendar = Any          # domain.calendar.KrxCalendar: session(day)
+# (namespace, worker) -> its pods as watched; None: not known, list them
+CachedPods = Callable[[str, str], list[dict[str, Any]] | None]
 
 
 class WorkerController:
     def __init__(self, *, kube: KubeApi, fleet: FleetStatusStore,
                  controls: WorkerControlsStore, locks: LockService, calendar: Calendar,
                  clock: Clock, config: OperatorConfig, post_event: EventPoster,
-                 metrics: OperatorMetrics | None = None) -> None:
+                 metrics: OperatorMetrics | None = None, cached_pods: CachedPods | None = None,
+                 secret_checks: SecretChecks | None = None) -> None:
         self._kube = kube
+        self._cached_pods = cached_pods
+        self._secret_checks = secret_checks or SecretChecks(kube.read_secret, config)
         self._fleet = fleet
         self._controls = controls
         self._locks = locks
@@ -112,6 +124,7 @@ class WorkerController:
         self._deleting_since.pop((namespace, name), None)
         self._failing.pop((namespace, name), None)
         self._restarts.forget((namespace, name))
+        self._secret_checks.forget((namespace, name))
 
     async def reconcile(self, body: Mapping[str, Any],
                         peers: list[Mapping[str, Any]] | None = None) -> Plan:
@@ -148,8 +161,8 @@ class WorkerController:
         if deleting:       # timed by the operator's clock, from when it first saw it
             self._deleting_since.setdefault(key, now)
         if spec is not None and not deleting:
-            problems += await preflight(spec, meta.get("namespace", ""), self._kube.read_secret,
-                                        self._config)
+            problems += check_strategy(spec) + await self._secret_checks.problems(
+                key, spec, meta.get("namespace", ""))
         if not deleting:
             problems = check_worker_id(body, peers) + problems
         return Desired(name=meta.get("name", ""), namespace=meta.get("namespace", ""),
@@ -167,17 +180,26 @@ class WorkerController:
         now = self._clock.now()
         desired = await self._desired(body, now, peers)
         previous = self._written.get(key) or dict(body.get("status") or {})
-        pods = await self._kube.list_pods(desired.namespace, desired.name)
+        pods = self._cached_pods(*key) if self._cached_pods is not None else None
+        listed = pods is None
+        if listed:
+            pods = await self._kube.list_pods(desired.namespace, desired.name)
         worker = await self._fleet.worker_state(desired.name, now.date())
         observed = Observed(pods=tuple(pod_state(p) for p in pods), worker=worker, now=now,
                             session=self._session(now), history=history_of(previous),
                             restart_hold=self._restarts.hold_for(key))
         plan = plan_worker(desired, observed, self._config)
+        if not listed and any(isinstance(a, CreatePod | DeletePod) for a in plan.actions):
+            pods = await self._kube.list_pods(desired.namespace, desired.name)
+            observed = dataclasses.replace(observed, pods=tuple(pod_state(p) for p in pods),
+                                           restart_hold=self._restarts.hold_for(key))
+            plan = plan_worker(desired, observed, self._config)
         self._restarts.passed(key, observed, plan)      # no await since hold_for: atomic
         refused = await self._carry_out(body, desired, plan)
         if refused is not None:
             plan = refused_plan(plan, refused)
-        status = build_status(desired, observed, plan, previous)
+        status = build_status(desired, observed, plan, previous,
+                              heartbeat_every=self._config.heartbeat_status_seconds)
         if without_nones(status) != {k: v for k, v in previous.items() if k in status}:
             if not any(isinstance(a, Finalize) for a in plan.actions):
                 await self._kube.patch_worker_status(desired.namespace, desired.name, status)
