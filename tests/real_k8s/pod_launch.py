@@ -24,11 +24,26 @@ def _bind(source: str, target: str, read_only: bool) -> None:
                        check=True)
 
 
+KEEP_DIR = Path("/var/tmp/tradefleet-pod-keep")
+
+
+def _hidden(path: str, targets: list[str]) -> bool:
+    return any(path == t or path.startswith(t.rstrip("/") + "/") for t in targets)
+
+
 def main() -> None:
     spec = json.loads(Path(sys.argv[1]).read_text())
+    mounts = sorted(spec["mounts"], key=lambda m: m[1].count("/"))
+    # the checkout's src and pod_site, when a volume would cover them (a checkout under /tmp
+    # and an emptyDir at /tmp): parked on a bind first, put back at their own path after
+    kept = [p for p in spec.get("keep", []) if _hidden(p, [m[1] for m in mounts])]
+    for i, path in enumerate(kept):
+        _bind(path, str(KEEP_DIR / str(i)), False)
     # outer mount points first (/tmp before /tmp/x); sources live outside every target
-    for source, target, read_only in sorted(spec["mounts"], key=lambda m: m[1].count("/")):
+    for source, target, read_only in mounts:
         _bind(source, target, read_only)
+    for i, path in enumerate(kept):
+        _bind(str(KEEP_DIR / str(i)), path, True)
     os.chdir(spec.get("cwd") or "/")
     argv = spec["argv"]
     os.execvpe(argv[0], argv, spec["env"])  # noqa: S606

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from tests.real_k8s.api import ApiError
 from tests.real_k8s.pod_setup import (
+    SITE,
+    SRC,
     ConfigError,
     Sources,
     container_env,
@@ -100,6 +102,7 @@ class PodRunner:
         mounts = [*mounts_for(container, volumes), [str(self.hosts), "/etc/hosts", True]]
         launch = self.dir / "launch.json"
         launch.write_text(json.dumps({"argv": argv, "env": env, "mounts": mounts,
+                                      "keep": [str(SITE), str(SRC)],
                                       "cwd": container.get("workingDir") or "/"}))
         self._log_from = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
