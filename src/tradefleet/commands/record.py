@@ -140,12 +140,12 @@ async def _record_live(args: argparse.Namespace, console) -> int:  # noqa: ANN00
     from tradefleet.adapters.clock import SimClock, WallClock
     from tradefleet.adapters.kis.client import KisConfig
     from tradefleet.adapters.kis.fleet import build_fleet_kis_broker
-    from tradefleet.adapters.postgres.connect import connect_database, migrate_database
+    from tradefleet.adapters.postgres.connect import migrate_database
+    from tradefleet.commands.configured import connect_configured, token_cipher
     from tradefleet.domain.errors import ConfigError
     from tradefleet.replay.day_format import day_dir, write_day
     from tradefleet.replay.live_recorder import LiveRecorder
     from tradefleet.settings import load_settings
-    from tradefleet.settings.secrets import FernetCipher, read_key
     from tradefleet.worker.session import market_day
 
     settings = load_settings(args.config, {**RECORDER_DEFAULTS, **os.environ})
@@ -167,10 +167,7 @@ async def _record_live(args: argparse.Namespace, console) -> int:  # noqa: ANN00
     if day_dir(args.out, today).exists() and not args.overwrite:
         raise ConfigError(f"--out: {day_dir(args.out, today)} already exists "
                           f"(pass --overwrite to replace it)")
-    cipher = FernetCipher(read_key(settings.key_file)) if settings.key_file else None
-    if cipher is None and not simulated:
-        raise ConfigError("key_file: required in paper/real mode (the fleet's broker token "
-                          "is stored encrypted with it)")
+    cipher = token_cipher(settings, simulated=simulated)
     config = KisConfig(base_url=settings.broker.base_url,
                        appkey=settings.broker.appkey.get_secret_value(),
                        appsecret=settings.broker.appsecret.get_secret_value(),
@@ -178,11 +175,7 @@ async def _record_live(args: argparse.Namespace, console) -> int:  # noqa: ANN00
                        product_code=settings.account.product_code,
                        mode="real" if simulated else settings.mode,
                        timeout_seconds=settings.broker.timeout_seconds)
-    db = await connect_database(
-        settings.db.dsn.get_secret_value() if settings.db.dsn else None,
-        sslmode=settings.db.sslmode,
-        sslrootcert=str(settings.db.sslrootcert) if settings.db.sslrootcert else None,
-        max_size=2)
+    db = await connect_configured(settings, max_size=2)
     try:
         await migrate_database(db)
         async with aiohttp.ClientSession() as http:

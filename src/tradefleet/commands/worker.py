@@ -99,9 +99,10 @@ def _run(args: argparse.Namespace) -> int:
 async def _run_sim(settings, args: argparse.Namespace) -> int:  # noqa: ANN001
     from tradefleet.adapters.calendar_cache import krx_calendar
     from tradefleet.adapters.clock import SimClock
-    from tradefleet.adapters.postgres.connect import connect_database, migrate_database
+    from tradefleet.adapters.postgres.connect import migrate_database
     from tradefleet.adapters.sim.broker import SimBroker
     from tradefleet.adapters.sim.engine import SimMarket
+    from tradefleet.commands.configured import connect_configured
     from tradefleet.domain.calendar import regular_session
     from tradefleet.worker.launch import launch
 
@@ -111,10 +112,7 @@ async def _run_sim(settings, args: argparse.Namespace) -> int:  # noqa: ANN001
     market = SimMarket(args.seed, n_symbols=args.symbols, clock=clock,
                        session_open=session.open.time(), session_close=session.close.time())
     universe = settings.universe or market.symbols()
-    db = await connect_database(
-        settings.db.dsn.get_secret_value() if settings.db.dsn else None,
-        sslmode=settings.db.sslmode,
-        sslrootcert=str(settings.db.sslrootcert) if settings.db.sslrootcert else None)
+    db = await connect_configured(settings)
     try:
         await migrate_database(db)
         code = await launch(settings, broker=SimBroker(market), clock=clock,
@@ -140,11 +138,11 @@ async def _run_kis(settings, console: Console | None = None, *,  # noqa: ANN001
     from tradefleet.adapters.clock import SimClock, WallClock
     from tradefleet.adapters.kis.client import KisConfig
     from tradefleet.adapters.kis.fleet import build_fleet_kis_broker
-    from tradefleet.adapters.postgres.connect import connect_database, migrate_database
+    from tradefleet.adapters.postgres.connect import migrate_database
     from tradefleet.adapters.sim.exchange.books_client import ListedMarkets
     from tradefleet.adapters.telemetry.metrics import WorkerMetrics
+    from tradefleet.commands.configured import connect_configured, token_cipher
     from tradefleet.domain.errors import ConfigError
-    from tradefleet.settings.secrets import FernetCipher, read_key
     from tradefleet.worker.launch import launch
 
     if not settings.universe:
@@ -164,16 +162,9 @@ async def _run_kis(settings, console: Console | None = None, *,  # noqa: ANN001
     shared_clock = os.environ.get("TRADEFLEET_SIM_CLOCK")
     if clock is None:
         clock = SimClock.from_env(shared_clock) if simulated and shared_clock else WallClock()
-    cipher = FernetCipher(read_key(settings.key_file)) if settings.key_file else None
-    if cipher is None and not simulated:
-        raise ConfigError("key_file: required in paper/real mode (the fleet's broker token "
-                          "is stored encrypted with it)")
+    cipher = token_cipher(settings, simulated=simulated)
     # a small pool: one per worker process, and a fleet of them shares one server
-    db = await connect_database(
-        settings.db.dsn.get_secret_value() if settings.db.dsn else None,
-        sslmode=settings.db.sslmode,
-        sslrootcert=str(settings.db.sslrootcert) if settings.db.sslrootcert else None,
-        max_size=4)
+    db = await connect_configured(settings, max_size=4)
     try:
         await migrate_database(db)
         async with aiohttp.ClientSession() as session:

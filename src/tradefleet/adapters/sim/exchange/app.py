@@ -19,7 +19,12 @@ from aiohttp import web
 from opentelemetry import propagate, trace
 
 from tradefleet.adapters.sim.engine import SimMarket
-from tradefleet.adapters.sim.exchange.approval import APPROVALS, ApprovalKeys, approval
+from tradefleet.adapters.sim.exchange.approval import (
+    APPROVALS,
+    ApprovalKeys,
+    approval,
+    client_credentials,
+)
 from tradefleet.adapters.sim.exchange.books import add_book_routes
 from tradefleet.adapters.sim.exchange.fault_acts import (
     RATE_LIMITED_MESSAGE,
@@ -110,20 +115,9 @@ async def _faulted(fault: Fault, request: web.Request, handler: Handler) -> web.
 
 async def _token(request: web.Request) -> web.StreamResponse:
     gw = request.app[_GATEWAY]
-    try:
-        body = await request.json()
-    except ValueError:
-        body = {}
-    if not isinstance(body, dict) or body.get("grant_type") != "client_credentials":
-        return web.json_response({"error_code": "EGW00002",
-                                  "error_description": "grant_type: client_credentials"},
-                                 status=403)
-    appkey, appsecret = str(body.get("appkey", "")), str(body.get("appsecret", ""))
-    bad = gw.check_credentials(appkey, appsecret)
-    if bad:
-        return web.json_response({"error_code": bad,
-                                  "error_description": "유효하지 않은 AppKey/AppSecret 입니다."},
-                                 status=403)
+    appkey, refused = await client_credentials(gw, request, "appsecret", "AppSecret")
+    if refused is not None:
+        return refused
 
     async def issue(_: web.Request) -> web.Response:
         tok, throttled = gw.issue(appkey)

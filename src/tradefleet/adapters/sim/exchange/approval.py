@@ -40,19 +40,29 @@ class ApprovalKeys:
 APPROVALS = web.AppKey("approvals", ApprovalKeys)
 
 
-async def approval(gateway: Gateway, request: web.Request) -> web.Response:
+async def client_credentials(gateway: Gateway, request: web.Request, secret_field: str,
+                             secret_name: str) -> tuple[str, web.Response | None]:
+    """The appkey of a ``client_credentials`` body (the token's and the approval key's), or
+    KIS's refusal: EGW00002 for a bad grant, the gateway's code for bad credentials."""
     try:
         body = await request.json()
     except ValueError:
         body = {}
     if not isinstance(body, dict) or body.get("grant_type") != "client_credentials":
-        return web.json_response({"error_code": "EGW00002",
-                                  "error_description": "grant_type: client_credentials"},
-                                 status=403)
-    appkey, secret = str(body.get("appkey", "")), str(body.get("secretkey", ""))
+        return "", web.json_response({"error_code": "EGW00002",
+                                      "error_description": "grant_type: client_credentials"},
+                                     status=403)
+    appkey, secret = str(body.get("appkey", "")), str(body.get(secret_field, ""))
     bad = gateway.check_credentials(appkey, secret)
     if bad:
-        return web.json_response({"error_code": bad,
-                                  "error_description": "유효하지 않은 AppKey/SecretKey 입니다."},
-                                 status=403)
+        return appkey, web.json_response(
+            {"error_code": bad, "error_description": f"유효하지 않은 AppKey/{secret_name} 입니다."},
+            status=403)
+    return appkey, None
+
+
+async def approval(gateway: Gateway, request: web.Request) -> web.Response:
+    appkey, refused = await client_credentials(gateway, request, "secretkey", "SecretKey")
+    if refused is not None:
+        return refused
     return web.json_response({"approval_key": request.app[APPROVALS].issue(appkey)})
