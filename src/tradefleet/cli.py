@@ -8,8 +8,8 @@ import importlib
 import sys
 
 # Subcommand modules, in help order. A module that is missing is skipped, not fatal.
-COMMANDS = ("demo", "worker", "exchange", "record", "backtest", "report", "db", "secrets",
-            "chaos", "operator")
+COMMANDS = ("demo", "worker", "exchange", "record", "backtest", "report", "tune", "params",
+            "db", "secrets", "chaos", "operator")
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:

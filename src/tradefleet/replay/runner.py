@@ -30,6 +30,7 @@ from tradefleet.domain.markets import Market
 from tradefleet.domain.states import WorkerStatus
 from tradefleet.services.market_directory import MarketTable
 from tradefleet.settings import Settings, load_settings
+from tradefleet.worker.param_version import take_param_version
 from tradefleet.worker.wiring import build_worker
 
 # a position as a backtest compares it; not entry_at/exit_at: those are the database clock's
@@ -89,6 +90,7 @@ async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
     started, begins = time.perf_counter(), clock.now()
     cycles, workers = [], []
     for settings in fleet:
+        settings = await take_param_version(settings, db, clock)  # noqa: PLW2901 - its session's
         worker = build_worker(settings, db=db, broker=SimBroker(market), clock=clock,
                               universe=symbols, track_timeout_s=track_timeout_s,
                               retry_base_delay=0.001, unseen_grace_s=0.0, markets=markets,

@@ -19,6 +19,7 @@ from tradefleet.ports.broker import BrokerPort
 from tradefleet.ports.clock import Clock
 from tradefleet.ports.market_of import MarketOf
 from tradefleet.settings import Settings
+from tradefleet.worker.param_version import take_param_version
 from tradefleet.worker.wiring import build_worker, register_settings_secrets
 from tradefleet.worker.worker import Worker
 
@@ -56,6 +57,10 @@ async def launch(settings: Settings, *, broker: BrokerPort, clock: Clock,
             sslrootcert=str(settings.db.sslrootcert) if settings.db.sslrootcert else None)
         await migrate_database(db)
         log.info("database connected and migrated")
+    # the session's parameter version, taken once here and never again until the next start
+    settings = await take_param_version(settings, db, clock)
+    if settings.strategy.taken_version is not None:
+        log.info("parameter version taken", param_version=settings.strategy.taken_version)
     worker = build_worker(settings, db=db, broker=broker, clock=clock, universe=universe,
                           track_timeout_s=track_timeout_s, retry_base_delay=retry_base_delay,
                           markets=markets, metrics=metrics)

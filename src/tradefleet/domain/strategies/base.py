@@ -16,10 +16,12 @@ A strategy is four things (``Strategy`` below):
 
 ``StrategyBase`` provides the schema check, the fingerprint and the unchanged filters/exits;
 a strategy subclasses it and sets ``name``, ``strategy_version``, ``Params``, ``bars_needed``
-and ``evaluate``. A model check that relates fields raises ``ValueError("FIELD: message")``
-so the error names that field. Strategy code must be pure (no I/O): a strategy that raises
-in the worker is caught there (``StrategyFailed``): buying stops, held positions are still
-managed by the exit rules, which run no strategy code.
+and ``evaluate``; optionally ``search_space`` (parameter -> (low, high), what ``tradefleet
+tune`` searches; see tuning/space.py). A model check that relates fields raises
+``ValueError("FIELD: message")`` so the error names that field. Strategy code must be
+pure (no I/O): a strategy that raises in the worker is caught there (``StrategyFailed``):
+buying stops, held positions are still managed by the exit rules, which run no strategy
+code.
 """
 
 from __future__ import annotations
@@ -128,6 +130,7 @@ class StrategyBase:
     name: ClassVar[str]
     strategy_version: ClassVar[str]
     Params: ClassVar[type[StrategyParams]] = StrategyParams
+    search_space: ClassVar[dict[str, tuple[float, float]]] = {}
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         self.params = validate_params(self.name, self.Params, params)

@@ -44,6 +44,9 @@ class MaBreakout(StrategyBase):
     strategy_version = "ma_breakout/1"
     Params = MaBreakoutParams
     params: MaBreakoutParams
+    # what `tradefleet tune` searches (tuning/space.py); the schema still judges each draw
+    search_space = {"short": (2, 10), "long": (5, 60), "breakout_window": (3, 60),
+                    "min_score": (0.0, 0.02)}
 
     @property
     def bars_needed(self) -> int:

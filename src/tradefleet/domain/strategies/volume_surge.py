@@ -35,6 +35,8 @@ class VolumeSurge(StrategyBase):
     strategy_version = "volume_surge/1"
     Params = VolumeSurgeParams
     params: VolumeSurgeParams
+    # what `tradefleet tune` searches (tuning/space.py); the exits stay the settings' unless set
+    search_space = {"window": (5, 60), "surge_ratio": (1.5, 8.0), "min_rise_pct": (0.0, 2.0)}
 
     @property
     def bars_needed(self) -> int:
