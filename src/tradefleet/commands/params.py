@@ -80,7 +80,8 @@ async def _act(args: argparse.Namespace, db: Any) -> int:
     if args.params_command == "show":
         console.print_json(json.dumps(_as_dict(version), default=str))
         return 0
-    load_strategy(version.strategy, version.params)     # still valid for this build's schema
+    # still valid for this build's schema (a user's strategy: from the file tune used)
+    load_strategy(version.strategy, version.params, version.evidence.get("strategy_path"))
     approved = await store.approve_version(db.pool, args.id, by=args.by, reason=args.reason)
     console.print(f"approved {approved.label} ({approved.strategy}) by {approved.approved_by} "
                   f"at {approved.approved_at:%Y-%m-%d %H:%M:%S %Z}; workers following "

@@ -96,6 +96,8 @@ async def _tune(args: argparse.Namespace, console) -> int:  # noqa: ANN001
 
         result = await asyncio.to_thread(tune, request, days, on_trial=on_trial)
         evidence = {**result.evidence, "sc011": notes.as_evidence()}
+        if request.path is not None:        # the user's own file: approve checks it again
+            evidence["strategy_path"] = str(request.path.absolute())
         version = await insert_version(db.pool, strategy=result.strategy,
                                        params=result.params, evidence=evidence)
     finally:
