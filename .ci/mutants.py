@@ -992,6 +992,31 @@ MUTANTS += [
            "shown is None or ready_before != ready_now\n", "shown is None\n",
            (COST + "test_a_stale_heartbeat_shows_its_real_time_at_once",),
            "issue 19/9: a worker Ready again shows the heartbeat of before it went stale"),
+    # issue 21 (tune21b)
+    Mutant("param-version-unapproved-named-taken", "adapters/postgres/param_version_store.py",
+           "    if not version.approved:", "    if False:",
+           ("tests/test_param_versions.py::test_only_an_approved_version_is_taken",),
+           "issue 21: a worker trades a version nobody approved (named by its id)"),
+    Mutant("param-version-latest-unapproved-taken", "adapters/postgres/param_version_store.py",
+           'f"IS NOT NULL ORDER BY approved_at DESC', 'f"IS NULL OR TRUE ORDER BY approved_at DESC',
+           ("tests/test_param_versions.py::test_only_an_approved_version_is_taken",),
+           "issue 21: latest-approved takes the newest version, approved or not"),
+    Mutant("param-version-switched-mid-session", "adapters/postgres/param_version_store.py",
+           "DO UPDATE SET version_id = s.version_id RETURNING",
+           "DO UPDATE SET version_id = excluded.version_id RETURNING",
+           ("tests/test_param_versions.py::test_a_version_approved_mid_session_waits_for_the_"
+            "next_session",),
+           "issue 21: a worker restarted mid-session takes the version approved meanwhile"),
+    Mutant("walk-forward-judge-days-scored-in-fit", "tuning/tuner.py",
+           "        fit_days = split.fit\n", "        fit_days = split.fit + split.judge\n",
+           ("tests/test_tune_loop.py::test_walk_forward_search_never_scores_a_judge_day_and_"
+            "repeats_itself",),
+           "issue 21: the search fits on the days it is then judged on"),
+    Mutant("walk-forward-fit-holds-every-day", "tuning/walk_forward.py",
+           "Split(tuple(ordered[:-n_judge]),", "Split(tuple(ordered),",
+           ("tests/test_tune_loop.py::test_walk_forward_search_never_scores_a_judge_day_and_"
+            "repeats_itself",),
+           "issue 21: the fit days include the judge days"),
 ]
 
 

@@ -90,19 +90,16 @@ async def take_session_version(conn: asyncpg.Connection | asyncpg.Pool, *, worke
     """The approved version this worker trades ``trading_day`` with. The first start of the
     day picks it (``wanted``: a version id, or ``latest-approved``) and pins it; a restart
     the same day gets the pinned one, so a version approved mid-session waits for the next.
-    """
+    ``wanted`` is checked every time (approval is never withdrawn, so what was chosen at
+    the start is still choosable)."""
+    chosen = await _choose(conn, strategy, wanted)
+    # one statement: the first start's pin is kept (the no-op update returns it), so a
+    # restart, or a twin racing this start, trades what the session started with
     pinned = await conn.fetchval(
-        "SELECT version_id FROM session_param_versions WHERE trading_day = $1 "
-        "AND worker_id = $2", trading_day, worker_id)
-    if pinned is None:
-        chosen = await _choose(conn, strategy, wanted)
-        await conn.execute(
-            "INSERT INTO session_param_versions (trading_day, worker_id, version_id) "
-            "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", trading_day, worker_id,
-            chosen.version_id)
-        pinned = await conn.fetchval(   # a racing twin's pin wins alike
-            "SELECT version_id FROM session_param_versions WHERE trading_day = $1 "
-            "AND worker_id = $2", trading_day, worker_id)
+        "INSERT INTO session_param_versions AS s (trading_day, worker_id, version_id) "
+        "VALUES ($1, $2, $3) ON CONFLICT (trading_day, worker_id) "
+        "DO UPDATE SET version_id = s.version_id RETURNING version_id",
+        trading_day, worker_id, chosen.version_id)
     version = await get_version(conn, pinned)
     assert version is not None      # noqa: S101 - a foreign key holds it
     if version.strategy != strategy:
