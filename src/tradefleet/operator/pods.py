@@ -72,6 +72,8 @@ def worker_env(name: str, spec: TradingWorkerSpec, config: OperatorConfig) -> li
     if spec.broker.rate_limit_per_second is not None:
         env.append(_env("TRADEFLEET_BROKER__RATE_LIMIT_PER_SECOND",
                         spec.broker.rate_limit_per_second))
+    if spec.strategy.param_version is not None:
+        env.append(_env("TRADEFLEET_STRATEGY__PARAM_VERSION", spec.strategy.param_version))
     for param, value in sorted(spec.strategy.params.items()):
         env.append(_env(f"TRADEFLEET_STRATEGY__PARAMS__{param.upper()}", value))
     if config.db_secret is not None:

@@ -37,6 +37,9 @@ class SpecError(ValueError):
         self.problems = problems
 
 
+PARAM_VERSION = r"^(latest-approved|[1-9][0-9]{0,17})$"
+
+
 class _Spec(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid",
                               frozen=True)
@@ -56,6 +59,16 @@ class Strategy(_Spec):
     name: str = Field("ma_breakout", pattern=r"^[a-z][a-z0-9_]{0,62}$")
     version: str | None = Field(None, max_length=64)
     params: dict[str, Any] = Field(default_factory=dict)
+    # a stored parameter version (issue 21): its id, or follow the latest approved one;
+    # the worker takes it at the start of each session (worker/param_version.py)
+    param_version: str | None = Field(None, pattern=PARAM_VERSION)
+
+    @model_validator(mode="after")
+    def _params_or_version(self) -> Strategy:
+        if self.param_version is not None and self.params:
+            raise ValueError("paramVersion: set params or paramVersion, not both (a version "
+                             "brings its own params)")
+        return self
 
 
 class Locks(_Spec):
