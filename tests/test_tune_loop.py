@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 from tests.scenarios.harness import worker_env
+from tests.user_strategy import USER_STRATEGY
 
 from tradefleet.adapters.clock import SEOUL, FrozenClock
 from tradefleet.adapters.postgres.database import Database
@@ -34,35 +35,6 @@ NEXT = date(2026, 11, 26)
 TIGHT = ExitParams(stop_loss_pct=Decimal("0.4"), take_profit_pct=Decimal("0.4"),
                    trend_ma_window=120, time_exit_minutes=0)
 
-USER_STRATEGY = '''
-    """A user's strategy: buy what rose (or fell less than min_rise_pct) over the window."""
-    import numpy as np
-    from pydantic import Field
-
-    from tradefleet.domain.strategies.base import SignalResult, StrategyBase, StrategyParams
-
-
-    class RiseParams(StrategyParams):
-        window: int = Field(3, ge=2, le=30, strict=True)
-        min_rise_pct: float = Field(-0.5, ge=-5.0, le=5.0)
-
-
-    class Rise(StrategyBase):
-        name = "user_rise"
-        strategy_version = "user_rise/1"
-        Params = RiseParams
-        search_space = {"window": (2, 6), "min_rise_pct": (-1.0, 0.0)}
-
-        @property
-        def bars_needed(self):
-            return self.params.window
-
-        def evaluate(self, closes, volumes, prices):
-            first = np.asarray(closes, dtype=float)[:, -self.params.window]
-            rise = (np.asarray(prices, dtype=float) / first - 1.0) * 100.0
-            return SignalResult(signal=rise >= self.params.min_rise_pct, score=rise,
-                                indicators={"rise_pct": rise})
-'''
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from pathlib import Path
 
 from tradefleet.commands.arguments import float_in, positive_int
 from tradefleet.commands.console import command_console
@@ -32,6 +33,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--feed", action="store_true",
                    help="the exchange's WebSocket feed: one worker holds it, every worker "
                         "decides exits on each tick (off: on the poll)")
+    p.add_argument("--record", type=Path, default=None, metavar="DIR",
+                   help="leave the day behind as a recorded day in DIR (for backtest, tune)")
+    p.add_argument("--strategy", default=None, metavar="NAME",
+                   help="the workers' strategy (shipped, entry point, or in --strategy-path)")
+    p.add_argument("--strategy-path", type=Path, default=None, metavar="FILE",
+                   help="your own strategy's .py file or package folder")
     p.set_defaults(handler=_run)
 
 
@@ -43,10 +50,19 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.workers > MAX_WORKERS:
         raise SystemExit(f"--workers: at most {MAX_WORKERS} on one machine")
+    if args.strategy or args.strategy_path:      # named before anything starts
+        from tradefleet.settings.strategy import StrategySettings
+
+        try:
+            StrategySettings(name=args.strategy or "ma_breakout", path=args.strategy_path)
+        except ValueError as exc:
+            command_console().print(f"[red]configuration error:[/red] {escape(str(exc))}")
+            return 2
     opts = DemoOptions(workers=args.workers, speed=args.speed, seed=args.seed,
                        symbols=args.symbols, capital_limit=args.capital_limit,
                        live=not args.no_live, lag_limit_minutes=args.lag_limit,
-                       feed=args.feed)
+                       feed=args.feed, record=args.record, strategy=args.strategy,
+                       strategy_path=args.strategy_path)
     from tradefleet.local_fleet.forked_start import fleet_start_method
 
     console = command_console()

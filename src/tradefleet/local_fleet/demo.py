@@ -41,6 +41,7 @@ from tradefleet.domain.calendar import SEOUL, TradingSession
 from tradefleet.local_fleet.books_check import BooksVerdict, compare_books
 from tradefleet.local_fleet.dashboard import SessionProgress, feed_line, render
 from tradefleet.local_fleet.demo_db import fresh_demo_database
+from tradefleet.local_fleet.demo_record import check_record_target, record_demo_day
 from tradefleet.local_fleet.pace import PacePolicy, SessionPacer, start_speed
 from tradefleet.local_fleet.processes import ProcessGroup, compressed_scan_max_age, free_port
 
@@ -58,6 +59,9 @@ class DemoOptions:
     lag_limit_minutes: float = 5.0   # session minutes one poll may last (the pace's rule)
     min_speed: float = 10.0
     feed: bool = False               # the exchange's WebSocket feed, and exits on the tick
+    record: Path | None = None       # leave the day behind as a recorded day here
+    strategy: str | None = None      # the workers' strategy (default: the settings')
+    strategy_path: Path | None = None  # ... from the user's own file or package
 
 
 @dataclass(frozen=True)
@@ -198,6 +202,8 @@ async def _run_demo(opts: DemoOptions, console: Console) -> DemoOutcome:
     speed = start_speed(opts.speed, opts.workers, policy=policy)
     state = {"TRADEFLEET_STATE_DIR": str(opts.state_dir)} if opts.state_dir else {}
     session = demo_session(cache_dir=opts.state_dir / "calendar" if opts.state_dir else None)
+    if opts.record is not None:
+        check_record_target(opts.record, session)     # before anything starts
     dsn, log_dir = await asyncio.to_thread(
         fresh_demo_database, opts.state_dir,
         connections=max(100, opts.workers * WORKER_DB_POOL + 30))
@@ -239,7 +245,7 @@ async def _run_demo(opts: DemoOptions, console: Console) -> DemoOutcome:
                 "TRADEFLEET_UNIVERSE": universe, "TRADEFLEET_LOG_FORMAT": "json",
                 "TRADEFLEET_BROKER__RATE_LIMIT_PER_SECOND": rate,
                 "TRADEFLEET_RISK__SCAN_MAX_AGE_SECONDS": compressed_scan_max_age(opts.speed),
-                **feed_env})
+                **feed_env, **_strategy_env(opts)})
         started = time.monotonic()
         ready = await _wait_ready(db, group, worker_ids, READY_TIMEOUT_S)
         clock.release()
@@ -305,6 +311,11 @@ async def _run_demo(opts: DemoOptions, console: Console) -> DemoOutcome:
                  and invariants["open_positions"] == 0
                  and invariants["locks"] == 0 and invariants["workers_holding"] == 0
                  and len(report.summaries) == len(worker_ids))
+        if opts.record is not None:
+            path = await asyncio.to_thread(record_demo_day, opts.record, session,
+                                           seed=opts.seed, symbols=opts.symbols)
+            console.print(f"recorded day: {path} (tradefleet backtest --data {opts.record} "
+                          f"--from {session.day})")
         own, shared, cpu = await _scan_figures(db, worker_ids)
         outcome = DemoOutcome(
             0 if clean else 1, opts.workers, trades=report.total_trades,
@@ -317,6 +328,13 @@ async def _run_demo(opts: DemoOptions, console: Console) -> DemoOutcome:
         group.stop_all(first=worker_ids)
         await db.close()
     return outcome
+
+
+def _strategy_env(opts: DemoOptions) -> dict[str, str]:
+    env = {"TRADEFLEET_STRATEGY__NAME": opts.strategy} if opts.strategy else {}
+    if opts.strategy_path is not None:
+        env["TRADEFLEET_STRATEGY__PATH"] = str(opts.strategy_path.absolute())
+    return env
 
 
 def _exits_on_ticks(group: ProcessGroup, worker_ids: list[str]) -> int:
