@@ -84,7 +84,7 @@ async def _act(args: argparse.Namespace, db: Any) -> int:
     load_strategy(version.strategy, version.params, version.evidence.get("strategy_path"))
     approved = await store.approve_version(db.pool, args.id, by=args.by, reason=args.reason)
     console.print(f"approved {approved.label} ({approved.strategy}) by {approved.approved_by} "
-                  f"at {approved.approved_at:%Y-%m-%d %H:%M:%S %Z}; workers following "
+                  f"at {_kst(approved.approved_at)}; workers following "
                   f"latest-approved take it at their next session")
     return 0
 
@@ -108,10 +108,16 @@ def _table(console: Any, versions: list[Any]) -> None:
         table.add_row(str(v.version_id), v.strategy,
                       json.dumps(v.params, sort_keys=True, separators=(",", ":")),
                       _score(ev.get("fit_score")), _score(ev.get("judge_score")),
-                      f"{v.created_at:%Y-%m-%d %H:%M}",
-                      f"{v.approved_by} {v.approved_at:%Y-%m-%d %H:%M}" if v.approved_at
-                      else "-")
+                      _kst(v.created_at),
+                      f"{v.approved_by} {_kst(v.approved_at)}" if v.approved_at else "-")
     console.print(table)
+
+
+def _kst(at: Any) -> str:
+    """A database time in Seoul's zone, as every time the fleet shows."""
+    from tradefleet.adapters.clock import SEOUL
+
+    return f"{at.astimezone(SEOUL):%Y-%m-%d %H:%M:%S %Z}"
 
 
 def _score(value: Any) -> str:

@@ -210,10 +210,12 @@ async def _print_summary(db, worker_id: str, day: date, console: Console) -> Non
     from rich.table import Table
 
     rows = await db.pool.fetch(
-        """SELECT symbol, qty, bought_qty, entry_price, exit_price, exit_reason, realized_pnl
+        """SELECT symbol, qty, bought_qty, entry_price, exit_price, exit_reason, realized_pnl,
+                  strategy_name, param_version
            FROM positions WHERE worker_id = $1 AND trading_day = $2 ORDER BY position_id""",
         worker_id, day)
-    table = Table(title=f"{worker_id} — {day}")
+    traded = sorted({f"{r['strategy_name']} params {r['param_version']}" for r in rows})
+    table = Table(title=f"{worker_id} — {day}" + (f" — {', '.join(traded)}" if traded else ""))
     for col in ("symbol", "qty", "entry", "exit", "reason", "pnl (won)"):
         table.add_column(col, justify="right" if col not in ("symbol", "reason") else "left")
     total = 0

@@ -81,7 +81,7 @@ async def approve_version(conn: asyncpg.Connection | asyncpg.Pool, version_id: i
     if existing is None:
         raise ConfigError(f"ID: no parameter version {version_id}")
     raise ConfigError(f"ID: version {version_id} was already approved by "
-                      f"{existing.approved_by} at {existing.approved_at:%Y-%m-%d %H:%M:%S %Z}")
+                      f"{existing.approved_by} at {existing.approved_at.isoformat()}")
 
 
 async def take_session_version(conn: asyncpg.Connection | asyncpg.Pool, *, worker_id: str,
