@@ -1017,6 +1017,17 @@ MUTANTS += [
            ("tests/test_tune_loop.py::test_walk_forward_search_never_scores_a_judge_day_and_"
             "repeats_itself",),
            "issue 21: the fit days include the judge days"),
+    Mutant("param-version-approval-overwritten", "adapters/postgres/param_version_store.py",
+           "WHERE version_id = $1 AND approved_at IS NULL RETURNING",
+           "WHERE version_id = $1 RETURNING",
+           ("tests/test_param_versions.py::test_params_command_lists_shows_and_approves_once",),
+           "issue 21: a second approval rewrites who approved a version and when"),
+    Mutant("param-version-beside-params-accepted", "settings/strategy.py",
+           "        if self.param_version is not None and self.params and "
+           "self._version_label is None:",
+           "        if False:",
+           ("tests/test_param_versions.py::test_bad_version_settings_name_the_field",),
+           "issue 21: params and a parameter version both set: which one trades is unclear"),
 ]
 
 
