@@ -1028,6 +1028,12 @@ MUTANTS += [
            "        if False:",
            ("tests/test_param_versions.py::test_bad_version_settings_name_the_field",),
            "issue 21: params and a parameter version both set: which one trades is unclear"),
+    Mutant("param-version-never-taken-at-start", "worker/launch.py",
+           "    settings = await take_param_version(settings, db, clock)\n",
+           "    pass\n",
+           ("tests/test_param_versions.py::test_a_starting_worker_takes_the_version_before_it_"
+            "trades",),
+           "issue 21: a worker starts on its settings' params, not the approved version"),
 ]
 
 

@@ -116,3 +116,43 @@ async def test_params_command_lists_shows_and_approves_once(
                                  v1.version_id)
     assert (row["approved_by"], row["approve_reason"], row["db_clock"]) == (
         "kim", "walk-forward ok", True)
+
+
+async def test_a_starting_worker_takes_the_version_before_it_trades(db, logs) -> None:  # noqa: ANN001
+    """The production start-up (``launch``): the version is taken and pinned before the
+    worker registers; with none approved the worker does not start and writes nothing."""
+    from tradefleet.adapters.clock import SimClock
+    from tradefleet.adapters.sim.broker import SimBroker
+    from tradefleet.adapters.sim.engine import SimMarket
+    from tradefleet.worker.launch import launch
+
+    settings = load_settings(None, {**ENV, "TRADEFLEET_STRATEGY__PARAM_VERSION":
+                                    "latest-approved",
+                                    "TRADEFLEET_LOCKS__HEARTBEAT_INTERVAL_SECONDS": "0.2"})
+    clock = SimClock(datetime(2026, 11, 24, 8, 59, tzinfo=SEOUL), speed=60)
+    market = SimMarket(3, n_symbols=10, clock=clock)
+
+    def start(built: list) -> asyncio.Task:
+        return asyncio.create_task(launch(settings, broker=SimBroker(market), clock=clock,
+                                          universe=market.symbols(), db=db,
+                                          install_signals=False, on_built=built.append))
+
+    with pytest.raises(ConfigError, match=r"strategy\.param_version"):
+        await asyncio.wait_for(start([]), 10)     # refused at once, never left trading
+    assert await db.pool.fetchval("SELECT count(*) FROM workers") == 0
+    v1 = await _version(db, 2, 6)
+    await approve_version(db.pool, v1.version_id, by="kim", reason=None)
+    built: list = []
+    task = start(built)
+    for _ in range(200):
+        if built or task.done():
+            break
+        await asyncio.sleep(0.05)
+    assert built, task.result() if task.done() else "never built"
+    built[0].request_stop("test over")
+    assert await asyncio.wait_for(task, 10) == 0
+    assert await db.pool.fetchval(
+        "SELECT version_id FROM session_param_versions WHERE worker_id = 'w-pv' "
+        "AND trading_day = $1", DAY) == v1.version_id
+    taken = [r for r in logs.records if r.get("event") == "parameter version taken"]
+    assert [r["param_version"] for r in taken] == [f"pv-{v1.version_id}"]
