@@ -6,6 +6,7 @@ bad input names the field and writes nothing."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -102,6 +103,8 @@ async def test_params_command_lists_shows_and_approves_once(
     assert "ma_breakout" in capsys.readouterr().out
     assert await cli("params", "show", vid) == 0
     assert '"short": 3' in capsys.readouterr().out
+    assert await cli("params", "show", vid, "--params-only") == 0
+    assert json.loads(capsys.readouterr().out) == {"short": 3, "long": 9}
     assert await cli("params", "approve", "999", "--by", "kim") == 2
     assert "ID: no parameter version 999" in capsys.readouterr().err
     with pytest.raises(SystemExit):     # argparse: --by names nobody

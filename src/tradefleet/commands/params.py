@@ -29,6 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ls.add_argument("--strategy", default=None, help="only this strategy's versions")
     show = sub.add_parser("show", help="one version: params and evidence")
     show.add_argument("id", type=positive_int, metavar="ID")
+    show.add_argument("--params-only", action="store_true",
+                      help="only the params, as JSON (for tradefleet backtest --params FILE)")
     ok = sub.add_parser("approve", help="approve a version for the fleet's next sessions")
     ok.add_argument("id", type=positive_int, metavar="ID")
     ok.add_argument("--by", type=_name, required=True, help="who approves (recorded)")
@@ -78,7 +80,10 @@ async def _act(args: argparse.Namespace, db: Any) -> int:
         print(f"ID: no parameter version {args.id}", file=sys.stderr)
         return 2
     if args.params_command == "show":
-        console.print_json(json.dumps(_as_dict(version), default=str))
+        if args.params_only:        # plain JSON on stdout, for a file
+            sys.stdout.write(json.dumps(version.params, sort_keys=True, indent=2) + "\n")
+        else:
+            console.print_json(json.dumps(_as_dict(version), default=str))
         return 0
     # still valid for this build's schema (a user's strategy: from the file tune used)
     load_strategy(version.strategy, version.params, version.evidence.get("strategy_path"))
