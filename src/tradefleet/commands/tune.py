@@ -44,6 +44,13 @@ def _run(args: argparse.Namespace) -> int:
     console = command_console()
     console.stderr = True
     try:
+        import optuna  # noqa: F401 - the search
+        import pyarrow  # noqa: F401 - the recorded days
+    except ModuleNotFoundError as exc:
+        console.print(f"[red]tune:[/red] needs {exc.name}: pip install "
+                      f"'tradefleet[tuning,replay]'", highlight=False)
+        return 2
+    try:
         return asyncio.run(_tune(args, console))
     except ConfigError as exc:
         console.print(f"[red]tune:[/red] {exc}", highlight=False)
