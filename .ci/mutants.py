@@ -995,6 +995,35 @@ MUTANTS += [
 ]
 
 
+# issue 20 (feed20a)
+FILLS = "tests/test_feed_fill_notices.py::"
+MUTANTS += [
+    Mutant("fill-notice-duplicate-recorded-again", "adapters/postgres/fill_notice_store.py",
+           "    if inserted is None:\n        return NoticeOutcome.DUPLICATE",
+           "    if inserted is None and False:\n        return NoticeOutcome.DUPLICATE",
+           (FILLS + "test_duplicate_and_reordered_notices_never_double_a_fill",),
+           "issue 20/3: a notice heard twice (a new holder after a failover) is recorded twice"),
+    Mutant("fill-notice-claims-an-order-without-its-number",
+           "adapters/postgres/fill_notice_store.py",
+           "WHERE worker_id = $1 AND trading_day = $2 AND broker_order_id = $3",
+           "WHERE worker_id = $1 AND trading_day = $2 AND (broker_order_id = $3 "
+           "OR broker_order_id IS NULL)",
+           (FILLS + "test_a_persons_fill_on_the_same_symbol_is_never_ours",),
+           "issue 20/3: a person's fill of the symbol and side of our unanswered order is "
+           "taken for ours (matched without our order number)"),
+    Mutant("fill-notice-applied-after-the-follower", "adapters/postgres/fill_notice_store.py",
+           "applies = (pushed[\"qty\"], pushed[\"amount\"]) == (row.filled_qty, "
+           "row.filled_amount)",
+           "applies = True",
+           (FILLS + "test_the_follower_first_then_the_notice_records_nothing_more",),
+           "issue 20/3: a notice of an execution the follower already recorded adds it again"),
+    Mutant("fill-notice-past-the-order-size", "adapters/postgres/fill_notice_store.py",
+           "        and filled <= row.qty", "        and True",
+           (FILLS + "test_a_notice_larger_than_the_order_is_left_to_the_follower",),
+           "issue 20/3: a notice that would overfill the order is applied (and fails)"),
+]
+
+
 def _copy_src(dest: Path) -> Path:
     src = dest / "src"
     shutil.copytree(ROOT / "src", src, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
