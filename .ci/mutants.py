@@ -1021,6 +1021,15 @@ MUTANTS += [
            "        and filled <= row.qty", "        and True",
            (FILLS + "test_a_notice_larger_than_the_order_is_left_to_the_follower",),
            "issue 20/3: a notice that would overfill the order is applied (and fails)"),
+    Mutant("feed-holder-never-gives-up", "feed/holder.py",
+           "                if self._not_live_too_long():",
+           "                if False and self._not_live_too_long():",
+           ("tests/test_feed_holder_gives_up.py",),
+           "issue 20/2: a holder that cannot connect keeps the account's feed lease forever"),
+    Mutant("feed-holder-gives-up-without-releasing", "feed/holder.py",
+           'if self._stop.is_set() or why == "gave up":', "if self._stop.is_set():",
+           ("tests/test_feed_holder_gives_up.py",),
+           "issue 20/2: a holder giving up leaves its lease to lapse (a TTL more of no feed)"),
 ]
 
 
