@@ -1030,6 +1030,15 @@ MUTANTS += [
            'if self._stop.is_set() or why == "gave up":', "if self._stop.is_set():",
            ("tests/test_feed_holder_gives_up.py",),
            "issue 20/2: a holder giving up leaves its lease to lapse (a TTL more of no feed)"),
+    Mutant("tw-status-shows-a-dead-workers-feed", "operator/status.py",
+           '"feed": w.feed_mode if w.live else None,', '"feed": w.feed_mode,',
+           ("tests/operator/test_operator_status.py::"
+            "test_the_feed_shows_as_the_live_worker_said_and_not_for_a_dead_one",),
+           "issue 20/3: kubectl get tw says a dead worker's feed is live"),
+    Mutant("feed-mode-written-on-every-word", "worker/feed_mode.py",
+           "if live == self._said or (", "if False or (",
+           ("tests/test_worker_feed_mode.py",),
+           "issue 20/3: the worker row is rewritten at every word, not only on a change"),
 ]
 
 

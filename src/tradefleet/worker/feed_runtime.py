@@ -23,6 +23,7 @@ from tradefleet.feed.listener import PostgresTickListener
 from tradefleet.ports.broker import BrokerPort
 from tradefleet.ports.clock import Clock
 from tradefleet.settings.feed import FeedSettings
+from tradefleet.worker.feed_mode import FeedModeReport
 from tradefleet.worker.fill_notices import FillNoticeRecorder
 from tradefleet.worker.tick_exits import TickExits
 from tradefleet.worker.worker import Worker
@@ -44,6 +45,7 @@ class FeedParts:
     exits: ExitParams
     clock: Clock
     on_mode: Callable[[bool], None]
+    mode_report: FeedModeReport | None = None     # the worker row's feed mode (operator)
 
 
 def holder_id(worker_id: str) -> str:
@@ -110,6 +112,8 @@ class WorkerFeed:
             while self.worker.cycle is None:  # noqa: ASYNC110 - Worker has no event for it
                 await asyncio.sleep(CYCLE_WAIT_S)
             cycle = self.worker.cycle
+            if self.parts.mode_report is not None:
+                self.parts.mode_report.forget()        # registered: the row's mode cleared
             recorder = FillNoticeRecorder(cycle.paths.orders, self.worker.config.worker_id,
                                           cycle.trading_day)
             self.notices = recorder
