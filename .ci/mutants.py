@@ -232,8 +232,8 @@ MUTANTS = [
            (GUARDS + "test_the_follower_cancels_a_remainder_left_resting",),
            "the follower cancels an order its sender is still tracking"),
     Mutant("partial-fill-counted-cumulatively", "adapters/postgres/order_store.py",
-           "            new_qty = report.filled_qty - row.filled_qty\n",
-           "            new_qty = report.filled_qty\n",
+           "    new_qty = report.filled_qty - row.filled_qty\n",
+           "    new_qty = report.filled_qty\n",
            (GUARDS + "test_two_increasing_partial_fill_reports_are_both_recorded_once",),
            "a second partial-fill report records the whole cumulative quantity again"),
     Mutant("fill-key-per-order-drops-the-second-partial", "adapters/postgres/order_store.py",
@@ -374,7 +374,7 @@ MUTANTS = [
            ("tests/test_feed_runtime.py",),
            "issue 20: one database blip at start-up leaves the worker without its feed all day"),
     Mutant("worker-feed-mode-not-on-the-gauge", "commands/worker.py",
-           "on_mode=metrics.set_feed_live", "on_mode=lambda _live: None",
+           "        metrics.set_feed_live(live)\n", "        pass\n",
            ("tests/test_feed_worker_process.py",),
            "issue 20: /metrics says polling while exits are decided on each tick"),
 ]
@@ -420,8 +420,8 @@ MUTANTS += [
            (LATE + "test_an_expired_sell_the_list_shows_after_the_grace_is_recorded",),
            "issue 16 #3: EXPIRED is final although the broker's list showed the order late"),
     Mutant("expired-row-shown-working-stays-expired", "adapters/postgres/order_store.py",
-           "            reopened = row.status is OrderStatus.EXPIRED and not report.is_done",
-           "            reopened = False",
+           "    reopened = row.status is OrderStatus.EXPIRED and not report.is_done",
+           "    reopened = False",
            (LATE + "test_an_expired_order_the_broker_shows_still_resting_is_reopened_and_"
                    "cancelled",),
            "issue 16 #3: an EXPIRED order the broker shows still working stays EXPIRED "
@@ -1036,7 +1036,7 @@ MUTANTS += [
             "test_the_feed_shows_as_the_live_worker_said_and_not_for_a_dead_one",),
            "issue 20/3: kubectl get tw says a dead worker's feed is live"),
     Mutant("feed-mode-written-on-every-word", "worker/feed_mode.py",
-           "if live == self._said or (", "if False or (",
+           "if want is None or want == self._said:", "if want is None:",
            ("tests/test_worker_feed_mode.py",),
            "issue 20/3: the worker row is rewritten at every word, not only on a change"),
 ]

@@ -27,8 +27,8 @@ class FeedModeReport:
 
     def __call__(self, live: bool) -> None:
         self._want = live
-        if live == self._said or (self._task is not None and not self._task.done()):
-            return
+        if self._task is not None and not self._task.done():
+            return                          # the running flush writes the latest word
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
