@@ -1039,6 +1039,11 @@ MUTANTS += [
            "if want is None or want == self._said:", "if want is None:",
            ("tests/test_worker_feed_mode.py",),
            "issue 20/3: the worker row is rewritten at every word, not only on a change"),
+    Mutant("prefix-report-after-a-pushed-fill-applied", "adapters/postgres/order_store.py",
+           "    if new_qty > 0 and new_amount <= 0:", "    if False:",
+           ("tests/test_fill_notice_report_order.py",),
+           "issue 20/3: a follower's report of an earlier prefix than the pushed fills is "
+           "applied as a fill of no money (refused by the database: the order is stuck)"),
 ]
 
 
