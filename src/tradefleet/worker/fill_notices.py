@@ -24,7 +24,7 @@ from tradefleet.services.order_service import OrderService
 class FillNoticeRecorder:
     def __init__(self, orders: OrderService, worker_id: str,
                  trading_day: Callable[[], date], *,
-                 not_ours_retry_s: tuple[float, ...] = (0.2, 1.0)) -> None:
+                 not_ours_retry_s: tuple[float, ...] = (0.2, 1.0, 3.0)) -> None:
         self._orders = orders
         self.worker_id = worker_id
         self._day = trading_day
