@@ -232,8 +232,8 @@ MUTANTS = [
            (GUARDS + "test_the_follower_cancels_a_remainder_left_resting",),
            "the follower cancels an order its sender is still tracking"),
     Mutant("partial-fill-counted-cumulatively", "adapters/postgres/order_store.py",
-           "            new_qty = report.filled_qty - row.filled_qty\n",
-           "            new_qty = report.filled_qty\n",
+           "    new_qty = report.filled_qty - row.filled_qty\n",
+           "    new_qty = report.filled_qty\n",
            (GUARDS + "test_two_increasing_partial_fill_reports_are_both_recorded_once",),
            "a second partial-fill report records the whole cumulative quantity again"),
     Mutant("fill-key-per-order-drops-the-second-partial", "adapters/postgres/order_store.py",
@@ -374,7 +374,7 @@ MUTANTS = [
            ("tests/test_feed_runtime.py",),
            "issue 20: one database blip at start-up leaves the worker without its feed all day"),
     Mutant("worker-feed-mode-not-on-the-gauge", "commands/worker.py",
-           "on_mode=metrics.set_feed_live", "on_mode=lambda _live: None",
+           "        metrics.set_feed_live(live)\n", "        pass\n",
            ("tests/test_feed_worker_process.py",),
            "issue 20: /metrics says polling while exits are decided on each tick"),
 ]
@@ -420,8 +420,8 @@ MUTANTS += [
            (LATE + "test_an_expired_sell_the_list_shows_after_the_grace_is_recorded",),
            "issue 16 #3: EXPIRED is final although the broker's list showed the order late"),
     Mutant("expired-row-shown-working-stays-expired", "adapters/postgres/order_store.py",
-           "            reopened = row.status is OrderStatus.EXPIRED and not report.is_done",
-           "            reopened = False",
+           "    reopened = row.status is OrderStatus.EXPIRED and not report.is_done",
+           "    reopened = False",
            (LATE + "test_an_expired_order_the_broker_shows_still_resting_is_reopened_and_"
                    "cancelled",),
            "issue 16 #3: an EXPIRED order the broker shows still working stays EXPIRED "
@@ -1034,6 +1034,58 @@ MUTANTS += [
            ("tests/test_param_versions.py::test_a_starting_worker_takes_the_version_before_it_"
             "trades",),
            "issue 21: a worker starts on its settings' params, not the approved version"),
+]
+
+
+# issue 20 (feed20a)
+FILLS = "tests/test_feed_fill_notices.py::"
+MUTANTS += [
+    Mutant("fill-notice-duplicate-recorded-again", "adapters/postgres/fill_notice_store.py",
+           "    if inserted is None:\n        return NoticeOutcome.DUPLICATE",
+           "    if inserted is None and False:\n        return NoticeOutcome.DUPLICATE",
+           (FILLS + "test_duplicate_and_reordered_notices_never_double_a_fill",),
+           "issue 20/3: a notice heard twice (a new holder after a failover) is recorded twice"),
+    Mutant("fill-notice-claims-an-order-without-its-number",
+           "adapters/postgres/fill_notice_store.py",
+           "WHERE worker_id = $1 AND trading_day = $2 AND broker_order_id = $3",
+           "WHERE worker_id = $1 AND trading_day = $2 AND (broker_order_id = $3 "
+           "OR broker_order_id IS NULL)",
+           (FILLS + "test_a_persons_fill_on_the_same_symbol_is_never_ours",),
+           "issue 20/3: a person's fill of the symbol and side of our unanswered order is "
+           "taken for ours (matched without our order number)"),
+    Mutant("fill-notice-applied-after-the-follower", "adapters/postgres/fill_notice_store.py",
+           "applies = (pushed[\"qty\"], pushed[\"amount\"]) == (row.filled_qty, "
+           "row.filled_amount)",
+           "applies = True",
+           (FILLS + "test_the_follower_first_then_the_notice_records_nothing_more",),
+           "issue 20/3: a notice of an execution the follower already recorded adds it again"),
+    Mutant("fill-notice-past-the-order-size", "adapters/postgres/fill_notice_store.py",
+           "        and filled <= row.qty", "        and True",
+           (FILLS + "test_a_notice_larger_than_the_order_is_left_to_the_follower",),
+           "issue 20/3: a notice that would overfill the order is applied (and fails)"),
+    Mutant("feed-holder-never-gives-up", "feed/holder.py",
+           "                if self._not_live_too_long():",
+           "                if False and self._not_live_too_long():",
+           ("tests/test_feed_holder_gives_up.py",),
+           "issue 20/2: a holder that cannot connect keeps the account's feed lease forever"),
+    Mutant("feed-holder-gives-up-without-releasing", "feed/holder.py",
+           'if self._stop.is_set() or why == "gave up":', "if self._stop.is_set():",
+           ("tests/test_feed_holder_gives_up.py",),
+           "issue 20/2: a holder giving up leaves its lease to lapse (a TTL more of no feed)"),
+    Mutant("tw-status-shows-a-dead-workers-feed", "operator/status.py",
+           '"feed": w.feed_mode if w.live else None,', '"feed": w.feed_mode,',
+           ("tests/operator/test_operator_status.py::"
+            "test_the_feed_shows_as_the_live_worker_said_and_not_for_a_dead_one",),
+           "issue 20/3: kubectl get tw says a dead worker's feed is live"),
+    Mutant("feed-mode-written-on-every-word", "worker/feed_mode.py",
+           "if want is None or want == self._said:", "if want is None:",
+           ("tests/test_worker_feed_mode.py",),
+           "issue 20/3: the worker row is rewritten at every word, not only on a change"),
+    Mutant("prefix-report-after-a-pushed-fill-applied", "adapters/postgres/order_store.py",
+           "    if new_qty > 0 and new_amount <= 0:", "    if False:",
+           ("tests/test_fill_notice_report_order.py",),
+           "issue 20/3: a follower's report of an earlier prefix than the pushed fills is "
+           "applied as a fill of no money (refused by the database: the order is stuck)"),
 ]
 
 

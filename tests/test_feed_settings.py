@@ -40,6 +40,13 @@ def test_an_enabled_feed_loads_from_the_environment(env):
     assert (feed.enabled, feed.ws_url, feed.stand_for_holder) == (
         True, "ws://127.0.0.1:21000", False)
     assert (feed.lease_seconds, feed.stale_after_seconds, feed.renew_seconds) == (6, 2.5, 1)
+    assert (feed.hts_id, feed.give_up_seconds) == (None, 10.0)
+
+
+def test_the_hts_id_and_the_give_up_time_load(env):
+    env(TRADEFLEET_FEED__HTS_ID="htsuser1", TRADEFLEET_FEED__GIVE_UP_SECONDS="25")
+    feed = load_settings().feed
+    assert (feed.hts_id, feed.give_up_seconds) == ("htsuser1", 25.0)
 
 
 @pytest.mark.parametrize(("values", "named"), [
@@ -54,6 +61,9 @@ def test_an_enabled_feed_loads_from_the_environment(env):
      "feed.stale_after_seconds (TRADEFLEET_FEED__STALE_AFTER_SECONDS): must be at least "
      "two heartbeats"),
     ({"TRADEFLEET_FEED__HOLDER": "yes"}, "feed.holder"),
+    ({"TRADEFLEET_FEED__HTS_ID": "user one"}, "feed.hts_id (TRADEFLEET_FEED__HTS_ID)"),
+    ({"TRADEFLEET_FEED__GIVE_UP_SECONDS": "1"},
+     "feed.give_up_seconds (TRADEFLEET_FEED__GIVE_UP_SECONDS)"),
 ])
 def test_each_bad_feed_value_is_named(env, values, named):
     env(**values)

@@ -38,6 +38,7 @@ from tradefleet.adapters.sim.exchange.approval import APPROVALS
 from tradefleet.adapters.sim.exchange.ws_server import FeedConfig, FeedServer, running_feed
 
 WORKER = "w-feed-proc"
+HTS_ID = "htsuser9"
 USER_FILE = Path(__file__).parent / "fixtures" / "strategies" / "user_strategies.py"
 SPEED = 20.0
 ON_THE_TICK = "exit condition met on the tick"
@@ -53,7 +54,7 @@ class FeedExchangeThread(ExchangeThread):
         assert self._stop is not None
         async with running_exchange(self.market, self._config) as (base_url, app):
             self.feed = FeedServer(self.market, app[APPROVALS], exchange_of(app),
-                                   FeedConfig(mode="real"))
+                                   FeedConfig(mode="real", hts_id=HTS_ID))
             async with running_feed(self.feed) as ws_url:
                 self._app, self.base_url, self.ws_url = app, base_url, ws_url
                 self._ready.set()
@@ -80,7 +81,7 @@ def _env(ex: FeedExchangeThread, dsn: str, clock: SimClock, strategy: Path,
             "TRADEFLEET_UNIVERSE": ",".join(ex.market.symbols()[:8]),
             "TRADEFLEET_FEED__ENABLED": "true" if enabled else "false",
             "TRADEFLEET_FEED__WS_URL": ex.ws_url,
-            "TRADEFLEET_FEED__LEASE_SECONDS": "3",
+            "TRADEFLEET_FEED__LEASE_SECONDS": "3", "TRADEFLEET_FEED__HTS_ID": HTS_ID,
             "TRADEFLEET_LOG_FORMAT": "json"}
 
 
@@ -139,6 +140,12 @@ async def test_a_worker_process_with_the_feed_decides_an_exit_on_a_tick(pg_dsn, 
                     return bool(samples) and _sum(samples, "tradefleet_feed_live") == 1
 
                 await _until(gauge_live, "tradefleet_feed_live 1", log_path, 10)
+
+                async def row_says_live() -> bool:    # for the operator's status
+                    return await db.pool.fetchval(
+                        "SELECT feed_mode FROM workers WHERE worker_id = $1", WORKER) == "live"
+
+                await _until(row_says_live, "workers.feed_mode = live", log_path, 10)
                 await PostgresWorkerControls(db).set_paused(WORKER, True)
 
                 async def nothing_held() -> bool:
@@ -169,8 +176,11 @@ async def test_a_worker_process_with_the_feed_decides_an_exit_on_a_tick(pg_dsn, 
             assert await db.pool.fetchval("SELECT count(*) FROM feed_holders") == 0
             assert _said(log_path, "feed stopped with the worker")
             books = await read_books(db, ex.market)
-            assert books.clean, books
+            assert books.clean, books          # every execution exactly one fills row
             assert books.executed
+            # the fill notices of its orders were heard (each recorded by the push, or by
+            # the follower first and then only noted in the ledger)
+            assert await db.pool.fetchval("SELECT count(*) FROM fill_notices") >= 1
     finally:
         await db.close()
 
@@ -200,6 +210,8 @@ async def test_a_worker_whose_feed_never_connects_trades_on_its_poll_and_says_so
                         "AND status = 'FILLED'"))
 
                 await _until(sold, "an exit decided on the poll", log_path, 90)
+                assert await db.pool.fetchval(      # the operator's status shows it
+                    "SELECT feed_mode FROM workers WHERE worker_id = $1", WORKER) == "polling"
                 await PostgresWorkerControls(db).set_paused(WORKER, True)
 
                 async def nothing_held() -> bool:

@@ -119,3 +119,16 @@ def test_trading_says_paused_only_when_the_pause_was_written():
                        problems=(Problem("UnknownStrategy", "spec.strategy.name: x"),))
     written, plan = _status(degraded, observed(worker("SCAN"), (pod(desired()),)))
     assert plan.actions and _conditions(written)["Trading"]["reason"] == "Paused"
+
+
+def test_the_feed_shows_as_the_live_worker_said_and_not_for_a_dead_one():
+    """Issue 20: ``kubectl get tw`` has a Feed column from the worker row's feed_mode."""
+    want = desired()
+    for said in ("live", "polling", None):
+        status, _ = _status(want, observed(worker("HOLD", current_symbol="005930",
+                                                  feed_mode=said), (pod(want),)))
+        jsonschema.validate(without_nones(status), STATUS_SCHEMA)
+        assert status["feed"] == said
+    dead = worker("HOLD", current_symbol="005930", feed_mode="live", live=False)
+    status, _ = _status(want, observed(dead, (pod(want),)))
+    assert status["feed"] is None

@@ -191,11 +191,22 @@ def _feed_beside(settings, config, **kw):  # noqa: ANN001, ANN003, ANN202
     Imported only then: a worker without the feed loads none of it."""
     if not settings.feed.enabled:
         return None
+    from dataclasses import replace
+
+    from tradefleet.adapters.postgres.worker_feed_mode import PostgresFeedModeStore
+    from tradefleet.worker.feed_mode import FeedModeReport
     from tradefleet.worker.feed_runtime import WorkerFeed
     from tradefleet.worker.feed_wiring import build_feed_parts
 
     metrics = kw.pop("metrics")
-    parts = build_feed_parts(settings, config, on_mode=metrics.set_feed_live, **kw)
+    report = FeedModeReport(PostgresFeedModeStore(kw["db"]).write, settings.worker_id)
+
+    def on_mode(live: bool) -> None:
+        metrics.set_feed_live(live)
+        report(live)                    # the worker row, for the operator's status
+
+    parts = replace(build_feed_parts(settings, config, on_mode=on_mode, **kw),
+                    mode_report=report)
     return lambda worker: WorkerFeed(settings.feed, parts, worker).running()
 
 

@@ -10,7 +10,9 @@ batch of ticks and Postgres's 8000-byte payload limit (a tick is ~60 bytes); ben
 measures the hop against a bare round trip.
 
 One channel per (account, symbol): a worker hears only the symbols it holds; one status
-channel per account carries the holder's heartbeat (live or down, and why)."""
+channel per account carries the holder's heartbeat (live or down, and why); one notice
+channel per account carries every pushed fill of the account, and each worker records
+those of its own orders (matched by the broker's order number)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import json
 from datetime import datetime
 
 from tradefleet.domain.locks import check_symbol
-from tradefleet.ports.feed import FeedState, PriceTick
+from tradefleet.ports.feed import FeedState, FillNotice, PriceTick
 
 PREFIX = "tf_feed_"
 
@@ -37,6 +39,25 @@ def tick_channel(account_key: str, symbol: str) -> str:
 
 def status_channel(account_key: str) -> str:
     return f"{PREFIX}{_account(account_key)}_status"
+
+
+def notice_channel(account_key: str) -> str:
+    return f"{PREFIX}{_account(account_key)}_fills"
+
+
+def notice_payload(n: FillNotice, token: int) -> str:
+    return json.dumps({"o": n.order_no, "s": n.symbol, "d": n.side, "q": n.qty, "p": n.price,
+                       "t": n.executed_hms, "k": token}, separators=(",", ":"))
+
+
+def read_notice(payload: str) -> FillNotice:
+    """ValueError naming the field."""
+    try:
+        raw = json.loads(payload)
+        return FillNotice(str(raw["o"]), str(raw["s"]), str(raw["d"]), raw["q"], raw["p"],
+                          str(raw["t"]))
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"notice payload: {exc}") from None
 
 
 def tick_payload(tick: PriceTick, token: int) -> str:

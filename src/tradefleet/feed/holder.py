@@ -34,10 +34,18 @@ from typing import Protocol
 
 import structlog
 
+from tradefleet.adapters.kis.ws_notices import OrderNotice
 from tradefleet.adapters.kis.ws_ticks import TICK_TR, Tick
 from tradefleet.domain.lease import Lease
-from tradefleet.feed.channels import status_channel, status_payload, tick_channel, tick_payload
-from tradefleet.ports.feed import FeedState, PriceTick
+from tradefleet.feed.channels import (
+    notice_channel,
+    notice_payload,
+    status_channel,
+    status_payload,
+    tick_channel,
+    tick_payload,
+)
+from tradefleet.ports.feed import FeedState, FillNotice, PriceTick
 
 MAX_BATCH = 200             # ticks per publish statement (a payload is ~80 bytes each)
 
@@ -70,18 +78,26 @@ Wanted = Callable[[], Awaitable[set[str]]]
 class FeedHolder:
     def __init__(self, store: LeaseStore, *, account_key: str, holder_id: str,
                  open_feed: OpenFeed, wanted: Wanted, ttl_s: float = 3.0,
-                 renew_s: float = 0.5, retry_s: float = 0.5,
+                 renew_s: float = 0.5, retry_s: float = 0.5, give_up_s: float | None = None,
+                 notices: tuple[str, str] | None = None,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         if not 0 < renew_s < ttl_s / 2:
             raise ValueError(f"renew_s: must be > 0 and < ttl_s / 2, got {renew_s!r}")
         if not retry_s > 0:
             raise ValueError(f"retry_s: must be > 0, got {retry_s!r}")
+        give_up_s = max(10.0, 2 * ttl_s) if give_up_s is None else give_up_s
+        if not give_up_s > renew_s:
+            raise ValueError(f"give_up_s: must be > renew_s, got {give_up_s!r}")
         self._store = store
         self.account_key = account_key
         self.holder_id = holder_id
         self._open_feed = open_feed
         self._wanted = wanted
         self.ttl_s, self.renew_s, self.retry_s = ttl_s, renew_s, retry_s
+        self.give_up_s = give_up_s
+        self._notices = notices
+        self.gave_up = 0           # leases given up because the feed would not come up
+        self._down_since: float | None = None
         self._now = monotonic
         self.lease = Lease(ttl_s, margin_seconds=min(1.0, ttl_s * 0.25), monotonic=monotonic)
         self.token: int | None = None
@@ -89,7 +105,8 @@ class FeedHolder:
         self.published = 0
         self.refused = 0           # publishes the database refused (the lease was gone)
         self.dropped = 0           # ticks not published because the local lease had lapsed
-        self._queue: asyncio.Queue[PriceTick | None] = asyncio.Queue()   # None: the state
+        self._queue: asyncio.Queue[PriceTick | FillNotice | None] = asyncio.Queue()
+        # (None in the queue: the feed's state changed)
         self._feed_state: tuple[str, str] = ("down", "not connected yet")
         self._lost = asyncio.Event()
         self._stop = asyncio.Event()
@@ -110,15 +127,19 @@ class FeedHolder:
             if token is None:
                 await self._wait(self.retry_s)
                 continue
-            await self._hold(token)
+            if await self._hold(token) == "gave up":
+                await self._wait(self.give_up_s)     # another candidate's turn
 
     async def _wait(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
                 await self._stop.wait()
 
-    async def _hold(self, token: int) -> None:
+    async def _hold(self, token: int) -> str:
         sent_at = self._now()
+        self._down_since = sent_at
+        self._feed_state = ("down", "not connected yet")
+        why = "lease lost"
         self.lease.grant(token, sent_at)
         self.token = token
         self._lost.clear()
@@ -129,7 +150,16 @@ class FeedHolder:
         self.elected.set()
         subscribed: set[str] = set()
         try:
+            if self._notices is not None:
+                try:
+                    await feed.subscribe(*self._notices)
+                except Exception as exc:  # noqa: BLE001 - fills then come by the follower
+                    self._log.warning("fill notice registration refused; fills are learned "
+                                      "by the order follower", error=str(exc))
             while not self._stop.is_set() and not self._lost.is_set():
+                if self._not_live_too_long():
+                    why = "gave up"
+                    break
                 subscribed = await self._sync(feed, subscribed)
                 await self._publish_status(token)
                 await self._wait_lost(self.renew_s)
@@ -144,11 +174,21 @@ class FeedHolder:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            if self._stop.is_set():
+            if self._stop.is_set() or why == "gave up":
                 with contextlib.suppress(Exception):
                     await self._store.release(self.account_key, token)
-            self._log.info("feed lease given up", token=token,
-                           why="stopping" if self._stop.is_set() else "lease lost")
+            why = "stopping" if self._stop.is_set() else why
+            self._log.info("feed lease given up", token=token, why=why)
+        return why
+
+    def _not_live_too_long(self) -> bool:
+        if self._down_since is None or self._now() - self._down_since <= self.give_up_s:
+            return False
+        self.gave_up += 1
+        self._log.warning("feed not live since the lease was won or went down: giving the "
+                          "lease up for another holder", give_up_s=self.give_up_s,
+                          why=self._feed_state[1])
+        return True
 
     async def _wait_lost(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -199,14 +239,24 @@ class FeedHolder:
         """Told to the workers at once (not only at the next renewal): a feed that went down
         sends them back to their polls now."""
         self._feed_state = (state, why)
+        if state == "live":
+            self._down_since = None
+        elif self._down_since is None:
+            self._down_since = self._now()
         self._queue.put_nowait(None)
 
     def _on_event(self, events: list) -> None:
-        """Ticks from the feed's reader (fill notices are not published in this version:
-        the order follower records fills)."""
+        """Ticks and fills from the feed's reader (order acks and refusals are not fills)."""
         for e in events:
             if isinstance(e, Tick):
                 self._queue.put_nowait(PriceTick(e.symbol, e.price, e.at))
+            elif isinstance(e, OrderNotice) and e.is_fill and not e.rejected:
+                try:
+                    self._queue.put_nowait(FillNotice(e.order_no, e.symbol, e.side.value,
+                                                      e.qty, e.price, e.time_hms))
+                except ValueError as exc:       # a fill the worker could not record
+                    self._log.warning("fill notice unusable; the follower records it",
+                                      error=str(exc))
 
     async def _publish_status(self, token: int) -> None:
         state, why = self._feed_state
@@ -219,12 +269,14 @@ class FeedHolder:
             batch = [await self._queue.get()]
             while not self._queue.empty() and len(batch) < MAX_BATCH:
                 batch.append(self._queue.get_nowait())
-            ticks = [t for t in batch if t is not None]
-            if len(ticks) < len(batch):
+            if any(t is None for t in batch):
                 await self._publish_status(token)
-            if ticks:
-                await self._publish(token, [(tick_channel(self.account_key, t.symbol),
-                                             tick_payload(t, token)) for t in ticks])
+            messages = [(notice_channel(self.account_key), notice_payload(n, token))
+                        for n in batch if isinstance(n, FillNotice)]
+            messages += [(tick_channel(self.account_key, t.symbol), tick_payload(t, token))
+                         for t in batch if isinstance(t, PriceTick)]
+            if messages:
+                await self._publish(token, messages)
 
     async def _publish(self, token: int, messages: list[tuple[str, str]]) -> None:
         if not self.lease.valid():

@@ -19,8 +19,15 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 import structlog
 
-from tradefleet.feed.channels import read_status, read_tick, status_channel, tick_channel
-from tradefleet.ports.feed import FeedState, TickHandler
+from tradefleet.feed.channels import (
+    notice_channel,
+    read_notice,
+    read_status,
+    read_tick,
+    status_channel,
+    tick_channel,
+)
+from tradefleet.ports.feed import FeedState, NoticeHandler, TickHandler
 
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
 
@@ -34,10 +41,12 @@ class PostgresTickListener:
         self._now = monotonic
         self._conn: asyncpg.Connection | None = None
         self._handlers: dict[str, TickHandler] = {}
+        self._on_notice: NoticeHandler | None = None
         self._status: tuple[FeedState, str] | None = None
         self._heard_at: float | None = None
         self._token = 0
         self.received = 0
+        self.notices = 0
         self.dropped_old = 0
         self.bad = 0
         self.reconnects = 0
@@ -51,6 +60,8 @@ class PostgresTickListener:
         await conn.add_listener(status_channel(self.account_key), self._on_status)
         for symbol in self._handlers:
             await conn.add_listener(tick_channel(self.account_key, symbol), self._on_tick)
+        if self._on_notice is not None:
+            await conn.add_listener(notice_channel(self.account_key), self._heard_notice)
         self._conn = conn
 
     async def close(self) -> None:
@@ -66,6 +77,14 @@ class PostgresTickListener:
         if symbol not in self._handlers and self._conn is not None:
             await self._conn.add_listener(channel, self._on_tick)
         self._handlers[symbol] = on_tick
+
+    async def watch_notices(self, on_notice: NoticeHandler) -> None:
+        """Every pushed fill notice of the account (any lease token: a notice is a fact, and
+        recording it is idempotent), to ``on_notice`` on the event loop."""
+        first = self._on_notice is None
+        self._on_notice = on_notice
+        if first and self._conn is not None:
+            await self._conn.add_listener(notice_channel(self.account_key), self._heard_notice)
 
     async def unwatch(self, symbol: str) -> None:
         if self._handlers.pop(symbol, None) is not None and self._conn is not None \
@@ -113,6 +132,17 @@ class PostgresTickListener:
             return
         self.received += 1
         handler(tick)
+
+    def _heard_notice(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        try:
+            notice = read_notice(payload)
+        except ValueError as exc:
+            self.bad += 1
+            self._log.warning("fill notice unreadable", error=str(exc))
+            return
+        if self._on_notice is not None:
+            self.notices += 1
+            self._on_notice(notice)
 
     def _on_lost(self, _conn: object) -> None:
         if self._closing:

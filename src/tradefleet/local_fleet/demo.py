@@ -230,7 +230,8 @@ async def _run_demo(opts: DemoOptions, console: Console) -> DemoOutcome:
         ws_port = free_port() if opts.feed else None
         feed_args = ["--ws-port", str(ws_port), "--hts-id", "demo"] if ws_port else []
         feed_env = {"TRADEFLEET_FEED__ENABLED": "true",
-                    "TRADEFLEET_FEED__WS_URL": f"ws://127.0.0.1:{ws_port}"} if ws_port else {}
+                    "TRADEFLEET_FEED__WS_URL": f"ws://127.0.0.1:{ws_port}",
+                    "TRADEFLEET_FEED__HTS_ID": "demo"} if ws_port else {}
         group.start("exchange", ["exchange", "--port", str(port), "--seed", str(opts.seed),
                                  "--symbols", str(opts.symbols), "--rate-limit", rate,
                                  *feed_args], common)

@@ -79,6 +79,13 @@ class OperatorConfig:
     peering_name: str | None = None
     peering_priority: int | None = None
     peering_lifetime_seconds: int = 30
+    # the account's WebSocket feed for every worker pod (issue 20; chart feed.enabled); None:
+    # off. Every pod stands for the account's holder, one is elected through PostgreSQL
+    feed_ws_url: str | None = None
+    feed_lease_seconds: float = 3.0
+    # the HTS id the chart's exchange simulator pushes fill notices to (sim-mode pods); real
+    # and paper pods read theirs from their broker Secret's optional key htsId
+    feed_sim_hts_id: str | None = None
 
 
 def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float,
@@ -197,7 +204,14 @@ def load_operator_config(environ: Mapping[str, str] | None = None) -> OperatorCo
         peering_name=env.get(PREFIX + "PEERING_NAME", "").strip() or None,
         peering_priority=_priority(env, problems),
         peering_lifetime_seconds=int(_number(env, "PEERING_LIFETIME_SECONDS", 30, 5, 600,
-                                             problems)))
+                                             problems)),
+        feed_ws_url=env.get(PREFIX + "FEED_WS_URL", "").strip() or None,
+        feed_lease_seconds=_number(env, "FEED_LEASE_SECONDS", 3.0, 1, 60, problems),
+        feed_sim_hts_id=env.get(PREFIX + "FEED_SIM_HTS_ID", "").strip() or None)
+    if config.feed_ws_url is not None and not re.match(r"^wss?://[^\s/:]+(:\d{1,5})?(/\S*)?$",
+                                                       config.feed_ws_url):
+        problems.append(f"{PREFIX}FEED_WS_URL: a ws:// or wss:// URL, got "
+                        f"{config.feed_ws_url!r}")
     if config.peering_name is not None and not re.match(
             r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", config.peering_name):
         problems.append(f"{PREFIX}PEERING_NAME: not an object name: {config.peering_name!r}")

@@ -52,6 +52,23 @@ def _from_secret(name: str, secret: str, key: str) -> dict[str, Any]:
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
 
 
+def _feed_env(spec: TradingWorkerSpec, config: OperatorConfig) -> list[dict]:
+    """The account's feed (chart feed.enabled): nothing at all when off, so pods made
+    before the feed existed keep their spec hash (no restart)."""
+    if config.feed_ws_url is None:
+        return []
+    env = [_env("TRADEFLEET_FEED__ENABLED", "true"),
+           _env("TRADEFLEET_FEED__WS_URL", config.feed_ws_url),
+           _env("TRADEFLEET_FEED__LEASE_SECONDS", config.feed_lease_seconds)]
+    if spec.credentials is not None:
+        ref = _from_secret("TRADEFLEET_FEED__HTS_ID", spec.credentials.secret_name, "htsId")
+        ref["valueFrom"]["secretKeyRef"]["optional"] = True
+        env.append(ref)
+    elif spec.mode == "sim" and config.feed_sim_hts_id:
+        env.append(_env("TRADEFLEET_FEED__HTS_ID", config.feed_sim_hts_id))
+    return env
+
+
 def worker_env(name: str, spec: TradingWorkerSpec, config: OperatorConfig) -> list[dict]:
     """What ``tradefleet worker`` reads (settings/model.py), field for field."""
     env = [_env("TRADEFLEET_WORKER_ID", name), _env("TRADEFLEET_MODE", spec.mode),
@@ -93,6 +110,7 @@ def worker_env(name: str, spec: TradingWorkerSpec, config: OperatorConfig) -> li
                 _env("TRADEFLEET_KEY_FILE", f"{KEY_DIR}/key")]
     if spec.mode == "sim" and config.sim_clock:
         env.append(_env("TRADEFLEET_SIM_CLOCK", config.sim_clock))
+    env += _feed_env(spec, config)
     otel = dict(config.pod_env)
     otel.setdefault("OTEL_SERVICE_NAME", "tradefleet-worker")
     attrs = [a for a in otel.get("OTEL_RESOURCE_ATTRIBUTES", "").split(",") if a]

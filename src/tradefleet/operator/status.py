@@ -172,6 +172,8 @@ def build_status(desired: Desired, observed: Observed, plan: Plan,
         "currentSymbol": w.current_symbol, "realizedPnlToday": w.realized_pnl_today,
         "tradesToday": w.trades_today, "openPositions": w.holdings.open_positions,
         "liquidationRequestedAt": iso(w.controls.liquidate_from(observed.now.date())),
+        # the account's feed as the live worker last said (a dead worker's is not shown)
+        "feed": w.feed_mode if w.live else None,
     }
     return status          # None values remove the field (a merge patch)
 

@@ -1,8 +1,8 @@
 """Ticks as a port: the worker asks for a held symbol's trades and is told whether the feed
 is live. Whether they came by the account's WebSocket (through the fleet's feed holder) or
 not at all, the worker's rules are the same; when the feed is not live the worker decides
-on its poll only (the REST quote), and says so. Fill notices join this port later: until
-then the order follower (REST) stays the only writer of fills."""
+on its poll only (the REST quote), and says so. Fill notices come the same way: each worker
+records those of its own orders at once; the order follower (REST) stays the safety net."""
 
 from __future__ import annotations
 
@@ -22,6 +22,33 @@ class PriceTick:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class FillNotice:
+    """One pushed execution of one order of the account (KIS H0STCNI0/H0STCNI9, CNTG_YN 2):
+    ``qty`` shares at ``price`` won at ``executed_hms`` (HHMMSS, KST; the notice has no
+    date). ``order_no`` is the broker's order number (ODNO): the only thing that says whose
+    order it is. Any order of the account is pushed, a person's included."""
+
+    order_no: str
+    symbol: str
+    side: str            # "BUY" | "SELL"
+    qty: int
+    price: int
+    executed_hms: str
+
+    def __post_init__(self) -> None:
+        if not self.order_no:
+            raise ValueError("fill notice field order_no: empty")
+        if self.side not in ("BUY", "SELL"):
+            raise ValueError(f"fill notice field side: {self.side!r}")
+        if not (isinstance(self.qty, int) and self.qty > 0):
+            raise ValueError(f"fill notice field qty: {self.qty!r} is not a positive int")
+        if not (isinstance(self.price, int) and self.price > 0):
+            raise ValueError(f"fill notice field price: {self.price!r} is not a positive int")
+        if not (len(self.executed_hms) == 6 and self.executed_hms.isdigit()):
+            raise ValueError(f"fill notice field executed_hms: {self.executed_hms!r}")
+
+
 class FeedState(StrEnum):
     LIVE = "live"        # the holder's session is up and its heartbeat is fresh
     STALE = "stale"      # no word from any holder for longer than the stale limit
@@ -29,6 +56,7 @@ class FeedState(StrEnum):
 
 
 TickHandler = Callable[[PriceTick], None]
+NoticeHandler = Callable[[FillNotice], None]
 
 
 @runtime_checkable

@@ -47,6 +47,7 @@ class WorkerState:
     realized_pnl_today: int = 0
     trades_today: int = 0
     controls: WorkerControls = WorkerControls()
+    feed_mode: str | None = None        # "live" / "polling" as the worker said; None: no feed
 
     @property
     def stale(self) -> bool:

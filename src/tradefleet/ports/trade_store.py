@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from tradefleet.domain.events import Event
 from tradefleet.domain.locks import Lock
 from tradefleet.domain.orders import OrderReport, OrderStatus
+from tradefleet.ports.feed import FillNotice
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,13 @@ class TradeStore(Protocol):
                             ) -> OrderRow | None:
         """EXPIRE a NEW/UNKNOWN row with no fills whose send (or creation) is at least
         ``min_age_s`` old by the DB clock; None when it is too young or no longer eligible."""
+        ...
+
+    async def record_fill_notice(self, worker_id: str, trading_day: date, notice: FillNotice,
+                                 strategy: StrategyTag
+                                 ) -> tuple[str, OrderRow | None, list[Event]]:
+        """A pushed fill of one of ``worker_id``'s orders (matched by its ODNO only), once:
+        with its duplicates and with the follower's report of the same execution."""
         ...
 
     async def apply_report(self, order_id: int, report: OrderReport, strategy: StrategyTag

@@ -45,6 +45,7 @@ from tradefleet.domain.orders import (
 from tradefleet.ports.broker import BrokerPort
 from tradefleet.ports.clock import Clock
 from tradefleet.ports.events import EventSink
+from tradefleet.ports.feed import FillNotice
 from tradefleet.ports.trade_store import (
     NewOrder,
     OrderRow,
@@ -245,6 +246,15 @@ class OrderService:
             worker_id=order.worker_id, symbol=order.symbol, order_id=order.order_id,
             previous_status=str(order.status), lookups=misses, reason=NEVER_SENT))
         return expired
+
+    async def record_fill_notice(self, worker_id: str, trading_day: date,
+                                 notice: FillNotice) -> str:
+        """A pushed fill notice (issue 20): recorded at once if it is of one of this worker's
+        orders; the follower stays the safety net. The outcome, for the log."""
+        outcome, _row, events = await self._store.record_fill_notice(
+            worker_id, trading_day, notice, self._strategy)
+        self._sink.log(events)
+        return outcome
 
     async def apply(self, order: OrderRow, report: OrderReport) -> OrderRow:
         row, events = await self._store.apply_report(order.order_id, report, self._strategy)

@@ -24,6 +24,12 @@ class FeedSettings(BaseModel):
     lease_seconds: float = Field(3.0, ge=1, le=60)
     # real seconds without the holder's heartbeat before exits go back to the poll
     stale_after_seconds: float = Field(2.0, gt=0, le=60)
+    # the account's HTS id: the holder registers its fill notices (H0STCNI0/H0STCNI9) and
+    # each worker records its own fills from them at once; None = fills by the follower only
+    hts_id: str | None = Field(None, min_length=1, max_length=16, pattern=r"^[A-Za-z0-9_]+$")
+    # real seconds a holder whose feed will not come up keeps the lease before giving it
+    # up (and sitting out as long) for another candidate
+    give_up_seconds: float = Field(10.0, ge=2, le=600)
 
     @field_validator("ws_url")
     @classmethod
@@ -48,6 +54,9 @@ class FeedSettings(BaseModel):
                 "feed.stale_after_seconds (TRADEFLEET_FEED__STALE_AFTER_SECONDS): must be at "
                 f"least two heartbeats ({2 * self.renew_seconds:g} s = lease_seconds / 3), "
                 f"got {self.stale_after_seconds:g}")
+        if self.give_up_seconds <= self.renew_seconds:
+            problems.append("feed.give_up_seconds (TRADEFLEET_FEED__GIVE_UP_SECONDS): must "
+                            f"exceed one renewal ({self.renew_seconds:g} s)")
         if problems:
             raise ValueError("\n".join(problems))
         return self

@@ -23,6 +23,8 @@ from tradefleet.feed.listener import PostgresTickListener
 from tradefleet.ports.broker import BrokerPort
 from tradefleet.ports.clock import Clock
 from tradefleet.settings.feed import FeedSettings
+from tradefleet.worker.feed_mode import FeedModeReport
+from tradefleet.worker.fill_notices import FillNoticeRecorder
 from tradefleet.worker.tick_exits import TickExits
 from tradefleet.worker.worker import Worker
 
@@ -43,6 +45,7 @@ class FeedParts:
     exits: ExitParams
     clock: Clock
     on_mode: Callable[[bool], None]
+    mode_report: FeedModeReport | None = None     # the worker row's feed mode (operator)
 
 
 def holder_id(worker_id: str) -> str:
@@ -56,6 +59,7 @@ class WorkerFeed:
         self.worker = worker
         self.tick_exits: TickExits | None = None
         self.listener: PostgresTickListener | None = None
+        self.notices: FillNoticeRecorder | None = None
         self.failures: dict[str, int] = {}
         self._log = structlog.get_logger("tradefleet.feed").bind(
             worker_id=worker.config.worker_id)
@@ -98,13 +102,22 @@ class WorkerFeed:
             delay = min(RESTART_MAX_S, delay * 2)
 
     async def _listen(self) -> None:
-        """The listener, then the exits on the tick once the worker has its cycle."""
+        """The listener, then, once the worker has its cycle, its pushed fills recorded and
+        the exits on the tick."""
         listener = self.parts.new_listener()
         self.listener = listener
+        recorder = None
         try:
             await listener.start()
             while self.worker.cycle is None:  # noqa: ASYNC110 - Worker has no event for it
                 await asyncio.sleep(CYCLE_WAIT_S)
+            cycle = self.worker.cycle
+            if self.parts.mode_report is not None:
+                self.parts.mode_report.forget()        # registered: the row's mode cleared
+            recorder = FillNoticeRecorder(cycle.paths.orders, self.worker.config.worker_id,
+                                          cycle.trading_day)
+            self.notices = recorder
+            await listener.watch_notices(recorder)
             exits = TickExits(self.worker.cycle, listener, self.parts.broker,
                               self.parts.exits, self.parts.clock,
                               may_trade=self.worker.lease.valid, on_mode=self.parts.on_mode)
@@ -113,3 +126,5 @@ class WorkerFeed:
         finally:
             with contextlib.suppress(Exception):
                 await listener.close()
+            if recorder is not None:
+                await recorder.close()

@@ -15,6 +15,7 @@ from tradefleet.adapters.kis.client import KisConfig
 from tradefleet.adapters.kis.fleet import fleet_account_key
 from tradefleet.adapters.kis.ws_approval import KisApprovalIssuer, shared_approval_keys
 from tradefleet.adapters.kis.ws_feed import KisRealtimeFeed
+from tradefleet.adapters.kis.ws_notices import NOTICE_TRS
 from tradefleet.adapters.postgres.connect import ssl_context
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.postgres.feed_lease_store import PostgresFeedLeaseStore
@@ -66,7 +67,9 @@ def build_feed_parts(settings: Settings, config: KisConfig, *, db: Database,
         holder = FeedHolder(store, account_key=account, holder_id=holder_id(settings.worker_id),
                             open_feed=open_feed, wanted=store.held_symbols,
                             ttl_s=feed.lease_seconds, renew_s=feed.renew_seconds,
-                            retry_s=feed.renew_seconds)
+                            retry_s=feed.renew_seconds, give_up_s=feed.give_up_seconds,
+                            notices=None if feed.hts_id is None
+                            else (NOTICE_TRS[config.mode], feed.hts_id))
     _strategy, _filters, exits = settings.trading_rules()
     return FeedParts(holder=holder, new_listener=new_listener, broker=broker, exits=exits,
                      clock=clock, on_mode=on_mode)

@@ -10,7 +10,7 @@ from tradefleet.ports.fleet_status import WorkerHoldings, WorkerState
 from tradefleet.ports.worker_controls import WorkerControls
 
 _STATE = """
-SELECT w.worker_id IS NOT NULL AS registered, w.status, w.epoch, w.current_symbol,
+SELECT w.worker_id IS NOT NULL AS registered, w.status, w.epoch, w.current_symbol, w.feed_mode,
        w.heartbeat_at, EXTRACT(EPOCH FROM now() - w.heartbeat_at)::float8 AS heartbeat_age,
        w.lock_ttl_seconds, w.buy_blocked, w.stopped_at,
        EXTRACT(EPOCH FROM now() - w.stopped_at)::float8 AS stopped_age,
@@ -77,7 +77,8 @@ class PostgresFleetStatusStore:
             live=bool(r["live"]), buy_blocked=r["buy_blocked"], stopped_at=r["stopped_at"],
             stopped_age_seconds=r["stopped_age"], reclaimed=bool(r["reclaimed"]),
             holdings=_holdings(r), realized_pnl_today=int(r["realized_pnl"] or 0),
-            trades_today=int(r["trades_count"] or 0), controls=controls)
+            trades_today=int(r["trades_count"] or 0), controls=controls,
+            feed_mode=r["feed_mode"])
 
     async def holdings(self, worker_ids: list[str] | None) -> dict[str, WorkerHoldings]:
         """Workers (all, or those listed) that still hold anything, and what they hold."""

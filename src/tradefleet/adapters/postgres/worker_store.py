@@ -17,6 +17,7 @@ VALUES ($1, $2, $3, $4, 'IDLE', $5, 1)
 ON CONFLICT (worker_id) DO UPDATE SET
     pid = EXCLUDED.pid, host = EXCLUDED.host, mode = EXCLUDED.mode, status = 'IDLE',
     current_symbol = NULL,           -- a new life holds nothing until it takes a position up
+    feed_mode = NULL,                -- and has not said yet whether its feed is live
     lock_ttl_seconds = EXCLUDED.lock_ttl_seconds, epoch = workers.epoch + 1,
     started_at = now(), heartbeat_at = now(), stopped_at = NULL
 RETURNING epoch
