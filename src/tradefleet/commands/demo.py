@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from datetime import time as dtime
 
 from tradefleet.commands.arguments import float_in, positive_int
 from tradefleet.commands.console import command_console
@@ -32,7 +33,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--feed", action="store_true",
                    help="the exchange's WebSocket feed: one worker holds it, every worker "
                         "decides exits on each tick (off: on the poll)")
+    p.add_argument("--from", dest="start_at", type=_start_at, default=None, metavar="HH:MM",
+                   help="start the session clock at this KST time instead of the open: a short "
+                        "session, the end of the day only (09:00-15:00)")
     p.set_defaults(handler=_run)
+
+
+def _start_at(text: str) -> dtime:
+    try:
+        at = dtime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HH:MM, got {text!r}") from None
+    if not dtime(9, 0) <= at <= dtime(15, 0):
+        raise argparse.ArgumentTypeError(f"must be within 09:00-15:00 (the close is 15:30, "
+                                         f"the forced liquidation before it), got {text}")
+    return at
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -46,7 +61,7 @@ def _run(args: argparse.Namespace) -> int:
     opts = DemoOptions(workers=args.workers, speed=args.speed, seed=args.seed,
                        symbols=args.symbols, capital_limit=args.capital_limit,
                        live=not args.no_live, lag_limit_minutes=args.lag_limit,
-                       feed=args.feed)
+                       feed=args.feed, start_at=args.start_at)
     from tradefleet.local_fleet.forked_start import fleet_start_method
 
     console = command_console()

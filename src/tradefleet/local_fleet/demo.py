@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 
 import aiohttp
@@ -41,6 +42,7 @@ from tradefleet.domain.calendar import SEOUL, TradingSession
 from tradefleet.local_fleet.books_check import BooksVerdict, compare_books
 from tradefleet.local_fleet.dashboard import SessionProgress, feed_line, render
 from tradefleet.local_fleet.demo_db import fresh_demo_database
+from tradefleet.local_fleet.feed_marks import FeedMarks
 from tradefleet.local_fleet.pace import PacePolicy, SessionPacer, start_speed
 from tradefleet.local_fleet.processes import ProcessGroup, compressed_scan_max_age, free_port
 
@@ -58,6 +60,9 @@ class DemoOptions:
     lag_limit_minutes: float = 5.0   # session minutes one poll may last (the pace's rule)
     min_speed: float = 10.0
     feed: bool = False               # the exchange's WebSocket feed, and exits on the tick
+    # the session clock starts at this KST time of the day instead of just before the open
+    # (a short session: the end of the day only)
+    start_at: dtime | None = None
 
 
 @dataclass(frozen=True)
@@ -208,7 +213,11 @@ async def _run_demo(opts: DemoOptions, console: Console) -> DemoOutcome:
     log_dir.mkdir(parents=True, exist_ok=True)
     start_file = log_dir / "clock-start"
     start_file.unlink(missing_ok=True)                # a previous run's start
-    clock = SimClock.held(session.open - timedelta(minutes=2), speed, start_file)
+    clock_start = session.open - timedelta(minutes=2)
+    if opts.start_at is not None:
+        clock_start = max(clock_start, datetime.combine(session.day, opts.start_at,
+                                                        tzinfo=SEOUL))
+    clock = SimClock.held(clock_start, speed, start_file)
     port = free_port()
     group = ProcessGroup(log_dir)
     common = {"TRADEFLEET_SIM_CLOCK": clock.to_env(), "TRADEFLEET_DB__DSN": dsn,
@@ -254,6 +263,7 @@ async def _run_demo(opts: DemoOptions, console: Console) -> DemoOutcome:
         progress = SessionProgress(session.open, session.close)
         pacer = SessionPacer(db, clock, policy, max_speed=speed)
         leases = PostgresFeedLeaseStore(db)
+        marks = FeedMarks()
         with Live(console=console, refresh_per_second=4, transient=False,
                   auto_refresh=opts.live) as live:
             while True:
@@ -261,7 +271,10 @@ async def _run_demo(opts: DemoOptions, console: Console) -> DemoOutcome:
                 rows = await fetch_fleet_view(db, session.day, worker_ids)
                 progress.update(clock.now())
                 feed = feed_line(await leases.live_holder()) if opts.feed else None
-                live.update(render(progress, rows, alive, feed))
+                worker_marks = marks.read({c.name.split(".")[0]: c.log_path
+                                           for c in group.children if c.name in worker_ids}
+                                          ) if opts.feed else None
+                live.update(render(progress, rows, alive, feed, worker_marks))
                 if not any(alive[w] for w in worker_ids):
                     break
                 change = await pacer.check()
