@@ -258,7 +258,8 @@ async def _run_demo(opts: DemoOptions, console: Console) -> DemoOutcome:
             f"(asked {opts.speed:g}x)")
         console.print(f"{ready} of {len(worker_ids)} workers ready in "
                       f"{time.monotonic() - started:.1f} s; session clock started "
-                      f"({session.day}, {session.open:%H:%M}-{session.close:%H:%M}{slowed}); "
+                      f"({session.day}, {session.open:%H:%M}-{session.close:%H:%M}{slowed}"
+                      f"{f', from {clock_start:%H:%M}' if opts.start_at else ''}); "
                       f"a poll may last {opts.lag_limit_minutes:g} session minutes")
         progress = SessionProgress(session.open, session.close)
         pacer = SessionPacer(db, clock, policy, max_speed=speed)
