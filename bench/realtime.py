@@ -245,13 +245,16 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--ttl", type=float, default=3.0)
     parser.add_argument("--workers", default="1,20", help="fleet sizes end to end (1,20)")
-    parser.add_argument("--window", type=float, default=30.0,
-                        help="real seconds of trading counted per fleet run (30)")
+    parser.add_argument("--window", type=float, default=45.0,
+                        help="real seconds of trading counted per fleet run (45)")
+    parser.add_argument("--poll", type=int, default=60,
+                        help="the workers' poll interval in session seconds (60: 3 real s at "
+                             "the bench's 20x; deployed workers poll every 5 s)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
     console = Console()
-    out: dict = {"load_before": os.getloadavg()}
+    out: dict = {"load_before": os.getloadavg(), "args": vars(args)}
     with tempfile.TemporaryDirectory() as tmp:
         dsn = await fresh_db(Path(tmp) / "pgdata", "tradefleet")
         console.print("[dim]bare paths: WebSocket hop and HTTP POST...[/dim]")
@@ -264,7 +267,7 @@ async def main() -> None:
                 run_dsn = await fresh_db(Path(tmp) / "pgdata", f"fleet_{workers}_{int(feed)}")
                 runs.append(await fleet_run(
                     run_dsn, workers, feed, args.window,
-                    Path(tmp) / f"logs-{workers}-{int(feed)}",
+                    Path(tmp) / f"logs-{workers}-{int(feed)}", poll_s=args.poll,
                     say=lambda m: console.print(f"[dim]{m}[/dim]")))
         for t in fleet_tables(runs, bare):
             console.print(t)
