@@ -22,6 +22,7 @@ import aiohttp
 import asyncpg
 
 from tradefleet.adapters.clock import SimClock
+from tradefleet.adapters.postgres.feed_lease_store import LIVE_HOLDER
 from tradefleet.adapters.sim.universe import build_universe
 from tradefleet.domain.calendar import TradingSession
 from tradefleet.local_fleet.processes import (
@@ -310,10 +311,7 @@ class SessionRig:
         """The account's live feed holder (``holder_id``, seconds since it renewed)."""
         conn = await asyncpg.connect(self.dsn, timeout=5)
         try:
-            row = await conn.fetchrow(
-                "SELECT holder_id, extract(epoch FROM now() - renewed_at)::float8 AS age "
-                "FROM feed_holders WHERE renewed_at > now() - make_interval(secs => "
-                "ttl_seconds) ORDER BY renewed_at DESC LIMIT 1")
+            row = await conn.fetchrow(LIVE_HOLDER)
         finally:
             await conn.close()
         return None if row is None else (row["holder_id"], float(row["age"]))
