@@ -802,6 +802,30 @@ MUTANTS += [
            "**settings.filters.model_dump()),",
            (SC + "test_strategy_exits.py",),
            "issue 21/4: the worker's scan filters with the settings, not the strategy's"),
+    # issue 20 (feed20b)
+    Mutant("feed-mark-reads-a-partial-log-line", "local_fleet/feed_marks.py",
+           "whole = chunk.rfind(b\"\\n\") + 1", "whole = len(chunk)",
+           ("tests/test_feed_marks.py",),
+           "issue 20: a log line read half-written is lost, and the demo's feed mark stays "
+           "stale"),
+    Mutant("demo-table-without-the-feed-marks", "local_fleet/demo.py",
+           "live.update(render(progress, rows, alive, feed, worker_marks))",
+           "live.update(render(progress, rows, alive, feed))",
+           ("tests/test_demo_feed.py",),
+           "issue 20: demo --feed does not show whether each worker's exits are on the tick"),
+    Mutant("demo-from-ignored", "local_fleet/demo.py",
+           "        clock_start = max(clock_start, datetime.combine(",
+           "        clock_start = min(clock_start, datetime.combine(",
+           ("tests/test_demo_feed.py",),
+           "issue 20: demo --from plays the whole day (the short session asked for is not)"),
+    Mutant("chaos-feed-kind-plays-without-the-feed", "local_fleet/chaos.py",
+           "feed=opts.rig.feed or kind.feed", "feed=opts.rig.feed",
+           ("tests/test_chaos_feed.py",),
+           "issue 20: the feed chaos kinds run a fleet without a feed and prove nothing"),
+    Mutant("chaos-rig-workers-without-the-feed", "local_fleet/session_rig.py",
+           "                   if o.feed else {})}", "                   if False else {})}",
+           ("tests/test_chaos_feed.py",),
+           "issue 20: the chaos rig starts the feed but its workers never enable theirs"),
 ]
 
 RECORD = "tests/test_record.py::"

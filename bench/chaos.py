@@ -10,7 +10,8 @@ seeded random moment of the trading hours: a worker paused past its TTL, killed 
 killed for good; the database restarted, or down past the TTL; broker timeouts, 5xx, dropped
 answers, rate limits on the order and status calls; one lost order answer; a person holding
 shares from before the day and trading by hand on the same account (also while a quarter of
-the workers' orders are refused); or nothing (the baseline). Each run is judged by the
+the workers' orders are refused); the WebSocket feed dropped or stalled, or the worker holding
+it killed (those runs play with the feed on); or nothing (the baseline). Each run is judged by the
 exchange's own books; the table prints what every column means. Exit code 1 if any run broke
 an invariant or never recovered."""
 

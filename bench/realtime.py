@@ -1,7 +1,13 @@
-"""Real-time feed benchmark (issue 20, the fleet's share). Run: python3 bench/realtime.py
-[--n 400] [--runs 3] (about a minute; embedded PostgreSQL 16, the simulator on 127.0.0.1).
+"""Real-time feed benchmark (issue 20). Run: python3 bench/realtime.py [--n 400] [--runs 3]
+[--workers 1,20] [--window 30] [--json FILE] (about 6 minutes; embedded PostgreSQL 16, the
+simulator on 127.0.0.1, worker processes).
 
 Measures, against bare paths in the same run:
+- end to end with ``tradefleet worker`` processes (``bench/realtime_fleet.py``): tick-to-order
+  (the simulator sends a tick crossing a held position's stop -> the SELL at the simulator's
+  order handler), against one bare WebSocket hop + one bare HTTP POST; fill-to-record (a
+  market order executed in the simulator -> its fills row); REST calls per worker-hour with
+  and without the feed; at 1 and at 20 workers;
 - fan-out hop: a tick published by the holder (the fenced publish statement) until the
   worker's listener (``feed/listener.py``) hands it to the exit rules; against one bare
   ``SELECT 1`` round trip and one bare ``pg_notify`` hop (NOTIFY on one connection, LISTEN
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import statistics
@@ -33,6 +40,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 import asyncpg  # noqa: E402
+from bench.realtime_fleet import FleetRun, bare_paths, fleet_run  # noqa: E402
 from tests.feed_env import feed_env  # noqa: E402
 from tests.feed_holder_env import holder  # noqa: E402
 
@@ -192,20 +200,80 @@ def contextlib_suppress():  # noqa: ANN201
     return contextlib.suppress(ProcessLookupError)
 
 
+def _ms(values: list[float]) -> str:
+    return f"{pct(values, 0.5):.1f} / {pct(values, 0.99):.1f}" if values else "-"
+
+
+def fleet_tables(runs: list[FleetRun], bare: dict[str, list[float]]) -> list[Table]:
+    bare_sum = [w + p for w, p in zip(bare["ws"], bare["post"], strict=True)]
+    t1 = Table(title="tick-to-order (ms, p50 / p99): the simulator sends the tick that crosses "
+               "a held position's stop -> the SELL at its order handler; worker processes")
+    for col in ("workers", "stop-loss exits on a tick", "tick -> decision", "tick -> SELL",
+                "bare WS hop + POST", "p99 above bare p99"):
+        t1.add_column(col, justify="right")
+    t2 = Table(title="fill-to-record (ms, p50 / p99) and REST calls per worker-hour (session "
+               "hours)")
+    for col in ("workers", "feed", "fills", "execution -> fills row (REST order follower)",
+                "REST calls", "session h", "calls / worker-hour"):
+        t2.add_column(col, justify="right")
+    for r in runs:
+        if r.feed:
+            above = (f"{pct(r.tick_to_order_ms, 0.99) - pct(bare_sum, 0.99):.1f}"
+                     if r.tick_to_order_ms else "-")
+            t1.add_row(str(r.workers), f"{len(r.tick_to_order_ms)} of {r.exits_on_tick}",
+                       _ms(r.tick_to_decision_ms), _ms(r.tick_to_order_ms),
+                       f"{_ms(bare['ws'])} + {_ms(bare['post'])} = {_ms(bare_sum)}", above)
+        t2.add_row(str(r.workers), "on" if r.feed else "off", str(len(r.fill_to_record_ms)),
+                   _ms(r.fill_to_record_ms), str(r.rest_calls), f"{r.sim_hours:.3f}",
+                   f"{r.calls_per_worker_hour:,.0f}")
+    return [t1, t2]
+
+
+async def fresh_db(data: Path, name: str) -> str:
+    from tradefleet.adapters.postgres.embedded import start_embedded
+
+    dsn = await asyncio.to_thread(start_embedded, data, database=name)
+    conn = await asyncpg.connect(dsn)
+    await migrate(conn)
+    await conn.close()
+    return dsn
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=400)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--ttl", type=float, default=3.0)
+    parser.add_argument("--workers", default="1,20", help="fleet sizes end to end (1,20)")
+    parser.add_argument("--window", type=float, default=45.0,
+                        help="real seconds of trading counted per fleet run (45)")
+    parser.add_argument("--poll", type=int, default=60,
+                        help="the workers' poll interval in session seconds (60: 3 real s at "
+                             "the bench's 20x; deployed workers poll every 5 s)")
+    parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    from tradefleet.adapters.postgres.embedded import start_embedded
 
     console = Console()
+    out: dict = {"load_before": os.getloadavg(), "args": vars(args)}
     with tempfile.TemporaryDirectory() as tmp:
-        dsn = await asyncio.to_thread(start_embedded, Path(tmp) / "pgdata")
-        conn = await asyncpg.connect(dsn)
-        await migrate(conn)
-        await conn.close()
+        dsn = await fresh_db(Path(tmp) / "pgdata", "tradefleet")
+        console.print("[dim]bare paths: WebSocket hop and HTTP POST...[/dim]")
+        bare = await bare_paths(args.n)
+        runs = []
+        for workers in (int(w) for w in args.workers.split(",")):
+            for feed in (True, False):
+                console.print(f"[dim]fleet: {workers} worker(s), feed "
+                              f"{'on' if feed else 'off'}...[/dim]")
+                run_dsn = await fresh_db(Path(tmp) / "pgdata", f"fleet_{workers}_{int(feed)}")
+                runs.append(await fleet_run(
+                    run_dsn, workers, feed, args.window,
+                    Path(tmp) / f"logs-{workers}-{int(feed)}", poll_s=args.poll,
+                    say=lambda m: console.print(f"[dim]{m}[/dim]")))
+        for t in fleet_tables(runs, bare):
+            console.print(t)
+        out["bare_ms"] = bare
+        out["fleet"] = [{**r.__dict__, "calls_per_worker_hour": r.calls_per_worker_hour}
+                        for r in runs]
         table = Table(title="fan-out hop (ms): holder publish -> worker listener "
                       "(LISTEN/NOTIFY, embedded PostgreSQL 16)")
         for col in ("workers", "measure", "p50", "p99", "p50 / bare SELECT 1",
@@ -213,15 +281,16 @@ async def main() -> None:
             table.add_column(col, justify="left" if col == "measure" else "right")
         for workers in (1, 20):
             console.print(f"[dim]hop: {workers} worker(s), {args.n} publishes...[/dim]")
-            out = await hops(dsn, args.n, workers)
-            base = statistics.median(out["select"])
-            bare = statistics.median(out["notify"])
+            hop = await hops(dsn, args.n, workers)
+            out[f"hop_{workers}"] = {k: [pct(v, 0.5), pct(v, 0.99)] for k, v in hop.items()}
+            base = statistics.median(hop["select"])
+            bare_notify = statistics.median(hop["notify"])
             for name, label in (("select", "bare SELECT 1 round trip"),
                                 ("notify", "bare pg_notify hop"),
                                 ("publish", "fenced publish -> tick handler")):
-                v = out[name]
+                v = hop[name]
                 table.add_row(str(workers), label, f"{pct(v, 0.5):.3f}", f"{pct(v, 0.99):.3f}",
-                              f"{pct(v, 0.5) / base:.2f}x", f"{pct(v, 0.5) / bare:.2f}x")
+                              f"{pct(v, 0.5) / base:.2f}x", f"{pct(v, 0.5) / bare_notify:.2f}x")
         console.print(table)
         ft = Table(title=f"feed failover (holder in its own process, lease ttl {args.ttl} s)")
         for col in ("holder", "run", "standby elected s", "new holder's tick heard s",
@@ -231,12 +300,18 @@ async def main() -> None:
             for run in range(args.runs):
                 console.print(f"[dim]failover: {how}, run {run + 1}/{args.runs}...[/dim]")
                 r = await failover(dsn, how, args.ttl)
+                out.setdefault("failover", []).append({"how": how, **r})
                 ft.add_row(how, str(run + 1), f"{r['elected_s']:.2f}", f"{r['heard_s']:.2f}",
                            str(r["old_after_wake"]) if how == "frozen" else "-")
         console.print(ft)
         console.print(f"bound: elected within ttl + retry = {args.ttl + args.ttl / 6:.2f} s "
                       "after the last renewal; heard after one WebSocket connect and "
                       "registration more")
+    out["load_after"] = os.getloadavg()
+    console.print(f"load average before/after: {out['load_before'][0]:.1f} / "
+                  f"{out['load_after'][0]:.1f} on {os.cpu_count()} cores")
+    if args.json is not None:
+        args.json.write_text(json.dumps(out, indent=1, default=str))
 
 
 if __name__ == "__main__":

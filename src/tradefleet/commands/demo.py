@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from datetime import time as dtime
 from pathlib import Path
 
 from tradefleet.commands.arguments import float_in, positive_int
@@ -39,7 +40,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="the workers' strategy (shipped, entry point, or in --strategy-path)")
     p.add_argument("--strategy-path", type=Path, default=None, metavar="FILE",
                    help="your own strategy's .py file or package folder")
+    p.add_argument("--from", dest="start_at", type=_start_at, default=None, metavar="HH:MM",
+                   help="start the session clock at this KST time instead of the open: a short "
+                        "session, the end of the day only (09:00-15:00)")
     p.set_defaults(handler=_run)
+
+
+def _start_at(text: str) -> dtime:
+    try:
+        at = dtime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HH:MM, got {text!r}") from None
+    if not dtime(9, 0) <= at <= dtime(15, 0):
+        raise argparse.ArgumentTypeError(f"must be within 09:00-15:00 (the close is 15:30, "
+                                         f"the forced liquidation before it), got {text}")
+    return at
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -62,7 +77,8 @@ def _run(args: argparse.Namespace) -> int:
                        symbols=args.symbols, capital_limit=args.capital_limit,
                        live=not args.no_live, lag_limit_minutes=args.lag_limit,
                        feed=args.feed, record=args.record, strategy=args.strategy,
-                       strategy_path=args.strategy_path)
+                       strategy_path=args.strategy_path,
+                       start_at=args.start_at)
     from tradefleet.local_fleet.forked_start import fleet_start_method
 
     console = command_console()

@@ -174,7 +174,7 @@ async def run_one(kind: FaultKind, index: int, opts: ChaosOptions, cdb: ChaosDat
                   ) -> RunResult:
     """One session with one fault. ``before_judge`` (tests) sees the fleet gone and the
     exchange still up."""
-    rig_opts = replace(opts.rig, seed=opts.seed + index)
+    rig_opts = replace(opts.rig, seed=opts.seed + index, feed=opts.rig.feed or kind.feed)
     rng = random.Random(f"{opts.seed}:{kind.name}:{index}")
     person = PersonLedger(kind.opening(rig_opts, rng) if kind.opening else {})
     rig_opts = replace(rig_opts, opening_holdings=tuple(sorted(person.opening.items())))

@@ -31,6 +31,8 @@ LOST_ANSWER_WAIT_S = 15.0    # the next order's answer is lost; armed at most th
 PAST_TTL_S = 3.0             # a pause or an outage outlasts the TTL by this much
 RECOVERY_SLACK_S = 5.0       # recovery time past the workers' unseen grace
 REFUSED_PROBABILITY = 0.25   # manual_trades_refused: share of the workers' orders refused
+FEED_STALL_S = 6.0           # feed_stalled: nothing sent this long (3x the workers' staleness)
+FEED_WAIT_S = 10.0           # a feed fault waits this long for a live holder, then acts anyway
 
 
 def recovery_allowance_s(opts: RigOptions) -> float:
@@ -69,6 +71,7 @@ class FaultKind:
     duration_s: Callable[[RigOptions], float]     # real seconds the fault itself usually lasts
     # shares the account holds before the day (symbol -> qty), drawn before the rig starts
     opening: Callable[[RigOptions, random.Random], dict[str, int]] | None = None
+    feed: bool = False           # the run plays with the exchange's WebSocket feed enabled
 
     def budget_s(self, opts: RigOptions) -> float:
         """Real seconds between the injection and the liquidation time, at least."""
@@ -184,6 +187,60 @@ async def _manual_trades_refused(ctx: FaultContext) -> FaultRecord:
                           f"(p={REFUSED_PROBABILITY})")
 
 
+async def _live_holder(rig: SessionRig, within: float) -> tuple[str, float] | None:
+    """The worker holding the account's feed (its id, seconds since it renewed), waiting up
+    to ``within`` real seconds for one; None if no holder became live."""
+    deadline = time.time() + within
+    while True:
+        holder = await rig.feed_holder()
+        if holder is not None or time.time() >= deadline:
+            return holder
+        await asyncio.sleep(0.2)
+
+
+async def _feed_dropped(ctx: FaultContext) -> FaultRecord:
+    started = time.time()
+    holder = await _live_holder(ctx.rig, FEED_WAIT_S)
+    await ctx.rig.ws_fault(kind="drop")
+    back = await _live_holder(ctx.rig, FEED_WAIT_S)
+    acted = (await ctx.rig.ws_state())["faults"]["acted"].get("drop", 0)
+    return _record("feed_dropped", holder[0] if holder else "-", started, 1,
+                   f"every WebSocket session cut (TCP abort); holder before {holder and holder[0]}"
+                   f", after {back and back[0]}", acted)
+
+
+async def _feed_stalled(ctx: FaultContext) -> FaultRecord:
+    started = time.time()
+    holder = await _live_holder(ctx.rig, FEED_WAIT_S)
+    await ctx.rig.ws_fault(kind="stall", seconds=FEED_STALL_S)
+    await asyncio.sleep(FEED_STALL_S)
+    acted = (await ctx.rig.ws_state())["faults"]["acted"].get("stall", 0)
+    return _record("feed_stalled", holder[0] if holder else "-", started, 1,
+                   f"nothing sent for {FEED_STALL_S:.0f}s on open sockets", acted)
+
+
+async def _feed_holder_killed(ctx: FaultContext) -> FaultRecord:
+    """SIGKILL the worker that holds the account's feed, started again as a pod would be;
+    a standby takes the lease after its TTL."""
+    started = time.time()
+    holder = await _live_holder(ctx.rig, FEED_WAIT_S)
+    if holder is None:
+        return _record("feed_holder_killed", "-", started, 0, "no live feed holder to kill")
+    wid = holder[0].split(":")[0]
+    await ctx.rig.kill(wid, restart=True)
+    killed = time.time()
+    after = None
+    while time.time() < killed + 3 * FEED_WAIT_S:
+        after = await ctx.rig.feed_holder()
+        if after is not None and after[0] != holder[0]:
+            break
+        await asyncio.sleep(0.1)
+    took = f"{time.time() - killed:.1f}s" if after and after[0] != holder[0] else "never"
+    return _record("feed_holder_killed", wid, started, 1,
+                   f"SIGKILL the holder {holder[0]} (started again); new holder "
+                   f"{after and after[0]} after {took}")
+
+
 def _person_opening(opts: RigOptions, rng: random.Random) -> dict[str, int]:
     return opening_holdings(opts.seed, opts.symbols, opts.capital_limit, rng)
 
@@ -228,4 +285,10 @@ KINDS: dict[str, FaultKind] = {k.name: k for k in (
     FaultKind("manual_trades_refused", "manual_trades while the broker refuses a quarter of "
               "the workers' orders (reject, p=0.25, their requests only)",
               _manual_trades_refused, lambda o: MANUAL_S, opening=_person_opening),
+    FaultKind("feed_dropped", "the WebSocket feed's connections are cut (feed enabled)",
+              _feed_dropped, lambda o: 3.0, feed=True),
+    FaultKind("feed_stalled", f"the WebSocket feed sends nothing for {FEED_STALL_S:.0f} s "
+              "(feed enabled)", _feed_stalled, lambda o: FEED_STALL_S, feed=True),
+    FaultKind("feed_holder_killed", "SIGKILL the worker holding the account's feed, start "
+              "it again (feed enabled)", _feed_holder_killed, lambda o: 6.0, feed=True),
 )}

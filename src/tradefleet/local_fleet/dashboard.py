@@ -13,15 +13,27 @@ from tradefleet.adapters.postgres.fleet_view import WorkerView
 from tradefleet.adapters.report.tables import won
 
 _STATUS_STYLE = {"IDLE": "dim", "SCAN": "cyan", "HOLD": "bold yellow", "EXIT": "dim"}
+_FEED_STYLE = {"live": "green", "polling": "yellow", "stopped": "dim"}
 
 
-def worker_table(rows: list[WorkerView], alive: dict[str, bool]) -> Table:
+def worker_table(rows: list[WorkerView], alive: dict[str, bool],
+                 feed_marks: dict[str, str] | None = None) -> Table:
+    """``feed_marks``: each worker's feed mode (``feed_marks.py``), a column of its own; None
+    when the fleet runs without the feed."""
     table = Table(expand=True)
-    for name in ("worker", "state", "symbol", "qty", "entry", "last", "unrealized",
-                 "realized", "trades", "lock token", "heartbeat"):
+    names = ["worker", "state", "symbol", "qty", "entry", "last", "unrealized", "realized",
+             "trades", "lock token", "heartbeat"]
+    if feed_marks is not None:
+        names.append("feed")
+    for name in names:
         table.add_column(name, justify="left" if name in ("worker", "state", "symbol")
                          else "right")
     for r in rows:
+        feed = []
+        if feed_marks is not None:
+            mark = feed_marks.get(r.worker_id, "-")
+            feed = [f"[{_FEED_STYLE[mark]}]{mark}[/{_FEED_STYLE[mark]}]"
+                    if mark in _FEED_STYLE else mark]
         style = _STATUS_STYLE.get(r.status, "")
         proc = "" if alive.get(r.worker_id, False) else " [dim](exited)[/dim]"
         table.add_row(
@@ -30,7 +42,7 @@ def worker_table(rows: list[WorkerView], alive: dict[str, bool]) -> Table:
             f"{r.entry_price:,.0f}" if r.entry_price is not None else "-",
             f"{r.last_price:,}" if r.last_price else "-",
             won(r.unrealized_pnl), won(r.realized_pnl), str(r.trades),
-            str(r.fencing_token) if r.fencing_token else "-", f"{r.heartbeat_age:4.1f}s")
+            str(r.fencing_token) if r.fencing_token else "-", f"{r.heartbeat_age:4.1f}s", *feed)
     return table
 
 
@@ -62,9 +74,10 @@ def feed_line(holder: tuple[str, float] | None) -> str:
 
 
 def render(progress: SessionProgress, rows: list[WorkerView], alive: dict[str, bool],
-           feed: str | None = None) -> Group:
-    """``feed``: the feed's line (``feed_line``), or None when the fleet runs without it."""
-    parts = [progress.progress, worker_table(rows, alive)]
+           feed: str | None = None, feed_marks: dict[str, str] | None = None) -> Group:
+    """``feed``: the feed's line (``feed_line``), or None when the fleet runs without it;
+    ``feed_marks``: each worker's own mode, live or polling."""
+    parts = [progress.progress, worker_table(rows, alive, feed_marks)]
     if feed is not None:
         parts.append(Text.from_markup(feed))     # its own line, the next print below
     return Group(*parts)

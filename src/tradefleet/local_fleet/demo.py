@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 
 import aiohttp
@@ -42,6 +43,7 @@ from tradefleet.local_fleet.books_check import BooksVerdict, compare_books
 from tradefleet.local_fleet.dashboard import SessionProgress, feed_line, render
 from tradefleet.local_fleet.demo_db import fresh_demo_database
 from tradefleet.local_fleet.demo_record import check_record_target, record_demo_day
+from tradefleet.local_fleet.feed_marks import FeedMarks
 from tradefleet.local_fleet.pace import PacePolicy, SessionPacer, start_speed
 from tradefleet.local_fleet.processes import ProcessGroup, compressed_scan_max_age, free_port
 
@@ -62,6 +64,9 @@ class DemoOptions:
     record: Path | None = None       # leave the day behind as a recorded day here
     strategy: str | None = None      # the workers' strategy (default: the settings')
     strategy_path: Path | None = None  # ... from the user's own file or package
+    # the session clock starts at this KST time of the day instead of just before the open
+    # (a short session: the end of the day only)
+    start_at: dtime | None = None
 
 
 @dataclass(frozen=True)
@@ -214,7 +219,11 @@ async def _run_demo(opts: DemoOptions, console: Console) -> DemoOutcome:
     log_dir.mkdir(parents=True, exist_ok=True)
     start_file = log_dir / "clock-start"
     start_file.unlink(missing_ok=True)                # a previous run's start
-    clock = SimClock.held(session.open - timedelta(minutes=2), speed, start_file)
+    clock_start = session.open - timedelta(minutes=2)
+    if opts.start_at is not None:
+        clock_start = max(clock_start, datetime.combine(session.day, opts.start_at,
+                                                        tzinfo=SEOUL))
+    clock = SimClock.held(clock_start, speed, start_file)
     port = free_port()
     group = ProcessGroup(log_dir)
     common = {"TRADEFLEET_SIM_CLOCK": clock.to_env(), "TRADEFLEET_DB__DSN": dsn,
@@ -256,11 +265,13 @@ async def _run_demo(opts: DemoOptions, console: Console) -> DemoOutcome:
             f"(asked {opts.speed:g}x)")
         console.print(f"{ready} of {len(worker_ids)} workers ready in "
                       f"{time.monotonic() - started:.1f} s; session clock started "
-                      f"({session.day}, {session.open:%H:%M}-{session.close:%H:%M}{slowed}); "
+                      f"({session.day}, {session.open:%H:%M}-{session.close:%H:%M}{slowed}"
+                      f"{f', from {clock_start:%H:%M}' if opts.start_at else ''}); "
                       f"a poll may last {opts.lag_limit_minutes:g} session minutes")
         progress = SessionProgress(session.open, session.close)
         pacer = SessionPacer(db, clock, policy, max_speed=speed)
         leases = PostgresFeedLeaseStore(db)
+        marks = FeedMarks()
         with Live(console=console, refresh_per_second=4, transient=False,
                   auto_refresh=opts.live) as live:
             while True:
@@ -268,7 +279,10 @@ async def _run_demo(opts: DemoOptions, console: Console) -> DemoOutcome:
                 rows = await fetch_fleet_view(db, session.day, worker_ids)
                 progress.update(clock.now())
                 feed = feed_line(await leases.live_holder()) if opts.feed else None
-                live.update(render(progress, rows, alive, feed))
+                worker_marks = marks.read({c.name.split(".")[0]: c.log_path
+                                           for c in group.children if c.name in worker_ids}
+                                          ) if opts.feed else None
+                live.update(render(progress, rows, alive, feed, worker_marks))
                 if not any(alive[w] for w in worker_ids):
                     break
                 change = await pacer.check()

@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 
 from tradefleet.adapters.clock import SimClock
+from tradefleet.adapters.postgres.feed_lease_store import LIVE_HOLDER
 from tradefleet.adapters.sim.universe import build_universe
 from tradefleet.domain.calendar import TradingSession
 from tradefleet.local_fleet.processes import (
@@ -50,6 +52,8 @@ class RigOptions:
     unseen_grace_s: float | None = None
     # (symbol, shares) the account holds before the day: a person's own investments
     opening_holdings: tuple[tuple[str, int], ...] = ()
+    # the exchange's WebSocket feed on its own port, and every worker's feed enabled
+    feed: bool = False
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -99,6 +103,7 @@ class SessionRig:
     group: ProcessGroup = field(init=False)
     clock: SimClock = field(init=False)
     base_url: str = ""
+    ws_url: str = ""                 # the exchange's WebSocket feed, when ``opts.feed``
     worker_ids: list[str] = field(default_factory=list)
     no_restart: set[str] = field(default_factory=set)     # taken away on purpose
     paused: set[str] = field(default_factory=set)
@@ -116,6 +121,11 @@ class SessionRig:
     async def start(self) -> None:
         port = free_port()
         self.base_url = f"http://127.0.0.1:{port}"
+        feed_args: list[str] = []
+        if self.opts.feed:
+            ws_port = free_port()
+            self.ws_url = f"ws://127.0.0.1:{ws_port}"
+            feed_args = ["--ws-port", str(ws_port), "--hts-id", "chaos"]
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         o = self.opts
         # the clock is fixed before the exchange starts (it reads it from its env): it starts
@@ -127,7 +137,8 @@ class SessionRig:
         self.group.start("exchange", [
             "exchange", "--port", str(port), "--seed", str(o.seed), "--symbols",
             str(o.symbols), "--rate-limit", str(o.rate_limit),
-            *(f"--holding={s}={q}" for s, q in o.opening_holdings)], self._common_env())
+            *(f"--holding={s}={q}" for s, q in o.opening_holdings), *feed_args],
+            self._common_env())
         await self._wait_healthy(60)
         for wid in self.worker_ids:
             self.start_worker(wid)
@@ -150,7 +161,9 @@ class SessionRig:
                 "TRADEFLEET_LOCKS__HEARTBEAT_INTERVAL_SECONDS": str(o.heartbeat_seconds),
                 "TRADEFLEET_RISK__SCAN_MAX_AGE_SECONDS": compressed_scan_max_age(o.speed),
                 **({} if o.unseen_grace_s is None else
-                   {"TRADEFLEET_BROKER__UNSEEN_GRACE_SECONDS": str(o.unseen_grace_s)})}
+                   {"TRADEFLEET_BROKER__UNSEEN_GRACE_SECONDS": str(o.unseen_grace_s)}),
+                **({"TRADEFLEET_FEED__ENABLED": "true", "TRADEFLEET_FEED__WS_URL": self.ws_url}
+                   if o.feed else {})}
 
     async def _wait_healthy(self, within: float) -> None:
         assert self._http is not None
@@ -283,6 +296,31 @@ class SessionRig:
 
     async def clear_faults(self) -> None:
         await self.admin("DELETE", "/_admin/faults")
+
+    async def ws_fault(self, **rule: Any) -> dict[str, Any]:
+        """Arm a fault of the exchange's WebSocket feed (``ws_faults.py``)."""
+        assert self._http is not None and self.ws_url
+        url = self.ws_url.replace("ws://", "http://", 1) + "/_admin/ws/faults"
+        async with self._http.post(url, json=rule) as resp:
+            data = await resp.json()
+            if resp.status != 200:
+                raise RuntimeError(f"POST /_admin/ws/faults: HTTP {resp.status} {data}")
+            return data
+
+    async def feed_holder(self) -> tuple[str, float] | None:
+        """The account's live feed holder (``holder_id``, seconds since it renewed)."""
+        conn = await asyncpg.connect(self.dsn, timeout=5)
+        try:
+            row = await conn.fetchrow(LIVE_HOLDER)
+        finally:
+            await conn.close()
+        return None if row is None else (row["holder_id"], float(row["age"]))
+
+    async def ws_state(self) -> dict[str, Any]:
+        assert self._http is not None and self.ws_url
+        url = self.ws_url.replace("ws://", "http://", 1) + "/_admin/ws/state"
+        async with self._http.get(url) as resp:
+            return await resp.json()
 
     async def holdings(self) -> dict[str, int]:
         body = await self.admin("GET", "/_admin/books/holdings")

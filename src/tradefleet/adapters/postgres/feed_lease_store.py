@@ -29,6 +29,10 @@ UPDATE feed_holders SET renewed_at = now()
 RETURNING lease_token
 """
 
+# the holder of a live lease, and the seconds since it renewed (database clock)
+LIVE_HOLDER = ("SELECT holder_id, extract(epoch FROM now() - renewed_at)::float8 AS age "
+               "FROM feed_holders WHERE renewed_at > now() - make_interval(secs => ttl_seconds) "
+               "ORDER BY renewed_at DESC LIMIT 1")
 _RELEASE = "DELETE FROM feed_holders WHERE account_key = $1 AND lease_token = $2"
 
 _PUBLISH = """
@@ -84,8 +88,5 @@ class PostgresFeedLeaseStore:
     async def live_holder(self) -> tuple[str, float] | None:
         """The holder of a live lease and the seconds since it renewed (database clock), for
         the demo's live view; None while no lease is live (every worker polls)."""
-        row = await self._db.pool.fetchrow(
-            "SELECT holder_id, extract(epoch FROM now() - renewed_at)::float8 AS age "
-            "FROM feed_holders WHERE renewed_at > now() - make_interval(secs => ttl_seconds) "
-            "ORDER BY renewed_at DESC LIMIT 1")
+        row = await self._db.pool.fetchrow(LIVE_HOLDER)
         return None if row is None else (row["holder_id"], float(row["age"]))

@@ -1,0 +1,294 @@
+"""End-to-end figures of the real-time path with real worker processes, for bench/realtime.py.
+
+The exchange simulator (REST and its WebSocket feed) runs in a thread of the bench and keeps
+three logs, all on the wall clock (``time.time()``, one clock for every process here):
+- every tick it sends, per symbol and price (``TimedFeedServer``, a subclass: the simulator
+  itself is unchanged);
+- every order as its HTTP handler accepts it (``Exchange.on_order``), with its ODNO;
+- every REST call (a middleware), to count calls per worker-hour.
+
+N ``tradefleet worker`` processes trade the simulated market with the feed on or off, with a
+stop-loss of 0.01 % (and a take-profit out of reach): the first tick below the entry after a
+buy crosses the stop. Tick-to-order is measured from the moment the simulator sent the tick
+that decided the exit (the worker's log names its symbol and price: the first of the
+contiguous sends of that price) to the moment the SELL reached the order handler.
+Fill-to-record: a market order executes in the simulator as its handler accepts it; measured
+until the fills row's ``filled_at`` (the inserting transaction's ``now()``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from datetime import time as dtime
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parents[1]
+from tests.exchange_thread import DAY, ExchangeThread  # noqa: E402
+
+from tradefleet.adapters.clock import SEOUL, SimClock  # noqa: E402
+from tradefleet.adapters.postgres.database import Database  # noqa: E402
+from tradefleet.adapters.sim.exchange.app import build_app, exchange_of  # noqa: E402
+from tradefleet.adapters.sim.exchange.approval import APPROVALS  # noqa: E402
+from tradefleet.adapters.sim.exchange.ws_server import (  # noqa: E402
+    FeedConfig,
+    FeedServer,
+    running_feed,
+)
+from tradefleet.domain.orders import Side  # noqa: E402
+
+STRATEGY = ROOT / "tests" / "fixtures" / "strategies" / "user_strategies.py"
+ON_THE_TICK = "exit condition met on the tick"
+MATCH_WITHIN_S = 5.0           # a SELL this long after its tick is not that tick's
+
+
+class TimedFeedServer(FeedServer):
+    """The simulator's feed, noting when it sent each symbol's price."""
+
+    def __init__(self, *args, sent: dict[str, list[tuple[float, int]]], **kw) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kw)
+        self.sent = sent
+
+    async def _push_ticks(self, s, quotes, now) -> None:  # noqa: ANN001
+        before = dict(s.last_volume)
+        at = time.time()
+        await super()._push_ticks(s, quotes, now)
+        for sym in s.ticks:
+            q = quotes.get(sym)
+            if q is not None and q.volume > before.get(sym, q.volume):
+                self.sent[sym].append((at, q.price))
+
+
+class TimedExchange(ExchangeThread):
+    def __init__(self, **kw) -> None:  # noqa: ANN003
+        super().__init__(**kw)
+        self.sent: dict[str, list[tuple[float, int]]] = defaultdict(list)
+        self.arrived: list[tuple[float, str, Side, str]] = []   # (at, symbol, side, odno)
+        self.ws_url = ""
+
+    async def _serve(self) -> None:
+        assert self._stop is not None
+        app = build_app(self.market, self._config)
+        app.middlewares.insert(0, self._record)
+        exchange = exchange_of(app)
+        exchange.on_order.insert(0, lambda: self._order(exchange))
+        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        feed = TimedFeedServer(self.market, app[APPROVALS], exchange, FeedConfig(mode="real"),
+                               sent=self.sent)
+        try:
+            async with running_feed(feed) as ws_url:
+                self._app, self.ws_url = app, ws_url
+                self.base_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+                self._ready.set()
+                await self._stop.wait()
+        finally:
+            await runner.cleanup()
+
+    def _order(self, exchange) -> None:  # noqa: ANN001
+        o = exchange.orders[-1]
+        self.arrived.append((time.time(), o.symbol, o.side, o.odno))
+
+
+@dataclass
+class FleetRun:
+    workers: int
+    feed: bool
+    window_s: float = 0.0              # real seconds the REST calls were counted over
+    sim_hours: float = 0.0
+    rest_calls: int = 0
+    tick_to_order_ms: list[float] = field(default_factory=list)
+    tick_to_decision_ms: list[float] = field(default_factory=list)   # to the worker's log line
+    fill_to_record_ms: list[float] = field(default_factory=list)
+    exits_on_tick: int = 0
+    calls_by_path: dict[str, int] = field(default_factory=dict)
+    unmatched: int = 0
+
+    @property
+    def calls_per_worker_hour(self) -> float:
+        return self.rest_calls / self.workers / self.sim_hours if self.sim_hours else 0.0
+
+
+def _env(ex: TimedExchange, dsn: str, clock: SimClock, wid: str, feed: bool,
+         universe: str, poll_s: int) -> dict[str, str]:
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("TRADEFLEET_")},
+            "PYTHONPATH": str(ROOT / "src"),
+            "TRADEFLEET_WORKER_ID": wid, "TRADEFLEET_MODE": "sim", "TRADEFLEET_DB__DSN": dsn,
+            "TRADEFLEET_SIM_CLOCK": clock.to_env(), "TRADEFLEET_BROKER__BASE_URL": ex.base_url,
+            "TRADEFLEET_BROKER__RATE_LIMIT_PER_SECOND": "200",
+            "TRADEFLEET_RISK__CAPITAL_LIMIT": "3000000",
+            "TRADEFLEET_RISK__DAILY_LOSS_LIMIT": "2000000",
+            "TRADEFLEET_RISK__SCAN_MAX_AGE_SECONDS": "600",
+            "TRADEFLEET_STRATEGY__NAME": "most_traded", "TRADEFLEET_STRATEGY__PATH": str(STRATEGY),
+            "TRADEFLEET_STRATEGY__PARAMS__TOP": "40",
+            "TRADEFLEET_EXITS__STOP_LOSS_PCT": "0.01", "TRADEFLEET_EXITS__TAKE_PROFIT_PCT": "25",
+            "TRADEFLEET_EXITS__TIME_EXIT_MINUTES": "0",
+            "TRADEFLEET_POLL_INTERVAL_SECONDS": str(poll_s), "TRADEFLEET_UNIVERSE": universe,
+            "TRADEFLEET_FEED__ENABLED": "true" if feed else "false",
+            "TRADEFLEET_FEED__WS_URL": ex.ws_url, "TRADEFLEET_LOG_FORMAT": "json"}
+
+
+def _events(path: Path, event: str) -> list[dict]:
+    out = []
+    for raw in path.read_text(errors="replace").splitlines():
+        try:
+            e = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(e, dict) and e.get("event") == event:
+            out.append(e)
+    return out
+
+
+def _epoch(ts: str) -> float:
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+
+
+def tick_to_order(said: list[dict], sent: dict[str, list[tuple[float, int]]],
+                  sells: list[tuple[float, str]], held: dict[str, list[float]]
+                  ) -> tuple[list[float], list[float], int]:
+    """Per exit decided on a tick (a stop-loss): ms from the first send of the deciding price
+    (of the contiguous sends of it while the position was held: since its BUY's fills row) to
+    the next SELL of the symbol, and to the worker's log line of the decision."""
+    out, decided, unmatched = [], [], 0
+    for e in said:
+        if e.get("reason") != "STOP_LOSS":
+            continue
+        sym, price, logged = e["symbol"], int(e["price"]), _epoch(e["ts"])
+        since = max((t for t in held.get(sym, []) if t <= logged), default=None)
+        if since is None:
+            unmatched += 1
+            continue
+        sends = [(t, p) for t, p in sent.get(sym, []) if since <= t <= logged]
+        first = None
+        for t, p in reversed(sends):
+            if p != price:
+                break
+            first = t
+        sell = next((t for t, s in sells if s == sym and t >= logged - 0.001), None)
+        if first is None or sell is None or sell - first > MATCH_WITHIN_S:
+            unmatched += 1
+            continue
+        out.append((sell - first) * 1000)
+        decided.append((logged - first) * 1000)
+    return out, decided, unmatched
+
+
+def _spawn(log_dir: Path, envs: list[dict[str, str]]) -> list[subprocess.Popen]:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    procs = []
+    for env in envs:
+        with (log_dir / f"{env['TRADEFLEET_WORKER_ID']}.log").open("wb") as log:
+            procs.append(subprocess.Popen(  # noqa: S603
+                [sys.executable, "-m", "tradefleet.cli", "worker"], env=env, stdout=log,
+                stderr=subprocess.STDOUT))
+    return procs
+
+
+async def fleet_run(dsn: str, workers: int, feed: bool, window_s: float, log_dir: Path,
+                    *, speed: float = 20.0, poll_s: int = 20, say=print) -> FleetRun:  # noqa: ANN001
+    """``workers`` processes for a warm-up and ``window_s`` real seconds of trading."""
+    clock = SimClock(datetime.combine(DAY, dtime(10, 0), tzinfo=SEOUL), speed, time.time())
+    run = FleetRun(workers, feed)
+    db = await Database.connect(dsn, min_size=1, max_size=2)
+    procs: list[subprocess.Popen] = []
+    with TimedExchange(n_symbols=max(40, 2 * workers), clock=clock) as ex:
+        universe = ",".join(ex.market.symbols())
+        try:
+            procs.extend(_spawn(log_dir, [
+                _env(ex, dsn, clock, f"w{i + 1}", feed, universe, poll_s)
+                for i in range(workers)]))
+            deadline = time.monotonic() + 120
+            while await db.pool.fetchval("SELECT count(*) FROM fills") == 0:
+                if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                    raise RuntimeError(f"no fill within 120 s; logs in {log_dir}")
+                await asyncio.sleep(0.2)
+            say(f"  first fill; counting for {window_s:.0f} s...")
+            ex.reset()
+            t0, s0 = time.monotonic(), clock.now()
+            await asyncio.sleep(window_s)
+            run.rest_calls = ex.calls()
+            run.calls_by_path = dict(ex._calls.most_common(8))
+            run.window_s = time.monotonic() - t0
+            run.sim_hours = (clock.now() - s0).total_seconds() / 3600
+        finally:
+            for p in procs:
+                p.send_signal(signal.SIGTERM)
+            for p in procs:
+                try:
+                    await asyncio.to_thread(p.wait, 60)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        said = [e for i in range(workers)
+                for e in _events(log_dir / f"w{i + 1}.log", ON_THE_TICK)]
+        run.exits_on_tick = len(said)
+        sells = sorted((t, sym) for t, sym, side, _ in ex.arrived if side is Side.SELL)
+        arrived = {odno: t for t, _, _, odno in ex.arrived}
+        rows = await db.pool.fetch(
+            "SELECT o.broker_order_id, o.symbol, o.side, "
+            "extract(epoch FROM f.filled_at)::float8 AS at "
+            "FROM fills f JOIN orders o USING (order_id) WHERE o.broker_order_id IS NOT NULL")
+        held: dict[str, list[float]] = defaultdict(list)
+        for r in rows:
+            if r["side"] == "BUY":
+                held[r["symbol"]].append(r["at"])
+        run.tick_to_order_ms, run.tick_to_decision_ms, run.unmatched = tick_to_order(
+            said, ex.sent, sells, held)
+        run.fill_to_record_ms = [(r["at"] - arrived[r["broker_order_id"]]) * 1000
+                                 for r in rows if r["broker_order_id"] in arrived]
+    await db.close()
+    return run
+
+
+async def bare_paths(n: int) -> dict[str, list[float]]:
+    """One bare WebSocket hop (server send -> client receive) and one bare HTTP POST round
+    trip over 127.0.0.1, aiohttp on both ends, in this process."""
+    go: asyncio.Queue[float] = asyncio.Queue()
+
+    async def ws_handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        while True:
+            await go.get()
+            await ws.send_str(repr(time.perf_counter()))
+
+    async def post_handler(request: web.Request) -> web.Response:
+        await request.json()
+        return web.json_response({"rt_cd": "0"})
+
+    app = web.Application()
+    app.router.add_get("/ws", ws_handler)
+    app.router.add_post("/order", post_handler)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    base = f"127.0.0.1:{runner.addresses[0][1]}"
+    out: dict[str, list[float]] = {"ws": [], "post": []}
+    try:
+        async with aiohttp.ClientSession() as http, http.ws_connect(f"ws://{base}/ws") as ws:
+            for i in range(n + 20):
+                go.put_nowait(0.0)
+                msg = await ws.receive()
+                hop = (time.perf_counter() - float(msg.data)) * 1000
+                t = time.perf_counter()
+                async with http.post(f"http://{base}/order", json={"PDNO": "005930"}) as r:
+                    await r.read()
+                post = (time.perf_counter() - t) * 1000
+                if i >= 20:
+                    out["ws"].append(hop)
+                    out["post"].append(post)
+    finally:
+        await runner.cleanup()
+    return out
+
