@@ -55,7 +55,7 @@ async def _database(tmp: Path, name: str) -> Database:
     from tradefleet.adapters.postgres.embedded import start_embedded
 
     dsn = await asyncio.to_thread(start_embedded, tmp / "pgdata", database=name)
-    db = await Database.connect(dsn, min_size=1, max_size=4)
+    db = await Database.connect(dsn, min_size=1, max_size=4, reset_sessions=False)
     async with db.pool.acquire() as conn:
         await migrate(conn)
     return db

@@ -125,7 +125,8 @@ class BacktestDatabases:
         name = f"{self._prefix}_{day:%Y%m%d}"
         await self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self._prefix}_template"')
         self.created.append(name)
-        db = await Database.connect(database_dsn(self._server, name), min_size=1, max_size=4)
+        db = await Database.connect(database_dsn(self._server, name), min_size=1, max_size=4,
+                                    reset_sessions=False)
         try:
             yield db
         finally:
