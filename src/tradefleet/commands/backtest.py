@@ -61,6 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="start each day at this session time (default: the open)")
     p.add_argument("--skip-still-polls", action="store_true",
                    help="speed: no poll while the market has not stepped (10 s steps)")
+    p.add_argument("--unknown-market", default=None, metavar="MARKET",
+                   choices=("KOSPI", "KOSDAQ", "KONEX", "ETF", "ETN"),
+                   help="market of symbols a day does not name (CSV bars; sets the sell tax)")
     p.add_argument("--pg-dsn", default=None, metavar="DSN",
                    help="PostgreSQL server for the backtest's databases (default: embedded)")
     p.add_argument("--report", type=Path, default=None, metavar="FILE",
@@ -114,14 +117,16 @@ async def _backtest(args: argparse.Namespace, console) -> int:  # noqa: ANN001
     def on_day(p, run, k, n) -> None:  # noqa: ANN001
         f = figures(str(p.day), run.trades)
         console.print(f"  [{k}/{n}] {p.day}: {f.trades} trades, PnL {f.pnl:,} won "
-                      f"({run.wall_s:.1f} s, {run.speed:,.0f}x)", highlight=False)
+                      f"({run.wall_s:.1f} s, {run.speed:,.0f}x)"
+                      + (f" [{p.note}]" if p.note else ""), highlight=False)
 
     def in_day(at: datetime, polls: int) -> None:
         console.print(f"      {at:%Y-%m-%d %H:%M}  {polls:,} polls", highlight=False)
 
     result = await run_backtest(planned, fleet, dsn, start=args.start,
                                 keep_databases=args.keep_databases, on_day=on_day,
-                                skip_still=args.skip_still_polls, progress=in_day)
+                                skip_still=args.skip_still_polls, progress=in_day,
+                                unknown_market=args.unknown_market)
     console.print(speed_line(result.runs, args.workers), highlight=False)
     title = (f"backtest {args.first}..{last}: {args.workers} worker(s), strategy "
              f"{fleet[0].strategy.name}" + (f", from {args.start:%H:%M}" if args.start else "")

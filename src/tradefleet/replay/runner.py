@@ -178,10 +178,11 @@ async def replay_fleet_day(folder: Path, db: Database, fleet: Sequence[Settings]
                            skip_still: bool = False,
                            progress: Progress | None = None) -> DayRun:
     """``fleet``'s workers through a recorded day, interleaved on one clock."""
+    from tradefleet.replay.bar_quotes import with_bar_quotes
     from tradefleet.replay.day_format import read_day
     from tradefleet.replay.recorded_tape import RecordedTape, recorded_universe
 
-    day = read_day(folder)
+    day = with_bar_quotes(read_day(folder))       # a bars-only day: quotes from its bars
     universe = recorded_universe(day, default_depth=default_depth,
                                  unknown_market=unknown_market)
     opens, closes = (t.astimezone(SEOUL) for t in (day.meta.session_open,
