@@ -1009,6 +1009,10 @@ MUTANTS += [
            ("tests/test_backtest_report.py::test_the_tuning_notes_are_added_up_from_the_"
             "daily_summaries",),
            "issue 21/3: the tuning breakdown adds losses as gains"),
+    Mutant("bar-quotes-minute-never-closes", "replay/bar_quotes.py",
+           "second, second, c[:, None]])", "second, second, second])",
+           ("tests/test_bar_quotes.py::test_the_replayed_minute_bars_are_the_csvs",),
+           "issue 21: a CSV day's synthesised quotes end a minute off its close"),
 ]
 
 
