@@ -1016,6 +1016,27 @@ MUTANTS += [
            "shown is None or ready_before != ready_now\n", "shown is None\n",
            (COST + "test_a_stale_heartbeat_shows_its_real_time_at_once",),
            "issue 19/9: a worker Ready again shows the heartbeat of before it went stale"),
+    # issue 21 (replay21a)
+    Mutant("backtest-report-equity-never-falls", "replay/backtest_report.py",
+           "        total += t.pnl\n", "        total += abs(t.pnl)\n",
+           ("tests/test_backtest_report.py::test_the_report_shows_the_databases_trades_"
+            "figures_and_version",),
+           "issue 21/3: the report's equity curve and drawdown ignore losing trades"),
+    Mutant("backtest-report-one-session-time", "replay/backtest_report.py",
+           "    return marks[min(k, len(marks) - 1)][1].astimezone(SEOUL)",
+           "    return marks[0][1].astimezone(SEOUL)",
+           ("tests/test_backtest_report.py::test_exits_are_on_the_session_clock_in_the_order_"
+            "they_closed",),
+           "issue 21/3: every trade of the report drawn at the first step's session time"),
+    Mutant("backtest-report-tuning-pnl-unsigned", "replay/backtest_report.py",
+           "            row[2] += pnl\n", "            row[2] += abs(pnl)\n",
+           ("tests/test_backtest_report.py::test_the_tuning_notes_are_added_up_from_the_"
+            "daily_summaries",),
+           "issue 21/3: the tuning breakdown adds losses as gains"),
+    Mutant("bar-quotes-minute-never-closes", "replay/bar_quotes.py",
+           "second, second, c[:, None]])", "second, second, second])",
+           ("tests/test_bar_quotes.py::test_the_replayed_minute_bars_are_the_csvs",),
+           "issue 21: a CSV day's synthesised quotes end a minute off its close"),
     # issue 21 (tune21b)
     Mutant("param-version-unapproved-named-taken", "adapters/postgres/param_version_store.py",
            "    if not version.approved:", "    if False:",

@@ -1,24 +1,36 @@
-"""Replay benchmark (issue 21: "Numbers"), first figures. Run: python3 bench/replay.py
-[--symbols 100] [--start 09:00] [--poll 5] (a full day: about three minutes on 2 busy cores;
-starts its own embedded PostgreSQL in a temp dir).
+"""Replay benchmark (issue 21, "Numbers"): one run, one table. Run: python3 bench/replay.py
+[--symbols 100] [--poll 5] [--start 09:00] [--fleet-days 20] [--fleet-workers 10]
+[--fleet-start 09:00] [--out bench/results/replay]
+(starts its own embedded PostgreSQL in a temp dir).
 
-Records one simulated day from the exchange simulator (a quote every 10 s), then runs the
-production worker through that day twice, each on its own database: on the seeded simulator
-itself ("live simulated") and on the recorded day ("replay"), both stepped by
-``replay.runner`` (the clock jumps from poll to poll). Prints session seconds per wall second
-(goal: >= 2,000x), milliseconds per poll, and whether the replay's trades equal the live
-simulated day's (parity). Worker logs go to ERROR (a replay does not print every scan)."""
+1. One worker-day: the simulator's day (seed 7, 100 symbols, minute bars and a quote every
+   10 s) recorded, then the production worker run through it from the open to the close,
+   polling every 5 session seconds, twice, each on a fresh database: on the seeded simulator
+   itself ("live simulated") and on the recorded day ("replay"), both stepped by
+   ``replay.runner``. Speed = session seconds per wall second (goal >= 2,000x); each poll is
+   also given in bare round trips (``SELECT 1`` on the same pool, measured in this run).
+2. Parity: the replay's trades against the live simulated day's, field for field.
+3. A fleet backtest: ``--fleet-days`` recorded days (seeds 7, 8, ...) x ``--fleet-workers``
+   workers x ``--symbols`` symbols through ``replay.backtest.run_backtest`` (a database per
+   day), wall time (goal <= 5 min on 2 cores for 20 x 10 x 100 from the open). Smaller
+   sizes or a later ``--fleet-start`` are labelled as such, with the full run's wall time
+   extrapolated linearly in worker-polls (and marked so).
+4. Tuning trials per minute: read from the tuning helper's ``trials_per_minute()`` in
+   ``tradefleet.tune.bench`` or ``tradefleet.tuning.bench`` where one exists, else "n/a".
+
+Wall figures depend on the machine's load: the load average is printed with them."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import os
 import sys
 import tempfile
 import time
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from rich.console import Console
@@ -31,15 +43,18 @@ from tradefleet.adapters.postgres.database import Database  # noqa: E402
 from tradefleet.adapters.postgres.migrate import migrate  # noqa: E402
 from tradefleet.adapters.sim.engine import SimMarket  # noqa: E402
 from tradefleet.adapters.telemetry.logging import configure_logging  # noqa: E402
+from tradefleet.replay.backtest import plan_days, run_backtest  # noqa: E402
 from tradefleet.replay.day_format import write_day  # noqa: E402
 from tradefleet.replay.runner import DayRun, replay_day, run_worker_day  # noqa: E402
 from tradefleet.replay.sim_source import record_sim_day  # noqa: E402
+from tradefleet.settings import load_settings  # noqa: E402
 
 SEED, DAY = 7, date(2026, 11, 24)
+TUNING_HOOKS = ("tradefleet.tune.bench", "tradefleet.tuning.bench")
 
 
-def _env(poll: float) -> dict[str, str]:
-    return {"TRADEFLEET_WORKER_ID": "w-bench", "TRADEFLEET_MODE": "sim",
+def _env(poll: float, worker: str = "w-bench") -> dict[str, str]:
+    return {"TRADEFLEET_WORKER_ID": worker, "TRADEFLEET_MODE": "sim",
             "TRADEFLEET_RISK__CAPITAL_LIMIT": "5000000",
             "TRADEFLEET_RISK__DAILY_LOSS_LIMIT": "10000000",
             "TRADEFLEET_POLL_INTERVAL_SECONDS": str(poll),
@@ -51,57 +66,155 @@ def _env(poll: float) -> dict[str, str]:
             "TRADEFLEET_LOCKS__TTL_SECONDS": "900", "TRADEFLEET_LOG_LEVEL": "ERROR"}
 
 
-async def _database(tmp: Path, name: str) -> Database:
-    from tradefleet.adapters.postgres.embedded import start_embedded
-
-    dsn = await asyncio.to_thread(start_embedded, tmp / "pgdata", database=name)
-    db = await Database.connect(dsn, min_size=1, max_size=4)
+async def _database(dsn: str) -> Database:
+    db = await Database.connect(dsn, min_size=1, max_size=4, reset_sessions=False)
     async with db.pool.acquire() as conn:
         await migrate(conn)
     return db
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+async def _round_trip_ms(db: Database, n: int = 500) -> float:
+    began = time.perf_counter()
+    for _ in range(n):
+        await db.pool.fetchval("SELECT 1")
+    return 1000 * (time.perf_counter() - began) / n
+
+
+def tuning_trials_per_minute() -> tuple[str, float | None]:
+    for name in TUNING_HOOKS:
+        try:
+            hook = getattr(importlib.import_module(name), "trials_per_minute", None)
+        except ImportError:
+            continue
+        if hook is not None:
+            return name, float(hook())
+    return "", None
+
+
+def _parity(live: list[dict], replay: list[dict]) -> tuple[bool, int]:
+    """(equal, fields that differ over the trades both have, plus missing trades)."""
+    differ = abs(len(live) - len(replay))
+    for a, b in zip(live, replay, strict=False):
+        differ += sum(a[k] != b[k] for k in a)
+    return live == replay, differ
+
+
+async def main() -> None:  # noqa: PLR0915 - one run, one table
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--symbols", type=int, default=100)
-    parser.add_argument("--start", default="09:00", help="session time the runs start at")
     parser.add_argument("--poll", type=float, default=5.0, help="poll interval, session s")
+    parser.add_argument("--start", default="09:00", help="the worker-day starts at HH:MM")
+    parser.add_argument("--fleet-days", type=int, default=20)
+    parser.add_argument("--fleet-workers", type=int, default=10)
+    parser.add_argument("--fleet-start", default="09:00", help="fleet days start at HH:MM")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "replay")
     args = parser.parse_args()
-    devnull = open(os.devnull, "w")  # noqa: SIM115, ASYNC230 - once, at start-up
-    configure_logging(json_output=True, level="ERROR", stream=devnull)
-    console = Console()
+    configure_logging(json_output=True, level="ERROR", stream=open(os.devnull, "w"))  # noqa: SIM115, ASYNC230
+    console = Console(record=True)
+    fleet_start = datetime.strptime(args.fleet_start, "%H:%M").time()
     start = datetime.strptime(args.start, "%H:%M").time()
+    figures: dict[str, object] = {"symbols": args.symbols, "poll_s": args.poll,
+                                  "load_before": os.getloadavg()[0]}
+    from tradefleet.adapters.postgres.embedded import start_embedded
+
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
+        server = await asyncio.to_thread(start_embedded, tmp / "pgdata", database="bench")
         began = time.perf_counter()
         folder = write_day(tmp / "days", record_sim_day(SEED, args.symbols, DAY))
-        record_s = time.perf_counter() - began
+        figures["record_s"] = time.perf_counter() - began
         runs: dict[str, DayRun] = {}
+        rt_ms = 0.0
         for name in ("live simulated", "replay"):
-            db = await _database(tmp, name.replace(" ", "_"))
+            db = await _database(await asyncio.to_thread(
+                start_embedded, tmp / "pgdata", database=name.replace(" ", "_")))
+            if name == "replay":
+                rt_ms = await _round_trip_ms(db)
             try:
+                console.print(f"{name}: one worker-day ...", highlight=False)
+                cpu = time.process_time()
                 if name == "replay":
                     runs[name] = await replay_day(folder, db, _env(args.poll), start=start)
                 else:
                     clock = FrozenClock(datetime.combine(DAY, start, tzinfo=SEOUL))
                     market = SimMarket(SEED, n_symbols=args.symbols, clock=clock)
                     runs[name] = await run_worker_day(market, clock, db, _env(args.poll))
+                figures[f"{name} cpu_s"] = time.process_time() - cpu
             finally:
                 await db.close()
-    table = Table(title=f"one worker-day, {args.symbols} symbols, polls every {args.poll:g} "
-                        f"session s from {args.start} (day recorded in {record_s:.1f} s)")
-    for col in ("run", "polls", "session s", "wall s", "session s / wall s", "ms / poll",
-                "trades"):
-        table.add_column(col, justify="left" if col == "run" else "right")
+        # the fleet: days recorded with seeds SEED, SEED+1, ... on the weekdays from DAY
+        days, day = [], DAY
+        while len(days) < args.fleet_days:
+            if day.weekday() < 5:
+                days.append(day)
+            day += timedelta(days=1)
+        for k, d in enumerate(days):
+            if d != DAY:
+                write_day(tmp / "days", record_sim_day(SEED + k, args.symbols, d))
+        from tradefleet.adapters.calendar_cache import krx_calendar
+
+        planned = [p for p in plan_days(tmp / "days", days[0], days[-1], krx_calendar(days[-1]))
+                   if p.folder is not None]
+        fleet = [load_settings(None, _env(args.poll, f"bt-{k}"))
+                 for k in range(1, args.fleet_workers + 1)]
+        console.print(f"fleet: {len(planned)} day(s) x {len(fleet)} workers ...",
+                      highlight=False)
+        began = time.perf_counter()
+        result = await run_backtest(
+            planned, fleet, server, start=fleet_start,
+            on_day=lambda p, r, k, n: console.print(f"  [{k}/{n}] {p.day} {r.wall_s:.1f} s",
+                                                    highlight=False))
+        fleet_wall = time.perf_counter() - began
+    figures["load_after"] = os.getloadavg()[0]
+    live, replay = runs["live simulated"], runs["replay"]
+    same, differ = _parity(live.trades, replay.trades)
+    full_polls = int(23_400 // args.poll) - 1           # polls of a whole day, open to close
+    worker_polls = sum(r.polls for r in result.runs) * len(fleet)
+    full = args.fleet_days == 20 and args.fleet_workers == 10 and args.fleet_start == "09:00" \
+        and len(result.runs) == 20
+    extrapolated = fleet_wall * (20 * 10 * full_polls) / max(worker_polls, 1)
+    hook, trials = tuning_trials_per_minute()
+
+    table = Table(title=f"replay, {args.symbols} symbols, minute bars + 10 s quotes, polls "
+                        f"every {args.poll:g} session s (load avg {figures['load_before']:.1f}"
+                        f" -> {figures['load_after']:.1f} on {os.cpu_count()} cores)")
+    for col, justify in (("figure", "left"), ("measured", "right"), ("goal", "right")):
+        table.add_column(col, justify=justify)
     for name, run in runs.items():
-        table.add_row(name, f"{run.polls:,}", f"{run.session_s:,.0f}", f"{run.wall_s:.1f}",
-                      f"{run.speed:,.0f}x", f"{1000 * run.wall_s / max(run.polls, 1):.1f}",
-                      str(len(run.trades)))
+        table.add_row(f"one worker-day, {name}: session s / wall s",
+                      f"{run.speed:,.0f}x ({run.polls:,} polls, {run.wall_s:.1f} s wall, "
+                      f"{figures[f'{name} cpu_s']:.1f} s CPU)",
+                      "≥ 2,000x" if name == "replay" else "")
+    table.add_row("  replay: ms per poll / bare round trip",
+                  f"{1000 * replay.wall_s / max(replay.polls, 1):.2f} ms = "
+                  f"{1000 * replay.wall_s / max(replay.polls, 1) / rt_ms:.0f} x "
+                  f"{rt_ms:.3f} ms", "")
+    table.add_row("parity: replay's trades vs live simulated (same day, seed)",
+                  f"{'identical' if same else 'DIFFER'}: {len(replay.trades)} vs "
+                  f"{len(live.trades)} trades, {differ} field(s) differ", "identical")
+    label = (f"{len(result.runs)} days x {len(fleet)} workers x {args.symbols} symbols "
+             f"from {args.fleet_start}: wall")
+    table.add_row(label, f"{fleet_wall:,.0f} s ({worker_polls:,} worker-polls)",
+                  "≤ 300 s" if full else "")
+    if not full:
+        table.add_row("  20 days x 10 workers x 100 symbols from 09:00, extrapolated",
+                      f"~{extrapolated:,.0f} s (linear in worker-polls)", "≤ 300 s")
+    table.add_row("tuning: trials per minute",
+                  f"{trials:,.1f} ({hook})" if trials is not None else "n/a — see tune", "")
     console.print(table)
-    same = runs["replay"].trades == runs["live simulated"].trades
-    console.print(f"parity (replay's trades == live simulated day's): "
-                  f"{'yes' if same else 'NO'}; goal 2,000x: "
-                  f"{runs['replay'].speed / 2000:.0%} of it")
+    figures.update({
+        "replay_speed": replay.speed, "replay_polls": replay.polls, "replay_wall_s": replay.wall_s,
+        "live_speed": live.speed, "live_wall_s": live.wall_s, "round_trip_ms": rt_ms,
+        "parity_identical": same, "parity_fields_differing": differ,
+        "trades_replay": len(replay.trades), "trades_live": len(live.trades),
+        "fleet_days": len(result.runs), "fleet_workers": len(fleet),
+        "fleet_start": args.fleet_start, "fleet_wall_s": fleet_wall,
+        "fleet_worker_polls": worker_polls,
+        "full_fleet_wall_s_extrapolated": None if full else extrapolated,
+        "tuning_trials_per_minute": trials})
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".txt").write_text(console.export_text())
+    args.out.with_suffix(".json").write_text(json.dumps(figures, indent=1, default=str) + "\n")
 
 
 if __name__ == "__main__":

@@ -205,7 +205,7 @@ def test_a_lease_shorter_than_the_wall_clock_day_changes_nothing(
     short.write_text(yaml.safe_dump({**SETTINGS, "locks": {"ttl_seconds": 3,
                                                            "heartbeat_interval_seconds": 1}}))
     base = ["--data", str(data), "--from", "2026-11-24", "--params", str(files["params"]),
-            "--start", "14:30", "--pg-dsn", pg_server_uri]
+            "--start", "14:00", "--pg-dsn", pg_server_uri]
     runs = [_backtest(capsys, *base, "--config", str(config))
             for config in (files["worker"], short)]
     assert all(code == 0 for code, _, _ in runs), runs

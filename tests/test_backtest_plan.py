@@ -34,11 +34,11 @@ def test_only_a_recorded_krx_session_with_the_calendars_hours_runs(data: Path) -
     calendar = krx_calendar(SUNDAY)
     assert calendar.session(SATURDAY) is None and calendar.session(WEDNESDAY) is not None
     planned = {p.day: p for p in plan_days(data, TUESDAY, SUNDAY, calendar)}
-    assert [d for d, p in planned.items() if p.folder is not None] == [TUESDAY]
+    assert [d for d, p in planned.items() if p.folder is not None] == [TUESDAY, FRIDAY]
     assert planned[WEDNESDAY].skipped.startswith("recorded 09:00-15:00, KRX's session 09:00-")
     assert planned[SATURDAY].skipped.startswith("KRX closed: ")
     assert planned[date(2026, 11, 26)].skipped == "no recording"
-    assert planned[FRIDAY].skipped.startswith("bars only")
+    assert planned[FRIDAY].note.startswith("bars only")        # runs on quotes from bars
     assert SUNDAY not in planned                  # a Sunday without data: silent
 
 

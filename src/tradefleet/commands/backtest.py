@@ -9,7 +9,8 @@ KRX fees and tax, each day in a fresh database on the embedded PostgreSQL (or th
 defaults with 5,000,000 won of capital and a 1,000,000 won daily loss limit per worker),
 then ``--strategy`` and ``--params``; the TRADEFLEET_* environment is not read, so the same
 data, files and flags print the same summary, byte for byte. Progress goes to stderr, the
-per-day and total table to stdout."""
+per-day and total table to stdout, and an HTML report (equity and drawdown on the session
+clock, per-day, tuning and per-trade tables, the parameter version) to ``--report``."""
 
 from __future__ import annotations
 
@@ -60,8 +61,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="start each day at this session time (default: the open)")
     p.add_argument("--skip-still-polls", action="store_true",
                    help="speed: no poll while the market has not stepped (10 s steps)")
+    p.add_argument("--unknown-market", default=None, metavar="MARKET",
+                   choices=("KOSPI", "KOSDAQ", "KONEX", "ETF", "ETN"),
+                   help="market of symbols a day does not name (CSV bars; sets the sell tax)")
     p.add_argument("--pg-dsn", default=None, metavar="DSN",
                    help="PostgreSQL server for the backtest's databases (default: embedded)")
+    p.add_argument("--report", type=Path, default=None, metavar="FILE",
+                   help="HTML report to write (default: DIR/reports/backtest-D1_D2.html)")
     p.add_argument("--keep-databases", action="store_true",
                    help="keep each day's database (tfbt_*) for inspection")
     p.set_defaults(handler=_run)
@@ -84,10 +90,12 @@ def _run(args: argparse.Namespace) -> int:
 
 async def _backtest(args: argparse.Namespace, console) -> int:  # noqa: ANN001
     from tradefleet.adapters.calendar_cache import krx_calendar
+    from tradefleet.adapters.report.backtest_html import write_backtest_html
     from tradefleet.adapters.telemetry.logging import configure_logging
     from tradefleet.domain.errors import ConfigError
     from tradefleet.replay.backtest import plan_days, run_backtest
     from tradefleet.replay.backtest_fleet import fleet_settings
+    from tradefleet.replay.backtest_report import build_report
     from tradefleet.replay.backtest_summary import figures, format_summary, speed_line
 
     last = args.last or args.first
@@ -109,20 +117,26 @@ async def _backtest(args: argparse.Namespace, console) -> int:  # noqa: ANN001
     def on_day(p, run, k, n) -> None:  # noqa: ANN001
         f = figures(str(p.day), run.trades)
         console.print(f"  [{k}/{n}] {p.day}: {f.trades} trades, PnL {f.pnl:,} won "
-                      f"({run.wall_s:.1f} s, {run.speed:,.0f}x)", highlight=False)
+                      f"({run.wall_s:.1f} s, {run.speed:,.0f}x)"
+                      + (f" [{p.note}]" if p.note else ""), highlight=False)
 
     def in_day(at: datetime, polls: int) -> None:
         console.print(f"      {at:%Y-%m-%d %H:%M}  {polls:,} polls", highlight=False)
 
     result = await run_backtest(planned, fleet, dsn, start=args.start,
                                 keep_databases=args.keep_databases, on_day=on_day,
-                                skip_still=args.skip_still_polls, progress=in_day)
+                                skip_still=args.skip_still_polls, progress=in_day,
+                                unknown_market=args.unknown_market)
     console.print(speed_line(result.runs, args.workers), highlight=False)
     title = (f"backtest {args.first}..{last}: {args.workers} worker(s), strategy "
              f"{fleet[0].strategy.name}" + (f", from {args.start:%H:%M}" if args.start else "")
              + (", polls skipped while the market is still" if args.skip_still_polls else ""))
     sys.stdout.write(format_summary(result, title=title))
     sys.stdout.flush()
+    configured = [f"{fleet[0].strategy.name} params {fleet[0].trading_rules()[0].param_version}"]
+    path = args.report or args.data / "reports" / f"backtest-{args.first}_{last}.html"
+    path = write_backtest_html(build_report(result, title=title, configured=configured), path)
+    console.print(f"report: {path}", highlight=False)
     return 0
 
 

@@ -2,13 +2,15 @@
 the recorded days of a date range (issue 21, item 2).
 
 Which days run is the KRX calendar's word plus the data's: a day in the range runs when KRX
-had a session and a recording with quotes exists with the calendar's hours; every other
-weekday in the range is listed as skipped with its reason (no recording, bars only, KRX
-closed, other hours), and weekends without a recording are left out silently. Each day runs
-in a database of its own, cloned from one migrated template per backtest: no row, lock,
-sequence or worker lease of one day reaches the next, which keeps a day's trades independent
-of the days before it and the whole run deterministic (the same data and settings give the
-same rows, byte for byte). The databases are dropped at the end unless ``keep_databases``."""
+had a session and a recording exists with the calendar's hours; every other
+weekday in the range is listed as skipped with its reason (no recording, KRX closed, other
+hours), and weekends without a recording are left out silently. A bars-only day (CSV
+bars) runs on quotes synthesised from its bars (``replay.bar_quotes``; noted in the plan).
+Each day runs in a database of its own, cloned from one migrated template per backtest: no
+row, lock, sequence or worker lease of one day reaches the next, which keeps a day's trades
+independent of the days before it and the whole run deterministic (the same data and
+settings give the same rows, byte for byte). The databases are dropped at the end unless
+``keep_databases``."""
 
 from __future__ import annotations
 
@@ -40,6 +42,7 @@ class PlannedDay:
     day: date
     folder: Path | None             # None: skipped
     skipped: str = ""               # why, when skipped
+    note: str = ""                  # how it runs, when not as recorded
 
 
 @dataclass
@@ -66,8 +69,6 @@ def plan_days(data_dir: Path, first: date, last: date,
                 planned.append(PlannedDay(day, None, f"KRX closed: {calendar.closed_reason(day)}"))
         elif not recorded:
             planned.append(PlannedDay(day, None, "no recording"))
-        elif not (folder / QUOTES_FILE).is_file():
-            planned.append(PlannedDay(day, None, "bars only (no quotes); replay needs quotes"))
         else:
             meta = _meta(folder / META_FILE)
             hours = (meta.session_open.astimezone(SEOUL), meta.session_close.astimezone(SEOUL))
@@ -75,6 +76,8 @@ def plan_days(data_dir: Path, first: date, last: date,
                 planned.append(PlannedDay(day, None, (
                     f"recorded {hours[0]:%H:%M}-{hours[1]:%H:%M}, KRX's session "
                     f"{session.open:%H:%M}-{session.close:%H:%M}")))
+            elif not (folder / QUOTES_FILE).is_file():
+                planned.append(PlannedDay(day, folder, note="bars only: quotes from bars"))
             else:
                 planned.append(PlannedDay(day, folder))
         day += timedelta(days=1)
@@ -125,7 +128,8 @@ class BacktestDatabases:
         name = f"{self._prefix}_{day:%Y%m%d}"
         await self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self._prefix}_template"')
         self.created.append(name)
-        db = await Database.connect(database_dsn(self._server, name), min_size=1, max_size=4)
+        db = await Database.connect(database_dsn(self._server, name), min_size=1, max_size=4,
+                                    reset_sessions=False)
         try:
             yield db
         finally:

@@ -63,6 +63,9 @@ def format_summary(result: BacktestResult, *, title: str) -> str:
                        for run in result.runs for t in run.trades})
     if versions:
         out.append("traded under: " + ", ".join(versions))
+    noted = [p for p in result.planned if p.folder is not None and p.note]
+    if noted:
+        out.append("ran differently: " + "; ".join(f"{p.day} ({p.note})" for p in noted))
     skipped = [p for p in result.planned if p.folder is None]
     if skipped:
         out.append("skipped: " + "; ".join(f"{p.day} ({p.skipped})" for p in skipped))

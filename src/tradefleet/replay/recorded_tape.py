@@ -155,7 +155,8 @@ def recorded_universe(day: RecordedDay, *, default_depth: int | None = None,
     zeros = np.zeros(n)
     unnamed = [s for s in symbols if not day.meta.symbols[s]]
     if unnamed and unknown_market is None:
-        raise ConfigError(f"{day.meta.day}: no market recorded for {unnamed[:5]}; name one")
+        raise ConfigError(f"{day.meta.day}: no market recorded for {unnamed[:5]}; name one "
+                          "(backtest --unknown-market)")
     markets = tuple(day.meta.symbols[s] or str(unknown_market) for s in symbols)
     return Universe(symbols, column("prev_close", first), column("prev_high", first),
                     column("prev_low", first), column("lower_limit", first),

@@ -23,6 +23,7 @@ from typing import Any
 from tradefleet.adapters.clock import SEOUL, FrozenClock
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.postgres.lock_store import PostgresLockStore
+from tradefleet.adapters.postgres.report_queries import DailyReport, fetch_daily_report
 from tradefleet.adapters.sim.broker import SimBroker
 from tradefleet.adapters.sim.engine import SimMarket
 from tradefleet.adapters.sim.universe import STEP_SECONDS
@@ -50,6 +51,12 @@ class DayRun:
     wall_s: float
     session_s: float
     trades: list[dict[str, Any]] = field(default_factory=list)
+    # for the backtest's report (``replay.backtest_report``), kept apart from ``trades``,
+    # which the determinism and parity checks compare: the day's summaries and closed
+    # trades as ``tradefleet report`` reads them, and (wall time, session time) after each
+    # step, which puts a row's database time back on the session clock
+    report: DailyReport | None = None
+    marks: list[tuple[float, datetime]] = field(default_factory=list)
 
     @property
     def speed(self) -> float:
@@ -104,6 +111,7 @@ async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
         workers.append(worker)
     beats = LeaseKeeper(PostgresLockStore(db), workers)
     polls, polled_step, reported = 0, -1, 0
+    marks: list[tuple[float, datetime]] = []
     step = timedelta(seconds=fleet[0].poll_interval_seconds)
     while clock.now() + step < market.close_at:
         clock.set(clock.now() + step)
@@ -117,6 +125,7 @@ async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
             await cycle.reconcile()
             await cycle.poll()
         polls += 1
+        marks.append((time.time(), clock.now()))
         if progress is not None and (clock.now() - begins) // HALF_HOUR > reported:
             reported = (clock.now() - begins) // HALF_HOUR
             progress(clock.now(), polls)
@@ -124,8 +133,9 @@ async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
     rows = await db.pool.fetch(
         f"SELECT {', '.join(TRADE_COLUMNS)} FROM positions WHERE worker_id = ANY($1) "
         "ORDER BY position_id", [s.worker_id for s in fleet])
-    return DayRun(market.day, polls, time.perf_counter() - started, session_s,
-                  [dict(r) for r in rows])
+    wall_s = time.perf_counter() - started
+    return DayRun(market.day, polls, wall_s, session_s, [dict(r) for r in rows],
+                  await fetch_daily_report(db, market.day), marks)
 
 
 class LeaseKeeper:
@@ -170,10 +180,11 @@ async def replay_fleet_day(folder: Path, db: Database, fleet: Sequence[Settings]
                            skip_still: bool = False,
                            progress: Progress | None = None) -> DayRun:
     """``fleet``'s workers through a recorded day, interleaved on one clock."""
+    from tradefleet.replay.bar_quotes import with_bar_quotes
     from tradefleet.replay.day_format import read_day
     from tradefleet.replay.recorded_tape import RecordedTape, recorded_universe
 
-    day = read_day(folder)
+    day = with_bar_quotes(read_day(folder))       # a bars-only day: quotes from its bars
     universe = recorded_universe(day, default_depth=default_depth,
                                  unknown_market=unknown_market)
     opens, closes = (t.astimezone(SEOUL) for t in (day.meta.session_open,

@@ -161,7 +161,7 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
                        open_positions=lambda: open_positions(db.pool, worker_id),
                        open_orders=lambda: order_store.open_orders(worker_id),
                        track_timeout_s=track_timeout_s)
-    hooks = RecoveryHooks(reconcile=lambda: follower.follow(worker_id), orphans=orphans,
+    hooks = RecoveryHooks(reconcile=lambda: follower.settle(worker_id), orphans=orphans,
                           controls=lambda: read_controls(db.pool, worker_id))
     watch = ExitWatch(broker, retry.call, exits, sink, clock, worker_id=worker_id)
 

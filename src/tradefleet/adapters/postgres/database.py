@@ -15,6 +15,11 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Release without asyncpg's reset query (one round trip per release). asyncpg still
+    rolls back a transaction left open and drops listeners before this runs."""
+
+
 class Database:
     """Owns the process's connection pool. Stores receive it; nothing else opens connections."""
 
@@ -25,13 +30,22 @@ class Database:
     async def connect(
         cls, dsn: str, *, min_size: int = 1, max_size: int = 10, ssl: Any = None,
         command_timeout: float = 10.0, durable_by_default: bool = True,
+        reset_sessions: bool = True,
     ) -> Database:
         """``durable_by_default=False`` makes plain statements (locks, heartbeats, events)
-        commit asynchronously; money writes must then use ``money_transaction``."""
+        commit asynchronously; money writes must then use ``money_transaction``.
+
+        ``reset_sessions=False`` (replay only: ``replay.backtest``) skips asyncpg's reset
+        query on every release, which was half the round trips of a replayed poll. It is
+        safe where no pooled connection keeps session state: our stores take advisory locks
+        per transaction (``pg_advisory_xact_lock``), set ``SET LOCAL`` only, and LISTEN on
+        a connection of their own (``feed/listener``); an open transaction is still rolled
+        back by asyncpg."""
         settings = {} if durable_by_default else {"synchronous_commit": "off"}
         pool = await asyncpg.create_pool(
             dsn, min_size=min_size, max_size=max_size, ssl=ssl, init=_init_connection,
             command_timeout=command_timeout, server_settings=settings,
+            reset=None if reset_sessions else _keep_session,
         )
         assert pool is not None
         return cls(pool)

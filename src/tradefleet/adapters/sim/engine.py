@@ -165,12 +165,14 @@ class SimMarket:
             t = self._tape
             end = t.minutes_started()
             start = max(0, end - max(0, count))
-            return [
-                Bar(symbol, self.open_at + timedelta(minutes=m), int(t.bar_open[m, i]),
-                    int(t.bar_high[m, i]), int(t.bar_low[m, i]), int(t.bar_close[m, i]),
-                    int(t.bar_volume[m, i]))
-                for m in range(start, end)
-            ]
+            # whole columns to Python ints at once (an element read of a numpy array costs
+            # as much as a column's .tolist() of a day's minutes; replay reads bars per poll)
+            rows = zip(range(start, end), t.bar_open[start:end, i].tolist(),
+                       t.bar_high[start:end, i].tolist(), t.bar_low[start:end, i].tolist(),
+                       t.bar_close[start:end, i].tolist(), t.bar_volume[start:end, i].tolist(),
+                       strict=True)
+            return [Bar(symbol, self.open_at + timedelta(minutes=m), o, h, lo, c, v)
+                    for m, o, h, lo, c, v in rows]
 
     def minute_values(self, symbol: str, count: int) -> list[int]:
         """Accumulated traded value (won) at the end of each bar ``minute_bars`` returns."""
