@@ -24,7 +24,7 @@ from decimal import Decimal
 import structlog
 
 from tradefleet.domain.errors import BrokerError
-from tradefleet.domain.exits import ExitParams, evaluate_exit
+from tradefleet.domain.exits import ExitDecision, ExitParams, evaluate_exit
 from tradefleet.domain.orders import OrderPurpose
 from tradefleet.domain.states import WorkerStatus
 from tradefleet.ports.broker import BrokerPort
@@ -101,8 +101,15 @@ class TickExits:
                 self._on_mode(live)
 
     async def on_tick(self, tick: PriceTick) -> OrderPurpose | None:
-        """Judge one tick; the exit's reason when it sold (or tried to), else None."""
+        """Judge one tick; the exit's reason when it sold (or tried to), else None.
+
+        A tick is judged first on what is held as last seen, without the cycle's turn: most
+        ticks cross nothing, and they neither queue behind a poll's broker calls nor cost a
+        database read. Only a tick that crosses an exit waits for the turn, and is judged
+        again there on what is held then (the poll may have sold it meanwhile)."""
         cycle = self._cycle
+        if await self._judge(tick) is None:
+            return None
         async with cycle.turn:
             held = cycle.holding
             if (held is None or cycle.status is not WorkerStatus.HOLD
@@ -112,12 +119,8 @@ class TickExits:
                 return None             # nothing of ours to judge, or the poll's to do
             if any(o.symbol == tick.symbol for o in await cycle.paths.open_orders()):
                 return None             # an order on it is being followed to its end
-            self.decided += 1
-            decision = evaluate_exit(
-                entry_price=held.entry_price, price=tick.price,
-                short_ma=await self._short_ma(tick), now=self._clock.now(),
-                liquidation_at=cycle.liquidation_at, params=self._exits)
-            if decision.reason is None:
+            decision = await self._judge(tick)
+            if decision is None:
                 return None
             self._log.info("exit condition met on the tick", symbol=tick.symbol,
                            reason=str(decision.reason), checks=decision.checks,
@@ -125,6 +128,19 @@ class TickExits:
             self.sold.append(decision.reason)
             await cycle.sell(decision.reason)
             return decision.reason
+
+    async def _judge(self, tick: PriceTick) -> ExitDecision | None:
+        """The exit this tick crosses on the position held as seen now; None for no exit or
+        nothing of ours (a decision without the turn is only a hint: see ``on_tick``)."""
+        held = self._cycle.holding
+        if held is None or held.position_id == 0 or held.lock.symbol != tick.symbol:
+            return None
+        self.decided += 1
+        decision = evaluate_exit(
+            entry_price=held.entry_price, price=tick.price,
+            short_ma=await self._short_ma(tick), now=self._clock.now(),
+            liquidation_at=self._cycle.liquidation_at, params=self._exits)
+        return decision if decision.reason is not None else None
 
     async def _short_ma(self, tick: PriceTick) -> Decimal | None:
         """The trend's moving average of closed minute bars, read once per minute (a bar
