@@ -213,7 +213,7 @@ def fleet_tables(runs: list[FleetRun], bare: dict[str, list[float]]) -> list[Tab
         t1.add_column(col, justify="right")
     t2 = Table(title="fill-to-record (ms, p50 / p99) and REST calls per worker-hour (session "
                "hours)")
-    for col in ("workers", "feed", "fills", "execution -> fills row (REST order follower)",
+    for col in ("workers", "feed", "fills", "execution -> fills row",
                 "REST calls", "session h", "calls / worker-hour"):
         t2.add_column(col, justify="right")
     for r in runs:

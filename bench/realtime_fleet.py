@@ -50,6 +50,7 @@ from tradefleet.domain.orders import Side  # noqa: E402
 STRATEGY = ROOT / "tests" / "fixtures" / "strategies" / "user_strategies.py"
 ON_THE_TICK = "exit condition met on the tick"
 MATCH_WITHIN_S = 5.0           # a SELL this long after its tick is not that tick's
+HTS_ID = "bench"               # the fill notices' HTS id: fills recorded from the push
 
 
 class TimedFeedServer(FeedServer):
@@ -85,8 +86,8 @@ class TimedExchange(ExchangeThread):
         runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
-        feed = TimedFeedServer(self.market, app[APPROVALS], exchange, FeedConfig(mode="real"),
-                               sent=self.sent)
+        feed = TimedFeedServer(self.market, app[APPROVALS], exchange,
+                               FeedConfig(mode="real", hts_id=HTS_ID), sent=self.sent)
         try:
             async with running_feed(feed) as ws_url:
                 self._app, self.ws_url = app, ws_url
@@ -136,7 +137,8 @@ def _env(ex: TimedExchange, dsn: str, clock: SimClock, wid: str, feed: bool,
             "TRADEFLEET_EXITS__TIME_EXIT_MINUTES": "0",
             "TRADEFLEET_POLL_INTERVAL_SECONDS": str(poll_s), "TRADEFLEET_UNIVERSE": universe,
             "TRADEFLEET_FEED__ENABLED": "true" if feed else "false",
-            "TRADEFLEET_FEED__WS_URL": ex.ws_url, "TRADEFLEET_LOG_FORMAT": "json"}
+            "TRADEFLEET_FEED__WS_URL": ex.ws_url, "TRADEFLEET_FEED__HTS_ID": HTS_ID,
+            "TRADEFLEET_LOG_FORMAT": "json"}
 
 
 def _events(path: Path, event: str) -> list[dict]:
