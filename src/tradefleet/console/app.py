@@ -10,6 +10,7 @@ from pathlib import Path
 from aiohttp import web
 
 from tradefleet.adapters.postgres.database import Database
+from tradefleet.adapters.telemetry.redaction import redact
 from tradefleet.console import pages
 from tradefleet.console.actions import ActionAuthority, ActionRefused, check_request
 from tradefleet.console.auth import ConsoleAuth, Forbidden
@@ -125,8 +126,7 @@ class ConsoleApp:
     async def api_fleet(self, request: web.Request) -> web.Response:
         sd = await self._sd()
         rows = await self.read.fleet(sd.day)
-        out = [{**{k: v for k, v in r.items()}, "unrealised_pnl": pages.unrealised(r)}
-               for r in rows]
+        out = [redact({**r, "unrealised_pnl": pages.unrealised(r)}) for r in rows]
         return web.json_response({"trading_day": str(sd.day), "workers": out},
                                  dumps=lambda o: json.dumps(o, default=str))
 

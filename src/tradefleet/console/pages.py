@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+from tradefleet.adapters.telemetry.redaction import redact, redact_text
 from tradefleet.console.equity_svg import equity_svg
 from tradefleet.console.html import esc, hms, pnl, query, select, table, won
 from tradefleet.console.session_day import SessionDay
@@ -76,7 +77,7 @@ def orders_page(rows: list[dict], workers: list[str], symbols: list[str], worker
     body, classes = [], []
     for o in rows:
         avg = o["filled_amount"] // o["filled_qty"] if o["filled_qty"] else None
-        why = " ".join(x for x in (o["reject_code"], o["reject_message"]) if x)
+        why = redact_text(" ".join(x for x in (o["reject_code"], o["reject_message"]) if x))
         body.append([str(o["order_id"]), esc(o["worker_id"]), esc(o["symbol"]), esc(o["side"]),
                      esc(o["purpose"]), f'{won(o["filled_qty"])}/{won(o["qty"])}', won(avg),
                      f'<b>{esc(o["status"])}</b>', _life(o, sd), esc(why)])
@@ -123,6 +124,7 @@ def _event_rows(rows: list[dict], sd: SessionDay, with_worker: bool) -> list[lis
     out = []
     for e in rows:
         payload = e["payload"] if isinstance(e["payload"], dict) else json.loads(e["payload"])
+        payload = redact(payload)          # events carry no secret; a page never shows one
         detail = ", ".join(f"{k}={v}" for k, v in payload.items() if v not in (None, "", []))
         cells = [hms(sd.shown(e["occurred_at"])), esc(e["event_type"])]
         if with_worker:
