@@ -992,6 +992,38 @@ MUTANTS += [
            "shown is None or ready_before != ready_now\n", "shown is None\n",
            (COST + "test_a_stale_heartbeat_shows_its_real_time_at_once",),
            "issue 19/9: a worker Ready again shows the heartbeat of before it went stale"),
+    # issue 22 (console22)
+    Mutant("console-csrf-not-checked", "console/auth.py",
+           "        if not hmac.compare_digest(form.get(\"csrf\", \"\").encode(), "
+           "(actor.csrf or \"\").encode()):",
+           "        if False:",
+           ("tests/console/test_console_security.py::"
+            "test_actions_need_the_token_and_csrf_and_this_origin",),
+           "issue 22: another site's page makes a signed-in browser pause or liquidate"),
+    Mutant("console-origin-not-checked", "console/auth.py",
+           "        if origin and urlsplit(origin).netloc != request.host:",
+           "        if False:",
+           ("tests/console/test_console_security.py::"
+            "test_actions_need_the_token_and_csrf_and_this_origin",),
+           "issue 22: a cross-origin POST is accepted"),
+    Mutant("console-event-payload-unredacted", "console/pages.py",
+           "        payload = redact(payload)", "        payload = payload",
+           ("tests/console/test_console_security.py::test_no_page_or_api_answer_shows_a_secret",),
+           "issue 22: a secret in an event's payload is shown on the Events page"),
+    Mutant("console-any-bearer-acts", "console/auth.py",
+           "            if not self.token_matches(bearer[7:].strip()):",
+           "            if False:",
+           ("tests/console/test_console_security.py::"
+            "test_actions_need_the_token_and_csrf_and_this_origin",),
+           "issue 22: any bearer token may pause or liquidate the fleet"),
+    Mutant("console-liquidate-pauses-instead", "console/actions.py",
+           "                if action == \"liquidate\":\n                    changed = await "
+           "controls.request_liquidation(",
+           "                if action == \"liquidate!\":\n                    changed = await "
+           "controls.request_liquidation(",
+           ("tests/console/test_console_actions.py::"
+            "test_pause_resume_and_liquidate_write_worker_controls_and_events",),
+           "issue 22: liquidate-now writes a pause and never asks the worker to sell"),
 ]
 
 

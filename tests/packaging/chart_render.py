@@ -40,6 +40,9 @@ COMBOS: dict[str, dict[str, Any]] = {
         "simulation": {"start": "2026-12-02T14:00:00+09:00", "speed": 60,
                        "realStart": 1796000000}},
     "service-monitor": {**EXTERNAL, "metrics": {"serviceMonitor": {"enabled": True}}},
+    "console-ingress": {**EXTERNAL, "console": {"enabled": True, "ingress": {
+        "enabled": True, "host": "console.example",
+        "tls": [{"hosts": ["console.example"], "secretName": "console-tls"}]}}},
 }
 # the ServiceMonitor renders only where the cluster serves monitoring.coreos.com/v1
 API_VERSIONS = {"service-monitor": ["monitoring.coreos.com/v1"]}

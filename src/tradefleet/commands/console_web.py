@@ -56,17 +56,30 @@ def read_token(path: Path | None) -> str | None:
     return token
 
 
-async def _serve(args: argparse.Namespace, token: str | None) -> int:
-    from tradefleet.adapters.postgres.database import Database
-    from tradefleet.console.server import start_console
+async def _connect(dsn: str | None):  # noqa: ANN202 - Database
+    """The fleet's database as the operator reaches it (DSN, TLS, CA from the settings), or
+    the embedded one the demo uses."""
+    from tradefleet.adapters.postgres.connect import connect_database
+    from tradefleet.adapters.telemetry.redaction import register_secret
+    from tradefleet.settings import load_database_settings
 
-    dsn = args.dsn or os.environ.get("TRADEFLEET_DB__DSN")
-    if not dsn:
+    settings = load_database_settings(None, dict(os.environ))
+    if dsn is None and settings.dsn is None:
         from tradefleet.adapters.postgres.embedded import start_embedded
         from tradefleet.local_fleet.demo_db import DEMO_DB
 
         dsn = await asyncio.to_thread(start_embedded, None, database=DEMO_DB)
-    db = await Database.connect(dsn, min_size=1, max_size=6)
+    dsn = dsn or settings.dsn.get_secret_value()
+    register_secret(dsn)
+    return await connect_database(
+        dsn, sslmode=settings.sslmode,
+        sslrootcert=str(settings.sslrootcert) if settings.sslrootcert else None, max_size=6)
+
+
+async def _serve(args: argparse.Namespace, token: str | None) -> int:
+    from tradefleet.console.server import start_console
+
+    db = await _connect(args.dsn)
     kube = None
     if args.kube_namespace:
         from tradefleet.operator.kube import KubeApi
