@@ -3,11 +3,11 @@ a step line, no chart library, no script."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from tradefleet.console.html import esc, won
 
-W, H, PAD = 760, 220, 40
+W, H, PAD = 760, 220, 56
 
 
 def equity_svg(points: list[tuple[datetime, int]], open_at: datetime | None = None,
@@ -39,10 +39,14 @@ def equity_svg(points: list[tuple[datetime, int]], open_at: datetime | None = No
     steps.append(f"{x(end):.1f},{y(prev):.1f}")
     zero = (f'<line x1="{PAD}" x2="{W - PAD}" y1="{y(0):.1f}" y2="{y(0):.1f}" '
             f'class="zero"/>' if low <= 0 <= high else "")
-    labels = (f'<text x="{PAD}" y="{H - 10}">{esc(start.strftime("%H:%M"))}</text>'
-              f'<text x="{W - PAD}" y="{H - 10}" text-anchor="end">'
-              f'{esc(end.strftime("%H:%M"))}</text>'
-              f'<text x="4" y="{y(high) + 4:.1f}">{won(high)}</text>'
+    hour = start.replace(minute=0, second=0, microsecond=0)
+    ticks = []
+    while hour <= end:
+        if hour >= start:
+            ticks.append(f'<text x="{x(hour):.1f}" y="{H - 10}" text-anchor="middle">'
+                         f'{esc(hour.strftime("%H:%M"))}</text>')
+        hour += timedelta(hours=1)
+    labels = ("".join(ticks) + f'<text x="4" y="{y(high) + 4:.1f}">{won(high)}</text>'
               f'<text x="4" y="{y(low) + 4:.1f}">{won(low)}</text>')
     return (f'<svg id="equity" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" '
             f'aria-label="equity curve, final {won(total)} won">{zero}'

@@ -9,7 +9,8 @@ from decimal import Decimal
 from tradefleet.adapters.telemetry.redaction import redact, redact_text
 from tradefleet.console.equity_svg import equity_svg
 from tradefleet.console.html import esc, hms, pnl, query, select, table, won
-from tradefleet.console.session_day import SessionDay
+from tradefleet.console.session_day import SessionDay, session_hours
+from tradefleet.domain.calendar import SEOUL
 
 OPEN_STATUSES = ("NEW", "SENT", "PARTIALLY_FILLED")
 ALARM_STATUSES = ("UNKNOWN", "EXPIRED")
@@ -27,8 +28,9 @@ def _controls(row: dict, sd: SessionDay) -> str:
         marks.append('<span class="badge paused">buying paused</span>')
     if row["buy_blocked"]:
         marks.append(f'<span class="badge blocked">blocked: {esc(row["buy_blocked"])}</span>')
-    asked = row["liquidate_requested_at"]
-    if asked is not None and asked.astimezone(sd.now().tzinfo).date() == sd.day:
+    asked = row["liquidate_requested_at"]       # written in session time (actions.py)
+    asked = asked.astimezone(SEOUL) if asked is not None else None
+    if asked is not None and asked.date() == sd.day:
         state = "liquidating" if row["qty"] else "liquidated"
         marks.append(f'<span class="badge {state}">{state} from {hms(asked)} '
                      f'({esc(row["liquidate_requested_by"])})</span>')
@@ -109,11 +111,13 @@ def day_page(summaries: list[dict], closed: list[dict], sd: SessionDay) -> str:
              won(s["avg_pnl"]), pnl(s["max_loss"]), won(s["fees"]), won(s["taxes"]),
              _tuning(s["tuning"] or {})] for s in summaries]
     points = [(sd.shown(c["exit_at"]), int(c["realized_pnl"] or 0)) for c in closed]
+    hours = session_hours(sd.day)
+    opens, closes = (hours.open, hours.close) if hours else (None, None)
     total = sum(s["realized_pnl"] for s in summaries)
     trades = sum(s["trades_count"] for s in summaries)
     return (f'<h1>Day {esc(sd.day)} <small>realised {pnl(total)} won · {trades} trades</small>'
             f'</h1><h2>Equity curve <small>cumulative realised PnL, won; '
-            f'{esc(sd.clock_label)}</small></h2>{equity_svg(points)}'
+            f'{esc(sd.clock_label)}</small></h2>{equity_svg(points, opens, closes)}'
             '<h2>Daily summary <small>with the SC-011 tuning fields</small></h2>'
             + table(["worker", "realised", "trades", "wins", "losses", "win rate", "avg PnL",
                      "max loss", "fees", "taxes", "tuning (SC-011)"], body,

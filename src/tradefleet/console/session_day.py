@@ -6,13 +6,17 @@ fleet on the wall clock (Kubernetes) has no such row and its times are shown as 
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from tradefleet.adapters.clock import SimClock
 from tradefleet.adapters.postgres.database import Database
-from tradefleet.domain.calendar import SEOUL
+from tradefleet.domain.calendar import SEOUL, TradingSession
+
+log = logging.getLogger(__name__)
 
 # a session clock recorded this recently is the one being traded now
 _CURRENT = """
@@ -53,3 +57,16 @@ async def current_day(db: Database, fixed: date | None = None) -> SessionDay:
     if row is not None:
         return SessionDay(row["trading_day"], clock)
     return SessionDay(datetime.now(SEOUL).date())
+
+
+@functools.lru_cache(maxsize=8)
+def session_hours(day: date) -> TradingSession | None:
+    """The KRX session of ``day`` (special hours included), for the equity curve's axis;
+    None when the calendar cannot tell (the curve then spans its own trades)."""
+    try:
+        from tradefleet.adapters.calendar_cache import krx_calendar
+
+        return krx_calendar(day).session(day)
+    except Exception as exc:  # noqa: BLE001 - an axis is not worth a failed page
+        log.warning("no KRX session for %s: %r", day, exc)
+        return None

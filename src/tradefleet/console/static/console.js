@@ -56,7 +56,7 @@
       }
       const data = new FormData(actions);
       if (button) data.set(button.name, button.value);
-      const resp = await fetch(actions.action, {method: "POST", body: data,
+      const resp = await fetch(actions.getAttribute("action"), {method: "POST", body: data,
                                                 headers: {"Accept": "application/json"}});
       const text = await resp.text();
       let answer;
@@ -72,5 +72,6 @@
     });
   }
   wireFilters();
-  connect();
+  if (!document.getElementById("content").querySelector("form.login")) connect();
+  else { live.textContent = "paused while signing in"; }
 })();
