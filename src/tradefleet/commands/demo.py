@@ -32,6 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--feed", action="store_true",
                    help="the exchange's WebSocket feed: one worker holds it, every worker "
                         "decides exits on each tick (off: on the poll)")
+    p.add_argument("--no-console", action="store_true",
+                   help="do not serve the fleet console (a live web page on 127.0.0.1)")
+    p.add_argument("--console-port", type=positive_int, default=8710,
+                   help="the console's port (8710; a free one when taken)")
     p.set_defaults(handler=_run)
 
 
@@ -46,7 +50,8 @@ def _run(args: argparse.Namespace) -> int:
     opts = DemoOptions(workers=args.workers, speed=args.speed, seed=args.seed,
                        symbols=args.symbols, capital_limit=args.capital_limit,
                        live=not args.no_live, lag_limit_minutes=args.lag_limit,
-                       feed=args.feed)
+                       feed=args.feed, console=not args.no_console,
+                       console_port=args.console_port)
     from tradefleet.local_fleet.forked_start import fleet_start_method
 
     console = command_console()

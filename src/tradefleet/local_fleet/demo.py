@@ -58,6 +58,8 @@ class DemoOptions:
     lag_limit_minutes: float = 5.0   # session minutes one poll may last (the pace's rule)
     min_speed: float = 10.0
     feed: bool = False               # the exchange's WebSocket feed, and exits on the tick
+    console: bool = False            # serve the fleet console (tradefleet/console) beside it
+    console_port: int = 8710
 
 
 @dataclass(frozen=True)
@@ -216,7 +218,14 @@ async def _run_demo(opts: DemoOptions, console: Console) -> DemoOutcome:
     worker_ids = [f"w{i + 1}" for i in range(opts.workers)]
     universe = ",".join(build_universe(opts.seed, opts.symbols).symbols)
     outcome = DemoOutcome(1, opts.workers, start_speed=speed)
+    console_server = None
     try:
+        if opts.console:
+            from tradefleet.local_fleet.demo_console import start_demo_console
+
+            console_server = await start_demo_console(dsn, log_dir, opts.console_port)
+            console.print(f"fleet console: {console_server.server.url} (to act, sign in with "
+                          f"the token in {console_server.token_file})")
         # The session is compressed `speed` times, so the broker's per-second budget is scaled
         # with it (capped): the workers and the simulator enforce the same limit.
         # (the asked speed's: a slower start speed must not also shrink the fleet's budget)
@@ -314,6 +323,8 @@ async def _run_demo(opts: DemoOptions, console: Console) -> DemoOutcome:
             kept_up=pacer.kept_up, scans_computed=own, scans_shared=shared,
             scan_cpu_s_per_worker=cpu, wall_s=time.monotonic() - began)
     finally:
+        if console_server is not None:
+            await console_server.stop()
         group.stop_all(first=worker_ids)
         await db.close()
     return outcome
