@@ -119,8 +119,9 @@ async def measure(dsn: str, workers: int, n: int, seed: int) -> dict[str, list[f
     stop = asyncio.Event()
     load = [asyncio.create_task(_trade(db, w, stop, seed + i)) for i, w in enumerate(ids)]
     rng = random.Random(seed)
-    out: dict[str, list[float]] = {"select": [], "get": [], "visible": []}
+    out: dict[str, list[float]] = {"select": [], "get": [], "visible": [], "dom": []}
     try:
+        await _dom(db, server.url, ids, n, seed, out["dom"])
         async with aiohttp.ClientSession() as http:
             page = Page(http, server.url)
             await page.open()
@@ -151,6 +152,37 @@ async def measure(dsn: str, workers: int, n: int, seed: int) -> dict[str, list[f
     return out
 
 
+async def _dom(db: Database, url: str, ids: list[str], n: int, seed: int,
+               out: list[float]) -> None:
+    """The same kind of change, timed in chromium's DOM (skipped without a browser)."""
+    sys.path.insert(0, str(ROOT))
+    from tests.browser.console_browser_rig import chromium_path, why_no_browser
+
+    if why_no_browser() is not None:
+        return
+    from playwright.async_api import async_playwright
+
+    rng = random.Random(seed + 1)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium_path(),
+                                           args=["--no-sandbox"])
+        page = await browser.new_page()
+        await page.goto(url)
+        await page.wait_for_function("document.getElementById('live').textContent == 'live'")
+        await asyncio.sleep(1.0)
+        for i in range(n):
+            marker = f"dom-{len(ids)}-{i}"
+            t = time.perf_counter()
+            await db.pool.execute("UPDATE workers SET buy_blocked = $1 WHERE worker_id = $2",
+                                  marker, rng.choice(ids))
+            await page.wait_for_function(
+                "m => document.getElementById('content').textContent.includes(m)", arg=marker,
+                polling="raf", timeout=10_000)
+            out.append(time.perf_counter() - t)
+            await asyncio.sleep(rng.uniform(0.05, 0.15))
+        await browser.close()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="3,50")
@@ -177,7 +209,10 @@ async def main() -> None:
             base = pct(out["select"], 0.5)
             for name, label in (("select", "bare SELECT 1 round trip"),
                                 ("get", "bare GET of the Fleet content"),
-                                ("visible", "change -> visible on the page")):
+                                ("visible", "change -> visible on the page"),
+                                ("dom", "change -> in chromium's DOM")):
+                if not out[name]:
+                    continue
                 v = [x * 1000 for x in out[name]]
                 table.add_row(str(workers), label, f"{pct(v, 0.5):.1f}", f"{pct(v, 0.99):.1f}",
                               f"{max(v):.1f}", f"{pct(v, 0.5) / (base * 1000):.1f}x")
