@@ -1024,6 +1024,17 @@ MUTANTS += [
            ("tests/console/test_console_actions.py::"
             "test_pause_resume_and_liquidate_write_worker_controls_and_events",),
            "issue 22: liquidate-now writes a pause and never asks the worker to sell"),
+    Mutant("console-live-never-pushes", "console/live.py",
+           "                if marks != last:", "                if last is None:",
+           ("tests/console/test_console_pages.py::"
+            "test_a_change_in_postgres_reaches_an_open_page_as_an_event",),
+           "issue 22: the page never hears of a change after the first"),
+    Mutant("console-kube-writes-rows-itself", "console/server.py",
+           "                                  if kube is not None else LocalControls(db))",
+           "                                  if False else LocalControls(db))",
+           ("tests/console/test_console_kube.py::"
+            "test_pause_and_resume_patch_the_tradingworker_and_liquidate_is_refused",),
+           "issue 22: under Kubernetes the console writes worker_controls beside the operator"),
 ]
 
 

@@ -86,7 +86,7 @@ class Page:
         self._task: asyncio.Task | None = None
 
     async def open(self) -> None:
-        resp = await self.http.get(self.url + "live")
+        self._stream = resp = await self.http.get(self.url + "live")
         await resp.content.readuntil(b"\n\n")                 # hello
         self._task = asyncio.create_task(self._follow(resp))
 
@@ -108,6 +108,7 @@ class Page:
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
+            self._stream.close()
 
 
 async def measure(dsn: str, workers: int, n: int, seed: int) -> dict[str, list[float]]:
