@@ -93,9 +93,8 @@ class ConsoleApp:
         sd = await self._sd()
         worker, symbol = _param(request, "worker", WORKER_ID), _param(request, "symbol", SYMBOL)
         rows = await self.read.orders(sd.day, worker, symbol)
-        every = await self.read.orders(sd.day, None, None, 5000)
         workers = await self.read.worker_ids()
-        content = pages.orders_page(rows, workers, sorted({o["symbol"] for o in every}),
+        content = pages.orders_page(rows, workers, await self.read.order_symbols(sd.day),
                                     worker, symbol, sd)
         return self._page(request, "Orders", content, sd, workers)
 

@@ -96,6 +96,11 @@ class ReadModel:
                      limit: int = 500) -> list[dict]:
         return [dict(r) for r in await self._db.pool.fetch(ORDERS, day, worker, symbol, limit)]
 
+    async def order_symbols(self, day: date) -> list[str]:
+        rows = await self._db.pool.fetch(
+            "SELECT DISTINCT symbol FROM orders WHERE trading_day = $1 ORDER BY symbol", day)
+        return [r["symbol"] for r in rows]
+
     async def summaries(self, day: date) -> list[dict]:
         return [dict(r) for r in await self._db.pool.fetch(SUMMARIES, day)]
 
