@@ -7,24 +7,28 @@ from datetime import date
 
 from tradefleet.adapters.postgres.database import Database
 
+# (each subquery walks an index from its newest end: the events table grows all day)
 FLEET = """
+WITH starts AS (
+  SELECT worker_id, count(*) AS n FROM events
+   WHERE event_type = 'WorkerStartedEvent' AND occurred_at > now() - interval '1 day'
+   GROUP BY worker_id)
 SELECT w.worker_id, w.status, w.current_symbol, w.epoch, w.buy_blocked, w.stopped_at,
        EXTRACT(EPOCH FROM now() - w.heartbeat_at)::float8 AS heartbeat_age,
        p.symbol AS position_symbol, p.qty, p.entry_price, p.entry_at,
        (SELECT (e.payload->>'price')::bigint FROM events e
          WHERE e.worker_id = w.worker_id AND e.event_type = 'MonitoringEvent'
-           AND e.symbol = p.symbol
-         ORDER BY e.event_id DESC LIMIT 1) AS last_price,
+           AND e.symbol = p.symbol AND e.occurred_at >= p.entry_at
+         ORDER BY e.occurred_at DESC LIMIT 1) AS last_price,
        COALESCE(s.realized_pnl, 0) AS realized_pnl, COALESCE(s.trades_count, 0) AS trades,
-       GREATEST((SELECT count(*) FROM events e WHERE e.worker_id = w.worker_id
-                   AND e.event_type = 'WorkerStartedEvent'
-                   AND e.occurred_at > now() - interval '1 day') - 1, 0) AS restarts,
+       GREATEST(COALESCE(st.n, 0) - 1, 0) AS restarts,
        COALESCE(c.buy_paused, false) AS buy_paused, c.liquidate_requested_at,
        c.liquidate_requested_by
   FROM workers w
   LEFT JOIN positions p ON p.worker_id = w.worker_id AND p.status = 'OPEN'
   LEFT JOIN daily_summaries s ON s.worker_id = w.worker_id AND s.trading_day = $1
   LEFT JOIN worker_controls c ON c.worker_id = w.worker_id
+  LEFT JOIN starts st ON st.worker_id = w.worker_id
  ORDER BY length(w.worker_id), w.worker_id
 """
 
