@@ -323,9 +323,9 @@ async def _run_demo(opts: DemoOptions, console: Console) -> DemoOutcome:
             kept_up=pacer.kept_up, scans_computed=own, scans_shared=shared,
             scan_cpu_s_per_worker=cpu, wall_s=time.monotonic() - began)
     finally:
+        group.stop_all(first=worker_ids)
         if console_server is not None:
             await console_server.stop()
-        group.stop_all(first=worker_ids)
         await db.close()
     return outcome
 
