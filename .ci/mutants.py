@@ -1131,6 +1131,49 @@ MUTANTS += [
            ("tests/test_fill_notice_report_order.py",),
            "issue 20/3: a follower's report of an earlier prefix than the pushed fills is "
            "applied as a fill of no money (refused by the database: the order is stuck)"),
+    # issue 22 (console22)
+    Mutant("console-csrf-not-checked", "console/auth.py",
+           "        if not hmac.compare_digest(form.get(\"csrf\", \"\").encode(), "
+           "(actor.csrf or \"\").encode()):",
+           "        if False:",
+           ("tests/console/test_console_security.py::"
+            "test_actions_need_the_token_and_csrf_and_this_origin",),
+           "issue 22: another site's page makes a signed-in browser pause or liquidate"),
+    Mutant("console-origin-not-checked", "console/auth.py",
+           "        if origin and urlsplit(origin).netloc != request.host:",
+           "        if False:",
+           ("tests/console/test_console_security.py::"
+            "test_actions_need_the_token_and_csrf_and_this_origin",),
+           "issue 22: a cross-origin POST is accepted"),
+    Mutant("console-event-payload-unredacted", "console/pages.py",
+           "        payload = redact(payload)", "        payload = payload",
+           ("tests/console/test_console_security.py::test_no_page_or_api_answer_shows_a_secret",),
+           "issue 22: a secret in an event's payload is shown on the Events page"),
+    Mutant("console-any-bearer-acts", "console/auth.py",
+           "            if not self.token_matches(bearer[7:].strip()):",
+           "            if False:",
+           ("tests/console/test_console_security.py::"
+            "test_actions_need_the_token_and_csrf_and_this_origin",),
+           "issue 22: any bearer token may pause or liquidate the fleet"),
+    Mutant("console-liquidate-pauses-instead", "console/actions.py",
+           "                if action == \"liquidate\":\n                    changed = await "
+           "controls.request_liquidation(",
+           "                if action == \"liquidate!\":\n                    changed = await "
+           "controls.request_liquidation(",
+           ("tests/console/test_console_actions.py::"
+            "test_pause_resume_and_liquidate_write_worker_controls_and_events",),
+           "issue 22: liquidate-now writes a pause and never asks the worker to sell"),
+    Mutant("console-live-never-pushes", "console/live.py",
+           "                if marks != last:", "                if last is None:",
+           ("tests/console/test_console_pages.py::"
+            "test_a_change_in_postgres_reaches_an_open_page_as_an_event",),
+           "issue 22: the page never hears of a change after the first"),
+    Mutant("console-kube-writes-rows-itself", "console/server.py",
+           "                                  if kube is not None else LocalControls(db))",
+           "                                  if False else LocalControls(db))",
+           ("tests/console/test_console_kube.py::"
+            "test_pause_and_resume_patch_the_tradingworker_and_liquidate_is_refused",),
+           "issue 22: under Kubernetes the console writes worker_controls beside the operator"),
 ]
 
 

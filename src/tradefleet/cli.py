@@ -9,7 +9,9 @@ import sys
 
 # Subcommand modules, in help order. A module that is missing is skipped, not fatal.
 COMMANDS = ("demo", "worker", "exchange", "record", "backtest", "report", "tune", "params",
-            "db", "secrets", "chaos", "operator")
+            "db", "secrets", "chaos", "operator", "console")
+# a command whose module has another name (commands/console.py is the terminal's console)
+MODULES = {"console": "console_web"}
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
@@ -22,9 +24,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     chosen = argv[0] if argv and argv[0] in COMMANDS else None
     for name in (chosen,) if chosen else COMMANDS:
         try:
-            module = importlib.import_module(f"tradefleet.commands.{name}")
+            module = importlib.import_module(
+                f"tradefleet.commands.{MODULES.get(name, name)}")
         except ModuleNotFoundError as exc:
-            if exc.name == f"tradefleet.commands.{name}":
+            if exc.name == f"tradefleet.commands.{MODULES.get(name, name)}":
                 continue
             raise
         module.register(subparsers)

@@ -42,6 +42,9 @@ COMBOS: dict[str, dict[str, Any]] = {
     "service-monitor": {**EXTERNAL, "metrics": {"serviceMonitor": {"enabled": True}}},
     "bundled-feed": {"postgresql": {"enabled": True}, "jaeger": {"enabled": True},
                      "exchange": {"enabled": True}, "feed": {"enabled": True}},
+    "console-ingress": {**EXTERNAL, "console": {"enabled": True, "ingress": {
+        "enabled": True, "host": "console.example",
+        "tls": [{"hosts": ["console.example"], "secretName": "console-tls"}]}}},
 }
 # the ServiceMonitor renders only where the cluster serves monitoring.coreos.com/v1
 API_VERSIONS = {"service-monitor": ["monitoring.coreos.com/v1"]}

@@ -169,3 +169,71 @@ def test_an_unwatched_namespace_gets_no_role():
         ("events", "create")}
     assert problems(docs, ["desk-a"]) != []      # desk-b's Role is outside what was asked
     assert Path(CALLS).is_file()
+
+
+# ---- issue 22: the fleet console's ServiceAccount may patch TradingWorkers and nothing more --
+CONSOLE_SA = f"{RELEASE}-console"
+CONSOLE_CASES = {
+    "release-namespace": ({**COMBOS["external-db"], "console": {"enabled": True}}, NAMESPACE),
+    "watched-elsewhere": ({**COMBOS["external-db-key-two-namespaces"],
+                           "console": {"enabled": True}}, "desk-a"),
+    "named-namespace": ({**COMBOS["external-db-key-two-namespaces"],
+                         "console": {"enabled": True, "namespace": "desk-b"}}, "desk-b"),
+}
+
+
+def console_problems(docs: list[dict], acts_in: str) -> list[str]:
+    grants = granted(docs, CONSOLE_SA, NAMESPACE)
+    wanted = Grant(acts_in, "tradefleet.io", "tradingworkers", "patch")
+    out = [] if wanted in grants else [f"missing: patch tradingworkers in {acts_in}"]
+    out += [f"more than patching TradingWorkers: {g}" for g in sorted(
+        grants - {wanted}, key=lambda g: (g.where, g.group, g.resource, g.verb))]
+    return out
+
+
+@pytest.mark.parametrize("case", CONSOLE_CASES)
+def test_the_console_may_patch_tradingworkers_and_nothing_more(case: str) -> None:
+    values, acts_in = CONSOLE_CASES[case]
+    docs = render(values)
+    assert console_problems(docs, acts_in) == []
+    (deploy,) = [d for d in docs if d["kind"] == "Deployment"
+                 and d["metadata"]["name"] == CONSOLE_SA]
+    spec = deploy["spec"]["template"]["spec"]
+    assert spec["serviceAccountName"] == CONSOLE_SA
+    assert f"--kube-namespace={acts_in}" in spec["containers"][0]["args"]
+    # the operator keeps exactly its own rights beside the console
+    assert problems(docs, values["operator"]["watchNamespaces"]
+                    if "operator" in values else [NAMESPACE]) == []
+
+
+def test_the_console_check_catches_an_extra_right_and_a_binding_to_the_operators_role():
+    base = render(CONSOLE_CASES["release-namespace"][0])
+    extra = copy.deepcopy(base)
+    role = next(d for d in extra if d["kind"] == "Role"
+                and d["metadata"]["name"] == CONSOLE_SA)
+    role["rules"][0]["verbs"].append("delete")
+    assert console_problems(extra, NAMESPACE) == [
+        f"more than patching TradingWorkers: {Grant(NAMESPACE, 'tradefleet.io', 'tradingworkers', 'delete')}"]  # noqa: E501
+    borrowed = copy.deepcopy(base)
+    binding = next(d for d in borrowed if d["kind"] == "RoleBinding"
+                   and d["metadata"]["name"] == CONSOLE_SA)
+    binding["roleRef"]["name"] = f"{RELEASE}-operator"
+    assert any(p.startswith("more than") for p in console_problems(borrowed, NAMESPACE))
+
+
+def test_the_console_is_off_unless_asked_and_its_token_is_a_secret():
+    assert not [d for d in render(COMBOS["external-db"])
+                if d["metadata"]["name"].startswith(CONSOLE_SA)]
+    docs = render({**COMBOS["external-db"], "console": {
+        "enabled": True, "ingress": {"enabled": True, "host": "console.example"}}})
+    kinds = {d["kind"] for d in docs if d["metadata"]["name"].startswith(CONSOLE_SA)}
+    assert kinds == {"Secret", "ServiceAccount", "Role", "RoleBinding", "Service",
+                     "Deployment", "Ingress"}
+    (secret,) = [d for d in docs if d["kind"] == "Secret"
+                 and d["metadata"]["name"] == f"{CONSOLE_SA}-token"]
+    assert len(secret["data"]["token"]) >= 40
+    (deploy,) = [d for d in docs if d["kind"] == "Deployment"
+                 and d["metadata"]["name"] == CONSOLE_SA]
+    container = deploy["spec"]["template"]["spec"]["containers"][0]
+    assert "--token-file=/var/run/secrets/tradefleet/console/token" in container["args"]
+    assert not any("token" in (e.get("value") or "").lower() for e in container["env"])

@@ -43,6 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--from", dest="start_at", type=_start_at, default=None, metavar="HH:MM",
                    help="start the session clock at this KST time instead of the open: a short "
                         "session, the end of the day only (09:00-15:00)")
+    p.add_argument("--no-console", action="store_true",
+                   help="do not serve the fleet console (a live web page on 127.0.0.1)")
+    p.add_argument("--console-port", type=positive_int, default=8710,
+                   help="the console's port (8710; a free one when taken)")
     p.set_defaults(handler=_run)
 
 
@@ -78,7 +82,8 @@ def _run(args: argparse.Namespace) -> int:
                        live=not args.no_live, lag_limit_minutes=args.lag_limit,
                        feed=args.feed, record=args.record, strategy=args.strategy,
                        strategy_path=args.strategy_path,
-                       start_at=args.start_at)
+                       start_at=args.start_at, console=not args.no_console,
+                       console_port=args.console_port)
     from tradefleet.local_fleet.forked_start import fleet_start_method
 
     console = command_console()

@@ -67,6 +67,8 @@ class DemoOptions:
     # the session clock starts at this KST time of the day instead of just before the open
     # (a short session: the end of the day only)
     start_at: dtime | None = None
+    console: bool = False            # serve the fleet console (tradefleet/console) beside it
+    console_port: int = 8710
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,14 @@ async def _scan_figures(db: Database, worker_ids: list[str]) -> tuple[int, int, 
     return int(row["own"]), int(row["shared"]), float(row["cpu_s"]) / max(1, len(worker_ids))
 
 
+def _clock_start(session: TradingSession, start_at: dtime | None) -> datetime:
+    """Two simulated minutes before the open, or the asked time of the day if later."""
+    at = session.open - timedelta(minutes=2)
+    if start_at is not None:
+        at = max(at, datetime.combine(session.day, start_at, tzinfo=SEOUL))
+    return at
+
+
 async def _run_demo(opts: DemoOptions, console: Console) -> DemoOutcome:
     began = time.monotonic()
     policy = PacePolicy(opts.lag_limit_minutes * 60, opts.min_speed)
@@ -219,10 +229,7 @@ async def _run_demo(opts: DemoOptions, console: Console) -> DemoOutcome:
     log_dir.mkdir(parents=True, exist_ok=True)
     start_file = log_dir / "clock-start"
     start_file.unlink(missing_ok=True)                # a previous run's start
-    clock_start = session.open - timedelta(minutes=2)
-    if opts.start_at is not None:
-        clock_start = max(clock_start, datetime.combine(session.day, opts.start_at,
-                                                        tzinfo=SEOUL))
+    clock_start = _clock_start(session, opts.start_at)
     clock = SimClock.held(clock_start, speed, start_file)
     port = free_port()
     group = ProcessGroup(log_dir)
@@ -231,7 +238,14 @@ async def _run_demo(opts: DemoOptions, console: Console) -> DemoOutcome:
     worker_ids = [f"w{i + 1}" for i in range(opts.workers)]
     universe = ",".join(build_universe(opts.seed, opts.symbols).symbols)
     outcome = DemoOutcome(1, opts.workers, start_speed=speed)
+    console_server = None
     try:
+        if opts.console:
+            from tradefleet.local_fleet.demo_console import start_demo_console
+
+            console_server = await start_demo_console(dsn, log_dir, opts.console_port)
+            console.print(f"fleet console: {console_server.server.url} (to act, sign in with "
+                          f"the token in {console_server.token_file})")
         # The session is compressed `speed` times, so the broker's per-second budget is scaled
         # with it (capped): the workers and the simulator enforce the same limit.
         # (the asked speed's: a slower start speed must not also shrink the fleet's budget)
@@ -341,6 +355,8 @@ async def _run_demo(opts: DemoOptions, console: Console) -> DemoOutcome:
             scan_cpu_s_per_worker=cpu, wall_s=time.monotonic() - began)
     finally:
         group.stop_all(first=worker_ids)
+        if console_server is not None:
+            await console_server.stop()
         await db.close()
     return outcome
 

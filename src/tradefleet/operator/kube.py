@@ -120,6 +120,14 @@ class KubeApi:
         await self._call(self._custom.patch_cluster_custom_object_status, GROUP, VERSION,
                          SCHEDULES, name, {"status": status}, _content_type=MERGE_PATCH)
 
+    # ---- the console's one call (console/actions.py): a person's pause or resume ----------
+    async def patch_worker_spec(self, namespace: str, name: str,
+                                spec: dict[str, Any]) -> dict[str, Any] | None:
+        """None when no such TradingWorker."""
+        return await self._call(self._custom.patch_namespaced_custom_object, GROUP, VERSION,
+                                namespace, WORKERS, name, {"spec": spec},
+                                _content_type=MERGE_PATCH)
+
     # ---- the CRD upgrade hook's calls (operator/crd_upgrade.py), not the operator's --------
     async def read_crd(self, name: str) -> dict[str, Any] | None:
         return await self._call(client.ApiextensionsV1Api(self._api)
