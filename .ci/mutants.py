@@ -1174,6 +1174,11 @@ MUTANTS += [
            ("tests/console/test_console_kube.py::"
             "test_pause_and_resume_patch_the_tradingworker_and_liquidate_is_refused",),
            "issue 22: under Kubernetes the console writes worker_controls beside the operator"),
+    Mutant("console-feed-mode-not-read", "console/read_model.py",
+           "       w.feed_mode,\n", "       NULL AS feed_mode,\n",
+           ("tests/console/test_console_pages.py::"
+            "test_fleet_page_shows_each_workers_position_and_pnl",),
+           "issue 22: every worker shown without its feed while exits are decided on ticks"),
 ]
 
 

@@ -20,6 +20,9 @@ def _row(page: str, css: str) -> str:
 async def test_fleet_page_shows_each_workers_position_and_pnl(db):
     async with db.pool.acquire() as conn:
         await seed_day(conn, holding_qty=12)
+        # as each worker last said (worker/feed_runtime.py): w1 on the tick, w2 on its poll
+        await conn.execute("UPDATE workers SET feed_mode = CASE worker_id WHEN 'w1' THEN "
+                           "'live' WHEN 'w2' THEN 'polling' END")
     async with served(db, day=DAY) as (_, http):
         async with http.get("/") as resp:
             assert resp.status == 200
@@ -30,7 +33,10 @@ async def test_fleet_page_shows_each_workers_position_and_pnl(db):
     assert f"{(71_500 - 70_000) * 12:,}" in w1
     assert ">1<" in w1 or "<td>1</td>" in w1            # restarts: two starts today
     assert "31,000" in _row(page, "w-w2")               # w2's realised PnL today
-    assert "polling" in w1                               # no live feed holder
+    feeds = {w: re.findall(r"<td>(off)</td>|feed-(live|polling)", _row(page, f"w-{w}"))
+             for w in ("w1", "w2", "w3")}
+    assert feeds == {"w1": [("", "live")], "w2": [("", "polling")], "w3": [("off", "")]}
+    assert "no live feed holder" in page
 
 
 async def test_orders_page_shows_life_highlights_and_filters(db):

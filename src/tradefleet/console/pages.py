@@ -38,7 +38,6 @@ def _controls(row: dict, sd: SessionDay) -> str:
 
 
 def fleet_page(rows: list[dict], feed_holder: str | None, sd: SessionDay) -> str:
-    feed = (f"live (held by {esc(feed_holder)})" if feed_holder else "polling")
     body, classes = [], []
     for r in rows:
         open_qty = r["qty"] or 0
@@ -51,15 +50,25 @@ def fleet_page(rows: list[dict], feed_holder: str | None, sd: SessionDay) -> str
             won(r["last_price"]) if open_qty else "",
             pnl(unrealised(r)), pnl(r["realized_pnl"]), str(r["trades"]),
             f'{r["heartbeat_age"]:.1f} s', str(r["restarts"]), str(r["epoch"]),
-            feed, _controls(r, sd)])
+            _feed_mode(r), _controls(r, sd)])
         classes.append(f'worker w-{esc(r["worker_id"])}' + (" holding" if open_qty else ""))
     total_u = sum(unrealised(r) or 0 for r in rows)
     total_r = sum(r["realized_pnl"] for r in rows)
     head = ["worker", "state", "symbol", "qty", "entry", "last", "unrealised", "realised today",
             "trades", "heartbeat age", "restarts", "epoch", "feed", "controls"]
+    holder = f"feed held by {esc(feed_holder)}" if feed_holder else "no live feed holder"
     return (f'<h1>Fleet <small>{len(rows)} workers · unrealised {pnl(total_u)} · realised '
-            f'{pnl(total_r)} won · heartbeat ages by the database clock</small></h1>'
+            f'{pnl(total_r)} won · {holder} · heartbeat ages by the database clock'
+            '</small></h1>'
             + table(head, body, row_classes=classes, table_id="fleet"))
+
+
+def _feed_mode(row: dict) -> str:
+    """How this worker decides its exits, as it last said (``workers.feed_mode``): on each
+    tick of the account's feed (live), or on its poll only (polling); "off": it runs without
+    the feed, or has not said yet."""
+    mode = row.get("feed_mode")
+    return f'<span class="badge feed-{esc(mode)}">{esc(mode)}</span>' if mode else "off"
 
 
 def _life(o: dict, sd: SessionDay) -> str:

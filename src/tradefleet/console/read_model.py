@@ -14,6 +14,7 @@ WITH starts AS (
    WHERE event_type = 'WorkerStartedEvent' AND occurred_at > now() - interval '1 day'
    GROUP BY worker_id)
 SELECT w.worker_id, w.status, w.current_symbol, w.epoch, w.buy_blocked, w.stopped_at,
+       w.feed_mode,
        EXTRACT(EPOCH FROM now() - w.heartbeat_at)::float8 AS heartbeat_age,
        p.symbol AS position_symbol, p.qty, p.entry_price, p.entry_at,
        (SELECT (e.payload->>'price')::bigint FROM events e
