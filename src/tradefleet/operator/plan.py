@@ -91,6 +91,7 @@ class Observed:
 class WriteControls:
     paused: bool | None = None
     liquidate_at: datetime | None = None
+    liquidate_by: str | None = None      # None: the operator's deletion
 
 
 @dataclass(frozen=True, slots=True)

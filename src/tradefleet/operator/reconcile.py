@@ -22,6 +22,7 @@ from datetime import timedelta
 
 from tradefleet.operator.config import OperatorConfig
 from tradefleet.operator.deletion import plan_deletion
+from tradefleet.operator.liquidate_now import liquidate_now_actions
 from tradefleet.operator.observe import PodState
 from tradefleet.operator.pending import pending_problem
 from tradefleet.operator.plan import (
@@ -84,6 +85,7 @@ def plan_worker(desired: Desired, observed: Observed, config: OperatorConfig) ->
     actions: list[Action] = []
     if observed.worker.controls.buy_paused != desired.spec.paused:
         actions.append(WriteControls(paused=desired.spec.paused))
+    actions += liquidate_now_actions(desired.spec, observed, config.identity)
     manifest = manifest_for(desired, observed, config)
     current = [p for p in observed.pods if not p.deleting]
     current.sort(key=lambda p: p.epoch_before)

@@ -228,7 +228,8 @@ class WorkerController:
                 await self._controls.set_paused(name, action.paused)
             if action.liquidate_at is not None:
                 await self._controls.request_liquidation(
-                    name, action.liquidate_at, f"{self._config.identity}/delete")
+                    name, action.liquidate_at,
+                    action.liquidate_by or f"{self._config.identity}/delete")
         elif isinstance(action, ClearControls):
             await self._controls.clear(name)
         elif isinstance(action, Reclaim):
