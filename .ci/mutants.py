@@ -1197,6 +1197,12 @@ MUTANTS += [
            "    if request is None:\n        return []",
            (f"{LIQ_NOW}test_yesterdays_request_is_ignored_and_said_so",),
            "issue 22: yesterday's liquidateNow left in the spec is written again today"),
+    Mutant("liquidate-now-not-for-a-degraded-running-worker", "operator/reconcile.py",
+           "    if runs and own_row:\n        actions += liquidate_now_actions(",
+           "    if False:\n        actions += liquidate_now_actions(",
+           (f"{LIQ_NOW}test_a_running_worker_of_a_degraded_spec_still_gets_a_valid_request",),
+           "issue 22: a person's liquidate-now never reaches a running worker whose spec "
+           "went invalid (a rotated Secret, a typo elsewhere)"),
     Mutant("console-kube-liquidate-pauses", "console/actions.py",
            '    if action == "liquidate":\n        return {"liquidateNow"',
            '    if action == "liquidate!":\n        return {"liquidateNow"',

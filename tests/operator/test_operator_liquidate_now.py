@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import kopf
 from tests.operator.cluster import running_cluster
-from tests.operator.operator_harness import CONFIG, NS, worker_body
+from tests.operator.operator_harness import CONFIG, NS, WorkerProcess, worker_body
 
 from tradefleet.adapters.clock import FrozenClock
 from tradefleet.adapters.postgres.worker_controls_store import read_controls
@@ -124,3 +124,22 @@ async def test_a_bad_request_is_named_and_nothing_is_written(db):
         assert not _reasons(events, "LiquidationOrdered")
         assert not cluster.pods(NS)
     assert await db.pool.fetchval("SELECT count(*) FROM worker_controls") == 0
+
+
+async def test_a_running_worker_of_a_degraded_spec_still_gets_a_valid_request(db):
+    """As a pause does: the rest of the spec is invalid, the request itself is valid."""
+    request = {"requestedAt": TEN.isoformat(), "by": "lee"}
+    async with _operator(db) as (cluster, h, events):
+        await cluster.apply(worker_body("w-1", capitalLimit=-1, liquidateNow=request))
+        await _passes(cluster, h, 1)                 # nothing runs: nothing written
+        status = cluster.find("tradingworkers", NS, "w-1")["status"]
+        assert status["phase"] == "Degraded" and "spec.capitalLimit" in status["message"]
+        assert status["liquidateNow"]["outcome"] == "NotWritten"
+        assert await db.pool.fetchval("SELECT count(*) FROM worker_controls") == 0
+        await WorkerProcess(db, "w-1").start()      # but a process of it heartbeats
+        await _passes(cluster, h, 2)
+        assert len(_reasons(events, "LiquidationOrdered")) == 1
+        status = cluster.find("tradingworkers", NS, "w-1")["status"]
+        assert status["liquidateNow"]["outcome"] == "Ordered"
+    controls = await read_controls(db.pool, "w-1")
+    assert controls.liquidate_from(TEN.date()) == TEN

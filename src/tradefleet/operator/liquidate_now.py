@@ -13,11 +13,12 @@ from datetime import date, datetime
 from typing import Any
 
 from tradefleet.domain.calendar import SEOUL
-from tradefleet.operator.plan import Action, Emit, Observed, WriteControls
-from tradefleet.operator.resources import LiquidateNow, TradingWorkerSpec
+from tradefleet.operator.plan import Action, Desired, Emit, Observed, Plan, WriteControls
+from tradefleet.operator.resources import LiquidateNow
 
 ORDERED = "Ordered"
 IGNORED = "Ignored"
+NOT_WRITTEN = "NotWritten"
 
 
 def _day(at: datetime) -> date:
@@ -32,11 +33,10 @@ def _who(request: LiquidateNow) -> str:
     return request.by + (f" ({request.reason})" if request.reason else "")
 
 
-def liquidate_now_actions(spec: TradingWorkerSpec, observed: Observed,
+def liquidate_now_actions(request: LiquidateNow | None, observed: Observed,
                           identity: str) -> list[Action]:
     """The write and its Event, when today's request is not in Postgres yet (or the row
     holds a later time of the day: an earlier one wins, as in the store)."""
-    request = spec.liquidate_now
     if request is None or not _is_today(request, observed):
         return []
     at = request.requested_at.astimezone(SEOUL)
@@ -50,20 +50,29 @@ def liquidate_now_actions(spec: TradingWorkerSpec, observed: Observed,
                  f"{_who(request)} (spec.liquidateNow)")]
 
 
-def liquidate_now_status(spec: TradingWorkerSpec | None,
-                         observed: Observed) -> dict[str, Any] | None:
-    """What became of spec.liquidateNow (None: no request). Derived from the spec and the
-    day alone, so it does not move between passes."""
-    request = spec.liquidate_now if spec is not None else None
-    if request is None:
+def liquidate_now_status(desired: Desired, observed: Observed,
+                         plan: Plan) -> dict[str, Any] | None:
+    """What became of spec.liquidateNow (None: no valid request, or the worker is being
+    deleted, which orders its own liquidation). It moves only when the request, the day or
+    the row does, so it costs no status writes between passes."""
+    request = desired.spec.liquidate_now if desired.spec is not None else desired.liquidate_now
+    if request is None or desired.deleting:
         return None
-    at = request.requested_at.astimezone(SEOUL).isoformat(timespec="seconds")
-    if _is_today(request, observed):
-        return {"requestedAt": at, "by": request.by, "outcome": ORDERED,
-                "message": f"liquidation ordered in Postgres from {at}"}
-    return {"requestedAt": at, "by": request.by, "outcome": IGNORED,
-            "message": f"requestedAt {at} is not today's trading day "
-                       f"({_day(observed.now).isoformat()}): ignored, nothing written"}
+    at = request.requested_at.astimezone(SEOUL)
+    shown = {"requestedAt": at.isoformat(timespec="seconds"), "by": request.by}
+    if not _is_today(request, observed):
+        return {**shown, "outcome": IGNORED,
+                "message": f"requestedAt {shown['requestedAt']} is not today's trading day "
+                           f"({_day(observed.now).isoformat()}): ignored, nothing written"}
+    ordered = observed.worker.controls.liquidate_from(_day(observed.now))
+    writes = any(isinstance(a, WriteControls) and a.liquidate_at is not None
+                 for a in plan.actions)
+    if writes or (ordered is not None and ordered <= at):
+        since = at if writes or ordered is None else ordered
+        return {**shown, "outcome": ORDERED, "message": "liquidation ordered in Postgres from "
+                f"{since.isoformat(timespec='seconds')}"}
+    return {**shown, "outcome": NOT_WRITTEN, "message": "not written: the spec is Degraded "
+            "and no process of this worker runs"}
 
 
 def liquidate_now_events(previous: dict[str, Any], status: dict[str, Any]) -> list[Emit]:

@@ -218,6 +218,18 @@ def paused_as_written(spec: Any) -> bool | None:
     return paused if isinstance(paused, bool) else None
 
 
+def liquidate_now_as_written(spec: Any) -> LiquidateNow | None:
+    """``spec.liquidateNow`` alone (None: absent or itself invalid): like a pause, a valid
+    liquidation request reaches a running worker whose spec is otherwise invalid."""
+    raw = spec.get("liquidateNow") if isinstance(spec, dict) else None
+    if raw is None:
+        return None
+    try:
+        return LiquidateNow.model_validate(raw)
+    except ValidationError:
+        return None
+
+
 def parse_schedule_spec(spec: Any) -> LiquidationScheduleSpec:
     try:
         return LiquidationScheduleSpec.model_validate(spec if spec is not None else {})

@@ -173,11 +173,8 @@ def build_status(desired: Desired, observed: Observed, plan: Plan,
         "currentSymbol": w.current_symbol, "realizedPnlToday": w.realized_pnl_today,
         "tradesToday": w.trades_today, "openPositions": w.holdings.open_positions,
         "liquidationRequestedAt": iso(w.controls.liquidate_from(observed.now.date())),
-        # spec.liquidateNow: ordered, or ignored as another day's (not while Degraded:
-        # nothing is written then, and the Degraded condition names the field)
-        "liquidateNow": liquidate_now_status(
-            desired.spec if not desired.problems and not desired.deleting else None,
-            observed),
+        # spec.liquidateNow: ordered, ignored as another day's, or not written (Degraded)
+        "liquidateNow": liquidate_now_status(desired, observed, plan),
         # the account's feed as the live worker last said (a dead worker's is not shown)
         "feed": w.feed_mode if w.live else None,
     }
