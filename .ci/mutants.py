@@ -1172,13 +1172,48 @@ MUTANTS += [
            "                                  if kube is not None else LocalControls(db))",
            "                                  if False else LocalControls(db))",
            ("tests/console/test_console_kube.py::"
-            "test_pause_and_resume_patch_the_tradingworker_and_liquidate_is_refused",),
+            "test_pause_resume_and_liquidate_patch_the_tradingworker",),
            "issue 22: under Kubernetes the console writes worker_controls beside the operator"),
     Mutant("console-feed-mode-not-read", "console/read_model.py",
            "       w.feed_mode,\n", "       NULL AS feed_mode,\n",
            ("tests/console/test_console_pages.py::"
             "test_fleet_page_shows_each_workers_position_and_pnl",),
            "issue 22: every worker shown without its feed while exits are decided on ticks"),
+]
+
+
+# issue 22 (liq22)
+LIQ_NOW = "tests/operator/test_operator_liquidate_now.py::"
+MUTANTS += [
+    Mutant("liquidate-now-written-every-pass", "operator/liquidate_now.py",
+           "    if ordered is not None and ordered <= at:\n        return []",
+           "    if False:\n        return []",
+           (f"{LIQ_NOW}test_liquidate_now_is_written_once_and_said_once",),
+           "issue 22: every reconcile pass writes spec.liquidateNow again and posts another "
+           "LiquidationOrdered Event"),
+    Mutant("liquidate-now-later-time-wins", "operator/liquidate_now.py",
+           "    if ordered is not None and ordered <= at:",
+           "    if ordered is not None:",
+           (f"{LIQ_NOW}test_an_earlier_request_moves_the_time_a_later_one_does_not",),
+           "issue 22: a person's liquidate-now is dropped when a later one (the schedule's) "
+           "stands for the day"),
+    Mutant("liquidate-now-stale-day-taken", "operator/liquidate_now.py",
+           "    if request is None or not _is_today(request, observed):\n        return []",
+           "    if request is None:\n        return []",
+           (f"{LIQ_NOW}test_yesterdays_request_is_ignored_and_said_so",),
+           "issue 22: yesterday's liquidateNow left in the spec is written again today"),
+    Mutant("liquidate-now-not-for-a-degraded-running-worker", "operator/reconcile.py",
+           "    if runs and own_row:\n        actions += liquidate_now_actions(",
+           "    if False:\n        actions += liquidate_now_actions(",
+           (f"{LIQ_NOW}test_a_running_worker_of_a_degraded_spec_still_gets_a_valid_request",),
+           "issue 22: a person's liquidate-now never reaches a running worker whose spec "
+           "went invalid (a rotated Secret, a typo elsewhere)"),
+    Mutant("console-kube-liquidate-pauses", "console/actions.py",
+           '    if action == "liquidate":\n        return {"liquidateNow"',
+           '    if action == "liquidate!":\n        return {"liquidateNow"',
+           ("tests/console/test_console_kube.py::"
+            "test_pause_resume_and_liquidate_patch_the_tradingworker",),
+           "issue 22: liquidate-now under Kubernetes patches a pause, nothing is sold"),
 ]
 
 

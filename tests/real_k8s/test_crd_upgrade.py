@@ -27,6 +27,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 NS = "crd-check"
 RELEASE = "tfc"
 CRD = "tradingworkers.tradefleet.io"
+NEXT_REVISION = str(int(yaml.safe_load((CHART / "crds" / f"{CRD}.yaml").read_text())[
+    "metadata"]["annotations"]["tradefleet.io/crd-revision"]) + 1)
 VALUES = ("--set", "database.existingSecret=tradefleet-db", "--set", "database.sslmode=disable",
           "--set", "database.allowInsecure=true")
 
@@ -37,7 +39,7 @@ def _with_a_new_field(tmp: Path) -> Path:
     shutil.copytree(CHART, chart)
     path = chart / "crds" / f"{CRD}.yaml"
     crd = yaml.safe_load(path.read_text())
-    crd["metadata"]["annotations"]["tradefleet.io/crd-revision"] = "2"
+    crd["metadata"]["annotations"]["tradefleet.io/crd-revision"] = NEXT_REVISION
     spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
     spec["properties"]["note"] = {"type": "string", "maxLength": 200}
     path.write_text(yaml.safe_dump(crd, sort_keys=False))
@@ -118,7 +120,7 @@ def test_helm_upgrade_lands_a_new_crd_field_through_the_hook(real_cluster: RealC
     assert "error" not in upgraded, upgraded.get("error")
     try:
         crd = cluster.get("crd", CRD)
-        assert crd["metadata"]["annotations"]["tradefleet.io/crd-revision"] == "2"
+        assert crd["metadata"]["annotations"]["tradefleet.io/crd-revision"] == NEXT_REVISION
         schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
         assert schema["properties"]["spec"]["properties"]["note"]["type"] == "string"
         text = (ROOT / "examples" / "tradingworker.yaml").read_text().replace(

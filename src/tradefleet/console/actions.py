@@ -2,8 +2,9 @@
 
 Locally the console writes the same ``worker_controls`` rows the operator writes (the
 operator's own store, ``PostgresWorkerControls``), in one transaction with the event that
-records who asked and why. Under Kubernetes it patches the TradingWorker's ``spec.paused``
-and the operator, the one writer of those rows, carries it out; the event is still written."""
+records who asked and why. Under Kubernetes it patches the TradingWorker (``spec.paused``,
+or ``spec.liquidateNow`` with when, who and why) and the operator, the one writer of those
+rows, carries it out; the event is still written."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from tradefleet.adapters.postgres.event_store import append_events
 from tradefleet.adapters.postgres.worker_controls_store import PostgresWorkerControls
 from tradefleet.console.session_day import SessionDay
 from tradefleet.domain.events import Event
+from tradefleet.operator.kube import KubeError
 
 ActionName = Literal["pause", "resume", "liquidate"]
 ACTIONS: tuple[str, ...] = ("pause", "resume", "liquidate")
@@ -92,6 +94,14 @@ class LocalControls:
         return out
 
 
+def spec_patch(action: str, by: str, reason: str, sd: SessionDay) -> dict:
+    """The TradingWorker spec change that asks for ``action`` (crds/: spec.liquidateNow)."""
+    if action == "liquidate":
+        return {"liquidateNow": {"requestedAt": sd.now().isoformat(timespec="seconds"),
+                                 "by": by[:100], "reason": reason[:MAX_REASON]}}
+    return {"paused": action == "pause"}
+
+
 class KubeControls:
     """Kubernetes: the TradingWorker is the request; the operator stays the one writer."""
 
@@ -104,14 +114,16 @@ class KubeControls:
 
     async def apply(self, action: str, workers: Sequence[str], by: str, reason: str,
                     sd: SessionDay) -> list[ActionResult]:
-        if action == "liquidate":
-            raise ActionRefused("liquidate-now is not available under Kubernetes yet: the "
-                                "TradingWorker has no field for it (delete the TradingWorker "
-                                "to liquidate it, or use a LiquidationSchedule)")
         out = []
         for wid in workers:
-            found = await self._kube.patch_worker_spec(self._namespace, wid,
-                                                       {"paused": action == "pause"})
+            try:
+                found = await self._kube.patch_worker_spec(self._namespace, wid,
+                                                           spec_patch(action, by, reason, sd))
+            except KubeError as exc:
+                if exc.status not in (400, 403, 422):
+                    raise
+                raise ActionRefused(f"TradingWorker {wid}: the API refused the change: "
+                                    f"{exc.message}") from exc
             out.append(ActionResult(wid, action, found is not None, self.VIA))
         async with self._db.transaction() as conn:
             await append_events(conn, [

@@ -11,7 +11,7 @@ from typing import Any
 from tradefleet.operator.config import OperatorConfig
 from tradefleet.operator.observe import PodState
 from tradefleet.operator.pods import build_pod
-from tradefleet.operator.resources import TradingWorkerSpec
+from tradefleet.operator.resources import LiquidateNow, TradingWorkerSpec
 from tradefleet.ports.fleet_status import WorkerState
 
 
@@ -63,6 +63,8 @@ class Desired:
     # spec.paused as written, read even when the rest of the spec is invalid (None: absent
     # or not a boolean), so that a pause reaches a Degraded worker's running pod
     paused: bool | None = None
+    # spec.liquidateNow as written, read on its own for the same reason (None: absent/invalid)
+    liquidate_now: LiquidateNow | None = None
 
     @property
     def pause_asked(self) -> bool:
@@ -91,6 +93,7 @@ class Observed:
 class WriteControls:
     paused: bool | None = None
     liquidate_at: datetime | None = None
+    liquidate_by: str | None = None      # None: the operator's deletion
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from datetime import timedelta
 
 from tradefleet.operator.config import OperatorConfig
 from tradefleet.operator.deletion import plan_deletion
+from tradefleet.operator.liquidate_now import liquidate_now_actions
 from tradefleet.operator.observe import PodState
 from tradefleet.operator.pending import pending_problem
 from tradefleet.operator.plan import (
@@ -80,10 +81,11 @@ def plan_worker(desired: Desired, observed: Observed, config: OperatorConfig) ->
     if desired.deleting:
         return plan_deletion(desired, observed, config)
     if desired.problems or desired.spec is None:
-        return _degraded(desired, observed)
+        return _degraded(desired, observed, config)
     actions: list[Action] = []
     if observed.worker.controls.buy_paused != desired.spec.paused:
         actions.append(WriteControls(paused=desired.spec.paused))
+    actions += liquidate_now_actions(desired.spec.liquidate_now, observed, config.identity)
     manifest = manifest_for(desired, observed, config)
     current = [p for p in observed.pods if not p.deleting]
     current.sort(key=lambda p: p.epoch_before)
@@ -96,10 +98,10 @@ def plan_worker(desired: Desired, observed: Observed, config: OperatorConfig) ->
     return _pod_absent(desired, observed, config, manifest, actions)
 
 
-def _degraded(desired: Desired, observed: Observed) -> Plan:
-    """A pause reaches a worker that may still run (a pod not finished, or a heartbeat),
-    unless the row is another TradingWorker's (same name elsewhere). Lifting a pause waits
-    for a valid spec: the safe direction only."""
+def _degraded(desired: Desired, observed: Observed, config: OperatorConfig) -> Plan:
+    """A pause, and a valid spec.liquidateNow, reach a worker that may still run (a pod not
+    finished, or a heartbeat), unless the row is another TradingWorker's (same name
+    elsewhere). Lifting a pause waits for a valid spec: the safe direction only."""
     notes = [p.message for p in desired.problems]
     actions: list[Action] = []
     w = observed.worker
@@ -110,6 +112,8 @@ def _degraded(desired: Desired, observed: Observed) -> Plan:
         notes.append("spec.paused: buying paused in Postgres for the worker that still runs")
     elif runs and own_row and w.controls.buy_paused and not desired.pause_asked:
         notes.append("spec.paused: the worker stays paused until the spec is valid again")
+    if runs and own_row:
+        actions += liquidate_now_actions(desired.liquidate_now, observed, config.identity)
     return Plan("Degraded", "; ".join(notes), tuple(actions),
                 degraded=desired.problems[0] if desired.problems else None,
                 ready_reason="Degraded")

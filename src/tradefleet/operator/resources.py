@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -91,6 +92,16 @@ class PodOverrides(_Spec):
     termination_grace_period_seconds: int = Field(90, ge=30, le=3600)
 
 
+class LiquidateNow(_Spec):
+    """A person's order to liquidate this worker now (the console patches it): the operator
+    turns it into the worker's liquidation control row for the day of ``requestedAt``; a
+    request of another trading day is ignored and said so in status."""
+
+    requested_at: AwareDatetime
+    by: str = Field(pattern=r"^\S.*$", max_length=100)
+    reason: str = Field("", max_length=200)
+
+
 class TradingWorkerSpec(_Spec):
     mode: Literal["sim", "paper", "real"]
     confirm_real_trading: bool = False
@@ -106,6 +117,7 @@ class TradingWorkerSpec(_Spec):
     strategy: Strategy = Field(default_factory=Strategy)
     locks: Locks = Field(default_factory=Locks)
     paused: bool = False
+    liquidate_now: LiquidateNow | None = None
     pod: PodOverrides = Field(default_factory=PodOverrides)
 
     @field_validator("entry_cutoff_minutes")
@@ -204,6 +216,18 @@ def paused_as_written(spec: Any) -> bool | None:
     running worker even while its spec is invalid."""
     paused = spec.get("paused") if isinstance(spec, dict) else None
     return paused if isinstance(paused, bool) else None
+
+
+def liquidate_now_as_written(spec: Any) -> LiquidateNow | None:
+    """``spec.liquidateNow`` alone (None: absent or itself invalid): like a pause, a valid
+    liquidation request reaches a running worker whose spec is otherwise invalid."""
+    raw = spec.get("liquidateNow") if isinstance(spec, dict) else None
+    if raw is None:
+        return None
+    try:
+        return LiquidateNow.model_validate(raw)
+    except ValidationError:
+        return None
 
 
 def parse_schedule_spec(spec: Any) -> LiquidationScheduleSpec:

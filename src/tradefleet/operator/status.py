@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from tradefleet.operator.liquidate_now import liquidate_now_events, liquidate_now_status
 from tradefleet.operator.plan import (
     CreatePod,
     Desired,
@@ -172,6 +173,8 @@ def build_status(desired: Desired, observed: Observed, plan: Plan,
         "currentSymbol": w.current_symbol, "realizedPnlToday": w.realized_pnl_today,
         "tradesToday": w.trades_today, "openPositions": w.holdings.open_positions,
         "liquidationRequestedAt": iso(w.controls.liquidate_from(observed.now.date())),
+        # spec.liquidateNow: ordered, ignored as another day's, or not written (Degraded)
+        "liquidateNow": liquidate_now_status(desired, observed, plan),
         # the account's feed as the live worker last said (a dead worker's is not shown)
         "feed": w.feed_mode if w.live else None,
     }
@@ -193,7 +196,7 @@ def history_of(status: dict[str, Any] | None) -> History:
 def transition_events(previous: dict[str, Any] | None, status: dict[str, Any]) -> list[Emit]:
     """Events for conditions that changed status (or, for Degraded and Ready, reason)."""
     old = {c.get("type"): c for c in (previous or {}).get("conditions") or []}
-    events: list[Emit] = []
+    events: list[Emit] = liquidate_now_events(previous or {}, status)
     for cond in status["conditions"]:
         before = old.get(cond["type"], {})
         changed = before.get("status") != cond["status"]

@@ -46,7 +46,12 @@ from tradefleet.operator.plan import (
 from tradefleet.operator.preflight import check_strategy, check_worker_id
 from tradefleet.operator.reconcile import plan_worker
 from tradefleet.operator.reconcile_span import note_outcome, reconcile_span
-from tradefleet.operator.resources import SpecError, parse_worker_spec, paused_as_written
+from tradefleet.operator.resources import (
+    SpecError,
+    liquidate_now_as_written,
+    parse_worker_spec,
+    paused_as_written,
+)
 from tradefleet.operator.rollout import RestartGate
 from tradefleet.operator.secret_checks import SecretChecks
 from tradefleet.operator.status import (
@@ -169,7 +174,8 @@ class WorkerController:
                        uid=meta.get("uid", ""), generation=int(meta.get("generation") or 0),
                        spec=spec, problems=tuple(problems), deleting=deleting,
                        deletion_started=self._deleting_since.get(key),
-                       paused=paused_as_written(body.get("spec")))
+                       paused=paused_as_written(body.get("spec")),
+                       liquidate_now=liquidate_now_as_written(body.get("spec")))
 
     def _session(self, now: datetime) -> Session | None:
         session = self._calendar.session(now.date())
@@ -228,7 +234,8 @@ class WorkerController:
                 await self._controls.set_paused(name, action.paused)
             if action.liquidate_at is not None:
                 await self._controls.request_liquidation(
-                    name, action.liquidate_at, f"{self._config.identity}/delete")
+                    name, action.liquidate_at,
+                    action.liquidate_by or f"{self._config.identity}/delete")
         elif isinstance(action, ClearControls):
             await self._controls.clear(name)
         elif isinstance(action, Reclaim):
