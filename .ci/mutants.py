@@ -1174,6 +1174,25 @@ MUTANTS += [
            ("tests/console/test_console_kube.py::"
             "test_pause_and_resume_patch_the_tradingworker_and_liquidate_is_refused",),
            "issue 22: under Kubernetes the console writes worker_controls beside the operator"),
+    # issue 21 (speed21)
+    Mutant("replay-quiet-hold-after-a-market-step", "replay/quiet_holds.py",
+           "or self.quiet.get(key) != self.step:", "or key not in self.quiet:",
+           ("tests/test_quiet_holds.py",),
+           "issue 21: a replay skips HOLD polls on new market data (exits missed or late)"),
+    Mutant("replay-quiet-hold-after-an-exit", "replay/quiet_holds.py",
+           "        if reason is None:\n            self._owner.quiet",
+           "        if True:\n            self._owner.quiet",
+           ("tests/test_quiet_holds.py",),
+           "issue 21: a poll that found an exit counts as quiet: the next one is skipped"),
+    Mutant("replay-quiet-hold-despite-the-follower", "replay/quiet_holds.py",
+           "        if settled or cycle.status", "        if cycle.status",
+           ("tests/test_quiet_holds.py",),
+           "issue 21: a HOLD poll is skipped after the follower changed an order row"),
+    Mutant("replay-quiet-hold-off-the-step-grid", "replay/quiet_holds.py",
+           "    return all((m - open_at) % grid == timedelta(0) for m in moments)",
+           "    return True",
+           ("tests/test_quiet_holds.py",),
+           "issue 21: a skipped poll may cross a liquidation or time exit inside a step"),
 ]
 
 
