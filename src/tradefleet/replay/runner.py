@@ -93,8 +93,9 @@ async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
     of 5 s later), so the trades may differ from the unskipped day's (tested: deterministic,
     flat at the close). KRX deadlines (entry cutoff, liquidation) fall on whole minutes,
     which are steps, so none is skipped. ``quiet_holds`` (on by default; trades unchanged):
-    a HOLD poll that would repeat the worker's last no-exit check on the same market step
-    is skipped (``replay.quiet_holds`` says why it cannot decide differently).
+    a HOLD poll (and its follower pass) that would repeat the worker's last no-exit check
+    on the same market step is skipped (``replay.quiet_holds`` says why it cannot decide
+    differently).
     ``progress`` hears the session time and the polls so far every half hour."""
     if not fleet:
         raise ValueError("a fleet day needs at least one worker")
@@ -147,17 +148,17 @@ async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
 
 async def _step_fleet(now: datetime, workers: Sequence[Any], cycles: Sequence[Any],
                       beats: LeaseKeeper, holds: QuietHolds | None) -> None:
-    """Each worker in turn: its lease beat, a follower pass, then its poll (unless
-    ``holds`` knows the poll would repeat a quiet hold)."""
+    """Each worker in turn: its lease beat, a follower pass, then its poll (the pass and
+    the poll left out where ``holds`` knows they would repeat a quiet hold)."""
     if holds is not None:
         holds.at(now)
     for worker, cycle in zip(workers, cycles, strict=True):
         await beats.keep(worker)
-        settled = await cycle.reconcile()
         if holds is not None:
-            if holds.skip(cycle, settled):
+            if holds.skip(cycle):
                 continue
             holds.polling(cycle)
+        await cycle.reconcile()
         await cycle.poll()
 
 
