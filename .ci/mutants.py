@@ -1195,6 +1195,22 @@ MUTANTS += [
            "    return True",
            ("tests/test_quiet_holds.py",),
            "issue 21: a skipped poll may cross a liquidation or time exit inside a step"),
+    Mutant("read-retry-no-wait-after-the-first-try", "worker/retry.py",
+           "        await asyncio.sleep(min(self._base, self._max))\n",
+           "\n",
+           ("tests/scenarios/test_ec001_timeout.py",),
+           "issue 21 (the read retry's bare first try): the second try follows the first "
+           "with no backoff"),
+    Mutant("read-retry-backoff-counted-from-one", "worker/retry.py",
+           "            wait=wait_exponential(multiplier=self._base * 2, max=self._max),",
+           "            wait=wait_exponential(multiplier=self._base, max=self._max),",
+           ("tests/scenarios/test_ec001_timeout.py",),
+           "issue 21 (the read retry's bare first try): the backoff stops growing"),
+    Mutant("read-retry-one-try-more", "worker/retry.py",
+           "            stop=stop_after_attempt(self._attempts - 1),",
+           "            stop=stop_after_attempt(self._attempts),",
+           ("tests/scenarios/test_ec001_timeout.py",),
+           "issue 21 (the read retry's bare first try): four tries instead of three"),
 ]
 
 
