@@ -1214,6 +1214,43 @@ MUTANTS += [
            ("tests/console/test_console_kube.py::"
             "test_pause_resume_and_liquidate_patch_the_tradingworker",),
            "issue 22: liquidate-now under Kubernetes patches a pause, nothing is sold"),
+    # issue 21 (speed21)
+    Mutant("replay-quiet-hold-after-a-market-step", "replay/quiet_holds.py",
+           "self.quiet.get(key) != self.step \\", "key not in self.quiet \\",
+           ("tests/test_quiet_holds.py",),
+           "issue 21: a replay skips HOLD polls on new market data (exits missed or late)"),
+    Mutant("replay-quiet-hold-after-an-exit", "replay/quiet_holds.py",
+           "        if reason is None:\n            self._owner.quiet",
+           "        if True:\n            self._owner.quiet",
+           ("tests/test_quiet_holds.py",),
+           "issue 21: a poll that found an exit counts as quiet: the next one is skipped"),
+    Mutant("replay-quiet-hold-with-an-open-order", "replay/quiet_holds.py",
+           "                or not self.no_orders.get(key, False):",
+           "                or False:",
+           ("tests/test_quiet_holds.py",),
+           "issue 21: a replay skips the follower pass (and poll) of a worker whose order is "
+           "open: its fill is seen late, the exit too"),
+    Mutant("replay-quiet-hold-off-the-step-grid", "replay/quiet_holds.py",
+           "    return all((m - open_at) % grid == timedelta(0) for m in moments)",
+           "    return True",
+           ("tests/test_quiet_holds.py",),
+           "issue 21: a skipped poll may cross a liquidation or time exit inside a step"),
+    Mutant("read-retry-no-wait-after-the-first-try", "worker/retry.py",
+           "        await asyncio.sleep(min(self._base, self._max))\n",
+           "\n",
+           ("tests/scenarios/test_ec001_timeout.py",),
+           "issue 21 (the read retry's bare first try): the second try follows the first "
+           "with no backoff"),
+    Mutant("read-retry-backoff-counted-from-one", "worker/retry.py",
+           "            wait=wait_exponential(multiplier=self._base * 2, max=self._max),",
+           "            wait=wait_exponential(multiplier=self._base, max=self._max),",
+           ("tests/scenarios/test_ec001_timeout.py",),
+           "issue 21 (the read retry's bare first try): the backoff stops growing"),
+    Mutant("read-retry-one-try-more", "worker/retry.py",
+           "            stop=stop_after_attempt(self._attempts - 1),",
+           "            stop=stop_after_attempt(self._attempts),",
+           ("tests/scenarios/test_ec001_timeout.py",),
+           "issue 21 (the read retry's bare first try): four tries instead of three"),
 ]
 
 

@@ -9,6 +9,9 @@
    itself ("live simulated") and on the recorded day ("replay"), both stepped by
    ``replay.runner``. Speed = session seconds per wall second (goal >= 2,000x); each poll is
    also given in bare round trips (``SELECT 1`` on the same pool, measured in this run).
+   The live simulated day polls every time, as a live worker does; the replay skips its
+   quiet holds (``replay.quiet_holds``, the default), and is run a second time polling
+   every time ("replay, every poll": the speed before that change, in the same sitting).
 2. Parity: the replay's trades against the live simulated day's, field for field.
 3. A fleet backtest: ``--fleet-days`` recorded days (seeds 7, 8, ...) x ``--fleet-workers``
    workers x ``--symbols`` symbols through ``replay.backtest.run_backtest`` (a database per
@@ -80,14 +83,15 @@ async def _round_trip_ms(db: Database, n: int = 500) -> float:
     return 1000 * (time.perf_counter() - began) / n
 
 
-def tuning_trials_per_minute() -> tuple[str, float | None]:
+def tuning_trials_per_minute(data_dir: Path) -> tuple[str, float | None]:
+    """The hook's figure over the recorded days of this run (``data_dir``)."""
     for name in TUNING_HOOKS:
         try:
             hook = getattr(importlib.import_module(name), "trials_per_minute", None)
         except ImportError:
             continue
         if hook is not None:
-            return name, float(hook())
+            return name, float(hook(data_dir))
     return "", None
 
 
@@ -125,20 +129,23 @@ async def main() -> None:  # noqa: PLR0915 - one run, one table
         figures["record_s"] = time.perf_counter() - began
         runs: dict[str, DayRun] = {}
         rt_ms = 0.0
-        for name in ("live simulated", "replay"):
+        for name in ("live simulated", "replay, every poll", "replay"):
             db = await _database(await asyncio.to_thread(
-                start_embedded, tmp / "pgdata", database=name.replace(" ", "_")))
+                start_embedded, tmp / "pgdata",
+                database=name.replace(" ", "_").replace(",", "")))
             if name == "replay":
                 rt_ms = await _round_trip_ms(db)
             try:
                 console.print(f"{name}: one worker-day ...", highlight=False)
                 cpu = time.process_time()
-                if name == "replay":
-                    runs[name] = await replay_day(folder, db, _env(args.poll), start=start)
+                if name.startswith("replay"):
+                    runs[name] = await replay_day(folder, db, _env(args.poll), start=start,
+                                                  quiet_holds=name == "replay")
                 else:
                     clock = FrozenClock(datetime.combine(DAY, start, tzinfo=SEOUL))
                     market = SimMarket(SEED, n_symbols=args.symbols, clock=clock)
-                    runs[name] = await run_worker_day(market, clock, db, _env(args.poll))
+                    runs[name] = await run_worker_day(market, clock, db, _env(args.poll),
+                                                      quiet_holds=False)
                 figures[f"{name} cpu_s"] = time.process_time() - cpu
             finally:
                 await db.close()
@@ -165,6 +172,8 @@ async def main() -> None:  # noqa: PLR0915 - one run, one table
             on_day=lambda p, r, k, n: console.print(f"  [{k}/{n}] {p.day} {r.wall_s:.1f} s",
                                                     highlight=False))
         fleet_wall = time.perf_counter() - began
+        console.print("tuning: trials per minute ...", highlight=False)
+        hook, trials = tuning_trials_per_minute(tmp / "days")
     figures["load_after"] = os.getloadavg()[0]
     live, replay = runs["live simulated"], runs["replay"]
     same, differ = _parity(live.trades, replay.trades)
@@ -173,7 +182,6 @@ async def main() -> None:  # noqa: PLR0915 - one run, one table
     full = args.fleet_days == 20 and args.fleet_workers == 10 and args.fleet_start == "09:00" \
         and len(result.runs) == 20
     extrapolated = fleet_wall * (20 * 10 * full_polls) / max(worker_polls, 1)
-    hook, trials = tuning_trials_per_minute()
 
     table = Table(title=f"replay, {args.symbols} symbols, minute bars + 10 s quotes, polls "
                         f"every {args.poll:g} session s (load avg {figures['load_before']:.1f}"
@@ -181,9 +189,10 @@ async def main() -> None:  # noqa: PLR0915 - one run, one table
     for col, justify in (("figure", "left"), ("measured", "right"), ("goal", "right")):
         table.add_column(col, justify=justify)
     for name, run in runs.items():
+        skipped = f", {run.quiet_skipped:,} quiet holds skipped" if run.quiet_skipped else ""
         table.add_row(f"one worker-day, {name}: session s / wall s",
-                      f"{run.speed:,.0f}x ({run.polls:,} polls, {run.wall_s:.1f} s wall, "
-                      f"{figures[f'{name} cpu_s']:.1f} s CPU)",
+                      f"{run.speed:,.0f}x ({run.polls:,} polls{skipped}, {run.wall_s:.1f} s "
+                      f"wall, {figures[f'{name} cpu_s']:.1f} s CPU)",
                       "≥ 2,000x" if name == "replay" else "")
     table.add_row("  replay: ms per poll / bare round trip",
                   f"{1000 * replay.wall_s / max(replay.polls, 1):.2f} ms = "
@@ -192,6 +201,9 @@ async def main() -> None:  # noqa: PLR0915 - one run, one table
     table.add_row("parity: replay's trades vs live simulated (same day, seed)",
                   f"{'identical' if same else 'DIFFER'}: {len(replay.trades)} vs "
                   f"{len(live.trades)} trades, {differ} field(s) differ", "identical")
+    every = runs["replay, every poll"]
+    table.add_row("  replay's trades vs replay polling every time",
+                  "identical" if every.trades == replay.trades else "DIFFER", "identical")
     label = (f"{len(result.runs)} days x {len(fleet)} workers x {args.symbols} symbols "
              f"from {args.fleet_start}: wall")
     table.add_row(label, f"{fleet_wall:,.0f} s ({worker_polls:,} worker-polls)",
@@ -205,6 +217,9 @@ async def main() -> None:  # noqa: PLR0915 - one run, one table
     figures.update({
         "replay_speed": replay.speed, "replay_polls": replay.polls, "replay_wall_s": replay.wall_s,
         "live_speed": live.speed, "live_wall_s": live.wall_s, "round_trip_ms": rt_ms,
+        "replay_quiet_skipped": replay.quiet_skipped,
+        "replay_every_poll_speed": every.speed, "replay_every_poll_wall_s": every.wall_s,
+        "replay_every_poll_same_trades": every.trades == replay.trades,
         "parity_identical": same, "parity_fields_differing": differ,
         "trades_replay": len(replay.trades), "trades_live": len(live.trades),
         "fleet_days": len(result.runs), "fleet_workers": len(fleet),

@@ -29,6 +29,7 @@ from tradefleet.adapters.sim.engine import SimMarket
 from tradefleet.adapters.sim.universe import STEP_SECONDS
 from tradefleet.domain.markets import Market
 from tradefleet.domain.states import WorkerStatus
+from tradefleet.replay.quiet_holds import QuietHolds
 from tradefleet.services.market_directory import MarketTable
 from tradefleet.settings import Settings, load_settings
 from tradefleet.worker.param_version import take_param_version
@@ -57,6 +58,7 @@ class DayRun:
     # step, which puts a row's database time back on the session clock
     report: DailyReport | None = None
     marks: list[tuple[float, datetime]] = field(default_factory=list)
+    quiet_skipped: int = 0          # worker-polls skipped as quiet holds (replay.quiet_holds)
 
     @property
     def speed(self) -> float:
@@ -66,16 +68,18 @@ class DayRun:
 
 async def run_worker_day(market: SimMarket, clock: FrozenClock, db: Database,
                          env: Mapping[str, str], *, universe: Sequence[str] | None = None,
-                         track_timeout_s: float = 2.0) -> DayRun:
+                         track_timeout_s: float = 2.0, quiet_holds: bool = True) -> DayRun:
     """The worker configured by ``env`` (TRADEFLEET_* values) trades ``market``'s day from
     the clock's time to the close, one poll per ``poll_interval_seconds`` of session time."""
     return await run_fleet_day(market, clock, db, [load_settings(None, dict(env))],
-                               universe=universe, track_timeout_s=track_timeout_s)
+                               universe=universe, track_timeout_s=track_timeout_s,
+                               quiet_holds=quiet_holds)
 
 
 async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
                         fleet: Sequence[Settings], *, universe: Sequence[str] | None = None,
                         track_timeout_s: float = 2.0, skip_still: bool = False,
+                        quiet_holds: bool = True,
                         progress: Progress | None = None) -> DayRun:
     """The workers of ``fleet`` trade ``market``'s day on one clock, interleaved in a fixed
     order: every ``poll_interval_seconds`` (the first worker's) of session time, each worker
@@ -88,14 +92,18 @@ async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
     is how soon a worker follows up its own order of the poll before (the next step instead
     of 5 s later), so the trades may differ from the unskipped day's (tested: deterministic,
     flat at the close). KRX deadlines (entry cutoff, liquidation) fall on whole minutes,
-    which are steps, so none is skipped. ``progress`` hears the session time and the polls
-    so far every half hour of the session."""
+    which are steps, so none is skipped. ``quiet_holds`` (on by default; trades unchanged):
+    a HOLD poll (and its follower pass) that would repeat the worker's last no-exit check
+    on the same market step is skipped (``replay.quiet_holds`` says why it cannot decide
+    differently).
+    ``progress`` hears the session time and the polls so far every half hour."""
     if not fleet:
         raise ValueError("a fleet day needs at least one worker")
     symbols = list(universe or sorted(market.symbols()))
     markets = MarketTable({i.symbol: Market(i.market) for i in market.symbol_infos()})
     started, begins = time.perf_counter(), clock.now()
     cycles, workers = [], []
+    holds = QuietHolds(market.open_at) if quiet_holds else None
     for settings in fleet:
         settings = await take_param_version(settings, db, clock)  # noqa: PLW2901 - its session's
         worker = build_worker(settings, db=db, broker=SimBroker(market), clock=clock,
@@ -109,6 +117,8 @@ async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
             await worker.recover(cycle)
         cycles.append(cycle)
         workers.append(worker)
+        if holds is not None:
+            holds.watch(cycle, time_exit_minutes=settings.trading_rules()[2].time_exit_minutes)
     beats = LeaseKeeper(PostgresLockStore(db), workers)
     polls, polled_step, reported = 0, -1, 0
     marks: list[tuple[float, datetime]] = []
@@ -120,10 +130,7 @@ async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
             if market_step == polled_step:
                 continue
             polled_step = market_step
-        for worker, cycle in zip(workers, cycles, strict=True):
-            await beats.keep(worker)
-            await cycle.reconcile()
-            await cycle.poll()
+        await _step_fleet(clock.now(), workers, cycles, beats, holds)
         polls += 1
         marks.append((time.time(), clock.now()))
         if progress is not None and (clock.now() - begins) // HALF_HOUR > reported:
@@ -135,7 +142,24 @@ async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
         "ORDER BY position_id", [s.worker_id for s in fleet])
     wall_s = time.perf_counter() - started
     return DayRun(market.day, polls, wall_s, session_s, [dict(r) for r in rows],
-                  await fetch_daily_report(db, market.day), marks)
+                  await fetch_daily_report(db, market.day), marks,
+                  holds.skipped if holds is not None else 0)
+
+
+async def _step_fleet(now: datetime, workers: Sequence[Any], cycles: Sequence[Any],
+                      beats: LeaseKeeper, holds: QuietHolds | None) -> None:
+    """Each worker in turn: its lease beat, a follower pass, then its poll (the pass and
+    the poll left out where ``holds`` knows they would repeat a quiet hold)."""
+    if holds is not None:
+        holds.at(now)
+    for worker, cycle in zip(workers, cycles, strict=True):
+        await beats.keep(worker)
+        if holds is not None:
+            if holds.skip(cycle):
+                continue
+            holds.polling(cycle)
+        await cycle.reconcile()
+        await cycle.poll()
 
 
 class LeaseKeeper:
@@ -166,18 +190,18 @@ class LeaseKeeper:
 
 async def replay_day(folder: Path, db: Database, env: Mapping[str, str], *,
                      start: dtime | None = None, default_depth: int | None = None,
-                     unknown_market: str | None = None) -> DayRun:
+                     unknown_market: str | None = None, quiet_holds: bool = True) -> DayRun:
     """The worker through a recorded day from ``start`` (the open) to the close (see
     ``replay.recorded_tape`` for how the day becomes the simulator's market)."""
     return await replay_fleet_day(folder, db, [load_settings(None, dict(env))], start=start,
                                   default_depth=default_depth,
-                                  unknown_market=unknown_market)
+                                  unknown_market=unknown_market, quiet_holds=quiet_holds)
 
 
 async def replay_fleet_day(folder: Path, db: Database, fleet: Sequence[Settings], *,
                            start: dtime | None = None, default_depth: int | None = None,
                            unknown_market: str | None = None,
-                           skip_still: bool = False,
+                           skip_still: bool = False, quiet_holds: bool = True,
                            progress: Progress | None = None) -> DayRun:
     """``fleet``'s workers through a recorded day, interleaved on one clock."""
     from tradefleet.replay.bar_quotes import with_bar_quotes
@@ -194,4 +218,4 @@ async def replay_fleet_day(folder: Path, db: Database, fleet: Sequence[Settings]
                        session_open=opens.time(), session_close=closes.time(),
                        recorded=(universe, RecordedTape(day, universe.symbols)))
     return await run_fleet_day(market, clock, db, fleet, skip_still=skip_still,
-                               progress=progress)
+                               quiet_holds=quiet_holds, progress=progress)

@@ -1,0 +1,76 @@
+"""One replayed worker-day, timed, its trades dumped, optionally under cProfile (issue 21):
+the A/B and profiling tool behind the README's replay figures. Run:
+python3 bench/replay_profile.py [--start 09:00] [--trades OUT.json] [--profile OUT.prof]
+[--every-poll]
+
+The day and the worker are ``bench/replay.py``'s (seed 7, 100 symbols, 5 s polls, its own
+embedded PostgreSQL). To compare two versions of the code in one sitting, run this file
+with PYTHONPATH set to each version's ``src`` in turn and ``cmp`` the trades files: the
+same trades byte for byte is what a speed change must keep. ``--every-poll`` turns the
+replay's quiet-hold skip off (``replay.quiet_holds``); code from before that skip has no
+such option and polls every time anyway."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import inspect
+import json
+import os
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import replay as bench  # noqa: E402 - bench/replay.py: the same day and worker
+from tradefleet.adapters.postgres.embedded import start_embedded  # noqa: E402
+from tradefleet.adapters.telemetry.logging import configure_logging  # noqa: E402
+from tradefleet.replay.day_format import write_day  # noqa: E402
+from tradefleet.replay.runner import replay_day  # noqa: E402
+from tradefleet.replay.sim_source import record_sim_day  # noqa: E402
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--start", default="09:00", help="the day starts at HH:MM")
+    parser.add_argument("--trades", type=Path, help="write the trades here (JSON)")
+    parser.add_argument("--profile", type=Path, help="write cProfile stats here")
+    parser.add_argument("--every-poll", action="store_true", help="no quiet-hold skip")
+    args = parser.parse_args()
+    start = datetime.strptime(args.start, "%H:%M").time()
+    configure_logging(json_output=True, level="ERROR", stream=open(os.devnull, "w"))  # noqa: SIM115, ASYNC230
+    options = {}
+    if "quiet_holds" in inspect.signature(replay_day).parameters:
+        options["quiet_holds"] = not args.every_poll
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        folder = write_day(tmp / "days", record_sim_day(bench.SEED, 100, bench.DAY))
+        dsn = await asyncio.to_thread(start_embedded, tmp / "pgdata", database="replay")
+        db = await bench._database(dsn)
+        profile = cProfile.Profile() if args.profile else None
+        cpu = time.process_time()
+        if profile is not None:
+            profile.enable()
+        try:
+            run = await replay_day(folder, db, bench._env(5.0), start=start, **options)
+        finally:
+            if profile is not None:
+                profile.disable()
+            cpu = time.process_time() - cpu
+            await db.close()
+    print(f"load {os.getloadavg()[0]:.2f}: {run.polls} polls, "
+          f"{getattr(run, 'quiet_skipped', 0)} quiet holds skipped, {run.wall_s:.1f} s wall, "
+          f"{cpu:.1f} s CPU, {1000 * run.wall_s / run.polls:.2f} ms wall per poll, "
+          f"{run.speed:,.0f}x, {len(run.trades)} trades")
+    if args.trades:
+        args.trades.write_text(json.dumps(run.trades, default=str, indent=0) + "\n")
+    if profile is not None:
+        profile.dump_stats(args.profile)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

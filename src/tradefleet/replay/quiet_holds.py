@@ -1,0 +1,119 @@
+"""Replay-only: a HOLD poll skipped when its outcome is already known (issue 21, speed).
+
+A worker holding a position spends most of a replayed day in HOLD polls that read the held
+symbol's quote and minute bars, find no exit, and publish a monitoring event. The replay's
+market takes a step every 10 s (``STEP_SECONDS``) and the default poll is 5 s, so every
+other such poll sees the market of the poll before it. That poll, and the follower pass
+before it, are skipped (the lease beat still runs) only when all of these hold:
+
+1. the worker's previous poll was a *quiet hold*: it reached the exit check and the check
+   returned no exit. Reaching it proves a real (not orphaned) position and the liquidation
+   not due; returning None proves it sent nothing and moved nowhere
+   (``TradingCycle.hold_poll`` returns right after);
+2. that poll's read of the worker's open orders was empty, and it created none after. So
+   the follower has nothing of the worker's to follow: no one else writes a live worker's
+   orders, and a replay's workers all stay live (their leases kept by ``LeaseKeeper``), so
+   no dead peer's orders fall to it either. (A follower pass also re-looks at EXPIRED rows
+   sent with no answer, on the wall clock every few real seconds; a replay sends no such
+   order, and skipping a pass only moves that wall-clock look to the next one.)
+3. the market has not stepped since that poll: the quote and the bars the exit check
+   reads are the same numbers (the tape is indexed by step; a replay's book does not move
+   between steps);
+4. every time the exit rules compare the clock with (the liquidation, the time exit, and
+   the bar boundaries ``closed_bars`` uses) lies on a market step: a poll in the same step
+   as the one before cannot be on the other side of any of them. Checked per worker; a
+   worker whose deadlines are off the step grid is never skipped.
+
+So the skipped poll's inputs are the quiet poll's, and it would decide the same: no exit.
+What it would have done besides is one more monitoring event (a row of ``events``), a
+read of the operator's controls (no one writes them during a backtest: its database is its
+own) and an empty follower pass. Trades, fills and summaries are unchanged (the parity
+test compares a day polled every time with a replay that skips; the determinism test runs
+it twice). Live workers never use this: it wraps a cycle inside ``replay.runner`` only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from tradefleet.adapters.sim.universe import STEP_SECONDS
+from tradefleet.domain.states import WorkerStatus
+
+
+class _RecordingWatch:
+    """The cycle's ``ExitWatch`` as it is, noting the market step of a no-exit check."""
+
+    def __init__(self, watch: Any, owner: QuietHolds, key: int) -> None:
+        self._watch = watch
+        self._owner = owner
+        self._key = key
+
+    async def exit_reason(self, held: Any, *, liquidation_at: datetime) -> Any:
+        reason = await self._watch.exit_reason(held, liquidation_at=liquidation_at)
+        if reason is None:
+            self._owner.quiet[self._key] = self._owner.step
+        return reason
+
+
+class _RecordingOrders:
+    """The cycle's read of its open orders as it is, noting whether it found none."""
+
+    def __init__(self, read: Any, owner: QuietHolds, key: int) -> None:
+        self._read = read
+        self._owner = owner
+        self._key = key
+
+    async def __call__(self) -> list[Any]:
+        rows = await self._read()
+        self._owner.no_orders[self._key] = not rows
+        return rows
+
+
+def on_step_grid(open_at: datetime, moments: Sequence[datetime]) -> bool:
+    """Whether every moment is a whole number of market steps after the open."""
+    grid = timedelta(seconds=STEP_SECONDS)
+    return all((m - open_at) % grid == timedelta(0) for m in moments)
+
+
+class QuietHolds:
+    """Which of a stepped fleet's HOLD polls to skip (see the module)."""
+
+    def __init__(self, open_at: datetime) -> None:
+        self._open_at = open_at
+        self.step = -1                            # the market step of the poll under way
+        self.quiet: dict[int, int] = {}           # cycle -> step of its last quiet hold
+        self.no_orders: dict[int, bool] = {}     # cycle -> its last open-orders read empty
+        self._time_exit: dict[int, timedelta] = {}
+        self.skipped = 0
+
+    def watch(self, cycle: Any, *, time_exit_minutes: int) -> None:
+        """Start watching ``cycle`` (wraps its exit check and its open-orders read)."""
+        key = id(cycle)
+        self._time_exit[key] = timedelta(minutes=time_exit_minutes)
+        cycle._watch = _RecordingWatch(cycle._watch, self, key)
+        cycle.paths = replace(cycle.paths,
+                              open_orders=_RecordingOrders(cycle.paths.open_orders, self, key))
+
+    def at(self, now: datetime) -> None:
+        """The clock of the coming polls."""
+        self.step = int((now - self._open_at).total_seconds()) // STEP_SECONDS
+
+    def skip(self, cycle: Any) -> bool:
+        """True: ``cycle``'s follower pass and poll now would repeat its last quiet hold."""
+        key = id(cycle)
+        if cycle.status is not WorkerStatus.HOLD or self.quiet.get(key) != self.step \
+                or not self.no_orders.get(key, False):
+            return False
+        liquidation = cycle.liquidation_at      # read now: the operator may move it earlier
+        if key not in self._time_exit or not on_step_grid(self._open_at, (
+                liquidation, liquidation - self._time_exit[key])):
+            return False
+        self.skipped += 1
+        return True
+
+    def polling(self, cycle: Any) -> None:
+        """``cycle`` polls now: its last poll is no longer the quiet one."""
+        self.quiet.pop(id(cycle), None)
+        self.no_orders.pop(id(cycle), None)

@@ -1,0 +1,102 @@
+"""The replay's quiet-hold skip (``replay.quiet_holds``) and each of its conditions: a HOLD
+poll (and its follower pass) is skipped only after a no-exit check on the same market step
+by a poll that found no order of the worker's open, with the exit deadlines on the step
+grid. The whole day's
+trades with the skip on are compared with a day polled every time in
+``test_replay_runner``; here each guard alone, on a stand-in cycle (no database)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+
+import pytest
+
+from tradefleet.adapters.clock import SEOUL
+from tradefleet.domain.states import WorkerStatus
+from tradefleet.replay.quiet_holds import QuietHolds, on_step_grid
+from tradefleet.worker.cycle_parts import OrderPaths
+
+OPEN = datetime(2026, 11, 24, 9, 0, tzinfo=SEOUL)
+LIQUIDATION = datetime(2026, 11, 24, 15, 15, tzinfo=SEOUL)
+
+
+class _Watch:
+    """The exit check's answer, fixed by the test."""
+
+    def __init__(self, reason: object) -> None:
+        self.reason = reason
+
+    async def exit_reason(self, held: object, *, liquidation_at: datetime) -> object:
+        return self.reason
+
+
+def _cycle(reason: object = None, *, liquidation_at: datetime = LIQUIDATION,
+           open_orders: list[str] | None = None) -> SimpleNamespace:
+    async def rows() -> list[str]:
+        return list(open_orders or [])
+
+    async def nothing() -> list[str]:
+        return []
+
+    paths = OrderPaths(None, None, None, open_positions=nothing,  # type: ignore[arg-type]
+                       open_orders=rows)
+    return SimpleNamespace(status=WorkerStatus.HOLD, liquidation_at=liquidation_at,
+                           _watch=_Watch(reason), paths=paths)
+
+
+async def _polled(holds: QuietHolds, cycle: SimpleNamespace, at: datetime) -> None:
+    """One HOLD poll of ``cycle`` at ``at``: its open orders read, then its exit check."""
+    holds.at(at)
+    holds.polling(cycle)
+    await cycle.paths.open_orders()
+    await cycle._watch.exit_reason(None, liquidation_at=cycle.liquidation_at)
+
+
+async def test_a_hold_is_skipped_only_on_the_step_of_its_quiet_check() -> None:
+    holds, cycle = QuietHolds(OPEN), _cycle()
+    holds.watch(cycle, time_exit_minutes=10)
+    await _polled(holds, cycle, OPEN + timedelta(seconds=600))
+    holds.at(OPEN + timedelta(seconds=605))                     # same 10 s step
+    assert holds.skip(cycle)
+    holds.at(OPEN + timedelta(seconds=610))                     # the market stepped
+    assert not holds.skip(cycle)
+    assert holds.skipped == 1
+
+
+async def test_an_exit_or_an_open_order_or_another_state_is_not_skipped() -> None:
+    holds = QuietHolds(OPEN)
+    selling = _cycle(reason="STOP_LOSS")
+    holds.watch(selling, time_exit_minutes=0)
+    await _polled(holds, selling, OPEN + timedelta(seconds=600))
+    holds.at(OPEN + timedelta(seconds=605))
+    assert not holds.skip(selling)                              # the check found an exit
+
+    following = _cycle(open_orders=["an order of ours not final yet"])
+    holds.watch(following, time_exit_minutes=0)
+    await _polled(holds, following, OPEN + timedelta(seconds=600))
+    holds.at(OPEN + timedelta(seconds=605))
+    assert not holds.skip(following)                 # the follower has an order to follow
+
+    quiet = _cycle()
+    holds.watch(quiet, time_exit_minutes=0)
+    await _polled(holds, quiet, OPEN + timedelta(seconds=600))
+    holds.at(OPEN + timedelta(seconds=605))
+    quiet.status = WorkerStatus.SCAN
+    assert not holds.skip(quiet)
+    quiet.status = WorkerStatus.HOLD
+    assert holds.skip(quiet)
+
+
+@pytest.mark.parametrize(("liquidation", "time_exit_minutes"), [
+    (LIQUIDATION + timedelta(seconds=5), 0),          # the liquidation inside a step
+    (LIQUIDATION, 0.25),                              # the time exit inside a step
+])
+async def test_deadlines_off_the_step_grid_are_never_skipped(
+        liquidation: datetime, time_exit_minutes: float) -> None:
+    holds, cycle = QuietHolds(OPEN), _cycle(liquidation_at=liquidation)
+    holds.watch(cycle, time_exit_minutes=time_exit_minutes)  # type: ignore[arg-type]
+    await _polled(holds, cycle, OPEN + timedelta(seconds=600))
+    holds.at(OPEN + timedelta(seconds=605))
+    assert not holds.skip(cycle)
+    assert on_step_grid(OPEN, [LIQUIDATION, LIQUIDATION - timedelta(minutes=10)])
