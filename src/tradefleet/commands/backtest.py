@@ -90,11 +90,11 @@ def _run(args: argparse.Namespace) -> int:
 
 async def _backtest(args: argparse.Namespace, console) -> int:  # noqa: ANN001
     from tradefleet.adapters.calendar_cache import krx_calendar
-    from tradefleet.adapters.report.backtest_html import write_backtest_html
     from tradefleet.adapters.telemetry.logging import configure_logging
     from tradefleet.domain.errors import ConfigError
     from tradefleet.replay.backtest import plan_days, run_backtest
     from tradefleet.replay.backtest_fleet import fleet_settings
+    from tradefleet.replay.backtest_html import write_backtest_html
     from tradefleet.replay.backtest_report import build_report
     from tradefleet.replay.backtest_summary import figures, format_summary, speed_line
 

@@ -9,7 +9,7 @@ when the position closed), while its trading ran on a clock that jumps from step
 time ``w`` was written during the first step that ended at or after ``w``, so it is put at
 that step's session time (the poll's time, to the poll interval).
 
-Rendering is ``adapters/report/backtest_html``; this module has no HTML in it."""
+Rendering is ``replay/backtest_html``; this module has no HTML in it."""
 
 from __future__ import annotations
 

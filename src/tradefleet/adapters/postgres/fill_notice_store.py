@@ -1,5 +1,5 @@
 """A pushed fill notice recorded as a fill of one of our orders, in one transaction with the
-order follower's own rules (``order_store.apply_report_locked``), so an execution seen by
+order follower's own rules (``order_reports.apply_report_locked``), so an execution seen by
 push and by REST lands once.
 
 Whose order: only the row whose broker order number (ODNO) is the notice's, of this worker,
@@ -22,6 +22,7 @@ from enum import StrEnum
 
 import asyncpg
 
+from tradefleet.adapters.postgres.order_reports import apply_report_locked, order_row
 from tradefleet.domain.costs import CostModel
 from tradefleet.domain.events import Event
 from tradefleet.domain.orders import OrderReport, Side
@@ -41,7 +42,6 @@ async def apply_fill_notice(conn: asyncpg.Connection, *, worker_id: str, trading
                             ) -> tuple[NoticeOutcome, OrderRow | None, OrderRow | None,
                                        list[Event]]:
     """In ``conn``'s money transaction: the outcome, the order before and after, events."""
-    from tradefleet.adapters.postgres.order_store import _row, apply_report_locked
     rec = await conn.fetchrow(
         """SELECT * FROM orders
             WHERE worker_id = $1 AND trading_day = $2 AND broker_order_id = $3
@@ -50,7 +50,7 @@ async def apply_fill_notice(conn: asyncpg.Connection, *, worker_id: str, trading
         notice.side)
     if rec is None:
         return NoticeOutcome.NOT_OURS, None, None, []
-    row: OrderRow = _row(rec)
+    row: OrderRow = order_row(rec)
     pushed = await conn.fetchrow(
         """SELECT coalesce(sum(qty), 0)::bigint AS qty,
                   coalesce(sum(qty * price), 0)::bigint AS amount

@@ -10,35 +10,26 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import date
-from decimal import Decimal
 
 import asyncpg
 
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.postgres.event_store import append_events
 from tradefleet.adapters.postgres.fenced_order import fence_holds, insert_order_if_lock_held
-from tradefleet.adapters.postgres.position_store import apply_fill, open_positions
+from tradefleet.adapters.postgres.order_reports import apply_report_locked, order_row
+from tradefleet.adapters.postgres.position_store import open_positions
 from tradefleet.domain.costs import DEFAULT_COSTS, CostModel
 from tradefleet.domain.events import (
     Event,
     OrderCreatedEvent,
-    OrderFilledEvent,
     OrderRejectedEvent,
     OrderSentEvent,
     OrderUnresolvedEvent,
 )
 from tradefleet.domain.locks import Lock
-from tradefleet.domain.orders import OrderReport, OrderStatus
+from tradefleet.domain.orders import OrderReport
 from tradefleet.ports.feed import FillNotice
 from tradefleet.ports.trade_store import NewOrder, OrderRow, PositionRow, StrategyTag
-
-_COLUMNS = [f for f in OrderRow.__dataclass_fields__]
-
-
-def _row(rec: asyncpg.Record) -> OrderRow:
-    values = {f: rec[f] for f in _COLUMNS}
-    values["status"] = OrderStatus(values["status"])
-    return OrderRow(**values)
 
 
 class PostgresOrderStore:
@@ -64,7 +55,8 @@ class PostgresOrderStore:
                 written_at=order.written_at)
             if order_id is None:
                 return None, []
-            row = _row(await conn.fetchrow("SELECT * FROM orders WHERE order_id = $1", order_id))
+            row = order_row(await conn.fetchrow("SELECT * FROM orders WHERE order_id = $1",
+                                                order_id))
             event = OrderCreatedEvent(
                 worker_id=row.worker_id, symbol=row.symbol, order_id=row.order_id,
                 client_order_id=row.client_order_id, side=row.side, order_type=row.order_type,
@@ -81,7 +73,7 @@ class PostgresOrderStore:
         rec = await self._db.pool.fetchrow("SELECT * FROM orders WHERE order_id = $1", order_id)
         if rec is None:
             raise LookupError(f"order_id: no order {order_id}")
-        return _row(rec)
+        return order_row(rec)
 
     async def _update(self, sql: str, *args: object, event_of=None) -> tuple[OrderRow, list[Event]]:
         async with self._db.money_transaction() as conn:
@@ -91,7 +83,7 @@ class PostgresOrderStore:
             rec = await conn.fetchrow(sql, *args)
             if rec is None:
                 raise LookupError(f"order_id: no order {args[0]} in a state allowing this")
-            row = _row(rec)
+            row = order_row(rec)
             events = [event_of(row)] if event_of else []
             await append_events(conn, events)
         self._moved(row, before)
@@ -144,7 +136,7 @@ class PostgresOrderStore:
                    WHERE order_id = $1 RETURNING *""", order_id, ago)
             if rec is None:
                 raise LookupError(f"order_id: no order {order_id} in a state allowing this")
-            row = _row(rec)
+            row = order_row(rec)
             events: list[Event] = [OrderUnresolvedEvent(
                 worker_id=row.worker_id, symbol=row.symbol, order_id=row.order_id,
                 client_order_id=row.client_order_id, side=row.side, qty=row.qty, error=error)]
@@ -161,14 +153,14 @@ class PostgresOrderStore:
                    RETURNING *""", order_id, reason, float(min_age_s))
         if rec is None:
             return None
-        row = _row(rec)
+        row = order_row(rec)
         self._moved(row, None)            # only NEW or UNKNOWN rows expire
         return row
 
     async def apply_report(self, order_id: int, report: OrderReport, strategy: StrategyTag
                            ) -> tuple[OrderRow, list[Event]]:
         async with self._db.money_transaction() as conn:
-            row = _row(await conn.fetchrow(
+            row = order_row(await conn.fetchrow(
                 "SELECT * FROM orders WHERE order_id = $1 FOR UPDATE", order_id))
             updated, events = await apply_report_locked(conn, row, report, strategy,
                                                         self._costs)
@@ -200,7 +192,7 @@ class PostgresOrderStore:
             """SELECT * FROM orders WHERE worker_id = $1
                  AND status IN ('NEW', 'SENT', 'UNKNOWN', 'PARTIALLY_FILLED')
                ORDER BY order_id""", worker_id)
-        return [_row(r) for r in recs]
+        return [order_row(r) for r in recs]
 
     async def orders_to_follow(self, worker_id: str) -> list[tuple[OrderRow, float]]:
         """Open orders of this worker and of workers no longer live (EXIT, or heartbeat
@@ -214,7 +206,7 @@ class PostgresOrderStore:
                   AND (o.worker_id = $1 OR w.status = 'EXIT'
                        OR w.heartbeat_at < now() - make_interval(secs => w.lock_ttl_seconds))
                 ORDER BY o.order_id""", worker_id)
-        return [(_row(r), float(r["age_s"])) for r in recs]
+        return [(order_row(r), float(r["age_s"])) for r in recs]
 
     async def expired_to_recheck(self, worker_id: str, since_day: date
                                  ) -> list[tuple[OrderRow, float]]:
@@ -227,7 +219,7 @@ class PostgresOrderStore:
                   AND (o.worker_id = $1 OR w.status = 'EXIT'
                        OR w.heartbeat_at < now() - make_interval(secs => w.lock_ttl_seconds))
                 ORDER BY o.order_id""", worker_id, since_day)
-        return [(_row(r), float(r["age_s"])) for r in recs]
+        return [(order_row(r), float(r["age_s"])) for r in recs]
 
     async def open_positions(self, worker_id: str) -> list[PositionRow]:
         recs = await open_positions(self._db.pool, worker_id)
@@ -243,73 +235,3 @@ class PostgresOrderStore:
 
 def _position(rec: asyncpg.Record) -> PositionRow:
     return PositionRow(**{f: rec[f] for f in PositionRow.__dataclass_fields__})
-
-
-
-async def apply_report_locked(conn: asyncpg.Connection, row: OrderRow, report: OrderReport,
-                              strategy: StrategyTag, costs: CostModel
-                              ) -> tuple[OrderRow, list[Event]]:
-    """The broker's cumulative report applied to ``row`` (locked FOR UPDATE in ``conn``'s
-    transaction): the new fill keyed ``ODNO:cumulative qty``, its position, the order's
-    status. Shared by the order follower (REST) and the pushed fill notices, so one execution
-    seen both ways lands once: both name it by the cumulative quantity it brings the order
-    to."""
-    order_id = row.order_id
-    if row.broker_order_id is None:
-        await conn.execute(
-            "UPDATE orders SET broker_order_id = $2, sent_at = coalesce(sent_at, now()) "
-            "WHERE order_id = $1", order_id, report.broker_order_id)
-    elif row.broker_order_id != report.broker_order_id:
-        raise ValueError(f"broker_order_id: report {report.broker_order_id} is not the "
-                         f"order's {row.broker_order_id}")
-    reopened = row.status is OrderStatus.EXPIRED and not report.is_done
-    if report.filled_qty < row.filled_qty or (
-            row.status.is_terminal and report.filled_qty == row.filled_qty
-            and not reopened):
-        return row, []           # a stale or repeated report: never move backwards
-    events: list[Event] = []
-    new_qty = report.filled_qty - row.filled_qty
-    new_amount = report.filled_amount - row.filled_amount
-    if new_qty > 0 and new_amount <= 0:
-        # more shares for no more money: the row's fills came by push in another order than
-        # the executions (a notice late or lost) and this report is an earlier prefix of
-        # them. Not applied: a later report (at the latest the final one) covers them all.
-        return row, []
-    status = _status(row, report)
-    if new_qty > 0:
-        fill_id = await conn.fetchval(
-            """INSERT INTO fills (order_id, broker_fill_key, symbol, side, qty, price,
-                   amount) VALUES ($1, $2, $3, $4, $5, $6, $7)
-               ON CONFLICT (order_id, broker_fill_key) DO NOTHING RETURNING fill_id""",
-            order_id, f"{report.broker_order_id}:{report.filled_qty}", row.symbol,
-            row.side, new_qty, Decimal(new_amount) / new_qty, new_amount)
-        if fill_id is not None:
-            events.append(OrderFilledEvent(
-                worker_id=row.worker_id, symbol=row.symbol, order_id=order_id,
-                fill_id=fill_id, side=row.side,
-                price=str((Decimal(new_amount) / new_qty).quantize(Decimal("0.0001"))),
-                qty=new_qty, cumulative_qty=report.filled_qty, status=status))
-            events += await apply_fill(
-                conn, worker_id=row.worker_id, trading_day=row.trading_day,
-                symbol=row.symbol, side=row.side, qty=new_qty, amount=new_amount,
-                fencing_token=row.fencing_token, purpose=row.purpose, strategy=strategy,
-                costs=costs, order_id=order_id, market=row.market)
-    rec = await conn.fetchrow(
-        """UPDATE orders SET status = $2, filled_qty = GREATEST(filled_qty, $3),
-               filled_amount = GREATEST(filled_amount, $4), updated_at = now()
-           WHERE order_id = $1 RETURNING *""",
-        order_id, status, report.filled_qty, report.filled_amount)
-    await append_events(conn, events)
-    return _row(rec), events
-
-def _status(row: OrderRow, report: OrderReport) -> str:
-    """The order's status implied by the broker's cumulative report."""
-    if report.filled_qty >= row.qty:
-        return OrderStatus.FILLED
-    if report.is_done:
-        return OrderStatus.CANCELLED if report.rejected_qty == 0 or report.filled_qty \
-            else OrderStatus.REJECTED
-    if report.filled_qty > 0:
-        return OrderStatus.PARTIALLY_FILLED
-    return OrderStatus.SENT
-
