@@ -22,9 +22,14 @@ from tradefleet.local_fleet.chaos_person import PersonLedger
 from tradefleet.local_fleet.session_rig import RigOptions, SessionRig
 
 
-async def _tampered_verdict(rig: SessionRig, db: Database) -> tuple[Verdict, str, int, int]:
+async def _tampered_verdict(rig: SessionRig, db: Database
+                            ) -> tuple[Verdict, str, int, int] | None:
+    """None when the run has no fill to take away (a short late-start session on a loaded
+    machine may end without a trade): the next run is tampered instead."""
     fill = await db.pool.fetchrow(
         """DELETE FROM fills WHERE fill_id = (SELECT min(fill_id) FROM fills) RETURNING *""")
+    if fill is None:
+        return None
     order = await db.pool.fetchrow(
         "SELECT order_id, broker_order_id, fencing_token FROM orders WHERE order_id = $1",
         fill["order_id"])
@@ -64,8 +69,8 @@ def _run_and_check(state: Path) -> None:
     tampered: list[tuple[Verdict, str, int, int]] = []
 
     async def before_judge(rig: SessionRig, db: Database, person: PersonLedger) -> None:
-        if not tampered:
-            tampered.append(await _tampered_verdict(rig, db))
+        if not tampered and (found := await _tampered_verdict(rig, db)) is not None:
+            tampered.append(found)
 
     results = asyncio.run(run_bench(opts, before_judge=before_judge))
 
@@ -82,7 +87,7 @@ def _run_and_check(state: Path) -> None:
     # the victim died by SIGKILL before the close and was started again under its id
     assert any(e["worker_id"] == victim and e["code"] == -9 and e["restarted"]
                for e in killed.exits), killed.exits
-    assert baseline.orders_at_exchange > 0                 # the fleet did trade
+    assert tampered, "neither run had a fill to take away: the fleet never traded"
 
     verdict, odno, order_id, removed = tampered[0]
     assert [(u["odno"], u["exchange_qty"] - u["our_qty"])
