@@ -4,6 +4,7 @@ anything starts."""
 from __future__ import annotations
 
 import argparse
+from datetime import date
 
 
 def int_in(low: int, high: int | None = None):  # noqa: ANN201 - an argparse type
@@ -33,3 +34,11 @@ def float_in(low: float, high: float, *, low_open: bool = False):  # noqa: ANN20
 
 
 positive_int = int_in(1)
+
+
+def iso_day(text: str) -> date:
+    """``--date``: a trading day as YYYY-MM-DD."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--date must be YYYY-MM-DD, got {text!r}") from None

@@ -6,19 +6,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-from datetime import date
 from pathlib import Path
 
+from tradefleet.commands.arguments import iso_day
 from tradefleet.commands.console import command_console
 
 TOKEN_ENV = "TRADEFLEET_CONSOLE_TOKEN"  # noqa: S105 - the variable's name
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--date must be YYYY-MM-DD, got {text!r}") from None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="file holding the action token (a mounted Secret)")
     p.add_argument("--kube-namespace", default=None,
                    help="act by patching TradingWorkers in this namespace (under Kubernetes)")
-    p.add_argument("--date", type=_day, default=None, help="trading day (default: today's)")
+    p.add_argument("--date", type=iso_day, default=None, help="trading day (default: today's)")
     p.add_argument("--secure-cookie", action="store_true",
                    help="mark the session cookie Secure (served behind TLS)")
     p.set_defaults(handler=_run)

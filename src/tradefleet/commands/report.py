@@ -5,19 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-from datetime import date
 from pathlib import Path
 
 from rich.console import Console
 
+from tradefleet.commands.arguments import iso_day
 from tradefleet.commands.console import command_console
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--date must be YYYY-MM-DD, got {text!r}") from None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "report", help="print the daily summary (and write an HTML page of charts)",
         description="Reads the configured database (TRADEFLEET_DB__DSN), or with none the "
                     "embedded one the demo uses.")
-    p.add_argument("--date", type=_day, default=None, help="trading day (default: latest)")
+    p.add_argument("--date", type=iso_day, default=None, help="trading day (default: latest)")
     p.add_argument("--html", type=Path, default=None, help="write an HTML report to FILE")
     p.add_argument("--dsn", default=None, help="database DSN (overrides the settings)")
     p.set_defaults(handler=_run)
