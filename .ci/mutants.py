@@ -306,7 +306,7 @@ MUTANTS = [
     Mutant("tick-exit-without-the-cycles-turn", "worker/tick_exits.py",
            "        async with cycle.turn:\n            held = cycle.holding\n",
            "        if True:\n            held = cycle.holding\n",
-           (TICK + "test_tick_and_poll_never_both_sell_one_position",),
+           (TICK + "test_a_tick_that_crosses_an_exit_waits_for_the_polls_turn",),
            "issue 20: a tick and a poll (or two ticks) both sell one position"),
     Mutant("tick-exit-ignores-the-lease", "worker/tick_exits.py",
            "                    or not self._may_trade() or cycle.liquidation_due()):",

@@ -98,6 +98,42 @@ async def test_tick_and_poll_never_both_sell_one_position(db, pg_dsn):
         assert rig.cycle.holding is None or rig.cycle.holding.position_id != held.position_id
 
 
+class CountedTurn(asyncio.Lock):
+    """The cycle's turn, saying how many are waiting for it (a tick that crossed an exit)."""
+
+    waiting = 0
+
+    async def acquire(self) -> bool:
+        self.waiting += 1
+        try:
+            return await super().acquire()
+        finally:
+            self.waiting -= 1
+
+
+async def test_a_tick_that_crosses_an_exit_waits_for_the_polls_turn(db, pg_dsn):
+    """Deterministic: while a poll holds the turn, two deliveries of an exit-crossing tick
+    wait for it (and write nothing); the poll sells; then both ticks find nothing to sell."""
+    async with rig_on_feed(db, pg_dsn, exits=ANY_MOVE) as (env, rig, symbol, _h, _l,
+                                                          ex, _modes):
+        held = rig.cycle.holding
+        for _ in range(30):
+            env.clock.advance(STEP_SECONDS)
+            if env.market.quote(symbol).price != held.entry_price:
+                break
+        tick = PriceTick(symbol, env.market.quote(symbol).price, env.clock.now())
+        turn = rig.cycle.turn = CountedTurn()
+        async with turn:                       # a poll is running
+            ticks = [asyncio.create_task(ex.on_tick(tick)) for _ in range(2)]
+            await until(lambda: turn.waiting == 2)
+            assert await sells(db) == [] and ex.sold == []
+            await rig.cycle.hold_poll()        # the poll's own step sells
+        assert await asyncio.gather(*ticks) == [None, None]
+        rows = [r for r in await sells(db) if r["symbol"] == symbol]
+        assert len(rows) == 1 and rows[0]["status"] == "FILLED" and ex.sold == []
+        assert rig.cycle.holding is None
+
+
 async def test_no_decision_on_the_tick_while_the_lease_lapsed(db, pg_dsn):
     async with rig_on_feed(db, pg_dsn, exits=ANY_MOVE) as (env, rig, symbol, _h, _l,
                                                           ex, _modes):
