@@ -47,6 +47,7 @@ WS = "tests/test_kis_ws_feed.py::"
 WSF = "tests/test_kis_ws_frames.py::"
 FEED = "tests/test_feed_holder.py::"
 TICK = "tests/test_tick_exits.py::"
+COVER = "tests/test_tick_cover.py::"
 COST = "tests/operator/test_operator_api_cost.py::"
 CANCEL_AGE_TEST = "not row.status.is_terminal and age_s >= self._cancel_after"
 CANCEL_PAST_TIME = (f"            if {CANCEL_AGE_TEST}:\n"
@@ -308,6 +309,39 @@ MUTANTS = [
            "        if True:\n            held = cycle.holding\n",
            (TICK + "test_a_tick_that_crosses_an_exit_waits_for_the_polls_turn",),
            "issue 20: a tick and a poll (or two ticks) both sell one position"),
+    Mutant("tick-cover-any-age", "worker/tick_cover.py",
+           "        if self._monotonic() - last.seen > self._fresh_s:",
+           "        if False:",
+           (COVER + "test_a_tick_older_than_the_bound_leaves_the_poll_to_rest",),
+           "issue 20: the poll judges on a tick from a feed long gone quiet"),
+    Mutant("tick-cover-any-minute", "worker/tick_cover.py",
+           "        if session_minute(now) != last.minute:", "        if False:",
+           (COVER + "test_a_tick_of_an_earlier_minute_leaves_the_poll_to_rest",),
+           "issue 20: the poll judges on a trend average a closed bar has moved"),
+    Mutant("tick-cover-any-symbol", "worker/tick_cover.py",
+           "        if last is None or last.symbol != symbol:", "        if last is None:",
+           (COVER + "test_a_tick_of_another_symbol_leaves_the_poll_to_rest",),
+           "issue 20: the poll judges the held position on another symbol's price"),
+    Mutant("tick-cover-kept-with-the-feed-off", "worker/tick_exits.py",
+           "            self._cycle.watch.ticks.lapse()", "            pass",
+           (COVER + "test_the_feed_going_off_takes_the_tick_back_from_the_poll",),
+           "issue 20: the feed goes off and the poll still judges on its last tick"),
+    Mutant("tick-cover-lent-while-not-live", "worker/tick_exits.py",
+           "        if self._live and known:", "        if known:",
+           (COVER + "test_a_tick_judged_while_the_feed_is_not_live_is_not_lent",),
+           "issue 20: a tick judged off the live feed stands in for the poll's reads"),
+    Mutant("tick-cover-lent-without-its-bars", "worker/tick_exits.py",
+           "        known = self._ma is not None and self._ma[:2] == (tick.symbol, "
+           "session_minute(tick.at))",
+           "        known = True",
+           (COVER + "test_a_tick_judged_without_its_bars_is_not_lent",),
+           "issue 20: a tick whose trend average was unreadable stands in for the poll's"),
+    Mutant("tick-cover-never-used", "worker/cycle_parts.py",
+           "        tick = self.ticks.fresh(symbol, self._clock.now())",
+           "        tick = None",
+           (COVER + "test_a_fresh_tick_below_the_stop_sells_on_the_poll_with_no_rest_read",
+            COVER + "test_ticks_judged_on_the_live_feed_are_lent_to_the_poll"),
+           "issue 20: a holding worker's poll spends REST reads the live feed made needless"),
     Mutant("tick-exit-ignores-the-lease", "worker/tick_exits.py",
            "                    or not self._may_trade() or cycle.liquidation_due()):",
            "                    or cycle.liquidation_due()):",

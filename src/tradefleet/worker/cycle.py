@@ -98,6 +98,11 @@ class TradingCycle:
         self._log = structlog.get_logger("tradefleet.worker").bind(worker_id=worker_id)
 
     @property
+    def watch(self) -> ExitWatch:
+        """HOLD's market reads and exit rules (the exits on the tick lend it their ticks)."""
+        return self._watch
+
+    @property
     def liquidation_at(self) -> datetime:
         return self.day.liquidation_at
 

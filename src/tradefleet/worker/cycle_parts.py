@@ -26,6 +26,7 @@ from tradefleet.services.liquidation_service import LiquidationService
 from tradefleet.services.order_service import OrderService
 from tradefleet.services.scan_service import Reader, ScanResult, closed_bars
 from tradefleet.worker.entry import EntryStep
+from tradefleet.worker.tick_cover import TickCover
 
 RowsReader = Callable[[], Awaitable[list[Any]]]
 ControlsReader = Callable[[], Awaitable[WorkerControls]]
@@ -66,7 +67,9 @@ class RecoveryHooks:
 
 class ExitWatch:
     """HOLD's look at the market: the held symbol's quote and bars against the exit rules.
-    Returns the exit's reason, or None after publishing the monitoring event."""
+    Returns the exit's reason, or None after publishing the monitoring event. While the
+    feed's last judged tick of the symbol is fresh (``ticks``, worker/tick_cover.py) its
+    price and trend average stand in for the two REST reads."""
 
     def __init__(self, broker: BrokerPort, read: Reader, exits: ExitParams, sink: EventSink,
                  clock: Clock, *, worker_id: str) -> None:
@@ -76,11 +79,33 @@ class ExitWatch:
         self._sink = sink
         self._clock = clock
         self._worker_id = worker_id
+        self.ticks = TickCover()
         self._log = structlog.get_logger("tradefleet.worker").bind(worker_id=worker_id)
 
     async def exit_reason(self, held: Holding, *, liquidation_at: datetime
                           ) -> OrderPurpose | None:
         symbol = held.lock.symbol
+        tick = self.ticks.fresh(symbol, self._clock.now())
+        if tick is not None:
+            price, short_ma, source = tick.price, tick.short_ma, "tick"
+        else:
+            price, short_ma = await self._rest_inputs(symbol)
+            source = "rest"
+        decision = evaluate_exit(entry_price=held.entry_price, price=price,
+                                 short_ma=short_ma, now=self._clock.now(),
+                                 liquidation_at=liquidation_at, params=self._exits)
+        if decision.reason is None:
+            await self._sink.publish(MonitoringEvent(
+                worker_id=self._worker_id, symbol=symbol, position_id=held.position_id,
+                price=price, pnl_pct=str(decision.pnl_pct.quantize(Decimal("0.0001"))),
+                checks=decision.checks))
+            return None
+        self._log.info("exit condition met", symbol=symbol, reason=str(decision.reason),
+                       checks=decision.checks, price=price, price_from=source)
+        return decision.reason
+
+    async def _rest_inputs(self, symbol: str) -> tuple[int, Decimal | None]:
+        """The held symbol's price and trend average (closed minute bars) read by REST."""
         quotes = await self._read("get_quotes", lambda: self._broker.get_quotes([symbol]))
         quote = quotes[symbol]
         window = self._exits.trend_ma_window
@@ -88,15 +113,4 @@ class ExitWatch:
                                 lambda: self._broker.get_minute_bars(symbol, window + 1))
         closes = [b.close for b in closed_bars(bars, quote)][-window:]
         short_ma = Decimal(sum(closes)) / len(closes) if len(closes) == window else None
-        decision = evaluate_exit(entry_price=held.entry_price, price=quote.price,
-                                 short_ma=short_ma, now=self._clock.now(),
-                                 liquidation_at=liquidation_at, params=self._exits)
-        if decision.reason is None:
-            await self._sink.publish(MonitoringEvent(
-                worker_id=self._worker_id, symbol=symbol, position_id=held.position_id,
-                price=quote.price, pnl_pct=str(decision.pnl_pct.quantize(Decimal("0.0001"))),
-                checks=decision.checks))
-            return None
-        self._log.info("exit condition met", symbol=symbol, reason=str(decision.reason),
-                       checks=decision.checks, price=quote.price)
-        return decision.reason
+        return quote.price, short_ma

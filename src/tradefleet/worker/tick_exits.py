@@ -31,6 +31,7 @@ from tradefleet.ports.broker import BrokerPort
 from tradefleet.ports.clock import Clock
 from tradefleet.ports.feed import FeedState, PriceTick, TickFeed
 from tradefleet.worker.cycle import TradingCycle
+from tradefleet.worker.tick_cover import session_minute
 
 ONE_MINUTE = timedelta(minutes=1)
 
@@ -90,6 +91,8 @@ class TickExits:
             self._watched = symbol
         state, why = self._feed.state()
         live = state is FeedState.LIVE
+        if not live:
+            self._cycle.watch.ticks.lapse()    # the poll reads by REST again
         if live != self._live:
             self._live = live
             if live:
@@ -136,16 +139,21 @@ class TickExits:
         if held is None or held.position_id == 0 or held.lock.symbol != tick.symbol:
             return None
         self.decided += 1
+        short_ma = await self._short_ma(tick)
+        known = self._ma is not None and self._ma[:2] == (tick.symbol, session_minute(tick.at))
+        if self._live and known:
+            # judged on a known average: the poll may judge on this tick (tick_cover.py)
+            self._cycle.watch.ticks.judged(tick.symbol, tick.price, short_ma, tick.at)
         decision = evaluate_exit(
             entry_price=held.entry_price, price=tick.price,
-            short_ma=await self._short_ma(tick), now=self._clock.now(),
+            short_ma=short_ma, now=self._clock.now(),
             liquidation_at=self._cycle.liquidation_at, params=self._exits)
         return decision if decision.reason is not None else None
 
     async def _short_ma(self, tick: PriceTick) -> Decimal | None:
         """The trend's moving average of closed minute bars, read once per minute (a bar
         closes once a minute; a tick does not change it). None when unknown."""
-        minute = tick.at.replace(second=0, microsecond=0)
+        minute = session_minute(tick.at)
         if self._ma is not None and self._ma[:2] == (tick.symbol, minute):
             return self._ma[2]
         window = self._exits.trend_ma_window
