@@ -76,7 +76,7 @@ def _run_and_check(state: Path) -> None:
 
     assert [r.kind for r in results] == ["none", "kill_restart"]
     for r in results:
-        assert r.error is None, r.error
+        assert r.error is None, r.error_trace
         assert r.finished, f"{r.kind}: the workers did not finish the session ({r.log_dir})"
         assert r.invariants and not any(r.invariants.values()), (r.kind, r.details)
         assert r.recovery_s is not None, (r.kind, r.blocking)
@@ -318,7 +318,7 @@ def _run_manual(state: Path) -> None:
         seen["forgot"] = (bought, await judge(*args, forgot))
 
     [result] = asyncio.run(run_bench(opts, before_judge=before_judge))
-    assert result.error is None, result.error
+    assert result.error is None, result.error_trace
     assert result.finished, result.log_dir
     # the watch tells the person's shares from ours: without that, the opening holdings
     # alone would be a mismatch all day and the run would never count as recovered
@@ -343,3 +343,20 @@ def _run_manual(state: Path) -> None:
     assert richer.person_missing.get(symbol, 0) == real.person_missing.get(symbol, 0) + 7
     bought, forgot = seen["forgot"]
     assert [u["odno"].lstrip("0") for u in forgot.unknown_orders] == [bought.lstrip("0")]
+
+
+def test_a_broken_run_keeps_where_its_error_was_raised():
+    from tradefleet.local_fleet.chaos import RunResult, record_error
+
+    def index_a_missing_fill(row):
+        return row["qty"]
+
+    result = RunResult(kind="no_fault", run=1, market_seed=3, database="d", log_dir="l")
+    try:
+        index_a_missing_fill(None)
+    except TypeError as exc:
+        record_error(result, exc)
+    assert result.error.startswith("TypeError: ") and result.failed
+    assert "index_a_missing_fill" in result.error_trace
+    assert result.as_json()["error_trace"] == result.error_trace
+

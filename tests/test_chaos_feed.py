@@ -48,7 +48,7 @@ def test_the_feed_holder_killed_hands_the_feed_on_and_keeps_every_invariant(monk
             rig=RigOptions(workers=2, speed=200, symbols=10, ttl_seconds=3,
                            heartbeat_seconds=1.0, lead_seconds=4.0, unseen_grace_s=2))
         [r] = asyncio.run(run_bench(opts))
-        assert r.error is None, r.error
+        assert r.error is None, r.error_trace
         assert r.finished and r.recovery_s is not None, (r.blocking, r.log_dir)
         assert r.invariants and not any(r.invariants.values()), r.details
         fault = r.fault

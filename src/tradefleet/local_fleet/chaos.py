@@ -12,6 +12,7 @@ import asyncio
 import random
 import shutil
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
@@ -80,6 +81,7 @@ class RunResult:
     wall_s: float = 0.0
     finished: bool = False           # every worker left by itself after the close
     error: str | None = None
+    error_trace: str | None = None   # the broken run's traceback, to read the cause, not infer it
     notes: list[str] = field(default_factory=list)
     samples: dict[str, Any] = field(default_factory=dict)   # how often the fleet looked unwell
 
@@ -217,7 +219,7 @@ async def run_one(kind: FaultKind, index: int, opts: ChaosOptions, cdb: ChaosDat
                               person)
         _fill(result, verdict, play.watch)
     except Exception as exc:  # noqa: BLE001 - one broken run is reported, the bench goes on
-        result.error = f"{type(exc).__name__}: {exc}"
+        record_error(result, exc)
     finally:
         play.cancel()
         await rig.close()
@@ -229,6 +231,12 @@ async def run_one(kind: FaultKind, index: int, opts: ChaosOptions, cdb: ChaosDat
         result.exits = [asdict(e) for e in rig.exits]
         result.wall_s = round(time.monotonic() - began, 1)
     return result
+
+
+def record_error(result: RunResult, exc: BaseException) -> None:
+    """A broken run keeps its error and where it was raised (the bench goes on)."""
+    result.error = f"{type(exc).__name__}: {exc}"
+    result.error_trace = "".join(traceback.format_exception(exc))
 
 
 def _fill(result: RunResult, verdict: Verdict, watch: Watch) -> None:
