@@ -7,6 +7,7 @@ harness) on the simulator's market, whose real WebSocket feed the holder reads."
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 
 from tests.feed_holder_env import running_holder, until
 from tests.tick_rig import ANY_MOVE, NO_EXIT, rig_on_feed, sells
@@ -162,3 +163,16 @@ async def test_liquidation_time_is_the_polls_not_the_ticks(db, pg_dsn):
         price = int(held.entry_price) // 2
         assert await ex.on_tick(PriceTick(symbol, price, env.clock.now())) is None
         assert await sells(db) == [] and rig.cycle.holding is held
+
+
+async def test_a_tick_below_the_stop_sells_with_no_bar_read_on_its_way(db, pg_dsn):
+    """The stop outranks the trend: its tick goes to the wire without reading minute bars
+    (here they cannot be read at all)."""
+    async with rig_on_feed(db, pg_dsn, exits=ANY_MOVE) as (env, rig, symbol, _h, _l,
+                                                          ex, _modes):
+        rule = env.market.faults.add("get_minute_bars", "error")
+        price = int(rig.cycle.holding.entry_price * Decimal("0.99"))
+        assert await ex.on_tick(PriceTick(symbol, price, env.clock.now())) == "STOP_LOSS"
+        assert env.market.faults.fired_count(rule) == 0
+        rows = await sells(db)
+        assert [(r["purpose"], r["status"]) for r in rows] == [("STOP_LOSS", "FILLED")]

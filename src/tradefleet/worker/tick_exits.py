@@ -34,6 +34,8 @@ from tradefleet.worker.cycle import TradingCycle
 from tradefleet.worker.tick_cover import session_minute
 
 ONE_MINUTE = timedelta(minutes=1)
+# exits judged on the price alone that outrank the trend (domain/exits.py's priority)
+PRICE_FIRST = (OrderPurpose.STOP_LOSS, OrderPurpose.TAKE_PROFIT)
 
 
 class TickExits:
@@ -139,6 +141,12 @@ class TickExits:
         if held is None or held.position_id == 0 or held.lock.symbol != tick.symbol:
             return None
         self.decided += 1
+        now = self._clock.now()
+        on_price = evaluate_exit(entry_price=held.entry_price, price=tick.price, short_ma=None,
+                                 now=now, liquidation_at=self._cycle.liquidation_at,
+                                 params=self._exits)
+        if on_price.reason in PRICE_FIRST:
+            return on_price     # outranks the trend: no bar read on the way to the wire
         short_ma = await self._short_ma(tick)
         known = self._ma is not None and self._ma[:2] == (tick.symbol, session_minute(tick.at))
         if self._live and known:
@@ -146,7 +154,7 @@ class TickExits:
             self._cycle.watch.ticks.judged(tick.symbol, tick.price, short_ma, tick.at)
         decision = evaluate_exit(
             entry_price=held.entry_price, price=tick.price,
-            short_ma=short_ma, now=self._clock.now(),
+            short_ma=short_ma, now=now,
             liquidation_at=self._cycle.liquidation_at, params=self._exits)
         return decision if decision.reason is not None else None
 
