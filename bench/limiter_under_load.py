@@ -58,8 +58,8 @@ class _FromGrant:
         self._inner = SlidingWindowRateLimiter(LIMIT)
         self._grants = grants
 
-    async def acquire(self) -> None:
-        await self._inner.acquire()
+    async def acquire(self, *, order: bool = False) -> None:
+        await self._inner.acquire(order=order)
         self._grants.append(time.monotonic())
 
 
@@ -69,8 +69,8 @@ class _UntilAnswer(SlidingWindowRateLimiter):
         self._grants = grants
 
     @contextlib.asynccontextmanager
-    async def slot(self):  # noqa: ANN201
-        async with super().slot():
+    async def slot(self, *, order: bool = False):  # noqa: ANN201
+        async with super().slot(order=order):
             self._grants.append(time.monotonic())
             yield
 

@@ -55,8 +55,8 @@ class _GrantCounted:
     def __init__(self, inner: RateLimiter) -> None:
         self._inner = inner
 
-    async def acquire(self) -> None:
-        await self._inner.acquire()
+    async def acquire(self, *, order: bool = False) -> None:
+        await self._inner.acquire(order=order)
 
 
 @contextlib.asynccontextmanager

@@ -27,6 +27,7 @@ class TokenProvider(Protocol):
 
 
 class RateLimiter(Protocol):
-    async def acquire(self) -> None:
-        """Wait until one more request fits in the per-appkey budget."""
+    async def acquire(self, *, order: bool = False) -> None:
+        """Wait until one more request fits in the per-appkey budget (an order may take the
+        places reads leave to orders: domain/request_budget.py)."""
         ...

@@ -175,9 +175,9 @@ class KisClient:
             try:
                 async with asyncio.timeout(wait):
                     if isinstance(self._limiter, AnsweredSlots):
-                        await held.enter_async_context(self._limiter.slot())
+                        await held.enter_async_context(self._limiter.slot(order=is_order))
                     else:
-                        await self._limiter.acquire()
+                        await self._limiter.acquire(order=is_order)
             except TimeoutError as exc:
                 raise RateLimited(f"{tr_id}: no request budget granted in time; nothing "
                                   "reached the exchange") from exc

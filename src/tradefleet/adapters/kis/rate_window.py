@@ -11,7 +11,14 @@ window after that. Its arrival lies between the two, so whatever the scheduling 
 set of requests the broker sees inside one second were all counted by us at one instant
 (the latest grant among them), and we never let more than ``per_second`` be counted at once.
 A request whose answer never comes (timeout, broken connection) ends when the client gives up.
-``acquire()`` alone (no answer reported) is counted from the grant, as before."""
+``acquire()`` alone (no answer reported) is counted from the grant, as before.
+
+Orders go first. The limit is the account's for every request, so a fleet busy reading
+(scans, polls, followers) fills it, and a sell on a stop would queue behind reads for the
+next free place. Reads are therefore granted only while fewer than ``per_second`` minus the
+order reserve (domain/request_budget.py) are counted; an order may take any place up to
+``per_second``, and does not queue behind waiting reads. The total never exceeds
+``per_second``."""
 
 from __future__ import annotations
 
@@ -22,37 +29,46 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import Protocol, runtime_checkable
 
+from tradefleet.domain.request_budget import order_reserve
+
 
 @runtime_checkable
 class AnsweredSlots(Protocol):
     """A limiter that can hold a request's place until its answer (see module docstring)."""
 
-    def slot(self) -> contextlib.AbstractAsyncContextManager[None]: ...
+    def slot(self, *, order: bool = False) -> contextlib.AbstractAsyncContextManager[None]: ...
 
 
 class SlidingWindowRateLimiter:
     """At most ``per_second`` requests counted in any window of 1 s + ``margin``; a request
-    sent through ``slot()`` is counted until its answer plus that window."""
+    sent through ``slot()`` is counted until its answer plus that window. Reads leave
+    ``order_reserve`` places to orders (module docstring)."""
 
-    def __init__(self, per_second: int, *, margin: float = 0.1) -> None:
+    def __init__(self, per_second: int, *, margin: float = 0.1,
+                 reserve: int | None = None) -> None:
         if per_second < 1:
             raise ValueError(f"per_second: must be >= 1, got {per_second}")
         if margin < 0:
             raise ValueError(f"margin: must be >= 0, got {margin}")
+        reserve = order_reserve(per_second) if reserve is None else reserve
+        if not 0 <= reserve < per_second:
+            raise ValueError(f"reserve: must be >= 0 and below per_second ({per_second}), "
+                             f"got {reserve}")
         self.per_second = per_second
+        self.reserve = reserve
         self._window = 1.0 + margin
         self._stamps: deque[float] = deque()    # grant (acquire) or answer (slot) times
         self._in_flight = 0                     # slots granted, not yet answered
         self._answered = asyncio.Event()
         self._mutex = asyncio.Lock()
 
-    async def acquire(self) -> None:
-        await self._take()
+    async def acquire(self, *, order: bool = False) -> None:
+        await self._take(order)
         self._stamps.append(time.monotonic())
 
     @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        await self._take()
+    async def slot(self, *, order: bool = False) -> AsyncIterator[None]:
+        await self._take(order)
         self._in_flight += 1
         try:
             yield
@@ -61,18 +77,27 @@ class SlidingWindowRateLimiter:
             self._stamps.append(time.monotonic())
             self._answered.set()
 
-    async def _take(self) -> None:
-        """Wait until fewer than ``per_second`` requests are counted; the caller then counts
-        its own request before yielding to the event loop."""
+    async def _take(self, order: bool) -> None:
+        """Wait until the request fits (reads: below ``per_second - reserve``; orders: below
+        ``per_second``, not queued behind reads); the caller then counts its own request
+        before yielding to the event loop."""
+        if order:
+            while not self._fits(self.per_second):
+                await self._one_freed()
+            return
         async with self._mutex:
-            while True:
-                now = time.monotonic()
-                while self._stamps and now - self._stamps[0] >= self._window:
-                    self._stamps.popleft()
-                if len(self._stamps) + self._in_flight < self.per_second:
-                    return
-                if self._stamps:      # answers only add later stamps: the oldest frees first
-                    await asyncio.sleep(self._window - (now - self._stamps[0]) + 0.001)
-                else:                 # every place is in flight: wait for an answer
-                    self._answered.clear()
-                    await self._answered.wait()
+            while not self._fits(self.per_second - self.reserve):
+                await self._one_freed()
+
+    def _fits(self, cap: int) -> bool:
+        now = time.monotonic()
+        while self._stamps and now - self._stamps[0] >= self._window:
+            self._stamps.popleft()
+        return len(self._stamps) + self._in_flight < cap
+
+    async def _one_freed(self) -> None:
+        if self._stamps:      # answers only add later stamps: the oldest frees first
+            await asyncio.sleep(self._window - (time.monotonic() - self._stamps[0]) + 0.001)
+        else:                 # every place is in flight: wait for an answer
+            self._answered.clear()
+            await self._answered.wait()

@@ -5,6 +5,12 @@ a per-process limiter lets N workers send N times the limit. A process either sp
 leased share (``rate_share.py``, no round trip: the steady case) or asks the database for a
 grant; both are judged by the database clock under one advisory lock per key.
 
+Orders go first: reads (and the leased shares, which any request may spend) are granted
+only while the window holds fewer than ``limit`` minus the order reserve
+(``domain/request_budget.py``); an order's grant may fill the window up to
+``limit``. So a sell is never refused a place because the fleet's reads filled the second,
+and the broker still never sees more than ``limit``.
+
 The window is a little longer than the broker's second (``margin``). The broker counts a
 request when it arrives, which is after its grant and before its answer. A request sent
 through ``slot()`` that is answered within ``margin`` of its grant therefore arrived within
@@ -26,6 +32,7 @@ from collections.abc import AsyncIterator
 
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.postgres.rate_share import LeasedShare
+from tradefleet.domain.request_budget import order_reserve
 
 log = logging.getLogger(__name__)
 
@@ -48,17 +55,23 @@ class PostgresRateBudget:
         self, db: Database, key: str, *, limit_per_second: int, margin: float = 0.1,
         max_wait: float = 30.0, lease_seconds: float = 0.03, max_batch: int = 4,
         share_pool: int | None = None, max_share: int | None = None,
+        reserve: int | None = None,
     ) -> None:
         """``share_pool``: how much of the limit leased shares may take together (default
         half, the rest stays for bursts through per-call grants; 0 turns shares off);
-        ``max_share``: the most one process may lease (default half the pool)."""
+        ``max_share``: the most one process may lease (default half the pool);
+        ``reserve``: places only orders may take (default ``order_reserve(limit)``)."""
         if limit_per_second < 1:
             raise ValueError("limit_per_second must be >= 1")
+        reserve = order_reserve(limit_per_second) if reserve is None else reserve
+        if not 0 <= reserve < limit_per_second:
+            raise ValueError("reserve must be >= 0 and below limit_per_second")
         if not 0 <= lease_seconds < margin:
             raise ValueError("lease_seconds must be >= 0 and below margin")
         self._db = db
         self._key = key
         self._limit = limit_per_second
+        self._read_limit = limit_per_second - reserve
         self._margin = margin
         self._window = 1.0 + margin
         self._max_wait = max_wait
@@ -73,23 +86,24 @@ class PostgresRateBudget:
         self.grants = 0
         self.round_trips = 0
         self.late_answers = 0       # sends answered past the margin: a grant row recorded
-        pool = max(1, limit_per_second // 2) if share_pool is None else share_pool
-        if not 0 <= pool <= limit_per_second:
-            raise ValueError("share_pool must be between 0 and limit_per_second")
+        pool = min(max(1, limit_per_second // 2), self._read_limit) if share_pool is None \
+            else share_pool
+        if not 0 <= pool <= self._read_limit:
+            raise ValueError("share_pool must be between 0 and limit_per_second - reserve")
         self.share: LeasedShare | None = None
-        if pool > 0:
-            self.share = LeasedShare(db, key, limit=limit_per_second, window=self._window,
+        if pool > 0:       # shares are spent by reads too: they stay out of the reserve
+            self.share = LeasedShare(db, key, limit=self._read_limit, window=self._window,
                                      pool=pool, max_share=max_share or max(1, pool // 2))
 
-    async def acquire(self) -> None:
+    async def acquire(self, *, order: bool = False) -> None:
         """One request may be sent now; it is counted from its grant (see ``slot``)."""
-        await self._take(hold=False)
+        await self._take(hold=False, order=order)
 
     @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    async def slot(self, *, order: bool = False) -> AsyncIterator[None]:
         """One request may be sent inside the block; it keeps its place until the block
         ends (its answer) plus the broker's window (module docstring)."""
-        asked = await self._take(hold=True)
+        asked = await self._take(hold=True, order=order)
         try:
             yield
         finally:
@@ -100,9 +114,11 @@ class PostgresRateBudget:
             if late:
                 self._record_late_answer()
 
-    async def _take(self, *, hold: bool) -> float | None:
+    async def _take(self, *, hold: bool, order: bool) -> float | None:
         """Take a place: None when from the leased share, else when the granting call was
-        made (local monotonic clock, at or before the database's grant)."""
+        made (local monotonic clock, at or before the database's grant). An order asks the
+        database for its one place under the whole limit (no batch: a batch's leftovers
+        would be spent by reads inside the reserve)."""
         if self.share is not None and self.share.try_spend(hold=hold):
             self.grants += 1
             return None
@@ -111,18 +127,24 @@ class PostgresRateBudget:
             self._left -= 1
             self.grants += 1
             return self._lease_asked
+        if order:
+            return await self._granted(hold=hold, limit=self._limit, want=1)
         if self._left > 0:                       # grants expired unused: ask for fewer
             self._batch = max(1, self._batch // 2)
         elif now < self._lease_until:            # lease used up while still fresh: a burst
             self._batch = min(self._max_batch, self._batch * 2)
         self._left = 0
+        return await self._granted(hold=hold, limit=self._read_limit, want=self._batch)
+
+    async def _granted(self, *, hold: bool, limit: int, want: int) -> float | None:
+        """Ask the database until it grants (``want`` places at most, under ``limit``)."""
         waited = 0.0
         while True:
             self.round_trips += 1
             asked = time.monotonic()
             got = await self._db.pool.fetchval(
-                "SELECT tf_rate_acquire_batch($1, $2, $3, $4)", self._key, self._limit,
-                self._window, self._batch)
+                "SELECT tf_rate_acquire_batch($1, $2, $3, $4)", self._key, limit,
+                self._window, want)
             if got >= 1:
                 self._left = int(got) - 1
                 self._lease_until = time.monotonic() + self._lease

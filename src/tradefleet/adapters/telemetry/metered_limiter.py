@@ -22,27 +22,27 @@ class MeteredRateLimiter:
     def __getattr__(self, name: str) -> Any:          # close(), share, waited_seconds ...
         return getattr(self._inner, name)
 
-    async def acquire(self) -> None:
+    async def acquire(self, *, order: bool = False) -> None:
         started = time.perf_counter()
         try:
-            await self._inner.acquire()
+            await self._inner.acquire(order=order)
         except BaseException:
             self._observe(time.perf_counter() - started, False)
             raise
         self._observe(time.perf_counter() - started, True)
 
     @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    async def slot(self, *, order: bool = False) -> AsyncIterator[None]:
         """The inner limiter's slot (held until the answer), or its plain grant if it has
         none (the KIS client's fallback for such a limiter does the same)."""
         if not hasattr(self._inner, "slot"):
-            await self.acquire()
+            await self.acquire(order=order)
             yield
             return
         started = time.perf_counter()
         entered = False
         try:
-            async with self._inner.slot():
+            async with self._inner.slot(order=order):
                 entered = True
                 self._observe(time.perf_counter() - started, True)
                 yield
