@@ -214,7 +214,7 @@ def fleet_tables(runs: list[FleetRun], bare: dict[str, list[float]]) -> list[Tab
     t2 = Table(title="fill-to-record (ms, p50 / p99) and REST calls per worker-hour (session "
                "hours)")
     for col in ("workers", "feed", "fills", "execution -> fills row",
-                "REST calls", "session h", "calls / worker-hour"):
+                "REST calls", "refused (EGW00201)", "session h", "calls / worker-hour"):
         t2.add_column(col, justify="right")
     for r in runs:
         if r.feed:
@@ -224,7 +224,8 @@ def fleet_tables(runs: list[FleetRun], bare: dict[str, list[float]]) -> list[Tab
                        _ms(r.tick_to_decision_ms), _ms(r.tick_to_order_ms),
                        f"{_ms(bare['ws'])} + {_ms(bare['post'])} = {_ms(bare_sum)}", above)
         t2.add_row(str(r.workers), "on" if r.feed else "off", str(len(r.fill_to_record_ms)),
-                   _ms(r.fill_to_record_ms), str(r.rest_calls), f"{r.sim_hours:.3f}",
+                   _ms(r.fill_to_record_ms), str(r.rest_calls), str(r.refused),
+                   f"{r.sim_hours:.3f}",
                    f"{r.calls_per_worker_hour:,.0f}")
     return [t1, t2]
 

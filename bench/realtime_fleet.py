@@ -38,7 +38,7 @@ from tests.exchange_thread import DAY, ExchangeThread  # noqa: E402
 
 from tradefleet.adapters.clock import SEOUL, SimClock  # noqa: E402
 from tradefleet.adapters.postgres.database import Database  # noqa: E402
-from tradefleet.adapters.sim.exchange.app import build_app, exchange_of  # noqa: E402
+from tradefleet.adapters.sim.exchange.app import build_app, exchange_of, gateway_of  # noqa: E402
 from tradefleet.adapters.sim.exchange.approval import APPROVALS  # noqa: E402
 from tradefleet.adapters.sim.exchange.ws_server import (  # noqa: E402
     FeedConfig,
@@ -76,6 +76,7 @@ class TimedExchange(ExchangeThread):
         self.sent: dict[str, list[tuple[float, int]]] = defaultdict(list)
         self.arrived: list[tuple[float, str, Side, str]] = []   # (at, symbol, side, odno)
         self.ws_url = ""
+        self.rate_limit = self._config.rate_limit_per_second
 
     async def _serve(self) -> None:
         assert self._stop is not None
@@ -115,6 +116,7 @@ class FleetRun:
     exits_on_tick: int = 0
     calls_by_path: dict[str, int] = field(default_factory=dict)
     unmatched: int = 0
+    refused: int = 0                   # EGW00201 answers of the exchange in the window
 
     @property
     def calls_per_worker_hour(self) -> float:
@@ -127,7 +129,9 @@ def _env(ex: TimedExchange, dsn: str, clock: SimClock, wid: str, feed: bool,
             "PYTHONPATH": str(ROOT / "src"),
             "TRADEFLEET_WORKER_ID": wid, "TRADEFLEET_MODE": "sim", "TRADEFLEET_DB__DSN": dsn,
             "TRADEFLEET_SIM_CLOCK": clock.to_env(), "TRADEFLEET_BROKER__BASE_URL": ex.base_url,
-            "TRADEFLEET_BROKER__RATE_LIMIT_PER_SECOND": "200",
+            # the exchange's own limit (KIS real: 20 a second), shared by the fleet: a busy
+            # fleet's reads queue for it, and its orders take the places reads leave them
+            "TRADEFLEET_BROKER__RATE_LIMIT_PER_SECOND": str(ex.rate_limit),
             "TRADEFLEET_RISK__CAPITAL_LIMIT": "3000000",
             "TRADEFLEET_RISK__DAILY_LOSS_LIMIT": "2000000",
             "TRADEFLEET_RISK__SCAN_MAX_AGE_SECONDS": "600",
@@ -218,9 +222,11 @@ async def fleet_run(dsn: str, workers: int, feed: bool, window_s: float, log_dir
                 await asyncio.sleep(0.2)
             say(f"  first fill; counting for {window_s:.0f} s...")
             ex.reset()
+            refused_before = gateway_of(ex._app).rate_limited
             t0, s0 = time.monotonic(), clock.now()
             await asyncio.sleep(window_s)
             run.rest_calls = ex.calls()
+            run.refused = gateway_of(ex._app).rate_limited - refused_before
             run.calls_by_path = dict(ex._calls.most_common(8))
             run.window_s = time.monotonic() - t0
             run.sim_hours = (clock.now() - s0).total_seconds() / 3600
