@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from tradefleet.adapters.postgres.database import Database
 from tradefleet.domain.errors import ConfigError
 
 LATEST_APPROVED = "latest-approved"
@@ -136,3 +137,16 @@ async def _choose(conn: asyncpg.Connection | asyncpg.Pool, strategy: str,
         raise ConfigError(f"{where}: version {wanted} is not approved "
                           f"(tradefleet params approve {wanted} --by NAME)")
     return version
+
+
+class PostgresParamVersions:
+    """The operator's read of the versions (ports.param_versions.ParamVersionReader)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def version(self, version_id: int) -> ParamVersion | None:
+        return await get_version(self._db.pool, version_id)
+
+    async def latest_approved(self, strategy: str) -> ParamVersion | None:
+        return await latest_approved(self._db.pool, strategy)
