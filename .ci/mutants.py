@@ -50,6 +50,7 @@ TICK = "tests/test_tick_exits.py::"
 COVER = "tests/test_tick_cover.py::"
 COST = "tests/operator/test_operator_api_cost.py::"
 BTPV = "tests/test_backtest_param_version.py::"
+OPPV = "tests/operator/test_operator_param_version.py::"
 CANCEL_AGE_TEST = "not row.status.is_terminal and age_s >= self._cancel_after"
 CANCEL_PAST_TIME = (f"            if {CANCEL_AGE_TEST}:\n"
                     '                self._log.warning("order still open past its time')
@@ -1313,6 +1314,41 @@ MUTANTS += [
             "is_untouched",),
            "issue 21: backtest --param-version runs the version's strategy on the config's "
            "params, under the config's label"),
+    Mutant("operator-starts-a-pod-for-a-missing-param-version",
+           "operator/param_version_check.py",
+           "            if version is None:\n"
+           "                return [Problem(\"ParamVersionNotFound\"",
+           "            if False:\n                return [Problem(\"ParamVersionNotFound\"",
+           (OPPV + "test_each_version_a_worker_cannot_start_on_is_named_with_its_reason",),
+           "issue 21: a TradingWorker naming a version that does not exist gets a pod that "
+           "fails at start-up, again and again"),
+    Mutant("operator-starts-a-pod-for-an-unapproved-param-version",
+           "operator/param_version_check.py",
+           "            if not version.approved:", "            if False:",
+           (OPPV + "test_each_version_a_worker_cannot_start_on_is_named_with_its_reason",),
+           "issue 21: a TradingWorker naming an unapproved version gets a crash-looping pod"),
+    Mutant("operator-starts-a-pod-with-none-approved",
+           "operator/param_version_check.py",
+           "            if version is None:\n"
+           "                return [Problem(\"ParamVersionNotApproved\"",
+           "            if False:\n                return [Problem(\"ParamVersionNotApproved\"",
+           (OPPV + "test_each_version_a_worker_cannot_start_on_is_named_with_its_reason",),
+           "issue 21: latest-approved with nothing approved gets a crash-looping pod"),
+    Mutant("operator-starts-a-pod-for-another-strategys-version",
+           "operator/param_version_check.py",
+           "            if version.strategy != name:", "            if False:",
+           (OPPV + "test_each_version_a_worker_cannot_start_on_is_named_with_its_reason",),
+           "issue 21: a version of another strategy gets a pod whose worker refuses it"),
+    Mutant("operator-starts-a-pod-for-an-unfit-param-version",
+           "operator/param_version_check.py",
+           "            load_strategy(name, dict(version.params))\n", "            pass\n",
+           (OPPV + "test_each_version_a_worker_cannot_start_on_is_named_with_its_reason",),
+           "issue 21: a version whose params no longer fit the strategy gets a pod that fails"),
+    Mutant("operator-param-version-never-checked", "operator/worker_controller.py",
+           "            if self._param_versions is not None:", "            if False:",
+           (OPPV + "test_no_pod_for_a_version_not_approved_until_it_is",),
+           "issue 21: the operator starts pods for versions not there or not approved (the "
+           "worker fails at start-up; the status says only that a pod failed)"),
 ]
 
 
