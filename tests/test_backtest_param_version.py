@@ -152,6 +152,16 @@ async def test_a_bad_param_version_is_refused_by_name_and_nothing_is_written(
     assert await _fleet_rows(pg_dsn) == before
 
 
+def test_a_fleet_database_that_refuses_is_named_by_the_flag(
+        pg_server_uri, data, files, tmp_path, monkeypatch, capsys) -> None:  # noqa: ANN001
+    monkeypatch.setenv("TRADEFLEET_DB__DSN", pg_server_uri.replace("/postgres?",
+                                                                  "/no_such_database?"))
+    code, out, err = _run(capsys, _argv(data, files, pg_server_uri, tmp_path,
+                                        "--param-version", "1"))
+    assert code == 2 and out == ""
+    assert "--param-version 1: the fleet's database: db.dsn" in err, err
+
+
 def test_a_fleet_database_never_migrated_is_refused_and_left_empty(
         empty_pg_dsn, pg_server_uri, data, files, tmp_path, monkeypatch, capsys) -> None:  # noqa: ANN001
     monkeypatch.setenv("TRADEFLEET_DB__DSN", empty_pg_dsn)

@@ -52,11 +52,14 @@ async def read_version(wanted: str, *, strategy: str, strategy_asked: bool,
     from tradefleet.domain.errors import ConfigError
     from tradefleet.settings import load_database_settings
 
-    cfg = load_database_settings(config)
-    db = await connect_database(
-        cfg.dsn.get_secret_value() if cfg.dsn else None, sslmode=cfg.sslmode,
-        sslrootcert=str(cfg.sslrootcert) if cfg.sslrootcert else None, min_size=1,
-        max_size=1)
+    try:
+        cfg = load_database_settings(config)
+        db = await connect_database(
+            cfg.dsn.get_secret_value() if cfg.dsn else None, sslmode=cfg.sslmode,
+            sslrootcert=str(cfg.sslrootcert) if cfg.sslrootcert else None, min_size=1,
+            max_size=1)
+    except ConfigError as exc:
+        raise ConfigError(f"{FLAG} {wanted}: the fleet's database: {exc}") from None
     try:
         async with db.pool.acquire() as conn, conn.transaction(readonly=True):
             if wanted == LATEST:
