@@ -116,8 +116,8 @@ async def test_no_pod_for_a_version_not_approved_until_it_is(loop_db) -> None:  
             "name": "ma_breakout", "paramVersion": str(v.version_id)}))
         await cluster.apply(worker_body("w-gone", strategy={
             "name": "ma_breakout", "paramVersion": "999"}))
-        for name, reason in (("w-wait", "ParamVersionNotApproved"),
-                             ("w-gone", "ParamVersionNotFound")):
+        for name, reason, named in (("w-wait", "ParamVersionNotApproved", v.version_id),
+                                    ("w-gone", "ParamVersionNotFound", 999)):
             await eventually(lambda n=name: _condition(cluster, n, "Degraded").get("reason"),
                              what=f"{name} Degraded")
             degraded = _condition(cluster, name, "Degraded")
@@ -125,7 +125,8 @@ async def test_no_pod_for_a_version_not_approved_until_it_is(loop_db) -> None:  
             found = cluster.find("tradingworkers", NS, name)
             assert found["status"]["phase"] == "Degraded"
             assert [e for e in cluster.events_for(name)
-                    if e[:2] == ("Warning", reason) and "paramVersion" in e[2]]
+                    if e[:2] == ("Warning", reason) and e[2].startswith(
+                        "spec.strategy.paramVersion: ") and f"version {named} " in e[2]]
         # the passes that said so started no pod (the pass writes status after its actions)
         assert cluster.pods(NS) == []
         await approve_version(loop_db.pool, v.version_id, by="kim", reason=None)
