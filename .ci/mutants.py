@@ -50,6 +50,8 @@ TICK = "tests/test_tick_exits.py::"
 COVER = "tests/test_tick_cover.py::"
 RESERVE = "tests/test_order_reserve.py::"
 COST = "tests/operator/test_operator_api_cost.py::"
+BTPV = "tests/test_backtest_param_version.py::"
+OPPV = "tests/operator/test_operator_param_version.py::"
 CANCEL_AGE_TEST = "not row.status.is_terminal and age_s >= self._cancel_after"
 CANCEL_PAST_TIME = (f"            if {CANCEL_AGE_TEST}:\n"
                     '                self._log.warning("order still open past its time')
@@ -1327,6 +1329,68 @@ MUTANTS += [
            "            stop=stop_after_attempt(self._attempts),",
            ("tests/scenarios/test_ec001_timeout.py",),
            "issue 21 (the read retry's bare first try): four tries instead of three"),
+    # issue 21 (params21c)
+    Mutant("backtest-unknown-param-version-runs", "commands/backtest_version.py",
+           "    if version is None:\n        raise", "    if False:\n        raise",
+           (BTPV + "test_a_bad_param_version_is_refused_by_name_and_nothing_is_written[unknown]",),
+           "issue 21: backtest --param-version of a version that does not exist is not refused"),
+    Mutant("backtest-latest-approved-none-unnamed", "commands/backtest_version.py",
+           "    if version is None and wanted == LATEST:", "    if False:",
+           (BTPV + "test_a_bad_param_version_is_refused_by_name_and_nothing_is_written"
+            "[none-approved]",),
+           "issue 21: backtest --param-version latest-approved with none approved does not "
+           "say so"),
+    Mutant("backtest-param-version-of-another-strategy", "commands/backtest_version.py",
+           "    if strategy_asked and version.strategy != strategy:", "    if False:",
+           (BTPV + "test_a_bad_param_version_is_refused_by_name_and_nothing_is_written"
+            "[other-strategy]",),
+           "issue 21: --strategy A with a version of strategy B backtests B"),
+    Mutant("backtest-param-version-beside-params", "commands/backtest_version.py",
+           "    if wanted is not None and params is not None:", "    if False:",
+           (BTPV + "test_a_bad_param_version_is_refused_by_name_and_nothing_is_written"
+            "[beside-params]",),
+           "issue 21: --params beside --param-version: which params were backtested is unclear"),
+    Mutant("backtest-param-version-params-not-used", "commands/backtest.py",
+           "    return on_version(fleet_settings(", "    return (lambda f, v: f)(fleet_settings(",
+           (BTPV + "test_an_unapproved_version_is_backtested_as_its_params_and_the_fleet_db_"
+            "is_untouched",),
+           "issue 21: backtest --param-version runs the version's strategy on the config's "
+           "params, under the config's label"),
+    Mutant("operator-starts-a-pod-for-a-missing-param-version",
+           "operator/param_version_check.py",
+           "            if version is None:\n"
+           "                return [Problem(\"ParamVersionNotFound\"",
+           "            if False:\n                return [Problem(\"ParamVersionNotFound\"",
+           (OPPV + "test_each_version_a_worker_cannot_start_on_is_named_with_its_reason",),
+           "issue 21: a TradingWorker naming a version that does not exist gets a pod that "
+           "fails at start-up, again and again"),
+    Mutant("operator-starts-a-pod-for-an-unapproved-param-version",
+           "operator/param_version_check.py",
+           "            if not version.approved:", "            if False:",
+           (OPPV + "test_each_version_a_worker_cannot_start_on_is_named_with_its_reason",),
+           "issue 21: a TradingWorker naming an unapproved version gets a crash-looping pod"),
+    Mutant("operator-starts-a-pod-with-none-approved",
+           "operator/param_version_check.py",
+           "            if version is None:\n"
+           "                return [Problem(\"ParamVersionNotApproved\"",
+           "            if False:\n                return [Problem(\"ParamVersionNotApproved\"",
+           (OPPV + "test_each_version_a_worker_cannot_start_on_is_named_with_its_reason",),
+           "issue 21: latest-approved with nothing approved gets a crash-looping pod"),
+    Mutant("operator-starts-a-pod-for-another-strategys-version",
+           "operator/param_version_check.py",
+           "            if version.strategy != name:", "            if False:",
+           (OPPV + "test_each_version_a_worker_cannot_start_on_is_named_with_its_reason",),
+           "issue 21: a version of another strategy gets a pod whose worker refuses it"),
+    Mutant("operator-starts-a-pod-for-an-unfit-param-version",
+           "operator/param_version_check.py",
+           "            load_strategy(name, dict(version.params))\n", "            pass\n",
+           (OPPV + "test_each_version_a_worker_cannot_start_on_is_named_with_its_reason",),
+           "issue 21: a version whose params no longer fit the strategy gets a pod that fails"),
+    Mutant("operator-param-version-never-checked", "operator/worker_controller.py",
+           "            if self._param_versions is not None:", "            if False:",
+           (OPPV + "test_no_pod_for_a_version_not_approved_until_it_is",),
+           "issue 21: the operator starts pods for versions not there or not approved (the "
+           "worker fails at start-up; the status says only that a pod failed)"),
 ]
 
 

@@ -7,7 +7,9 @@ enter, exit and liquidate against the simulator's matching over the recorded quo
 KRX fees and tax, each day in a fresh database on the embedded PostgreSQL (or the server of
 ``--pg-dsn``). Settings come from ``--config`` (a worker's YAML; without it the shipped
 defaults with 5,000,000 won of capital and a 1,000,000 won daily loss limit per worker),
-then ``--strategy`` and ``--params``; the TRADEFLEET_* environment is not read, so the same
+then ``--strategy`` and ``--params``, or ``--param-version``: a stored version's strategy
+and params, read (only) from the fleet's database, found as ``tradefleet params`` finds it
+(commands/backtest_version.py). Else the TRADEFLEET_* environment is not read, so the same
 data, files and flags print the same summary, byte for byte. Progress goes to stderr, the
 per-day and total table to stdout, and an HTML report (equity and drawdown on the session
 clock, per-day, tuning and per-trade tables, the parameter version) to ``--report``."""
@@ -21,6 +23,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from tradefleet.commands.arguments import int_in
+from tradefleet.commands.backtest_version import version_wanted
 
 MAX_WORKERS = 50            # as replay.backtest_fleet (not imported: --help stays light)
 
@@ -55,6 +58,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="strategy by name (shipped or entry point; default: the config's)")
     p.add_argument("--params", type=Path, default=None, metavar="FILE",
                    help="strategy parameters, a JSON or YAML mapping")
+    p.add_argument("--param-version", type=version_wanted, default=None,
+                   metavar="N|latest-approved",
+                   help="a stored parameter version's strategy and params, read from the "
+                        "fleet's database (as tradefleet params); not with --params")
     p.add_argument("--config", type=Path, default=None, metavar="FILE",
                    help="worker settings YAML (risk, filters, exits, strategy)")
     p.add_argument("--start", type=_clock_time, default=None, metavar="HH:MM",
@@ -104,6 +111,7 @@ async def _backtest(args: argparse.Namespace, console) -> int:  # noqa: ANN001
     # every flag checked before a database is touched
     fleet = fleet_settings(args.workers, config=args.config, strategy=args.strategy,
                            params=args.params)
+    fleet, version = await _on_stored_version(args, fleet)
     planned = plan_days(args.data, args.first, last, krx_calendar(last))
     runnable = [p for p in planned if p.folder is not None]
     if not runnable:
@@ -130,7 +138,8 @@ async def _backtest(args: argparse.Namespace, console) -> int:  # noqa: ANN001
     console.print(speed_line(result.runs, args.workers), highlight=False)
     title = (f"backtest {args.first}..{last}: {args.workers} worker(s), strategy "
              f"{fleet[0].strategy.name}" + (f", from {args.start:%H:%M}" if args.start else "")
-             + (", polls skipped while the market is still" if args.skip_still_polls else ""))
+             + (", polls skipped while the market is still" if args.skip_still_polls else "")
+             + (f", parameter version {version.label}" if version is not None else ""))
     sys.stdout.write(format_summary(result, title=title))
     sys.stdout.flush()
     configured = [f"{fleet[0].strategy.name} params {fleet[0].trading_rules()[0].param_version}"]
@@ -138,6 +147,25 @@ async def _backtest(args: argparse.Namespace, console) -> int:  # noqa: ANN001
     path = write_backtest_html(build_report(result, title=title, configured=configured), path)
     console.print(f"report: {path}", highlight=False)
     return 0
+
+
+async def _on_stored_version(args: argparse.Namespace, fleet: list):  # noqa: ANN202
+    """The fleet on the stored version ``--param-version`` names, and that version (read
+    only); without the flag, the fleet as it is and None."""
+    from tradefleet.commands.backtest_version import (
+        on_version,
+        read_version,
+        refuse_beside_params,
+    )
+    from tradefleet.replay.backtest_fleet import fleet_settings
+
+    if args.param_version is None:
+        return fleet, None
+    refuse_beside_params(args.param_version, args.params)
+    version = await read_version(args.param_version, strategy=fleet[0].strategy.name,
+                                 strategy_asked=args.strategy is not None, config=args.config)
+    return on_version(fleet_settings(args.workers, config=args.config,
+                                     strategy=version.strategy), version), version
 
 
 def _embedded_server() -> str:

@@ -14,12 +14,14 @@ from tradefleet.adapters.postgres.event_sink import PostgresEventSink
 from tradefleet.adapters.postgres.fleet_status_store import PostgresFleetStatusStore
 from tradefleet.adapters.postgres.liquidation_run_store import PostgresLiquidationRuns
 from tradefleet.adapters.postgres.lock_store import PostgresLockStore
+from tradefleet.adapters.postgres.param_version_store import PostgresParamVersions
 from tradefleet.adapters.postgres.worker_controls_store import PostgresWorkerControls
 from tradefleet.adapters.telemetry.metrics import OperatorMetrics
 from tradefleet.operator.config import OperatorConfig
 from tradefleet.operator.kopf_views import KopfViews
 from tradefleet.operator.kube import KubeApi
 from tradefleet.operator.orphan_seller import WorkerOrphanSeller
+from tradefleet.operator.param_version_check import ParamVersionChecks
 from tradefleet.operator.schedule_controller import ScheduleController
 from tradefleet.operator.secret_checks import SecretChecks
 from tradefleet.operator.worker_controller import WorkerController
@@ -62,7 +64,8 @@ def build_runtime(config: OperatorConfig, *, db: Database, kube: KubeApi, clock:
                                post_event=post_event, metrics=metrics,
                                cached_pods=views.pods_of,
                                secret_checks=SecretChecks(kube.read_secret, config,
-                                                          views.secret_version))
+                                                          views.secret_version),
+                               param_versions=ParamVersionChecks(PostgresParamVersions(db)))
     if orphan_selling is None:
         def orphan_selling(schedule: str, spec: Any) -> WorkerOrphanSeller:
             return WorkerOrphanSeller(schedule=schedule, spec=spec, identity=config.identity,

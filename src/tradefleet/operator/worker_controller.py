@@ -29,6 +29,7 @@ from tradefleet.operator.failure import (
 )
 from tradefleet.operator.kube import KubeApi, KubeError
 from tradefleet.operator.observe import pod_state
+from tradefleet.operator.param_version_check import ParamVersionChecks
 from tradefleet.operator.plan import (
     ClearControls,
     CreatePod,
@@ -104,8 +105,10 @@ class WorkerController:
                  controls: WorkerControlsStore, locks: LockService, calendar: Calendar,
                  clock: Clock, config: OperatorConfig, post_event: EventPoster,
                  metrics: OperatorMetrics | None = None, cached_pods: CachedPods | None = None,
-                 secret_checks: SecretChecks | None = None) -> None:
+                 secret_checks: SecretChecks | None = None,
+                 param_versions: ParamVersionChecks | None = None) -> None:
         self._kube = kube
+        self._param_versions = param_versions
         self._cached_pods = cached_pods
         self._secret_checks = secret_checks or SecretChecks(kube.read_secret, config)
         self._fleet = fleet
@@ -168,6 +171,8 @@ class WorkerController:
         if spec is not None and not deleting:
             problems += check_strategy(spec) + await self._secret_checks.problems(
                 key, spec, meta.get("namespace", ""))
+            if self._param_versions is not None:    # a pod for a version there is not yet
+                problems += await self._param_versions.problems(spec)
         if not deleting:
             problems = check_worker_id(body, peers) + problems
         return Desired(name=meta.get("name", ""), namespace=meta.get("namespace", ""),

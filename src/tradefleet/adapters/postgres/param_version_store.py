@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from tradefleet.adapters.postgres.database import Database
 from tradefleet.domain.errors import ConfigError
 
 LATEST_APPROVED = "latest-approved"
@@ -68,6 +69,15 @@ async def get_version(conn: asyncpg.Connection | asyncpg.Pool,
     return None if row is None else _version(row)
 
 
+async def latest_approved(conn: asyncpg.Connection | asyncpg.Pool,
+                          strategy: str) -> ParamVersion | None:
+    """The version ``latest-approved`` names for ``strategy`` now (None: none approved)."""
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM param_versions WHERE strategy = $1 AND approved_at "
+        f"IS NOT NULL ORDER BY approved_at DESC, version_id DESC LIMIT 1", strategy)
+    return None if row is None else _version(row)
+
+
 async def approve_version(conn: asyncpg.Connection | asyncpg.Pool, version_id: int, *,
                           by: str, reason: str | None) -> ParamVersion:
     """Approve once; approving an approved version again is refused (its record stands)."""
@@ -112,13 +122,11 @@ async def _choose(conn: asyncpg.Connection | asyncpg.Pool, strategy: str,
                   wanted: str) -> ParamVersion:
     where = "strategy.param_version (TRADEFLEET_STRATEGY__PARAM_VERSION)"
     if wanted == LATEST_APPROVED:
-        row = await conn.fetchrow(
-            f"SELECT {_COLUMNS} FROM param_versions WHERE strategy = $1 AND approved_at "
-            f"IS NOT NULL ORDER BY approved_at DESC, version_id DESC LIMIT 1", strategy)
-        if row is None:
+        latest = await latest_approved(conn, strategy)
+        if latest is None:
             raise ConfigError(f"{where}: no approved parameter version of {strategy} yet "
                               f"(tradefleet params approve ID --by NAME)")
-        return _version(row)
+        return latest
     version = await get_version(conn, int(wanted))
     if version is None:
         raise ConfigError(f"{where}: no parameter version {wanted}")
@@ -129,3 +137,16 @@ async def _choose(conn: asyncpg.Connection | asyncpg.Pool, strategy: str,
         raise ConfigError(f"{where}: version {wanted} is not approved "
                           f"(tradefleet params approve {wanted} --by NAME)")
     return version
+
+
+class PostgresParamVersions:
+    """The operator's read of the versions (ports.param_versions.ParamVersionReader)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def version(self, version_id: int) -> ParamVersion | None:
+        return await get_version(self._db.pool, version_id)
+
+    async def latest_approved(self, strategy: str) -> ParamVersion | None:
+        return await latest_approved(self._db.pool, strategy)
