@@ -1391,6 +1391,13 @@ MUTANTS += [
            (OPPV + "test_no_pod_for_a_version_not_approved_until_it_is",),
            "issue 21: the operator starts pods for versions not there or not approved (the "
            "worker fails at start-up; the status says only that a pod failed)"),
+    # issue 21 (lead): a backtest of the live config takes the version the config names
+    Mutant("backtest-config-param-version-ignored", "commands/backtest.py",
+           "    if wanted is None and fleet[0].strategy.param_version is not None:",
+           "    if False:",
+           ("tests/test_backtest_param_version.py::"
+            "test_a_config_naming_a_version_backtests_that_version",),
+           "issue 21: a config naming a parameter version cannot be backtested"),
 ]
 
 

@@ -178,3 +178,26 @@ def test_a_fleet_database_never_migrated_is_refused_and_left_empty(
         finally:
             await conn.close()
     assert asyncio.run(tables()) == 0                   # the backtest migrated nothing
+
+
+async def test_a_config_naming_a_version_backtests_that_version(
+        db, pg_dsn, pg_server_uri, data, files, tmp_path, monkeypatch, capsys) -> None:  # noqa: ANN001
+    """The live fleet's own config (``strategy.param_version``) without the flag: the
+    version it names is read from the fleet's database, as the flag would read it; one
+    that is not there is refused under the config's field."""
+    monkeypatch.setenv("TRADEFLEET_DB__DSN", pg_dsn)
+    version = await insert_version(db.pool, strategy="ma_breakout", params=PARAMS,
+                                   evidence={})
+    for wanted in (version.version_id, 999):
+        config = tmp_path / f"live-{wanted}.yaml"
+        config.write_text(yaml.safe_dump({**SETTINGS, "strategy": {
+            "name": "ma_breakout", "param_version": str(wanted)}}))
+        argv = _argv(data, {**files, "worker": config}, pg_server_uri, tmp_path)
+        code, out, err = await asyncio.to_thread(_run, capsys, argv)
+        if wanted == 999:
+            assert code == 2 and out == ""
+            assert f"strategy.param_version (--config {config}) 999" in err, err
+        else:
+            assert code == 0, err
+            assert f"parameter version pv-{wanted}" in out.splitlines()[0]
+    assert await _tfbt_databases(pg_server_uri) == []

@@ -150,8 +150,9 @@ async def _backtest(args: argparse.Namespace, console) -> int:  # noqa: ANN001
 
 
 async def _on_stored_version(args: argparse.Namespace, fleet: list):  # noqa: ANN202
-    """The fleet on the stored version ``--param-version`` names, and that version (read
-    only); without the flag, the fleet as it is and None."""
+    """The fleet on the stored version ``--param-version`` names (else the config's
+    ``strategy.param_version``: a backtest of what the live fleet would take), and that
+    version (read only); with neither, the fleet as it is and None."""
     from tradefleet.commands.backtest_version import (
         on_version,
         read_version,
@@ -159,11 +160,16 @@ async def _on_stored_version(args: argparse.Namespace, fleet: list):  # noqa: AN
     )
     from tradefleet.replay.backtest_fleet import fleet_settings
 
-    if args.param_version is None:
+    wanted, named = args.param_version, "--param-version"
+    if wanted is None and fleet[0].strategy.param_version is not None:
+        wanted = fleet[0].strategy.param_version
+        named = f"strategy.param_version (--config {args.config})"
+    if wanted is None:
         return fleet, None
-    refuse_beside_params(args.param_version, args.params)
-    version = await read_version(args.param_version, strategy=fleet[0].strategy.name,
-                                 strategy_asked=args.strategy is not None, config=args.config)
+    refuse_beside_params(wanted, args.params, named=named)
+    version = await read_version(wanted, strategy=fleet[0].strategy.name,
+                                 strategy_asked=args.strategy is not None, config=args.config,
+                                 named=named)
     return on_version(fleet_settings(args.workers, config=args.config,
                                      strategy=version.strategy), version), version
 

@@ -31,20 +31,22 @@ def version_wanted(text: str) -> str:
                                      f"got {text!r}")
 
 
-def refuse_beside_params(wanted: str | None, params: Path | None) -> None:
+def refuse_beside_params(wanted: str | None, params: Path | None, *,
+                         named: str = FLAG) -> None:
     from tradefleet.domain.errors import ConfigError
 
     if wanted is not None and params is not None:
-        raise ConfigError(f"{FLAG} {wanted}: not with --params {params} (a version brings "
+        raise ConfigError(f"{named} {wanted}: not with --params {params} (a version brings "
                           f"its own params)")
 
 
 async def read_version(wanted: str, *, strategy: str, strategy_asked: bool,
-                       config: Path | None) -> ParamVersion:
+                       config: Path | None, named: str = FLAG) -> ParamVersion:
     """The stored version ``wanted`` names; ``strategy``: the one the backtest would run
     without it (``--strategy``, else the config's), whose latest approved version
     ``latest-approved`` names; a named version of another strategy is refused only when
-    ``--strategy`` asked for one (``strategy_asked``), else its own strategy runs."""
+    ``--strategy`` asked for one (``strategy_asked``), else its own strategy runs.
+    ``named``: what asked for it (the flag, or the config's ``strategy.param_version``)."""
     import asyncpg
 
     from tradefleet.adapters.postgres import param_version_store as store
@@ -59,7 +61,7 @@ async def read_version(wanted: str, *, strategy: str, strategy_asked: bool,
             sslrootcert=str(cfg.sslrootcert) if cfg.sslrootcert else None, min_size=1,
             max_size=1)
     except ConfigError as exc:
-        raise ConfigError(f"{FLAG} {wanted}: the fleet's database: {exc}") from None
+        raise ConfigError(f"{named} {wanted}: the fleet's database: {exc}") from None
     try:
         async with db.pool.acquire() as conn, conn.transaction(readonly=True):
             if wanted == LATEST:
@@ -67,18 +69,18 @@ async def read_version(wanted: str, *, strategy: str, strategy_asked: bool,
             else:
                 version = await store.get_version(conn, int(wanted))
     except asyncpg.UndefinedTableError:
-        raise ConfigError(f"{FLAG} {wanted}: the fleet's database holds no parameter versions "
+        raise ConfigError(f"{named} {wanted}: the fleet's database holds no parameter versions "
                           f"(not migrated: tradefleet db migrate)") from None
     finally:
         await db.close()
     if version is None and wanted == LATEST:
-        raise ConfigError(f"{FLAG} {LATEST}: no approved parameter version of {strategy} in "
+        raise ConfigError(f"{named} {LATEST}: no approved parameter version of {strategy} in "
                           f"the fleet's database (tradefleet params list)")
     if version is None:
-        raise ConfigError(f"{FLAG} {wanted}: no parameter version {wanted} in the fleet's "
+        raise ConfigError(f"{named} {wanted}: no parameter version {wanted} in the fleet's "
                           f"database (tradefleet params list)")
     if strategy_asked and version.strategy != strategy:
-        raise ConfigError(f"{FLAG} {wanted}: version {wanted} is for {version.strategy}, "
+        raise ConfigError(f"{named} {wanted}: version {wanted} is for {version.strategy}, "
                           f"--strategy asks for {strategy}")
     return version
 
