@@ -1285,6 +1285,26 @@ MUTANTS += [
            "            stop=stop_after_attempt(self._attempts),",
            ("tests/scenarios/test_ec001_timeout.py",),
            "issue 21 (the read retry's bare first try): four tries instead of three"),
+    # issue 21 (speed21b)
+    Mutant("parallel-days-in-the-order-they-finish", "replay/parallel_days.py",
+           "    return [finished[k] for k in sorted(finished)]",
+           "    return list(finished.values())",
+           ("tests/test_parallel_days.py::"
+            "test_days_heard_as_they_finish_come_back_in_the_plans_order",),
+           "issue 21 (--jobs): the summary's days, equity curve and report follow whichever "
+           "process ended first"),
+    Mutant("backtest-jobs-not-checked", "replay/backtest.py",
+           "    if not 1 <= jobs <= MAX_JOBS:", "    if False:",
+           ("tests/test_parallel_days.py::"
+            "test_a_bad_jobs_value_is_refused_by_name_before_a_database_is_made",),
+           "issue 21 (--jobs): a bad --jobs reaches the server instead of being refused by "
+           "name"),
+    Mutant("backtest-report-chart-random-id", "replay/backtest_html.py",
+           ',\n                                         div_id="backtest-chart")', ")",
+           ("tests/test_backtest_command.py::"
+            "test_days_run_side_by_side_give_the_summary_and_report_of_one_process",),
+           "issue 21: the same backtest writes a different report each run (plotly's random "
+           "element id)"),
 ]
 
 
