@@ -1305,6 +1305,18 @@ MUTANTS += [
             "test_days_run_side_by_side_give_the_summary_and_report_of_one_process",),
            "issue 21: the same backtest writes a different report each run (plotly's random "
            "element id)"),
+    Mutant("step-reads-kept-past-their-clock-time", "replay/step_reads.py",
+           "        if now != self._at:", "        if False:",
+           ("tests/test_step_reads.py::test_a_read_from_the_memo_is_the_markets_read_at_that_"
+            "time_and_a_new_time_reads_again",),
+           "issue 21 (step-shared reads): a worker trades on the quotes and bars of an "
+           "earlier step"),
+    Mutant("step-reads-hand-out-the-memo-itself", "replay/step_reads.py",
+           "        return list(self._memo[key])", "        return self._memo[key]",
+           ("tests/test_step_reads.py::test_what_a_caller_does_with_its_answer_does_not_"
+            "reach_the_next_caller",),
+           "issue 21 (step-shared reads): one worker's change to its bars reaches the next "
+           "worker's"),
 ]
 
 

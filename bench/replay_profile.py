@@ -46,6 +46,11 @@ def server_cpu(pgdata: Path) -> float | None:
     total = 0.0
     for proc in psutil.process_iter(["cmdline"]):
         if str(pgdata) in " ".join(proc.info["cmdline"] or ()):
+            try:          # the postmaster's reaped children: backends already gone
+                t = proc.cpu_times()
+                total += t.children_user + t.children_system
+            except psutil.Error:
+                pass
             for p in [proc, *proc.children(recursive=True)]:
                 try:
                     t = p.cpu_times()

@@ -60,10 +60,11 @@ async def test_a_replayed_day_trades_as_the_simulated_day_and_again_the_same(
             if kind == "live":
                 clock = FrozenClock(datetime.combine(DAY, START, tzinfo=SEOUL))
                 # every poll, as a live worker polls: the reference for the replay's
-                # skipped quiet holds (replay.quiet_holds) as well as for its data
+                # skipped quiet holds (replay.quiet_holds), its step-shared reads
+                # (replay.step_reads) and its data
                 runs.append(await run_worker_day(SimMarket(SEED, n_symbols=SYMBOLS,
                                                            clock=clock), clock, db, _env(),
-                                                 quiet_holds=False))
+                                                 quiet_holds=False, shared_reads=False))
             else:
                 runs.append(await replay_day(recorded_day, db, _env(), start=START))
         finally:
