@@ -1317,6 +1317,24 @@ MUTANTS += [
             "reach_the_next_caller",),
            "issue 21 (step-shared reads): one worker's change to its bars reaches the next "
            "worker's"),
+    Mutant("idle-follower-after-an-order-made", "replay/quiet_holds.py",
+           "        self._owner.no_orders[self._key] = False\n        return await self._create(",
+           "        return await self._create(",
+           ("tests/test_quiet_holds.py::test_the_follower_is_left_out_only_after_an_empty_read_"
+            "with_no_order_made_since",),
+           "issue 21 (idle follower): the order a poll just made is not followed"),
+    Mutant("idle-follower-with-an-open-order", "replay/quiet_holds.py",
+           "        if key in self._creates_watched and self.no_orders.get(key, False):",
+           "        if key in self._creates_watched:",
+           ("tests/test_quiet_holds.py::test_the_follower_is_left_out_only_after_an_empty_read_"
+            "with_no_order_made_since",),
+           "issue 21 (idle follower): a worker's open order is left unfollowed"),
+    Mutant("idle-follower-without-watching-orders-made", "replay/quiet_holds.py",
+           "        if key in self._creates_watched and self.no_orders.get(key, False):",
+           "        if self.no_orders.get(key, False):",
+           ("tests/test_quiet_holds.py::test_the_follower_is_left_out_only_after_an_empty_read_"
+            "with_no_order_made_since",),
+           "issue 21 (idle follower): a worker whose orders are not watched skips its pass"),
 ]
 
 

@@ -61,6 +61,7 @@ class DayRun:
     marks: list[tuple[float, datetime]] = field(default_factory=list)
     quiet_skipped: int = 0          # worker-polls skipped as quiet holds (replay.quiet_holds)
     reads_shared: int = 0           # market reads served from the step's memo (step_reads)
+    follower_skipped: int = 0       # follower passes with nothing to follow, left out
 
     @property
     def speed(self) -> float:
@@ -150,22 +151,27 @@ async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
     return DayRun(market.day, polls, wall_s, session_s, [dict(r) for r in rows],
                   await fetch_daily_report(db, market.day), marks,
                   holds.skipped if holds is not None else 0,
-                  reads.served if reads is not None else 0)
+                  reads.served if reads is not None else 0,
+                  holds.follower_skipped if holds is not None else 0)
 
 
 async def _step_fleet(now: datetime, workers: Sequence[Any], cycles: Sequence[Any],
                       beats: LeaseKeeper, holds: QuietHolds | None) -> None:
     """Each worker in turn: its lease beat, a follower pass, then its poll (the pass and
-    the poll left out where ``holds`` knows they would repeat a quiet hold)."""
+    the poll left out where ``holds`` knows they would repeat a quiet hold, the pass alone
+    where it knows the worker has no order to follow)."""
     if holds is not None:
         holds.at(now)
     for worker, cycle in zip(workers, cycles, strict=True):
         await beats.keep(worker)
+        idle = False
         if holds is not None:
             if holds.skip(cycle):
                 continue
+            idle = holds.idle_follower(cycle)
             holds.polling(cycle)
-        await cycle.reconcile()
+        if not idle:
+            await cycle.reconcile()
         await cycle.poll()
 
 
