@@ -1398,6 +1398,56 @@ MUTANTS += [
            ("tests/test_backtest_param_version.py::"
             "test_a_config_naming_a_version_backtests_that_version",),
            "issue 21: a config naming a parameter version cannot be backtested"),
+    # issue 21 (speed21b)
+    Mutant("parallel-days-in-the-order-they-finish", "replay/parallel_days.py",
+           "    return [finished[k] for k in sorted(finished)]",
+           "    return list(finished.values())",
+           ("tests/test_parallel_days.py::"
+            "test_days_heard_as_they_finish_come_back_in_the_plans_order",),
+           "issue 21 (--jobs): the summary's days, equity curve and report follow whichever "
+           "process ended first"),
+    Mutant("backtest-jobs-not-checked", "replay/backtest.py",
+           "    if not 1 <= jobs <= MAX_JOBS:", "    if False:",
+           ("tests/test_parallel_days.py::"
+            "test_a_bad_jobs_value_is_refused_by_name_before_a_database_is_made",),
+           "issue 21 (--jobs): a bad --jobs reaches the server instead of being refused by "
+           "name"),
+    Mutant("backtest-report-chart-random-id", "replay/backtest_html.py",
+           ',\n                                         div_id="backtest-chart")', ")",
+           ("tests/test_backtest_command.py::"
+            "test_days_run_side_by_side_give_the_summary_and_report_of_one_process",),
+           "issue 21: the same backtest writes a different report each run (plotly's random "
+           "element id)"),
+    Mutant("step-reads-kept-past-their-clock-time", "replay/step_reads.py",
+           "        if now != self._at:", "        if False:",
+           ("tests/test_step_reads.py::test_a_read_from_the_memo_is_the_markets_read_at_that_"
+            "time_and_a_new_time_reads_again",),
+           "issue 21 (step-shared reads): a worker trades on the quotes and bars of an "
+           "earlier step"),
+    Mutant("step-reads-hand-out-the-memo-itself", "replay/step_reads.py",
+           "        return list(self._memo[key])", "        return self._memo[key]",
+           ("tests/test_step_reads.py::test_what_a_caller_does_with_its_answer_does_not_"
+            "reach_the_next_caller",),
+           "issue 21 (step-shared reads): one worker's change to its bars reaches the next "
+           "worker's"),
+    Mutant("idle-follower-after-an-order-made", "replay/quiet_holds.py",
+           "        self._owner.no_orders[self._key] = False\n        return await self._create(",
+           "        return await self._create(",
+           ("tests/test_quiet_holds.py::test_the_follower_is_left_out_only_after_an_empty_read_"
+            "with_no_order_made_since",),
+           "issue 21 (idle follower): the order a poll just made is not followed"),
+    Mutant("idle-follower-with-an-open-order", "replay/quiet_holds.py",
+           "        if key in self._creates_watched and self.no_orders.get(key, False):",
+           "        if key in self._creates_watched:",
+           ("tests/test_quiet_holds.py::test_the_follower_is_left_out_only_after_an_empty_read_"
+            "with_no_order_made_since",),
+           "issue 21 (idle follower): a worker's open order is left unfollowed"),
+    Mutant("idle-follower-without-watching-orders-made", "replay/quiet_holds.py",
+           "        if key in self._creates_watched and self.no_orders.get(key, False):",
+           "        if self.no_orders.get(key, False):",
+           ("tests/test_quiet_holds.py::test_the_follower_is_left_out_only_after_an_empty_read_"
+            "with_no_order_made_since",),
+           "issue 21 (idle follower): a worker whose orders are not watched skips its pass"),
 ]
 
 

@@ -1,6 +1,6 @@
 """Replay benchmark (issue 21, "Numbers"): one run, one table. Run: python3 bench/replay.py
 [--symbols 100] [--poll 5] [--start 09:00] [--fleet-days 20] [--fleet-workers 10]
-[--fleet-start 09:00] [--out bench/results/replay]
+[--fleet-start 09:00] [--fleet-jobs N] [--out bench/results/replay]
 (starts its own embedded PostgreSQL in a temp dir).
 
 1. One worker-day: the simulator's day (seed 7, 100 symbols, minute bars and a quote every
@@ -17,7 +17,10 @@
    workers x ``--symbols`` symbols through ``replay.backtest.run_backtest`` (a database per
    day), wall time (goal <= 5 min on 2 cores for 20 x 10 x 100 from the open). Smaller
    sizes or a later ``--fleet-start`` are labelled as such, with the full run's wall time
-   extrapolated linearly in worker-polls (and marked so).
+   extrapolated linearly in worker-polls (and marked so). The days run ``--fleet-jobs`` at
+   a time, each in a process of its own (``tradefleet backtest --jobs``; default as the
+   command's: one per core, at most one per day); CPU is this process's plus its
+   finished children's (the embedded PostgreSQL's is not in it).
 4. Tuning trials per minute: read from the tuning helper's ``trials_per_minute()`` in
    ``tradefleet.tune.bench`` or ``tradefleet.tuning.bench`` where one exists, else "n/a".
 
@@ -30,6 +33,7 @@ import asyncio
 import importlib
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -48,12 +52,21 @@ from tradefleet.adapters.sim.engine import SimMarket  # noqa: E402
 from tradefleet.adapters.telemetry.logging import configure_logging  # noqa: E402
 from tradefleet.replay.backtest import plan_days, run_backtest  # noqa: E402
 from tradefleet.replay.day_format import write_day  # noqa: E402
+from tradefleet.replay.parallel_days import default_jobs  # noqa: E402
 from tradefleet.replay.runner import DayRun, replay_day, run_worker_day  # noqa: E402
 from tradefleet.replay.sim_source import record_sim_day  # noqa: E402
 from tradefleet.settings import load_settings  # noqa: E402
 
 SEED, DAY = 7, date(2026, 11, 24)
 TUNING_HOOKS = ("tradefleet.tune.bench", "tradefleet.tuning.bench")
+
+
+def _cpu_with_children() -> float:
+    """CPU seconds of this process and of its children that have ended (the day
+    processes of ``--fleet-jobs``, reaped when the pool shuts down)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _env(poll: float, worker: str = "w-bench") -> dict[str, str]:
@@ -111,6 +124,8 @@ async def main() -> None:  # noqa: PLR0915 - one run, one table
     parser.add_argument("--fleet-days", type=int, default=20)
     parser.add_argument("--fleet-workers", type=int, default=10)
     parser.add_argument("--fleet-start", default="09:00", help="fleet days start at HH:MM")
+    parser.add_argument("--fleet-jobs", type=int, default=None,
+                        help="days at once, one process each (default: min(cores, days))")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "replay")
     args = parser.parse_args()
     configure_logging(json_output=True, level="ERROR", stream=open(os.devnull, "w"))  # noqa: SIM115, ASYNC230
@@ -166,12 +181,14 @@ async def main() -> None:  # noqa: PLR0915 - one run, one table
                  for k in range(1, args.fleet_workers + 1)]
         console.print(f"fleet: {len(planned)} day(s) x {len(fleet)} workers ...",
                       highlight=False)
-        began = time.perf_counter()
+        jobs = args.fleet_jobs or default_jobs(len(planned))
+        began, cpu = time.perf_counter(), _cpu_with_children()
         result = await run_backtest(
-            planned, fleet, server, start=fleet_start,
+            planned, fleet, server, start=fleet_start, jobs=jobs,
             on_day=lambda p, r, k, n: console.print(f"  [{k}/{n}] {p.day} {r.wall_s:.1f} s",
                                                     highlight=False))
         fleet_wall = time.perf_counter() - began
+        fleet_cpu = _cpu_with_children() - cpu
         console.print("tuning: trials per minute ...", highlight=False)
         hook, trials = tuning_trials_per_minute(tmp / "days")
     figures["load_after"] = os.getloadavg()[0]
@@ -205,8 +222,9 @@ async def main() -> None:  # noqa: PLR0915 - one run, one table
     table.add_row("  replay's trades vs replay polling every time",
                   "identical" if every.trades == replay.trades else "DIFFER", "identical")
     label = (f"{len(result.runs)} days x {len(fleet)} workers x {args.symbols} symbols "
-             f"from {args.fleet_start}: wall")
-    table.add_row(label, f"{fleet_wall:,.0f} s ({worker_polls:,} worker-polls)",
+             f"from {args.fleet_start}, {jobs} day(s) at a time: wall")
+    table.add_row(label, f"{fleet_wall:,.0f} s ({worker_polls:,} worker-polls, "
+                         f"{fleet_cpu:,.0f} s CPU)",
                   "≤ 300 s" if full else "")
     if not full:
         table.add_row("  20 days x 10 workers x 100 symbols from 09:00, extrapolated",
@@ -224,6 +242,7 @@ async def main() -> None:  # noqa: PLR0915 - one run, one table
         "trades_replay": len(replay.trades), "trades_live": len(live.trades),
         "fleet_days": len(result.runs), "fleet_workers": len(fleet),
         "fleet_start": args.fleet_start, "fleet_wall_s": fleet_wall,
+        "fleet_jobs": jobs, "fleet_cpu_s": fleet_cpu,
         "fleet_worker_polls": worker_polls,
         "full_fleet_wall_s_extrapolated": None if full else extrapolated,
         "tuning_trials_per_minute": trials})

@@ -1,7 +1,7 @@
 """One replayed worker-day, timed, its trades dumped, optionally under cProfile (issue 21):
 the A/B and profiling tool behind the README's replay figures. Run:
 python3 bench/replay_profile.py [--start 09:00] [--trades OUT.json] [--profile OUT.prof]
-[--every-poll]
+[--every-poll] [--workers N]
 
 The day and the worker are ``bench/replay.py``'s (seed 7, 100 symbols, 5 s polls, its own
 embedded PostgreSQL). To compare two versions of the code in one sitting, run this file
@@ -30,8 +30,34 @@ import replay as bench  # noqa: E402 - bench/replay.py: the same day and worker
 from tradefleet.adapters.postgres.embedded import start_embedded  # noqa: E402
 from tradefleet.adapters.telemetry.logging import configure_logging  # noqa: E402
 from tradefleet.replay.day_format import write_day  # noqa: E402
-from tradefleet.replay.runner import replay_day  # noqa: E402
+from tradefleet.replay.runner import replay_day, replay_fleet_day  # noqa: E402
 from tradefleet.replay.sim_source import record_sim_day  # noqa: E402
+from tradefleet.settings import load_settings  # noqa: E402
+
+
+def server_cpu(pgdata: Path) -> float | None:
+    """CPU seconds of the embedded PostgreSQL under ``pgdata`` (postmaster and its live
+    backends), or None without psutil: the database's share of a poll, which the
+    process's own CPU leaves out."""
+    try:
+        import psutil
+    except ImportError:
+        return None
+    total = 0.0
+    for proc in psutil.process_iter(["cmdline"]):
+        if str(pgdata) in " ".join(proc.info["cmdline"] or ()):
+            try:          # the postmaster's reaped children: backends already gone
+                t = proc.cpu_times()
+                total += t.children_user + t.children_system
+            except psutil.Error:
+                pass
+            for p in [proc, *proc.children(recursive=True)]:
+                try:
+                    t = p.cpu_times()
+                    total += t.user + t.system
+                except psutil.Error:
+                    pass
+    return total
 
 
 async def main() -> None:
@@ -40,6 +66,8 @@ async def main() -> None:
     parser.add_argument("--trades", type=Path, help="write the trades here (JSON)")
     parser.add_argument("--profile", type=Path, help="write cProfile stats here")
     parser.add_argument("--every-poll", action="store_true", help="no quiet-hold skip")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="a fleet of N workers on one clock (bt-1..bt-N), as the backtest")
     args = parser.parse_args()
     start = datetime.strptime(args.start, "%H:%M").time()
     configure_logging(json_output=True, level="ERROR", stream=open(os.devnull, "w"))  # noqa: SIM115, ASYNC230
@@ -52,19 +80,28 @@ async def main() -> None:
         dsn = await asyncio.to_thread(start_embedded, tmp / "pgdata", database="replay")
         db = await bench._database(dsn)
         profile = cProfile.Profile() if args.profile else None
+        pg_cpu = server_cpu(tmp / "pgdata")
         cpu = time.process_time()
         if profile is not None:
             profile.enable()
         try:
-            run = await replay_day(folder, db, bench._env(5.0), start=start, **options)
+            if args.workers == 1:
+                run = await replay_day(folder, db, bench._env(5.0), start=start, **options)
+            else:
+                fleet = [load_settings(None, bench._env(5.0, f"bt-{k}"))
+                         for k in range(1, args.workers + 1)]
+                run = await replay_fleet_day(folder, db, fleet, start=start, **options)
         finally:
             if profile is not None:
                 profile.disable()
             cpu = time.process_time() - cpu
+            pg_after = server_cpu(tmp / "pgdata")
+            pg_cpu = None if pg_cpu is None or pg_after is None else pg_after - pg_cpu
             await db.close()
-    print(f"load {os.getloadavg()[0]:.2f}: {run.polls} polls, "
+    pg = f" + {pg_cpu:.1f} s PostgreSQL CPU" if pg_cpu is not None else ""
+    print(f"load {os.getloadavg()[0]:.2f}: {args.workers} worker(s), {run.polls} polls, "
           f"{getattr(run, 'quiet_skipped', 0)} quiet holds skipped, {run.wall_s:.1f} s wall, "
-          f"{cpu:.1f} s CPU, {1000 * run.wall_s / run.polls:.2f} ms wall per poll, "
+          f"{cpu:.1f} s CPU{pg}, {1000 * run.wall_s / run.polls:.2f} ms wall per poll, "
           f"{run.speed:,.0f}x, {len(run.trades)} trades")
     if args.trades:
         args.trades.write_text(json.dumps(run.trades, default=str, indent=0) + "\n")

@@ -120,6 +120,28 @@ def test_workers_trade_on_one_clock_without_sharing_a_symbol(
     assert seen == [(1, 0), (2, 0)]         # (workers, positions held twice): one and two
 
 
+def test_days_run_side_by_side_give_the_summary_and_report_of_one_process(
+        pg_server_uri, data, files, tmp_path, capsys) -> None:  # noqa: ANN001
+    """``--jobs``: the two days in two processes print the same summary, and write the same
+    report, byte for byte, as one process running them one after the other; progress is
+    heard once per day."""
+    base = ["--data", str(data), *RANGE, "--workers", "2", "--config", str(files["worker"]),
+            "--params", str(files["params"]), "--start", "14:50", "--pg-dsn", pg_server_uri]
+    runs = [_backtest(capsys, *base, "--jobs", str(jobs), "--report",
+                      str(tmp_path / f"report-{jobs}.html")) for jobs in (1, 2)]
+    assert [code for code, _, _ in runs] == [0, 0], runs
+    print("\n" + runs[1][1] + runs[1][2])
+    assert runs[1][1] == runs[0][1]                                 # the summary
+    assert (tmp_path / "report-2.html").read_bytes() == \
+        (tmp_path / "report-1.html").read_bytes()                   # the report
+    assert "2 day(s) at a time" in runs[1][2]
+    assert "1 day(s) at a time" in runs[0][2]
+    done = re.findall(r"\[(\d)/2\] (\S+):", runs[1][2])
+    assert [k for k, _ in done] == ["1", "2"]                         # counted as they end
+    assert sorted(d for _, d in done) == ["2026-11-24", "2026-11-25"]   # each day, once
+    assert _tfbt_databases(pg_server_uri) == []                      # all dropped
+
+
 async def _overlaps(dsn: str) -> tuple[int, int]:
     """The workers that traded, and pairs of positions of two workers on one symbol held at
     the same time."""
@@ -145,6 +167,9 @@ async def _drop(server: str, name: str) -> None:
 @pytest.mark.parametrize(("flags", "named"), [
     (["--workers", "0"], "--workers"),
     (["--workers", "51"], "--workers"),
+    (["--jobs", "0"], "--jobs"),
+    (["--jobs", "65"], "--jobs"),
+    (["--jobs", "two"], "--jobs"),
     (["--from", "24-11-2026"], "--from"),
     (["--to", "2026-11-20"], "--to"),
     (["--start", "9h"], "--start"),

@@ -32,14 +32,14 @@ class _Watch:
 
 
 def _cycle(reason: object = None, *, liquidation_at: datetime = LIQUIDATION,
-           open_orders: list[str] | None = None) -> SimpleNamespace:
+           open_orders: list[str] | None = None, orders: object = None) -> SimpleNamespace:
     async def rows() -> list[str]:
         return list(open_orders or [])
 
     async def nothing() -> list[str]:
         return []
 
-    paths = OrderPaths(None, None, None, open_positions=nothing,  # type: ignore[arg-type]
+    paths = OrderPaths(orders, None, None, open_positions=nothing,  # type: ignore[arg-type]
                        open_orders=rows)
     return SimpleNamespace(status=WorkerStatus.HOLD, liquidation_at=liquidation_at,
                            _watch=_Watch(reason), paths=paths)
@@ -100,3 +100,44 @@ async def test_deadlines_off_the_step_grid_are_never_skipped(
     holds.at(OPEN + timedelta(seconds=605))
     assert not holds.skip(cycle)
     assert on_step_grid(OPEN, [LIQUIDATION, LIQUIDATION - timedelta(minutes=10)])
+
+
+class _Orders:
+    """The worker's order service as far as the follower's skip sees it: orders made."""
+
+    def __init__(self) -> None:
+        self.made = 0
+
+    async def create_order(self, *args: object, **kwargs: object) -> str:
+        self.made += 1
+        return "a new order row"
+
+
+async def test_the_follower_is_left_out_only_after_an_empty_read_with_no_order_made_since(
+        ) -> None:
+    """``idle_follower``: the last poll read no open order of the worker's and made none
+    after the read; anything else (no read yet, an order found, an order made, a worker
+    whose order-making is not watched) runs the pass."""
+    holds, at = QuietHolds(OPEN), OPEN + timedelta(seconds=600)
+    orders = _Orders()
+    idle = _cycle(orders=orders)
+    holds.watch(idle, time_exit_minutes=0)
+    assert not holds.idle_follower(idle)                        # no poll has read yet
+    await _polled(holds, idle, at)
+    assert holds.idle_follower(idle)
+
+    await _polled(holds, idle, at + timedelta(seconds=10))      # read: none open, then
+    await idle.paths.orders.create_order("lock", side="BUY")    # an order made after it
+    assert orders.made == 1
+    assert not holds.idle_follower(idle)
+
+    busy = _cycle(open_orders=["an order of ours not final yet"], orders=_Orders())
+    holds.watch(busy, time_exit_minutes=0)
+    await _polled(holds, busy, at)
+    assert not holds.idle_follower(busy)
+
+    unwatched = _cycle()                                        # no order service to watch
+    holds.watch(unwatched, time_exit_minutes=0)
+    await _polled(holds, unwatched, at)
+    assert not holds.idle_follower(unwatched)
+    assert holds.follower_skipped == 1

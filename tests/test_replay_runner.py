@@ -2,8 +2,9 @@
 trades as through the simulated day the recording was made from (parity), and the same
 trades again on a second replay (determinism). Each run has its own fresh database; the
 last hour of the session (entries, exits and the forced liquidation) at 5 s polls. The
-simulated day polls every time; the replays skip quiet holds (``replay.quiet_holds``), so
-parity also shows that the skips trade nothing differently."""
+simulated day polls every time; the replays skip quiet holds and idle follower passes
+(``replay.quiet_holds``) and share the step's market reads (``replay.step_reads``), so
+parity also shows that these trade nothing differently."""
 
 from __future__ import annotations
 
@@ -60,10 +61,11 @@ async def test_a_replayed_day_trades_as_the_simulated_day_and_again_the_same(
             if kind == "live":
                 clock = FrozenClock(datetime.combine(DAY, START, tzinfo=SEOUL))
                 # every poll, as a live worker polls: the reference for the replay's
-                # skipped quiet holds (replay.quiet_holds) as well as for its data
+                # skipped quiet holds (replay.quiet_holds), its step-shared reads
+                # (replay.step_reads) and its data
                 runs.append(await run_worker_day(SimMarket(SEED, n_symbols=SYMBOLS,
                                                            clock=clock), clock, db, _env(),
-                                                 quiet_holds=False))
+                                                 quiet_holds=False, shared_reads=False))
             else:
                 runs.append(await replay_day(recorded_day, db, _env(), start=START))
         finally:
@@ -76,6 +78,7 @@ async def test_a_replayed_day_trades_as_the_simulated_day_and_again_the_same(
     assert again.trades == replayed.trades                 # determinism
     assert replayed.polls == live.polls
     assert live.quiet_skipped == 0 < replayed.quiet_skipped    # the skips were taken
+    assert live.follower_skipped == 0 < replayed.follower_skipped   # idle follower passes
     print(f"\nreplay: {replayed.polls} polls, {replayed.session_s:.0f} session s in "
           f"{replayed.wall_s:.1f} wall s = {replayed.speed:.0f}x ({replayed.quiet_skipped} "
           f"quiet holds skipped); {len(live.trades)} trades")

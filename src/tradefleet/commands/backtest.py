@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 from datetime import date, datetime
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from tradefleet.commands.arguments import int_in
 from tradefleet.commands.backtest_version import version_wanted
 
 MAX_WORKERS = 50            # as replay.backtest_fleet (not imported: --help stays light)
+MAX_JOBS = 64               # as replay.parallel_days
 
 
 def _day(text: str) -> date:
@@ -75,6 +77,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="PostgreSQL server for the backtest's databases (default: embedded)")
     p.add_argument("--report", type=Path, default=None, metavar="FILE",
                    help="HTML report to write (default: DIR/reports/backtest-D1_D2.html)")
+    p.add_argument("--jobs", type=int_in(1, MAX_JOBS), default=None, metavar="N",
+                   help="days run at once, each in a process of its own (default: one per "
+                        "core, at most one per day); the summary is the same for any N")
     p.add_argument("--keep-databases", action="store_true",
                    help="keep each day's database (tfbt_*) for inspection")
     p.set_defaults(handler=_run)
@@ -104,6 +109,7 @@ async def _backtest(args: argparse.Namespace, console) -> int:  # noqa: ANN001
     from tradefleet.replay.backtest_html import write_backtest_html
     from tradefleet.replay.backtest_report import build_report
     from tradefleet.replay.backtest_summary import figures, format_summary, speed_line
+    from tradefleet.replay.parallel_days import default_jobs
 
     last = args.last or args.first
     if not args.data.is_dir():
@@ -119,8 +125,9 @@ async def _backtest(args: argparse.Namespace, console) -> int:  # noqa: ANN001
                           f"{args.first}..{last}")
     configure_logging(level="error", stream=sys.stderr)     # a lock lost to a peer is no news
     dsn = args.pg_dsn or _embedded_server()
+    jobs = min(args.jobs, len(runnable)) if args.jobs else default_jobs(len(runnable))
     console.print(f"backtest: {len(runnable)} day(s), {args.workers} worker(s), strategy "
-                  f"{fleet[0].strategy.name}", highlight=False)
+                  f"{fleet[0].strategy.name}, {jobs} day(s) at a time", highlight=False)
 
     def on_day(p, run, k, n) -> None:  # noqa: ANN001
         f = figures(str(p.day), run.trades)
@@ -131,11 +138,13 @@ async def _backtest(args: argparse.Namespace, console) -> int:  # noqa: ANN001
     def in_day(at: datetime, polls: int) -> None:
         console.print(f"      {at:%Y-%m-%d %H:%M}  {polls:,} polls", highlight=False)
 
+    began = time.perf_counter()
     result = await run_backtest(planned, fleet, dsn, start=args.start,
                                 keep_databases=args.keep_databases, on_day=on_day,
                                 skip_still=args.skip_still_polls, progress=in_day,
-                                unknown_market=args.unknown_market)
-    console.print(speed_line(result.runs, args.workers), highlight=False)
+                                unknown_market=args.unknown_market, jobs=args.jobs)
+    console.print(speed_line(result.runs, args.workers, wall=time.perf_counter() - began),
+                  highlight=False)
     title = (f"backtest {args.first}..{last}: {args.workers} worker(s), strategy "
              f"{fleet[0].strategy.name}" + (f", from {args.start:%H:%M}" if args.start else "")
              + (", polls skipped while the market is still" if args.skip_still_polls else "")

@@ -3,6 +3,7 @@ live, and the database's view of the account per symbol, to compare with the bro
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
@@ -36,8 +37,9 @@ class OrphanStore(Protocol):
         """Move the position to the lock's worker, if its owner is still not live."""
         ...
 
-    async def symbol_books(self, trading_day: date) -> dict[str, SymbolBook]:
-        """Per symbol our orders touched today."""
+    async def symbol_books(self, trading_day: date, symbols: Sequence[str] | None = None
+                           ) -> dict[str, SymbolBook]:
+        """Per symbol our orders touched today (only ``symbols``' when given)."""
         ...
 
     async def insert_stray(self, lock: Lock, trading_day: date, qty: int, amount: int

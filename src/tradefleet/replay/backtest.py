@@ -31,6 +31,7 @@ from tradefleet.adapters.postgres.migrate import migrate
 from tradefleet.domain.calendar import SEOUL, KrxCalendar
 from tradefleet.domain.errors import ConfigError
 from tradefleet.replay.day_format import META_FILE, QUOTES_FILE, DayMeta, day_dir
+from tradefleet.replay.parallel_days import MAX_JOBS, default_jobs, run_days_in_processes
 from tradefleet.replay.runner import DayRun, replay_fleet_day
 from tradefleet.settings import Settings
 
@@ -101,23 +102,33 @@ class BacktestDatabases:
     """One migrated template per backtest, one clone of it per day."""
 
     def __init__(self, server_dsn: str, *, keep: bool = False) -> None:
-        self._server = server_dsn
+        self.server = server_dsn
         self._prefix = f"tfbt_{uuid.uuid4().hex[:10]}"
         self._keep = keep
         self.created: list[str] = []
 
     async def _admin(self, sql: str) -> None:
-        conn = await asyncpg.connect(self._server)
+        conn = await asyncpg.connect(self.server)
         try:
             await conn.execute(sql)
         finally:
             await conn.close()
 
+    @property
+    def template(self) -> str:
+        return f"{self._prefix}_template"
+
+    def name(self, day: date) -> str:
+        """The database of ``day``, noted for ``drop`` (which drops it if it exists)."""
+        name = f"{self._prefix}_{day:%Y%m%d}"
+        self.created.append(name)
+        return name
+
     async def prepare(self) -> None:
-        template = f"{self._prefix}_template"
+        template = self.template
         await self._admin(f'CREATE DATABASE "{template}"')
         self.created.append(template)
-        conn = await asyncpg.connect(database_dsn(self._server, template))
+        conn = await asyncpg.connect(database_dsn(self.server, template))
         try:
             await migrate(conn)
         finally:
@@ -125,10 +136,9 @@ class BacktestDatabases:
 
     @asynccontextmanager
     async def for_day(self, day: date):  # noqa: ANN201 - an async context manager
-        name = f"{self._prefix}_{day:%Y%m%d}"
-        await self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self._prefix}_template"')
-        self.created.append(name)
-        db = await Database.connect(database_dsn(self._server, name), min_size=1, max_size=4,
+        name = self.name(day)
+        await self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        db = await Database.connect(database_dsn(self.server, name), min_size=1, max_size=4,
                                     reset_sessions=False)
         try:
             yield db
@@ -149,21 +159,51 @@ DayDone = Callable[[PlannedDay, DayRun | None, int, int], None]   # (day, run, k
 async def run_backtest(planned: Sequence[PlannedDay], fleet: Sequence[Settings],
                        server_dsn: str, *, start: dtime | None = None,
                        keep_databases: bool = False, on_day: DayDone | None = None,
-                       **replay_options: Any) -> BacktestResult:
-    """Run the planned days in date order; ``on_day`` hears of each as it ends."""
+                       jobs: int | None = 1, **replay_options: Any) -> BacktestResult:
+    """Run the planned days; ``on_day`` hears of each as it ends. ``jobs``: how many days
+    run at once, each in a process of its own (``replay.parallel_days``; None: one per
+    core, at most one per day). The result holds the days in date order for any ``jobs``;
+    ``on_day`` hears them in the order they end (with ``progress``, which reports within
+    a day, heard only when one process runs them all)."""
     result = BacktestResult(list(planned))
     runnable = [p for p in planned if p.folder is not None]
+    jobs = default_jobs(len(runnable)) if jobs is None else jobs
+    if not 1 <= jobs <= MAX_JOBS:
+        raise ConfigError(f"--jobs: must be between 1 and {MAX_JOBS}, got {jobs}")
     databases = BacktestDatabases(server_dsn, keep=keep_databases)
     try:
         await databases.prepare()
-        for k, p in enumerate(runnable, 1):
-            assert p.folder is not None
-            async with databases.for_day(p.day) as db:
-                run = await replay_fleet_day(p.folder, db, fleet, start=start,
-                                             **replay_options)
-            result.runs.append(run)
-            if on_day is not None:
-                on_day(p, run, k, len(runnable))
+        if jobs == 1 or len(runnable) == 1:
+            for k, p in enumerate(runnable, 1):
+                assert p.folder is not None
+                async with databases.for_day(p.day) as db:
+                    run = await replay_fleet_day(p.folder, db, fleet, start=start,
+                                                 **replay_options)
+                result.runs.append(run)
+                if on_day is not None:
+                    on_day(p, run, k, len(runnable))
+        else:
+            result.runs = await _in_processes(min(jobs, len(runnable)), runnable, databases,
+                                              fleet, start, on_day, replay_options)
     finally:
         await databases.drop()
     return result
+
+
+async def _in_processes(jobs: int, runnable: Sequence[PlannedDay],
+                        databases: BacktestDatabases, fleet: Sequence[Settings],
+                        start: dtime | None, on_day: DayDone | None,
+                        options: dict[str, Any]) -> list[DayRun]:
+    options = {k: v for k, v in options.items() if k != "progress"}   # not across processes
+    finished = 0
+
+    def done(k: int, run: DayRun) -> None:
+        nonlocal finished
+        finished += 1
+        if on_day is not None:
+            on_day(runnable[k], run, finished, len(runnable))
+
+    days = [(p.day, p.folder, databases.name(p.day)) for p in runnable]
+    return await run_days_in_processes(jobs, days, server_dsn=databases.server,
+                                       template=databases.template, fleet=fleet,
+                                       start=start, options=options, on_done=done)

@@ -89,7 +89,10 @@ def render(report: BacktestReport) -> str:
                       t.exit_reason, _won(t.pnl)) for t in report.trades])
     skipped = (f"<p>skipped: {_cell('; '.join(report.skipped))}</p>" if report.skipped
                else "")
-    chart = build_figure(report).to_html(full_html=False, include_plotlyjs=True)
+    # a fixed element id (plotly's default is a random uuid): the same backtest writes the
+    # same bytes, for any --jobs
+    chart = build_figure(report).to_html(full_html=False, include_plotlyjs=True,
+                                         div_id="backtest-chart")
     return ("<!doctype html><html><head><meta charset='utf-8'>"
             f"<title>{_cell(report.title)}</title></head><body>"
             f"<h1>{_cell(report.title)}</h1>{_summary(report)}{chart}"

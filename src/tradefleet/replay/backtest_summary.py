@@ -72,9 +72,10 @@ def format_summary(result: BacktestResult, *, title: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def speed_line(runs: Sequence[DayRun], workers: int) -> str:
-    """Wall-clock figures: not part of the summary (they differ run to run)."""
-    wall = sum(r.wall_s for r in runs)
+def speed_line(runs: Sequence[DayRun], workers: int, *, wall: float | None = None) -> str:
+    """Wall-clock figures: not part of the summary (they differ run to run). ``wall``: the
+    backtest's own (days run side by side overlap), else the days' added up."""
+    wall = sum(r.wall_s for r in runs) if wall is None else wall
     session = sum(r.session_s for r in runs)
     polls = sum(r.polls for r in runs) * workers
     speed = f"{session / wall:,.0f}x" if wall > 0 else "-"

@@ -25,6 +25,14 @@ before it, are skipped (the lease beat still runs) only when all of these hold:
    worker whose deadlines are off the step grid is never skipped.
 
 So the skipped poll's inputs are the quiet poll's, and it would decide the same: no exit.
+
+The follower pass alone (``idle_follower``, any state, the market stepped or not) is left
+out on condition 2 by itself: the worker's last poll read its open orders and found none,
+and no order of the worker has been created since (every order a worker writes, entry,
+exit or liquidation, is created through its one ``OrderService``, whose ``create_order``
+is watched). Then the pass would find nothing of the worker's to follow and no dead
+peer's; it would only have read that, and the wall-clock look at EXPIRED rows noted above
+moves to a later pass.
 What it would have done besides is one more monitoring event (a row of ``events``), a
 read of the operator's controls (no one writes them during a backtest: its database is its
 own) and an empty follower pass. Trades, fills and summaries are unchanged (the parity
@@ -57,6 +65,20 @@ class _RecordingWatch:
         return reason
 
 
+class _RecordingCreates:
+    """The cycle's ``OrderService.create_order`` as it is, noting that an order was made
+    (before the call: a create that raises may still have written its row)."""
+
+    def __init__(self, create: Any, owner: QuietHolds, key: int) -> None:
+        self._create = create
+        self._owner = owner
+        self._key = key
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self._owner.no_orders[self._key] = False
+        return await self._create(*args, **kwargs)
+
+
 class _RecordingOrders:
     """The cycle's read of its open orders as it is, noting whether it found none."""
 
@@ -86,7 +108,9 @@ class QuietHolds:
         self.quiet: dict[int, int] = {}           # cycle -> step of its last quiet hold
         self.no_orders: dict[int, bool] = {}     # cycle -> its last open-orders read empty
         self._time_exit: dict[int, timedelta] = {}
+        self._creates_watched: set[int] = set()
         self.skipped = 0
+        self.follower_skipped = 0                 # follower passes left out (idle_follower)
 
     def watch(self, cycle: Any, *, time_exit_minutes: int) -> None:
         """Start watching ``cycle`` (wraps its exit check and its open-orders read)."""
@@ -95,6 +119,10 @@ class QuietHolds:
         cycle._watch = _RecordingWatch(cycle._watch, self, key)
         cycle.paths = replace(cycle.paths,
                               open_orders=_RecordingOrders(cycle.paths.open_orders, self, key))
+        orders = cycle.paths.orders
+        if orders is not None:              # entry, sells and liquidation share this one
+            orders.create_order = _RecordingCreates(orders.create_order, self, key)
+            self._creates_watched.add(key)
 
     def at(self, now: datetime) -> None:
         """The clock of the coming polls."""
@@ -112,6 +140,15 @@ class QuietHolds:
             return False
         self.skipped += 1
         return True
+
+    def idle_follower(self, cycle: Any) -> bool:
+        """True: ``cycle``'s follower pass now has nothing to follow (see the module).
+        Asked before ``polling``, which forgets the last poll's read."""
+        key = id(cycle)
+        if key in self._creates_watched and self.no_orders.get(key, False):
+            self.follower_skipped += 1
+            return True
+        return False
 
     def polling(self, cycle: Any) -> None:
         """``cycle`` polls now: its last poll is no longer the quiet one."""

@@ -30,6 +30,7 @@ from tradefleet.adapters.sim.universe import STEP_SECONDS
 from tradefleet.domain.markets import Market
 from tradefleet.domain.states import WorkerStatus
 from tradefleet.replay.quiet_holds import QuietHolds
+from tradefleet.replay.step_reads import StepReads
 from tradefleet.services.market_directory import MarketTable
 from tradefleet.settings import Settings, load_settings
 from tradefleet.worker.param_version import take_param_version
@@ -59,6 +60,8 @@ class DayRun:
     report: DailyReport | None = None
     marks: list[tuple[float, datetime]] = field(default_factory=list)
     quiet_skipped: int = 0          # worker-polls skipped as quiet holds (replay.quiet_holds)
+    reads_shared: int = 0           # market reads served from the step's memo (step_reads)
+    follower_skipped: int = 0       # follower passes with nothing to follow, left out
 
     @property
     def speed(self) -> float:
@@ -68,18 +71,19 @@ class DayRun:
 
 async def run_worker_day(market: SimMarket, clock: FrozenClock, db: Database,
                          env: Mapping[str, str], *, universe: Sequence[str] | None = None,
-                         track_timeout_s: float = 2.0, quiet_holds: bool = True) -> DayRun:
+                         track_timeout_s: float = 2.0, quiet_holds: bool = True,
+                         shared_reads: bool = True) -> DayRun:
     """The worker configured by ``env`` (TRADEFLEET_* values) trades ``market``'s day from
     the clock's time to the close, one poll per ``poll_interval_seconds`` of session time."""
     return await run_fleet_day(market, clock, db, [load_settings(None, dict(env))],
                                universe=universe, track_timeout_s=track_timeout_s,
-                               quiet_holds=quiet_holds)
+                               quiet_holds=quiet_holds, shared_reads=shared_reads)
 
 
 async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
                         fleet: Sequence[Settings], *, universe: Sequence[str] | None = None,
                         track_timeout_s: float = 2.0, skip_still: bool = False,
-                        quiet_holds: bool = True,
+                        quiet_holds: bool = True, shared_reads: bool = True,
                         progress: Progress | None = None) -> DayRun:
     """The workers of ``fleet`` trade ``market``'s day on one clock, interleaved in a fixed
     order: every ``poll_interval_seconds`` (the first worker's) of session time, each worker
@@ -95,7 +99,9 @@ async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
     which are steps, so none is skipped. ``quiet_holds`` (on by default; trades unchanged):
     a HOLD poll (and its follower pass) that would repeat the worker's last no-exit check
     on the same market step is skipped (``replay.quiet_holds`` says why it cannot decide
-    differently).
+    differently). ``shared_reads`` (on by default; trades unchanged): the market's quotes
+    and minute bars are read once per step for all the workers (``replay.step_reads``;
+    it wraps this ``market`` object's reads for good).
     ``progress`` hears the session time and the polls so far every half hour."""
     if not fleet:
         raise ValueError("a fleet day needs at least one worker")
@@ -104,6 +110,7 @@ async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
     started, begins = time.perf_counter(), clock.now()
     cycles, workers = [], []
     holds = QuietHolds(market.open_at) if quiet_holds else None
+    reads = StepReads(market).install() if shared_reads else None
     for settings in fleet:
         settings = await take_param_version(settings, db, clock)  # noqa: PLW2901 - its session's
         worker = build_worker(settings, db=db, broker=SimBroker(market), clock=clock,
@@ -143,22 +150,28 @@ async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
     wall_s = time.perf_counter() - started
     return DayRun(market.day, polls, wall_s, session_s, [dict(r) for r in rows],
                   await fetch_daily_report(db, market.day), marks,
-                  holds.skipped if holds is not None else 0)
+                  holds.skipped if holds is not None else 0,
+                  reads.served if reads is not None else 0,
+                  holds.follower_skipped if holds is not None else 0)
 
 
 async def _step_fleet(now: datetime, workers: Sequence[Any], cycles: Sequence[Any],
                       beats: LeaseKeeper, holds: QuietHolds | None) -> None:
     """Each worker in turn: its lease beat, a follower pass, then its poll (the pass and
-    the poll left out where ``holds`` knows they would repeat a quiet hold)."""
+    the poll left out where ``holds`` knows they would repeat a quiet hold, the pass alone
+    where it knows the worker has no order to follow)."""
     if holds is not None:
         holds.at(now)
     for worker, cycle in zip(workers, cycles, strict=True):
         await beats.keep(worker)
+        idle = False
         if holds is not None:
             if holds.skip(cycle):
                 continue
+            idle = holds.idle_follower(cycle)
             holds.polling(cycle)
-        await cycle.reconcile()
+        if not idle:
+            await cycle.reconcile()
         await cycle.poll()
 
 
@@ -202,6 +215,7 @@ async def replay_fleet_day(folder: Path, db: Database, fleet: Sequence[Settings]
                            start: dtime | None = None, default_depth: int | None = None,
                            unknown_market: str | None = None,
                            skip_still: bool = False, quiet_holds: bool = True,
+                           shared_reads: bool = True,
                            progress: Progress | None = None) -> DayRun:
     """``fleet``'s workers through a recorded day, interleaved on one clock."""
     from tradefleet.replay.bar_quotes import with_bar_quotes
@@ -218,4 +232,5 @@ async def replay_fleet_day(folder: Path, db: Database, fleet: Sequence[Settings]
                        session_open=opens.time(), session_close=closes.time(),
                        recorded=(universe, RecordedTape(day, universe.symbols)))
     return await run_fleet_day(market, clock, db, fleet, skip_still=skip_still,
-                               quiet_holds=quiet_holds, progress=progress)
+                               quiet_holds=quiet_holds, shared_reads=shared_reads,
+                               progress=progress)

@@ -70,7 +70,12 @@ class AccountReconciler:
         """Per symbol: shares the broker holds beyond our open positions that our orders of
         today could account for, and the broker's average price."""
         balance = await self._broker.get_balance()
-        books = await self._store.symbol_books(trading_day)
+        held = sorted({h.symbol for h in balance.holdings})
+        if not held:
+            return {}                         # nothing held, nothing in excess
+        # only the held symbols' books are read below: the rest of the day's orders (every
+        # symbol the fleet traded) is not fetched on each check
+        books = await self._store.symbol_books(trading_day, held)
         out: dict[str, tuple[int, Decimal]] = {}
         for holding in balance.holdings:
             book = books.get(holding.symbol)

@@ -4,6 +4,7 @@ than the worker's TTL)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -62,7 +63,8 @@ class PostgresOrphanStore:
             await append_events(conn, [event])
             return row, [event]
 
-    async def symbol_books(self, trading_day: date) -> dict[str, SymbolBook]:
+    async def symbol_books(self, trading_day: date, symbols: Sequence[str] | None = None
+                           ) -> dict[str, SymbolBook]:
         recs = await self._db.pool.fetch(f"""
             SELECT s.symbol,
                    coalesce((SELECT sum(qty) FROM positions p WHERE p.symbol = s.symbol
@@ -72,9 +74,10 @@ class PostgresOrphanStore:
                             FILTER (WHERE o.side = 'BUY'), 0) AS bought,
                    coalesce(sum(o.filled_qty) FILTER (WHERE o.side = 'SELL'), 0) AS sold,
                    count(*) FILTER (WHERE o.status IN {_OPEN}) AS open_orders
-              FROM (SELECT DISTINCT symbol FROM orders WHERE trading_day = $1) s
+              FROM (SELECT DISTINCT symbol FROM orders WHERE trading_day = $1
+                       AND ($2::text[] IS NULL OR symbol = ANY($2::text[]))) s
               JOIN orders o ON o.symbol = s.symbol AND o.trading_day = $1
-             GROUP BY s.symbol""", trading_day)
+             GROUP BY s.symbol""", trading_day, None if symbols is None else list(symbols))
         return {r["symbol"]: SymbolBook(r["symbol"], int(r["open_qty"]), int(r["bought"]),
                                         int(r["sold"]), int(r["open_orders"])) for r in recs}
 

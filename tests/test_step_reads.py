@@ -1,0 +1,89 @@
+"""The replay's step-shared market reads (``replay.step_reads``): a read served from the
+memo is the read the market would have given at that clock time, a new clock time reads
+the market again, and what one caller does with its answer does not reach the next. A
+two-worker fleet day trades the same with and without the memo (the parity test,
+``test_replay_runner``, compares a replay with it to the simulated day without)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, time, timedelta
+
+import pytest
+from tests.scenarios.harness import worker_env
+from tests.test_replay_runner import TIGHT, _fresh_db
+
+from tradefleet.adapters.clock import SEOUL, FrozenClock
+from tradefleet.adapters.sim.engine import SimMarket
+from tradefleet.replay.day_format import write_day
+from tradefleet.replay.runner import replay_fleet_day
+from tradefleet.replay.sim_source import record_sim_day
+from tradefleet.replay.step_reads import StepReads
+from tradefleet.settings import load_settings
+
+SEED, SYMBOLS, DAY = 11, 20, date(2026, 11, 24)
+AT = datetime.combine(DAY, time(10, 0), tzinfo=SEOUL)
+
+
+def _markets() -> tuple[FrozenClock, SimMarket, SimMarket, StepReads]:
+    """Two markets of one seed on one clock: one read through the memo, one as it is."""
+    clock = FrozenClock(AT)
+    memo = SimMarket(SEED, n_symbols=SYMBOLS, clock=clock)
+    plain = SimMarket(SEED, n_symbols=SYMBOLS, clock=clock)
+    return clock, memo, plain, StepReads(memo).install()
+
+
+def test_a_read_from_the_memo_is_the_markets_read_at_that_time_and_a_new_time_reads_again(
+        ) -> None:
+    clock, memo, plain, reads = _markets()
+    symbol = plain.symbols()[3]
+    seen_changed = False
+    for _ in range(8):                                  # 8 polls 5 s apart: 4 market steps
+        before = plain.minute_bars(symbol, 30), plain.quotes()
+        for _ in range(3):                              # three workers at one clock time
+            assert memo.minute_bars(symbol, 30) == before[0]
+            assert memo.quotes() == before[1]
+            assert memo.quote(symbol) == before[1][symbol]
+        clock.set(clock.now() + timedelta(seconds=5))
+        after = plain.quotes()
+        seen_changed |= after != before[1]
+        assert memo.quotes() == after                   # the new time's, not the memo's
+    assert seen_changed                                 # the market did move meanwhile
+    assert reads.served > 0
+
+
+def test_what_a_caller_does_with_its_answer_does_not_reach_the_next_caller() -> None:
+    _, memo, plain, _ = _markets()
+    symbol = plain.symbols()[0]
+    bars, quotes = memo.minute_bars(symbol, 30), memo.quotes()
+    bars.clear()
+    quotes.clear()
+    assert memo.minute_bars(symbol, 30) == plain.minute_bars(symbol, 30) != []
+    assert memo.quotes() == plain.quotes() != {}
+
+
+@pytest.fixture(scope="module")
+def recorded_day(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    return write_day(tmp_path_factory.mktemp("days"), record_sim_day(7, 40, DAY))
+
+
+async def test_a_fleet_trades_the_same_with_its_reads_shared(pg_server_uri, recorded_day
+                                                             ) -> None:  # noqa: ANN001
+    fleet = [load_settings(None, worker_env(f"bt-{k}", exits=TIGHT,
+                                            TRADEFLEET_STRATEGY__PARAMS=json.dumps(
+                                                {"short": 2, "long": 5,
+                                                 "breakout_window": 5})))
+             for k in (1, 2, 3)]
+    runs = []
+    for shared in (False, True):
+        db = await _fresh_db(pg_server_uri)
+        try:
+            runs.append(await replay_fleet_day(recorded_day, db, fleet, start=time(14, 45),
+                                               shared_reads=shared))
+        finally:
+            await db.close()
+    alone, shared_run = runs
+    assert len({t["worker_id"] for t in alone.trades}) >= 2, alone.trades   # a fleet traded
+    assert shared_run.trades == alone.trades
+    assert alone.reads_shared == 0 < shared_run.reads_shared
+    print(f"\n{len(alone.trades)} trades; {shared_run.reads_shared} reads shared")
