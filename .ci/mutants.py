@@ -386,6 +386,20 @@ MUTANTS = [
            "            async with self._inner.slot():",
            (RESERVE + "test_in_process_slots_keep_the_reserve_too",),
            "issue 20: the worker's metered limiter asks every place as a read"),
+    Mutant("pushed-fill-never-wakes-the-tracker", "services/order_service.py",
+           "            self._settled.settled(row.order_id)        # its tracker need not ask "
+           "the broker",
+           "            pass",
+           ("tests/test_order_settled.py::"
+            "test_a_pushed_fill_ends_the_senders_tracking_without_the_brokers_answer",),
+           "issue 20: the entry poll (and the cycle's turn) waits for a broker read of a fill "
+           "the push already recorded"),
+    Mutant("tracker-never-listens-for-the-push", "services/order_service.py",
+           "        if settled.is_set():\n            return SETTLED\n",
+           "        return await self._lookup_quietly(row)\n",
+           ("tests/test_order_settled.py::"
+            "test_a_pushed_fill_ends_the_senders_tracking_without_the_brokers_answer",),
+           "issue 20: the tracker waits for its lookup whatever the push said"),
     Mutant("tick-exit-ignores-the-lease", "worker/tick_exits.py",
            "                    or not self._may_trade() or cycle.liquidation_due()):",
            "                    or cycle.liquidation_due()):",

@@ -14,6 +14,7 @@ first, never one carrying another id, and the broker's order number once known."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 import uuid
@@ -53,12 +54,14 @@ from tradefleet.ports.trade_store import (
     SummaryStore,
     TradeStore,
 )
+from tradefleet.services.order_settled import SettledOrders
 
 SEOUL = ZoneInfo("Asia/Seoul")
 ADVERSE_TICKS = 2                     # fills worse than this many ticks count as adverse
 FIND_MARGIN = timedelta(seconds=5)    # broker and our clocks may differ a little ...
 MAX_AHEAD = timedelta(minutes=10)     # ... or, as measured on acks, by up to this much more
 POLL_SECONDS = 0.2
+SETTLED = object()      # a tracked order's row made final by a pushed fill
 UNSEEN_GRACE_S = 20.0    # DB-clock seconds an order may stay invisible before it is expired
 UNSEEN_LOOKUPS = 3       # ... and at least this many lookups that did not find it
 SEND_WINDOW_S = 10.0     # real seconds a NEW row of ours may stay unsent before others follow it
@@ -94,6 +97,7 @@ class OrderService:
         self._grace = unseen_grace_s
         self._lookups = unseen_lookups
         self._misses: dict[int, int] = {}           # lookups that did not find the order
+        self._settled = SettledOrders()             # trackers woken by a pushed fill
         self._log = structlog.get_logger("tradefleet.orders")
 
     def sending(self, order_id: int) -> bool:
@@ -251,9 +255,11 @@ class OrderService:
                                  notice: FillNotice) -> str:
         """A pushed fill notice (issue 20): recorded at once if it is of one of this worker's
         orders; the follower stays the safety net. The outcome, for the log."""
-        outcome, _row, events = await self._store.record_fill_notice(
+        outcome, row, events = await self._store.record_fill_notice(
             worker_id, trading_day, notice, self._strategy)
         self._sink.log(events)
+        if row is not None and row.status.is_terminal:
+            self._settled.settled(row.order_id)        # its tracker need not ask the broker
         return outcome
 
     async def apply(self, order: OrderRow, report: OrderReport) -> OrderRow:
@@ -269,6 +275,7 @@ class OrderService:
                     pass
         if row.status.is_terminal:
             await self._note_adverse_fill(row)
+            self._settled.settled(row.order_id)        # e.g. the follower's, this process
         return row
 
     async def _note_adverse_fill(self, row: OrderRow) -> None:
@@ -298,16 +305,41 @@ class OrderService:
         wait for broker round trips, which take real time at any simulated speed."""
         deadline = time.monotonic() + timeout_s
         row = order
-        while True:
-            report = await self._lookup_quietly(row)
-            if report is not None:
-                row = await self.apply(row, report)
-            elif not row.broker_order_id:   # judged here, or ended meanwhile by the follower
-                row = await self.expire_if_unseen(row) or await self._store.get_order(
-                    row.order_id)
-            if row.status.is_terminal or time.monotonic() >= deadline:
-                return row
-            await asyncio.sleep(POLL_SECONDS)
+        with self._settled.watching(order.order_id) as settled:
+            while True:
+                report = await self._lookup_unless_settled(row, settled)
+                if report is SETTLED:           # a pushed fill made the row final
+                    settled.clear()
+                    row = await self._store.get_order(row.order_id)
+                    if row.status.is_terminal:
+                        await self._note_adverse_fill(row)
+                elif report is not None:
+                    row = await self.apply(row, report)
+                elif not row.broker_order_id:   # judged here, or ended by the follower
+                    row = await self.expire_if_unseen(row) or await self._store.get_order(
+                        row.order_id)
+                if row.status.is_terminal or time.monotonic() >= deadline:
+                    return row
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(settled.wait(), POLL_SECONDS)
+
+    async def _lookup_unless_settled(self, row: OrderRow, settled: asyncio.Event
+                                     ) -> OrderReport | object | None:
+        """The broker's report of ``row``, or ``SETTLED`` as soon as a pushed fill settles
+        it first (the lookup, a read, is then given up)."""
+        if settled.is_set():
+            return SETTLED
+        lookup = asyncio.ensure_future(self._lookup_quietly(row))
+        woken = asyncio.ensure_future(settled.wait())
+        try:
+            await asyncio.wait({lookup, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            woken.cancel()
+            if not lookup.done():
+                lookup.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await lookup
+        return lookup.result() if not lookup.cancelled() else SETTLED
 
     async def _lookup_quietly(self, row: OrderRow) -> OrderReport | None:
         try:
