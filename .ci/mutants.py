@@ -400,6 +400,10 @@ MUTANTS = [
            ("tests/test_order_settled.py::"
             "test_a_pushed_fill_ends_the_senders_tracking_without_the_brokers_answer",),
            "issue 20: the tracker waits for its lookup whatever the push said"),
+    Mutant("reclaimers-at-once", "adapters/postgres/lock_store.py",
+           "            await conn.execute(RECLAIMERS_TAKE_TURNS)\n", "",
+           ("tests/test_lock_reclaim.py::test_reclaimers_take_turns",),
+           "two reclaimers delete each other's locks in opposite orders: a deadlock aborts one"),
     Mutant("tick-exit-ignores-the-lease", "worker/tick_exits.py",
            "                    or not self._may_trade() or cycle.liquidation_due()):",
            "                    or cycle.liquidation_due()):",

@@ -139,3 +139,21 @@ async def test_a_stop_or_a_new_life_never_keeps_the_last_symbol(db, sink):
     rows = {r["worker_id"]: r["current_symbol"] for r in await db.pool.fetch(
         "SELECT worker_id, current_symbol FROM workers")}
     assert rows == {"wa": None, "wb": None}
+
+
+async def test_reclaimers_take_turns(db, sink):
+    """Deterministic: while another reclaimer's transaction holds the turn, a reclaim
+    waits for it (two at once could delete each other's locks in opposite orders: a
+    deadlock, seen on CI with eight reclaimers)."""
+    from tradefleet.adapters.postgres.lock_store import RECLAIMERS_TAKE_TURNS
+
+    await register(db, sink, "wgone", ttl=1)
+    locks = LockService(PostgresLockStore(db), sink, ttl_seconds=1)
+    assert await locks.acquire_lock("005930", "wgone") is not None
+    await asyncio.sleep(1.3)
+    async with db.pool.acquire() as other, other.transaction():
+        await other.execute(RECLAIMERS_TAKE_TURNS)
+        waiting = asyncio.ensure_future(locks.reclaim_expired())
+        done, _ = await asyncio.wait({waiting}, timeout=3.0)
+        assert not done, "reclaimed while another reclaimer held the turn"
+    assert await asyncio.wait_for(waiting, 10) == ["wgone"]

@@ -89,6 +89,7 @@ SELECT (SELECT count(*) FROM w) AS alive, (SELECT count(*) FROM l) AS locks
 # a row another reclaimer already marked EXIT is re-checked and left alone. NO KEY UPDATE (not
 # UPDATE) so that it does not conflict with the KEY SHARE lock the orders.worker_id foreign
 # key takes in a concurrent guarded insert: that pair would otherwise deadlock.
+RECLAIMERS_TAKE_TURNS = "SELECT pg_advisory_xact_lock(hashtextextended('tf_reclaim', 0))"
 _RECLAIM = """
 WITH dead AS (
     SELECT worker_id, heartbeat_at FROM workers
@@ -165,7 +166,10 @@ class PostgresLockStore:
         return row["alive"] == 1
 
     async def reclaim_expired(self) -> tuple[list[str], list[Event]]:
+        """Reclaimers (the operator, every worker's timer) take turns: two at once could
+        each delete locks the other is deleting, in opposite orders (a deadlock)."""
         async with self._db.transaction() as conn:
+            await conn.execute(RECLAIMERS_TAKE_TURNS)
             rows = await conn.fetch(_RECLAIM, self._reclaimer_id)
         workers: list[str] = []
         events: list[Event] = []
