@@ -400,6 +400,18 @@ MUTANTS = [
            ("tests/test_order_settled.py::"
             "test_a_pushed_fill_ends_the_senders_tracking_without_the_brokers_answer",),
            "issue 20: the tracker waits for its lookup whatever the push said"),
+    Mutant("early-notice-waits-for-the-timer", "worker/fill_notices.py",
+           "            await self._orders.next_answer(delay)      # woken as our answer is "
+           "written",
+           "            await asyncio.sleep(delay)",
+           ("tests/test_order_settled.py::"
+            "test_a_notice_before_our_answer_is_recorded_as_the_answer_is_written",),
+           "issue 20: a fill pushed before our order's answer waits for a retry timer"),
+    Mutant("answer-written-wakes-nobody", "services/order_service.py",
+           "            self._settled.answer_written()\n", "",
+           ("tests/test_order_settled.py::"
+            "test_a_notice_before_our_answer_is_recorded_as_the_answer_is_written",),
+           "issue 20: writing an order's answer does not wake the notices waiting for it"),
     Mutant("tick-exit-ignores-the-lease", "worker/tick_exits.py",
            "                    or not self._may_trade() or cycle.liquidation_due()):",
            "                    or cycle.liquidation_due()):",
