@@ -404,6 +404,18 @@ MUTANTS = [
            "            await conn.execute(RECLAIMERS_TAKE_TURNS)\n", "",
            ("tests/test_lock_reclaim.py::test_reclaimers_take_turns",),
            "two reclaimers delete each other's locks in opposite orders: a deadlock aborts one"),
+    Mutant("early-notice-waits-for-the-timer", "worker/fill_notices.py",
+           "            await self._orders.next_answer(delay)      # woken as our answer is "
+           "written",
+           "            await asyncio.sleep(delay)",
+           ("tests/test_order_settled.py::"
+            "test_a_notice_before_our_answer_is_recorded_as_the_answer_is_written",),
+           "issue 20: a fill pushed before our order's answer waits for a retry timer"),
+    Mutant("answer-written-wakes-nobody", "services/order_service.py",
+           "            self._settled.answer_written()\n", "",
+           ("tests/test_order_settled.py::"
+            "test_a_notice_before_our_answer_is_recorded_as_the_answer_is_written",),
+           "issue 20: writing an order's answer does not wake the notices waiting for it"),
     Mutant("tick-exit-ignores-the-lease", "worker/tick_exits.py",
            "                    or not self._may_trade() or cycle.liquidation_due()):",
            "                    or cycle.liquidation_due()):",

@@ -24,13 +24,13 @@ NOTICES = ("H0STCNI0", HTS_ID)
 
 
 @contextlib.asynccontextmanager
-async def rig_hearing_fills(db, pg_dsn):
+async def rig_hearing_fills(db, pg_dsn, *, not_ours_retry_s: tuple[float, ...] = (0.05,)):
     """A worker, the account's holder registering the fill notices (no ticks), and the
     worker's listener handing them to its recorder."""
     async with feed_env() as env, listening(pg_dsn) as listener:
         rig = await build(db, market=env.market, clock=env.clock)
         recorder = FillNoticeRecorder(rig.cycle.paths.orders, rig.worker_id,
-                                      rig.cycle.trading_day, not_ours_retry_s=(0.05,))
+                                      rig.cycle.trading_day, not_ours_retry_s=not_ours_retry_s)
         heard: list[FillNotice] = []
 
         def hear(notice: FillNotice) -> None:

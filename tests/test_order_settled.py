@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
+from tests.feed_holder_env import until
 from tests.scenarios.harness import written_order
 from tests.test_feed_fill_notices import (
     booked,
@@ -45,4 +46,22 @@ async def test_without_a_push_the_tracker_still_has_the_brokers_answer(db, pg_ds
         sent = await orders.send_order(row)
         tracked = await asyncio.wait_for(orders.track(sent, timeout_s=MINUTE), MINUTE / 4)
         assert tracked.status is OrderStatus.FILLED
+        await booked(db, env, row.order_id, sent.broker_order_id)
+
+
+async def test_a_notice_before_our_answer_is_recorded_as_the_answer_is_written(db, pg_dsn):
+    """KIS may push a fill before the order's answer reaches us: the notice is not ours yet.
+    It is looked at again the moment this process writes an answer, not a timer later
+    (here the only timer is half a minute)."""
+    late_answer, timer = 5.0, 30.0
+    async with rig_hearing_fills(db, pg_dsn, not_ours_retry_s=(timer,)) as (
+            env, rig, recorder, heard):
+        symbol = small_symbol(env)
+        row = await written_order(rig, symbol, qty=sweeping_qty(env, symbol))
+        env.market.faults.add("place_order", "hang_after_accept", delay=late_answer, count=1)
+        sending = asyncio.create_task(rig.cycle.paths.orders.send_order(row))
+        await until(lambda: len(heard) >= 1, timeout=late_answer - 1)    # the push first
+        assert recorder.outcomes == {}                  # not ours yet: no answer written
+        sent = await sending
+        await until(lambda: recorder.outcomes.get("recorded", 0) == 3, timeout=timer / 3)
         await booked(db, env, row.order_id, sent.broker_order_id)

@@ -202,6 +202,7 @@ class OrderService:
             self._note_broker_time(ack.accepted_at)
             row, events = await self._store.mark_sent(order.order_id, ack.broker_order_id,
                                                       ack.broker_branch, round(latency, 2))
+            self._settled.answer_written()
         self._sink.log(events)
         return row
 
@@ -261,6 +262,11 @@ class OrderService:
         if row is not None and row.status.is_terminal:
             self._settled.settled(row.order_id)        # its tracker need not ask the broker
         return outcome
+
+    async def next_answer(self, within_s: float) -> None:
+        """Until this process writes its next order's answer, or ``within_s`` seconds (a
+        pushed fill that came before its order's answer waits for it, not for a timer)."""
+        await self._settled.next_answer(within_s)
 
     async def apply(self, order: OrderRow, report: OrderReport) -> OrderRow:
         row, events = await self._store.apply_report(order.order_id, report, self._strategy)

@@ -18,6 +18,18 @@ from collections.abc import Iterator
 class SettledOrders:
     def __init__(self) -> None:
         self._waiting: dict[int, asyncio.Event] = {}
+        self._answered = asyncio.Event()    # replaced each time an answer is written
+
+    def answer_written(self) -> None:
+        """An order's answer (its broker order number) was just written: a pushed fill that
+        came before it, and was not ours yet, may be looked at again now."""
+        self._answered.set()
+        self._answered = asyncio.Event()
+
+    async def next_answer(self, within_s: float) -> None:
+        """Until the next answer is written, or ``within_s`` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._answered.wait(), within_s)
 
     @contextlib.contextmanager
     def watching(self, order_id: int) -> Iterator[asyncio.Event]:

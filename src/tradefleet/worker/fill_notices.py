@@ -4,8 +4,9 @@ Each fill notice of the account reaches every worker of it (the holder's notice 
 this worker records it only when one of its orders has that broker order number today
 (``OrderService.record_fill_notice``): a person's order, or another worker's, is not ours.
 A notice may come before the order's answer is written (KIS pushes it as the order fills,
-maybe before the POST's answer reaches us): one that is "not ours" is looked at again after
-each of ``not_ours_retry_s``, then left (a person's order stays not ours). A notice that
+maybe before the POST's answer reaches us): one that is "not ours" is looked at again as soon
+as this process writes an order's answer, or after each of ``not_ours_retry_s`` at the
+latest, then left (a person's order stays not ours). A notice that
 fails to record (the database away) is only logged: the order follower (REST) finds the
 same execution on its next pass and records it once."""
 
@@ -44,7 +45,7 @@ class FillNoticeRecorder:
         for delay in self._retry_s:
             if outcome != "not ours":
                 break
-            await asyncio.sleep(delay)
+            await self._orders.next_answer(delay)      # woken as our answer is written
             outcome = await self._record_once(notice)
         if outcome is not None:
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
