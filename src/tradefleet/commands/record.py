@@ -138,7 +138,6 @@ async def _record_live(args: argparse.Namespace, console) -> int:  # noqa: ANN00
 
     from tradefleet.adapters.calendar_cache import krx_calendar
     from tradefleet.adapters.clock import SimClock, WallClock
-    from tradefleet.adapters.kis.client import KisConfig
     from tradefleet.adapters.kis.fleet import build_fleet_kis_broker
     from tradefleet.adapters.postgres.connect import migrate_database
     from tradefleet.commands.configured import connect_configured, token_cipher
@@ -147,6 +146,7 @@ async def _record_live(args: argparse.Namespace, console) -> int:  # noqa: ANN00
     from tradefleet.replay.live_recorder import LiveRecorder
     from tradefleet.settings import load_settings
     from tradefleet.worker.session import market_day
+    from tradefleet.worker.wiring import kis_config
 
     settings = load_settings(args.config, {**RECORDER_DEFAULTS, **os.environ})
     if not settings.broker.base_url:
@@ -168,13 +168,7 @@ async def _record_live(args: argparse.Namespace, console) -> int:  # noqa: ANN00
         raise ConfigError(f"--out: {day_dir(args.out, today)} already exists "
                           f"(pass --overwrite to replace it)")
     cipher = token_cipher(settings, simulated=simulated)
-    config = KisConfig(base_url=settings.broker.base_url,
-                       appkey=settings.broker.appkey.get_secret_value(),
-                       appsecret=settings.broker.appsecret.get_secret_value(),
-                       cano=settings.account.cano.get_secret_value(),
-                       product_code=settings.account.product_code,
-                       mode="real" if simulated else settings.mode,
-                       timeout_seconds=settings.broker.timeout_seconds)
+    config = kis_config(settings)
     db = await connect_configured(settings, max_size=2)
     try:
         await migrate_database(db)

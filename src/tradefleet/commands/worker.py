@@ -136,7 +136,6 @@ async def _run_kis(settings, console: Console | None = None, *,  # noqa: ANN001
     import aiohttp
 
     from tradefleet.adapters.clock import SimClock, WallClock
-    from tradefleet.adapters.kis.client import KisConfig
     from tradefleet.adapters.kis.fleet import build_fleet_kis_broker
     from tradefleet.adapters.postgres.connect import migrate_database
     from tradefleet.adapters.sim.exchange.books_client import ListedMarkets
@@ -144,6 +143,7 @@ async def _run_kis(settings, console: Console | None = None, *,  # noqa: ANN001
     from tradefleet.commands.configured import connect_configured, token_cipher
     from tradefleet.domain.errors import ConfigError
     from tradefleet.worker.launch import launch
+    from tradefleet.worker.wiring import kis_config
 
     if not settings.universe:
         raise ConfigError("universe: list the symbols to trade (the KIS API has no "
@@ -151,14 +151,7 @@ async def _run_kis(settings, console: Console | None = None, *,  # noqa: ANN001
     if not settings.broker.base_url:
         raise ConfigError("broker.base_url: required for paper/real mode")
     simulated = settings.mode == "sim"
-    config = KisConfig(base_url=settings.broker.base_url,
-                       appkey=settings.broker.appkey.get_secret_value(),
-                       appsecret=settings.broker.appsecret.get_secret_value(),
-                       cano=settings.account.cano.get_secret_value(),
-                       product_code=settings.account.product_code,
-                       mode="real" if simulated else settings.mode,
-                       timeout_seconds=settings.broker.timeout_seconds,
-                       simulator_worker_tag=settings.worker_id if simulated else None)
+    config = kis_config(settings, worker_tag=settings.worker_id)
     shared_clock = os.environ.get("TRADEFLEET_SIM_CLOCK")
     if clock is None:
         clock = SimClock.from_env(shared_clock) if simulated and shared_clock else WallClock()

@@ -105,24 +105,16 @@ class WorkerOrphanSeller:
     async def connect(self) -> Any:
         """The account access alone (the after-close check of an operator that restarted
         after the close); returns the seller's settings."""
-        from tradefleet.adapters.kis.client import KisConfig
         from tradefleet.adapters.kis.fleet import build_fleet_kis_broker
         from tradefleet.settings import load_settings
         from tradefleet.settings.secrets import FernetCipher, read_key
-        from tradefleet.worker.wiring import register_settings_secrets
+        from tradefleet.worker.wiring import kis_config, register_settings_secrets
 
         with tempfile.TemporaryDirectory(prefix="tf-orphans-") as tmp:
             settings = load_settings(None, await self._environment(Path(tmp)))
             cipher = FernetCipher(read_key(settings.key_file)) if settings.key_file else None
         register_settings_secrets(settings)
-        simulated = settings.mode == "sim"
-        config = KisConfig(base_url=settings.broker.base_url or "",
-                           appkey=settings.broker.appkey.get_secret_value(),
-                           appsecret=settings.broker.appsecret.get_secret_value(),
-                           cano=settings.account.cano.get_secret_value(),
-                           product_code=settings.account.product_code,
-                           mode="real" if simulated else settings.mode,
-                           timeout_seconds=settings.broker.timeout_seconds)
+        config = kis_config(settings)
         self._session = aiohttp.ClientSession()
         self._broker = await build_fleet_kis_broker(
             config, self._session, self._db, self._clock, cipher=cipher,

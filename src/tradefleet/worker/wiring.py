@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from tradefleet.adapters.calendar_cache import krx_calendar
 from tradefleet.adapters.clock import SEOUL
+from tradefleet.adapters.kis.client import KisConfig
 from tradefleet.adapters.postgres.candidate_store import PostgresCandidateStore
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.postgres.event_sink import PostgresEventSink
@@ -64,6 +65,20 @@ def register_settings_secrets(settings: Settings) -> None:
         register_secret(secret.get_secret_value())
     if settings.db.dsn is not None:
         register_secret(settings.db.dsn.get_secret_value())
+
+
+def kis_config(settings: Settings, *, worker_tag: str | None = None) -> KisConfig:
+    """The broker's REST settings from the loaded settings. A simulated account speaks the
+    real dialect; only the simulator reads `worker_tag` (its per-worker fault rules)."""
+    simulated = settings.mode == "sim"
+    return KisConfig(base_url=settings.broker.base_url or "",
+                     appkey=settings.broker.appkey.get_secret_value(),
+                     appsecret=settings.broker.appsecret.get_secret_value(),
+                     cano=settings.account.cano.get_secret_value(),
+                     product_code=settings.account.product_code,
+                     mode="real" if simulated else settings.mode,
+                     timeout_seconds=settings.broker.timeout_seconds,
+                     simulator_worker_tag=worker_tag if simulated else None)
 
 
 def todays_market(settings: Settings, clock: Clock) -> MarketDay:
