@@ -12,7 +12,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tradefleet.adapters.postgres.database import Database
+from tradefleet.adapters.postgres.database import Database, database_dsn
 from tradefleet.adapters.postgres.migrate import migrate
 
 TEMPLATE = "tf_template"
@@ -20,9 +20,7 @@ TEMPLATE = "tf_template"
 
 def _admin_uri(base_uri: str, database: str) -> str:
     # pgserver URIs look like postgresql://postgres:@/postgres?host=/path
-    head, _, query = base_uri.partition("?")
-    root = head.rsplit("/", 1)[0]
-    return f"{root}/{database}" + (f"?{query}" if query else "")
+    return database_dsn(base_uri, database)
 
 
 @pytest.fixture(scope="session")

@@ -15,8 +15,8 @@ import asyncpg
 import pytest
 import yaml
 
+from tradefleet.adapters.postgres.database import database_dsn
 from tradefleet.cli import main
-from tradefleet.replay.backtest import database_dsn
 from tradefleet.replay.day_format import write_day
 from tradefleet.replay.sim_source import record_sim_day
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import asyncpg
 
-from tradefleet.adapters.postgres.database import Database
+from tradefleet.adapters.postgres.database import Database, database_dsn
 from tradefleet.adapters.postgres.migrate import migrate
 from tradefleet.domain.calendar import SEOUL, KrxCalendar
 from tradefleet.domain.errors import ConfigError
@@ -90,12 +90,6 @@ def _meta(path: Path) -> DayMeta:
         return DayMeta.from_json(json.loads(path.read_text()), path)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not JSON: {exc}") from None
-
-
-def database_dsn(server_dsn: str, database: str) -> str:
-    """``server_dsn`` (any database of the server) pointed at ``database``."""
-    head, _, query = server_dsn.partition("?")
-    return f"{head.rsplit('/', 1)[0]}/{database}" + (f"?{query}" if query else "")
 
 
 class BacktestDatabases:

@@ -65,8 +65,7 @@ async def _replay_on_new_database(server_dsn: str, database: str, template: str,
                                   start: dtime | None, options: dict[str, Any]) -> Any:
     import asyncpg
 
-    from tradefleet.adapters.postgres.database import Database
-    from tradefleet.replay.backtest import database_dsn
+    from tradefleet.adapters.postgres.database import Database, database_dsn
     from tradefleet.replay.runner import replay_fleet_day
 
     conn = await asyncpg.connect(server_dsn)

@@ -20,6 +20,12 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     rolls back a transaction left open and drops listeners before this runs."""
 
 
+def database_dsn(server_dsn: str, database: str) -> str:
+    """``server_dsn`` (any database of the server) pointed at ``database``."""
+    head, _, query = server_dsn.partition("?")
+    return f"{head.rsplit('/', 1)[0]}/{database}" + (f"?{query}" if query else "")
+
+
 class Database:
     """Owns the process's connection pool. Stores receive it; nothing else opens connections."""
 
