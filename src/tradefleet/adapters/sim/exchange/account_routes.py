@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
 
@@ -27,7 +27,20 @@ from tradefleet.domain.errors import OrderRejected
 from tradefleet.domain.orders import Side
 
 if TYPE_CHECKING:
-    from tradefleet.adapters.sim.exchange.routes import Exchange
+    from tradefleet.adapters.sim.engine import SimMarket
+    from tradefleet.adapters.sim.exchange.gateway import ExchangeConfig
+    from tradefleet.adapters.sim.exchange.payloads import PlacedCancel, PlacedOrder
+
+
+class Exchange(Protocol):
+    """What the account inquiries read of the exchange (its routes hold the rest)."""
+
+    market: SimMarket
+    config: ExchangeConfig
+    orders: list[PlacedOrder]
+    cancels: list[PlacedCancel]
+
+    def name_of(self, symbol: str) -> str: ...
 
 _INQUIRY_DONE = ("KIOK0510", "조회가 완료되었습니다")
 
