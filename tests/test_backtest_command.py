@@ -14,6 +14,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 import yaml
+from tests.backtest_rig import PARAMS, SETTINGS, backtest_databases
 
 from tradefleet.adapters.postgres.database import database_dsn
 from tradefleet.cli import main
@@ -23,14 +24,6 @@ from tradefleet.replay.sim_source import record_sim_day
 SYMBOLS = 40
 DAYS = {date(2026, 11, 24): 7, date(2026, 11, 25): 8}      # day: simulator seed
 RANGE = ["--from", "2026-11-21", "--to", "2026-11-25"]      # Sat, Sun, Mon (none), Tue, Wed
-SETTINGS = {
-    "poll_interval_seconds": 5,
-    "risk": {"capital_limit": 5_000_000, "daily_loss_limit": 10_000_000},
-    "filters": {"min_volume": 0, "min_traded_value": 0, "max_spread_ticks": 50},
-    "exits": {"stop_loss_pct": "0.4", "take_profit_pct": "0.4", "trend_ma_window": 120,
-              "time_exit_minutes": 0},
-}
-PARAMS = {"short": 2, "long": 5, "breakout_window": 5}
 
 
 @pytest.fixture(scope="module")
@@ -56,17 +49,6 @@ def _backtest(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str,
     code = main(["backtest", *argv])
     out, err = capsys.readouterr()
     return code, out, err
-
-
-def _tfbt_databases(server: str) -> list[str]:
-    async def names() -> list[str]:
-        conn = await asyncpg.connect(server)
-        try:
-            return [r["datname"] for r in await conn.fetch(
-                "SELECT datname FROM pg_database WHERE datname LIKE 'tfbt_%'")]
-        finally:
-            await conn.close()
-    return asyncio.run(names())
 
 
 def test_a_backtest_prints_the_same_summary_twice_and_totals_its_days(
@@ -95,7 +77,7 @@ def test_a_backtest_prints_the_same_summary_twice_and_totals_its_days(
     assert number(total[6]) == min(number(d[6]) for d in days)       # max loss
     assert all(d[7] == "0" for d in [*days, total])                  # flat at every close
     assert "[2/2]" in first[2]                                       # progress, per day
-    assert _tfbt_databases(pg_server_uri) == []                      # nothing left behind
+    assert backtest_databases(pg_server_uri) == []                      # nothing left behind
 
 
 def test_workers_trade_on_one_clock_without_sharing_a_symbol(
@@ -109,12 +91,12 @@ def test_workers_trade_on_one_clock_without_sharing_a_symbol(
     _, two, _ = _backtest(capsys, *base, "--workers", "2")
     trades = [int(next(line for line in s.splitlines() if line.startswith("total")).split()[1])
               for s in (one, two)]
-    names = [n for n in _tfbt_databases(pg_server_uri) if n.endswith("_20261124")]
+    names = [n for n in backtest_databases(pg_server_uri) if n.endswith("_20261124")]
     assert len(names) == 2                              # --keep-databases kept each day's
     try:
         seen = sorted(asyncio.run(_overlaps(database_dsn(pg_server_uri, n))) for n in names)
     finally:
-        for name in names + _tfbt_databases(pg_server_uri):
+        for name in names + backtest_databases(pg_server_uri):
             asyncio.run(_drop(pg_server_uri, name))
     assert trades[1] > trades[0] > 0, (one, two)
     assert seen == [(1, 0), (2, 0)]         # (workers, positions held twice): one and two
@@ -139,7 +121,7 @@ def test_days_run_side_by_side_give_the_summary_and_report_of_one_process(
     done = re.findall(r"\[(\d)/2\] (\S+):", runs[1][2])
     assert [k for k, _ in done] == ["1", "2"]                         # counted as they end
     assert sorted(d for _, d in done) == ["2026-11-24", "2026-11-25"]   # each day, once
-    assert _tfbt_databases(pg_server_uri) == []                      # all dropped
+    assert backtest_databases(pg_server_uri) == []                      # all dropped
 
 
 async def _overlaps(dsn: str) -> tuple[int, int]:
@@ -197,7 +179,7 @@ def test_a_bad_flag_is_refused_by_name_and_nothing_is_created(
     assert code == 2
     assert named in err, err
     assert out == ""
-    assert _tfbt_databases(pg_server_uri) == []
+    assert backtest_databases(pg_server_uri) == []
 
 
 def test_skipping_still_polls_halves_them_and_stays_deterministic_and_flat(

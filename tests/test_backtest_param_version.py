@@ -16,6 +16,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 import yaml
+from tests.backtest_rig import PARAMS, SETTINGS, backtest_databases_of
 
 from tradefleet.adapters.postgres.param_version_store import approve_version, insert_version
 from tradefleet.cli import main
@@ -23,14 +24,6 @@ from tradefleet.replay.day_format import write_day
 from tradefleet.replay.sim_source import record_sim_day
 
 DAY = date(2026, 11, 24)
-SETTINGS = {
-    "poll_interval_seconds": 5,
-    "risk": {"capital_limit": 5_000_000, "daily_loss_limit": 10_000_000},
-    "filters": {"min_volume": 0, "min_traded_value": 0, "max_spread_ticks": 50},
-    "exits": {"stop_loss_pct": "0.4", "take_profit_pct": "0.4", "trend_ma_window": 120,
-              "time_exit_minutes": 0},
-}
-PARAMS = {"short": 2, "long": 5, "breakout_window": 5}      # not the shipped defaults
 
 
 @pytest.fixture(scope="module")
@@ -73,15 +66,6 @@ async def _fleet_rows(dsn: str) -> dict[str, object]:
                 "pins": await conn.fetchval("SELECT count(*) FROM session_param_versions"),
                 "workers": await conn.fetchval("SELECT count(*) FROM workers"),
                 "positions": await conn.fetchval("SELECT count(*) FROM positions")}
-    finally:
-        await conn.close()
-
-
-async def _tfbt_databases(server: str) -> list[str]:
-    conn = await asyncpg.connect(server)
-    try:
-        return [r["datname"] for r in await conn.fetch(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'tfbt_%'")]
     finally:
         await conn.close()
 
@@ -148,7 +132,7 @@ async def test_a_bad_param_version_is_refused_by_name_and_nothing_is_written(
     assert "--param-version" in err and says in err, err
     assert out == ""
     assert not (tmp_path / "report.html").exists()
-    assert await _tfbt_databases(pg_server_uri) == []
+    assert await backtest_databases_of(pg_server_uri) == []
     assert await _fleet_rows(pg_dsn) == before
 
 
@@ -200,4 +184,4 @@ async def test_a_config_naming_a_version_backtests_that_version(
         else:
             assert code == 0, err
             assert f"parameter version pv-{wanted}" in out.splitlines()[0]
-    assert await _tfbt_databases(pg_server_uri) == []
+    assert await backtest_databases_of(pg_server_uri) == []

@@ -14,6 +14,8 @@ from html.parser import HTMLParser
 import asyncpg
 import pytest
 import yaml
+from tests.backtest_rig import PARAMS, backtest_databases
+from tests.backtest_rig import SETTINGS as BACKTEST_SETTINGS
 
 from tradefleet.adapters.postgres.database import database_dsn
 from tradefleet.cli import main
@@ -21,14 +23,10 @@ from tradefleet.replay.day_format import write_day
 from tradefleet.replay.sim_source import record_sim_day
 
 DAY, SEED, SYMBOLS = date(2026, 11, 24), 7, 40
-SETTINGS = {
-    "poll_interval_seconds": 5,
-    "risk": {"capital_limit": 5_000_000, "daily_loss_limit": 10_000_000},
-    "filters": {"min_volume": 0, "min_traded_value": 0, "max_spread_ticks": 50},
-    "exits": {"stop_loss_pct": "0.3", "take_profit_pct": "0.3", "trend_ma_window": 120,
-              "time_exit_minutes": 0},
-    "strategy": {"params": {"short": 2, "long": 5, "breakout_window": 5}},
-}
+SETTINGS = {**BACKTEST_SETTINGS,
+            "exits": {**BACKTEST_SETTINGS["exits"], "stop_loss_pct": "0.3",
+                      "take_profit_pct": "0.3"},
+            "strategy": {"params": PARAMS}}
 
 
 class Tables(HTMLParser):
@@ -71,26 +69,15 @@ def backtest(pg_server_uri: str, tmp_path_factory: pytest.TempPathFactory):  # n
     config = folder / "worker.yaml"
     config.write_text(yaml.safe_dump(SETTINGS))
     report = folder / "out" / "report.html"
-    before = set(_databases(pg_server_uri))
+    before = set(backtest_databases(pg_server_uri))
     code = main(["backtest", "--data", str(folder), "--from", str(DAY), "--workers", "2",
                  "--config", str(config), "--start", "14:40", "--pg-dsn", pg_server_uri,
                  "--keep-databases", "--report", str(report)])
     assert code == 0
-    kept = sorted(set(_databases(pg_server_uri)) - before)
+    kept = sorted(set(backtest_databases(pg_server_uri)) - before)
     day_db = next(n for n in kept if n.endswith(f"{DAY:%Y%m%d}"))
     yield report, database_dsn(pg_server_uri, day_db)
     asyncio.run(_drop(pg_server_uri, kept))
-
-
-def _databases(server: str) -> list[str]:
-    async def names() -> list[str]:
-        conn = await asyncpg.connect(server)
-        try:
-            return [r["datname"] for r in await conn.fetch(
-                "SELECT datname FROM pg_database WHERE datname LIKE 'tfbt_%'")]
-        finally:
-            await conn.close()
-    return asyncio.run(names())
 
 
 async def _drop(server: str, names: list[str]) -> None:
