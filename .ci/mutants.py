@@ -1478,6 +1478,50 @@ MUTANTS += [
            ("tests/test_quiet_holds.py::test_the_follower_is_left_out_only_after_an_empty_read_"
             "with_no_order_made_since",),
            "issue 21 (idle follower): a worker whose orders are not watched skips its pass"),
+    # issue 21 (speed21c)
+    Mutant("day-controls-never-read", "replay/day_controls.py",
+           "            self._controls = await self._read()",
+           "            self._controls = WorkerControls()",
+           ("tests/test_day_controls.py::"
+            "test_a_pause_written_before_the_day_holds_its_worker_all_day_and_no_other",),
+           "issue 21 (controls once a day): a replay ignores a pause written before its day"),
+    Mutant("day-controls-one-for-the-fleet", "replay/day_controls.py",
+           "            self._controls = await self._read()",
+           "            self._controls = self._owner.__dict__.setdefault('first', "
+           "await self._read())",
+           ("tests/test_day_controls.py::"
+            "test_a_pause_written_before_the_day_holds_its_worker_all_day_and_no_other",),
+           "issue 21 (controls once a day): the first worker's controls are every worker's"),
+    Mutant("orders-known-after-an-order-made", "replay/quiet_holds.py",
+           "        self._owner.none_open.pop(self._key, None)\n", "",
+           ("tests/test_quiet_holds.py::test_open_orders_are_answered_none_only_after_an_"
+            "empty_read_with_nothing_since",),
+           "issue 21 (open orders known): the order a poll just made is not seen as open"),
+    Mutant("orders-known-after-a-read-that-found-some", "replay/quiet_holds.py",
+           "        owner.none_open[self._key] = not rows",
+           "        owner.none_open[self._key] = True",
+           ("tests/test_quiet_holds.py::test_open_orders_are_answered_none_only_after_an_"
+            "empty_read_with_nothing_since",),
+           "issue 21 (open orders known): an open order found once is answered none after"),
+    Mutant("orders-known-past-a-follower-pass", "replay/quiet_holds.py",
+           "        self.none_open.pop(id(cycle), None)\n\n    def polling",
+           "        return None\n\n    def polling",
+           ("tests/test_quiet_holds.py::test_open_orders_are_answered_none_only_after_an_"
+            "empty_read_with_nothing_since",),
+           "issue 21 (open orders known): a row a follower pass brings back open is not seen"),
+    Mutant("orders-known-without-watching-orders-made", "replay/quiet_holds.py",
+           "        return key in self._creates_watched and self.none_open.get(key, False)",
+           "        return self.none_open.get(key, False)",
+           ("tests/test_quiet_holds.py::test_open_orders_are_answered_none_only_after_an_"
+            "empty_read_with_nothing_since",),
+           "issue 21 (open orders known): a worker whose orders are not watched is answered "
+           "none"),
+    Mutant("orders-known-runner-does-not-tell-of-a-pass", "replay/runner.py",
+           "            if not idle:\n                holds.following(cycle)\n", "",
+           ("tests/test_quiet_holds.py::test_the_runner_reads_open_orders_again_after_a_"
+            "follower_pass",),
+           "issue 21 (open orders known): the runner's follower passes leave the known none "
+           "standing"),
 ]
 
 

@@ -33,7 +33,15 @@ exit or liquidation, is created through its one ``OrderService``, whose ``create
 is watched). Then the pass would find nothing of the worker's to follow and no dead
 peer's; it would only have read that, and the wall-clock look at EXPIRED rows noted above
 moves to a later pass.
-What it would have done besides is one more monitoring event (a row of ``events``), a
+The read of the worker's open orders (each HOLD and SCAN poll, and ``take_up``) is answered
+"none" without a round trip while that is known: the last read found none, the worker has
+made no order since (the watched ``create_order``, called before its row is written) and
+no follower pass has run since (``following``, called by the runner before each pass: a
+pass is the one place a row of the worker's changes status outside its own orders' paths,
+and a re-looked-at EXPIRED row could come back open). An order row of a live worker is
+written by nobody else (see 2.), and a row that is not open becomes open only by being
+made, so the database would have answered none too.
+What a skipped poll would have done besides is one more monitoring event (a row of ``events``), a
 read of the operator's controls (no one writes them during a backtest: its database is its
 own) and an empty follower pass. Trades, fills and summaries are unchanged (the parity
 test compares a day polled every time with a replay that skips; the determinism test runs
@@ -76,11 +84,13 @@ class _RecordingCreates:
 
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:
         self._owner.no_orders[self._key] = False
+        self._owner.none_open.pop(self._key, None)
         return await self._create(*args, **kwargs)
 
 
 class _RecordingOrders:
-    """The cycle's read of its open orders as it is, noting whether it found none."""
+    """The cycle's read of its open orders, noting whether it found none; answered "none"
+    without reading while that is known (``QuietHolds.none_open``)."""
 
     def __init__(self, read: Any, owner: QuietHolds, key: int) -> None:
         self._read = read
@@ -88,8 +98,14 @@ class _RecordingOrders:
         self._key = key
 
     async def __call__(self) -> list[Any]:
+        owner = self._owner
+        if owner.knows_none_open(self._key):
+            owner.orders_known += 1
+            owner.no_orders[self._key] = True
+            return []
         rows = await self._read()
-        self._owner.no_orders[self._key] = not rows
+        owner.no_orders[self._key] = not rows
+        owner.none_open[self._key] = not rows
         return rows
 
 
@@ -107,6 +123,10 @@ class QuietHolds:
         self.step = -1                            # the market step of the poll under way
         self.quiet: dict[int, int] = {}           # cycle -> step of its last quiet hold
         self.no_orders: dict[int, bool] = {}     # cycle -> its last open-orders read empty
+        # cycle -> it has no open order: its last read found none, and since then it made
+        # no order and ran no follower pass (``following``)
+        self.none_open: dict[int, bool] = {}
+        self.orders_known = 0                     # reads answered "none" without reading
         self._time_exit: dict[int, timedelta] = {}
         self._creates_watched: set[int] = set()
         self.skipped = 0
@@ -149,6 +169,15 @@ class QuietHolds:
             self.follower_skipped += 1
             return True
         return False
+
+    def knows_none_open(self, key: int) -> bool:
+        """The cycle ``key`` has no open order (see the module); never for a cycle whose
+        order-making is not watched."""
+        return key in self._creates_watched and self.none_open.get(key, False)
+
+    def following(self, cycle: Any) -> None:
+        """``cycle``'s follower pass runs now: its next open-orders read reads again."""
+        self.none_open.pop(id(cycle), None)
 
     def polling(self, cycle: Any) -> None:
         """``cycle`` polls now: its last poll is no longer the quiet one."""
