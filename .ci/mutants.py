@@ -1504,8 +1504,9 @@ MUTANTS += [
             "empty_read_with_nothing_since",),
            "issue 21 (open orders known): an open order found once is answered none after"),
     Mutant("orders-known-past-a-follower-pass", "replay/quiet_holds.py",
-           "        self.none_open.pop(id(cycle), None)\n\n    def polling",
-           "        return None\n\n    def polling",
+           "        self.none_open.pop(id(cycle), None)\n"
+           "        self.none_positions.pop(id(cycle), None)\n",
+           "        self.none_positions.pop(id(cycle), None)\n",
            ("tests/test_quiet_holds.py::test_open_orders_are_answered_none_only_after_an_"
             "empty_read_with_nothing_since",),
            "issue 21 (open orders known): a row a follower pass brings back open is not seen"),
@@ -1522,6 +1523,48 @@ MUTANTS += [
             "follower_pass",),
            "issue 21 (open orders known): the runner's follower passes leave the known none "
            "standing"),
+    Mutant("positions-known-with-an-order-open", "replay/quiet_holds.py",
+           "        owner.none_positions[self._key] = not rows and "
+           "owner.knows_none_open(self._key)",
+           "        owner.none_positions[self._key] = not rows",
+           ("tests/test_quiet_holds.py::test_positions_and_locks_are_answered_none_only_while_"
+            "nothing_could_make_one",),
+           "issue 21 (positions known): an entry that fills as it is followed is not seen held"),
+    Mutant("positions-known-after-a-lock-taken", "replay/quiet_holds.py",
+           "        self._owner.none_locks.pop(self._key, None)\n"
+           "        self._owner.none_positions.pop(self._key, None)\n",
+           "        self._owner.none_locks.pop(self._key, None)\n",
+           ("tests/test_quiet_holds.py::test_positions_and_locks_are_answered_none_only_while_"
+            "nothing_could_make_one",),
+           "issue 21 (positions known): an adopted orphan's position is not seen held"),
+    Mutant("locks-known-after-a-lock-taken", "replay/quiet_holds.py",
+           "        self._owner.none_locks.pop(self._key, None)\n"
+           "        self._owner.none_positions.pop(self._key, None)\n",
+           "        self._owner.none_positions.pop(self._key, None)\n",
+           ("tests/test_quiet_holds.py::test_positions_and_locks_are_answered_none_only_while_"
+            "nothing_could_make_one",),
+           "issue 21 (locks known): a lock the worker took is not seen"),
+    Mutant("positions-known-after-an-order-made", "replay/quiet_holds.py",
+           "        self._owner.none_positions.pop(self._key, None)\n"
+           "        return await self._create(",
+           "        return await self._create(",
+           ("tests/test_quiet_holds.py::test_positions_and_locks_are_answered_none_only_while_"
+            "nothing_could_make_one",),
+           "issue 21 (positions known): the fill of an order just made is not seen held"),
+    Mutant("positions-known-past-a-follower-pass", "replay/quiet_holds.py",
+           "        self.none_open.pop(id(cycle), None)\n"
+           "        self.none_positions.pop(id(cycle), None)\n",
+           "        self.none_open.pop(id(cycle), None)\n",
+           ("tests/test_quiet_holds.py::test_positions_and_locks_are_answered_none_only_while_"
+            "nothing_could_make_one",),
+           "issue 21 (positions known): a fill the follower records is not seen held"),
+    Mutant("held-known-with-locks-taken-elsewhere", "replay/quiet_holds.py",
+           "        if any(other is not locks for other in sharing):\n            return\n",
+           "",
+           ("tests/test_quiet_holds.py::test_positions_and_locks_are_answered_none_only_while_"
+            "nothing_could_make_one",),
+           "issue 21 (positions/locks known): a lock taken past the watched service is not "
+           "seen"),
 ]
 
 

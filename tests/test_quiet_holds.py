@@ -228,3 +228,82 @@ async def test_the_runner_reads_open_orders_again_after_a_follower_pass() -> Non
                           _Beats(), holds)  # type: ignore[arg-type]
     assert len(passes) == 2                       # the second step's pass was idle
     assert seen[-1] == ["brought back open by the pass"]
+
+
+class _Locks:
+    """A worker's lock service as far as the known-none answers see it."""
+
+    def __init__(self) -> None:
+        self.rows: list[str] = []
+        self.reads = 0
+
+    async def locks_of(self, worker_id: str) -> list[str]:
+        self.reads += 1
+        return list(self.rows) if worker_id == "w-1" else ["another worker's lock"]
+
+    async def acquire_lock(self, symbol: str, worker_id: str, **kwargs: object) -> str:
+        self.rows.append(symbol)
+        return symbol
+
+
+def _holder(orders: _Reads, positions: _Reads, locks: _Locks, *,
+            entry_locks: object = None) -> SimpleNamespace:
+    """A stand-in cycle whose cycle, entry step and orphan adopter share ``locks``."""
+    cycle = _reading(orders, orders=_Orders())
+    cycle.paths = replace(cycle.paths, open_positions=positions,
+                          entry=SimpleNamespace(_locks=entry_locks or locks))
+    cycle.hooks = SimpleNamespace(orphans=SimpleNamespace(_locks=locks))
+    cycle._locks, cycle.worker_id = locks, "w-1"
+    return cycle
+
+
+async def test_positions_and_locks_are_answered_none_only_while_nothing_could_make_one(
+        ) -> None:
+    """Open positions are answered "none" without reading only after a read found none
+    while no order was open, with no order made, no lock taken and no follower pass since;
+    the worker's locks only after a read found none with no lock taken since; and neither
+    where a lock could be taken past the watched service."""
+    holds = QuietHolds(OPEN)
+    orders, positions, locks = _Reads(), _Reads(), _Locks()
+    cycle = _holder(orders, positions, locks)
+    holds.watch(cycle, time_exit_minutes=0)
+
+    assert await cycle.paths.open_positions() == []           # orders not known none yet
+    assert await cycle.paths.open_positions() == [] and positions.count == 2
+    await cycle.paths.open_orders()                            # none open
+    await cycle.paths.open_positions()
+    assert await cycle.paths.open_positions() == [] and positions.count == 3   # known
+    assert await cycle._locks.locks_of("w-1") == []
+    assert await cycle._locks.locks_of("w-1") == [] and locks.reads == 1       # known
+    assert await cycle._locks.locks_of("w-2") == ["another worker's lock"]
+    assert holds.positions_known == 1 and holds.locks_known == 1
+
+    await cycle.hooks.orphans._locks.acquire_lock("005930", "w-1")   # an orphan adopted
+    positions.rows = ["the adopted position"]
+    assert await cycle._locks.locks_of("w-1") == ["005930"]
+    assert await cycle.paths.open_positions() == ["the adopted position"]
+    assert await cycle._locks.locks_of("w-1") == ["005930"]     # found one: reads again
+    assert locks.reads == 4 and positions.count == 4
+
+    positions.rows = []
+    await cycle.paths.open_positions()                          # none, none open: known
+    await cycle.paths.orders.create_order("lock", side="BUY")   # an order made
+    positions.rows = ["filled as it was tracked"]
+    assert await cycle.paths.open_positions() == positions.rows
+
+    positions.rows = []
+    orders.rows = []
+    holds.following(cycle)
+    await cycle.paths.open_orders()
+    await cycle.paths.open_positions()                          # known again
+    holds.following(cycle)                                      # a pass records a fill
+    positions.rows = ["an entry filled while followed"]
+    assert await cycle.paths.open_positions() == positions.rows
+
+    apart = _holder(_Reads(), _Reads(), _Locks(), entry_locks=_Locks())  # a second service
+    holds.watch(apart, time_exit_minutes=0)
+    await apart.paths.open_orders()
+    for _ in range(2):
+        await apart.paths.open_positions()
+        await apart._locks.locks_of("w-1")
+    assert apart.paths.open_positions.count == 2 and apart._locks.reads == 2

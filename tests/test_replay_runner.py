@@ -3,7 +3,8 @@ trades as through the simulated day the recording was made from (parity), and th
 trades again on a second replay (determinism). Each run has its own fresh database; the
 last hour of the session (entries, exits and the forced liquidation) at 5 s polls. The
 simulated day polls every time; the replays skip quiet holds and idle follower passes
-and answer a read of open orders known to be none (``replay.quiet_holds``), share the
+and answer a read of open orders, positions or locks known to be none
+(``replay.quiet_holds``), share the
 step's market reads (``replay.step_reads``) and read the operator's controls once a day
 (``replay.day_controls``), so parity also shows that these trade nothing differently."""
 
@@ -83,6 +84,7 @@ async def test_a_replayed_day_trades_as_the_simulated_day_and_again_the_same(
     assert live.follower_skipped == 0 < replayed.follower_skipped   # idle follower passes
     assert live.controls_served == 0 < replayed.controls_served  # controls read once a day
     assert live.orders_known == 0 < replayed.orders_known    # open orders known to be none
+    assert live.held_known == 0 < replayed.held_known        # and positions and locks
     print(f"\nreplay: {replayed.polls} polls, {replayed.session_s:.0f} session s in "
           f"{replayed.wall_s:.1f} wall s = {replayed.speed:.0f}x ({replayed.quiet_skipped} "
           f"quiet holds skipped); {len(live.trades)} trades")

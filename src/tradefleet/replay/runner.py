@@ -65,6 +65,7 @@ class DayRun:
     follower_skipped: int = 0       # follower passes with nothing to follow, left out
     controls_served: int = 0        # polls given the day's controls without a read
     orders_known: int = 0           # open-orders reads answered "none" without a read
+    held_known: int = 0             # positions and locks reads answered "none" likewise
 
     @property
     def speed(self) -> float:
@@ -164,7 +165,8 @@ async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
                   reads.served if reads is not None else 0,
                   holds.follower_skipped if holds is not None else 0,
                   controls.served if controls is not None else 0,
-                  holds.orders_known if holds is not None else 0)
+                  holds.orders_known if holds is not None else 0,
+                  holds.positions_known + holds.locks_known if holds is not None else 0)
 
 
 async def _step_fleet(now: datetime, workers: Sequence[Any], cycles: Sequence[Any],
