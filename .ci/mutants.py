@@ -1565,6 +1565,32 @@ MUTANTS += [
             "nothing_could_make_one",),
            "issue 21 (positions/locks known): a lock taken past the watched service is not "
            "seen"),
+    Mutant("held-connection-transaction-left-open", "replay/held_connections.py",
+           "        if conn.is_in_transaction():\n", "        if False:\n",
+           ("tests/test_held_connections.py::test_statements_share_held_connections_each_left_"
+            "as_a_release_leaves_it",),
+           "issue 21 (held connections): a transaction left open runs on into the next "
+           "statements"),
+    Mutant("held-connection-kept-after-a-failure", "replay/held_connections.py",
+           "        self._held.remove(conn)\n"
+           "        await asyncio.shield(self._pool.release(conn))",
+           "        self._free.append(conn)",
+           ("tests/test_held_connections.py::test_statements_share_held_connections_each_left_"
+            "as_a_release_leaves_it",),
+           "issue 21 (held connections): a connection a failed or cancelled statement left "
+           "is used again without the pool's checks"),
+    Mutant("held-connections-kept-past-the-day", "replay/held_connections.py",
+           "            await self._pool.release(conn)", "            pass",
+           ("tests/test_held_connections.py::test_statements_share_held_connections_each_left_"
+            "as_a_release_leaves_it",),
+           "issue 21 (held connections): the day's connections are never the pool's again "
+           "(its close waits for ever)"),
+    Mutant("held-connections-runner-keeps-them", "replay/runner.py",
+           "        await held.release_all()", "        pass",
+           ("tests/test_day_controls.py::"
+            "test_a_pause_written_before_the_day_holds_its_worker_all_day_and_no_other",),
+           "issue 21 (held connections): a replayed day ends with its connections out of the "
+           "pool"),
 ]
 
 

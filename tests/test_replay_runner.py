@@ -5,8 +5,9 @@ last hour of the session (entries, exits and the forced liquidation) at 5 s poll
 simulated day polls every time; the replays skip quiet holds and idle follower passes
 and answer a read of open orders, positions or locks known to be none
 (``replay.quiet_holds``), share the
-step's market reads (``replay.step_reads``) and read the operator's controls once a day
-(``replay.day_controls``), so parity also shows that these trade nothing differently."""
+step's market reads (``replay.step_reads``), read the operator's controls once a day
+(``replay.day_controls``) and hold their connections for the day
+(``replay.held_connections``), so parity also shows that these trade nothing differently."""
 
 from __future__ import annotations
 
@@ -68,7 +69,8 @@ async def test_a_replayed_day_trades_as_the_simulated_day_and_again_the_same(
                 runs.append(await run_worker_day(SimMarket(SEED, n_symbols=SYMBOLS,
                                                            clock=clock), clock, db, _env(),
                                                  quiet_holds=False, shared_reads=False,
-                                                 day_controls=False))
+                                                 day_controls=False,
+                                                 held_connections=False))
             else:
                 runs.append(await replay_day(recorded_day, db, _env(), start=START))
         finally:

@@ -30,6 +30,7 @@ from tradefleet.adapters.sim.universe import STEP_SECONDS
 from tradefleet.domain.markets import Market
 from tradefleet.domain.states import WorkerStatus
 from tradefleet.replay.day_controls import DayControls
+from tradefleet.replay.held_connections import HeldConnections
 from tradefleet.replay.quiet_holds import QuietHolds
 from tradefleet.replay.step_reads import StepReads
 from tradefleet.services.market_directory import MarketTable
@@ -76,21 +77,39 @@ class DayRun:
 async def run_worker_day(market: SimMarket, clock: FrozenClock, db: Database,
                          env: Mapping[str, str], *, universe: Sequence[str] | None = None,
                          track_timeout_s: float = 2.0, quiet_holds: bool = True,
-                         shared_reads: bool = True, day_controls: bool = True) -> DayRun:
+                         shared_reads: bool = True, day_controls: bool = True,
+                         held_connections: bool = True) -> DayRun:
     """The worker configured by ``env`` (TRADEFLEET_* values) trades ``market``'s day from
     the clock's time to the close, one poll per ``poll_interval_seconds`` of session time."""
     return await run_fleet_day(market, clock, db, [load_settings(None, dict(env))],
                                universe=universe, track_timeout_s=track_timeout_s,
                                quiet_holds=quiet_holds, shared_reads=shared_reads,
-                               day_controls=day_controls)
+                               day_controls=day_controls,
+                               held_connections=held_connections)
 
 
 async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
-                        fleet: Sequence[Settings], *, universe: Sequence[str] | None = None,
-                        track_timeout_s: float = 2.0, skip_still: bool = False,
-                        quiet_holds: bool = True, shared_reads: bool = True,
-                        day_controls: bool = True,
-                        progress: Progress | None = None) -> DayRun:
+                        fleet: Sequence[Settings], *, held_connections: bool = True,
+                        **options: Any) -> DayRun:
+    """``_fleet_day`` (its options are this function's), with the day's statements on
+    connections taken from ``db``'s pool once and held for the day (``held_connections``,
+    on by default; trades unchanged: ``replay.held_connections`` says why), given back to
+    the pool however the day ends."""
+    if not held_connections:
+        return await _fleet_day(market, clock, db, fleet, **options)
+    held = HeldConnections(db.pool)
+    try:
+        return await _fleet_day(market, clock, Database(held), fleet, **options)
+    finally:
+        await held.release_all()
+
+
+async def _fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
+                     fleet: Sequence[Settings], *, universe: Sequence[str] | None = None,
+                     track_timeout_s: float = 2.0, skip_still: bool = False,
+                     quiet_holds: bool = True, shared_reads: bool = True,
+                     day_controls: bool = True,
+                     progress: Progress | None = None) -> DayRun:
     """The workers of ``fleet`` trade ``market``'s day on one clock, interleaved in a fixed
     order: every ``poll_interval_seconds`` (the first worker's) of session time, each worker
     in turn follows its orders and polls. One account, one market: they share the book and
