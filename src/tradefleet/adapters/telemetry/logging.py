@@ -84,8 +84,12 @@ def configure_logging(*, json_output: bool | None = None, level: str = "INFO",
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(_LEVELS.get(level.lower(), logging.INFO))
+    # a line below the level is dropped before the chain builds it (stdlib would drop it
+    # after): the same lines are written, without the cost of the ones that are not (a
+    # replay at level error builds thousands of info lines a day)
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[structlog.stdlib.filter_by_level, *shared,
+                    structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False)
