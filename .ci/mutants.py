@@ -1591,6 +1591,37 @@ MUTANTS += [
             "test_a_pause_written_before_the_day_holds_its_worker_all_day_and_no_other",),
            "issue 21 (held connections): a replayed day ends with its connections out of the "
            "pool"),
+    Mutant("deferred-events-not-before-a-statement", "replay/held_connections.py",
+           "        if self.deferred is not None and self.deferred.due():\n"
+           "            await self.deferred.store(conn)",
+           "        return None",
+           ("tests/test_deferred_events.py::test_published_events_are_stored_in_order_before_"
+            "the_next_statement",),
+           "issue 21 (deferred events): a statement runs before the events published ahead "
+           "of it are stored"),
+    Mutant("deferred-events-out-of-order", "replay/deferred_events.py",
+           "            await append_events(conn, events)",
+           "            await append_events(conn, events[::-1])",
+           ("tests/test_deferred_events.py::test_published_events_are_stored_in_order_before_"
+            "the_next_statement",),
+           "issue 21 (deferred events): the event log's order is not the publish order"),
+    Mutant("deferred-events-not-logged", "replay/deferred_events.py",
+           "            self.pending.append(event)\n            log([event])",
+           "            self.pending.append(event)",
+           ("tests/test_deferred_events.py::test_published_events_are_stored_in_order_before_"
+            "the_next_statement",),
+           "issue 21 (deferred events): a kept event's log line and metrics are lost"),
+    Mutant("deferred-events-flush-stores-nothing", "replay/held_connections.py",
+           "            async with self.acquire():\n                pass",
+           "            return",
+           ("tests/test_deferred_events.py::test_published_events_are_stored_in_order_before_"
+            "the_next_statement",),
+           "issue 21 (deferred events): a step's events wait for a later step's statement"),
+    Mutant("deferred-events-step-not-flushed", "replay/runner.py",
+           "    if held is not None:\n        await held.flush()",
+           "    if False:\n        await held.flush()",
+           ("tests/test_deferred_events.py::test_a_step_ends_with_its_events_stored",),
+           "issue 21 (deferred events): a step ends with its events unstored"),
 ]
 
 

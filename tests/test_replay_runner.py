@@ -6,8 +6,9 @@ simulated day polls every time; the replays skip quiet holds and idle follower p
 and answer a read of open orders, positions or locks known to be none
 (``replay.quiet_holds``), share the
 step's market reads (``replay.step_reads``), read the operator's controls once a day
-(``replay.day_controls``) and hold their connections for the day
-(``replay.held_connections``), so parity also shows that these trade nothing differently."""
+(``replay.day_controls``), hold their connections for the day
+(``replay.held_connections``) and store published events together
+(``replay.deferred_events``), so parity also shows that these trade nothing differently."""
 
 from __future__ import annotations
 
@@ -87,6 +88,7 @@ async def test_a_replayed_day_trades_as_the_simulated_day_and_again_the_same(
     assert live.controls_served == 0 < replayed.controls_served  # controls read once a day
     assert live.orders_known == 0 < replayed.orders_known    # open orders known to be none
     assert live.held_known == 0 < replayed.held_known        # and positions and locks
+    assert live.events_deferred == 0 < replayed.events_deferred  # events stored together
     print(f"\nreplay: {replayed.polls} polls, {replayed.session_s:.0f} session s in "
           f"{replayed.wall_s:.1f} wall s = {replayed.speed:.0f}x ({replayed.quiet_skipped} "
           f"quiet holds skipped); {len(live.trades)} trades")

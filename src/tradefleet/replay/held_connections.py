@@ -39,6 +39,8 @@ class HeldConnections:
         self._free: list[Any] = []
         self._held: list[Any] = []
         self.taken = 0                      # connections taken from the pool
+        # events kept for the next statement (``replay.deferred_events``), stored first
+        self.deferred: Any = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._pool, name)
@@ -62,9 +64,15 @@ class HeldConnections:
         self._held.remove(conn)
         await asyncio.shield(self._pool.release(conn))
 
+    async def _before(self, conn: Any) -> None:
+        """What must be in the database before any statement: the kept events."""
+        if self.deferred is not None and self.deferred.due():
+            await self.deferred.store(conn)
+
     async def _run(self, method: str, *args: Any, **kwargs: Any) -> Any:
         conn = await self._take()
         try:
+            await self._before(conn)
             result = await getattr(conn, method)(*args, **kwargs)
         except BaseException:
             await self._give_back(conn)
@@ -91,11 +99,18 @@ class HeldConnections:
     async def acquire(self) -> AsyncIterator[Any]:
         conn = await self._take()
         try:
+            await self._before(conn)
             yield conn
         except BaseException:
             await self._give_back(conn)
             raise
         await self._keep(conn)
+
+    async def flush(self) -> None:
+        """Store what is kept now (the end of a step), with no statement of its own."""
+        if self.deferred is not None and self.deferred.due():
+            async with self.acquire():
+                pass
 
     async def release_all(self) -> None:
         """Every held connection back to the pool (the end of the day)."""
