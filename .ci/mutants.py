@@ -1622,6 +1622,13 @@ MUTANTS += [
            "    if False:\n        await held.flush()",
            ("tests/test_deferred_events.py::test_a_step_ends_with_its_events_stored",),
            "issue 21 (deferred events): a step ends with its events unstored"),
+    Mutant("event-line-dropped-by-any-chain", "adapters/telemetry/logging.py",
+           "    return structlog.stdlib.filter_by_level in structlog.get_config()[\"processors\"]",
+           "    return True",
+           ("tests/test_logging.py::test_a_line_below_the_level_is_not_written_and_any_"
+            "other_chain_hears_it_all",),
+           "issue 21 (speed21c): a capture of every line (a test's) misses the events below "
+           "the stdlib level"),
 ]
 
 

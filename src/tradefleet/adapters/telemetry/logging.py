@@ -105,9 +105,23 @@ def get_logger(**bound: Any) -> Any:
     return structlog.get_logger("tradefleet").bind(**bound)
 
 
+def _dropped(level: str) -> bool:
+    """True when the configured chain would drop an events line of ``level`` unwritten:
+    ``filter_by_level`` is in it (``configure_logging``) and the stdlib logger is below
+    that level. Any other chain (a test's capture, structlog's default) hears every line."""
+    number = _LEVELS.get(level)
+    if number is None or logging.getLogger("tradefleet.events").isEnabledFor(number):
+        return False
+    return structlog.stdlib.filter_by_level in structlog.get_config()["processors"]
+
+
 def log_event(event: Event, **context: Any) -> None:
     """One line per event: ``event`` is the event type, ``message`` the human text, and the
-    event's fields (worker_id, symbol, payload) are top-level keys, at ``event.level``."""
+    event's fields (worker_id, symbol, payload) are top-level keys, at ``event.level``.
+    A line the chain would drop is not built (a backtest at level error publishes
+    thousands of info events a day)."""
+    if _dropped(event.level):
+        return
     fields = {**context, **event.model_dump(mode="json")}
     fields["message"] = event.message or event.event_type
     fields["event_type"] = event.event_type      # same as ``event``; kept for filtering
