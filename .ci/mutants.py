@@ -1546,8 +1546,8 @@ MUTANTS += [
            "issue 21 (locks known): a lock the worker took is not seen"),
     Mutant("positions-known-after-an-order-made", "replay/quiet_holds.py",
            "        self._owner.none_positions.pop(self._key, None)\n"
-           "        return await self._create(",
-           "        return await self._create(",
+           "        self._owner.no_orders[self._key] = False\n",
+           "        self._owner.no_orders[self._key] = False\n",
            ("tests/test_quiet_holds.py::test_positions_and_locks_are_answered_none_only_while_"
             "nothing_could_make_one",),
            "issue 21 (positions known): the fill of an order just made is not seen held"),

@@ -91,9 +91,9 @@ class _RecordingCreates:
         self._key = key
 
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        self._owner.no_orders[self._key] = False
         self._owner.none_open.pop(self._key, None)
         self._owner.none_positions.pop(self._key, None)
+        self._owner.no_orders[self._key] = False
         return await self._create(*args, **kwargs)
 
 
