@@ -1478,6 +1478,157 @@ MUTANTS += [
            ("tests/test_quiet_holds.py::test_the_follower_is_left_out_only_after_an_empty_read_"
             "with_no_order_made_since",),
            "issue 21 (idle follower): a worker whose orders are not watched skips its pass"),
+    # issue 21 (speed21c)
+    Mutant("day-controls-never-read", "replay/day_controls.py",
+           "            self._controls = await self._read()",
+           "            self._controls = WorkerControls()",
+           ("tests/test_day_controls.py::"
+            "test_a_pause_written_before_the_day_holds_its_worker_all_day_and_no_other",),
+           "issue 21 (controls once a day): a replay ignores a pause written before its day"),
+    Mutant("day-controls-one-for-the-fleet", "replay/day_controls.py",
+           "            self._controls = await self._read()",
+           "            self._controls = self._owner.__dict__.setdefault('first', "
+           "await self._read())",
+           ("tests/test_day_controls.py::"
+            "test_a_pause_written_before_the_day_holds_its_worker_all_day_and_no_other",),
+           "issue 21 (controls once a day): the first worker's controls are every worker's"),
+    Mutant("orders-known-after-an-order-made", "replay/quiet_holds.py",
+           "        self._owner.none_open.pop(self._key, None)\n", "",
+           ("tests/test_quiet_holds.py::test_open_orders_are_answered_none_only_after_an_"
+            "empty_read_with_nothing_since",),
+           "issue 21 (open orders known): the order a poll just made is not seen as open"),
+    Mutant("orders-known-after-a-read-that-found-some", "replay/quiet_holds.py",
+           "        owner.none_open[self._key] = not rows",
+           "        owner.none_open[self._key] = True",
+           ("tests/test_quiet_holds.py::test_open_orders_are_answered_none_only_after_an_"
+            "empty_read_with_nothing_since",),
+           "issue 21 (open orders known): an open order found once is answered none after"),
+    Mutant("orders-known-past-a-follower-pass", "replay/quiet_holds.py",
+           "        self.none_open.pop(id(cycle), None)\n"
+           "        self.none_positions.pop(id(cycle), None)\n",
+           "        self.none_positions.pop(id(cycle), None)\n",
+           ("tests/test_quiet_holds.py::test_open_orders_are_answered_none_only_after_an_"
+            "empty_read_with_nothing_since",),
+           "issue 21 (open orders known): a row a follower pass brings back open is not seen"),
+    Mutant("orders-known-without-watching-orders-made", "replay/quiet_holds.py",
+           "        return key in self._creates_watched and self.none_open.get(key, False)",
+           "        return self.none_open.get(key, False)",
+           ("tests/test_quiet_holds.py::test_open_orders_are_answered_none_only_after_an_"
+            "empty_read_with_nothing_since",),
+           "issue 21 (open orders known): a worker whose orders are not watched is answered "
+           "none"),
+    Mutant("orders-known-runner-does-not-tell-of-a-pass", "replay/runner.py",
+           "            if not idle:\n                holds.following(cycle)\n", "",
+           ("tests/test_quiet_holds.py::test_the_runner_reads_open_orders_again_after_a_"
+            "follower_pass",),
+           "issue 21 (open orders known): the runner's follower passes leave the known none "
+           "standing"),
+    Mutant("positions-known-with-an-order-open", "replay/quiet_holds.py",
+           "        owner.none_positions[self._key] = not rows and "
+           "owner.knows_none_open(self._key)",
+           "        owner.none_positions[self._key] = not rows",
+           ("tests/test_quiet_holds.py::test_positions_and_locks_are_answered_none_only_while_"
+            "nothing_could_make_one",),
+           "issue 21 (positions known): an entry that fills as it is followed is not seen held"),
+    Mutant("positions-known-after-a-lock-taken", "replay/quiet_holds.py",
+           "        self._owner.none_locks.pop(self._key, None)\n"
+           "        self._owner.none_positions.pop(self._key, None)\n",
+           "        self._owner.none_locks.pop(self._key, None)\n",
+           ("tests/test_quiet_holds.py::test_positions_and_locks_are_answered_none_only_while_"
+            "nothing_could_make_one",),
+           "issue 21 (positions known): an adopted orphan's position is not seen held"),
+    Mutant("locks-known-after-a-lock-taken", "replay/quiet_holds.py",
+           "        self._owner.none_locks.pop(self._key, None)\n"
+           "        self._owner.none_positions.pop(self._key, None)\n",
+           "        self._owner.none_positions.pop(self._key, None)\n",
+           ("tests/test_quiet_holds.py::test_positions_and_locks_are_answered_none_only_while_"
+            "nothing_could_make_one",),
+           "issue 21 (locks known): a lock the worker took is not seen"),
+    Mutant("positions-known-after-an-order-made", "replay/quiet_holds.py",
+           "        self._owner.none_positions.pop(self._key, None)\n"
+           "        self._owner.no_orders[self._key] = False\n",
+           "        self._owner.no_orders[self._key] = False\n",
+           ("tests/test_quiet_holds.py::test_positions_and_locks_are_answered_none_only_while_"
+            "nothing_could_make_one",),
+           "issue 21 (positions known): the fill of an order just made is not seen held"),
+    Mutant("positions-known-past-a-follower-pass", "replay/quiet_holds.py",
+           "        self.none_open.pop(id(cycle), None)\n"
+           "        self.none_positions.pop(id(cycle), None)\n",
+           "        self.none_open.pop(id(cycle), None)\n",
+           ("tests/test_quiet_holds.py::test_positions_and_locks_are_answered_none_only_while_"
+            "nothing_could_make_one",),
+           "issue 21 (positions known): a fill the follower records is not seen held"),
+    Mutant("held-known-with-locks-taken-elsewhere", "replay/quiet_holds.py",
+           "        if any(other is not locks for other in sharing):\n            return\n",
+           "",
+           ("tests/test_quiet_holds.py::test_positions_and_locks_are_answered_none_only_while_"
+            "nothing_could_make_one",),
+           "issue 21 (positions/locks known): a lock taken past the watched service is not "
+           "seen"),
+    Mutant("held-connection-transaction-left-open", "replay/held_connections.py",
+           "        if conn.is_in_transaction():\n", "        if False:\n",
+           ("tests/test_held_connections.py::test_statements_share_held_connections_each_left_"
+            "as_a_release_leaves_it",),
+           "issue 21 (held connections): a transaction left open runs on into the next "
+           "statements"),
+    Mutant("held-connection-kept-after-a-failure", "replay/held_connections.py",
+           "        self._held.remove(conn)\n"
+           "        await asyncio.shield(self._pool.release(conn))",
+           "        self._free.append(conn)",
+           ("tests/test_held_connections.py::test_statements_share_held_connections_each_left_"
+            "as_a_release_leaves_it",),
+           "issue 21 (held connections): a connection a failed or cancelled statement left "
+           "is used again without the pool's checks"),
+    Mutant("held-connections-kept-past-the-day", "replay/held_connections.py",
+           "            await self._pool.release(conn)", "            pass",
+           ("tests/test_held_connections.py::test_statements_share_held_connections_each_left_"
+            "as_a_release_leaves_it",),
+           "issue 21 (held connections): the day's connections are never the pool's again "
+           "(its close waits for ever)"),
+    Mutant("held-connections-runner-keeps-them", "replay/runner.py",
+           "        await held.release_all()", "        pass",
+           ("tests/test_day_controls.py::"
+            "test_a_pause_written_before_the_day_holds_its_worker_all_day_and_no_other",),
+           "issue 21 (held connections): a replayed day ends with its connections out of the "
+           "pool"),
+    Mutant("deferred-events-not-before-a-statement", "replay/held_connections.py",
+           "        if self.deferred is not None and self.deferred.due():\n"
+           "            await self.deferred.store(conn)",
+           "        return None",
+           ("tests/test_deferred_events.py::test_published_events_are_stored_in_order_before_"
+            "the_next_statement",),
+           "issue 21 (deferred events): a statement runs before the events published ahead "
+           "of it are stored"),
+    Mutant("deferred-events-out-of-order", "replay/deferred_events.py",
+           "            await append_events(conn, events)",
+           "            await append_events(conn, events[::-1])",
+           ("tests/test_deferred_events.py::test_published_events_are_stored_in_order_before_"
+            "the_next_statement",),
+           "issue 21 (deferred events): the event log's order is not the publish order"),
+    Mutant("deferred-events-not-logged", "replay/deferred_events.py",
+           "            self.pending.append(event)\n            log([event])",
+           "            self.pending.append(event)",
+           ("tests/test_deferred_events.py::test_published_events_are_stored_in_order_before_"
+            "the_next_statement",),
+           "issue 21 (deferred events): a kept event's log line and metrics are lost"),
+    Mutant("deferred-events-flush-stores-nothing", "replay/held_connections.py",
+           "            async with self.acquire():\n                pass",
+           "            return",
+           ("tests/test_deferred_events.py::test_published_events_are_stored_in_order_before_"
+            "the_next_statement",),
+           "issue 21 (deferred events): a step's events wait for a later step's statement"),
+    Mutant("deferred-events-step-not-flushed", "replay/runner.py",
+           "    if held is not None:\n        await held.flush()",
+           "    if False:\n        await held.flush()",
+           ("tests/test_deferred_events.py::test_a_step_ends_with_its_events_stored",),
+           "issue 21 (deferred events): a step ends with its events unstored"),
+    Mutant("event-line-dropped-by-any-chain", "adapters/telemetry/logging.py",
+           "    return structlog.stdlib.filter_by_level in structlog.get_config()[\"processors\"]",
+           "    return True",
+           ("tests/test_logging.py::test_a_line_below_the_level_is_not_written_and_any_"
+            "other_chain_hears_it_all",),
+           "issue 21 (speed21c): a capture of every line (a test's) misses the events below "
+           "the stdlib level"),
 ]
 
 

@@ -9,7 +9,8 @@
    itself ("live simulated") and on the recorded day ("replay"), both stepped by
    ``replay.runner``. Speed = session seconds per wall second (goal >= 2,000x); each poll is
    also given in bare round trips (``SELECT 1`` on the same pool, measured in this run).
-   The live simulated day polls every time, as a live worker does; the replay skips its
+   The live simulated day polls every time, as a live worker does (the operator's
+   controls read at each poll, a pooled connection per statement); the replay skips its
    quiet holds (``replay.quiet_holds``, the default), and is run a second time polling
    every time ("replay, every poll": the speed before that change, in the same sitting).
 2. Parity: the replay's trades against the live simulated day's, field for field.
@@ -160,7 +161,8 @@ async def main() -> None:  # noqa: PLR0915 - one run, one table
                     clock = FrozenClock(datetime.combine(DAY, start, tzinfo=SEOUL))
                     market = SimMarket(SEED, n_symbols=args.symbols, clock=clock)
                     runs[name] = await run_worker_day(market, clock, db, _env(args.poll),
-                                                      quiet_holds=False)
+                                                      quiet_holds=False, day_controls=False,
+                                                      held_connections=False)
                 figures[f"{name} cpu_s"] = time.process_time() - cpu
             finally:
                 await db.close()

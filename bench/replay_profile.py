@@ -65,6 +65,9 @@ async def main() -> None:
     parser.add_argument("--start", default="09:00", help="the day starts at HH:MM")
     parser.add_argument("--trades", type=Path, help="write the trades here (JSON)")
     parser.add_argument("--profile", type=Path, help="write cProfile stats here")
+    parser.add_argument("--events", type=Path,
+                        help="write the day's event log here (type, worker, symbol and "
+                             "payload in event_id order; no ids or times)")
     parser.add_argument("--every-poll", action="store_true", help="no quiet-hold skip")
     parser.add_argument("--workers", type=int, default=1,
                         help="a fleet of N workers on one clock (bt-1..bt-N), as the backtest")
@@ -97,6 +100,11 @@ async def main() -> None:
             cpu = time.process_time() - cpu
             pg_after = server_cpu(tmp / "pgdata")
             pg_cpu = None if pg_cpu is None or pg_after is None else pg_after - pg_cpu
+            if args.events:
+                rows = await db.pool.fetch("SELECT event_type, worker_id, symbol, payload "
+                                           "FROM events ORDER BY event_id")
+                args.events.write_text("".join(json.dumps(dict(r), default=str) + "\n"
+                                               for r in rows))
             await db.close()
     pg = f" + {pg_cpu:.1f} s PostgreSQL CPU" if pg_cpu is not None else ""
     print(f"load {os.getloadavg()[0]:.2f}: {args.workers} worker(s), {run.polls} polls, "

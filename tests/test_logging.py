@@ -253,3 +253,30 @@ async def test_the_broker_access_token_is_masked_once_the_client_has_used_it(log
         token = await r.tokens.get()
         structlog.get_logger("test").warning("echo", detail=f"server said {token}")
     assert token not in logs.text and "server said" in logs.text
+
+
+def test_a_line_below_the_level_is_not_written_and_any_other_chain_hears_it_all() -> None:
+    """At level error an info event's line is not written (nor built); a warning event's
+    is, at level warning. A chain other than ours (structlog's capture: no level filter)
+    hears an info event whatever the stdlib level is."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    started = CASES[0][0]
+    rejected = next(e for e, level, _ in CASES if level == "warning")
+    try:
+        buf = io.StringIO()
+        configure_logging(json_output=True, level="error", stream=buf)
+        log_event(started)
+        assert buf.getvalue() == ""
+        configure_logging(json_output=True, level="warning", stream=buf)
+        log_event(started)
+        log_event(rejected)
+        assert [json.loads(x)["event"] for x in buf.getvalue().splitlines()] == [
+            type(rejected).__name__]
+        root.setLevel(logging.ERROR)
+        with structlog.testing.capture_logs() as heard:
+            log_event(started)
+        assert [h["event"] for h in heard] == [type(started).__name__]
+    finally:
+        root.handlers[:], root.level = saved
+        structlog.reset_defaults()

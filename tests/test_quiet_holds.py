@@ -7,6 +7,7 @@ trades with the skip on are compared with a day polled every time in
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
@@ -15,6 +16,7 @@ import pytest
 from tradefleet.adapters.clock import SEOUL
 from tradefleet.domain.states import WorkerStatus
 from tradefleet.replay.quiet_holds import QuietHolds, on_step_grid
+from tradefleet.replay.runner import _step_fleet
 from tradefleet.worker.cycle_parts import OrderPaths
 
 OPEN = datetime(2026, 11, 24, 9, 0, tzinfo=SEOUL)
@@ -141,3 +143,167 @@ async def test_the_follower_is_left_out_only_after_an_empty_read_with_no_order_m
     await _polled(holds, unwatched, at)
     assert not holds.idle_follower(unwatched)
     assert holds.follower_skipped == 1
+
+
+class _Reads:
+    """A worker's open orders as the database holds them, and how often they were read."""
+
+    def __init__(self, *rows: str) -> None:
+        self.rows = list(rows)
+        self.count = 0
+
+    async def __call__(self) -> list[str]:
+        self.count += 1
+        return list(self.rows)
+
+
+def _reading(reads: _Reads, *, orders: object = None) -> SimpleNamespace:
+    cycle = _cycle(orders=orders)
+    cycle.paths = replace(cycle.paths, open_orders=reads)
+    return cycle
+
+
+async def test_open_orders_are_answered_none_only_after_an_empty_read_with_nothing_since(
+        ) -> None:
+    """The open-orders read answers "none" without reading only after a read found none,
+    with no order made and no follower pass since; an order found, an order made, a pass
+    run, or a worker whose order-making is not watched: it reads again."""
+    holds = QuietHolds(OPEN)
+    reads, orders = _Reads(), _Orders()
+    quiet = _reading(reads, orders=orders)
+    holds.watch(quiet, time_exit_minutes=0)
+    assert await quiet.paths.open_orders() == [] and reads.count == 1
+    assert await quiet.paths.open_orders() == [] and reads.count == 1   # known: none
+    assert holds.orders_known == 1 and holds.idle_follower(quiet)
+
+    await quiet.paths.orders.create_order("lock", side="BUY")           # an order made
+    reads.rows = ["the new order, open"]
+    assert await quiet.paths.open_orders() == ["the new order, open"]
+    assert await quiet.paths.open_orders() == ["the new order, open"]   # found: reads again
+    assert reads.count == 3
+
+    reads.rows = []
+    assert await quiet.paths.open_orders() == [] and reads.count == 4
+    holds.following(quiet)                              # a follower pass may reopen a row
+    reads.rows = ["an EXPIRED row looked at again, open"]
+    assert await quiet.paths.open_orders() == reads.rows and reads.count == 5
+
+    unwatched_reads = _Reads()
+    unwatched = _reading(unwatched_reads)                # no order service to watch
+    holds.watch(unwatched, time_exit_minutes=0)
+    await unwatched.paths.open_orders()
+    await unwatched.paths.open_orders()
+    assert unwatched_reads.count == 2
+    assert holds.orders_known == 1
+
+
+class _Beats:
+    async def keep(self, worker: object) -> None:
+        return None
+
+
+async def test_the_runner_reads_open_orders_again_after_a_follower_pass() -> None:
+    """``replay.runner`` tells the holds before each follower pass it runs: a row the pass
+    brings back open is read, not answered "none" from before the pass."""
+    holds, reads = QuietHolds(OPEN), _Reads()
+    cycle = _reading(reads, orders=_Orders())
+    holds.watch(cycle, time_exit_minutes=0)
+    cycle.status = WorkerStatus.SCAN
+    passes, seen, reading = [], [], [True, False, True]
+
+    async def reconcile() -> None:
+        passes.append(len(seen))
+        if len(passes) == 2:
+            reads.rows = ["brought back open by the pass"]
+
+    async def poll() -> None:
+        if reading.pop(0):
+            seen.append(await cycle.paths.open_orders())
+        else:
+            seen.append("a poll that read no orders")
+
+    cycle.reconcile, cycle.poll = reconcile, poll
+    for k in range(3):
+        await _step_fleet(OPEN + timedelta(seconds=600 + 10 * k), [object()], [cycle],
+                          _Beats(), holds)  # type: ignore[arg-type]
+    assert len(passes) == 2                       # the second step's pass was idle
+    assert seen[-1] == ["brought back open by the pass"]
+
+
+class _Locks:
+    """A worker's lock service as far as the known-none answers see it."""
+
+    def __init__(self) -> None:
+        self.rows: list[str] = []
+        self.reads = 0
+
+    async def locks_of(self, worker_id: str) -> list[str]:
+        self.reads += 1
+        return list(self.rows) if worker_id == "w-1" else ["another worker's lock"]
+
+    async def acquire_lock(self, symbol: str, worker_id: str, **kwargs: object) -> str:
+        self.rows.append(symbol)
+        return symbol
+
+
+def _holder(orders: _Reads, positions: _Reads, locks: _Locks, *,
+            entry_locks: object = None) -> SimpleNamespace:
+    """A stand-in cycle whose cycle, entry step and orphan adopter share ``locks``."""
+    cycle = _reading(orders, orders=_Orders())
+    cycle.paths = replace(cycle.paths, open_positions=positions,
+                          entry=SimpleNamespace(_locks=entry_locks or locks))
+    cycle.hooks = SimpleNamespace(orphans=SimpleNamespace(_locks=locks))
+    cycle._locks, cycle.worker_id = locks, "w-1"
+    return cycle
+
+
+async def test_positions_and_locks_are_answered_none_only_while_nothing_could_make_one(
+        ) -> None:
+    """Open positions are answered "none" without reading only after a read found none
+    while no order was open, with no order made, no lock taken and no follower pass since;
+    the worker's locks only after a read found none with no lock taken since; and neither
+    where a lock could be taken past the watched service."""
+    holds = QuietHolds(OPEN)
+    orders, positions, locks = _Reads(), _Reads(), _Locks()
+    cycle = _holder(orders, positions, locks)
+    holds.watch(cycle, time_exit_minutes=0)
+
+    assert await cycle.paths.open_positions() == []           # orders not known none yet
+    assert await cycle.paths.open_positions() == [] and positions.count == 2
+    await cycle.paths.open_orders()                            # none open
+    await cycle.paths.open_positions()
+    assert await cycle.paths.open_positions() == [] and positions.count == 3   # known
+    assert await cycle._locks.locks_of("w-1") == []
+    assert await cycle._locks.locks_of("w-1") == [] and locks.reads == 1       # known
+    assert await cycle._locks.locks_of("w-2") == ["another worker's lock"]
+    assert holds.positions_known == 1 and holds.locks_known == 1
+
+    await cycle.hooks.orphans._locks.acquire_lock("005930", "w-1")   # an orphan adopted
+    positions.rows = ["the adopted position"]
+    assert await cycle._locks.locks_of("w-1") == ["005930"]
+    assert await cycle.paths.open_positions() == ["the adopted position"]
+    assert await cycle._locks.locks_of("w-1") == ["005930"]     # found one: reads again
+    assert locks.reads == 4 and positions.count == 4
+
+    positions.rows = []
+    await cycle.paths.open_positions()                          # none, none open: known
+    await cycle.paths.orders.create_order("lock", side="BUY")   # an order made
+    positions.rows = ["filled as it was tracked"]
+    assert await cycle.paths.open_positions() == positions.rows
+
+    positions.rows = []
+    orders.rows = []
+    holds.following(cycle)
+    await cycle.paths.open_orders()
+    await cycle.paths.open_positions()                          # known again
+    holds.following(cycle)                                      # a pass records a fill
+    positions.rows = ["an entry filled while followed"]
+    assert await cycle.paths.open_positions() == positions.rows
+
+    apart = _holder(_Reads(), _Reads(), _Locks(), entry_locks=_Locks())  # a second service
+    holds.watch(apart, time_exit_minutes=0)
+    await apart.paths.open_orders()
+    for _ in range(2):
+        await apart.paths.open_positions()
+        await apart._locks.locks_of("w-1")
+    assert apart.paths.open_positions.count == 2 and apart._locks.reads == 2

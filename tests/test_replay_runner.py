@@ -3,8 +3,12 @@ trades as through the simulated day the recording was made from (parity), and th
 trades again on a second replay (determinism). Each run has its own fresh database; the
 last hour of the session (entries, exits and the forced liquidation) at 5 s polls. The
 simulated day polls every time; the replays skip quiet holds and idle follower passes
-(``replay.quiet_holds``) and share the step's market reads (``replay.step_reads``), so
-parity also shows that these trade nothing differently."""
+and answer a read of open orders, positions or locks known to be none
+(``replay.quiet_holds``), share the
+step's market reads (``replay.step_reads``), read the operator's controls once a day
+(``replay.day_controls``), hold their connections for the day
+(``replay.held_connections``) and store published events together
+(``replay.deferred_events``), so parity also shows that these trade nothing differently."""
 
 from __future__ import annotations
 
@@ -65,7 +69,9 @@ async def test_a_replayed_day_trades_as_the_simulated_day_and_again_the_same(
                 # (replay.step_reads) and its data
                 runs.append(await run_worker_day(SimMarket(SEED, n_symbols=SYMBOLS,
                                                            clock=clock), clock, db, _env(),
-                                                 quiet_holds=False, shared_reads=False))
+                                                 quiet_holds=False, shared_reads=False,
+                                                 day_controls=False,
+                                                 held_connections=False))
             else:
                 runs.append(await replay_day(recorded_day, db, _env(), start=START))
         finally:
@@ -79,6 +85,10 @@ async def test_a_replayed_day_trades_as_the_simulated_day_and_again_the_same(
     assert replayed.polls == live.polls
     assert live.quiet_skipped == 0 < replayed.quiet_skipped    # the skips were taken
     assert live.follower_skipped == 0 < replayed.follower_skipped   # idle follower passes
+    assert live.controls_served == 0 < replayed.controls_served  # controls read once a day
+    assert live.orders_known == 0 < replayed.orders_known    # open orders known to be none
+    assert live.held_known == 0 < replayed.held_known        # and positions and locks
+    assert live.events_deferred == 0 < replayed.events_deferred  # events stored together
     print(f"\nreplay: {replayed.polls} polls, {replayed.session_s:.0f} session s in "
           f"{replayed.wall_s:.1f} wall s = {replayed.speed:.0f}x ({replayed.quiet_skipped} "
           f"quiet holds skipped); {len(live.trades)} trades")

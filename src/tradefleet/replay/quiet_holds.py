@@ -33,7 +33,23 @@ exit or liquidation, is created through its one ``OrderService``, whose ``create
 is watched). Then the pass would find nothing of the worker's to follow and no dead
 peer's; it would only have read that, and the wall-clock look at EXPIRED rows noted above
 moves to a later pass.
-What it would have done besides is one more monitoring event (a row of ``events``), a
+The read of the worker's open orders (each HOLD and SCAN poll, and ``take_up``) is answered
+"none" without a round trip while that is known: the last read found none, the worker has
+made no order since (the watched ``create_order``, called before its row is written) and
+no follower pass has run since (``following``, called by the runner before each pass: a
+pass is the one place a row of the worker's changes status outside its own orders' paths,
+and a re-looked-at EXPIRED row could come back open). An order row of a live worker is
+written by nobody else (see 2.), and a row that is not open becomes open only by being
+made, so the database would have answered none too.
+In the same way the worker's open positions and its locks (each SCAN poll reads both, and
+finds none on most of a replayed day's SCAN polls) are answered "none" while that is known:
+a lock row of the worker is written only by its own ``LockService.acquire_lock`` (entry,
+take-up, re-take, orphan and stray adoption, all through the one service, which is then
+watched; a peer's reclaim only deletes); a position row becomes the worker's only by a
+fill of its order or by its adoption under a lock it takes. So positions read none while
+no order of its was open stay none until it makes an order, takes a lock or runs a
+follower pass (which records fills); locks read none stay none until it takes one.
+What a skipped poll would have done besides is one more monitoring event (a row of ``events``), a
 read of the operator's controls (no one writes them during a backtest: its database is its
 own) and an empty follower pass. Trades, fills and summaries are unchanged (the parity
 test compares a day polled every time with a replay that skips; the determinism test runs
@@ -75,12 +91,15 @@ class _RecordingCreates:
         self._key = key
 
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self._owner.none_open.pop(self._key, None)
+        self._owner.none_positions.pop(self._key, None)
         self._owner.no_orders[self._key] = False
         return await self._create(*args, **kwargs)
 
 
 class _RecordingOrders:
-    """The cycle's read of its open orders as it is, noting whether it found none."""
+    """The cycle's read of its open orders, noting whether it found none; answered "none"
+    without reading while that is known (``QuietHolds.none_open``)."""
 
     def __init__(self, read: Any, owner: QuietHolds, key: int) -> None:
         self._read = read
@@ -88,8 +107,65 @@ class _RecordingOrders:
         self._key = key
 
     async def __call__(self) -> list[Any]:
+        owner = self._owner
+        if owner.knows_none_open(self._key):
+            owner.orders_known += 1
+            owner.no_orders[self._key] = True
+            return []
         rows = await self._read()
-        self._owner.no_orders[self._key] = not rows
+        owner.no_orders[self._key] = not rows
+        owner.none_open[self._key] = not rows
+        return rows
+
+
+class _RecordingPositions:
+    """The cycle's read of its open positions, answered "none" without reading while that
+    is known (``QuietHolds.none_positions``)."""
+
+    def __init__(self, read: Any, owner: QuietHolds, key: int) -> None:
+        self._read = read
+        self._owner = owner
+        self._key = key
+
+    async def __call__(self) -> list[Any]:
+        owner = self._owner
+        if owner.knows_none_held(self._key):
+            owner.positions_known += 1
+            return []
+        rows = await self._read()
+        # none held and no order open: a position can only come of a lock taken or an
+        # order made, both watched
+        owner.none_positions[self._key] = not rows and owner.knows_none_open(self._key)
+        return rows
+
+
+class _RecordingLocks:
+    """The worker's ``LockService`` as it is, but for ``locks_of`` its own worker answered
+    "none" without reading while that is known, and ``acquire_lock`` noted (before the
+    call) as the end of what is known of its locks and positions."""
+
+    def __init__(self, locks: Any, owner: QuietHolds, key: int, worker_id: str) -> None:
+        self._locks = locks
+        self._owner = owner
+        self._key = key
+        self._worker_id = worker_id
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._locks, name)
+
+    async def acquire_lock(self, *args: Any, **kwargs: Any) -> Any:
+        self._owner.none_locks.pop(self._key, None)
+        self._owner.none_positions.pop(self._key, None)
+        return await self._locks.acquire_lock(*args, **kwargs)
+
+    async def locks_of(self, worker_id: str) -> list[Any]:
+        owner, own = self._owner, worker_id == self._worker_id
+        if own and owner.knows_none_held(self._key, locks=True):
+            owner.locks_known += 1
+            return []
+        rows = await self._locks.locks_of(worker_id)
+        if own:
+            owner.none_locks[self._key] = not rows
         return rows
 
 
@@ -107,6 +183,19 @@ class QuietHolds:
         self.step = -1                            # the market step of the poll under way
         self.quiet: dict[int, int] = {}           # cycle -> step of its last quiet hold
         self.no_orders: dict[int, bool] = {}     # cycle -> its last open-orders read empty
+        # cycle -> it has no open order: its last read found none, and since then it made
+        # no order and ran no follower pass (``following``)
+        self.none_open: dict[int, bool] = {}
+        self.orders_known = 0                     # reads answered "none" without reading
+        # cycle -> it holds no open position (its last read found none with no order of
+        # its open, and since then it made no order, took no lock, ran no follower pass) /
+        # no lock (its last read found none, and it took none since); only for a cycle
+        # whose every lock is taken through the one watched LockService (``_rows_watched``)
+        self.none_positions: dict[int, bool] = {}
+        self.none_locks: dict[int, bool] = {}
+        self._rows_watched: set[int] = set()
+        self.positions_known = 0
+        self.locks_known = 0
         self._time_exit: dict[int, timedelta] = {}
         self._creates_watched: set[int] = set()
         self.skipped = 0
@@ -123,6 +212,28 @@ class QuietHolds:
         if orders is not None:              # entry, sells and liquidation share this one
             orders.create_order = _RecordingCreates(orders.create_order, self, key)
             self._creates_watched.add(key)
+        self._watch_rows(cycle, key)
+
+    def _watch_rows(self, cycle: Any, key: int) -> None:
+        """Wrap the cycle's positions read and its ``LockService`` when every lock the
+        worker takes goes through that one service (the cycle's, the entry's, the orphan
+        adopter's); otherwise leave them as they are."""
+        locks = getattr(cycle, "_locks", None)
+        if locks is None or key not in self._creates_watched:
+            return
+        orphans = cycle.hooks.orphans
+        sharing = [getattr(cycle.paths.entry, "_locks", None),
+                   getattr(orphans, "_locks", None) if orphans is not None else locks]
+        if any(other is not locks for other in sharing):
+            return
+        watched = _RecordingLocks(locks, self, key, cycle.worker_id)
+        cycle._locks = watched
+        cycle.paths.entry._locks = watched
+        if orphans is not None:
+            orphans._locks = watched
+        cycle.paths = replace(cycle.paths, open_positions=_RecordingPositions(
+            cycle.paths.open_positions, self, key))
+        self._rows_watched.add(key)
 
     def at(self, now: datetime) -> None:
         """The clock of the coming polls."""
@@ -149,6 +260,23 @@ class QuietHolds:
             self.follower_skipped += 1
             return True
         return False
+
+    def knows_none_open(self, key: int) -> bool:
+        """The cycle ``key`` has no open order (see the module); never for a cycle whose
+        order-making is not watched."""
+        return key in self._creates_watched and self.none_open.get(key, False)
+
+    def knows_none_held(self, key: int, *, locks: bool = False) -> bool:
+        """The cycle ``key`` holds no open position (``locks``: no lock; see the module);
+        never for a cycle whose locks are not watched."""
+        known = self.none_locks if locks else self.none_positions
+        return key in self._rows_watched and known.get(key, False)
+
+    def following(self, cycle: Any) -> None:
+        """``cycle``'s follower pass runs now: its next open-orders read reads again, and
+        so does its next positions read (the pass may record a fill)."""
+        self.none_open.pop(id(cycle), None)
+        self.none_positions.pop(id(cycle), None)
 
     def polling(self, cycle: Any) -> None:
         """``cycle`` polls now: its last poll is no longer the quiet one."""

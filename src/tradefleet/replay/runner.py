@@ -29,6 +29,9 @@ from tradefleet.adapters.sim.engine import SimMarket
 from tradefleet.adapters.sim.universe import STEP_SECONDS
 from tradefleet.domain.markets import Market
 from tradefleet.domain.states import WorkerStatus
+from tradefleet.replay.day_controls import DayControls
+from tradefleet.replay.deferred_events import DeferredEvents
+from tradefleet.replay.held_connections import HeldConnections
 from tradefleet.replay.quiet_holds import QuietHolds
 from tradefleet.replay.step_reads import StepReads
 from tradefleet.services.market_directory import MarketTable
@@ -62,6 +65,10 @@ class DayRun:
     quiet_skipped: int = 0          # worker-polls skipped as quiet holds (replay.quiet_holds)
     reads_shared: int = 0           # market reads served from the step's memo (step_reads)
     follower_skipped: int = 0       # follower passes with nothing to follow, left out
+    controls_served: int = 0        # polls given the day's controls without a read
+    orders_known: int = 0           # open-orders reads answered "none" without a read
+    held_known: int = 0             # positions and locks reads answered "none" likewise
+    events_deferred: int = 0        # events stored with others (replay.deferred_events)
 
     @property
     def speed(self) -> float:
@@ -72,19 +79,39 @@ class DayRun:
 async def run_worker_day(market: SimMarket, clock: FrozenClock, db: Database,
                          env: Mapping[str, str], *, universe: Sequence[str] | None = None,
                          track_timeout_s: float = 2.0, quiet_holds: bool = True,
-                         shared_reads: bool = True) -> DayRun:
+                         shared_reads: bool = True, day_controls: bool = True,
+                         held_connections: bool = True) -> DayRun:
     """The worker configured by ``env`` (TRADEFLEET_* values) trades ``market``'s day from
     the clock's time to the close, one poll per ``poll_interval_seconds`` of session time."""
     return await run_fleet_day(market, clock, db, [load_settings(None, dict(env))],
                                universe=universe, track_timeout_s=track_timeout_s,
-                               quiet_holds=quiet_holds, shared_reads=shared_reads)
+                               quiet_holds=quiet_holds, shared_reads=shared_reads,
+                               day_controls=day_controls,
+                               held_connections=held_connections)
 
 
 async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
-                        fleet: Sequence[Settings], *, universe: Sequence[str] | None = None,
-                        track_timeout_s: float = 2.0, skip_still: bool = False,
-                        quiet_holds: bool = True, shared_reads: bool = True,
-                        progress: Progress | None = None) -> DayRun:
+                        fleet: Sequence[Settings], *, held_connections: bool = True,
+                        **options: Any) -> DayRun:
+    """``_fleet_day`` (its options are this function's), with the day's statements on
+    connections taken from ``db``'s pool once and held for the day (``held_connections``,
+    on by default; trades unchanged: ``replay.held_connections`` says why), given back to
+    the pool however the day ends."""
+    if not held_connections:
+        return await _fleet_day(market, clock, db, fleet, **options)
+    held = HeldConnections(db.pool)
+    try:
+        return await _fleet_day(market, clock, Database(held), fleet, held=held, **options)
+    finally:
+        await held.release_all()
+
+
+async def _fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
+                     fleet: Sequence[Settings], *, universe: Sequence[str] | None = None,
+                     track_timeout_s: float = 2.0, skip_still: bool = False,
+                     quiet_holds: bool = True, shared_reads: bool = True,
+                     day_controls: bool = True, held: HeldConnections | None = None,
+                     progress: Progress | None = None) -> DayRun:
     """The workers of ``fleet`` trade ``market``'s day on one clock, interleaved in a fixed
     order: every ``poll_interval_seconds`` (the first worker's) of session time, each worker
     in turn follows its orders and polls. One account, one market: they share the book and
@@ -101,7 +128,11 @@ async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
     on the same market step is skipped (``replay.quiet_holds`` says why it cannot decide
     differently). ``shared_reads`` (on by default; trades unchanged): the market's quotes
     and minute bars are read once per step for all the workers (``replay.step_reads``;
-    it wraps this ``market`` object's reads for good).
+    it wraps this ``market`` object's reads for good). ``day_controls`` (on by default;
+    trades unchanged): each worker reads the operator's controls at its first poll only
+    (``replay.day_controls`` says why no one can change them during a replayed day).
+    ``held``: the day's held connections (``run_fleet_day``), which also store the events
+    the workers publish together (``replay.deferred_events``).
     ``progress`` hears the session time and the polls so far every half hour."""
     if not fleet:
         raise ValueError("a fleet day needs at least one worker")
@@ -111,6 +142,10 @@ async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
     cycles, workers = [], []
     holds = QuietHolds(market.open_at) if quiet_holds else None
     reads = StepReads(market).install() if shared_reads else None
+    controls = DayControls() if day_controls else None
+    deferred = DeferredEvents() if held is not None else None
+    if held is not None:
+        held.deferred = deferred
     for settings in fleet:
         settings = await take_param_version(settings, db, clock)  # noqa: PLW2901 - its session's
         worker = build_worker(settings, db=db, broker=SimBroker(market), clock=clock,
@@ -124,8 +159,7 @@ async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
             await worker.recover(cycle)
         cycles.append(cycle)
         workers.append(worker)
-        if holds is not None:
-            holds.watch(cycle, time_exit_minutes=settings.trading_rules()[2].time_exit_minutes)
+        _wrap(worker, cycle, settings, holds, controls, deferred)
     beats = LeaseKeeper(PostgresLockStore(db), workers)
     polls, polled_step, reported = 0, -1, 0
     marks: list[tuple[float, datetime]] = []
@@ -137,7 +171,7 @@ async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
             if market_step == polled_step:
                 continue
             polled_step = market_step
-        await _step_fleet(clock.now(), workers, cycles, beats, holds)
+        await _step_fleet(clock.now(), workers, cycles, beats, holds, held)
         polls += 1
         marks.append((time.time(), clock.now()))
         if progress is not None and (clock.now() - begins) // HALF_HOUR > reported:
@@ -152,14 +186,32 @@ async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
                   await fetch_daily_report(db, market.day), marks,
                   holds.skipped if holds is not None else 0,
                   reads.served if reads is not None else 0,
-                  holds.follower_skipped if holds is not None else 0)
+                  holds.follower_skipped if holds is not None else 0,
+                  controls.served if controls is not None else 0,
+                  holds.orders_known if holds is not None else 0,
+                  holds.positions_known + holds.locks_known if holds is not None else 0,
+                  deferred.stored if deferred is not None else 0)
+
+
+def _wrap(worker: Any, cycle: Any, settings: Settings, holds: QuietHolds | None,
+          controls: DayControls | None, deferred: DeferredEvents | None) -> None:
+    """The replay-only components around one started worker (each module says why it
+    trades nothing differently)."""
+    if holds is not None:
+        holds.watch(cycle, time_exit_minutes=settings.trading_rules()[2].time_exit_minutes)
+    if controls is not None:
+        controls.watch(cycle)
+    if deferred is not None:            # started as before; what it publishes is kept now
+        deferred.watch(worker._sink)
 
 
 async def _step_fleet(now: datetime, workers: Sequence[Any], cycles: Sequence[Any],
-                      beats: LeaseKeeper, holds: QuietHolds | None) -> None:
+                      beats: LeaseKeeper, holds: QuietHolds | None,
+                      held: HeldConnections | None = None) -> None:
     """Each worker in turn: its lease beat, a follower pass, then its poll (the pass and
     the poll left out where ``holds`` knows they would repeat a quiet hold, the pass alone
-    where it knows the worker has no order to follow)."""
+    where it knows the worker has no order to follow); then the events the step's polls
+    published are stored (``held``, ``replay.deferred_events``)."""
     if holds is not None:
         holds.at(now)
     for worker, cycle in zip(workers, cycles, strict=True):
@@ -170,9 +222,13 @@ async def _step_fleet(now: datetime, workers: Sequence[Any], cycles: Sequence[An
                 continue
             idle = holds.idle_follower(cycle)
             holds.polling(cycle)
+            if not idle:
+                holds.following(cycle)
         if not idle:
             await cycle.reconcile()
         await cycle.poll()
+    if held is not None:
+        await held.flush()              # the step's events stored during the step
 
 
 class LeaseKeeper:
@@ -215,7 +271,7 @@ async def replay_fleet_day(folder: Path, db: Database, fleet: Sequence[Settings]
                            start: dtime | None = None, default_depth: int | None = None,
                            unknown_market: str | None = None,
                            skip_still: bool = False, quiet_holds: bool = True,
-                           shared_reads: bool = True,
+                           shared_reads: bool = True, day_controls: bool = True,
                            progress: Progress | None = None) -> DayRun:
     """``fleet``'s workers through a recorded day, interleaved on one clock."""
     from tradefleet.replay.bar_quotes import with_bar_quotes
@@ -233,4 +289,4 @@ async def replay_fleet_day(folder: Path, db: Database, fleet: Sequence[Settings]
                        recorded=(universe, RecordedTape(day, universe.symbols)))
     return await run_fleet_day(market, clock, db, fleet, skip_still=skip_still,
                                quiet_holds=quiet_holds, shared_reads=shared_reads,
-                               progress=progress)
+                               day_controls=day_controls, progress=progress)

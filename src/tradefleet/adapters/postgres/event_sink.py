@@ -23,9 +23,7 @@ class PostgresEventSink:
     async def publish(self, event: Event) -> None:
         async with self._db.pool.acquire() as conn:
             await append_events(conn, [event])
-        log_event(event, **self._context)
-        if self._observe is not None:
-            self._observe(event)
+        self.log([event])
 
     def log(self, events: Iterable[Event]) -> None:
         for event in events:
