@@ -1478,6 +1478,20 @@ MUTANTS += [
            ("tests/test_quiet_holds.py::test_the_follower_is_left_out_only_after_an_empty_read_"
             "with_no_order_made_since",),
            "issue 21 (idle follower): a worker whose orders are not watched skips its pass"),
+    # issue 20 (rt20c)
+    Mutant("notice-not-ours-looked-at-again-regardless", "worker/fill_notices.py",
+           '            if outcome != "not ours" or not pending:',
+           '            if outcome != "not ours":',
+           ("tests/test_notice_looks.py::test_a_notice_not_ours_is_looked_at_once_when_no_"
+            "answer_of_ours_is_awaited",),
+           "issue 20: every worker of the account looks at every other worker's fill four "
+           "times (77 money transactions a fill at 20 workers)"),
+    Mutant("no-answer-ever-awaited", "services/order_service.py",
+           "        return any(written == math.inf for written in self._in_flight.values())",
+           "        return False",
+           ("tests/test_order_settled.py::"
+            "test_a_notice_before_our_answer_is_recorded_as_the_answer_is_written",),
+           "issue 20: a fill pushed before our order's answer is judged not ours for good"),
 ]
 
 

@@ -111,6 +111,12 @@ class OrderService:
         self._in_flight.pop(order_id, None)
         return False
 
+    def answers_pending(self) -> bool:
+        """A send of this process is on the wire or its answer not yet written: a pushed fill
+        judged not ours now may be ours once that answer is written. When none is, every
+        answer this process got is already in the database."""
+        return any(written == math.inf for written in self._in_flight.values())
+
     def _trading_day(self) -> date:
         return self._clock.now().astimezone(SEOUL).date()
 

@@ -171,7 +171,16 @@ class PostgresOrderStore:
                                  strategy: StrategyTag
                                  ) -> tuple[str, OrderRow | None, list[Event]]:
         """A pushed fill notice of one of ``worker_id``'s orders (fill_notice_store.py)."""
-        from tradefleet.adapters.postgres.fill_notice_store import apply_fill_notice
+        from tradefleet.adapters.postgres.fill_notice_store import (
+            NoticeOutcome,
+            apply_fill_notice,
+            may_be_ours,
+        )
+        # each notice reaches every worker of the account: the others answer with one read,
+        # not a money transaction (apply_fill_notice looks again under the row's lock)
+        if not await may_be_ours(self._db.pool, worker_id=worker_id, trading_day=trading_day,
+                                 notice=notice):
+            return str(NoticeOutcome.NOT_OURS), None, []
         async with self._db.money_transaction() as conn:
             outcome, before, row, events = await apply_fill_notice(
                 conn, worker_id=worker_id, trading_day=trading_day, notice=notice,
