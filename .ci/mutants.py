@@ -1492,6 +1492,18 @@ MUTANTS += [
            ("tests/test_order_settled.py::"
             "test_a_notice_before_our_answer_is_recorded_as_the_answer_is_written",),
            "issue 20: a fill pushed before our order's answer is judged not ours for good"),
+    Mutant("order-write-commits-asynchronously", "adapters/postgres/fenced_order.py",
+           "          + \"   AND set_config('synchronous_commit', 'on', true) = 'on'\\n\"\n",
+           "",
+           ("tests/test_order_write_round_trip.py",),
+           "issue 20: the order row a send relies on may be lost in a crash (its commit did "
+           "not wait for the disk)"),
+    Mutant("order-write-durability-outlives-its-statement", "adapters/postgres/fenced_order.py",
+           "set_config('synchronous_commit', 'on', true)",
+           "set_config('synchronous_commit', 'on', false)",
+           ("tests/test_order_write_round_trip.py",),
+           "issue 20: the connection that wrote an order commits everything after it "
+           "synchronously (the pool's lock traffic loses its async commit)"),
 ]
 
 
