@@ -7,9 +7,12 @@ regardless would look four times."""
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.test_feed_fill_notices import rig_hearing_fills, small_symbol
 
 from tradefleet.ports.feed import FillNotice
+from tradefleet.services.order_settled import SettledOrders
 
 
 async def test_a_notice_not_ours_is_looked_at_once_when_no_answer_of_ours_is_awaited(
@@ -23,3 +26,23 @@ async def test_a_notice_not_ours_is_looked_at_once_when_no_answer_of_ours_is_awa
         assert await recorder.record(persons) == "not ours"
         assert recorder.looks == 1
         assert await db.pool.fetchval("SELECT count(*) FROM fill_notices") == 0
+
+
+async def test_an_answer_written_while_a_notice_was_looked_at_is_not_waited_for_again():
+    """The look that judged a notice not ours may have started before our answer was
+    written: the answer counted before the look lets it look again at once, not after the
+    retry timer (no event loop turn passes here, let alone the half minute)."""
+    settled = SettledOrders()
+    seen = settled.answers
+    settled.answer_written()                       # while the notice was being looked at
+    waiting = asyncio.get_running_loop().create_task(settled.next_answer(30.0, since=seen))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert waiting.done()
+    quiet = asyncio.get_running_loop().create_task(
+        settled.next_answer(30.0, since=settled.answers))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert not quiet.done()                        # none since: it waits for the next one
+    settled.answer_written()
+    await quiet

@@ -5,8 +5,9 @@ this worker records it only when one of its orders has that broker order number 
 (``OrderService.record_fill_notice``): a person's order, or another worker's, is not ours.
 A notice may come before the order's answer is written (KIS pushes it as the order fills,
 maybe before the POST's answer reaches us): one that is "not ours" while a send of this
-process awaits its answer is looked at again as soon as this process writes an answer, or
-after each of ``not_ours_retry_s`` at the latest. One judged not ours while no send of this
+process awaits its answer is looked at again as soon as this process writes an answer (at
+once if one was written while it was being looked at), or after each of ``not_ours_retry_s``
+at the latest. One judged not ours while no send of this
 process was awaiting its answer is final at once: every answer this process got was already
 in the database when it was looked at. Each notice reaches every worker of the account, so
 the fleet's other workers (20 of them, each looking again three times, made 77 money
@@ -46,13 +47,15 @@ class FillNoticeRecorder:
         task.add_done_callback(self._tasks.discard)
 
     async def record(self, notice: FillNotice) -> str | None:
-        pending = self._orders.answers_pending()    # before the look: see the docstring
+        # both taken before the look (see the docstring)
+        pending, seen = self._orders.answers_pending(), self._orders.answers_written()
         outcome = await self._record_once(notice)
         for delay in self._retry_s:
             if outcome != "not ours" or not pending:
                 break
-            await self._orders.next_answer(delay)      # woken as our answer is written
-            pending = self._orders.answers_pending()
+            # woken as our answer is written (at once if it was while we looked)
+            await self._orders.next_answer(delay, since=seen)
+            pending, seen = self._orders.answers_pending(), self._orders.answers_written()
             outcome = await self._record_once(notice)
         if outcome is not None:
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
