@@ -405,8 +405,7 @@ MUTANTS = [
            ("tests/test_lock_reclaim.py::test_reclaimers_take_turns",),
            "two reclaimers delete each other's locks in opposite orders: a deadlock aborts one"),
     Mutant("early-notice-waits-for-the-timer", "worker/fill_notices.py",
-           "            await self._orders.next_answer(delay)      # woken as our answer is "
-           "written",
+           "            await self._orders.next_answer(delay, since=seen)",
            "            await asyncio.sleep(delay)",
            ("tests/test_order_settled.py::"
             "test_a_notice_before_our_answer_is_recorded_as_the_answer_is_written",),
@@ -1629,6 +1628,39 @@ MUTANTS += [
             "other_chain_hears_it_all",),
            "issue 21 (speed21c): a capture of every line (a test's) misses the events below "
            "the stdlib level"),
+    # issue 20 (rt20c)
+    Mutant("notice-not-ours-looked-at-again-regardless", "worker/fill_notices.py",
+           '            if outcome != "not ours" or not pending:',
+           '            if outcome != "not ours":',
+           ("tests/test_notice_looks.py::test_a_notice_not_ours_is_looked_at_once_when_no_"
+            "answer_of_ours_is_awaited",),
+           "issue 20: every worker of the account looks at every other worker's fill four "
+           "times (77 money transactions a fill at 20 workers)"),
+    Mutant("no-answer-ever-awaited", "services/order_service.py",
+           "        return any(written == math.inf for written in self._in_flight.values())",
+           "        return False",
+           ("tests/test_order_settled.py::"
+            "test_a_notice_before_our_answer_is_recorded_as_the_answer_is_written",),
+           "issue 20: a fill pushed before our order's answer is judged not ours for good"),
+    Mutant("order-write-commits-asynchronously", "adapters/postgres/fenced_order.py",
+           "          + \"   AND set_config('synchronous_commit', 'on', true) = 'on'\\n\"\n",
+           "",
+           ("tests/test_order_write_round_trip.py",),
+           "issue 20: the order row a send relies on may be lost in a crash (its commit did "
+           "not wait for the disk)"),
+    Mutant("order-write-durability-outlives-its-statement", "adapters/postgres/fenced_order.py",
+           "set_config('synchronous_commit', 'on', true)",
+           "set_config('synchronous_commit', 'on', false)",
+           ("tests/test_order_write_round_trip.py",),
+           "issue 20: the connection that wrote an order commits everything after it "
+           "synchronously (the pool's lock traffic loses its async commit)"),
+    Mutant("answer-written-during-the-look-waited-for-again", "services/order_settled.py",
+           "        if since is not None and self.answers != since:\n            return\n",
+           "",
+           ("tests/test_notice_looks.py::test_an_answer_written_while_a_notice_was_looked_at_"
+            "is_not_waited_for_again",),
+           "issue 20: a notice looked at as our answer was written waits for the next answer "
+           "or the 0.2 s timer (the fill-to-record p99 at one worker)"),
 ]
 
 

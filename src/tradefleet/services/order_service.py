@@ -111,6 +111,12 @@ class OrderService:
         self._in_flight.pop(order_id, None)
         return False
 
+    def answers_pending(self) -> bool:
+        """A send of this process is on the wire or its answer not yet written: a pushed fill
+        judged not ours now may be ours once that answer is written. When none is, every
+        answer this process got is already in the database."""
+        return any(written == math.inf for written in self._in_flight.values())
+
     def _trading_day(self) -> date:
         return self._clock.now().astimezone(SEOUL).date()
 
@@ -263,10 +269,15 @@ class OrderService:
             self._settled.settled(row.order_id)        # its tracker need not ask the broker
         return outcome
 
-    async def next_answer(self, within_s: float) -> None:
+    def answers_written(self) -> int:
+        """How many order answers this process has written (see ``next_answer``)."""
+        return self._settled.answers
+
+    async def next_answer(self, within_s: float, since: int | None = None) -> None:
         """Until this process writes its next order's answer, or ``within_s`` seconds (a
-        pushed fill that came before its order's answer waits for it, not for a timer)."""
-        await self._settled.next_answer(within_s)
+        pushed fill that came before its order's answer waits for it, not for a timer); at
+        once if one was written since the count ``since`` (``answers_written``)."""
+        await self._settled.next_answer(within_s, since)
 
     async def apply(self, order: OrderRow, report: OrderReport) -> OrderRow:
         row, events = await self._store.apply_report(order.order_id, report, self._strategy)

@@ -6,8 +6,10 @@ concurrent reclaim either waits for this insert to commit (the order was placed 
 lock was held) or has already deleted the lock (nothing is inserted). A BUY is also refused
 while another worker has an OPEN position on the symbol (an orphan of a dead worker).
 
-Call it inside ``Database.money_transaction`` (synchronous commit): that flush also makes the
-lock it was placed under durable, which is what lets lock traffic use async commit."""
+Call ``insert_order_if_lock_held`` inside ``Database.money_transaction`` (synchronous commit),
+or ``write_order_if_lock_held`` on its own (the same statement, committed synchronously by
+itself): that flush also makes the lock it was placed under durable, which is what lets lock
+traffic use async commit."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from datetime import date, datetime
 
 import asyncpg
 
-_INSERT = """
+_FENCED = """
 INSERT INTO orders (client_order_id, worker_id, trading_day, symbol, side, order_type, qty,
                     limit_price, status, fencing_token, purpose, attempt, market, written_at)
 SELECT $1, l.worker_id, $3, l.symbol, $5, $6, $7, $8, 'NEW', l.fencing_token, $9, $10, $13, $14
@@ -26,9 +28,28 @@ SELECT $1, l.worker_id, $3, l.symbol, $5, $6, $7, $8, 'NEW', l.fencing_token, $9
    AND ($5 = 'SELL' OR NOT EXISTS (
         SELECT 1 FROM positions p
          WHERE p.symbol = $4 AND p.status = 'OPEN' AND p.worker_id <> $2))
-   FOR SHARE OF l
-RETURNING order_id
 """
+_INSERT = _FENCED + "   FOR SHARE OF l\nRETURNING order_id\n"
+
+# The same guarded insert, its OrderCreatedEvent and a synchronous commit in ONE statement
+# (one round trip, its own implicit transaction): the money path of a tick's exit wrote the
+# row in six (BEGIN, SET LOCAL, insert, read back, event, COMMIT). ``set_config(..., true)``
+# is ``SET LOCAL``: it holds until this statement's transaction commits, so the commit waits
+# for the disk whatever the pool's default; a row is inserted only when every condition,
+# this one included, held. The event's payload comes whole from the caller but for the new
+# order's id.
+_WRITE = ("WITH ins AS (" + _FENCED
+          + "   AND set_config('synchronous_commit', 'on', true) = 'on'\n"
+          + """   FOR SHARE OF l
+RETURNING *
+), ev AS (
+INSERT INTO events (event_type, worker_id, symbol, payload)
+SELECT 'OrderCreatedEvent', ins.worker_id, ins.symbol,
+       jsonb_set($15::jsonb, '{order_id}', to_jsonb(ins.order_id))
+  FROM ins
+)
+SELECT * FROM ins
+""")
 
 
 async def insert_order_if_lock_held(
@@ -43,6 +64,21 @@ async def insert_order_if_lock_held(
     return await conn.fetchval(
         _INSERT, client_order_id, worker_id, trading_day, symbol, str(side), str(order_type),
         qty, limit_price, str(purpose), attempt, fencing_token, epoch, market, written_at)
+
+
+async def write_order_if_lock_held(
+    conn: asyncpg.Connection | asyncpg.Pool, *, worker_id: str, fencing_token: int,
+    client_order_id: str, trading_day: date, symbol: str, side: str, order_type: str,
+    qty: int, limit_price: int | None, purpose: str, attempt: int, epoch: int | None,
+    market: str | None, written_at: datetime | None, created_payload: dict,
+) -> asyncpg.Record | None:
+    """The new order's row, committed and on disk with its OrderCreatedEvent (payload
+    ``created_payload`` with the row's id), or None when the lock is no longer ours
+    (nothing written). Not inside another transaction: its commit is the statement's."""
+    return await conn.fetchrow(
+        _WRITE, client_order_id, worker_id, trading_day, symbol, str(side), str(order_type),
+        qty, limit_price, str(purpose), attempt, fencing_token, epoch, market, written_at,
+        created_payload)
 
 
 _FENCE_HOLDS = """

@@ -37,17 +37,26 @@ class NoticeOutcome(StrEnum):
     FOLLOWER_AHEAD = "follower ahead"  # the follower recorded fills the notices do not cover
 
 
+_OURS = """WHERE worker_id = $1 AND trading_day = $2 AND broker_order_id = $3
+             AND symbol = $4 AND side = $5"""
+
+
+async def may_be_ours(pool: asyncpg.Pool | asyncpg.Connection, *, worker_id: str,
+                      trading_day: date, notice: FillNotice) -> bool:
+    """One read, no transaction: does one of ``worker_id``'s orders have the notice's ODNO?"""
+    return bool(await pool.fetchval(
+        f"SELECT EXISTS (SELECT 1 FROM orders {_OURS})", worker_id, trading_day,  # noqa: S608
+        notice.order_no, notice.symbol, notice.side))
+
+
 async def apply_fill_notice(conn: asyncpg.Connection, *, worker_id: str, trading_day: date,
                             notice: FillNotice, strategy: StrategyTag, costs: CostModel
                             ) -> tuple[NoticeOutcome, OrderRow | None, OrderRow | None,
                                        list[Event]]:
     """In ``conn``'s money transaction: the outcome, the order before and after, events."""
     rec = await conn.fetchrow(
-        """SELECT * FROM orders
-            WHERE worker_id = $1 AND trading_day = $2 AND broker_order_id = $3
-              AND symbol = $4 AND side = $5
-            FOR UPDATE""", worker_id, trading_day, notice.order_no, notice.symbol,
-        notice.side)
+        f"SELECT * FROM orders {_OURS} FOR UPDATE", worker_id, trading_day,  # noqa: S608
+        notice.order_no, notice.symbol, notice.side)
     if rec is None:
         return NoticeOutcome.NOT_OURS, None, None, []
     row: OrderRow = order_row(rec)

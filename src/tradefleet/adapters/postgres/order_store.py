@@ -15,7 +15,7 @@ import asyncpg
 
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.adapters.postgres.event_store import append_events
-from tradefleet.adapters.postgres.fenced_order import fence_holds, insert_order_if_lock_held
+from tradefleet.adapters.postgres.fenced_order import fence_holds, write_order_if_lock_held
 from tradefleet.adapters.postgres.order_reports import apply_report_locked, order_row
 from tradefleet.adapters.postgres.position_store import open_positions
 from tradefleet.domain.costs import DEFAULT_COSTS, CostModel
@@ -27,7 +27,7 @@ from tradefleet.domain.events import (
     OrderUnresolvedEvent,
 )
 from tradefleet.domain.locks import Lock
-from tradefleet.domain.orders import OrderReport
+from tradefleet.domain.orders import OrderReport, OrderStatus
 from tradefleet.ports.feed import FillNotice
 from tradefleet.ports.trade_store import NewOrder, OrderRow, PositionRow, StrategyTag
 
@@ -45,24 +45,25 @@ class PostgresOrderStore:
 
     async def create_order(self, lock: Lock, order: NewOrder
                            ) -> tuple[OrderRow | None, list[Event]]:
-        async with self._db.money_transaction() as conn:
-            order_id = await insert_order_if_lock_held(
-                conn, worker_id=lock.worker_id, fencing_token=lock.fencing_token,
-                client_order_id=order.client_order_id, trading_day=order.trading_day,
-                symbol=lock.symbol, side=order.side, order_type=order.order_type,
-                qty=order.qty, limit_price=order.limit_price, purpose=order.purpose,
-                attempt=order.attempt, epoch=lock.epoch, market=order.market,
-                written_at=order.written_at)
-            if order_id is None:
-                return None, []
-            row = order_row(await conn.fetchrow("SELECT * FROM orders WHERE order_id = $1",
-                                                order_id))
-            event = OrderCreatedEvent(
-                worker_id=row.worker_id, symbol=row.symbol, order_id=row.order_id,
-                client_order_id=row.client_order_id, side=row.side, order_type=row.order_type,
-                qty=row.qty, limit_price=row.limit_price, status=row.status,
-                purpose=row.purpose, fencing_token=row.fencing_token)
-            await append_events(conn, [event])
+        # one statement, one round trip: the fenced insert, its event, a synchronous commit
+        # (fenced_order.py); the event as the row will be, but for its id
+        planned = OrderCreatedEvent(
+            worker_id=lock.worker_id, symbol=lock.symbol, order_id=0,
+            client_order_id=order.client_order_id, side=str(order.side),
+            order_type=str(order.order_type), qty=order.qty, limit_price=order.limit_price,
+            status=str(OrderStatus.NEW), purpose=str(order.purpose),
+            fencing_token=lock.fencing_token)
+        rec = await write_order_if_lock_held(
+            self._db.pool, worker_id=lock.worker_id, fencing_token=lock.fencing_token,
+            client_order_id=order.client_order_id, trading_day=order.trading_day,
+            symbol=lock.symbol, side=order.side, order_type=order.order_type,
+            qty=order.qty, limit_price=order.limit_price, purpose=order.purpose,
+            attempt=order.attempt, epoch=lock.epoch, market=order.market,
+            written_at=order.written_at, created_payload=planned.payload())
+        if rec is None:
+            return None, []
+        row = order_row(rec)
+        event = planned.model_copy(update={"order_id": row.order_id})
         self._moved(row, None)
         return row, [event]
 
@@ -171,7 +172,16 @@ class PostgresOrderStore:
                                  strategy: StrategyTag
                                  ) -> tuple[str, OrderRow | None, list[Event]]:
         """A pushed fill notice of one of ``worker_id``'s orders (fill_notice_store.py)."""
-        from tradefleet.adapters.postgres.fill_notice_store import apply_fill_notice
+        from tradefleet.adapters.postgres.fill_notice_store import (
+            NoticeOutcome,
+            apply_fill_notice,
+            may_be_ours,
+        )
+        # each notice reaches every worker of the account: the others answer with one read,
+        # not a money transaction (apply_fill_notice looks again under the row's lock)
+        if not await may_be_ours(self._db.pool, worker_id=worker_id, trading_day=trading_day,
+                                 notice=notice):
+            return str(NoticeOutcome.NOT_OURS), None, []
         async with self._db.money_transaction() as conn:
             outcome, before, row, events = await apply_fill_notice(
                 conn, worker_id=worker_id, trading_day=trading_day, notice=notice,
