@@ -18,6 +18,7 @@ from tradefleet.adapters.postgres.event_store import append_events
 from tradefleet.adapters.postgres.fenced_order import fence_holds, write_order_if_lock_held
 from tradefleet.adapters.postgres.order_reports import apply_report_locked, order_row
 from tradefleet.adapters.postgres.position_store import open_positions
+from tradefleet.adapters.postgres.sent_order import write_sent
 from tradefleet.domain.costs import DEFAULT_COSTS, CostModel
 from tradefleet.domain.events import (
     Event,
@@ -92,20 +93,23 @@ class PostgresOrderStore:
 
     async def mark_sent(self, order_id: int, broker_order_id: str, broker_branch: str | None,
                         latency_ms: float) -> tuple[OrderRow, list[Event]]:
-        return await self._update(
-            # a report applied meanwhile (another follower) is never moved backwards
-            # an ack after we had judged the order never sent reopens it (its fills must land)
-            """UPDATE orders SET status = CASE WHEN status IN ('NEW', 'UNKNOWN')
-                                               OR (status = 'EXPIRED' AND filled_qty = 0)
-                                             THEN 'SENT' ELSE status END,
-                   broker_order_id = coalesce(broker_order_id, $2),
-                   broker_branch = coalesce(broker_branch, $3),
-                   sent_at = coalesce(sent_at, now()), updated_at = now()
-               WHERE order_id = $1 RETURNING *""", order_id, broker_order_id, broker_branch,
-            event_of=lambda r: OrderSentEvent(
-                worker_id=r.worker_id, symbol=r.symbol, order_id=r.order_id,
-                client_order_id=r.client_order_id, broker_order_id=r.broker_order_id,
-                side=r.side, qty=r.qty, status=r.status, latency_ms=latency_ms))
+        # one statement, one round trip: the locked move to SENT, its event, a synchronous
+        # commit (sent_order.py); the payload's row-dependent fields are the row's, there
+        planned = OrderSentEvent(
+            worker_id="", symbol="", order_id=order_id, client_order_id="",
+            broker_order_id=None, side="", qty=0, status="", latency_ms=latency_ms)
+        rec = await write_sent(self._db.pool, order_id=order_id,
+                               broker_order_id=broker_order_id, broker_branch=broker_branch,
+                               sent_payload=planned.payload())
+        if rec is None:
+            raise LookupError(f"order_id: no order {order_id} in a state allowing this")
+        row = order_row(rec)
+        events: list[Event] = [OrderSentEvent(
+            worker_id=row.worker_id, symbol=row.symbol, order_id=row.order_id,
+            client_order_id=row.client_order_id, broker_order_id=row.broker_order_id,
+            side=row.side, qty=row.qty, status=row.status, latency_ms=latency_ms)]
+        self._moved(row, rec["status_before"])
+        return row, events
 
     async def mark_rejected(self, order_id: int, code: str, message: str
                             ) -> tuple[OrderRow, list[Event]]:
