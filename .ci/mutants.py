@@ -1661,6 +1661,54 @@ MUTANTS += [
             "is_not_waited_for_again",),
            "issue 20: a notice looked at as our answer was written waits for the next answer "
            "or the 0.2 s timer (the fill-to-record p99 at one worker)"),
+    # issue 20 (sent20)
+    Mutant("sent-write-commits-asynchronously", "adapters/postgres/sent_order.py",
+           "       AND set_config('synchronous_commit', 'on', true) = 'on'\n", "",
+           ("tests/test_order_sent_round_trip.py",),
+           "issue 20: the broker's acceptance of an order may be lost in a crash (its commit "
+           "did not wait for the disk on an asynchronous pool)"),
+    Mutant("sent-write-durability-outlives-its-statement", "adapters/postgres/sent_order.py",
+           "set_config('synchronous_commit', 'on', true)",
+           "set_config('synchronous_commit', 'on', false)",
+           ("tests/test_order_sent_round_trip.py",),
+           "issue 20: the connection that recorded a send commits everything after it "
+           "synchronously (the pool's lock traffic loses its async commit)"),
+    Mutant("sent-status-before-read-without-the-lock", "adapters/postgres/sent_order.py",
+           "SELECT order_id, status FROM orders WHERE order_id = $1 FOR UPDATE",
+           "SELECT order_id, status FROM orders WHERE order_id = $1",
+           ("tests/test_order_sent_round_trip.py::"
+            "test_mark_sent_reports_the_status_it_moved_from_after_a_concurrent_change",),
+           "issue 20: a row changed by a fill meanwhile is counted as a move it never made "
+           "(status metrics no longer match the rows)"),
+    Mutant("sent-status-before-is-the-status-after", "adapters/postgres/sent_order.py",
+           "RETURNING o.*, b.status AS status_before",
+           "RETURNING o.*, o.status AS status_before",
+           ("tests/test_order_sent_round_trip.py",),
+           "issue 20: the move to SENT is never counted in the status metrics"),
+    Mutant("sent-event-status-is-the-one-before", "adapters/postgres/sent_order.py",
+           "               'status', upd.status)",
+           "               'status', upd.status_before)",
+           ("tests/test_order_sent_round_trip.py",),
+           "issue 20: the stored OrderSentEvent says NEW where the row became SENT (the "
+           "event differs from the one logged)"),
+    Mutant("sent-ack-replaces-the-broker-id", "adapters/postgres/sent_order.py",
+           "broker_order_id = coalesce(o.broker_order_id, $2),",
+           "broker_order_id = $2,",
+           ("tests/test_order_sent_round_trip.py",),
+           "issue 20: a late ack overwrites the broker id a report had already attached"),
+    Mutant("sent-moves-a-partly-filled-expired-row", "adapters/postgres/sent_order.py",
+           "OR (o.status = 'EXPIRED' AND o.filled_qty = 0)",
+           "OR (o.status = 'EXPIRED')",
+           ("tests/test_order_sent_round_trip.py",),
+           "issue 20: an expired row with fills is moved back to SENT by a late ack"),
+    Mutant("sent-of-no-order-not-refused", "adapters/postgres/order_store.py",
+           "        if rec is None:\n            raise LookupError("
+           "f\"order_id: no order {order_id} in a state allowing this\")\n"
+           "        row = order_row(rec)\n        events: list",
+           "        row = order_row(rec)\n        events: list",
+           ("tests/test_order_sent_round_trip.py",),
+           "issue 20: an ack for an order we have no row of raises a TypeError, not the "
+           "LookupError callers handle"),
 ]
 
 
