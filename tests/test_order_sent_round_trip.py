@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import asyncpg
 import pytest
+from tests.commit_settings import note_commit_settings
 from tests.test_locks import register
 from tests.test_order_service import AT
 
@@ -46,16 +47,7 @@ async def old_mark_sent(store: PostgresOrderStore, order_id, broker_order_id, br
             side=r.side, qty=r.qty, status=r.status, latency_ms=latency))
 
 
-NOTE_COMMIT = """
-CREATE TABLE commit_settings (order_id bigint, synchronous_commit text);
-CREATE FUNCTION note_commit() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  INSERT INTO commit_settings VALUES (NEW.order_id, current_setting('synchronous_commit'));
-  RETURN NULL;
-END $$;
-CREATE CONSTRAINT TRIGGER note_commit AFTER UPDATE ON orders
-  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION note_commit();
-"""
+NOTE_COMMIT = note_commit_settings("UPDATE")
 
 # starting states: (status, filled_qty, broker_order_id, broker_branch, sent before)
 STARTS = {

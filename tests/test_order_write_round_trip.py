@@ -9,6 +9,7 @@ stored event is the event the caller logs."""
 
 from __future__ import annotations
 
+from tests.commit_settings import note_commit_settings
 from tests.test_locks import register
 from tests.test_order_service import AT, liquid
 
@@ -24,16 +25,7 @@ from tradefleet.domain.orders import OrderStatus
 from tradefleet.services.lock_service import LockService
 from tradefleet.services.order_service import OrderService
 
-NOTE_COMMIT = """
-CREATE TABLE commit_settings (order_id bigint, synchronous_commit text);
-CREATE FUNCTION note_commit() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  INSERT INTO commit_settings VALUES (NEW.order_id, current_setting('synchronous_commit'));
-  RETURN NULL;
-END $$;
-CREATE CONSTRAINT TRIGGER note_commit AFTER INSERT ON orders
-  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION note_commit();
-"""
+NOTE_COMMIT = note_commit_settings("INSERT")
 
 
 async def test_an_order_row_is_committed_to_disk_in_one_statement_on_an_async_pool(pg_dsn):
