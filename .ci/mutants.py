@@ -411,7 +411,7 @@ MUTANTS = [
             "test_a_notice_before_our_answer_is_recorded_as_the_answer_is_written",),
            "issue 20: a fill pushed before our order's answer waits for a retry timer"),
     Mutant("answer-written-wakes-nobody", "services/order_service.py",
-           "            self._settled.answer_written()\n", "",
+           "            self._answers.answer_written()\n", "",
            ("tests/test_order_settled.py::"
             "test_a_notice_before_our_answer_is_recorded_as_the_answer_is_written",),
            "issue 20: writing an order's answer does not wake the notices waiting for it"),
@@ -1636,7 +1636,7 @@ MUTANTS += [
             "answer_of_ours_is_awaited",),
            "issue 20: every worker of the account looks at every other worker's fill four "
            "times (77 money transactions a fill at 20 workers)"),
-    Mutant("no-answer-ever-awaited", "services/order_service.py",
+    Mutant("no-answer-ever-awaited", "services/order_answers.py",
            "        return any(written == math.inf for written in self._in_flight.values())",
            "        return False",
            ("tests/test_order_settled.py::"
@@ -1654,8 +1654,8 @@ MUTANTS += [
            ("tests/test_order_write_round_trip.py",),
            "issue 20: the connection that wrote an order commits everything after it "
            "synchronously (the pool's lock traffic loses its async commit)"),
-    Mutant("answer-written-during-the-look-waited-for-again", "services/order_settled.py",
-           "        if since is not None and self.answers != since:\n            return\n",
+    Mutant("answer-written-during-the-look-waited-for-again", "services/order_answers.py",
+           "        if since is not None and self.written != since:\n            return\n",
            "",
            ("tests/test_notice_looks.py::test_an_answer_written_while_a_notice_was_looked_at_"
             "is_not_waited_for_again",),

@@ -12,7 +12,7 @@ import asyncio
 from tests.test_feed_fill_notices import rig_hearing_fills, small_symbol
 
 from tradefleet.ports.feed import FillNotice
-from tradefleet.services.order_settled import SettledOrders
+from tradefleet.services.order_answers import OrderAnswers
 
 
 async def test_a_notice_not_ours_is_looked_at_once_when_no_answer_of_ours_is_awaited(
@@ -32,17 +32,17 @@ async def test_an_answer_written_while_a_notice_was_looked_at_is_not_waited_for_
     """The look that judged a notice not ours may have started before our answer was
     written: the answer counted before the look lets it look again at once, not after the
     retry timer (no event loop turn passes here, let alone the half minute)."""
-    settled = SettledOrders()
-    seen = settled.answers
-    settled.answer_written()                       # while the notice was being looked at
-    waiting = asyncio.get_running_loop().create_task(settled.next_answer(30.0, since=seen))
+    answers = OrderAnswers(send_window_s=10.0)
+    seen = answers.written
+    answers.answer_written()                       # while the notice was being looked at
+    waiting = asyncio.get_running_loop().create_task(answers.next_answer(30.0, since=seen))
     for _ in range(3):
         await asyncio.sleep(0)
     assert waiting.done()
     quiet = asyncio.get_running_loop().create_task(
-        settled.next_answer(30.0, since=settled.answers))
+        answers.next_answer(30.0, since=answers.written))
     for _ in range(3):
         await asyncio.sleep(0)
     assert not quiet.done()                        # none since: it waits for the next one
-    settled.answer_written()
+    answers.answer_written()
     await quiet

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import time
 import uuid
 from datetime import date, datetime, timedelta
@@ -54,6 +53,7 @@ from tradefleet.ports.trade_store import (
     SummaryStore,
     TradeStore,
 )
+from tradefleet.services.order_answers import OrderAnswers
 from tradefleet.services.order_settled import SettledOrders
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -87,13 +87,7 @@ class OrderService:
         self._summaries = summaries
         self._adverse_ticks = adverse_ticks
         self._decision_price: dict[int, int] = {}    # quote the order was decided on
-        # NEW rows written by this process and not yet past their one send (monotonic time
-        # written): the follower leaves them alone (only this process may still send them).
-        # Nothing else goes in: an order past its send is followed by anyone (reports apply
-        # idempotently), and a row never sent (its caller failed in between) is hidden for
-        # SEND_WINDOW_S at most, so no order is kept from the follower for ever.
-        self._in_flight: dict[int, float] = {}
-        self._send_window = send_window_s
+        self._answers = OrderAnswers(send_window_s)  # our sends and their broker answers
         self._grace = unseen_grace_s
         self._lookups = unseen_lookups
         self._misses: dict[int, int] = {}           # lookups that did not find the order
@@ -101,21 +95,20 @@ class OrderService:
         self._log = structlog.get_logger("tradefleet.orders")
 
     def sending(self, order_id: int) -> bool:
-        """This process is sending the row now, or wrote it less than ``send_window_s`` (real
-        seconds) ago and may still send it."""
-        written = self._in_flight.get(order_id)
-        if written is None:
-            return False
-        if written == math.inf or time.monotonic() - written < self._send_window:
-            return True
-        self._in_flight.pop(order_id, None)
-        return False
+        """See ``OrderAnswers.sending`` (the follower leaves such a row alone)."""
+        return self._answers.sending(order_id)
 
     def answers_pending(self) -> bool:
-        """A send of this process is on the wire or its answer not yet written: a pushed fill
-        judged not ours now may be ours once that answer is written. When none is, every
-        answer this process got is already in the database."""
-        return any(written == math.inf for written in self._in_flight.values())
+        """See ``OrderAnswers.pending``."""
+        return self._answers.pending()
+
+    def answers_written(self) -> int:
+        """How many order answers this process has written (see ``next_answer``)."""
+        return self._answers.written
+
+    async def next_answer(self, within_s: float, since: int | None = None) -> None:
+        """See ``OrderAnswers.next_answer`` (``since``: a count of ``answers_written``)."""
+        await self._answers.next_answer(within_s, since)
 
     def _trading_day(self) -> date:
         return self._clock.now().astimezone(SEOUL).date()
@@ -155,7 +148,7 @@ class OrderService:
         if row is None:
             raise LockLost(f"symbol: lock on {lock.symbol} (token {lock.fencing_token}) "
                            f"no longer held by {lock.worker_id}; order not written")
-        self._in_flight[row.order_id] = time.monotonic()
+        self._answers.row_written(row.order_id)
         if decision_price is not None:
             self._decision_price[row.order_id] = decision_price
         self._sink.log(events)
@@ -168,11 +161,8 @@ class OrderService:
         if order.status is not OrderStatus.NEW:
             raise ValueError(f"status: only NEW orders are sent, order {order.order_id} is "
                              f"{order.status}")
-        self._in_flight[order.order_id] = math.inf     # hidden for as long as the call lasts
-        try:
+        with self._answers.awaiting(order.order_id):
             return await self._send_once(order)
-        finally:
-            self._in_flight.pop(order.order_id, None)
 
     async def _send_once(self, order: OrderRow) -> OrderRow:
         request = OrderRequest(order.client_order_id, order.symbol, Side(order.side),
@@ -208,7 +198,7 @@ class OrderService:
             self._note_broker_time(ack.accepted_at)
             row, events = await self._store.mark_sent(order.order_id, ack.broker_order_id,
                                                       ack.broker_branch, round(latency, 2))
-            self._settled.answer_written()
+            self._answers.answer_written()
         self._sink.log(events)
         return row
 
@@ -268,16 +258,6 @@ class OrderService:
         if row is not None and row.status.is_terminal:
             self._settled.settled(row.order_id)        # its tracker need not ask the broker
         return outcome
-
-    def answers_written(self) -> int:
-        """How many order answers this process has written (see ``next_answer``)."""
-        return self._settled.answers
-
-    async def next_answer(self, within_s: float, since: int | None = None) -> None:
-        """Until this process writes its next order's answer, or ``within_s`` seconds (a
-        pushed fill that came before its order's answer waits for it, not for a timer); at
-        once if one was written since the count ``since`` (``answers_written``)."""
-        await self._settled.next_answer(within_s, since)
 
     async def apply(self, order: OrderRow, report: OrderReport) -> OrderRow:
         row, events = await self._store.apply_report(order.order_id, report, self._strategy)

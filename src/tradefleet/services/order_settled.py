@@ -18,25 +18,6 @@ from collections.abc import Iterator
 class SettledOrders:
     def __init__(self) -> None:
         self._waiting: dict[int, asyncio.Event] = {}
-        self._answered = asyncio.Event()    # replaced each time an answer is written
-        self.answers = 0                    # answers written so far
-
-    def answer_written(self) -> None:
-        """An order's answer (its broker order number) was just written: a pushed fill that
-        came before it, and was not ours yet, may be looked at again now."""
-        self.answers += 1
-        self._answered.set()
-        self._answered = asyncio.Event()
-
-    async def next_answer(self, within_s: float, since: int | None = None) -> None:
-        """Until the next answer is written, or ``within_s`` seconds; at once when one was
-        written since ``since`` (a count of ``answers``): an answer written while a notice
-        was being looked at is not waited for again (that look may have missed it: it was
-        the 0.2 s tail of fill-to-record)."""
-        if since is not None and self.answers != since:
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._answered.wait(), within_s)
 
     @contextlib.contextmanager
     def watching(self, order_id: int) -> Iterator[asyncio.Event]:
