@@ -22,7 +22,7 @@ class OrderAnswers:
         # written): the follower leaves them alone (only this process may still send them).
         # Nothing else goes in: an order past its send is followed by anyone (reports apply
         # idempotently), and a row never sent (its caller failed in between) is hidden for
-        # SEND_WINDOW_S at most, so no order is kept from the follower for ever.
+        # ``send_window_s`` at most, so no order is kept from the follower for ever.
         self._in_flight: dict[int, float] = {}
         self._send_window = send_window_s
         self._answered = asyncio.Event()    # replaced each time an answer is written
