@@ -1709,6 +1709,35 @@ MUTANTS += [
            ("tests/test_order_sent_round_trip.py",),
            "issue 20: an ack for an order we have no row of raises a TypeError, not the "
            "LookupError callers handle"),
+    # issue 21 (speed21e)
+    Mutant("replay-quiet-scan-after-a-candidate", "replay/quiet_scans.py",
+           "        if not result.ranked and owner.unfaulted():",
+           "        if owner.unfaulted():",
+           ("tests/test_quiet_scans.py",),
+           "issue 21: a replay hands a worker its previous scan's candidates, with their old "
+           "quote times (the entry gate judges the scan's age and the cutoff by them)"),
+    Mutant("replay-quiet-scan-after-a-market-step", "replay/quiet_scans.py",
+           "if last is not None and last[0] == step and owner.unfaulted():",
+           "if last is not None and owner.unfaulted():",
+           ("tests/test_quiet_scans.py",),
+           "issue 21: a replay answers a scan on new market data with an old empty one "
+           "(entries missed or late)"),
+    Mutant("replay-quiet-scan-under-a-fault-now", "replay/quiet_scans.py",
+           "if last is not None and last[0] == step and owner.unfaulted():",
+           "if last is not None and last[0] == step:",
+           ("tests/test_quiet_scans.py",),
+           "issue 21: a scan left out while a fault rule is armed (its reads' faults and "
+           "random draws shift to later reads)"),
+    Mutant("replay-quiet-scan-after-a-faulted-scan", "replay/quiet_scans.py",
+           "        if not result.ranked and owner.unfaulted():",
+           "        if not result.ranked:",
+           ("tests/test_quiet_scans.py",),
+           "issue 21: a scan run while a fault rule was armed is served again"),
+    Mutant("replay-quiet-scans-not-wired", "replay/runner.py",
+           "        if scans is not None:\n            scans.watch(cycle)\n",
+           "",
+           ("tests/test_quiet_scans.py::test_a_fleet_trades_the_same_with_its_quiet_scans_answered",),
+           "issue 21: the replay's quiet scans are never taken (the speed lever silently off)"),
 ]
 
 
