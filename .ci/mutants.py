@@ -1738,6 +1738,17 @@ MUTANTS += [
            "",
            ("tests/test_quiet_scans.py::test_a_fleet_trades_the_same_with_its_quiet_scans_answered",),
            "issue 21: the replay's quiet scans are never taken (the speed lever silently off)"),
+    Mutant("replay-step-bars-keep-the-running-minute", "replay/step_reads.py",
+           "i, a, b = market._index[symbol], len(done), end - 1",
+           "i, a, b = market._index[symbol], len(done), end",
+           ("tests/test_step_reads.py",),
+           "issue 21: the running minute's bar is kept as if finished: a replay's scans and "
+           "exit checks read a minute bar frozen mid-minute"),
+    Mutant("replay-step-bars-of-none", "replay/step_reads.py",
+           "        if count <= 0 or not newest:",
+           "        if not newest:",
+           ("tests/test_step_reads.py",),
+           "issue 21: a read of no bars answers the running one"),
 ]
 
 
