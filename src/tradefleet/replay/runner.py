@@ -268,12 +268,14 @@ class LeaseKeeper:
 
 async def replay_day(folder: Path, db: Database, env: Mapping[str, str], *,
                      start: dtime | None = None, default_depth: int | None = None,
-                     unknown_market: str | None = None, quiet_holds: bool = True) -> DayRun:
+                     unknown_market: str | None = None, quiet_holds: bool = True,
+                     quiet_scans: bool = True) -> DayRun:
     """The worker through a recorded day from ``start`` (the open) to the close (see
     ``replay.recorded_tape`` for how the day becomes the simulator's market)."""
     return await replay_fleet_day(folder, db, [load_settings(None, dict(env))], start=start,
                                   default_depth=default_depth,
-                                  unknown_market=unknown_market, quiet_holds=quiet_holds)
+                                  unknown_market=unknown_market, quiet_holds=quiet_holds,
+                                  quiet_scans=quiet_scans)
 
 
 async def replay_fleet_day(folder: Path, db: Database, fleet: Sequence[Settings], *,
