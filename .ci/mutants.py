@@ -1745,8 +1745,8 @@ MUTANTS += [
            "issue 21: the running minute's bar is kept as if finished: a replay's scans and "
            "exit checks read a minute bar frozen mid-minute"),
     Mutant("replay-step-bars-of-none", "replay/step_reads.py",
-           "        if count <= 0 or not newest:",
-           "        if not newest:",
+           "            if count <= 0 or not newest:",
+           "            if not newest:",
            ("tests/test_step_reads.py",),
            "issue 21: a read of no bars answers the running one"),
 ]

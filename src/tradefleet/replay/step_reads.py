@@ -86,19 +86,20 @@ class StepReads:
     def _built(self, symbol: str, count: int) -> list[Bar]:
         """``SimMarket.minute_bars(symbol, count)``: its newest bar read from the market,
         the ones before it from ``finished``."""
-        newest = self._bars(symbol, 1)          # advances the tape; unknown symbol raises
-        if count <= 0 or not newest:
-            return self._bars(symbol, count)
         market = self._market
-        tape = market._tape
-        end = tape.minutes_started()            # the newest bar is minute end - 1
-        done = self._finished.setdefault(symbol, [])
-        if len(done) < end - 1:                 # minutes before the newest have ended
-            i, a, b = market._index[symbol], len(done), end - 1
-            rows = zip(range(a, b), tape.bar_open[a:b, i].tolist(),
-                       tape.bar_high[a:b, i].tolist(), tape.bar_low[a:b, i].tolist(),
-                       tape.bar_close[a:b, i].tolist(), tape.bar_volume[a:b, i].tolist(),
-                       strict=True)
-            done.extend(Bar(symbol, market.open_at + timedelta(minutes=m), o, h, lo, c, v)
-                        for m, o, h, lo, c, v in rows)
-        return done[max(0, end - count):end - 1] + newest
+        with market._lock:      # the newest bar and the tape's minutes of one step
+            newest = self._bars(symbol, 1)          # advances the tape; unknown symbol raises
+            if count <= 0 or not newest:
+                return self._bars(symbol, count)
+            tape = market._tape
+            end = tape.minutes_started()            # the newest bar is minute end - 1
+            done = self._finished.setdefault(symbol, [])
+            if len(done) < end - 1:                 # minutes before the newest have ended
+                i, a, b = market._index[symbol], len(done), end - 1
+                rows = zip(range(a, b), tape.bar_open[a:b, i].tolist(),
+                           tape.bar_high[a:b, i].tolist(), tape.bar_low[a:b, i].tolist(),
+                           tape.bar_close[a:b, i].tolist(), tape.bar_volume[a:b, i].tolist(),
+                           strict=True)
+                done.extend(Bar(symbol, market.open_at + timedelta(minutes=m), o, h, lo, c, v)
+                            for m, o, h, lo, c, v in rows)
+            return done[max(0, end - count):end - 1] + newest
