@@ -1749,6 +1749,19 @@ MUTANTS += [
            "            if not newest:",
            ("tests/test_step_reads.py",),
            "issue 21: a read of no bars answers the running one"),
+    Mutant("replay-deferred-events-not-before-a-statement-naming-them",
+           "replay/held_connections.py",
+           'and (not isinstance(query, str) or "events" in query.lower()):',
+           "and not isinstance(query, str):",
+           ("tests/test_deferred_events.py",),
+           "issue 21: a statement that reads or writes the events table runs before the kept "
+           "events are stored (it misses them, or the log's order changes)"),
+    Mutant("replay-deferred-events-not-before-a-block", "replay/held_connections.py",
+           'and (not isinstance(query, str) or "events" in query.lower()):',
+           'and "events" in str(query).lower():',
+           ("tests/test_deferred_events.py",),
+           "issue 21: a block of statements (a store's transaction) runs before the kept "
+           "events are stored"),
 ]
 
 
