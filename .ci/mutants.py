@@ -1591,7 +1591,8 @@ MUTANTS += [
            "issue 21 (held connections): a replayed day ends with its connections out of the "
            "pool"),
     Mutant("deferred-events-not-before-a-statement", "replay/held_connections.py",
-           "        if self.deferred is not None and self.deferred.due():\n"
+           "        if self.deferred is not None and self.deferred.due() \\\n"
+           "                and (not isinstance(query, str) or \"events\" in query.lower()):\n"
            "            await self.deferred.store(conn)",
            "        return None",
            ("tests/test_deferred_events.py::test_published_events_are_stored_in_order_before_"
@@ -1709,6 +1710,59 @@ MUTANTS += [
            ("tests/test_order_sent_round_trip.py",),
            "issue 20: an ack for an order we have no row of raises a TypeError, not the "
            "LookupError callers handle"),
+    # issue 21 (speed21e)
+    Mutant("replay-quiet-scan-after-a-candidate", "replay/quiet_scans.py",
+           "        if not result.ranked and owner.unfaulted():",
+           "        if owner.unfaulted():",
+           ("tests/test_quiet_scans.py",),
+           "issue 21: a replay hands a worker its previous scan's candidates, with their old "
+           "quote times (the entry gate judges the scan's age and the cutoff by them)"),
+    Mutant("replay-quiet-scan-after-a-market-step", "replay/quiet_scans.py",
+           "if last is not None and last[0] == step and owner.unfaulted():",
+           "if last is not None and owner.unfaulted():",
+           ("tests/test_quiet_scans.py",),
+           "issue 21: a replay answers a scan on new market data with an old empty one "
+           "(entries missed or late)"),
+    Mutant("replay-quiet-scan-under-a-fault-now", "replay/quiet_scans.py",
+           "if last is not None and last[0] == step and owner.unfaulted():",
+           "if last is not None and last[0] == step:",
+           ("tests/test_quiet_scans.py",),
+           "issue 21: a scan left out while a fault rule is armed (its reads' faults and "
+           "random draws shift to later reads)"),
+    Mutant("replay-quiet-scan-after-a-faulted-scan", "replay/quiet_scans.py",
+           "        if not result.ranked and owner.unfaulted():",
+           "        if not result.ranked:",
+           ("tests/test_quiet_scans.py",),
+           "issue 21: a scan run while a fault rule was armed is served again"),
+    Mutant("replay-quiet-scans-not-wired", "replay/runner.py",
+           "        if scans is not None:\n            scans.watch(cycle)\n",
+           "",
+           ("tests/test_quiet_scans.py::test_a_fleet_trades_the_same_with_its_quiet_scans_answered",),
+           "issue 21: the replay's quiet scans are never taken (the speed lever silently off)"),
+    Mutant("replay-step-bars-keep-the-running-minute", "replay/step_reads.py",
+           "i, a, b = market._index[symbol], len(done), end - 1",
+           "i, a, b = market._index[symbol], len(done), end",
+           ("tests/test_step_reads.py",),
+           "issue 21: the running minute's bar is kept as if finished: a replay's scans and "
+           "exit checks read a minute bar frozen mid-minute"),
+    Mutant("replay-step-bars-of-none", "replay/step_reads.py",
+           "            if count <= 0 or not newest:",
+           "            if not newest:",
+           ("tests/test_step_reads.py",),
+           "issue 21: a read of no bars answers the running one"),
+    Mutant("replay-deferred-events-not-before-a-statement-naming-them",
+           "replay/held_connections.py",
+           'and (not isinstance(query, str) or "events" in query.lower()):',
+           "and not isinstance(query, str):",
+           ("tests/test_deferred_events.py",),
+           "issue 21: a statement that reads or writes the events table runs before the kept "
+           "events are stored (it misses them, or the log's order changes)"),
+    Mutant("replay-deferred-events-not-before-a-block", "replay/held_connections.py",
+           'and (not isinstance(query, str) or "events" in query.lower()):',
+           'and "events" in str(query).lower():',
+           ("tests/test_deferred_events.py",),
+           "issue 21: a block of statements (a store's transaction) runs before the kept "
+           "events are stored"),
 ]
 
 

@@ -11,8 +11,10 @@
    also given in bare round trips (``SELECT 1`` on the same pool, measured in this run).
    The live simulated day polls every time, as a live worker does (the operator's
    controls read at each poll, a pooled connection per statement); the replay skips its
-   quiet holds (``replay.quiet_holds``, the default), and is run a second time polling
-   every time ("replay, every poll": the speed before that change, in the same sitting).
+   quiet holds (``replay.quiet_holds``, the default) and answers a worker's scan on the
+   step of its previous empty one with it (``replay.quiet_scans``, the default), and is
+   run a second time polling and scanning every time ("replay, every poll": the speed
+   before those changes, in the same sitting).
 2. Parity: the replay's trades against the live simulated day's, field for field.
 3. A fleet backtest: ``--fleet-days`` recorded days (seeds 7, 8, ...) x ``--fleet-workers``
    workers x ``--symbols`` symbols through ``replay.backtest.run_backtest`` (a database per
@@ -156,13 +158,15 @@ async def main() -> None:  # noqa: PLR0915 - one run, one table
                 cpu = time.process_time()
                 if name.startswith("replay"):
                     runs[name] = await replay_day(folder, db, _env(args.poll), start=start,
-                                                  quiet_holds=name == "replay")
+                                                  quiet_holds=name == "replay",
+                                                  quiet_scans=name == "replay")
                 else:
                     clock = FrozenClock(datetime.combine(DAY, start, tzinfo=SEOUL))
                     market = SimMarket(SEED, n_symbols=args.symbols, clock=clock)
                     runs[name] = await run_worker_day(market, clock, db, _env(args.poll),
                                                       quiet_holds=False, day_controls=False,
-                                                      held_connections=False)
+                                                      held_connections=False,
+                                                      quiet_scans=False)
                 figures[f"{name} cpu_s"] = time.process_time() - cpu
             finally:
                 await db.close()

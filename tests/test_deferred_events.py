@@ -14,7 +14,7 @@ from tests.test_replay_runner import _fresh_db
 
 from tradefleet.adapters.clock import SEOUL
 from tradefleet.adapters.postgres.event_sink import PostgresEventSink
-from tradefleet.adapters.postgres.event_store import fetch_events
+from tradefleet.adapters.postgres.event_store import append_events, fetch_events
 from tradefleet.domain.events import WorkerStartedEvent
 from tradefleet.replay.deferred_events import DeferredEvents
 from tradefleet.replay.held_connections import HeldConnections
@@ -78,3 +78,34 @@ async def test_a_step_ends_with_its_events_stored() -> None:
     await _step_fleet(at + timedelta(seconds=5), [object()], [cycle], _Beats(), None,
                       held)  # type: ignore[arg-type]
     assert held.flushes == 2
+
+
+async def test_events_wait_for_a_statement_that_names_them_or_a_block(pg_server_uri
+                                                                     ) -> None:  # noqa: ANN001
+    """A statement that cannot see the events table leaves them kept; one that names it,
+    or a block of statements, finds them stored, and an event a store inserts comes after."""
+    db = await _fresh_db(pg_server_uri)
+    held = HeldConnections(db.pool)
+    try:
+        deferred = DeferredEvents()
+        held.deferred = deferred
+        sink = PostgresEventSink(SimpleNamespace(pool=held))
+        deferred.watch(sink)
+        await sink.publish(_started("w-1"))
+        await held.fetchval("SELECT count(*) FROM workers")      # cannot see the events
+        assert len(deferred.pending) == 1 and deferred.statements == 0
+        assert await held.fetchval("SELECT count(*) FROM events") == 1   # names them
+        assert deferred.pending == [] and deferred.statements == 1
+
+        await sink.publish(_started("w-2"))
+        async with held.acquire() as conn:                        # a block: stored first
+            assert deferred.pending == []
+            assert await conn.fetchval("SELECT count(*) FROM events") == 2
+        await sink.publish(_started("w-3"))
+        await held.execute("SELECT 1")
+        await append_events(held, [_started("w-4")])              # a store's own insert
+        assert [r["worker_id"] for r in await fetch_events(db.pool)] == [
+            "w-1", "w-2", "w-3", "w-4"]                           # ids in publish order
+        await held.release_all()
+    finally:
+        await close_unless_held(db)

@@ -7,8 +7,9 @@ and answer a read of open orders, positions or locks known to be none
 (``replay.quiet_holds``), share the
 step's market reads (``replay.step_reads``), read the operator's controls once a day
 (``replay.day_controls``), hold their connections for the day
-(``replay.held_connections``) and store published events together
-(``replay.deferred_events``), so parity also shows that these trade nothing differently."""
+(``replay.held_connections``), store published events together
+(``replay.deferred_events``) and answer a scan on the step of an empty one with it
+(``replay.quiet_scans``), so parity also shows that these trade nothing differently."""
 
 from __future__ import annotations
 
@@ -71,7 +72,8 @@ async def test_a_replayed_day_trades_as_the_simulated_day_and_again_the_same(
                                                            clock=clock), clock, db, _env(),
                                                  quiet_holds=False, shared_reads=False,
                                                  day_controls=False,
-                                                 held_connections=False))
+                                                 held_connections=False,
+                                                 quiet_scans=False))
             else:
                 runs.append(await replay_day(recorded_day, db, _env(), start=START))
         finally:
@@ -89,6 +91,8 @@ async def test_a_replayed_day_trades_as_the_simulated_day_and_again_the_same(
     assert live.orders_known == 0 < replayed.orders_known    # open orders known to be none
     assert live.held_known == 0 < replayed.held_known        # and positions and locks
     assert live.events_deferred == 0 < replayed.events_deferred  # events stored together
+    # (this hour's worker always ranks a candidate: its quiet scans are in test_quiet_scans)
+    assert live.scans_skipped == 0
     print(f"\nreplay: {replayed.polls} polls, {replayed.session_s:.0f} session s in "
           f"{replayed.wall_s:.1f} wall s = {replayed.speed:.0f}x ({replayed.quiet_skipped} "
           f"quiet holds skipped); {len(live.trades)} trades")

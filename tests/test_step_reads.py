@@ -15,6 +15,7 @@ from tests.test_replay_runner import TIGHT, _fresh_db
 
 from tradefleet.adapters.clock import SEOUL, FrozenClock
 from tradefleet.adapters.sim.engine import SimMarket
+from tradefleet.domain.errors import OrderRejected
 from tradefleet.replay.day_format import write_day
 from tradefleet.replay.runner import replay_fleet_day
 from tradefleet.replay.sim_source import record_sim_day
@@ -50,6 +51,21 @@ def test_a_read_from_the_memo_is_the_markets_read_at_that_time_and_a_new_time_re
         assert memo.quotes() == after                   # the new time's, not the memo's
     assert seen_changed                                 # the market did move meanwhile
     assert reads.served > 0
+
+
+def test_minute_bars_with_the_finished_ones_kept_are_the_markets_all_day() -> None:
+    """Every 5 s from the open to the close, bars of every length (none, the running one,
+    a few, more than the day has) and an unknown symbol, against the market's own read."""
+    clock, memo, plain, _ = _markets()
+    symbol = plain.symbols()[5]
+    clock.set(memo.open_at)
+    while clock.now() <= memo.close_at:
+        for count in (0, 1, 2, 31, 500):
+            assert memo.minute_bars(symbol, count) == plain.minute_bars(symbol, count)
+        clock.set(clock.now() + timedelta(seconds=5))
+    assert len(memo.minute_bars(symbol, 500)) == 390            # the whole day was read
+    with pytest.raises(OrderRejected):
+        memo.minute_bars("NOPE", 3)
 
 
 def test_what_a_caller_does_with_its_answer_does_not_reach_the_next_caller() -> None:

@@ -9,12 +9,19 @@ store, in the transaction of their state change) and keeps the event; before any
 statement runs on the day's ``HeldConnections`` (every worker's, the runner's, the lease
 beats': the replay's only way to its database), the kept events are inserted first, in
 the order they were published, with one statement (``append_events``, outside any
-transaction, as ``publish`` inserts). So:
+transaction, as ``publish`` inserts). A single statement whose text does not name the events table
+(most of a replay's: the orphan look, the reads of orders and positions, ...) runs without
+storing them first: it can neither read nor write that table (the schema has no view,
+trigger, rule or function that touches ``events``; ``migrations/``), so the kept events
+wait for the next statement that names it, a block of statements (``acquire``: its text
+is not known beforehand) or the step's end. So:
 
-1. every statement sees the events table it would have seen: each event published before
-   it is stored before it runs;
+1. every statement that can see the events table sees it as it would have: each event
+   published before it is stored before it runs;
 2. the events get their ids in the order they were published (the one INSERT takes them
-   from the unnested arrays in order), so ``ORDER BY event_id`` reads the same log;
+   from the unnested arrays in order), and every other insert of an event (a store's, in
+   the transaction of its state change) names the table, so the kept ones are stored
+   before it: ``ORDER BY event_id`` reads the same log;
 3. the event's log line and the worker's metrics hear of it at ``publish``, as before
    (``PostgresEventSink.log``);
 4. the runner stores what is kept at the end of every step (``flush``), so an event's

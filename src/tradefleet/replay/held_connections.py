@@ -64,15 +64,18 @@ class HeldConnections:
         self._held.remove(conn)
         await asyncio.shield(self._pool.release(conn))
 
-    async def _before(self, conn: Any) -> None:
-        """What must be in the database before any statement: the kept events."""
-        if self.deferred is not None and self.deferred.due():
+    async def _before(self, conn: Any, query: Any = None) -> None:
+        """What must be in the database before a statement: the kept events, unless the
+        statement's text does not name the events table (``replay.deferred_events``, 1.);
+        before a block of statements (``query`` None) always."""
+        if self.deferred is not None and self.deferred.due() \
+                and (not isinstance(query, str) or "events" in query.lower()):
             await self.deferred.store(conn)
 
     async def _run(self, method: str, *args: Any, **kwargs: Any) -> Any:
         conn = await self._take()
         try:
-            await self._before(conn)
+            await self._before(conn, args[0] if args else None)
             result = await getattr(conn, method)(*args, **kwargs)
         except BaseException:
             await self._give_back(conn)

@@ -33,6 +33,7 @@ from tradefleet.replay.day_controls import DayControls
 from tradefleet.replay.deferred_events import DeferredEvents
 from tradefleet.replay.held_connections import HeldConnections
 from tradefleet.replay.quiet_holds import QuietHolds
+from tradefleet.replay.quiet_scans import QuietScans
 from tradefleet.replay.step_reads import StepReads
 from tradefleet.services.market_directory import MarketTable
 from tradefleet.settings import Settings, load_settings
@@ -69,6 +70,7 @@ class DayRun:
     orders_known: int = 0           # open-orders reads answered "none" without a read
     held_known: int = 0             # positions and locks reads answered "none" likewise
     events_deferred: int = 0        # events stored with others (replay.deferred_events)
+    scans_skipped: int = 0          # scans answered with the last empty one (quiet_scans)
 
     @property
     def speed(self) -> float:
@@ -80,14 +82,14 @@ async def run_worker_day(market: SimMarket, clock: FrozenClock, db: Database,
                          env: Mapping[str, str], *, universe: Sequence[str] | None = None,
                          track_timeout_s: float = 2.0, quiet_holds: bool = True,
                          shared_reads: bool = True, day_controls: bool = True,
-                         held_connections: bool = True) -> DayRun:
+                         held_connections: bool = True, quiet_scans: bool = True) -> DayRun:
     """The worker configured by ``env`` (TRADEFLEET_* values) trades ``market``'s day from
     the clock's time to the close, one poll per ``poll_interval_seconds`` of session time."""
     return await run_fleet_day(market, clock, db, [load_settings(None, dict(env))],
                                universe=universe, track_timeout_s=track_timeout_s,
                                quiet_holds=quiet_holds, shared_reads=shared_reads,
                                day_controls=day_controls,
-                               held_connections=held_connections)
+                               held_connections=held_connections, quiet_scans=quiet_scans)
 
 
 async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
@@ -111,7 +113,7 @@ async def _fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
                      track_timeout_s: float = 2.0, skip_still: bool = False,
                      quiet_holds: bool = True, shared_reads: bool = True,
                      day_controls: bool = True, held: HeldConnections | None = None,
-                     progress: Progress | None = None) -> DayRun:
+                     progress: Progress | None = None, quiet_scans: bool = True) -> DayRun:
     """The workers of ``fleet`` trade ``market``'s day on one clock, interleaved in a fixed
     order: every ``poll_interval_seconds`` (the first worker's) of session time, each worker
     in turn follows its orders and polls. One account, one market: they share the book and
@@ -131,6 +133,9 @@ async def _fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
     it wraps this ``market`` object's reads for good). ``day_controls`` (on by default;
     trades unchanged): each worker reads the operator's controls at its first poll only
     (``replay.day_controls`` says why no one can change them during a replayed day).
+    ``quiet_scans`` (on by default; trades unchanged): a worker's scan on the same market
+    step as its previous one, which ranked nothing, is answered with that one
+    (``replay.quiet_scans`` says why it would rank nothing again).
     ``held``: the day's held connections (``run_fleet_day``), which also store the events
     the workers publish together (``replay.deferred_events``).
     ``progress`` hears the session time and the polls so far every half hour."""
@@ -144,6 +149,7 @@ async def _fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
     reads = StepReads(market).install() if shared_reads else None
     controls = DayControls() if day_controls else None
     deferred = DeferredEvents() if held is not None else None
+    scans = QuietScans(market) if quiet_scans else None
     if held is not None:
         held.deferred = deferred
     for settings in fleet:
@@ -160,6 +166,8 @@ async def _fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
         cycles.append(cycle)
         workers.append(worker)
         _wrap(worker, cycle, settings, holds, controls, deferred)
+        if scans is not None:
+            scans.watch(cycle)
     beats = LeaseKeeper(PostgresLockStore(db), workers)
     polls, polled_step, reported = 0, -1, 0
     marks: list[tuple[float, datetime]] = []
@@ -190,7 +198,8 @@ async def _fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
                   controls.served if controls is not None else 0,
                   holds.orders_known if holds is not None else 0,
                   holds.positions_known + holds.locks_known if holds is not None else 0,
-                  deferred.stored if deferred is not None else 0)
+                  deferred.stored if deferred is not None else 0,
+                  scans.skipped if scans is not None else 0)
 
 
 def _wrap(worker: Any, cycle: Any, settings: Settings, holds: QuietHolds | None,
@@ -259,12 +268,14 @@ class LeaseKeeper:
 
 async def replay_day(folder: Path, db: Database, env: Mapping[str, str], *,
                      start: dtime | None = None, default_depth: int | None = None,
-                     unknown_market: str | None = None, quiet_holds: bool = True) -> DayRun:
+                     unknown_market: str | None = None, quiet_holds: bool = True,
+                     quiet_scans: bool = True) -> DayRun:
     """The worker through a recorded day from ``start`` (the open) to the close (see
     ``replay.recorded_tape`` for how the day becomes the simulator's market)."""
     return await replay_fleet_day(folder, db, [load_settings(None, dict(env))], start=start,
                                   default_depth=default_depth,
-                                  unknown_market=unknown_market, quiet_holds=quiet_holds)
+                                  unknown_market=unknown_market, quiet_holds=quiet_holds,
+                                  quiet_scans=quiet_scans)
 
 
 async def replay_fleet_day(folder: Path, db: Database, fleet: Sequence[Settings], *,
@@ -272,7 +283,8 @@ async def replay_fleet_day(folder: Path, db: Database, fleet: Sequence[Settings]
                            unknown_market: str | None = None,
                            skip_still: bool = False, quiet_holds: bool = True,
                            shared_reads: bool = True, day_controls: bool = True,
-                           progress: Progress | None = None) -> DayRun:
+                           progress: Progress | None = None,
+                           quiet_scans: bool = True) -> DayRun:
     """``fleet``'s workers through a recorded day, interleaved on one clock."""
     from tradefleet.replay.bar_quotes import with_bar_quotes
     from tradefleet.replay.day_format import read_day
@@ -289,4 +301,5 @@ async def replay_fleet_day(folder: Path, db: Database, fleet: Sequence[Settings]
                        recorded=(universe, RecordedTape(day, universe.symbols)))
     return await run_fleet_day(market, clock, db, fleet, skip_still=skip_still,
                                quiet_holds=quiet_holds, shared_reads=shared_reads,
-                               day_controls=day_controls, progress=progress)
+                               day_controls=day_controls, progress=progress,
+                               quiet_scans=quiet_scans)

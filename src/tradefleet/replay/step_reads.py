@@ -16,16 +16,26 @@ returns is a function of the clock time and its arguments alone:
    the tape already there and do nothing else.
 
 So a read served from the memo returns what the market would have returned. The memo holds
-one clock time: the first read at a new time drops the old one. Each caller gets its own
-list or dict (the ``Bar`` and ``Quote`` inside are frozen). The broker's fault plan, the
-retry and the metering above the market run for every read as before. Trades are unchanged
+one clock time: the first read at a new time drops the old one.
+
+A read of minute bars the memo does not hold builds only the newest bar afresh (the
+market's own read, count 1, which also advances the tape); the bars before it are built
+once a day and kept (``finished``): a minute's bar is written only by the tape's ``step``
+while that minute runs (``Tape.step`` and ``RecordedTape.step`` write the arrays' row
+``steps // STEPS_PER_MINUTE``, and ``steps`` only grows), so once a later minute has started
+it never changes. Each is built as ``SimMarket.minute_bars`` builds it, from the same rows
+(``tests/test_step_reads.py`` compares whole days of reads with the market's own).
+
+Each caller gets its own list or dict (the ``Bar`` and ``Quote`` inside are frozen). The
+broker's fault plan, the retry and the metering above the market run for every read as
+before. Trades are unchanged
 (``tests/test_step_reads.py`` compares a fleet day with and without; the parity test runs
 the replay with it against the simulated day without)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from tradefleet.domain.market import Bar, Quote
@@ -36,6 +46,7 @@ class StepReads:
 
     def __init__(self, market: Any) -> None:
         self._market = market
+        self._finished: dict[str, list[Bar]] = {}  # symbol -> its finished minutes' bars
         self._quotes = market.quotes
         self._bars = market.minute_bars
         self._at: datetime | None = None
@@ -69,5 +80,26 @@ class StepReads:
         if key in self._memo:
             self.served += 1
         else:
-            self._memo[key] = self._bars(symbol, count)
+            self._memo[key] = self._built(symbol, count)
         return list(self._memo[key])
+
+    def _built(self, symbol: str, count: int) -> list[Bar]:
+        """``SimMarket.minute_bars(symbol, count)``: its newest bar read from the market,
+        the ones before it from ``finished``."""
+        market = self._market
+        with market._lock:      # the newest bar and the tape's minutes of one step
+            newest = self._bars(symbol, 1)          # advances the tape; unknown symbol raises
+            if count <= 0 or not newest:
+                return self._bars(symbol, count)
+            tape = market._tape
+            end = tape.minutes_started()            # the newest bar is minute end - 1
+            done = self._finished.setdefault(symbol, [])
+            if len(done) < end - 1:                 # minutes before the newest have ended
+                i, a, b = market._index[symbol], len(done), end - 1
+                rows = zip(range(a, b), tape.bar_open[a:b, i].tolist(),
+                           tape.bar_high[a:b, i].tolist(), tape.bar_low[a:b, i].tolist(),
+                           tape.bar_close[a:b, i].tolist(), tape.bar_volume[a:b, i].tolist(),
+                           strict=True)
+                done.extend(Bar(symbol, market.open_at + timedelta(minutes=m), o, h, lo, c, v)
+                            for m, o, h, lo, c, v in rows)
+            return done[max(0, end - count):end - 1] + newest
