@@ -225,7 +225,8 @@ def fleet_tables(runs: list[FleetRun], bare: dict[str, list[float]]) -> list[Tab
             t1.add_row(str(r.workers), f"{len(r.tick_to_order_ms)} of {r.exits_on_tick}",
                        _ms(r.tick_to_decision_ms), _ms(r.tick_to_order_ms),
                        f"{_ms(bare['ws'])} + {_ms(bare['post'])} = {_ms(bare_sum)}", above)
-        t2.add_row(str(r.workers), "on" if r.feed else "off", str(len(r.fill_to_record_ms)),
+        t2.add_row(str(r.workers), "on" if r.feed else "off",
+                   f"{len(r.fill_to_record_ms)} (+{r.fills_at_stop} at stop)",
                    _ms(r.fill_to_record_ms), str(r.rest_calls), str(r.refused),
                    f"{r.sim_hours:.3f}",
                    f"{r.calls_per_worker_hour:,.0f}")
