@@ -1763,6 +1763,39 @@ MUTANTS += [
            ("tests/test_deferred_events.py",),
            "issue 21: a block of statements (a store's transaction) runs before the kept "
            "events are stored"),
+    # issue 20 (rt20d)
+    Mutant("shrunk-share-counted-at-its-old-size",
+           "adapters/postgres/migrations/0018_rate_share_kept_places.sql",
+           "        keep := LEAST(tf_rate_share_counted(mine, t, p_window),\n"
+           "                      coalesce(p_keep_at_most, 2147483647));",
+           "        keep := tf_rate_share_counted(mine, t, p_window);",
+           ("tests/test_rate_share_shrink.py",),
+           "issue 20: a shrunk share stays counted at its old size for a ttl and a window, and "
+           "a fleet's orders wait for places nobody spends"),
+    Mutant("shrinking-holder-spends-its-old-share", "adapters/postgres/rate_share.py",
+           "        return self._share if self._cap is None else min(self._share, self._cap)",
+           "        return self._share",
+           ("tests/test_rate_share_shrink.py",),
+           "issue 20: a holder keeps spending its old share while the database already counts "
+           "only what it said it would keep: the broker sees more than the limit"),
+    Mutant("shrinking-holder-keeps-only-its-ask", "adapters/postgres/rate_share.py",
+           "                keep = max(self._occupied(now), self._cap)",
+           "                keep = self._cap",
+           ("tests/test_rate_share_shrink.py",),
+           "issue 20: the places still in the holder's window are no longer counted once it "
+           "shrinks: the broker sees more than the limit"),
+    Mutant("shrinking-holder-keeps-nothing-counted", "adapters/postgres/rate_share.py",
+           "                keep = max(self._occupied(now), self._cap)",
+           "                keep = 0",
+           ("tests/test_rate_share_shrink.py",),
+           "issue 20: a shrinking holder says it keeps no place: its sends in flight are "
+           "no longer counted"),
+    Mutant("shrink-cap-never-lifted", "adapters/postgres/rate_share.py",
+           "                self._share, self._valid_until, self._next = share, until, None\n"
+           "                self._cap = None",
+           "                self._share, self._valid_until, self._next = share, until, None",
+           ("tests/test_rate_share_shrink.py",),
+           "issue 20: after a shrink the holder never grows past it again"),
 ]
 
 

@@ -225,7 +225,8 @@ def fleet_tables(runs: list[FleetRun], bare: dict[str, list[float]]) -> list[Tab
             t1.add_row(str(r.workers), f"{len(r.tick_to_order_ms)} of {r.exits_on_tick}",
                        _ms(r.tick_to_decision_ms), _ms(r.tick_to_order_ms),
                        f"{_ms(bare['ws'])} + {_ms(bare['post'])} = {_ms(bare_sum)}", above)
-        t2.add_row(str(r.workers), "on" if r.feed else "off", str(len(r.fill_to_record_ms)),
+        t2.add_row(str(r.workers), "on" if r.feed else "off",
+                   f"{len(r.fill_to_record_ms)} (+{r.fills_at_stop} at stop)",
                    _ms(r.fill_to_record_ms), str(r.rest_calls), str(r.refused),
                    f"{r.sim_hours:.3f}",
                    f"{r.calls_per_worker_hour:,.0f}")
@@ -259,6 +260,12 @@ async def main() -> None:
     parser.add_argument("--max-window", type=float, default=600.0,
                         help="real seconds counted at most when --min-exits asks for more")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--fleet-only", action="store_true",
+                        help="only the fleet runs (no fan-out hop or failover tables)")
+    parser.add_argument("--feeds", default="on,off", choices=("on,off", "on", "off"),
+                        help="fleet runs with the feed on, off, or both")
+    parser.add_argument("--keep-logs", type=Path, default=None,
+                        help="keep the workers' logs here (one folder per fleet run)")
     args = parser.parse_args()
 
     console = Console()
@@ -269,13 +276,14 @@ async def main() -> None:
         bare = await bare_paths(args.n)
         runs = []
         for workers in (int(w) for w in args.workers.split(",")):
-            for feed in (True, False):
+            for feed in (f == "on" for f in args.feeds.split(",")):
                 console.print(f"[dim]fleet: {workers} worker(s), feed "
                               f"{'on' if feed else 'off'}...[/dim]")
                 run_dsn = await fresh_db(Path(tmp) / "pgdata", f"fleet_{workers}_{int(feed)}")
                 runs.append(await fleet_run(
                     run_dsn, workers, feed, args.window,
-                    Path(tmp) / f"logs-{workers}-{int(feed)}", poll_s=args.poll,
+                    (args.keep_logs or Path(tmp)) / f"logs-{workers}-{int(feed)}",
+                    poll_s=args.poll,
                     say=lambda m: console.print(f"[dim]{m}[/dim]"),
                     min_exits=args.min_exits, max_window_s=args.max_window))
         for t in fleet_tables(runs, bare):
@@ -283,39 +291,40 @@ async def main() -> None:
         out["bare_ms"] = bare
         out["fleet"] = [{**r.__dict__, "calls_per_worker_hour": r.calls_per_worker_hour}
                         for r in runs]
-        table = Table(title="fan-out hop (ms): holder publish -> worker listener "
-                      "(LISTEN/NOTIFY, embedded PostgreSQL 16)")
-        for col in ("workers", "measure", "p50", "p99", "p50 / bare SELECT 1",
-                    "p50 / bare pg_notify"):
-            table.add_column(col, justify="left" if col == "measure" else "right")
-        for workers in (1, 20):
-            console.print(f"[dim]hop: {workers} worker(s), {args.n} publishes...[/dim]")
-            hop = await hops(dsn, args.n, workers)
-            out[f"hop_{workers}"] = {k: [pct(v, 0.5), pct(v, 0.99)] for k, v in hop.items()}
-            base = statistics.median(hop["select"])
-            bare_notify = statistics.median(hop["notify"])
-            for name, label in (("select", "bare SELECT 1 round trip"),
-                                ("notify", "bare pg_notify hop"),
-                                ("publish", "fenced publish -> tick handler")):
-                v = hop[name]
-                table.add_row(str(workers), label, f"{pct(v, 0.5):.3f}", f"{pct(v, 0.99):.3f}",
-                              f"{pct(v, 0.5) / base:.2f}x", f"{pct(v, 0.5) / bare_notify:.2f}x")
-        console.print(table)
-        ft = Table(title=f"feed failover (holder in its own process, lease ttl {args.ttl} s)")
-        for col in ("holder", "run", "standby elected s", "new holder's tick heard s",
-                    "old holder's ticks after wake"):
-            ft.add_column(col, justify="right")
-        for how in ("killed", "frozen"):
-            for run in range(args.runs):
-                console.print(f"[dim]failover: {how}, run {run + 1}/{args.runs}...[/dim]")
-                r = await failover(dsn, how, args.ttl)
-                out.setdefault("failover", []).append({"how": how, **r})
-                ft.add_row(how, str(run + 1), f"{r['elected_s']:.2f}", f"{r['heard_s']:.2f}",
-                           str(r["old_after_wake"]) if how == "frozen" else "-")
-        console.print(ft)
-        console.print(f"bound: elected within ttl + retry = {args.ttl + args.ttl / 6:.2f} s "
-                      "after the last renewal; heard after one WebSocket connect and "
-                      "registration more")
+        if not args.fleet_only:        # the hop and failover tables
+            table = Table(title="fan-out hop (ms): holder publish -> worker listener "
+                          "(LISTEN/NOTIFY, embedded PostgreSQL 16)")
+            for col in ("workers", "measure", "p50", "p99", "p50 / bare SELECT 1",
+                        "p50 / bare pg_notify"):
+                table.add_column(col, justify="left" if col == "measure" else "right")
+            for workers in (1, 20):
+                console.print(f"[dim]hop: {workers} worker(s), {args.n} publishes...[/dim]")
+                hop = await hops(dsn, args.n, workers)
+                out[f"hop_{workers}"] = {k: [pct(v, 0.5), pct(v, 0.99)] for k, v in hop.items()}
+                base = statistics.median(hop["select"])
+                bare_notify = statistics.median(hop["notify"])
+                for name, label in (("select", "bare SELECT 1 round trip"),
+                                    ("notify", "bare pg_notify hop"),
+                                    ("publish", "fenced publish -> tick handler")):
+                    v = hop[name]
+                    table.add_row(str(workers), label, f"{pct(v, 0.5):.3f}", f"{pct(v, 0.99):.3f}",
+                                  f"{pct(v, 0.5) / base:.2f}x", f"{pct(v, 0.5) / bare_notify:.2f}x")
+            console.print(table)
+            ft = Table(title=f"feed failover (holder in its own process, lease ttl {args.ttl} s)")
+            for col in ("holder", "run", "standby elected s", "new holder's tick heard s",
+                        "old holder's ticks after wake"):
+                ft.add_column(col, justify="right")
+            for how in ("killed", "frozen"):
+                for run in range(args.runs):
+                    console.print(f"[dim]failover: {how}, run {run + 1}/{args.runs}...[/dim]")
+                    r = await failover(dsn, how, args.ttl)
+                    out.setdefault("failover", []).append({"how": how, **r})
+                    ft.add_row(how, str(run + 1), f"{r['elected_s']:.2f}", f"{r['heard_s']:.2f}",
+                               str(r["old_after_wake"]) if how == "frozen" else "-")
+            console.print(ft)
+            console.print(f"bound: elected within ttl + retry = {args.ttl + args.ttl / 6:.2f} s "
+                          "after the last renewal; heard after one WebSocket connect and "
+                          "registration more")
     out["load_after"] = os.getloadavg()
     console.print(f"load average before/after: {out['load_before'][0]:.1f} / "
                   f"{out['load_after'][0]:.1f} on {os.cpu_count()} cores")

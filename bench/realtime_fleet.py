@@ -117,6 +117,7 @@ class FleetRun:
     calls_by_path: dict[str, int] = field(default_factory=dict)
     unmatched: int = 0
     refused: int = 0                   # EGW00201 answers of the exchange in the window
+    fills_at_stop: int = 0             # orders that reached the exchange once the fleet stopped
 
     @property
     def calls_per_worker_hour(self) -> float:
@@ -243,6 +244,7 @@ async def fleet_run(dsn: str, workers: int, feed: bool, window_s: float, log_dir
             run.window_s = time.monotonic() - t0
             run.sim_hours = (clock.now() - s0).total_seconds() / 3600
         finally:
+            stopping = time.time()
             for p in procs:
                 p.send_signal(signal.SIGTERM)
             for p in procs:
@@ -264,8 +266,12 @@ async def fleet_run(dsn: str, workers: int, feed: bool, window_s: float, log_dir
                 held[r["symbol"]].append(r["at"])
         run.tick_to_order_ms, run.tick_to_decision_ms, run.unmatched = tick_to_order(
             said, ex.sent, sells, held)
+        # an order that reached the exchange after the fleet was told to stop is left out:
+        # its fill meets the feed changing hands as its holder stops (the failover table)
+        timed = [r for r in rows if r["broker_order_id"] in arrived]
+        run.fills_at_stop = sum(arrived[r["broker_order_id"]] >= stopping for r in timed)
         run.fill_to_record_ms = [(r["at"] - arrived[r["broker_order_id"]]) * 1000
-                                 for r in rows if r["broker_order_id"] in arrived]
+                                 for r in timed if arrived[r["broker_order_id"]] < stopping]
     await db.close()
     return run
 

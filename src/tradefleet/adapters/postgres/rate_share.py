@@ -11,7 +11,15 @@ used in the last window plus one, and simply lapses when it stops (or exits), so
 process holds nothing for longer than one lease plus one window.
 
 A call spent with ``hold=True`` keeps its place until ``answered()`` and one window after
-(see adapters/kis/rate_window.py: the broker counts arrivals, which lie between the two)."""
+(see adapters/kis/rate_window.py: the broker counts arrivals, which lie between the two).
+
+A holder that shrinks its share (or gives it back) stops spending beyond the new ask from the
+moment it asks, until the database's answer: ``cap``. It tells the database how many places
+it may still occupy (those in its window, or the ask if more), and only that much of the old
+size stays counted (migration 0018). Without it, every shrunk share stayed counted at its old
+size for a ttl and a window, and a fleet's orders found the limit full of places nobody was
+spending. The cap is lifted only by an answer: after a lost one the database may hold the
+smaller count, so the holder keeps to it until its lease ends."""
 
 from __future__ import annotations
 
@@ -48,6 +56,7 @@ class LeasedShare:
         self._valid_until = 0.0             # local monotonic; never later than the DB's expiry
         self._next: tuple[int, float, float] | None = None   # (share, from, until) once due
         self._spent: deque[float] = deque()   # sends made under the share, last window
+        self._cap: int | None = None          # places at most while a shrink is unanswered
         self._in_flight = 0                   # held sends not answered yet
         self._calls: deque[float] = deque()   # every call, last window: the demand
         self._renewal: asyncio.Task[None] | None = None
@@ -71,10 +80,11 @@ class LeasedShare:
         if self._next is not None and now >= self._next[1]:
             self._share, _, self._valid_until = self._next
             self._next = None
+            self._cap = None                  # the answered share, now in force
         spent = False
         if now < self._valid_until and self._share > 0:
             _trim(self._spent, now - self._window)
-            if len(self._spent) + self._in_flight < self._share:
+            if len(self._spent) + self._in_flight < self._spendable():
                 if hold:
                     self._in_flight += 1
                 else:
@@ -102,13 +112,21 @@ class LeasedShare:
         if self._share <= 0 or now >= self._valid_until:
             return None
         _trim(self._spent, now - self._window)
-        oldest_to_go = len(self._spent) + self._in_flight - self._share
+        oldest_to_go = len(self._spent) + self._in_flight - self._spendable()
         if oldest_to_go < 0:
             return 0.0
         if oldest_to_go >= len(self._spent):      # the places are held by sends in flight
             return None
         at = self._spent[oldest_to_go] + self._window
         return at - now if at < self._valid_until else None
+
+    def _spendable(self) -> int:
+        return self._share if self._cap is None else min(self._share, self._cap)
+
+    def _occupied(self, now: float) -> int:
+        """Places this holder has in the window now (sent in it, or awaiting an answer)."""
+        _trim(self._spent, now - self._window)
+        return len(self._spent) + self._in_flight
 
     def _maybe_renew(self, now: float) -> None:
         if self._renewal is not None or now - self._last_renewal < self._min_renew_interval:
@@ -119,9 +137,13 @@ class LeasedShare:
             have, until = self._next[0], self._next[2]
         if until - now < self._ttl / 2 or want > have:
             self._last_renewal = now
-            self._renewal = asyncio.get_running_loop().create_task(self._renew(want))
+            keep = None
+            if want < have and self._next is None:     # a shrink: spend no more than asked
+                self._cap = want if self._cap is None else min(self._cap, want)
+                keep = max(self._occupied(now), self._cap)
+            self._renewal = asyncio.get_running_loop().create_task(self._renew(want, keep))
 
-    async def _renew(self, want: int) -> None:
+    async def _renew(self, want: int, keep: int | None) -> None:
         """Starts a moment after the call that asked for it, so that its round trip does not
         share the event loop with that call's own request."""
         try:
@@ -129,14 +151,15 @@ class LeasedShare:
             sent = time.monotonic()         # before the DB's clock reading: a safe end
             row = await self._db.pool.fetchrow(
                 "SELECT granted, starts_in, valid_for "
-                "FROM tf_rate_share($1, $2, $3, $4, $5, $6, $7)",
+                "FROM tf_rate_share($1, $2, $3, $4, $5, $6, $7, $8)",
                 self._key, self._holder, self._limit, self._window, want, self._ttl,
-                self._pool)
+                self._pool, keep)
             heard = time.monotonic()        # after the DB's clock reading: a safe start
             share, until = int(row["granted"]), sent + float(row["valid_for"])
             starts_in = float(row["starts_in"])
             if starts_in <= 0:
                 self._share, self._valid_until, self._next = share, until, None
+                self._cap = None
             else:       # grants already in the window must age out first; keep the old one
                 self._next = (share, heard + starts_in, until)
             self.renewals += 1
@@ -155,8 +178,9 @@ class LeasedShare:
             return
         self._share, self._valid_until, self._next = 0, 0.0, None
         await self._db.pool.fetchrow(
-            "SELECT granted FROM tf_rate_share($1, $2, $3, $4, 0, $5, $6)",
-            self._key, self._holder, self._limit, self._window, self._ttl, self._pool)
+            "SELECT granted FROM tf_rate_share($1, $2, $3, $4, 0, $5, $6, $7)",
+            self._key, self._holder, self._limit, self._window, self._ttl, self._pool,
+            self._occupied(time.monotonic()))
 
 
 def _trim(stamps: deque[float], before: float) -> None:
