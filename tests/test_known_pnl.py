@@ -2,7 +2,7 @@
 again only while no position of that worker has closed (a watched store call returned a
 ``PositionExitedEvent`` naming it), no watched call raised, the trading day is the same,
 and every worker of the fleet is watched; each guard alone on stand-in cycles, and a fleet
-day that trades the same with and without it."""
+day that trades the same with and without it (and ``replay.live_fleet``'s orphan looks)."""
 
 from __future__ import annotations
 
@@ -161,7 +161,8 @@ def recorded_day(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     return write_day(tmp_path_factory.mktemp("days"), record_sim_day(11, 30, DAY))
 
 
-async def test_a_fleet_trades_the_same_with_its_pnl_kept(pg_server_uri, recorded_day) -> None:  # noqa: ANN001
+async def test_a_fleet_trades_the_same_with_its_pnl_kept_and_orphan_looks_answered(
+        pg_server_uri, recorded_day) -> None:  # noqa: ANN001
     fleet = [load_settings(None, worker_env(f"bt-{k}", exits=TIGHT,
                                             TRADEFLEET_STRATEGY__PARAMS=json.dumps(
                                                 {"short": 2, "long": 5,
@@ -172,7 +173,7 @@ async def test_a_fleet_trades_the_same_with_its_pnl_kept(pg_server_uri, recorded
         db = await _fresh_db(pg_server_uri)
         try:
             runs.append(await replay_fleet_day(recorded_day, db, fleet, start=time(14, 45),
-                                               known_pnl=kept))
+                                               known_pnl=kept, live_fleet=kept))
         finally:
             await db.close()
     every, kept_run = runs
@@ -180,4 +181,6 @@ async def test_a_fleet_trades_the_same_with_its_pnl_kept(pg_server_uri, recorded
     assert any(t["status"] == "CLOSED" for t in every.trades)
     assert kept_run.trades == every.trades
     assert every.pnl_served == 0 < kept_run.pnl_served
-    print(f"\n{len(every.trades)} trades; {kept_run.pnl_served} PnL reads kept")
+    assert every.orphans_served == 0 < kept_run.orphans_served      # replay.live_fleet
+    print(f"\n{len(every.trades)} trades; {kept_run.pnl_served} PnL reads kept, "
+          f"{kept_run.orphans_served} orphan looks answered")
