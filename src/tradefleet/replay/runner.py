@@ -32,6 +32,8 @@ from tradefleet.domain.states import WorkerStatus
 from tradefleet.replay.day_controls import DayControls
 from tradefleet.replay.deferred_events import DeferredEvents
 from tradefleet.replay.held_connections import HeldConnections
+from tradefleet.replay.known_pnl import KnownPnl
+from tradefleet.replay.live_fleet import LiveFleet
 from tradefleet.replay.quiet_holds import QuietHolds
 from tradefleet.replay.quiet_scans import QuietScans
 from tradefleet.replay.step_reads import StepReads
@@ -71,6 +73,8 @@ class DayRun:
     held_known: int = 0             # positions and locks reads answered "none" likewise
     events_deferred: int = 0        # events stored with others (replay.deferred_events)
     scans_skipped: int = 0          # scans answered with the last empty one (quiet_scans)
+    pnl_served: int = 0             # realised-PnL reads answered as kept (known_pnl)
+    orphans_served: int = 0         # orphan looks answered "none" (live_fleet)
 
     @property
     def speed(self) -> float:
@@ -113,7 +117,8 @@ async def _fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
                      track_timeout_s: float = 2.0, skip_still: bool = False,
                      quiet_holds: bool = True, shared_reads: bool = True,
                      day_controls: bool = True, held: HeldConnections | None = None,
-                     progress: Progress | None = None, quiet_scans: bool = True) -> DayRun:
+                     progress: Progress | None = None, quiet_scans: bool = True,
+                     known_pnl: bool = True, live_fleet: bool = True) -> DayRun:
     """The workers of ``fleet`` trade ``market``'s day on one clock, interleaved in a fixed
     order: every ``poll_interval_seconds`` (the first worker's) of session time, each worker
     in turn follows its orders and polls. One account, one market: they share the book and
@@ -135,7 +140,11 @@ async def _fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
     (``replay.day_controls`` says why no one can change them during a replayed day).
     ``quiet_scans`` (on by default; trades unchanged): a worker's scan on the same market
     step as its previous one, which ranked nothing, is answered with that one
-    (``replay.quiet_scans`` says why it would rank nothing again).
+    (``replay.quiet_scans`` says why it would rank nothing again). ``known_pnl`` (on by
+    default; trades unchanged): an entry's realised-PnL read is kept per worker until a
+    position of that worker closes (``replay.known_pnl`` says why nothing else moves it).
+    ``live_fleet`` (on by default; trades unchanged): the orphan look is answered "none"
+    while every worker row is the fleet's with a valid lease (``replay.live_fleet``).
     ``held``: the day's held connections (``run_fleet_day``), which also store the events
     the workers publish together (``replay.deferred_events``).
     ``progress`` hears the session time and the polls so far every half hour."""
@@ -150,6 +159,8 @@ async def _fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
     controls = DayControls() if day_controls else None
     deferred = DeferredEvents() if held is not None else None
     scans = QuietScans(market) if quiet_scans else None
+    pnl = KnownPnl(lambda: clock.now().astimezone(SEOUL).date()) if known_pnl else None
+    live = LiveFleet() if live_fleet else None
     if held is not None:
         held.deferred = deferred
     for settings in fleet:
@@ -165,9 +176,11 @@ async def _fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
             await worker.recover(cycle)
         cycles.append(cycle)
         workers.append(worker)
-        _wrap(worker, cycle, settings, holds, controls, deferred)
+        _wrap(worker, cycle, settings, holds, controls, deferred, pnl, live)
         if scans is not None:
             scans.watch(cycle)
+    if live is not None:
+        await live.check_rows(db.pool)
     beats = LeaseKeeper(PostgresLockStore(db), workers)
     polls, polled_step, reported = 0, -1, 0
     marks: list[tuple[float, datetime]] = []
@@ -199,11 +212,14 @@ async def _fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
                   holds.orders_known if holds is not None else 0,
                   holds.positions_known + holds.locks_known if holds is not None else 0,
                   deferred.stored if deferred is not None else 0,
-                  scans.skipped if scans is not None else 0)
+                  scans.skipped if scans is not None else 0,
+                  pnl.served if pnl is not None else 0,
+                  live.served if live is not None else 0)
 
 
 def _wrap(worker: Any, cycle: Any, settings: Settings, holds: QuietHolds | None,
-          controls: DayControls | None, deferred: DeferredEvents | None) -> None:
+          controls: DayControls | None, deferred: DeferredEvents | None,
+          pnl: KnownPnl | None = None, live: LiveFleet | None = None) -> None:
     """The replay-only components around one started worker (each module says why it
     trades nothing differently)."""
     if holds is not None:
@@ -212,6 +228,10 @@ def _wrap(worker: Any, cycle: Any, settings: Settings, holds: QuietHolds | None,
         controls.watch(cycle)
     if deferred is not None:            # started as before; what it publishes is kept now
         deferred.watch(worker._sink)
+    if pnl is not None:
+        pnl.watch(cycle)
+    if live is not None:
+        live.watch(worker, cycle)
 
 
 async def _step_fleet(now: datetime, workers: Sequence[Any], cycles: Sequence[Any],
@@ -284,7 +304,8 @@ async def replay_fleet_day(folder: Path, db: Database, fleet: Sequence[Settings]
                            skip_still: bool = False, quiet_holds: bool = True,
                            shared_reads: bool = True, day_controls: bool = True,
                            progress: Progress | None = None,
-                           quiet_scans: bool = True) -> DayRun:
+                           quiet_scans: bool = True, known_pnl: bool = True,
+                           live_fleet: bool = True) -> DayRun:
     """``fleet``'s workers through a recorded day, interleaved on one clock."""
     from tradefleet.replay.bar_quotes import with_bar_quotes
     from tradefleet.replay.day_format import read_day
@@ -302,4 +323,5 @@ async def replay_fleet_day(folder: Path, db: Database, fleet: Sequence[Settings]
     return await run_fleet_day(market, clock, db, fleet, skip_still=skip_still,
                                quiet_holds=quiet_holds, shared_reads=shared_reads,
                                day_controls=day_controls, progress=progress,
-                               quiet_scans=quiet_scans)
+                               quiet_scans=quiet_scans, known_pnl=known_pnl,
+                               live_fleet=live_fleet)
