@@ -1864,6 +1864,36 @@ MUTANTS += [
             "orphan_looks_answered",),
            "issue 21: the replay's orphan look is never answered (the speed lever silently "
            "off)"),
+    # issue 20 (tick20e)
+    Mutant("tick-before-its-position-never-judged", "worker/tick_exits.py",
+           "            self._ticks.put_nowait(unheld)      # the price as the position was taken",
+           "            pass",
+           ("tests/test_tick_exits.py",),
+           "issue 20: a tick heard while the entry was under way is dropped; the stop waits "
+           "for the next push of the same price"),
+    Mutant("entry-symbol-not-listened-to", "worker/tick_exits.py",
+           "        if symbol is None:\n            symbol = cycle.paths.entry.entering\n",
+           "",
+           ("tests/test_tick_exits.py",),
+           "issue 20: the worker listens to a symbol only once it holds it: the ticks after "
+           "the buy's fill go unheard"),
+    Mutant("entry-symbol-unwatched-before-its-position", "worker/tick_exits.py",
+           "        if symbol is None and self._watched is not None and cycle.turn.locked():",
+           "        if False:",
+           ("tests/test_tick_exits.py",),
+           "issue 20: between the entry step and its position the symbol is unwatched, and "
+           "the tick heard meanwhile forgotten"),
+    Mutant("entry-never-says-its-symbol", "worker/entry.py",
+           "            self.entering = symbol      # its ticks may be heard from now "
+           "(worker/tick_exits)\n",
+           "",
+           ("tests/test_tick_exits.py",),
+           "issue 20: the tick side never learns the symbol an entry has locked"),
+    Mutant("entry-symbol-said-after-it-returns", "worker/entry.py",
+           "        finally:\n            self.entering = None",
+           "        finally:\n            pass",
+           ("tests/test_tick_exits.py",),
+           "issue 20: the symbol of an entry that ended stays watched"),
 ]
 
 

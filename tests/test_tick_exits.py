@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+from tests.feed_env import feed_env
 from tests.feed_holder_env import running_holder, until
+from tests.scenarios.harness import build, enter, liquid_symbol
 from tests.tick_rig import ANY_MOVE, NO_EXIT, rig_on_feed, sells
 
 from tradefleet.adapters.sim.universe import STEP_SECONDS
@@ -176,3 +178,56 @@ async def test_a_tick_below_the_stop_sells_with_no_bar_read_on_its_way(db, pg_ds
         assert env.market.faults.fired_count(rule) == 0
         rows = await sells(db)
         assert [(r["purpose"], r["status"]) for r in rows] == [("STOP_LOSS", "FILLED")]
+
+
+async def test_a_tick_heard_during_the_entry_is_judged_as_its_position_is_taken(db, pg_dsn):
+    """The account's holder registers a symbol once it is locked, so ticks come while the
+    buy is still under way. The worker listens from the entry's lock, keeps the last tick
+    heard before its position, and judges it as the position is taken (found in a
+    20-worker run: a stop crossed by the first tick after the fill waited ~0.5 s for the
+    simulator's next push of the same price)."""
+    async with rig_on_feed(db, pg_dsn, exits=ANY_MOVE) as (env, rig, symbol, _h, _l,
+                                                          ex, _modes):
+        held = rig.cycle.holding
+        entry = rig.cycle.paths.entry
+        rig.cycle.holding, entry.entering = None, symbol        # the entry under way
+        await ex.follow()
+        price = int(held.entry_price * Decimal("0.99"))
+        assert await ex.on_tick(PriceTick(symbol, price, env.clock.now())) is None
+        assert await sells(db) == []                # no position yet: nothing judged
+        async with rig.cycle.turn:                  # the poll, between entry and position
+            entry.entering = None
+            await ex.follow()                       # still listening: the turn is held
+            rig.cycle.holding = held
+        await ex.follow()                           # the position is taken
+        task = asyncio.create_task(ex.run())
+        try:
+            await until(lambda: rig.cycle.holding is None)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        rows = await sells(db)
+        assert [(r["purpose"], r["status"]) for r in rows] == [("STOP_LOSS", "FILLED")]
+        assert ex.sold == ["STOP_LOSS"]
+
+
+async def test_an_entry_says_its_symbol_from_its_lock_until_it_returns(db):
+    """What the tick side listens to during an entry: the locked symbol, from the lock
+    (asked of the entry gate, which runs right after it) until the entry step returns."""
+    async with feed_env() as env:
+        rig = await build(db, market=env.market, clock=env.clock, exits=NO_EXIT)
+        entry = rig.cycle.paths.entry
+        symbol = liquid_symbol(env.market)
+        said: list[str | None] = []
+        gate = entry._gate
+
+        class SayingGate:
+            async def refusal(self, sym, at):  # noqa: ANN001, ANN202
+                said.append(entry.entering)
+                return await gate.refusal(sym, at)
+
+        entry._gate = SayingGate()
+        assert entry.entering is None
+        await enter(rig, symbol)
+        assert said == [symbol]
+        assert entry.entering is None

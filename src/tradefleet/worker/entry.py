@@ -62,11 +62,19 @@ class EntryStep:
         self._markets = markets              # the symbol's market decides its sell taxes
         self._require_market = require_market
         self._log = structlog.get_logger("tradefleet.entry").bind(worker_id=worker_id)
+        self.entering: str | None = None     # the symbol locked for the entry under way
 
     async def try_enter(self, ranked: Sequence[RankedCandidate], *, epoch: int | None = None
                         ) -> EntryOutcome | None:
         """None when no candidate could be entered this poll (stay in SCAN). ``epoch`` is
         the process epoch the locks (and so the orders) are taken under."""
+        try:
+            return await self._first_entered(ranked, epoch)
+        finally:
+            self.entering = None
+
+    async def _first_entered(self, ranked: Sequence[RankedCandidate], epoch: int | None
+                             ) -> EntryOutcome | None:
         for candidate in ranked:
             symbol = candidate.symbol
             buyable = await self._read(
@@ -98,6 +106,7 @@ class EntryStep:
                 self._log.warning("lock held by another worker; trying next candidate",
                                   symbol=symbol)
                 continue
+            self.entering = symbol      # its ticks may be heard from now (worker/tick_exits)
             refused = await self._gate.refusal(symbol, candidate.quote.at)
             if refused is not None:      # too late, or too old a scan: for every candidate
                 await self._locks.release_lock(lock, refused)

@@ -55,6 +55,7 @@ class TickExits:
         self._follow_s = follow_s
         self._ticks: asyncio.Queue[PriceTick] = asyncio.Queue()
         self._watched: str | None = None
+        self._unheld: PriceTick | None = None   # the last tick heard before its position
         self._live: bool | None = None
         self._ma: tuple[str, object, Decimal | None] | None = None   # (symbol, minute, ma)
         self.decided = 0          # ticks judged
@@ -82,15 +83,31 @@ class TickExits:
                                     exc_info=True)
 
     async def follow(self) -> None:
-        """Watch the held symbol's ticks (and only it), and say when the mode changes."""
-        held = self._cycle.holding
+        """Watch the held symbol's ticks (and only it), and say when the mode changes.
+
+        The symbol an entry has locked is watched from its lock on, and the poll's turn
+        keeps it watched until its position is taken: the account's holder registers a
+        symbol once it is locked, so the first ticks after the buy's fill would otherwise
+        go unheard. The last tick heard before the position is judged once it is held."""
+        cycle = self._cycle
+        held = cycle.holding
         symbol = held.lock.symbol if held is not None and held.position_id else None
+        if symbol is None:
+            symbol = cycle.paths.entry.entering
+        if symbol is None and self._watched is not None and cycle.turn.locked():
+            symbol = self._watched      # a poll between its entry and its position
         if symbol != self._watched:
+            self._unheld = None
             if self._watched is not None:
                 await self._feed.unwatch(self._watched)
             if symbol is not None:
                 await self._feed.watch(symbol, self._ticks.put_nowait)
             self._watched = symbol
+        unheld = self._unheld
+        if unheld is not None and held is not None and held.position_id \
+                and held.lock.symbol == unheld.symbol:
+            self._unheld = None
+            self._ticks.put_nowait(unheld)      # the price as the position was taken
         state, why = self._feed.state()
         live = state is FeedState.LIVE
         if not live:
@@ -113,6 +130,11 @@ class TickExits:
         database read. Only a tick that crosses an exit waits for the turn, and is judged
         again there on what is held then (the poll may have sold it meanwhile)."""
         cycle = self._cycle
+        held = cycle.holding
+        if tick.symbol == self._watched and (held is None or not held.position_id
+                                             or held.lock.symbol != tick.symbol):
+            self._unheld = tick         # before its position: judged once it is (follow)
+            return None
         if await self._judge(tick) is None:
             return None
         async with cycle.turn:
