@@ -143,7 +143,7 @@ class LeasedShare:
                 keep = max(self._occupied(now), self._cap)
             self._renewal = asyncio.get_running_loop().create_task(self._renew(want, keep))
 
-    async def _renew(self, want: int, keep: int | None) -> None:
+    async def _renew(self, want: int, keep: int | None = None) -> None:
         """Starts a moment after the call that asked for it, so that its round trip does not
         share the event loop with that call's own request."""
         try:
