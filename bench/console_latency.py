@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import random
 import sys
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -191,14 +190,14 @@ async def main() -> None:
     parser.add_argument("--seed", type=int, default=22)
     parser.add_argument("--out", type=Path, default=None, help="also write the table here")
     args = parser.parse_args()
-    from tradefleet.adapters.postgres.embedded import start_embedded
+    from tradefleet.adapters.postgres.embedded import scratch_dir, start_embedded
 
     console = Console(width=120, record=True)
     table = Table(title="console update latency (ms): change committed in PostgreSQL -> "
                   "shown in the open Fleet page's content (SSE + fetch; poll 100 ms)")
     for col in ("workers", "measure", "p50", "p99", "max", "p50 / bare SELECT 1"):
         table.add_column(col, justify="left" if col == "measure" else "right")
-    with tempfile.TemporaryDirectory() as tmp:
+    with scratch_dir() as tmp:
         dsn = await asyncio.to_thread(start_embedded, Path(tmp) / "pgdata")
         db = await Database.connect(dsn, min_size=1, max_size=1)
         async with db.pool.acquire() as conn:

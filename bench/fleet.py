@@ -240,11 +240,11 @@ def demo_day() -> tuple[str, str]:
 
 
 async def main(only_a: bool) -> None:
-    from tradefleet.adapters.postgres.embedded import start_embedded
+    from tradefleet.adapters.postgres.embedded import scratch_dir, start_embedded
 
     console = Console(width=max(120, Console().width))
     t_all = time.monotonic()
-    with tempfile.TemporaryDirectory() as tmp:
+    with scratch_dir() as tmp:
         admin = await asyncio.to_thread(start_embedded, Path(tmp) / "pgdata")
         with ExchangeThread(n_symbols=60) as ex:
             console.print("(a) order round trips ...")

@@ -15,7 +15,6 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -86,9 +85,9 @@ async def single_worker(dsn: str, durable: bool) -> dict[str, list[float]]:
 async def main() -> None:
     devnull = open(os.devnull, "w")  # noqa: SIM115, ASYNC230 - once, at start-up
     configure_logging(json_output=True, level="ERROR", stream=devnull)
-    from tradefleet.adapters.postgres.embedded import start_embedded
+    from tradefleet.adapters.postgres.embedded import scratch_dir, start_embedded
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with scratch_dir() as tmp:
         dsn = await asyncio.to_thread(start_embedded, Path(tmp) / "pgdata")
         setup = await Database.connect(dsn, min_size=1, max_size=1)
         async with setup.pool.acquire() as conn:

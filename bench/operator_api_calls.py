@@ -41,7 +41,6 @@ import asyncio  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from datetime import datetime  # noqa: E402
 
@@ -194,12 +193,12 @@ def _table(label: str, rows: list[dict]) -> Table:
 
 async def main(args: argparse.Namespace) -> list[dict]:
     logging.disable(logging.WARNING)           # kopf's and structlog's chatter
-    from tradefleet.adapters.postgres.embedded import start_embedded
+    from tradefleet.adapters.postgres.embedded import scratch_dir, start_embedded
     from tradefleet.adapters.telemetry.logging import configure_logging
 
     configure_logging(json_output=True, level="ERROR", stream=open(os.devnull, "w"))  # noqa: SIM115, ASYNC230
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with scratch_dir() as tmp:
         dsn = await asyncio.to_thread(start_embedded, Path(tmp) / "pgdata")
         setup = await Database.connect(dsn, min_size=1, max_size=1)
         async with setup.pool.acquire() as conn:

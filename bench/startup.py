@@ -49,6 +49,7 @@ from rich.table import Table  # noqa: E402
 
 from tradefleet.adapters.clock import SEOUL, SimClock  # noqa: E402
 from tradefleet.adapters.postgres.database import Database  # noqa: E402
+from tradefleet.adapters.postgres.embedded import stop_embedded  # noqa: E402
 from tradefleet.adapters.postgres.migrate import migrate  # noqa: E402
 from tradefleet.adapters.sim.universe import build_universe  # noqa: E402
 from tradefleet.local_fleet.processes import ProcessGroup  # noqa: E402
@@ -335,7 +336,7 @@ async def main() -> None:
             rows, server = await bench(dsn, modes, sizes, log_dir)
         finally:
             if not os.environ.get("TRADEFLEET_BENCH_DSN"):
-                await asyncio.to_thread(stop_server, Path(tmp) / "pgdata")
+                await asyncio.to_thread(stop_embedded, Path(tmp) / "pgdata")
     report(rows, server)
 
 
@@ -352,14 +353,6 @@ def start_server(data: Path, workers: int) -> str:
     server.psql(f"ALTER SYSTEM SET max_connections = {max(100, 20 + 6 * workers)};")
     pg_ctl(["-w", "restart", "-m", "fast"], pgdata=server.pgdata, user=server.system_user)
     return dsn
-
-
-def stop_server(data: Path) -> None:
-    import pgserver
-    from pgserver._commands import pg_ctl
-
-    server = pgserver.get_server(data, cleanup_mode=None)
-    pg_ctl(["-w", "stop", "-m", "fast"], pgdata=server.pgdata, user=server.system_user)
 
 
 if __name__ == "__main__":

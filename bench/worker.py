@@ -14,7 +14,6 @@ import asyncio
 import os
 import statistics
 import sys
-import tempfile
 import time
 from datetime import datetime
 from decimal import Decimal
@@ -126,9 +125,9 @@ async def main() -> None:
     if dsn:
         monitor, order = await db_figures(dsn)
     else:
-        from tradefleet.adapters.postgres.embedded import start_embedded
+        from tradefleet.adapters.postgres.embedded import scratch_dir, start_embedded
 
-        with tempfile.TemporaryDirectory() as tmp:
+        with scratch_dir() as tmp:
             os.chmod(tmp, 0o777)
             dsn = await asyncio.to_thread(start_embedded, Path(tmp) / "pgdata")
             conn_db = await Database.connect(dsn)

@@ -8,8 +8,10 @@ container image leaves it out, so a pod without a DSN stops with a clear error i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from tradefleet.domain.errors import ConfigError
@@ -45,3 +47,28 @@ def start_embedded(data_dir: Path | None = None, *, database: str = "tradefleet"
     if "(1 row)" not in exists:
         server.psql(f'CREATE DATABASE "{database}";')
     return server.get_uri(database)
+
+
+def stop_embedded(data_dir: Path) -> None:
+    """Stop the embedded server on ``data_dir`` if one runs there (fast shutdown)."""
+    if not (data_dir / "postmaster.pid").exists():
+        return
+    import pgserver
+    from pgserver._commands import pg_ctl
+
+    server = pgserver.get_server(data_dir, cleanup_mode=None)
+    pg_ctl(["-w", "stop", "-m", "fast"], pgdata=server.pgdata, user=server.system_user)
+
+
+@contextlib.contextmanager
+def scratch_dir() -> Iterator[Path]:
+    """A temporary folder whose embedded server (on ``<folder>/pgdata``) is stopped on exit.
+
+    Benchmarks start a throwaway server in a temporary folder: without the stop, the folder is
+    removed under a server that keeps running after the benchmark ends."""
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        try:
+            yield folder
+        finally:
+            stop_embedded(folder / "pgdata")
