@@ -7,19 +7,17 @@ the later polls are answered without a read; the day's held connections
 
 from __future__ import annotations
 
-import json
-from datetime import date, time
+from datetime import date
 
 import pytest
-from tests.scenarios.harness import worker_env
+from tests.fleet_day_rig import AFTERNOON, tight_fleet
 from tests.test_held_connections import close_unless_held
-from tests.test_replay_runner import TIGHT, _fresh_db
+from tests.test_replay_runner import _fresh_db
 
 from tradefleet.adapters.postgres.worker_controls_store import PostgresWorkerControls
 from tradefleet.replay.day_format import write_day
 from tradefleet.replay.runner import replay_fleet_day
 from tradefleet.replay.sim_source import record_sim_day
-from tradefleet.settings import load_settings
 
 DAY = date(2026, 11, 24)
 
@@ -31,15 +29,11 @@ def recorded_day(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
 
 async def test_a_pause_written_before_the_day_holds_its_worker_all_day_and_no_other(
         pg_server_uri, recorded_day) -> None:  # noqa: ANN001
-    fleet = [load_settings(None, worker_env(f"bt-{k}", exits=TIGHT,
-                                            TRADEFLEET_STRATEGY__PARAMS=json.dumps(
-                                                {"short": 2, "long": 5,
-                                                 "breakout_window": 5})))
-             for k in (1, 2)]
+    fleet = tight_fleet(2)
     db = await _fresh_db(pg_server_uri)
     try:
         assert await PostgresWorkerControls(db).set_paused("bt-1", True)
-        run = await replay_fleet_day(recorded_day, db, fleet, start=time(14, 45))
+        run = await replay_fleet_day(recorded_day, db, fleet, start=AFTERNOON)
         orders = await db.pool.fetch("SELECT worker_id, side FROM orders")
         given_back = db.pool.get_idle_size() == db.pool.get_size()
     finally:

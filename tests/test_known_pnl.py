@@ -6,21 +6,17 @@ day that trades the same with and without it (and ``replay.live_fleet``'s orphan
 
 from __future__ import annotations
 
-import json
-from datetime import date, time
+from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from tests.scenarios.harness import worker_env
-from tests.test_replay_runner import TIGHT, _fresh_db
+from tests.fleet_day_rig import replayed_off_and_on
 
 from tradefleet.domain.events import OrderFilledEvent, PositionExitedEvent
 from tradefleet.replay.day_format import write_day
 from tradefleet.replay.known_pnl import KnownPnl
-from tradefleet.replay.runner import replay_fleet_day
 from tradefleet.replay.sim_source import record_sim_day
-from tradefleet.settings import load_settings
 
 DAY = date(2026, 11, 24)
 
@@ -163,20 +159,8 @@ def recorded_day(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
 
 async def test_a_fleet_trades_the_same_with_its_pnl_kept_and_orphan_looks_answered(
         pg_server_uri, recorded_day) -> None:  # noqa: ANN001
-    fleet = [load_settings(None, worker_env(f"bt-{k}", exits=TIGHT,
-                                            TRADEFLEET_STRATEGY__PARAMS=json.dumps(
-                                                {"short": 2, "long": 5,
-                                                 "breakout_window": 5})))
-             for k in (1, 2, 3)]
-    runs = []
-    for kept in (False, True):
-        db = await _fresh_db(pg_server_uri)
-        try:
-            runs.append(await replay_fleet_day(recorded_day, db, fleet, start=time(14, 45),
-                                               known_pnl=kept, live_fleet=kept))
-        finally:
-            await db.close()
-    every, kept_run = runs
+    every, kept_run = await replayed_off_and_on(pg_server_uri, recorded_day, known_pnl=True,
+                                                live_fleet=True)
     assert len({t["worker_id"] for t in every.trades}) >= 2, every.trades   # a fleet traded
     assert any(t["status"] == "CLOSED" for t in every.trades)
     assert kept_run.trades == every.trades

@@ -6,15 +6,13 @@ it to the simulated day without)."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
-from tests.scenarios.harness import worker_env
-from tests.test_replay_runner import TIGHT, _fresh_db
+from tests.fleet_day_rig import replayed_off_and_on
 
 from tradefleet.adapters.clock import SEOUL, FrozenClock
 from tradefleet.adapters.sim.faults import FaultPlan
@@ -22,10 +20,8 @@ from tradefleet.domain.market import Quote
 from tradefleet.domain.strategies.base import StrategyFailed
 from tradefleet.replay.day_format import write_day
 from tradefleet.replay.quiet_scans import QuietScans
-from tradefleet.replay.runner import replay_fleet_day
 from tradefleet.replay.sim_source import record_sim_day
 from tradefleet.services.scan_service import RankedCandidate, ScanResult
-from tradefleet.settings import load_settings
 
 DAY = date(2026, 11, 24)
 OPEN = datetime.combine(DAY, time(9, 0), tzinfo=SEOUL)
@@ -115,20 +111,7 @@ def recorded_day(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
 
 async def test_a_fleet_trades_the_same_with_its_quiet_scans_answered(pg_server_uri,
                                                                     recorded_day) -> None:  # noqa: ANN001
-    fleet = [load_settings(None, worker_env(f"bt-{k}", exits=TIGHT,
-                                            TRADEFLEET_STRATEGY__PARAMS=json.dumps(
-                                                {"short": 2, "long": 5,
-                                                 "breakout_window": 5})))
-             for k in (1, 2, 3)]
-    runs = []
-    for quiet in (False, True):
-        db = await _fresh_db(pg_server_uri)
-        try:
-            runs.append(await replay_fleet_day(recorded_day, db, fleet, start=time(14, 45),
-                                               quiet_scans=quiet))
-        finally:
-            await db.close()
-    every, quiet_run = runs
+    every, quiet_run = await replayed_off_and_on(pg_server_uri, recorded_day, quiet_scans=True)
     assert len({t["worker_id"] for t in every.trades}) >= 2, every.trades   # a fleet traded
     assert quiet_run.trades == every.trades
     assert every.scans_skipped == 0 < quiet_run.scans_skipped

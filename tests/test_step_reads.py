@@ -6,21 +6,17 @@ two-worker fleet day trades the same with and without the memo (the parity test,
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, time, timedelta
 
 import pytest
-from tests.scenarios.harness import worker_env
-from tests.test_replay_runner import TIGHT, _fresh_db
+from tests.fleet_day_rig import replayed_off_and_on
 
 from tradefleet.adapters.clock import SEOUL, FrozenClock
 from tradefleet.adapters.sim.engine import SimMarket
 from tradefleet.domain.errors import OrderRejected
 from tradefleet.replay.day_format import write_day
-from tradefleet.replay.runner import replay_fleet_day
 from tradefleet.replay.sim_source import record_sim_day
 from tradefleet.replay.step_reads import StepReads
-from tradefleet.settings import load_settings
 
 SEED, SYMBOLS, DAY = 11, 20, date(2026, 11, 24)
 AT = datetime.combine(DAY, time(10, 0), tzinfo=SEOUL)
@@ -85,20 +81,7 @@ def recorded_day(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
 
 async def test_a_fleet_trades_the_same_with_its_reads_shared(pg_server_uri, recorded_day
                                                              ) -> None:  # noqa: ANN001
-    fleet = [load_settings(None, worker_env(f"bt-{k}", exits=TIGHT,
-                                            TRADEFLEET_STRATEGY__PARAMS=json.dumps(
-                                                {"short": 2, "long": 5,
-                                                 "breakout_window": 5})))
-             for k in (1, 2, 3)]
-    runs = []
-    for shared in (False, True):
-        db = await _fresh_db(pg_server_uri)
-        try:
-            runs.append(await replay_fleet_day(recorded_day, db, fleet, start=time(14, 45),
-                                               shared_reads=shared))
-        finally:
-            await db.close()
-    alone, shared_run = runs
+    alone, shared_run = await replayed_off_and_on(pg_server_uri, recorded_day, shared_reads=True)
     assert len({t["worker_id"] for t in alone.trades}) >= 2, alone.trades   # a fleet traded
     assert shared_run.trades == alone.trades
     assert alone.reads_shared == 0 < shared_run.reads_shared
