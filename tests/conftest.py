@@ -64,52 +64,39 @@ def pg_server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     shutil.rmtree(base, ignore_errors=True)
 
 
-@pytest.fixture
-def pg_dsn(pg_server_uri: str) -> Iterator[str]:
-    """DSN of a fresh, fully migrated database for this test only."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
+def _new_database(server: str, prefix: str, *, template: bool = True) -> str:
+    """Create a database named ``<prefix>_<random>`` on ``server`` (a copy of the migrated
+    template unless ``template`` is False) and return its name."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{TEMPLATE}"' if template else ""
 
     async def create() -> None:
-        conn = await asyncpg.connect(pg_server_uri)
+        conn = await asyncpg.connect(server)
         try:
-            await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+            await conn.execute(f'CREATE DATABASE "{name}"{copy}')
         finally:
             await conn.close()
 
     asyncio.run(create())
-    yield _admin_uri(pg_server_uri, name)
+    return name
+
+
+@pytest.fixture
+def pg_dsn(pg_server_uri: str) -> Iterator[str]:
+    """DSN of a fresh, fully migrated database for this test only."""
+    yield _admin_uri(pg_server_uri, _new_database(pg_server_uri, "t"))
 
 
 @pytest.fixture(scope="module")
 def module_pg_dsn(pg_server_uri: str) -> Iterator[str]:
     """As ``pg_dsn``, one for a whole module (an operator that its tests share)."""
-    name = f"m_{uuid.uuid4().hex[:12]}"
-
-    async def create() -> None:
-        conn = await asyncpg.connect(pg_server_uri)
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
-    yield _admin_uri(pg_server_uri, name)
+    yield _admin_uri(pg_server_uri, _new_database(pg_server_uri, "m"))
 
 
 @pytest.fixture
 def empty_pg_dsn(pg_server_uri: str) -> Iterator[str]:
     """DSN of a fresh database with no schema at all (for migration tests)."""
-    name = f"e_{uuid.uuid4().hex[:12]}"
-
-    async def create() -> None:
-        conn = await asyncpg.connect(pg_server_uri)
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
-    yield _admin_uri(pg_server_uri, name)
+    yield _admin_uri(pg_server_uri, _new_database(pg_server_uri, "e", template=False))
 
 
 @pytest.fixture
