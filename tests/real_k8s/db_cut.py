@@ -9,6 +9,8 @@ import contextlib
 import threading
 from urllib.parse import parse_qs, urlsplit
 
+from tests.real_k8s.tcp_forward import _pipe
+
 from tradefleet.local_fleet.processes import free_port
 
 
@@ -63,14 +65,3 @@ class CuttableDb:
         self._open.update((writer, up_writer))
         await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
 
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        with contextlib.suppress(Exception):
-            writer.close()
