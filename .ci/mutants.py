@@ -1894,6 +1894,24 @@ MUTANTS += [
            "        finally:\n            pass",
            ("tests/test_tick_exits.py",),
            "issue 20: the symbol of an entry that ended stays watched"),
+    # issue 21 (speed21g)
+    Mutant("replay-days-logged", "replay/backtest.py",
+           "            await make_unlogged(conn)           # scratch days: see replay.unlogged_days\n",
+           "",
+           ("tests/test_unlogged_days.py",),
+           "issue 21: a backtest's days write WAL and wait for its flushes (the speed lever "
+           "silently off)"),
+    Mutant("replay-unlogged-referenced-first", "replay/unlogged_days.py",
+           "        ready = sorted(t for t, by in left.items() if not (by & left.keys()))",
+           "        ready = sorted(t for t, by in left.items() if by or True)",
+           ("tests/test_unlogged_days.py",),
+           "issue 21: a table referenced by a logged one is turned first (PostgreSQL refuses)"),
+    Mutant("replay-unlogged-standalone-sequences-left", "replay/unlogged_days.py",
+           "    for sequence in sequences:\n",
+           "    for sequence in []:\n",
+           ("tests/test_unlogged_days.py",),
+           "issue 21: nextval of the fencing sequence still writes WAL and brings the flush "
+           "back"),
 ]
 
 
