@@ -1896,7 +1896,8 @@ MUTANTS += [
            "issue 20: the symbol of an entry that ended stays watched"),
     # issue 21 (speed21g)
     Mutant("replay-days-logged", "replay/backtest.py",
-           "            await make_unlogged(conn)           # scratch days: see replay.unlogged_days\n",
+           "            await make_unlogged(conn)           # scratch days: see "
+           "replay.unlogged_days\n",
            "",
            ("tests/test_unlogged_days.py",),
            "issue 21: a backtest's days write WAL and wait for its flushes (the speed lever "
@@ -1912,6 +1913,30 @@ MUTANTS += [
            ("tests/test_unlogged_days.py",),
            "issue 21: nextval of the fencing sequence still writes WAL and brings the flush "
            "back"),
+    Mutant("replay-bare-bars-past-a-fault-rule", "replay/bare_reads.py",
+           "            if self.unfaulted():\n                self.served += 1\n"
+           "                return market.minute_bars(symbol, count)",
+           "            if True:\n                self.served += 1\n"
+           "                return market.minute_bars(symbol, count)",
+           ("tests/test_bare_reads.py",),
+           "issue 21: a replay's armed bar-read fault is never acted out"),
+    Mutant("replay-bare-quotes-past-a-fault-rule", "replay/bare_reads.py",
+           "            if self.unfaulted():\n                self.served += 1\n"
+           "                return market.quotes(list(symbols))",
+           "            if True:\n                self.served += 1\n"
+           "                return market.quotes(list(symbols))",
+           ("tests/test_bare_reads.py",),
+           "issue 21: a replay's armed quote-read fault is never acted out"),
+    Mutant("replay-bare-reads-of-another-market", "replay/bare_reads.py",
+           " \\\n                or inner.market is not self._market:",
+           ":",
+           ("tests/test_bare_reads.py",),
+           "issue 21: a worker's reads are answered by a market that is not its broker's"),
+    Mutant("replay-bare-reads-not-wired", "replay/runner.py",
+           "    if bare is not None:\n        bare.watch(worker)\n",
+           "",
+           ("tests/test_bare_reads.py::test_a_fleet_trades_the_same_with_bare_reads",),
+           "issue 21: the replay's bare reads never taken (the speed lever silently off)"),
 ]
 
 
