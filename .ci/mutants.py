@@ -1937,6 +1937,17 @@ MUTANTS += [
            "",
            ("tests/test_bare_reads.py::test_a_fleet_trades_the_same_with_bare_reads",),
            "issue 21: the replay's bare reads never taken (the speed lever silently off)"),
+    Mutant("replay-quotes-of-symbols-not-asked-for", "replay/step_reads.py",
+           "        if symbols is not None and self._asked.issuperset(symbols):",
+           "        if symbols is not None and self._quote_of:",
+           ("tests/test_step_reads.py",),
+           "issue 21: a quotes read is answered from this time's earlier reads although one "
+           "of its symbols was never read (left out as if unknown)"),
+    Mutant("replay-quotes-asked-kept-across-times", "replay/step_reads.py",
+           "            self._asked.clear()\n",
+           "",
+           ("tests/test_step_reads.py",),
+           "issue 21: an exit check's quote is answered with an earlier clock time's"),
 ]
 
 
