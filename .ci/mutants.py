@@ -1894,6 +1894,60 @@ MUTANTS += [
            "        finally:\n            pass",
            ("tests/test_tick_exits.py",),
            "issue 20: the symbol of an entry that ended stays watched"),
+    # issue 21 (speed21g)
+    Mutant("replay-days-logged", "replay/backtest.py",
+           "            await make_unlogged(conn)           # scratch days: see "
+           "replay.unlogged_days\n",
+           "",
+           ("tests/test_unlogged_days.py",),
+           "issue 21: a backtest's days write WAL and wait for its flushes (the speed lever "
+           "silently off)"),
+    Mutant("replay-unlogged-referenced-first", "replay/unlogged_days.py",
+           "        ready = sorted(t for t, by in left.items() if not (by & left.keys()))",
+           "        ready = sorted(t for t, by in left.items() if by or True)",
+           ("tests/test_unlogged_days.py",),
+           "issue 21: a table referenced by a logged one is turned first (PostgreSQL refuses)"),
+    Mutant("replay-unlogged-standalone-sequences-left", "replay/unlogged_days.py",
+           "    for sequence in sequences:\n",
+           "    for sequence in []:\n",
+           ("tests/test_unlogged_days.py",),
+           "issue 21: nextval of the fencing sequence still writes WAL and brings the flush "
+           "back"),
+    Mutant("replay-bare-bars-past-a-fault-rule", "replay/bare_reads.py",
+           "            if self.unfaulted():\n                self.served += 1\n"
+           "                return market.minute_bars(symbol, count)",
+           "            if True:\n                self.served += 1\n"
+           "                return market.minute_bars(symbol, count)",
+           ("tests/test_bare_reads.py",),
+           "issue 21: a replay's armed bar-read fault is never acted out"),
+    Mutant("replay-bare-quotes-past-a-fault-rule", "replay/bare_reads.py",
+           "            if self.unfaulted():\n                self.served += 1\n"
+           "                return market.quotes(list(symbols))",
+           "            if True:\n                self.served += 1\n"
+           "                return market.quotes(list(symbols))",
+           ("tests/test_bare_reads.py",),
+           "issue 21: a replay's armed quote-read fault is never acted out"),
+    Mutant("replay-bare-reads-of-another-market", "replay/bare_reads.py",
+           " \\\n                or inner.market is not self._market:",
+           ":",
+           ("tests/test_bare_reads.py",),
+           "issue 21: a worker's reads are answered by a market that is not its broker's"),
+    Mutant("replay-bare-reads-not-wired", "replay/runner.py",
+           "    if bare is not None:\n        bare.watch(worker)\n",
+           "",
+           ("tests/test_bare_reads.py::test_a_fleet_trades_the_same_with_bare_reads",),
+           "issue 21: the replay's bare reads never taken (the speed lever silently off)"),
+    Mutant("replay-quotes-of-symbols-not-asked-for", "replay/step_reads.py",
+           "        if symbols is not None and self._asked.issuperset(symbols):",
+           "        if symbols is not None and self._quote_of:",
+           ("tests/test_step_reads.py",),
+           "issue 21: a quotes read is answered from this time's earlier reads although one "
+           "of its symbols was never read (left out as if unknown)"),
+    Mutant("replay-quotes-asked-kept-across-times", "replay/step_reads.py",
+           "            self._asked.clear()\n",
+           "",
+           ("tests/test_step_reads.py",),
+           "issue 21: an exit check's quote is answered with an earlier clock time's"),
 ]
 
 

@@ -166,7 +166,8 @@ async def main() -> None:  # noqa: PLR0915 - one run, one table
                     runs[name] = await run_worker_day(market, clock, db, _env(args.poll),
                                                       quiet_holds=False, day_controls=False,
                                                       held_connections=False,
-                                                      quiet_scans=False)
+                                                      quiet_scans=False,
+                                                      bare_reads=False)
                 figures[f"{name} cpu_s"] = time.process_time() - cpu
             finally:
                 await db.close()

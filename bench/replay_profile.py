@@ -3,7 +3,9 @@ the A/B and profiling tool behind the README's replay figures. Run:
 python3 bench/replay_profile.py [--start 09:00] [--trades OUT.json] [--profile OUT.prof]
 [--every-poll] [--workers N]
 
-The day and the worker are ``bench/replay.py``'s (seed 7, 100 symbols, 5 s polls, its own
+With ``--workers N`` the database is made as a backtest's day is (its tables UNLOGGED,
+``replay.unlogged_days``, where the code has it). The day and the worker are
+``bench/replay.py``'s (seed 7, 100 symbols, 5 s polls, its own
 embedded PostgreSQL). To compare two versions of the code in one sitting, run this file
 with PYTHONPATH set to each version's ``src`` in turn and ``cmp`` the trades files: the
 same trades byte for byte is what a speed change must keep. ``--every-poll`` turns the
@@ -33,6 +35,11 @@ from tradefleet.replay.day_format import write_day  # noqa: E402
 from tradefleet.replay.runner import replay_day, replay_fleet_day  # noqa: E402
 from tradefleet.replay.sim_source import record_sim_day  # noqa: E402
 from tradefleet.settings import load_settings  # noqa: E402
+
+try:   # as a backtest's template (replay.unlogged_days); code from before it has none
+    from tradefleet.replay.unlogged_days import make_unlogged
+except ImportError:
+    make_unlogged = None
 
 
 def server_cpu(pgdata: Path) -> float | None:
@@ -82,6 +89,9 @@ async def main() -> None:
         folder = write_day(tmp / "days", record_sim_day(bench.SEED, 100, bench.DAY))
         dsn = await asyncio.to_thread(start_embedded, tmp / "pgdata", database="replay")
         db = await bench._database(dsn)
+        if args.workers > 1 and make_unlogged is not None:   # a backtest day's database
+            async with db.pool.acquire() as conn:
+                await make_unlogged(conn)
         profile = cProfile.Profile() if args.profile else None
         pg_cpu = server_cpu(tmp / "pgdata")
         cpu = time.process_time()

@@ -73,7 +73,8 @@ async def test_a_replayed_day_trades_as_the_simulated_day_and_again_the_same(
                                                  quiet_holds=False, shared_reads=False,
                                                  day_controls=False,
                                                  held_connections=False,
-                                                 quiet_scans=False))
+                                                 quiet_scans=False,
+                                                 bare_reads=False))
             else:
                 runs.append(await replay_day(recorded_day, db, _env(), start=START))
         finally:
@@ -91,6 +92,7 @@ async def test_a_replayed_day_trades_as_the_simulated_day_and_again_the_same(
     assert live.orders_known == 0 < replayed.orders_known    # open orders known to be none
     assert live.held_known == 0 < replayed.held_known        # and positions and locks
     assert live.events_deferred == 0 < replayed.events_deferred  # events stored together
+    assert live.bare_reads == 0 < replayed.bare_reads      # reads past metering and faults
     # (this hour's worker always ranks a candidate: its quiet scans are in test_quiet_scans)
     assert live.scans_skipped == 0
     print(f"\nreplay: {replayed.polls} polls, {replayed.session_s:.0f} session s in "

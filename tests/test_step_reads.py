@@ -64,6 +64,24 @@ def test_minute_bars_with_the_finished_ones_kept_are_the_markets_all_day() -> No
         memo.minute_bars("NOPE", 3)
 
 
+def test_quotes_of_symbols_asked_for_already_are_the_markets_all_day() -> None:
+    """Every 35 s from the open to the close: a few symbols, then some of them with one not
+    asked for yet, the universe, single symbols (an exit check's), reversed, repeated and
+    unknown ones, each against the market's own read at that time."""
+    clock, memo, plain, reads = _markets()
+    s = plain.symbols()
+    requests = [[s[1], s[2]], [s[2], s[3]], [s[3], "NOPE", s[1]], ["NOPE"], list(s),
+                [s[9]], [s[9], s[0], s[9]], list(reversed(s)), [], None]
+    clock.set(memo.open_at)
+    while clock.now() <= memo.close_at:
+        for symbols in requests:
+            want = plain.quotes(symbols)
+            got = memo.quotes(symbols)
+            assert got == want and list(got) == list(want), symbols
+        clock.set(clock.now() + timedelta(seconds=35))          # steps of every phase
+    assert reads.served > 0
+
+
 def test_what_a_caller_does_with_its_answer_does_not_reach_the_next_caller() -> None:
     _, memo, plain, _ = _markets()
     symbol = plain.symbols()[0]

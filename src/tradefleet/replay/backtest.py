@@ -33,6 +33,7 @@ from tradefleet.domain.errors import ConfigError
 from tradefleet.replay.day_format import META_FILE, QUOTES_FILE, DayMeta, day_dir
 from tradefleet.replay.parallel_days import MAX_JOBS, default_jobs, run_days_in_processes
 from tradefleet.replay.runner import DayRun, replay_fleet_day
+from tradefleet.replay.unlogged_days import make_unlogged
 from tradefleet.settings import Settings
 
 MAX_DAYS = 3660                 # a range longer than ten years is a typo
@@ -125,6 +126,7 @@ class BacktestDatabases:
         conn = await asyncpg.connect(database_dsn(self.server, template))
         try:
             await migrate(conn)
+            await make_unlogged(conn)           # scratch days: see replay.unlogged_days
         finally:
             await conn.close()
 

@@ -29,6 +29,7 @@ from tradefleet.adapters.sim.engine import SimMarket
 from tradefleet.adapters.sim.universe import STEP_SECONDS
 from tradefleet.domain.markets import Market
 from tradefleet.domain.states import WorkerStatus
+from tradefleet.replay.bare_reads import BareReads
 from tradefleet.replay.day_controls import DayControls
 from tradefleet.replay.deferred_events import DeferredEvents
 from tradefleet.replay.held_connections import HeldConnections
@@ -75,6 +76,7 @@ class DayRun:
     scans_skipped: int = 0          # scans answered with the last empty one (quiet_scans)
     pnl_served: int = 0             # realised-PnL reads answered as kept (known_pnl)
     orphans_served: int = 0         # orphan looks answered "none" (live_fleet)
+    bare_reads: int = 0             # market reads past metering and faults (bare_reads)
 
     @property
     def speed(self) -> float:
@@ -86,14 +88,16 @@ async def run_worker_day(market: SimMarket, clock: FrozenClock, db: Database,
                          env: Mapping[str, str], *, universe: Sequence[str] | None = None,
                          track_timeout_s: float = 2.0, quiet_holds: bool = True,
                          shared_reads: bool = True, day_controls: bool = True,
-                         held_connections: bool = True, quiet_scans: bool = True) -> DayRun:
+                         held_connections: bool = True, quiet_scans: bool = True,
+                         bare_reads: bool = True) -> DayRun:
     """The worker configured by ``env`` (TRADEFLEET_* values) trades ``market``'s day from
     the clock's time to the close, one poll per ``poll_interval_seconds`` of session time."""
     return await run_fleet_day(market, clock, db, [load_settings(None, dict(env))],
                                universe=universe, track_timeout_s=track_timeout_s,
                                quiet_holds=quiet_holds, shared_reads=shared_reads,
                                day_controls=day_controls,
-                               held_connections=held_connections, quiet_scans=quiet_scans)
+                               held_connections=held_connections, quiet_scans=quiet_scans,
+                               bare_reads=bare_reads)
 
 
 async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
@@ -118,7 +122,8 @@ async def _fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
                      quiet_holds: bool = True, shared_reads: bool = True,
                      day_controls: bool = True, held: HeldConnections | None = None,
                      progress: Progress | None = None, quiet_scans: bool = True,
-                     known_pnl: bool = True, live_fleet: bool = True) -> DayRun:
+                     known_pnl: bool = True, live_fleet: bool = True,
+                     bare_reads: bool = True) -> DayRun:
     """The workers of ``fleet`` trade ``market``'s day on one clock, interleaved in a fixed
     order: every ``poll_interval_seconds`` (the first worker's) of session time, each worker
     in turn follows its orders and polls. One account, one market: they share the book and
@@ -145,6 +150,8 @@ async def _fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
     position of that worker closes (``replay.known_pnl`` says why nothing else moves it).
     ``live_fleet`` (on by default; trades unchanged): the orphan look is answered "none"
     while every worker row is the fleet's with a valid lease (``replay.live_fleet``).
+    ``bare_reads`` (on by default; trades unchanged): market reads go straight to the
+    market while its fault plan is empty (``replay.bare_reads``).
     ``held``: the day's held connections (``run_fleet_day``), which also store the events
     the workers publish together (``replay.deferred_events``).
     ``progress`` hears the session time and the polls so far every half hour."""
@@ -161,6 +168,7 @@ async def _fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
     scans = QuietScans(market) if quiet_scans else None
     pnl = KnownPnl(lambda: clock.now().astimezone(SEOUL).date()) if known_pnl else None
     live = LiveFleet() if live_fleet else None
+    bare = BareReads(market) if bare_reads else None
     if held is not None:
         held.deferred = deferred
     for settings in fleet:
@@ -176,7 +184,7 @@ async def _fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
             await worker.recover(cycle)
         cycles.append(cycle)
         workers.append(worker)
-        _wrap(worker, cycle, settings, holds, controls, deferred, pnl, live)
+        _wrap(worker, cycle, settings, holds, controls, deferred, pnl, live, bare)
         if scans is not None:
             scans.watch(cycle)
     if live is not None:
@@ -214,12 +222,14 @@ async def _fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
                   deferred.stored if deferred is not None else 0,
                   scans.skipped if scans is not None else 0,
                   pnl.served if pnl is not None else 0,
-                  live.served if live is not None else 0)
+                  live.served if live is not None else 0,
+                  bare.served if bare is not None else 0)
 
 
 def _wrap(worker: Any, cycle: Any, settings: Settings, holds: QuietHolds | None,
           controls: DayControls | None, deferred: DeferredEvents | None,
-          pnl: KnownPnl | None = None, live: LiveFleet | None = None) -> None:
+          pnl: KnownPnl | None = None, live: LiveFleet | None = None,
+          bare: BareReads | None = None) -> None:
     """The replay-only components around one started worker (each module says why it
     trades nothing differently)."""
     if holds is not None:
@@ -232,6 +242,8 @@ def _wrap(worker: Any, cycle: Any, settings: Settings, holds: QuietHolds | None,
         pnl.watch(cycle)
     if live is not None:
         live.watch(worker, cycle)
+    if bare is not None:
+        bare.watch(worker)
 
 
 async def _step_fleet(now: datetime, workers: Sequence[Any], cycles: Sequence[Any],
@@ -305,7 +317,7 @@ async def replay_fleet_day(folder: Path, db: Database, fleet: Sequence[Settings]
                            shared_reads: bool = True, day_controls: bool = True,
                            progress: Progress | None = None,
                            quiet_scans: bool = True, known_pnl: bool = True,
-                           live_fleet: bool = True) -> DayRun:
+                           live_fleet: bool = True, bare_reads: bool = True) -> DayRun:
     """``fleet``'s workers through a recorded day, interleaved on one clock."""
     from tradefleet.replay.bar_quotes import with_bar_quotes
     from tradefleet.replay.day_format import read_day
@@ -324,4 +336,4 @@ async def replay_fleet_day(folder: Path, db: Database, fleet: Sequence[Settings]
                                quiet_holds=quiet_holds, shared_reads=shared_reads,
                                day_controls=day_controls, progress=progress,
                                quiet_scans=quiet_scans, known_pnl=known_pnl,
-                               live_fleet=live_fleet)
+                               live_fleet=live_fleet, bare_reads=bare_reads)

@@ -18,6 +18,17 @@ returns is a function of the clock time and its arguments alone:
 So a read served from the memo returns what the market would have returned. The memo holds
 one clock time: the first read at a new time drops the old one.
 
+A quotes read of symbols that were all asked for already at this clock time (each exit
+check's one symbol, after a scan's read of the universe) is answered from those reads
+without the market's: ``SimMarket.quotes`` computes each symbol's quote from that
+symbol's own entries alone (its tape price, volume and extremes, its universe row, and
+``book.best_bid_ask`` and ``ticks.step_ticks``, which work element by element: a longer
+loop for another symbol leaves this one's price as it is), plus the clock's time and
+whether the tape has taken a step, the same for all; it leaves out unknown symbols and
+keeps the order asked for. So the answer is the asked symbols' quotes from the earlier
+reads, in the order asked, without those no read returned (unknown). A symbol not asked
+for yet at this time is read from the market with the rest of its request.
+
 A read of minute bars the memo does not hold builds only the newest bar afresh (the
 market's own read, count 1, which also advances the tape); the bars before it are built
 once a day and kept (``finished``): a minute's bar is written only by the tape's ``step``
@@ -51,6 +62,8 @@ class StepReads:
         self._bars = market.minute_bars
         self._at: datetime | None = None
         self._memo: dict[tuple[Any, ...], Any] = {}
+        self._asked: set[str] = set()               # symbols quoted at this clock time
+        self._quote_of: dict[str, Quote] = {}       # and their quotes (unknown: none)
         self.served = 0                 # reads answered from the memo
 
     def install(self) -> StepReads:
@@ -64,15 +77,24 @@ class StepReads:
         if now != self._at:
             self._at = now
             self._memo.clear()
+            self._asked.clear()
+            self._quote_of.clear()
 
     def quotes(self, symbols: Sequence[str] | None = None) -> dict[str, Quote]:
         self._fresh()
         key = ("quotes", None if symbols is None else tuple(symbols))
         if key in self._memo:
             self.served += 1
-        else:
-            self._memo[key] = self._quotes(None if symbols is None else list(symbols))
-        return dict(self._memo[key])
+            return dict(self._memo[key])
+        if symbols is not None and self._asked.issuperset(symbols):
+            self.served += 1                        # each asked for already at this time
+            known = self._quote_of
+            return {s: known[s] for s in symbols if s in known}
+        got = self._quotes(None if symbols is None else list(symbols))
+        self._memo[key] = got
+        self._quote_of.update(got)
+        self._asked.update(got if symbols is None else symbols)
+        return dict(got)
 
     def minute_bars(self, symbol: str, count: int) -> list[Bar]:
         self._fresh()
