@@ -279,14 +279,15 @@ async def fleet_run(dsn: str, workers: int, feed: bool, window_s: float, log_dir
 async def bare_paths(n: int) -> dict[str, list[float]]:
     """One bare WebSocket hop (server send -> client receive) and one bare HTTP POST round
     trip over 127.0.0.1, aiohttp on both ends, in this process."""
-    go: asyncio.Queue[float] = asyncio.Queue()
+    go: asyncio.Queue[float] = asyncio.Queue()      # 0: end the hop's handler
 
     async def ws_handler(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        while True:
-            await go.get()
+        while await go.get():
             await ws.send_str(repr(time.perf_counter()))
+        await ws.receive()      # the client's close (a handler left waiting holds the
+        return ws               # runner's cleanup for its 60 s shutdown timeout)
 
     async def post_handler(request: web.Request) -> web.Response:
         await request.json()
@@ -303,7 +304,7 @@ async def bare_paths(n: int) -> dict[str, list[float]]:
     try:
         async with aiohttp.ClientSession() as http, http.ws_connect(f"ws://{base}/ws") as ws:
             for i in range(n + 20):
-                go.put_nowait(0.0)
+                go.put_nowait(1.0)
                 msg = await ws.receive()
                 hop = (time.perf_counter() - float(msg.data)) * 1000
                 t = time.perf_counter()
@@ -313,6 +314,7 @@ async def bare_paths(n: int) -> dict[str, list[float]]:
                 if i >= 20:
                     out["ws"].append(hop)
                     out["post"].append(post)
+            go.put_nowait(0.0)          # the hop's handler ends, and answers the close
     finally:
         await runner.cleanup()
     return out
