@@ -1948,6 +1948,24 @@ MUTANTS += [
            "",
            ("tests/test_step_reads.py",),
            "issue 21: an exit check's quote is answered with an earlier clock time's"),
+    # issue 20 (rt20f)
+    Mutant("tick-waits-behind-a-bar-read", "worker/tick_exits.py",
+           "                    await self.on_tick(tick, give_way=True)",
+           "                    await self.on_tick(tick)",
+           (TICK + "test_a_stop_crossed_while_a_bar_read_waits_sells_without_it",),
+           "issue 20: a stop crossed while the previous tick's minute bars are read waits "
+           "in the queue for that read (2.1 s at 20 workers)"),
+    Mutant("newer-tick-not-told-to-a-bar-read", "worker/tick_exits.py",
+           "        self._ticks.put_nowait(tick)\n        self._queued.set()\n",
+           "        self._ticks.put_nowait(tick)\n",
+           (TICK + "test_a_stop_crossed_while_a_bar_read_waits_sells_without_it",),
+           "issue 20: a tick waiting for its bars never learns that a newer one came"),
+    Mutant("bar-read-per-tick", "worker/tick_exits.py",
+           "        if self._bars is None or self._bars[0] != key or self._bars[1].done():",
+           "        if True:",
+           (TICK + "test_ticks_that_give_way_to_newer_ones_share_one_bar_read",),
+           "issue 20: every tick that gave way starts one more bar read, each a place in "
+           "the account's budget"),
 ]
 
 

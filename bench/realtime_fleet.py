@@ -10,8 +10,13 @@ three logs, all on the wall clock (``time.time()``, one clock for every process 
 N ``tradefleet worker`` processes trade the simulated market with the feed on or off, with a
 stop-loss of 0.01 % (and a take-profit out of reach): the first tick below the entry after a
 buy crosses the stop. Tick-to-order is measured from the moment the simulator sent the tick
-that decided the exit (the worker's log names its symbol and price: the first of the
-contiguous sends of that price) to the moment the SELL reached the order handler.
+that decided the exit to the moment the SELL reached the order handler. The worker's log
+names the tick's symbol, price and time (``tick_at``, the trade's second); its send is the
+one of that symbol, price and second, and the measure starts at the first of the contiguous
+sends of that price ending there (a tick of the same price sent before it, while the
+position was held, crossed the stop already). Until rt20f the end was the last send before
+the decision's log line: a decision that came after a newer, different price had been sent
+found no send and was left out as unmatched, and those were the slowest decisions.
 Fill-to-record: a market order executes in the simulator as its handler accepts it; measured
 until the fills row's ``filled_at`` (the inserting transaction's ``now()``)."""
 
@@ -56,7 +61,7 @@ HTS_ID = "bench"               # the fill notices' HTS id: fills recorded from t
 class TimedFeedServer(FeedServer):
     """The simulator's feed, noting when it sent each symbol's price."""
 
-    def __init__(self, *args, sent: dict[str, list[tuple[float, int]]], **kw) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, sent: dict[str, list[tuple[float, int, str]]], **kw) -> None:  # noqa: ANN002, ANN003, E501
         super().__init__(*args, **kw)
         self.sent = sent
 
@@ -67,13 +72,13 @@ class TimedFeedServer(FeedServer):
         for sym in s.ticks:
             q = quotes.get(sym)
             if q is not None and q.volume > before.get(sym, q.volume):
-                self.sent[sym].append((at, q.price))
+                self.sent[sym].append((at, q.price, now.replace(microsecond=0).isoformat()))
 
 
 class TimedExchange(ExchangeThread):
     def __init__(self, **kw) -> None:  # noqa: ANN003
         super().__init__(**kw)
-        self.sent: dict[str, list[tuple[float, int]]] = defaultdict(list)
+        self.sent: dict[str, list[tuple[float, int, str]]] = defaultdict(list)
         self.arrived: list[tuple[float, str, Side, str]] = []   # (at, symbol, side, odno)
         self.ws_url = ""
         self.rate_limit = self._config.rate_limit_per_second
@@ -118,6 +123,7 @@ class FleetRun:
     unmatched: int = 0
     refused: int = 0                   # EGW00201 answers of the exchange in the window
     fills_at_stop: int = 0             # orders that reached the exchange once the fleet stopped
+    exits: list[dict] = field(default_factory=list)   # per matched exit: its times (epoch s)
 
     @property
     def calls_per_worker_hour(self) -> float:
@@ -162,13 +168,14 @@ def _epoch(ts: str) -> float:
     return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
 
 
-def tick_to_order(said: list[dict], sent: dict[str, list[tuple[float, int]]],
+def tick_to_order(said: list[dict], sent: dict[str, list[tuple[float, int, str]]],
                   sells: list[tuple[float, str]], held: dict[str, list[float]]
-                  ) -> tuple[list[float], list[float], int]:
-    """Per exit decided on a tick (a stop-loss): ms from the first send of the deciding price
-    (of the contiguous sends of it while the position was held: since its BUY's fills row) to
-    the next SELL of the symbol, and to the worker's log line of the decision."""
-    out, decided, unmatched = [], [], 0
+                  ) -> tuple[list[float], list[float], int, list[dict]]:
+    """Per exit decided on a tick (a stop-loss): ms from the send of the deciding tick (the
+    first of the contiguous sends of its price ending at it, while the position was held:
+    since its BUY's fills row) to the next SELL of the symbol, and to the worker's log line
+    of the decision; and each matched exit's times."""
+    out, decided, unmatched, exits = [], [], 0, []
     for e in said:
         if e.get("reason") != "STOP_LOSS":
             continue
@@ -177,19 +184,31 @@ def tick_to_order(said: list[dict], sent: dict[str, list[tuple[float, int]]],
         if since is None:
             unmatched += 1
             continue
-        sends = [(t, p) for t, p in sent.get(sym, []) if since <= t <= logged]
-        first = None
-        for t, p in reversed(sends):
-            if p != price:
-                break
-            first = t
+        sends = [(t, p, at) for t, p, at in sent.get(sym, []) if since <= t <= logged]
+        own = [k for k, (_, p, at) in enumerate(sends) if p == price and at == e.get("tick_at")]
+        end = own[-1] + 1 if own else len(sends)    # logs without tick_at: the last send
+        first, before_rt20f = _run_start(sends[:end], price), _run_start(sends, price)
         sell = next((t for t, s in sells if s == sym and t >= logged - 0.001), None)
         if first is None or sell is None or sell - first > MATCH_WITHIN_S:
             unmatched += 1
             continue
         out.append((sell - first) * 1000)
         decided.append((logged - first) * 1000)
-    return out, decided, unmatched
+        exits.append({"symbol": sym, "price": price, "tick_at": e.get("tick_at"),
+                      "worker": e.get("worker_id"), "sent": first, "decided": logged,
+                      "sell_arrived": sell, "own_send_found": bool(own),
+                      "sent_by_the_rule_before_rt20f": before_rt20f})
+    return out, decided, unmatched, exits
+
+
+def _run_start(sends: list[tuple[float, int, str]], price: int) -> float | None:
+    """When the last run of sends of ``price`` (ending with the last of ``sends``) began."""
+    first = None
+    for t, p, _ in reversed(sends):
+        if p != price:
+            break
+        first = t
+    return first
 
 
 def _spawn(log_dir: Path, envs: list[dict[str, str]]) -> list[subprocess.Popen]:
@@ -264,8 +283,8 @@ async def fleet_run(dsn: str, workers: int, feed: bool, window_s: float, log_dir
         for r in rows:
             if r["side"] == "BUY":
                 held[r["symbol"]].append(r["at"])
-        run.tick_to_order_ms, run.tick_to_decision_ms, run.unmatched = tick_to_order(
-            said, ex.sent, sells, held)
+        run.tick_to_order_ms, run.tick_to_decision_ms, run.unmatched, run.exits = \
+            tick_to_order(said, ex.sent, sells, held)
         # an order that reached the exchange after the fleet was told to stop is left out:
         # its fill meets the feed changing hands as its holder stops (the failover table)
         timed = [r for r in rows if r["broker_order_id"] in arrived]
@@ -279,14 +298,15 @@ async def fleet_run(dsn: str, workers: int, feed: bool, window_s: float, log_dir
 async def bare_paths(n: int) -> dict[str, list[float]]:
     """One bare WebSocket hop (server send -> client receive) and one bare HTTP POST round
     trip over 127.0.0.1, aiohttp on both ends, in this process."""
-    go: asyncio.Queue[float] = asyncio.Queue()
+    go: asyncio.Queue[float] = asyncio.Queue()      # 0: end the hop's handler
 
     async def ws_handler(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        while True:
-            await go.get()
+        while await go.get():
             await ws.send_str(repr(time.perf_counter()))
+        await ws.receive()      # the client's close (a handler left waiting holds the
+        return ws               # runner's cleanup for its 60 s shutdown timeout)
 
     async def post_handler(request: web.Request) -> web.Response:
         await request.json()
@@ -303,7 +323,7 @@ async def bare_paths(n: int) -> dict[str, list[float]]:
     try:
         async with aiohttp.ClientSession() as http, http.ws_connect(f"ws://{base}/ws") as ws:
             for i in range(n + 20):
-                go.put_nowait(0.0)
+                go.put_nowait(1.0)
                 msg = await ws.receive()
                 hop = (time.perf_counter() - float(msg.data)) * 1000
                 t = time.perf_counter()
@@ -313,6 +333,7 @@ async def bare_paths(n: int) -> dict[str, list[float]]:
                 if i >= 20:
                     out["ws"].append(hop)
                     out["post"].append(post)
+            go.put_nowait(0.0)          # the hop's handler ends, and answers the close
     finally:
         await runner.cleanup()
     return out

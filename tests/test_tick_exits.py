@@ -12,10 +12,12 @@ from decimal import Decimal
 from tests.feed_env import feed_env
 from tests.feed_holder_env import running_holder, until
 from tests.scenarios.harness import build, enter, liquid_symbol
-from tests.tick_rig import ANY_MOVE, NO_EXIT, rig_on_feed, sells
+from tests.tick_rig import ANY_MOVE, NO_EXIT, WIDE, rig_on_feed, sells
 
 from tradefleet.adapters.sim.universe import STEP_SECONDS
+from tradefleet.domain.exits import ExitParams
 from tradefleet.ports.feed import FeedState, PriceTick
+from tradefleet.worker.tick_exits import TickExits
 
 
 async def test_a_tick_that_crosses_the_stop_sells_without_a_poll(db, pg_dsn):
@@ -231,3 +233,78 @@ async def test_an_entry_says_its_symbol_from_its_lock_until_it_returns(db):
         await enter(rig, symbol)
         assert said == [symbol]
         assert entry.entering is None
+
+
+class HeldBarReads:
+    """The broker, its minute-bar reads counted and held until ``opened`` is set (a read
+    waiting for a place in the account's budget)."""
+
+    def __init__(self, inner) -> None:  # noqa: ANN001
+        self._inner = inner
+        self.opened = asyncio.Event()
+        self.reads = 0
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self._inner, name)
+
+    async def get_minute_bars(self, symbol: str, count: int):  # noqa: ANN201
+        self.reads += 1
+        await self.opened.wait()
+        return await self._inner.get_minute_bars(symbol, count)
+
+
+STOP_ONLY = ExitParams(Decimal("1"), WIDE, 120, 0)      # a 1 % stop; no take-profit in reach
+
+
+async def test_a_stop_crossed_while_a_bar_read_waits_sells_without_it(db, pg_dsn):
+    """A tick the price alone does not decide waits for its minute's bars, read by REST
+    (which waits for a place in the account's budget: up to 3 s at 20 workers). A tick that
+    crosses the stop meanwhile sells at once, the read still held (found in a 20-worker run:
+    a stop waited 2.1 s in the queue behind the first bar read of a new position)."""
+    async with rig_on_feed(db, pg_dsn, exits=STOP_ONLY) as (env, rig, symbol, _h, listener,
+                                                           _ex, _modes):
+        held = rig.cycle.holding
+        bars = HeldBarReads(rig.broker)
+        exits = TickExits(rig.cycle, listener, bars, STOP_ONLY, env.clock,
+                          may_trade=rig.worker.lease.valid)
+        now = env.clock.now()
+        task = asyncio.create_task(exits.run())
+        try:
+            exits.heard(PriceTick(symbol, round(held.entry_price), now))   # needs the trend
+            await until(lambda: bars.reads == 1)
+            exits.heard(PriceTick(symbol, int(held.entry_price * Decimal("0.98")), now))
+            await until(lambda: rig.cycle.holding is None)
+            assert not bars.opened.is_set() and bars.reads == 1     # the read still held
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        rows = await sells(db)
+        assert [(r["purpose"], r["status"]) for r in rows] == [("STOP_LOSS", "FILLED")]
+        assert exits.sold == ["STOP_LOSS"]
+
+
+async def test_ticks_that_give_way_to_newer_ones_share_one_bar_read(db, pg_dsn):
+    """Ticks of one minute that gave way while its bars were read start no read of their
+    own: once the read answers, the newest is judged on it (no exit here) and the read is
+    the minute's one."""
+    async with rig_on_feed(db, pg_dsn, exits=STOP_ONLY) as (env, rig, symbol, _h, listener,
+                                                           _ex, _modes):
+        held = rig.cycle.holding
+        bars = HeldBarReads(rig.broker)
+        exits = TickExits(rig.cycle, listener, bars, STOP_ONLY, env.clock,
+                          may_trade=rig.worker.lease.valid)
+        now = env.clock.now()
+        task = asyncio.create_task(exits.run())
+        try:
+            for _ in range(3):
+                exits.heard(PriceTick(symbol, round(held.entry_price), now))
+            await until(lambda: exits._ticks.empty() and bars.reads >= 1)
+            bars.opened.set()                   # the read answers: the newest tick judged
+            await until(lambda: exits._ma is not None)
+            exits.heard(PriceTick(symbol, round(held.entry_price), now))
+            await until(lambda: exits._ticks.empty())
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        assert bars.reads == 1
+        assert await sells(db) == [] and rig.cycle.holding is held
