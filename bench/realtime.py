@@ -30,7 +30,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -48,6 +47,7 @@ from tests.feed_holder_env import holder  # noqa: E402
 
 from tradefleet.adapters.clock import SEOUL  # noqa: E402
 from tradefleet.adapters.postgres.database import Database  # noqa: E402
+from tradefleet.adapters.postgres.embedded import scratch_dir, start_embedded  # noqa: E402
 from tradefleet.adapters.postgres.feed_lease_store import PostgresFeedLeaseStore  # noqa: E402
 from tradefleet.adapters.postgres.migrate import migrate  # noqa: E402
 from tradefleet.adapters.sim.universe import STEP_SECONDS  # noqa: E402
@@ -234,8 +234,6 @@ def fleet_tables(runs: list[FleetRun], bare: dict[str, list[float]]) -> list[Tab
 
 
 async def fresh_db(data: Path, name: str) -> str:
-    from tradefleet.adapters.postgres.embedded import start_embedded
-
     dsn = await asyncio.to_thread(start_embedded, data, database=name)
     conn = await asyncpg.connect(dsn)
     await migrate(conn)
@@ -270,7 +268,7 @@ async def main() -> None:
 
     console = Console()
     out: dict = {"load_before": os.getloadavg(), "args": vars(args)}
-    with tempfile.TemporaryDirectory() as tmp:
+    with scratch_dir() as tmp:
         dsn = await fresh_db(Path(tmp) / "pgdata", "tradefleet")
         console.print("[dim]bare paths: WebSocket hop and HTTP POST...[/dim]")
         bare = await bare_paths(args.n)
