@@ -91,7 +91,7 @@ async def run_worker_day(market: SimMarket, clock: FrozenClock, db: Database,
                          track_timeout_s: float = 2.0, quiet_holds: bool = True,
                          shared_reads: bool = True, day_controls: bool = True,
                          held_connections: bool = True, quiet_scans: bool = True,
-                         bare_reads: bool = True) -> DayRun:
+                         bare_reads: bool = True, step_scans: bool = True) -> DayRun:
     """The worker configured by ``env`` (TRADEFLEET_* values) trades ``market``'s day from
     the clock's time to the close, one poll per ``poll_interval_seconds`` of session time."""
     return await run_fleet_day(market, clock, db, [load_settings(None, dict(env))],
@@ -99,7 +99,7 @@ async def run_worker_day(market: SimMarket, clock: FrozenClock, db: Database,
                                quiet_holds=quiet_holds, shared_reads=shared_reads,
                                day_controls=day_controls,
                                held_connections=held_connections, quiet_scans=quiet_scans,
-                               bare_reads=bare_reads)
+                               bare_reads=bare_reads, step_scans=step_scans)
 
 
 async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
