@@ -1988,6 +1988,17 @@ MUTANTS += [
            ":",
            ("tests/test_step_scans.py",),
            "issue 21: a scanner over another market is handed this market's rankings"),
+    Mutant("replay-step-scan-bars-in-turn-under-a-fault", "replay/step_scans.py",
+           "            if not self.unfaulted():\n                return await usual(symbols)\n",
+           "",
+           ("tests/test_step_scans.py",),
+           "issue 21: a scan's bars read in turn while a fault rule is armed (its faults "
+           "and random draws met in another order)"),
+    Mutant("replay-step-scan-bars-in-turn-count", "replay/step_scans.py",
+           "count = int(scanner._strategy.bars_needed) + 1 + SPARE_BARS",
+           "count = int(scanner._strategy.bars_needed) + SPARE_BARS",
+           ("tests/test_step_scans.py",),
+           "issue 21: a scan's bars read in turn without the running minute's bar"),
     Mutant("replay-step-scans-not-wired", "replay/runner.py",
            "    if alike is not None:               # on the scanner, before quiet_scans "
            "wraps the scan\n        alike.watch(cycle)\n",

@@ -125,6 +125,21 @@ async def test_each_worker_gets_its_own_copy() -> None:
     assert _same(first, third) and scans.served == 2
 
 
+async def test_bars_are_read_in_turn_as_the_gather_reads_them_only_without_a_fault_rule(
+        ) -> None:
+    market = _market()
+    scans = StepScans(market)
+    universe, scanner, _ = _cycle(market, scans)
+    symbols = universe[:5]
+    in_turn = await scanner._fetch_bars(symbols)
+    usual = await ScanService._fetch_bars(scanner, symbols)     # the gather of a task each
+    assert scans.bars_in_turn == 1 and list(in_turn) == symbols
+    assert in_turn == usual and all(in_turn.values())
+    market.faults.add("get_balance", "timeout", count=1)
+    assert await scanner._fetch_bars(symbols) == usual
+    assert scans.bars_in_turn == 1                      # the gather ran under the rule
+
+
 def test_only_the_replays_own_stack_over_this_market_is_watched() -> None:
     market, elsewhere = _market(), _market()
     scans = StepScans(market)

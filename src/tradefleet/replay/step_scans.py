@@ -30,6 +30,16 @@ ranking only when all of these hold:
 4. the kept ranking was made without raising: a strategy that fails is run, and fails,
    for every worker as before.
 
+And a scan that does read its bars reads them in turn (5.): ``ScanService._fetch_bars``
+gathers one task per symbol that passed the pre-filters (eight reads at a time), which
+costs a task, a semaphore and a loop turn per symbol. While no fault rule is armed, the
+replay's bar read (``replay.bare_reads``) returns without suspending, so each task runs
+to its end before the next starts, in the symbols' order: the same reads, in the same
+order, as a loop over the symbols (and were they interleaved, reads at one clock time
+change nothing and give the same numbers in any order: 1.). The loop reads through the
+same ``_read`` and broker with the same bar count into a dict in the symbols' order, as
+the gather's; under a fault rule the gather runs.
+
 Left out for the workers answered: their scan's market reads (which change nothing in the
 market: a read computes from the tape at the clock's time) and the strategy's run. The
 kept lists, arrays and counter are copied for each worker, so no worker's scan can change
@@ -46,7 +56,7 @@ from typing import Any
 
 from tradefleet.adapters.sim.broker import SimBroker
 from tradefleet.adapters.telemetry.metered_broker import MeteredBroker
-from tradefleet.services.scan_service import ScanService
+from tradefleet.services.scan_service import SPARE_BARS, ScanService
 
 
 class StepScans:
@@ -58,6 +68,7 @@ class StepScans:
         self._kept: dict[tuple, tuple] = {}
         self.served = 0                 # rankings handed to a worker from the kept one
         self.unwatched = 0              # scanners left as they were
+        self.bars_in_turn = 0           # scans whose bars were read in turn
 
     def unfaulted(self) -> bool:
         """No rule at all in the market's fault plan (3.)."""
@@ -93,6 +104,24 @@ class StepScans:
             return made
 
         scanner._ranking = ranking
+        scanner._fetch_bars = self._bars_in_turn(scanner, scanner._fetch_bars)
+
+    def _bars_in_turn(self, scanner: ScanService, usual: Any) -> Any:
+        """``scanner``'s bar reads one after another in the symbols' order, without a
+        task per symbol, while no fault rule is armed (5.)."""
+
+        async def fetch_bars(symbols: Any) -> dict[str, Any]:
+            if not self.unfaulted():
+                return await usual(symbols)
+            count = int(scanner._strategy.bars_needed) + 1 + SPARE_BARS
+            read, broker, bars = scanner._read, scanner._broker, {}
+            for symbol in symbols:
+                bars[symbol] = await read("get_minute_bars", partial(
+                    broker.get_minute_bars, symbol, count))
+            self.bars_in_turn += 1
+            return bars
+
+        return fetch_bars
 
 
 def _copy(ranking: tuple) -> tuple:
