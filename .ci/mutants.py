@@ -1966,6 +1966,64 @@ MUTANTS += [
            (TICK + "test_ticks_that_give_way_to_newer_ones_share_one_bar_read",),
            "issue 20: every tick that gave way starts one more bar read, each a place in "
            "the account's budget"),
+    # issue 21 (speed21h)
+    Mutant("replay-step-scan-kept-across-times", "replay/step_scans.py",
+           "            if now != self._at:\n                self._at, self._kept = now, {}\n",
+           "            self._at = now\n",
+           ("tests/test_step_scans.py",),
+           "issue 21: a worker's scan is handed a ranking made at an earlier clock time "
+           "(old quotes and bars: entries missed or late)"),
+    Mutant("replay-step-scan-key-without-the-scan-key", "replay/step_scans.py",
+           "key = (tuple(universe), scanner.scan_key(universe))",
+           "key = (tuple(universe), '')",
+           ("tests/test_step_scans.py",),
+           "issue 21: a worker with other filters or parameters is handed another "
+           "strategy's ranking"),
+    Mutant("replay-step-scan-key-without-the-order", "replay/step_scans.py",
+           "key = (tuple(universe), scanner.scan_key(universe))",
+           "key = (tuple(sorted(universe)), scanner.scan_key(universe))",
+           ("tests/test_step_scans.py",),
+           "issue 21: a ranking handed to a worker whose universe is in another order "
+           "(its quotes, rows and ties in the other worker's order)"),
+    Mutant("replay-step-scan-under-a-fault-now", "replay/step_scans.py",
+           "            if kept is not None and self.unfaulted():",
+           "            if kept is not None:",
+           ("tests/test_step_scans.py",),
+           "issue 21: a scan's reads left out while a fault rule is armed (its faults and "
+           "random draws shift to later reads)"),
+    Mutant("replay-step-scan-made-under-a-fault", "replay/step_scans.py",
+           "            if clean and self.unfaulted() and self._market.clock.now() == now:",
+           "            if self._market.clock.now() == now:",
+           ("tests/test_step_scans.py",),
+           "issue 21: a ranking made while a fault rule was armed is handed on"),
+    Mutant("replay-step-scan-shared-not-copied", "replay/step_scans.py",
+           "                return _copy(kept)",
+           "                return kept",
+           ("tests/test_step_scans.py",),
+           "issue 21: workers share one ranking's lists: one worker's change is another's"),
+    Mutant("replay-step-scan-of-another-market", "replay/step_scans.py",
+           " \\\n                or inner.market is not self._market:",
+           ":",
+           ("tests/test_step_scans.py",),
+           "issue 21: a scanner over another market is handed this market's rankings"),
+    Mutant("replay-step-scan-bars-in-turn-under-a-fault", "replay/step_scans.py",
+           "            if not self.unfaulted():\n                return await usual(symbols)\n",
+           "",
+           ("tests/test_step_scans.py",),
+           "issue 21: a scan's bars read in turn while a fault rule is armed (its faults "
+           "and random draws met in another order)"),
+    Mutant("replay-step-scan-bars-in-turn-count", "replay/step_scans.py",
+           "count = int(scanner._strategy.bars_needed) + 1 + SPARE_BARS",
+           "count = int(scanner._strategy.bars_needed) + SPARE_BARS",
+           ("tests/test_step_scans.py",),
+           "issue 21: a scan's bars read in turn without the running minute's bar"),
+    Mutant("replay-step-scans-not-wired", "replay/runner.py",
+           "    if alike is not None:               # on the scanner, before quiet_scans "
+           "wraps the scan\n        alike.watch(cycle)\n",
+           "",
+           ("tests/test_step_scans.py::test_a_fleet_trades_the_same_with_its_scans_shared",),
+           "issue 21: the replay's shared scan rankings never taken (the speed lever "
+           "silently off)"),
 ]
 
 

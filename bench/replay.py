@@ -167,7 +167,8 @@ async def main() -> None:  # noqa: PLR0915 - one run, one table
                                                       quiet_holds=False, day_controls=False,
                                                       held_connections=False,
                                                       quiet_scans=False,
-                                                      bare_reads=False)
+                                                      bare_reads=False,
+                                                      step_scans=False)
                 figures[f"{name} cpu_s"] = time.process_time() - cpu
             finally:
                 await db.close()

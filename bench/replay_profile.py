@@ -119,7 +119,8 @@ async def main() -> None:
     pg = f" + {pg_cpu:.1f} s PostgreSQL CPU" if pg_cpu is not None else ""
     print(f"load {os.getloadavg()[0]:.2f}: {args.workers} worker(s), {run.polls} polls, "
           f"{getattr(run, 'quiet_skipped', 0)} quiet holds skipped, "
-          f"{getattr(run, 'scans_skipped', 0)} scans skipped, {run.wall_s:.1f} s wall, "
+          f"{getattr(run, 'scans_skipped', 0)} scans skipped, "
+          f"{getattr(run, 'scans_shared', 0)} rankings shared, {run.wall_s:.1f} s wall, "
           f"{cpu:.1f} s CPU{pg}, {1000 * run.wall_s / run.polls:.2f} ms wall per poll, "
           f"{run.speed:,.0f}x, {len(run.trades)} trades")
     if args.trades:

@@ -74,7 +74,8 @@ async def test_a_replayed_day_trades_as_the_simulated_day_and_again_the_same(
                                                  day_controls=False,
                                                  held_connections=False,
                                                  quiet_scans=False,
-                                                 bare_reads=False))
+                                                 bare_reads=False,
+                                                 step_scans=False))
             else:
                 runs.append(await replay_day(recorded_day, db, _env(), start=START))
         finally:

@@ -38,6 +38,7 @@ from tradefleet.replay.live_fleet import LiveFleet
 from tradefleet.replay.quiet_holds import QuietHolds
 from tradefleet.replay.quiet_scans import QuietScans
 from tradefleet.replay.step_reads import StepReads
+from tradefleet.replay.step_scans import StepScans
 from tradefleet.services.market_directory import MarketTable
 from tradefleet.settings import Settings, load_settings
 from tradefleet.worker.param_version import take_param_version
@@ -77,6 +78,7 @@ class DayRun:
     pnl_served: int = 0             # realised-PnL reads answered as kept (known_pnl)
     orphans_served: int = 0         # orphan looks answered "none" (live_fleet)
     bare_reads: int = 0             # market reads past metering and faults (bare_reads)
+    scans_shared: int = 0           # scan rankings handed on at one clock time (step_scans)
 
     @property
     def speed(self) -> float:
@@ -89,7 +91,7 @@ async def run_worker_day(market: SimMarket, clock: FrozenClock, db: Database,
                          track_timeout_s: float = 2.0, quiet_holds: bool = True,
                          shared_reads: bool = True, day_controls: bool = True,
                          held_connections: bool = True, quiet_scans: bool = True,
-                         bare_reads: bool = True) -> DayRun:
+                         bare_reads: bool = True, step_scans: bool = True) -> DayRun:
     """The worker configured by ``env`` (TRADEFLEET_* values) trades ``market``'s day from
     the clock's time to the close, one poll per ``poll_interval_seconds`` of session time."""
     return await run_fleet_day(market, clock, db, [load_settings(None, dict(env))],
@@ -97,7 +99,7 @@ async def run_worker_day(market: SimMarket, clock: FrozenClock, db: Database,
                                quiet_holds=quiet_holds, shared_reads=shared_reads,
                                day_controls=day_controls,
                                held_connections=held_connections, quiet_scans=quiet_scans,
-                               bare_reads=bare_reads)
+                               bare_reads=bare_reads, step_scans=step_scans)
 
 
 async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
@@ -123,7 +125,7 @@ async def _fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
                      day_controls: bool = True, held: HeldConnections | None = None,
                      progress: Progress | None = None, quiet_scans: bool = True,
                      known_pnl: bool = True, live_fleet: bool = True,
-                     bare_reads: bool = True) -> DayRun:
+                     bare_reads: bool = True, step_scans: bool = True) -> DayRun:
     """The workers of ``fleet`` trade ``market``'s day on one clock, interleaved in a fixed
     order: every ``poll_interval_seconds`` (the first worker's) of session time, each worker
     in turn follows its orders and polls. One account, one market: they share the book and
@@ -151,7 +153,9 @@ async def _fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
     ``live_fleet`` (on by default; trades unchanged): the orphan look is answered "none"
     while every worker row is the fleet's with a valid lease (``replay.live_fleet``).
     ``bare_reads`` (on by default; trades unchanged): market reads go straight to the
-    market while its fault plan is empty (``replay.bare_reads``).
+    market while its fault plan is empty (``replay.bare_reads``). ``step_scans`` (on by
+    default; trades unchanged): workers scanning alike at one clock time share one
+    ranking (``replay.step_scans``).
     ``held``: the day's held connections (``run_fleet_day``), which also store the events
     the workers publish together (``replay.deferred_events``).
     ``progress`` hears the session time and the polls so far every half hour."""
@@ -169,6 +173,7 @@ async def _fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
     pnl = KnownPnl(lambda: clock.now().astimezone(SEOUL).date()) if known_pnl else None
     live = LiveFleet() if live_fleet else None
     bare = BareReads(market) if bare_reads else None
+    alike = StepScans(market) if step_scans else None
     if held is not None:
         held.deferred = deferred
     for settings in fleet:
@@ -184,7 +189,7 @@ async def _fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
             await worker.recover(cycle)
         cycles.append(cycle)
         workers.append(worker)
-        _wrap(worker, cycle, settings, holds, controls, deferred, pnl, live, bare)
+        _wrap(worker, cycle, settings, holds, controls, deferred, pnl, live, bare, alike)
         if scans is not None:
             scans.watch(cycle)
     if live is not None:
@@ -223,13 +228,14 @@ async def _fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
                   scans.skipped if scans is not None else 0,
                   pnl.served if pnl is not None else 0,
                   live.served if live is not None else 0,
-                  bare.served if bare is not None else 0)
+                  bare.served if bare is not None else 0,
+                  alike.served if alike is not None else 0)
 
 
 def _wrap(worker: Any, cycle: Any, settings: Settings, holds: QuietHolds | None,
           controls: DayControls | None, deferred: DeferredEvents | None,
           pnl: KnownPnl | None = None, live: LiveFleet | None = None,
-          bare: BareReads | None = None) -> None:
+          bare: BareReads | None = None, alike: StepScans | None = None) -> None:
     """The replay-only components around one started worker (each module says why it
     trades nothing differently)."""
     if holds is not None:
@@ -244,6 +250,8 @@ def _wrap(worker: Any, cycle: Any, settings: Settings, holds: QuietHolds | None,
         live.watch(worker, cycle)
     if bare is not None:
         bare.watch(worker)
+    if alike is not None:               # on the scanner, before quiet_scans wraps the scan
+        alike.watch(cycle)
 
 
 async def _step_fleet(now: datetime, workers: Sequence[Any], cycles: Sequence[Any],
@@ -317,7 +325,8 @@ async def replay_fleet_day(folder: Path, db: Database, fleet: Sequence[Settings]
                            shared_reads: bool = True, day_controls: bool = True,
                            progress: Progress | None = None,
                            quiet_scans: bool = True, known_pnl: bool = True,
-                           live_fleet: bool = True, bare_reads: bool = True) -> DayRun:
+                           live_fleet: bool = True, bare_reads: bool = True,
+                           step_scans: bool = True) -> DayRun:
     """``fleet``'s workers through a recorded day, interleaved on one clock."""
     from tradefleet.replay.bar_quotes import with_bar_quotes
     from tradefleet.replay.day_format import read_day
@@ -336,4 +345,5 @@ async def replay_fleet_day(folder: Path, db: Database, fleet: Sequence[Settings]
                                quiet_holds=quiet_holds, shared_reads=shared_reads,
                                day_controls=day_controls, progress=progress,
                                quiet_scans=quiet_scans, known_pnl=known_pnl,
-                               live_fleet=live_fleet, bare_reads=bare_reads)
+                               live_fleet=live_fleet, bare_reads=bare_reads,
+                               step_scans=step_scans)

@@ -197,6 +197,19 @@ class ScanService:
         started = time.perf_counter()
         scan_id = uuid.uuid4()
         self._log.info("scan poll started", scan_id=str(scan_id), universe_size=len(universe))
+        passed, rejections, signal, score, indicators = await self._ranking(universe)
+        ranked = sorted(
+            (RankedCandidate(q.symbol, q.price, float(score[i]), q)
+             for i, q in enumerate(passed) if signal[i]),
+            key=lambda c: (-c.score, c.symbol))
+        await self._save(scan_id, trading_day, passed, signal, indicators)
+        return ScanResult(scan_id, len(universe), len(passed), ranked, dict(rejections),
+                          (time.perf_counter() - started) * 1000)
+
+    async def _ranking(self, universe: Sequence[str]) -> tuple[
+            list[Quote], Counter[str], np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        """The scan's reads and judgement, nothing stored: the quotes that passed the
+        pre-filters, the rejections, and the strategy's signal, score and indicators."""
         quotes_by_symbol = await self._read(
             "get_quotes", lambda: self._broker.get_quotes(list(universe)))
         quotes = [quotes_by_symbol[s] for s in universe
@@ -208,13 +221,7 @@ class ScanService:
         for ok in usable:
             if not ok:
                 rejections[INSUFFICIENT_BARS] += 1
-        ranked = sorted(
-            (RankedCandidate(q.symbol, q.price, float(score[i]), q)
-             for i, q in enumerate(passed) if signal[i]),
-            key=lambda c: (-c.score, c.symbol))
-        await self._save(scan_id, trading_day, passed, signal, indicators)
-        return ScanResult(scan_id, len(universe), len(passed), ranked, dict(rejections),
-                          (time.perf_counter() - started) * 1000)
+        return passed, rejections, signal, score, indicators
 
     def prefilter(self, quotes: Sequence[Quote]) -> tuple[list[int], Counter[str]]:
         if not quotes:

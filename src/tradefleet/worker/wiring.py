@@ -8,6 +8,7 @@ import os
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
+from functools import partial
 
 from tradefleet.adapters.calendar_cache import krx_calendar
 from tradefleet.adapters.clock import SEOUL
@@ -183,7 +184,7 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
     def make_cycle(epoch: int) -> TradingCycle:
         return TradingCycle(
             worker_id=worker_id, epoch=epoch, registry=registry, locks=locks, day=day,
-            scan=lambda trading_day: scanner.scan(universe, trading_day), paths=paths,
+            scan=partial(scanner.scan, universe), paths=paths,
             watch=watch, hooks=hooks)
 
     config = WorkerConfig(
