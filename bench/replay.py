@@ -38,7 +38,6 @@ import json
 import os
 import resource
 import sys
-import tempfile
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -137,9 +136,9 @@ async def main() -> None:  # noqa: PLR0915 - one run, one table
     start = datetime.strptime(args.start, "%H:%M").time()
     figures: dict[str, object] = {"symbols": args.symbols, "poll_s": args.poll,
                                   "load_before": os.getloadavg()[0]}
-    from tradefleet.adapters.postgres.embedded import start_embedded
+    from tradefleet.adapters.postgres.embedded import scratch_dir, start_embedded
 
-    with tempfile.TemporaryDirectory() as tmp_name:
+    with scratch_dir() as tmp_name:
         tmp = Path(tmp_name)
         server = await asyncio.to_thread(start_embedded, tmp / "pgdata", database="bench")
         began = time.perf_counter()

@@ -21,7 +21,6 @@ import inspect
 import json
 import os
 import sys
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -29,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import replay as bench  # noqa: E402 - bench/replay.py: the same day and worker
-from tradefleet.adapters.postgres.embedded import start_embedded  # noqa: E402
+from tradefleet.adapters.postgres.embedded import scratch_dir, start_embedded  # noqa: E402
 from tradefleet.adapters.telemetry.logging import configure_logging  # noqa: E402
 from tradefleet.replay.day_format import write_day  # noqa: E402
 from tradefleet.replay.runner import replay_day, replay_fleet_day  # noqa: E402
@@ -84,7 +83,7 @@ async def main() -> None:
     options = {}
     if "quiet_holds" in inspect.signature(replay_day).parameters:
         options["quiet_holds"] = not args.every_poll
-    with tempfile.TemporaryDirectory() as tmp_name:
+    with scratch_dir() as tmp_name:
         tmp = Path(tmp_name)
         folder = write_day(tmp / "days", record_sim_day(bench.SEED, 100, bench.DAY))
         dsn = await asyncio.to_thread(start_embedded, tmp / "pgdata", database="replay")
