@@ -2024,6 +2024,15 @@ MUTANTS += [
            ("tests/test_step_scans.py::test_a_fleet_trades_the_same_with_its_scans_shared",),
            "issue 21: the replay's shared scan rankings never taken (the speed lever "
            "silently off)"),
+    # issue 20 (CI fix, eighth session)
+    Mutant("budget-waiting-call-ignores-its-started-share", "adapters/postgres/rate_budget.py",
+           "            if self.share is not None and self.share.try_spend(new_call=False, "
+           "hold=hold):\n",
+           "            if False:\n",
+           ("tests/test_rate_shares.py::"
+            "test_share_that_starts_while_a_call_waits_for_a_grant_is_spent",),
+           "issue 20: a call waiting for a grant sleeps past its own share's start (a fleet's "
+           "shares left unspent while its calls queue for grants)"),
 ]
 
 

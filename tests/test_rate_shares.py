@@ -145,3 +145,29 @@ async def test_share_asked_while_grants_fill_the_window_starts_when_they_age_out
     assert WINDOW - oldest_age - 0.05 <= row["starts_in"] <= WINDOW
     assert row["valid_for"] == row["starts_in"] + 5.0
     assert await _grant(db, key, limit=4, want=1) < 0          # its room is already held
+
+
+async def _hold_window(db: Database, key: str, *, aging: int, held: int) -> None:
+    """Fill the window: ``aging`` grants that age out in 0.1 s and ``held`` that stay in it
+    for 3 s more (dated ahead), as a busy fleet's orders would keep it full."""
+    await db.pool.execute(
+        "INSERT INTO rate_grants (budget_key, granted_at) "
+        "SELECT $1, clock_timestamp() - make_interval(secs => $2 - 0.1) "
+        "FROM generate_series(1, $3) UNION ALL "
+        "SELECT $1, clock_timestamp() + interval '3 seconds' FROM generate_series(1, $4)",
+        key, WINDOW, aging, held)
+
+
+async def test_share_that_starts_while_a_call_waits_for_a_grant_is_spent(db):
+    """A read waiting for a grant in a full window takes its share the moment the share
+    starts (when the aging grants are out), not after the window's grants all age out."""
+    key = budget_key("APPKEY-WAITING", "real")
+    # limit 5: reads get 4, the share pool 2; 5 places held, 2 of them about to age out
+    await _hold_window(db, key, aging=2, held=3)
+    budget = PostgresRateBudget(db, key, limit_per_second=5, max_wait=10.0)
+    try:
+        await budget.acquire()
+        assert budget.share is not None and budget.share.sends == 1
+    finally:
+        await budget.close()
+

@@ -155,6 +155,12 @@ class PostgresRateBudget:
             wait = -got
             if waited + wait > self._max_wait:
                 raise TimeoutError(f"rate budget {self._key}: no grant within {self._max_wait}s")
+            # a share leased (or renewed) while this call waits may have started: spend it,
+            # and keep the lease asking while the demand lasts
+            if self.share is not None and self.share.try_spend(new_call=False, hold=hold):
+                self.grants += 1
+                self.waited_seconds += waited
+                return None
             free_in = self.share.free_in() if self.share is not None else None
             if free_in is not None and free_in < wait:      # the share frees up first
                 await asyncio.sleep(free_in)
