@@ -99,6 +99,19 @@ def empty_pg_dsn(pg_server_uri: str) -> Iterator[str]:
     yield _admin_uri(pg_server_uri, _new_database(pg_server_uri, "e", template=False))
 
 
+@pytest.fixture(scope="session")
+def fleet_day(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One simulated day (seed 11, 30 symbols) recorded once for the session: the replay
+    shortcuts' fleet tests each replay it with their shortcut off and on (read only)."""
+    from datetime import date
+
+    from tradefleet.replay.day_format import write_day
+    from tradefleet.replay.sim_source import record_sim_day
+
+    return write_day(tmp_path_factory.mktemp("days"),
+                     record_sim_day(11, 30, date(2026, 11, 24)))
+
+
 @pytest.fixture
 async def db(pg_dsn: str) -> AsyncIterator[Database]:
     database = await Database.connect(pg_dsn, min_size=1, max_size=10)

@@ -19,9 +19,7 @@ from tradefleet.adapters.sim.engine import SimMarket
 from tradefleet.adapters.telemetry.metered_broker import MeteredBroker
 from tradefleet.domain.errors import BrokerTimeout
 from tradefleet.replay.bare_reads import BareReads
-from tradefleet.replay.day_format import write_day
 from tradefleet.replay.runner import replay_fleet_day
-from tradefleet.replay.sim_source import record_sim_day
 from tradefleet.settings import load_settings
 
 DAY = date(2026, 11, 24)
@@ -84,12 +82,7 @@ async def test_another_broker_stack_or_market_is_left_alone() -> None:
     assert bare.served == 0
 
 
-@pytest.fixture(scope="module")
-def recorded_day(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
-    return write_day(tmp_path_factory.mktemp("days"), record_sim_day(11, 30, DAY))
-
-
-async def test_a_fleet_trades_the_same_with_bare_reads(pg_server_uri, recorded_day) -> None:  # noqa: ANN001
+async def test_a_fleet_trades_the_same_with_bare_reads(pg_server_uri, fleet_day) -> None:  # noqa: ANN001
     fleet = [load_settings(None, worker_env(f"bt-{k}", exits=TIGHT,
                                             TRADEFLEET_STRATEGY__PARAMS=json.dumps(
                                                 {"short": 2, "long": 5,
@@ -99,7 +92,7 @@ async def test_a_fleet_trades_the_same_with_bare_reads(pg_server_uri, recorded_d
     for bare in (False, True):
         db = await _fresh_db(pg_server_uri)
         try:
-            runs.append(await replay_fleet_day(recorded_day, db, fleet, start=time(14, 45),
+            runs.append(await replay_fleet_day(fleet_day, db, fleet, start=time(14, 45),
                                                bare_reads=bare))
         finally:
             await db.close()

@@ -14,9 +14,7 @@ import pytest
 from tests.fleet_day_rig import replayed_off_and_on
 
 from tradefleet.domain.events import OrderFilledEvent, PositionExitedEvent
-from tradefleet.replay.day_format import write_day
 from tradefleet.replay.known_pnl import KnownPnl
-from tradefleet.replay.sim_source import record_sim_day
 
 DAY = date(2026, 11, 24)
 
@@ -152,14 +150,9 @@ async def test_nothing_is_kept_in_a_fleet_with_an_unwatched_worker() -> None:
     assert rig.reads["w1"] == 2 and rig.pnl.served == 0
 
 
-@pytest.fixture(scope="module")
-def recorded_day(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
-    return write_day(tmp_path_factory.mktemp("days"), record_sim_day(11, 30, DAY))
-
-
 async def test_a_fleet_trades_the_same_with_its_pnl_kept_and_orphan_looks_answered(
-        pg_server_uri, recorded_day) -> None:  # noqa: ANN001
-    every, kept_run = await replayed_off_and_on(pg_server_uri, recorded_day, known_pnl=True,
+        pg_server_uri, fleet_day) -> None:  # noqa: ANN001
+    every, kept_run = await replayed_off_and_on(pg_server_uri, fleet_day, known_pnl=True,
                                                 live_fleet=True)
     assert len({t["worker_id"] for t in every.trades}) >= 2, every.trades   # a fleet traded
     assert any(t["status"] == "CLOSED" for t in every.trades)

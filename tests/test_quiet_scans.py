@@ -18,9 +18,7 @@ from tradefleet.adapters.clock import SEOUL, FrozenClock
 from tradefleet.adapters.sim.faults import FaultPlan
 from tradefleet.domain.market import Quote
 from tradefleet.domain.strategies.base import StrategyFailed
-from tradefleet.replay.day_format import write_day
 from tradefleet.replay.quiet_scans import QuietScans
-from tradefleet.replay.sim_source import record_sim_day
 from tradefleet.services.scan_service import RankedCandidate, ScanResult
 
 DAY = date(2026, 11, 24)
@@ -104,14 +102,9 @@ async def test_no_scan_is_answered_while_a_fault_rule_is_armed_then_or_now() -> 
     assert cycle.runs == 4 and scans.skipped == 0
 
 
-@pytest.fixture(scope="module")
-def recorded_day(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
-    return write_day(tmp_path_factory.mktemp("days"), record_sim_day(11, 30, DAY))
-
-
 async def test_a_fleet_trades_the_same_with_its_quiet_scans_answered(pg_server_uri,
-                                                                    recorded_day) -> None:  # noqa: ANN001
-    every, quiet_run = await replayed_off_and_on(pg_server_uri, recorded_day, quiet_scans=True)
+                                                                    fleet_day) -> None:  # noqa: ANN001
+    every, quiet_run = await replayed_off_and_on(pg_server_uri, fleet_day, quiet_scans=True)
     assert len({t["worker_id"] for t in every.trades}) >= 2, every.trades   # a fleet traded
     assert quiet_run.trades == every.trades
     assert every.scans_skipped == 0 < quiet_run.scans_skipped

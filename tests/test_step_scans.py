@@ -11,7 +11,6 @@ from datetime import date, datetime, time, timedelta
 from functools import partial
 from types import SimpleNamespace
 
-import pytest
 from tests.fleet_day_rig import replayed_off_and_on
 
 from tradefleet.adapters.clock import SEOUL, FrozenClock
@@ -20,8 +19,6 @@ from tradefleet.adapters.sim.engine import SimMarket
 from tradefleet.adapters.telemetry.metered_broker import MeteredBroker
 from tradefleet.domain.filters import FilterParams
 from tradefleet.domain.strategies import get_strategy
-from tradefleet.replay.day_format import write_day
-from tradefleet.replay.sim_source import record_sim_day
 from tradefleet.replay.step_scans import StepScans
 from tradefleet.services.scan_service import ScanService
 
@@ -152,14 +149,9 @@ def test_only_the_replays_own_stack_over_this_market_is_watched() -> None:
     assert scans.unwatched == 2 and scanner._ranking == own
 
 
-@pytest.fixture(scope="module")
-def recorded_day(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
-    return write_day(tmp_path_factory.mktemp("days"), record_sim_day(11, 30, DAY))
-
-
 async def test_a_fleet_trades_the_same_with_its_scans_shared(pg_server_uri,
-                                                            recorded_day) -> None:  # noqa: ANN001
-    alone, shared = await replayed_off_and_on(pg_server_uri, recorded_day, step_scans=True)
+                                                            fleet_day) -> None:  # noqa: ANN001
+    alone, shared = await replayed_off_and_on(pg_server_uri, fleet_day, step_scans=True)
     assert len({t["worker_id"] for t in alone.trades}) >= 2, alone.trades   # a fleet traded
     assert shared.trades == alone.trades
     assert alone.scans_shared == 0 < shared.scans_shared

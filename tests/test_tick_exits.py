@@ -7,6 +7,7 @@ harness) on the simulator's market, whose real WebSocket feed the holder reads."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from decimal import Decimal
 
 from tests.feed_env import feed_env
@@ -256,28 +257,36 @@ class HeldBarReads:
 STOP_ONLY = ExitParams(Decimal("1"), WIDE, 120, 0)      # a 1 % stop; no take-profit in reach
 
 
-async def test_a_stop_crossed_while_a_bar_read_waits_sells_without_it(db, pg_dsn):
-    """A tick the price alone does not decide waits for its minute's bars, read by REST
-    (which waits for a place in the account's budget: up to 3 s at 20 workers). A tick that
-    crosses the stop meanwhile sells at once, the read still held (found in a 20-worker run:
-    a stop waited 2.1 s in the queue behind the first bar read of a new position)."""
+@contextlib.asynccontextmanager
+async def exits_on_held_bars(db, pg_dsn):  # noqa: ANN001, ANN201
+    """A held position's ``TickExits`` running on bar reads held until ``bars.opened``;
+    yields (rig, exits, bars, tick) where ``tick(price)`` is a tick of the held symbol now."""
     async with rig_on_feed(db, pg_dsn, exits=STOP_ONLY) as (env, rig, symbol, _h, listener,
                                                            _ex, _modes):
-        held = rig.cycle.holding
         bars = HeldBarReads(rig.broker)
         exits = TickExits(rig.cycle, listener, bars, STOP_ONLY, env.clock,
                           may_trade=rig.worker.lease.valid)
         now = env.clock.now()
         task = asyncio.create_task(exits.run())
         try:
-            exits.heard(PriceTick(symbol, round(held.entry_price), now))   # needs the trend
-            await until(lambda: bars.reads == 1)
-            exits.heard(PriceTick(symbol, int(held.entry_price * Decimal("0.98")), now))
-            await until(lambda: rig.cycle.holding is None)
-            assert not bars.opened.is_set() and bars.reads == 1     # the read still held
+            yield rig, exits, bars, lambda price: PriceTick(symbol, price, now)
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_stop_crossed_while_a_bar_read_waits_sells_without_it(db, pg_dsn):
+    """A tick the price alone does not decide waits for its minute's bars, read by REST
+    (which waits for a place in the account's budget: up to 3 s at 20 workers). A tick that
+    crosses the stop meanwhile sells at once, the read still held (found in a 20-worker run:
+    a stop waited 2.1 s in the queue behind the first bar read of a new position)."""
+    async with exits_on_held_bars(db, pg_dsn) as (rig, exits, bars, tick):
+        held = rig.cycle.holding
+        exits.heard(tick(round(held.entry_price)))                  # needs the trend
+        await until(lambda: bars.reads == 1)
+        exits.heard(tick(int(held.entry_price * Decimal("0.98"))))
+        await until(lambda: rig.cycle.holding is None)
+        assert not bars.opened.is_set() and bars.reads == 1     # the read still held
         rows = await sells(db)
         assert [(r["purpose"], r["status"]) for r in rows] == [("STOP_LOSS", "FILLED")]
         assert exits.sold == ["STOP_LOSS"]
@@ -287,24 +296,14 @@ async def test_ticks_that_give_way_to_newer_ones_share_one_bar_read(db, pg_dsn):
     """Ticks of one minute that gave way while its bars were read start no read of their
     own: once the read answers, the newest is judged on it (no exit here) and the read is
     the minute's one."""
-    async with rig_on_feed(db, pg_dsn, exits=STOP_ONLY) as (env, rig, symbol, _h, listener,
-                                                           _ex, _modes):
+    async with exits_on_held_bars(db, pg_dsn) as (rig, exits, bars, tick):
         held = rig.cycle.holding
-        bars = HeldBarReads(rig.broker)
-        exits = TickExits(rig.cycle, listener, bars, STOP_ONLY, env.clock,
-                          may_trade=rig.worker.lease.valid)
-        now = env.clock.now()
-        task = asyncio.create_task(exits.run())
-        try:
-            for _ in range(3):
-                exits.heard(PriceTick(symbol, round(held.entry_price), now))
-            await until(lambda: exits._ticks.empty() and bars.reads >= 1)
-            bars.opened.set()                   # the read answers: the newest tick judged
-            await until(lambda: exits._ma is not None)
-            exits.heard(PriceTick(symbol, round(held.entry_price), now))
-            await until(lambda: exits._ticks.empty())
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        for _ in range(3):
+            exits.heard(tick(round(held.entry_price)))
+        await until(lambda: exits._ticks.empty() and bars.reads >= 1)
+        bars.opened.set()                       # the read answers: the newest tick judged
+        await until(lambda: exits._ma is not None)
+        exits.heard(tick(round(held.entry_price)))
+        await until(lambda: exits._ticks.empty())
         assert bars.reads == 1
         assert await sells(db) == [] and rig.cycle.holding is held
