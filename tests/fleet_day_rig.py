@@ -37,3 +37,14 @@ async def replayed_off_and_on(server: str, day: Path, **shortcut: bool) -> list:
         finally:
             await db.close()
     return runs
+
+
+async def same_trades_off_and_on(server: str, day: Path, counter: str, **shortcut: bool) -> list:
+    """``replayed_off_and_on``, checked: a fleet traded, the trades are the same both ways,
+    and the shortcut's ``counter`` moved only with it on (so it was really taken)."""
+    off, on = await replayed_off_and_on(server, day, **shortcut)
+    assert len({t["worker_id"] for t in off.trades}) >= 2, off.trades   # a fleet traded
+    assert on.trades == off.trades
+    assert getattr(off, counter) == 0 < getattr(on, counter)
+    print(f"\n{len(off.trades)} trades; {counter}: {getattr(on, counter)}")
+    return [off, on]

@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 from functools import partial
 from types import SimpleNamespace
 
-from tests.fleet_day_rig import replayed_off_and_on
+from tests.fleet_day_rig import same_trades_off_and_on
 
 from tradefleet.adapters.clock import SEOUL, FrozenClock
 from tradefleet.adapters.sim.broker import SimBroker
@@ -151,8 +151,4 @@ def test_only_the_replays_own_stack_over_this_market_is_watched() -> None:
 
 async def test_a_fleet_trades_the_same_with_its_scans_shared(pg_server_uri,
                                                             fleet_day) -> None:  # noqa: ANN001
-    alone, shared = await replayed_off_and_on(pg_server_uri, fleet_day, step_scans=True)
-    assert len({t["worker_id"] for t in alone.trades}) >= 2, alone.trades   # a fleet traded
-    assert shared.trades == alone.trades
-    assert alone.scans_shared == 0 < shared.scans_shared
-    print(f"\n{len(alone.trades)} trades; {shared.scans_shared} rankings handed on")
+    await same_trades_off_and_on(pg_server_uri, fleet_day, "scans_shared", step_scans=True)
