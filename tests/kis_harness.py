@@ -71,3 +71,17 @@ async def rig(*, mode: str = "real", at: time = time(10, 0), n_symbols: int = 40
         limiter = SlidingWindowRateLimiter(client_rate or (20 if mode == "real" else 2))
         broker = KisBroker(cfg, session, tokens, limiter, clock=clock)
         yield Rig(market, clock, base_url, app, session, broker, tokens, cfg)
+
+
+async def arm(r: Rig, **rule: object) -> int:
+    """Arm one fault rule on the simulator's admin API; its id."""
+    body = await r.admin("POST", "faults", rule)
+    assert isinstance(body, dict) and body["ok"] is True
+    return int(body["id"])
+
+
+async def rules(r: Rig) -> dict[int, dict]:
+    """The simulator's armed fault rules by id (with their fired counts)."""
+    body = await r.admin("GET", "faults")
+    assert isinstance(body, dict)
+    return {rule["id"]: rule for rule in body["rules"]}
