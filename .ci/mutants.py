@@ -2033,6 +2033,21 @@ MUTANTS += [
             "test_share_that_starts_while_a_call_waits_for_a_grant_is_spent",),
            "issue 20: a call waiting for a grant sleeps past its own share's start (a fleet's "
            "shares left unspent while its calls queue for grants)"),
+    # issue 21 (speed21j)
+    Mutant("candidates-entry-scan-index-columns",
+           "adapters/postgres/migrations/0020_candidates_entry_scan.sql",
+           "ON candidates (worker_id, symbol, trading_day, scanned_at);",
+           "ON candidates (worker_id, scanned_at);",
+           ("tests/test_candidates_entry_scan_index.py",),
+           "issue 21: a closed trade's entry scan read by walking every candidate row its "
+           "worker wrote (0.68 ms a trade on a replayed fleet-day)"),
+    Mutant("candidates-entry-scan-index-missing",
+           "adapters/postgres/migrations/0020_candidates_entry_scan.sql",
+           "CREATE INDEX candidates_worker_symbol_day_time\n"
+           "    ON candidates (worker_id, symbol, trading_day, scanned_at);",
+           "SELECT 1;",
+           ("tests/test_candidates_entry_scan_index.py",),
+           "issue 21: migration 0020 without its index (the replay's days and live alike)"),
 ]
 
 
