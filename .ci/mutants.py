@@ -2048,6 +2048,12 @@ MUTANTS += [
            "SELECT 1;",
            ("tests/test_candidates_entry_scan_index.py",),
            "issue 21: migration 0020 without its index (the replay's days and live alike)"),
+    Mutant("candidates-entry-scan-index-keeps-the-old-one",
+           "adapters/postgres/migrations/0020_candidates_entry_scan.sql",
+           "DROP INDEX candidates_worker_time;\n", "",
+           ("tests/test_candidates_entry_scan_index.py::test_backtest_days_have_the_index",),
+           "issue 21: the old (worker_id, scanned_at) index kept beside the new one (every "
+           "scan's insert pays for both: the lookup's saving spent again)"),
 ]
 
 
