@@ -2054,6 +2054,18 @@ MUTANTS += [
            ("tests/test_candidates_entry_scan_index.py::test_backtest_days_have_the_index",),
            "issue 21: the old (worker_id, scanned_at) index kept beside the new one (every "
            "scan's insert pays for both: the lookup's saving spent again)"),
+    Mutant("symbol-books-asked-symbols-ignored", "adapters/postgres/orphan_store.py",
+           'BOOKS_OF = _BOOKS.format(which=" AND o.symbol = ANY($2::text[])")',
+           'BOOKS_OF = _BOOKS.format(which=" AND ($2::text[] IS NOT NULL)")',
+           ("tests/test_symbol_books_query.py::test_books_match_the_earlier_statement",),
+           "issue 21: the stray check's books of its held symbols answered with every "
+           "symbol the day traded"),
+    Mutant("symbol-books-other-days-orders", "adapters/postgres/orphan_store.py",
+           "     WHERE o.trading_day = $1{{which}}",
+           "     WHERE o.trading_day <= $1{{which}}",
+           ("tests/test_symbol_books_query.py::test_books_match_the_earlier_statement",),
+           "issue 21: a day's books counting earlier days' orders (shares bought before "
+           "taken as today's, a stray adopted or sold wrongly)"),
 ]
 
 
