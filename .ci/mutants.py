@@ -2033,6 +2033,39 @@ MUTANTS += [
             "test_share_that_starts_while_a_call_waits_for_a_grant_is_spent",),
            "issue 20: a call waiting for a grant sleeps past its own share's start (a fleet's "
            "shares left unspent while its calls queue for grants)"),
+    # issue 21 (speed21j)
+    Mutant("candidates-entry-scan-index-columns",
+           "adapters/postgres/migrations/0020_candidates_entry_scan.sql",
+           "ON candidates (worker_id, symbol, trading_day, scanned_at);",
+           "ON candidates (worker_id, scanned_at);",
+           ("tests/test_candidates_entry_scan_index.py",),
+           "issue 21: a closed trade's entry scan read by walking every candidate row its "
+           "worker wrote (0.68 ms a trade on a replayed fleet-day)"),
+    Mutant("candidates-entry-scan-index-missing",
+           "adapters/postgres/migrations/0020_candidates_entry_scan.sql",
+           "CREATE INDEX candidates_worker_symbol_day_time\n"
+           "    ON candidates (worker_id, symbol, trading_day, scanned_at);",
+           "SELECT 1;",
+           ("tests/test_candidates_entry_scan_index.py",),
+           "issue 21: migration 0020 without its index (the replay's days and live alike)"),
+    Mutant("candidates-entry-scan-index-keeps-the-old-one",
+           "adapters/postgres/migrations/0020_candidates_entry_scan.sql",
+           "DROP INDEX candidates_worker_time;\n", "",
+           ("tests/test_candidates_entry_scan_index.py::test_backtest_days_have_the_index",),
+           "issue 21: the old (worker_id, scanned_at) index kept beside the new one (every "
+           "scan's insert pays for both: the lookup's saving spent again)"),
+    Mutant("symbol-books-asked-symbols-ignored", "adapters/postgres/orphan_store.py",
+           'BOOKS_OF = _BOOKS.format(which=" AND o.symbol = ANY($2::text[])")',
+           'BOOKS_OF = _BOOKS.format(which=" AND ($2::text[] IS NOT NULL)")',
+           ("tests/test_symbol_books_query.py::test_books_match_the_earlier_statement",),
+           "issue 21: the stray check's books of its held symbols answered with every "
+           "symbol the day traded"),
+    Mutant("symbol-books-other-days-orders", "adapters/postgres/orphan_store.py",
+           "     WHERE o.trading_day = $1{{which}}",
+           "     WHERE o.trading_day <= $1{{which}}",
+           ("tests/test_symbol_books_query.py::test_books_match_the_earlier_statement",),
+           "issue 21: a day's books counting earlier days' orders (shares bought before "
+           "taken as today's, a stray adopted or sold wrongly)"),
 ]
 
 

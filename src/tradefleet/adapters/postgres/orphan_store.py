@@ -29,6 +29,26 @@ _FILL_UNKNOWN = (f"(o.status IN {_OPEN} "
                  "OR (o.status = 'EXPIRED' AND o.sent_at IS NOT NULL))")
 
 
+# Per symbol traded on a day (all, or the given ones): one pass over that day's orders of
+# those symbols (index orders_symbol_day). Two texts, not "$2 IS NULL OR symbol = ANY($2)":
+# a prepared statement's generic plan cannot use that condition in the index, and read every
+# order of the day for each call (a replayed fleet-day's costliest statement, issue 21).
+_BOOKS = f"""
+    SELECT o.symbol,
+           coalesce((SELECT sum(qty) FROM positions p WHERE p.symbol = o.symbol
+                       AND p.status = 'OPEN'), 0) AS open_qty,
+           coalesce(sum(CASE WHEN {_FILL_UNKNOWN} THEN o.qty
+                             ELSE o.filled_qty END)
+                    FILTER (WHERE o.side = 'BUY'), 0) AS bought,
+           coalesce(sum(o.filled_qty) FILTER (WHERE o.side = 'SELL'), 0) AS sold,
+           count(*) FILTER (WHERE o.status IN {_OPEN}) AS open_orders
+      FROM orders o
+     WHERE o.trading_day = $1{{which}}
+     GROUP BY o.symbol"""
+BOOKS_ALL = _BOOKS.format(which="")
+BOOKS_OF = _BOOKS.format(which=" AND o.symbol = ANY($2::text[])")
+
+
 class PostgresOrphanStore:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -65,19 +85,10 @@ class PostgresOrphanStore:
 
     async def symbol_books(self, trading_day: date, symbols: Sequence[str] | None = None
                            ) -> dict[str, SymbolBook]:
-        recs = await self._db.pool.fetch(f"""
-            SELECT s.symbol,
-                   coalesce((SELECT sum(qty) FROM positions p WHERE p.symbol = s.symbol
-                               AND p.status = 'OPEN'), 0) AS open_qty,
-                   coalesce(sum(CASE WHEN {_FILL_UNKNOWN} THEN o.qty
-                                     ELSE o.filled_qty END)
-                            FILTER (WHERE o.side = 'BUY'), 0) AS bought,
-                   coalesce(sum(o.filled_qty) FILTER (WHERE o.side = 'SELL'), 0) AS sold,
-                   count(*) FILTER (WHERE o.status IN {_OPEN}) AS open_orders
-              FROM (SELECT DISTINCT symbol FROM orders WHERE trading_day = $1
-                       AND ($2::text[] IS NULL OR symbol = ANY($2::text[]))) s
-              JOIN orders o ON o.symbol = s.symbol AND o.trading_day = $1
-             GROUP BY s.symbol""", trading_day, None if symbols is None else list(symbols))
+        if symbols is None:
+            recs = await self._db.pool.fetch(BOOKS_ALL, trading_day)
+        else:
+            recs = await self._db.pool.fetch(BOOKS_OF, trading_day, list(symbols))
         return {r["symbol"]: SymbolBook(r["symbol"], int(r["open_qty"]), int(r["bought"]),
                                         int(r["sold"]), int(r["open_orders"])) for r in recs}
 

@@ -118,14 +118,17 @@ async def _close(conn: asyncpg.Connection, pos: asyncpg.Record, *, qty: int, amo
     ]
 
 
+# The scan row behind an entry (index candidates_worker_symbol_day_time, migration 0020).
+ENTRY_SCAN = """SELECT passed_filters, rejected_by, indicators, spread_ticks, traded_value
+             FROM candidates WHERE worker_id = $1 AND symbol = $2 AND trading_day = $3
+              AND scanned_at <= $4 ORDER BY scanned_at DESC LIMIT 1"""
+
+
 async def _trade_note(conn: asyncpg.Connection, pos: asyncpg.Record, pnl: int,
                       purpose: str) -> dict:
     """What tuning needs per closed trade: the scan row (filters, indicators) behind the entry."""
     scan = await conn.fetchrow(
-        """SELECT passed_filters, rejected_by, indicators, spread_ticks, traded_value
-             FROM candidates WHERE worker_id = $1 AND symbol = $2 AND trading_day = $3
-              AND scanned_at <= $4 ORDER BY scanned_at DESC LIMIT 1""",
-        pos["worker_id"], pos["symbol"], pos["trading_day"], pos["entry_at"])
+        ENTRY_SCAN, pos["worker_id"], pos["symbol"], pos["trading_day"], pos["entry_at"])
     return {"position_id": pos["position_id"], "symbol": pos["symbol"], "pnl": pnl,
             "exit_reason": purpose, "strategy": pos["strategy_name"],
             "param_version": pos["param_version"],
