@@ -49,6 +49,8 @@ FEED = "tests/test_feed_holder.py::"
 TICK = "tests/test_tick_exits.py::"
 COVER = "tests/test_tick_cover.py::"
 RESERVE = "tests/test_order_reserve.py::"
+PLACES = "tests/test_order_places.py::"
+M19 = "adapters/postgres/migrations/0019_rate_order_places.sql"
 COST = "tests/operator/test_operator_api_cost.py::"
 BTPV = "tests/test_backtest_param_version.py::"
 OPPV = "tests/operator/test_operator_param_version.py::"
@@ -369,8 +371,10 @@ MUTANTS = [
            (RESERVE + "test_the_fleets_budget_keeps_the_reserve_for_orders",),
            "issue 20: the fleet's reads take the places kept for orders"),
     Mutant("budget-orders-held-to-the-reads-part", "adapters/postgres/rate_budget.py",
-           "limit=self._limit, want=1)", "limit=self._read_limit, want=1)",
-           (RESERVE + "test_the_fleets_budget_keeps_the_reserve_for_orders",),
+           "limit=self._limit, want=1, order=True)",
+           "limit=self._read_limit, want=1, order=True)",
+           (RESERVE + "test_the_fleets_budget_keeps_the_reserve_for_orders",
+            PLACES + "test_an_order_past_the_reads_part_is_granted_by_the_fallback"),
            "issue 20: an order is refused a place the reads left for it"),
     Mutant("budget-shares-reach-into-the-reserve", "adapters/postgres/rate_budget.py",
            "LeasedShare(db, key, limit=self._read_limit,",
@@ -2066,6 +2070,54 @@ MUTANTS += [
            ("tests/test_symbol_books_query.py::test_books_match_the_earlier_statement",),
            "issue 21: a day's books counting earlier days' orders (shares bought before "
            "taken as today's, a stray adopted or sold wrongly)"),
+    # issue 20 (rt20h)
+    Mutant("rate-order-places-count-every-row", M19,
+           "count(*) FILTER (WHERE for_order), min(granted_at)",
+           "count(*), min(granted_at)",
+           (PLACES + "test_an_order_takes_its_own_place_while_the_whole_count_is_full_on_paper",),
+           "issue 20: an order's own places judged on the whole count (a sell waits behind "
+           "places nobody uses on paper)"),
+    Mutant("rate-order-rows-not-marked", M19,
+           "VALUES (p_key, t, true);", "VALUES (p_key, t, false);",
+           (PLACES + "test_an_order_takes_its_own_place_while_the_whole_count_is_full_on_paper",),
+           "issue 20: orders' rows never fill the order places: orders past the limit"),
+    Mutant("rate-order-places-one-too-many", M19,
+           "IF orders < p_order_places OR", "IF orders <= p_order_places OR",
+           (PLACES + "test_an_order_takes_its_own_place_while_the_whole_count_is_full_on_paper",),
+           "issue 20: one order place more than the reserve: the limit overrun"),
+    Mutant("rate-order-fallback-dropped", M19,
+           " OR in_win + shared < p_limit THEN", " THEN",
+           (PLACES + "test_an_order_past_the_reads_part_is_granted_by_the_fallback",),
+           "issue 20: an order past its own places waits although the limit has room"),
+    Mutant("rate-order-fallback-ignores-shares", M19,
+           "OR in_win + shared < p_limit THEN", "OR in_win < p_limit THEN",
+           (PLACES + "test_past_its_own_places_an_order_is_granted_under_the_whole_limit_only",),
+           "issue 20: the fallback leaves out the leased shares: orders past the limit"),
+    Mutant("rate-order-fallback-reaches-the-limit", M19,
+           "OR in_win + shared < p_limit THEN", "OR in_win + shared <= p_limit THEN",
+           (PLACES + "test_past_its_own_places_an_order_is_granted_under_the_whole_limit_only",),
+           "issue 20: the fallback grants one past the limit"),
+    Mutant("rate-reads-ignore-order-rows", "adapters/postgres/migrations/0006_rate_shares.sql",
+           "SELECT count(*), min(granted_at) INTO in_win, oldest",
+           "SELECT count(*) FILTER (WHERE NOT for_order), min(granted_at) INTO in_win, oldest",
+           (PLACES + "test_reads_and_shares_count_order_rows_and_never_take_an_order_place",),
+           "issue 20: reads fill limit - reserve on top of orders granted past the reserve"),
+    Mutant("rate-shares-ignore-order-rows",
+           "adapters/postgres/migrations/0018_rate_share_kept_places.sql",
+           "SELECT count(*) INTO in_win FROM rate_grants WHERE budget_key = p_key;",
+           "SELECT count(*) INTO in_win FROM rate_grants WHERE budget_key = p_key "
+           "AND NOT for_order;",
+           (PLACES + "test_reads_and_shares_count_order_rows_and_never_take_an_order_place",),
+           "issue 20: a share starts on top of orders granted past the reserve"),
+    Mutant("budget-late-order-row-marked-a-read", "adapters/postgres/rate_budget.py",
+           "self._insert_late_grant(order)", "self._insert_late_grant(False)",
+           (PLACES + "test_a_late_answer_keeps_the_kind_of_its_place",),
+           "issue 20: an order's late row frees its order place: another order on top of it"),
+    Mutant("budget-orders-ask-the-whole-count", "adapters/postgres/rate_budget.py",
+           "        if order:\n            sql, last = ",
+           "        if False:\n            sql, last = ",
+           (PLACES + "test_an_order_takes_its_own_place_while_the_whole_count_is_full_on_paper",),
+           "issue 20: the budget never asks for an order place (the ~500 ms sell wait back)"),
 ]
 
 

@@ -143,10 +143,11 @@ async def per_call_grants(dsn: str) -> tuple[int, int]:
     try:
         rows = dict(await conn.fetch(
             "SELECT funcname, calls FROM pg_stat_user_functions WHERE funcname IN "
-            "('tf_rate_acquire_batch', 'tf_rate_share')"))
+            "('tf_rate_acquire_batch', 'tf_rate_acquire_order', 'tf_rate_share')"))
     finally:
         await conn.close()
-    return rows.get("tf_rate_acquire_batch", 0), rows.get("tf_rate_share", 0)
+    grants = rows.get("tf_rate_acquire_batch", 0) + rows.get("tf_rate_acquire_order", 0)
+    return grants, rows.get("tf_rate_share", 0)
 
 
 # ---- (b) full scan with shared quotes, by processes ---------------------------------------
@@ -281,7 +282,8 @@ async def main(only_a: bool) -> None:
                   "CPU: the calling thread's own time per call (time.thread_time).")
     console.print(f"  mean bare {statistics.fmean(base):.2f} ms. The fleet rows spend the "
                   "process's leased share (rate_shares) with no round trip; a call past the "
-                  "share pays one Postgres grant (tf_rate_acquire_batch).")
+                  "share pays one Postgres grant (tf_rate_acquire_batch, an order's "
+                  "tf_rate_acquire_order).")
     fleet_calls = 2 * (ORDERS + 10)
     console.print(f"  fleet paths: {fleet_calls} calls took {grant_calls} per-call grants "
                   f"and {renewals} background share renewals.")

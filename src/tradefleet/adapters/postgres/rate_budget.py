@@ -7,9 +7,11 @@ grant; both are judged by the database clock under one advisory lock per key.
 
 Orders go first: reads (and the leased shares, which any request may spend) are granted
 only while the window holds fewer than ``limit`` minus the order reserve
-(``domain/request_budget.py``); an order's grant may fill the window up to
-``limit``. So a sell is never refused a place because the fleet's reads filled the second,
-and the broker still never sees more than ``limit``.
+(``domain/request_budget.py``). An order past its share has places of its own: it is granted
+while fewer than ``reserve`` order rows are in the window, whatever else is counted (shares
+waiting to start, late rows: places nobody uses on paper), and past those while the whole
+count is below ``limit`` (migration 0019, which says why the broker still never sees more
+than ``limit``). So a sell waits neither behind the fleet's reads nor behind paper.
 
 The window is a little longer than the broker's second (``margin``). The broker counts a
 request when it arrives, which is after its grant and before its answer. A request sent
@@ -71,6 +73,7 @@ class PostgresRateBudget:
         self._db = db
         self._key = key
         self._limit = limit_per_second
+        self._reserve = reserve
         self._read_limit = limit_per_second - reserve
         self._margin = margin
         self._window = 1.0 + margin
@@ -112,13 +115,13 @@ class PostgresRateBudget:
             else:
                 late = time.monotonic() - asked > self._margin
             if late:
-                self._record_late_answer()
+                self._record_late_answer(order=order)
 
     async def _take(self, *, hold: bool, order: bool) -> float | None:
         """Take a place: None when from the leased share, else when the granting call was
         made (local monotonic clock, at or before the database's grant). An order asks the
-        database for its one place under the whole limit (no batch: a batch's leftovers
-        would be spent by reads inside the reserve)."""
+        database for one order place (no batch: a batch's leftovers would be spent by reads
+        inside the reserve)."""
         if self.share is not None and self.share.try_spend(hold=hold):
             self.grants += 1
             return None
@@ -128,7 +131,7 @@ class PostgresRateBudget:
             self.grants += 1
             return self._lease_asked
         if order:
-            return await self._granted(hold=hold, limit=self._limit, want=1)
+            return await self._granted(hold=hold, limit=self._limit, want=1, order=True)
         if self._left > 0:                       # grants expired unused: ask for fewer
             self._batch = max(1, self._batch // 2)
         elif now < self._lease_until:            # lease used up while still fresh: a burst
@@ -136,15 +139,18 @@ class PostgresRateBudget:
         self._left = 0
         return await self._granted(hold=hold, limit=self._read_limit, want=self._batch)
 
-    async def _granted(self, *, hold: bool, limit: int, want: int) -> float | None:
-        """Ask the database until it grants (``want`` places at most, under ``limit``)."""
+    async def _granted(self, *, hold: bool, limit: int, want: int,
+                       order: bool = False) -> float | None:
+        """Ask the database until it grants (``want`` places at most, under ``limit``; an
+        order one place, in the reserve's order places or else under ``limit``)."""
         waited = 0.0
+        sql, last = "SELECT tf_rate_acquire_batch($1, $2, $3, $4)", want
+        if order:
+            sql, last = "SELECT tf_rate_acquire_order($1, $2, $3, $4)", self._reserve
         while True:
             self.round_trips += 1
             asked = time.monotonic()
-            got = await self._db.pool.fetchval(
-                "SELECT tf_rate_acquire_batch($1, $2, $3, $4)", self._key, limit,
-                self._window, want)
+            got = await self._db.pool.fetchval(sql, self._key, limit, self._window, last)
             if got >= 1:
                 self._left = int(got) - 1
                 self._lease_until = time.monotonic() + self._lease
@@ -173,20 +179,21 @@ class PostgresRateBudget:
             await asyncio.sleep(wait)
             waited += wait
 
-    def _record_late_answer(self) -> None:
+    def _record_late_answer(self, *, order: bool) -> None:
         """A grant row counted until one second after now (by the database clock, which
-        reads the time after this answer): the request arrived at the broker before now."""
+        reads the time after this answer): the request arrived at the broker before now.
+        An order's row is an order row: it keeps its order place (migration 0019)."""
         self.late_answers += 1
-        task = asyncio.get_running_loop().create_task(self._insert_late_grant())
+        task = asyncio.get_running_loop().create_task(self._insert_late_grant(order))
         self._holding.add(task)
         task.add_done_callback(self._holding.discard)
 
-    async def _insert_late_grant(self) -> None:
+    async def _insert_late_grant(self, order: bool) -> None:
         try:
             await self._db.pool.execute(
-                "INSERT INTO rate_grants (budget_key, granted_at) "
-                "VALUES ($1, clock_timestamp() - make_interval(secs => $2))",
-                self._key, self._margin)
+                "INSERT INTO rate_grants (budget_key, granted_at, for_order) "
+                "VALUES ($1, clock_timestamp() - make_interval(secs => $2), $3)",
+                self._key, self._margin, order)
         except Exception as exc:  # noqa: BLE001 - the budget keeps working; logged
             if not self._db.pool.is_closing():
                 log.warning("rate budget: late answer not recorded: %s: %s",
