@@ -13,6 +13,7 @@ import random
 import time
 
 import pytest
+from tests.budget_rig import budgets_apart
 from tests.exchange_thread import max_in_any_second
 
 from tradefleet.adapters.postgres.database import Database
@@ -127,8 +128,6 @@ async def test_reads_shares_and_orders_of_several_processes_never_exceed_the_lim
     limit, seconds = 10, 4.0
     rng = random.Random(20)
     key = budget_key("APPKEY-ORDER-MIXED", "real")
-    dbs = [await Database.connect(pg_dsn, min_size=1, max_size=3) for _ in range(6)]
-    budgets = [PostgresRateBudget(d, key, limit_per_second=limit) for d in dbs]
     stamps: list[float] = []
     kinds: dict[str, int] = {"read": 0, "order": 0}
     end = time.monotonic() + seconds
@@ -148,16 +147,11 @@ async def test_reads_shares_and_orders_of_several_processes_never_exceed_the_lim
                 if rng.random() < 0.2:                # answered past the margin
                     await asyncio.sleep(0.15)
 
-    try:
+    async with budgets_apart(pg_dsn, key, 6, limit=limit, max_size=3) as budgets:
         await asyncio.gather(*(steady(b) for b in budgets[:2]),
                              flat_out(budgets[2], False), flat_out(budgets[3], False),
                              flat_out(budgets[4], True), flat_out(budgets[5], True))
         late = sum(b.late_answers for b in budgets)
         share_sends = sum(b.share.sends for b in budgets if b.share is not None)
-    finally:
-        for b in budgets:
-            await b.close()
-        for d in dbs:
-            await d.close()
     assert share_sends > 0 and late > 0 and kinds["order"] > 0     # every path in play
     assert max_in_any_second(stamps) <= limit

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from tests.budget_rig import budgets_apart
 from tests.exchange_thread import max_in_any_second
 
 from tradefleet.adapters.postgres.database import Database
@@ -54,8 +55,6 @@ async def test_shares_and_grants_together_never_exceed_the_limit(pg_dsn):
     the limit in any one-second window, and the flat-out callers still get the rest."""
     limit, seconds = 12, 4.0
     key = budget_key("APPKEY-MIXED", "real")
-    dbs = [await Database.connect(pg_dsn, min_size=1, max_size=2) for _ in range(6)]
-    budgets = [PostgresRateBudget(d, key, limit_per_second=limit) for d in dbs]
     stamps: list[float] = []
     end = time.monotonic() + seconds
 
@@ -70,15 +69,10 @@ async def test_shares_and_grants_together_never_exceed_the_limit(pg_dsn):
             await budget.acquire()
             stamps.append(time.monotonic())
 
-    try:
+    async with budgets_apart(pg_dsn, key, 6, limit=limit) as budgets:
         await asyncio.gather(*(steady(b) for b in budgets[:3]),
                              *(flat_out(b) for b in budgets[3:]))
         share_sends = sum(b.share.sends for b in budgets if b.share is not None)
-    finally:
-        for b in budgets:
-            await b.close()
-        for d in dbs:
-            await d.close()
     assert share_sends > 0                       # shares were really in play
     assert max_in_any_second(stamps) <= limit
     # and the budget was not left idle: these are all reads, which leave the orders' reserve
