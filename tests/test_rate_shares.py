@@ -141,27 +141,42 @@ async def test_share_asked_while_grants_fill_the_window_starts_when_they_age_out
     assert await _grant(db, key, limit=4, want=1) < 0          # its room is already held
 
 
-async def _hold_window(db: Database, key: str, *, aging: int, held: int) -> None:
-    """Fill the window: ``aging`` grants that age out in 0.1 s and ``held`` that stay in it
-    for 3 s more (dated ahead), as a busy fleet's orders would keep it full."""
+async def _hold_window(db: Database, key: str, *, aging_in: float, aging: int,
+                       held: int) -> float:
+    """Fill the window: ``aging`` grants that age out together in ``aging_in`` s and ``held``
+    that stay in it for 3 s more (dated ahead), as a busy fleet's orders would keep it full.
+    Returns the local monotonic time at which the aging ones are out."""
+    before = time.monotonic()
     await db.pool.execute(
+        "WITH t AS (SELECT clock_timestamp() AS now) "
         "INSERT INTO rate_grants (budget_key, granted_at) "
-        "SELECT $1, clock_timestamp() - make_interval(secs => $2 - 0.1) "
-        "FROM generate_series(1, $3) UNION ALL "
-        "SELECT $1, clock_timestamp() + interval '3 seconds' FROM generate_series(1, $4)",
-        key, WINDOW, aging, held)
+        "SELECT $1, now - make_interval(secs => $2::float8 - $3::float8) "
+        "FROM t, generate_series(1, $4) "
+        "UNION ALL SELECT $1, now + interval '3 seconds' FROM t, generate_series(1, $5)",
+        key, WINDOW, aging_in, aging, held)
+    return before + aging_in
 
 
-async def test_share_that_starts_while_a_call_waits_for_a_grant_is_spent(db):
+async def test_share_that_starts_while_a_call_waits_for_a_grant_is_spent(db, pg_dsn):
     """A read waiting for a grant in a full window takes its share the moment the share
-    starts (when the aging grants are out), not after the window's grants all age out."""
+    starts (when the aging grants are out), not after the window's grants all age out.
+
+    Made deterministic: the budget's pool has one connection, so the read's first grant
+    answer (wait for the aging grants) is judged before the share's lease is even asked,
+    and the lease, asked next, starts when the aging grants are out. The test then holds the
+    budget's lock across that moment, so the read's next grant answer comes well after the
+    share has started, whatever the machine's load."""
     key = budget_key("APPKEY-WAITING", "real")
-    # limit 5: reads get 4, the share pool 2; 5 places held, 2 of them about to age out
-    await _hold_window(db, key, aging=2, held=3)
-    budget = PostgresRateBudget(db, key, limit_per_second=5, max_wait=10.0)
-    try:
-        await budget.acquire()
-        assert budget.share is not None and budget.share.sends == 1
-    finally:
-        await budget.close()
+    # limit 5: reads get 4, the share pool 2; 5 places held, 2 of them aging out together
+    aging_out = await _hold_window(db, key, aging_in=0.6, aging=2, held=3)
+    async with budgets_apart(pg_dsn, key, 1, limit=5, max_size=1) as (budget,):
+        reading = asyncio.create_task(budget.acquire())
+        await asyncio.sleep(max(0.0, aging_out - 0.25 - time.monotonic()))
+        assert budget.share is not None and budget.share.renewals == 1   # the lease is in
+        async with db.pool.acquire() as con, con.transaction():
+            await con.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                              "tf_rate:" + key)
+            await asyncio.sleep(max(0.0, aging_out + 0.15 - time.monotonic()))
+        await asyncio.wait_for(reading, 10)
+        assert budget.share.sends == 1
 
