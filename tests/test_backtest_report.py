@@ -148,7 +148,8 @@ def test_the_tuning_notes_are_added_up_from_the_daily_summaries(backtest) -> Non
     page = Tables()
     page.feed(path.read_text(encoding="utf-8"))
     notes = [json.loads(r["tuning"]) if isinstance(r["tuning"], str) else r["tuning"]
-             for r in _fetch(dsn, "SELECT tuning FROM daily_summaries")]
+             for r in _fetch(dsn, "SELECT daily_tuning(trading_day, worker_id) AS tuning "
+                                     "FROM daily_summaries")]
     total = page.tables["tuning"][-1]
     assert total[0] == "total"
     assert int(total[1]) == sum(len(n.get("adverse_fills", [])) for n in notes)

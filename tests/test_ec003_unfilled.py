@@ -69,7 +69,8 @@ async def test_ec003_thin_symbol_liquidation_retries_three_times_then_reports(db
     assert [r["will_retry"] for r in logs.of("OrderUnfilledEvent")] == [True, True, False]
     assert {r["level"] for r in logs.of("OrderUnfilledEvent")} == {"warning"}
     assert [r["level"] for r in logs.of("LiquidationShortfallEvent")] == ["warning"]
-    tuning = await db.pool.fetchval("SELECT tuning FROM daily_summaries WHERE worker_id = 'w1'")
+    tuning = await db.pool.fetchval("SELECT daily_tuning(trading_day, worker_id) "
+                                    "FROM daily_summaries WHERE worker_id = 'w1'")
     assert tuning["liquidity_shortfall"][0]["symbol"] == thin
     assert tuning["liquidity_shortfall"][0]["unsold_qty"] == per_call
     assert tuning["liquidity_shortfall"][0]["attempts"] == 3

@@ -94,7 +94,8 @@ async def test_a_refused_liquidation_sell_is_retried_in_the_same_pass(db):
     assert await _count(db, "SELECT count(*) FROM events WHERE event_type = "
                             "'LiquidationShortfallEvent'") == 0
     assert await _count(db, "SELECT count(*) FROM daily_summaries "
-                            "WHERE tuning ? 'liquidity_shortfall'") == 0
+                            "WHERE daily_tuning(trading_day, worker_id) ? "
+                            "'liquidity_shortfall'") == 0
     books = await read_books(db, rig.market)
     assert books.clean, books
 

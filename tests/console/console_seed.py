@@ -62,9 +62,11 @@ async def seed_day(conn, *, holding_qty: int = 12) -> None:  # noqa: ANN001 - as
                 oid, sym, side, filled, filled * 70000)
     await conn.execute(
         """INSERT INTO daily_summaries (trading_day, worker_id, realized_pnl, trades_count,
-                                        win_count, tuning)
-           VALUES ($1, 'w2', 31000, 1, 1, $2)""",
-        DAY, {"filters_passed": ["volume"], "adverse_fills": []})
+                                        win_count)
+           VALUES ($1, 'w2', 31000, 1, 1)""", DAY)
+    await conn.execute(     # its tuning JSON: {"filters_passed": ["volume"]} (migration 0021)
+        """INSERT INTO daily_tuning_notes (trading_day, worker_id, key, item)
+           VALUES ($1, 'w2', 'filters_passed', '"volume"')""", DAY)
     await conn.execute(
         """INSERT INTO broker_tokens (appkey_hash, mode, token_cipher, expires_at)
            VALUES ($1, 'sim', $2, now() + interval '1 day')""", "a" * 64, SECRET_TOKEN_CIPHER)

@@ -59,7 +59,8 @@ async def test_partial_liquidation_retries_reports_keeps_the_lock_then_sells_and
     [short] = lines(logs, event_type="LiquidationShortfallEvent", worker_id="w-thin")
     assert short["level"] == "warning" and short["unsold_qty"] == held - 3 * per_sell
     tuning = await db.pool.fetchval(
-        "SELECT tuning FROM daily_summaries WHERE worker_id = 'w-thin'")
+        "SELECT daily_tuning(trading_day, worker_id) FROM daily_summaries "
+        "WHERE worker_id = 'w-thin'")
     [note] = tuning["liquidity_shortfall"]
     assert (note["symbol"], note["unsold_qty"], note["attempts"]) == \
         (symbol, held - 3 * per_sell, 3)

@@ -67,7 +67,8 @@ async def test_worker_day_pnl_and_daily_summary_match_the_fills(db, logs):
     losses = sum(1 for x in expected if x < 0)
     assert wins >= 1 and losses >= 1, f"the morning needs wins and losses, got {expected}"
 
-    [s] = await db.pool.fetch("SELECT * FROM daily_summaries WHERE worker_id = 'w-pnl'")
+    [s] = await db.pool.fetch("SELECT *, daily_tuning(trading_day, worker_id) AS notes "
+                              "FROM daily_summaries WHERE worker_id = 'w-pnl'")
     assert s["trading_day"] == DAY_START.date()
     assert s["realized_pnl"] == sum(expected)
     assert s["trades_count"] == len(expected)
@@ -77,7 +78,7 @@ async def test_worker_day_pnl_and_daily_summary_match_the_fills(db, logs):
                                                                      ROUND_HALF_UP)
     assert s["avg_pnl"] == (Decimal(sum(expected)) / len(expected)).quantize(Decimal("0.01"),
                                                                              ROUND_HALF_UP)
-    notes = s["tuning"]["trades"]
+    notes = s["notes"]["trades"]
     assert [n["position_id"] for n in notes] == [p["position_id"] for p in positions]
     assert [n["pnl"] for n in notes] == expected
     assert all(n["entry_scan"] and n["entry_scan"]["passed_filters"] for n in notes)

@@ -56,7 +56,7 @@ SELECT o.order_id, o.client_order_id, o.worker_id, o.symbol, o.side, o.order_typ
 
 SUMMARIES = """
 SELECT worker_id, realized_pnl, trades_count, win_count, loss_count, max_loss, fees, taxes,
-       win_rate, avg_pnl, tuning
+       win_rate, avg_pnl, daily_tuning(trading_day, worker_id) AS tuning
   FROM daily_summaries WHERE trading_day = $1
  ORDER BY length(worker_id), worker_id
 """

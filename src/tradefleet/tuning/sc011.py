@@ -31,7 +31,8 @@ class TuningNotes:
 
 async def read_tuning_notes(conn: asyncpg.Connection | asyncpg.Pool,
                             days: Sequence[date]) -> TuningNotes:
-    rows = await conn.fetch("SELECT trading_day, tuning FROM daily_summaries "
+    rows = await conn.fetch("SELECT trading_day, daily_tuning(trading_day, worker_id) AS tuning "
+                            "FROM daily_summaries "
                             "WHERE trading_day = ANY($1::date[]) ORDER BY trading_day, worker_id",
                             list(days))
     thin: set[str] = set()

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import asyncpg
 
-from tradefleet.adapters.postgres.summary_store import append_tuning, record_trade
+from tradefleet.adapters.postgres.summary_store import note_trade, record_trade
 from tradefleet.domain.costs import CostModel
 from tradefleet.domain.events import (
     Event,
@@ -106,8 +106,8 @@ async def _close(conn: asyncpg.Connection, pos: asyncpg.Record, *, qty: int, amo
               "position_id": pos["position_id"]}
     summary = await record_trade(conn, trading_day=pos["trading_day"],
                                  worker_id=pos["worker_id"], pnl=pnl)
-    await append_tuning(conn, trading_day=pos["trading_day"], worker_id=pos["worker_id"],
-                        key="trades", item=await _trade_note(conn, pos, pnl.net, purpose))
+    await note_trade(conn, trading_day=pos["trading_day"], worker_id=pos["worker_id"],
+                     item=await _trade_note(conn, pos, pnl.net, purpose))
     return [
         PositionExitedEvent(**common, qty=sold_qty, entry_price=str(_q(pos["entry_price"])),
                             exit_price=str(_q(exit_price)), exit_reason=purpose,

@@ -64,7 +64,8 @@ async def fetch_daily_report(db: Database, trading_day: date | None = None) -> D
             return DailyReport(None)
     rows = await db.pool.fetch(
         """SELECT worker_id, realized_pnl, trades_count, win_count, loss_count, win_rate,
-                  avg_pnl, max_loss, fees, taxes, tuning
+                  avg_pnl, max_loss, fees, taxes,
+                  daily_tuning(trading_day, worker_id) AS tuning
              FROM daily_summaries WHERE trading_day = $1 ORDER BY worker_id""", trading_day)
     trades = await db.pool.fetch(
         """SELECT worker_id, symbol, bought_qty AS qty, entry_price, exit_price, entry_at,

@@ -44,18 +44,34 @@ async def record_trade(conn: asyncpg.Connection, *, trading_day: date, worker_id
         max_loss=row["max_loss"])
 
 
+def _note_json(item: dict[str, Any]) -> str:
+    """The note as JSON text (what is not JSON, e.g. Decimal, as its str)."""
+    return json.dumps(item, default=str)
+
+
+# One note, one row (migration 0021): no rewrite of the summary's JSON, whose every append
+# used to copy the whole day's list. Readers compose it back with daily_tuning(day, worker).
+_NOTE = """INSERT INTO daily_tuning_notes (trading_day, worker_id, key, item)
+           VALUES ($1, $2, $3, $4::text::jsonb)"""
+
+
+async def note_trade(conn: asyncpg.Connection, *, trading_day: date, worker_id: str,
+                     item: dict[str, Any]) -> None:
+    """A closed trade's note (``tuning["trades"]``), in the close's transaction, after
+    ``record_trade`` made (or locked) the summary row it belongs to."""
+    await conn.execute(_NOTE, trading_day, worker_id, "trades", _note_json(item))
+
+
 async def append_tuning(conn: asyncpg.Connection | asyncpg.Pool, *, trading_day: date,
                         worker_id: str, key: str, item: dict[str, Any]) -> None:
-    """Append ``item`` to the JSON list ``tuning[key]`` (creating the row/list as needed)."""
+    """Append ``item`` to the list ``tuning[key]``, making the summary row if the day has
+    none yet (a note is only seen through its row), in one statement."""
     await conn.execute(
-        """INSERT INTO daily_summaries AS d (trading_day, worker_id, tuning)
-           VALUES ($1, $2, jsonb_build_object($3::text, jsonb_build_array($4::jsonb)))
-           ON CONFLICT (trading_day, worker_id) DO UPDATE SET
-               tuning = jsonb_set(d.tuning, ARRAY[$3::text],
-                                  coalesce(d.tuning -> $3::text, '[]'::jsonb)
-                                  || jsonb_build_array($4::jsonb)),
-               updated_at = now()""",
-        trading_day, worker_id, key, json.loads(json.dumps(item, default=str)))
+        """WITH summary AS (
+               INSERT INTO daily_summaries AS d (trading_day, worker_id) VALUES ($1, $2)
+               ON CONFLICT (trading_day, worker_id) DO UPDATE SET updated_at = now())
+           """ + _NOTE,
+        trading_day, worker_id, key, _note_json(item))
 
 
 class PostgresSummaryStore:
