@@ -2118,6 +2118,50 @@ MUTANTS += [
            "        if False:\n            sql, last = ",
            (PLACES + "test_an_order_takes_its_own_place_while_the_whole_count_is_full_on_paper",),
            "issue 20: the budget never asks for an order place (the ~500 ms sell wait back)"),
+    # issue 21 (speed21l)
+    Mutant("tuning-note-without-its-summary-row", "adapters/postgres/summary_store.py",
+           "        \"\"\"WITH summary AS (", "        _NOTE or \"\"\"WITH summary AS (",
+           ("tests/test_tuning_notes.py::test_a_note_before_the_days_first_trade_makes_the_"
+            "summary_row",),
+           "issue 21: a service's note before the day's first trade makes no summary row: "
+           "refused (the note lost), or, without the key, never seen by a reader"),
+    Mutant("tuning-notes-key-dropped",
+           "adapters/postgres/migrations/0021_tuning_notes.sql",
+           "    FOREIGN KEY (trading_day, worker_id) REFERENCES daily_summaries",
+           "    CHECK (true) -- ",
+           ("tests/test_tuning_notes.py::test_a_note_before_the_days_first_trade_makes_the_"
+            "summary_row",),
+           "issue 21: a note may exist without the summary row readers list it through"),
+    Mutant("tuning-notes-read-backwards",
+           "adapters/postgres/migrations/0021_tuning_notes.sql",
+           "jsonb_agg(item ORDER BY part, seq)", "jsonb_agg(item ORDER BY part, seq DESC)",
+           ("tests/test_tuning_notes.py::test_the_notes_read_back_as_the_json_the_old_append_"
+            "kept",),
+           "issue 21: a day's notes listed in another order than written"),
+    Mutant("tuning-notes-legacy-column-unread",
+           "adapters/postgres/migrations/0021_tuning_notes.sql",
+           "WHERE d.trading_day = p_day AND d.worker_id = p_worker) notes",
+           "WHERE false) notes",
+           ("tests/test_tuning_notes.py::test_the_migration_carries_the_old_lists_over",),
+           "issue 21: notes a still-running older worker appends after the upgrade are lost"),
+    Mutant("tuning-migration-reorders-a-list",
+           "adapters/postgres/migrations/0021_tuning_notes.sql",
+           " ORDER BY d.trading_day, d.worker_id, l.key, e.n;",
+           " ORDER BY d.trading_day, d.worker_id, l.key, e.n DESC;",
+           ("tests/test_tuning_notes.py::test_the_migration_carries_the_old_lists_over",),
+           "issue 21: the upgrade lists a day's old notes in another order"),
+    Mutant("tuning-migration-leaves-the-column",
+           "adapters/postgres/migrations/0021_tuning_notes.sql",
+           "UPDATE daily_summaries SET tuning = '{}' WHERE tuning <> '{}';", "SELECT 1;",
+           ("tests/test_tuning_notes.py::test_the_migration_carries_the_old_lists_over",),
+           "issue 21: the upgrade's moved notes are read twice (rows and the column)"),
+    Mutant("tuning-migration-takes-a-non-list",
+           "adapters/postgres/migrations/0021_tuning_notes.sql",
+           "    IF EXISTS (SELECT 1 FROM daily_summaries d,",
+           "    IF false AND EXISTS (SELECT 1 FROM daily_summaries d,",
+           ("tests/test_tuning_notes.py::test_the_migration_refuses_a_value_that_is_not_a_"
+            "list",),
+           "issue 21: a hand-written value that is not a list is dropped by the upgrade"),
 ]
 
 

@@ -142,6 +142,9 @@ async def test_a_note_before_the_days_first_trade_makes_the_summary_row(db: Data
             {"symbol": "005930", "unsold_qty": 3, "attempts": 3}]})]
     notes = await read_tuning_notes(db.pool, [DAY])
     assert (notes.shortfalls, notes.thin_symbols) == (1, ("005930",))
+    with pytest.raises(asyncpg.ForeignKeyViolationError):   # and the schema holds to it
+        await db.pool.execute("INSERT INTO daily_tuning_notes (trading_day, worker_id, key, "
+                              "item) VALUES ($1, 'w-1', 'trades', '{}')", NEXT_DAY)
 
 
 # ---- the upgrade: a database migrated up to 0020, with notes in the column ----
