@@ -323,6 +323,36 @@ async def test_5_stray_shares_are_adopted_only_once_seen_twice(db, logs):
     assert (pos["symbol"], pos["adopted_from"]) == (symbol, "exchange")
 
 
+async def test_stray_check_interval_runs_on_the_session_clock(db, logs):
+    """A replay's worker looks at the broker's holdings every 5 s of *session* time (the
+    runner's setting): a second poll at the same session time does not look (so the excess
+    seen once is not adopted yet), the next one 5 session seconds later does, however few
+    real seconds went by."""
+    rig = await build(db, stray_check_s=5.0, stray_on_session_clock=True)
+    symbol = await _shares_no_row_records(rig, db)
+    rig.market.faults.clear("place_order")
+    rig.clock.set(LIQUIDATION_AT + timedelta(minutes=1))
+    seen = "broker holds shares no position accounts for; checking again before adopting"
+    before = len([r for r in logs.records if r.get("event") == seen])
+
+    await rig.cycle.poll()                           # a look: first sight, noted
+    await rig.cycle.poll()                           # same session time: no look
+    await rig.cycle.poll()
+
+    noted = [r for r in logs.records if r.get("event") == seen][before:]
+    assert [r["symbol"] for r in noted] == [symbol]
+    assert await _count(db, "SELECT count(*) FROM positions") == 0
+
+    rig.clock.advance(4.9)
+    await rig.cycle.poll()                           # 4.9 session s on: still no look
+    assert await _count(db, "SELECT count(*) FROM positions") == 0
+
+    rig.clock.advance(0.1)
+    await rig.cycle.poll()                           # 5 session s on: looks, adopts
+    pos = await db.pool.fetchrow("SELECT * FROM positions")
+    assert (pos["symbol"], pos["adopted_from"]) == (symbol, "exchange")
+
+
 async def test_restart_with_an_unsettled_entry_keeps_its_lock_and_buys_nothing(db):
     """A process dies while its buy is unresolved (the answer was lost, the broker's list
     does not show it yet). The next process of the worker recovers: the order is still open,

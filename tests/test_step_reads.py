@@ -64,6 +64,26 @@ def test_minute_bars_with_the_finished_ones_kept_are_the_markets_all_day() -> No
         memo.minute_bars("NOPE", 3)
 
 
+def test_newest_bars_kept_per_step_are_the_markets_for_every_symbol_all_day() -> None:
+    """Every 5 s from before the open to after the close (two polls per 10 s step), every
+    symbol's bars in turn (the running minute's kept for the step from the first symbol's
+    read on), against the market's own read; a quotes read first on odd polls."""
+    clock, memo, plain, _ = _markets()
+    symbols = plain.symbols()
+    clock.set(memo.open_at - timedelta(seconds=10))
+    poll = 0
+    while clock.now() <= memo.close_at + timedelta(seconds=10):
+        if poll % 2:
+            assert memo.quotes() == plain.quotes()
+        for symbol in symbols:
+            for count in (1, 3):
+                assert memo.minute_bars(symbol, count) == plain.minute_bars(symbol, count), (
+                    clock.now(), symbol, count)
+        clock.set(clock.now() + timedelta(seconds=5))
+        poll += 1
+    assert len(memo.minute_bars(symbols[-1], 500)) == 390
+
+
 def test_quotes_of_symbols_asked_for_already_are_the_markets_all_day() -> None:
     """Every 35 s from the open to the close: a few symbols, then some of them with one not
     asked for yet, the universe, single symbols (an exit check's), reversed, repeated and

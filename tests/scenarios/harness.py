@@ -93,6 +93,7 @@ async def build(db: Database, *, worker_id: str = "w-1", market: SimMarket | Non
                 clock: FrozenClock | None = None, capital_limit: int = 5_000_000,
                 exits: ExitParams = WIDE_EXITS, universe: list[str] | None = None,
                 daily_loss_limit: int = 10_000_000, unseen_grace_s: float = 0.0,
+                stray_check_s: float = 0.0, stray_on_session_clock: bool = False,
                 **env: str) -> Rig:
     clock = clock or FrozenClock(DAY_START)
     market = market or SimMarket(7, n_symbols=40, clock=clock)
@@ -105,7 +106,8 @@ async def build(db: Database, *, worker_id: str = "w-1", market: SimMarket | Non
                           retry_base_delay=0.001, unseen_grace_s=unseen_grace_s,
                           markets=MarketTable({i.symbol: Market(i.market)
                                                for i in market.symbol_infos()}),
-                          stray_check_s=0)
+                          stray_check_s=stray_check_s,
+                          stray_on_session_clock=stray_on_session_clock)
     cycle = await worker.start()
     if cycle.status is WorkerStatus.IDLE:        # start-up that leaves recovery to the loop
         await worker.recover(cycle)

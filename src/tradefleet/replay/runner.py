@@ -181,7 +181,7 @@ async def _fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
         worker = build_worker(settings, db=db, broker=SimBroker(market), clock=clock,
                               universe=symbols, track_timeout_s=track_timeout_s,
                               retry_base_delay=0.001, unseen_grace_s=0.0, markets=markets,
-                              stray_check_s=0)
+                              stray_on_session_clock=True)   # live's interval, session s
         cycle = await worker.start()
         if cycle.reconcile is None:
             raise RuntimeError("the worker has no order follower")

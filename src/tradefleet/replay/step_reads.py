@@ -29,13 +29,16 @@ keeps the order asked for. So the answer is the asked symbols' quotes from the e
 reads, in the order asked, without those no read returned (unknown). A symbol not asked
 for yet at this time is read from the market with the rest of its request.
 
-A read of minute bars the memo does not hold builds only the newest bar afresh (the
-market's own read, count 1, which also advances the tape); the bars before it are built
-once a day and kept (``finished``): a minute's bar is written only by the tape's ``step``
-while that minute runs (``Tape.step`` and ``RecordedTape.step`` write the arrays' row
-``steps // STEPS_PER_MINUTE``, and ``steps`` only grows), so once a later minute has started
-it never changes. Each is built as ``SimMarket.minute_bars`` builds it, from the same rows
-(``tests/test_step_reads.py`` compares whole days of reads with the market's own).
+A read of minute bars the memo does not hold advances the market as its own read does
+(``SimMarket._advance``, under its lock) and builds the bars from the tape's rows: the bars
+before the newest once a day, kept (``finished``): a minute's bar is written only by the
+tape's ``step`` while that minute runs (``Tape.step`` and ``RecordedTape.step`` write the
+arrays' row ``steps // STEPS_PER_MINUTE``, and ``steps`` only grows), so once a later minute
+has started it never changes; the newest (the running minute's) once per tape step and
+symbol, kept until ``steps`` moves (nothing else writes the rows). An unknown symbol or a
+count <= 0 is the market's own read. Each is built as ``SimMarket.minute_bars`` builds it,
+from the same rows (``tests/test_step_reads.py`` compares whole days of reads with the
+market's own).
 
 Each caller gets its own list or dict (the ``Bar`` and ``Quote`` inside are frozen). The
 broker's fault plan, the retry and the metering above the market run for every read as
@@ -64,6 +67,9 @@ class StepReads:
         self._memo: dict[tuple[Any, ...], Any] = {}
         self._asked: set[str] = set()               # symbols quoted at this clock time
         self._quote_of: dict[str, Quote] = {}       # and their quotes (unknown: none)
+        self._newest_step = -1                      # the tape step of the newest bars
+        self._newest_rows: tuple[Any, ...] = ()
+        self._newest_bars: dict[str, Bar] = {}
         self.served = 0                 # reads answered from the memo
 
     def install(self) -> StepReads:
@@ -106,15 +112,18 @@ class StepReads:
         return list(self._memo[key])
 
     def _built(self, symbol: str, count: int) -> list[Bar]:
-        """``SimMarket.minute_bars(symbol, count)``: its newest bar read from the market,
-        the ones before it from ``finished``."""
+        """``SimMarket.minute_bars(symbol, count)``: its newest bar as of the tape's step
+        (``_newest``), the ones before it from ``finished``."""
         market = self._market
         with market._lock:      # the newest bar and the tape's minutes of one step
-            newest = self._bars(symbol, 1)          # advances the tape; unknown symbol raises
-            if count <= 0 or not newest:
-                return self._bars(symbol, count)
+            if count <= 0 or symbol not in market._index:
+                return self._bars(symbol, count)    # the market's answer ([], or it raises)
+            market._advance()                       # as the market's own read does first
             tape = market._tape
             end = tape.minutes_started()            # the newest bar is minute end - 1
+            if end == 0:
+                return []                           # no minute has started: no bar yet
+            newest = self._newest(symbol, end)
             done = self._finished.setdefault(symbol, [])
             if len(done) < end - 1:                 # minutes before the newest have ended
                 i, a, b = market._index[symbol], len(done), end - 1
@@ -124,4 +133,27 @@ class StepReads:
                            strict=True)
                 done.extend(Bar(symbol, market.open_at + timedelta(minutes=m), o, h, lo, c, v)
                             for m, o, h, lo, c, v in rows)
-            return done[max(0, end - count):end - 1] + newest
+            return [*done[max(0, end - count):end - 1], newest]
+
+    def _newest(self, symbol: str, end: int) -> Bar:
+        """The running minute's bar (row ``end - 1``) of ``symbol``, as the market builds it
+        (``SimMarket.minute_bars``, count 1), kept until the tape steps again: the tape's
+        bar rows are written only by its ``step``, which counts ``steps``. The row's values
+        of every symbol are taken out of numpy once per step."""
+        market = self._market
+        tape = market._tape
+        if tape.steps != self._newest_step:
+            m = end - 1
+            self._newest_step = tape.steps
+            self._newest_rows = (market.open_at + timedelta(minutes=m),
+                                 tape.bar_open[m].tolist(), tape.bar_high[m].tolist(),
+                                 tape.bar_low[m].tolist(), tape.bar_close[m].tolist(),
+                                 tape.bar_volume[m].tolist())
+            self._newest_bars.clear()
+        bar = self._newest_bars.get(symbol)
+        if bar is None:
+            start, o, h, lo, c, v = self._newest_rows
+            i = market._index[symbol]
+            bar = Bar(symbol, start, o[i], h[i], lo[i], c[i], v[i])
+            self._newest_bars[symbol] = bar
+        return bar

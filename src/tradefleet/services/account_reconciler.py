@@ -10,7 +10,12 @@ Shares that no live worker owns are adopted by a live one, which then sells them
   a check apart, and still be there under the symbol's lock, before it is adopted, so that
   a fill on its way into our rows is not mistaken for an orphan.
 
-Adoption always goes through the symbol's lock, so two adopters never sell the same shares."""
+Adoption always goes through the symbol's lock, so two adopters never sell the same shares.
+
+The holdings check runs at most every ``stray_check_s`` seconds: real (monotonic) seconds in
+a live worker, or the session seconds of a given clock (a replay's stepped clock: the schedule
+then follows the session, as a live worker's does at speed 1, and not the machine's speed, so
+a replay stays deterministic)."""
 
 from __future__ import annotations
 
@@ -23,12 +28,13 @@ import structlog
 
 from tradefleet.domain.locks import Lock
 from tradefleet.ports.broker import BrokerPort
+from tradefleet.ports.clock import Clock
 from tradefleet.ports.events import EventSink
 from tradefleet.ports.orphan_store import OrphanStore
 from tradefleet.ports.trade_store import PositionRow
 from tradefleet.services.lock_service import LockService
 
-STRAY_CHECK_S = 5.0      # real seconds between two looks at the broker's holdings
+STRAY_CHECK_S = 5.0      # seconds between two looks at the broker's holdings
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,13 +45,18 @@ class Adopted:
 
 class AccountReconciler:
     def __init__(self, store: OrphanStore, locks: LockService, broker: BrokerPort,
-                 sink: EventSink, *, stray_check_s: float = STRAY_CHECK_S) -> None:
+                 sink: EventSink, *, stray_check_s: float = STRAY_CHECK_S,
+                 stray_clock: Clock | None = None) -> None:
+        """``stray_clock``: None = the interval in real seconds (time.monotonic); a clock =
+        in its session seconds."""
         self._store = store
         self._locks = locks
         self._broker = broker
         self._sink = sink
         self._stray_check_s = stray_check_s
         self._next_stray_check = 0.0
+        self._seconds = time.monotonic if stray_clock is None else \
+            (lambda: stray_clock.now().timestamp())
         self._seen_excess: dict[str, int] = {}
         self._log = structlog.get_logger("tradefleet.account")
 
@@ -61,9 +72,10 @@ class AccountReconciler:
                 continue
             self._sink.log(events)
             return Adopted(lock, row)
-        if time.monotonic() < self._next_stray_check:
+        now = self._seconds()
+        if now < self._next_stray_check:
             return None
-        self._next_stray_check = time.monotonic() + self._stray_check_s
+        self._next_stray_check = now + self._stray_check_s
         return await self._adopt_stray(worker_id, epoch, trading_day)
 
     async def _excess(self, trading_day: date) -> dict[str, tuple[int, Decimal]]:

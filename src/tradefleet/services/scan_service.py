@@ -110,8 +110,11 @@ def spread_ticks(quote: Quote) -> int | None:
 
 def closed_bars(bars: Sequence[Bar], quote: Quote) -> list[Bar]:
     """Bars whose minute has ended by the quote's time: the strategy compares the price
-    with *completed* candles, and the running minute's close is the price itself."""
-    return [b for b in bars if b.start + ONE_MINUTE <= quote.at]
+    with *completed* candles, and the running minute's close is the price itself.
+    (``start <= at - 1 min`` is ``start + 1 min <= at`` for aware times of a zone without
+    DST, Asia/Seoul's since 1988: one subtraction instead of an addition per bar.)"""
+    ended_by = quote.at - ONE_MINUTE
+    return [b for b in bars if b.start <= ended_by]
 
 
 def _json_value(value: Any) -> Any:
@@ -121,6 +124,21 @@ def _json_value(value: Any) -> Any:
         return int(value)
     number = float(value)
     return None if math.isnan(number) or math.isinf(number) else round(number, 4)
+
+
+def _json_column(values: np.ndarray, n: int) -> list[Any]:
+    """``[_json_value(values[k]) for k in range(n)]``, a numeric column at a time: numpy's
+    ``tolist`` gives the same Python bool, int or float as ``bool()``/``int()``/``float()``
+    of each element. Anything else (another dtype or shape, too short) goes element by
+    element, raising as that would."""
+    if values.ndim == 1 and values.shape[0] >= n:
+        kind = values.dtype.kind
+        if kind in "biu":
+            return values[:n].tolist()
+        if kind == "f" and values.dtype.itemsize <= 8:    # a longdouble stays numpy
+            return [None if math.isnan(x) or math.isinf(x) else round(x, 4)
+                    for x in values[:n].tolist()]
+    return [_json_value(values[k]) for k in range(n)]
 
 
 class ScanService:
@@ -262,9 +280,10 @@ class ScanService:
                                  f"({rows.size}), got shapes {got_signal.shape} and "
                                  f"{got_score.shape}")
             for name, values in result.indicators.items():
-                values = np.asarray(values)
-                for k, i in enumerate(rows):
-                    indicators[i][str(name)] = _json_value(values[k])
+                key = str(name)
+                column = _json_column(np.asarray(values), rows.size)
+                for k, i in enumerate(rows.tolist()):
+                    indicators[i][key] = column[k]
         except Exception as exc:  # noqa: BLE001
             raise StrategyFailed(str(self._strategy.name), exc) from exc
         signal[rows] = got_signal

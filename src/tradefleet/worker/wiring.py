@@ -110,13 +110,14 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
                  universe: Sequence[str], track_timeout_s: float = 5.0,
                  retry_base_delay: float = 0.2, unseen_grace_s: float | None = None,
                  markets: MarketOf | None = None,
-                 stray_check_s: float = STRAY_CHECK_S,
+                 stray_check_s: float = STRAY_CHECK_S, stray_on_session_clock: bool = False,
                  metrics: WorkerMetrics | None = None) -> Worker:
     """``markets`` tells a symbol's KRX market (its sell taxes): the simulator's universe,
     or None (then only ``costs.markets``). Real mode buys only symbols whose market is known;
     sim and paper charge an unknown market the highest tax any market would.
-    ``stray_check_s``: real seconds between two looks at the broker's holdings for shares no
-    row accounts for (tests that step polls on a frozen clock look every time).
+    ``stray_check_s``: seconds between two looks at the broker's holdings for shares no
+    row accounts for (tests that step polls on a frozen clock look every time with 0): real
+    seconds, or ``clock``'s session seconds with ``stray_on_session_clock`` (a replay).
     ``metrics``: the process's registry (the command builds it first when the broker's rate
     budget reports into it too); None = a new one. Served on the health port."""
     worker_id = settings.worker_id
@@ -143,7 +144,8 @@ def build_worker(settings: Settings, *, db: Database, broker: BrokerPort, clock:
         unseen_grace_s=grace)         # the sender's track and the follower judge alike
     follower = OrderFollower(orders, order_store, sink, unseen_grace_s=grace)
     orphans = AccountReconciler(PostgresOrphanStore(db), locks, broker, sink,
-                                stray_check_s=stray_check_s)
+                                stray_check_s=stray_check_s,
+                                stray_clock=clock if stray_on_session_clock else None)
     retry = BrokerReadRetry(sink, worker_id=worker_id, base_delay=retry_base_delay)
     scanner = ScanService(broker, PostgresCandidateStore(db), sink, strategy, filters,
                           worker_id=worker_id, read=retry.call, shared=shared_scans,

@@ -29,7 +29,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 
@@ -50,6 +49,7 @@ from tradefleet.adapters.sim.orders import (
     SimOrder,
 )
 from tradefleet.adapters.sim.price_path import Tape
+from tradefleet.adapters.sim.quote_rows import StepQuoteRows
 from tradefleet.adapters.sim.universe import STEP_SECONDS, Universe, build_universe
 from tradefleet.domain.errors import OrderRejected
 from tradefleet.domain.market import Balance, Bar, Quote
@@ -57,7 +57,6 @@ from tradefleet.domain.orders import OrderAck, OrderReport, OrderRequest, OrderT
 from tradefleet.ports.clock import Clock
 
 BRANCH = "00950"
-_PCT = Decimal("0.01")
 
 
 class SimMarket:
@@ -97,6 +96,7 @@ class SimMarket:
         self._resting: list[SimOrder] = []
         self._expired = False
         self._lock = threading.RLock()
+        self._quote_rows = StepQuoteRows(self.universe, self._tape, self._index)
 
     # ---- time -------------------------------------------------------------------------
     def _advance(self) -> datetime:
@@ -138,24 +138,8 @@ class SimMarket:
             now = self._advance()
             names = self.universe.symbols if symbols is None else \
                 [s for s in symbols if s in self._index]
-            idx = np.fromiter((self._index[s] for s in names), dtype=np.int64, count=len(names))
-            u, t = self.universe, self._tape
-            price = t.price[idx]
-            bid, ask = book.best_bid_ask(price, u.spread_ticks[idx], u.lower_limit[idx],
-                                         u.upper_limit[idx])
-            opened = t.steps > 0
-            cols = zip(names, price.tolist(), t.volume[idx].tolist(),
-                       t.traded_value[idx].tolist(), t.open[idx].tolist(),
-                       t.high[idx].tolist(), t.low[idx].tolist(), u.prev_high[idx].tolist(),
-                       u.prev_low[idx].tolist(), u.prev_close[idx].tolist(), ask.tolist(),
-                       bid.tolist(), u.upper_limit[idx].tolist(), u.lower_limit[idx].tolist(),
-                       strict=True)
-            out: dict[str, Quote] = {}
-            for (s, p, v, tv, o, h, lo, ph, pl, pc, a, b, ul, ll) in cols:
-                rate = (Decimal((p - pc) * 100) / Decimal(pc)).quantize(_PCT, ROUND_HALF_UP)
-                out[s] = Quote(s, p, v, tv, rate, o if opened else pc, h, lo, ph, pl, pc, a, b,
-                               ul, ll, now)
-            return out
+            rows = self._quote_rows.rows(names)   # the numpy work once per tape step
+            return {s: Quote(s, *rows[s], now) for s in names}
 
     def minute_bars(self, symbol: str, count: int) -> list[Bar]:
         """Today's last ``count`` one-minute bars, oldest first (the last may be in progress)."""
