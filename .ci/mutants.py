@@ -2210,6 +2210,31 @@ MUTANTS += [
            "return [b for b in bars if b.start < ended_by + ONE_MINUTE]",
            ("tests/test_scan_columns.py",),
            "issue 21: the running minute's bar counted as a completed candle"),
+    # issue 21 (speed21k)
+    Mutant("replay-day-skips-candidate-owner-check", "replay/day_database.py",
+           "            await check_owners(conn)\n",
+           "            await conn.fetchval('SELECT 1')\n",
+           ("tests/test_candidate_owners.py::"
+            "test_a_backtest_day_checks_its_candidates_owners_at_its_end",),
+           "issue 21: without the foreign key a replayed day must still refuse candidate "
+           "rows of an unknown worker, at its end"),
+    Mutant("candidate-owner-check-ignores-orphans", "replay/candidate_owners.py",
+           "    if orphans:\n", "    if not orphans and False:\n",
+           ("tests/test_candidate_owners.py::"
+            "test_a_backtest_day_checks_its_candidates_owners_at_its_end",),
+           "issue 21: the day's check finds orphans but lets the day pass"),
+    Mutant("candidate-owner-check-inverted", "replay/candidate_owners.py",
+           " WHERE NOT EXISTS (SELECT 1 FROM workers w", " WHERE EXISTS (SELECT 1 FROM workers w",
+           ("tests/test_candidate_owners.py::"
+            "test_a_backtest_day_checks_its_candidates_owners_at_its_end",),
+           "issue 21: the day's check looks for the wrong rows (fails every correct day, "
+           "passes an orphan)"),
+    Mutant("backtest-template-keeps-candidate-owner-key", "replay/backtest.py",
+           "            await drop_owner_key(conn)", "            pass",
+           ("tests/test_candidate_owners.py::"
+            "test_a_backtest_day_checks_its_candidates_owners_at_its_end",),
+           "issue 21 speed: the template keeps the per-row key check the day-end check "
+           "replaces"),
 ]
 
 

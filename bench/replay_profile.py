@@ -39,6 +39,10 @@ try:   # as a backtest's template (replay.unlogged_days); code from before it ha
     from tradefleet.replay.unlogged_days import make_unlogged
 except ImportError:
     make_unlogged = None
+try:   # and without the candidates -> workers key (replay.candidate_owners)
+    from tradefleet.replay.candidate_owners import drop_owner_key
+except ImportError:
+    drop_owner_key = None
 
 
 def server_cpu(pgdata: Path) -> float | None:
@@ -91,6 +95,8 @@ async def main() -> None:
         if args.workers > 1 and make_unlogged is not None:   # a backtest day's database
             async with db.pool.acquire() as conn:
                 await make_unlogged(conn)
+                if drop_owner_key is not None:
+                    await drop_owner_key(conn)
         profile = cProfile.Profile() if args.profile else None
         pg_cpu = server_cpu(tmp / "pgdata")
         cpu = time.process_time()

@@ -12,7 +12,8 @@ round trips of the day, statement by statement. Logging every statement slows th
 down, so the wall time printed is not a speed figure (``bench/replay_profile.py`` is);
 the shares are what this is for. The day and the fleet are ``bench/replay_profile.py``'s
 (seed 7, 100 symbols, 5 s polls, workers bt-1..bt-N), on a database made as a
-backtest's day is (migrated, then ``replay.unlogged_days.make_unlogged``); ``--analyze``
+backtest's day is (migrated, then ``replay.unlogged_days.make_unlogged`` and
+``replay.candidate_owners.drop_owner_key``); ``--analyze``
 adds an ANALYZE of it before the day (what a backtest's template would get with one)."""
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import replay as bench  # noqa: E402 - bench/replay.py: the same day and worker
 from tradefleet.adapters.postgres.embedded import scratch_dir, start_embedded  # noqa: E402
 from tradefleet.adapters.telemetry.logging import configure_logging  # noqa: E402
+from tradefleet.replay.candidate_owners import drop_owner_key  # noqa: E402
 from tradefleet.replay.day_format import write_day  # noqa: E402
 from tradefleet.replay.runner import replay_fleet_day  # noqa: E402
 from tradefleet.replay.sim_source import record_sim_day  # noqa: E402
@@ -86,6 +88,7 @@ async def main() -> None:
         db = await bench._database(dsn)
         async with db.pool.acquire() as conn:
             await make_unlogged(conn)
+            await drop_owner_key(conn)
             if args.analyze:
                 await conn.execute("ANALYZE")
         fleet = [load_settings(None, bench._env(5.0, f"bt-{k}"))

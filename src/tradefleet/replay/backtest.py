@@ -26,10 +26,12 @@ from typing import Any
 
 import asyncpg
 
-from tradefleet.adapters.postgres.database import Database, database_dsn
+from tradefleet.adapters.postgres.database import database_dsn
 from tradefleet.adapters.postgres.migrate import migrate
 from tradefleet.domain.calendar import SEOUL, KrxCalendar
 from tradefleet.domain.errors import ConfigError
+from tradefleet.replay.candidate_owners import drop_owner_key
+from tradefleet.replay.day_database import day_database
 from tradefleet.replay.day_format import META_FILE, QUOTES_FILE, DayMeta, day_dir
 from tradefleet.replay.parallel_days import MAX_JOBS, default_jobs, run_days_in_processes
 from tradefleet.replay.runner import DayRun, replay_fleet_day
@@ -127,19 +129,14 @@ class BacktestDatabases:
         try:
             await migrate(conn)
             await make_unlogged(conn)           # scratch days: see replay.unlogged_days
+            await drop_owner_key(conn)          # checked once a day: replay.candidate_owners
         finally:
             await conn.close()
 
     @asynccontextmanager
     async def for_day(self, day: date):  # noqa: ANN201 - an async context manager
-        name = self.name(day)
-        await self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
-        db = await Database.connect(database_dsn(self.server, name), min_size=1, max_size=4,
-                                    reset_sessions=False)
-        try:
+        async with day_database(self.server, self.template, self.name(day)) as db:
             yield db
-        finally:
-            await db.close()
 
     async def drop(self) -> None:
         if self._keep:

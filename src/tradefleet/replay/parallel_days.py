@@ -63,22 +63,11 @@ def _run_day(server_dsn: str, database: str, template: str, folder: Path,
 async def _replay_on_new_database(server_dsn: str, database: str, template: str,
                                   folder: Path, fleet: Sequence[Settings],
                                   start: dtime | None, options: dict[str, Any]) -> Any:
-    import asyncpg
-
-    from tradefleet.adapters.postgres.database import Database, database_dsn
+    from tradefleet.replay.day_database import day_database
     from tradefleet.replay.runner import replay_fleet_day
 
-    conn = await asyncpg.connect(server_dsn)
-    try:
-        await conn.execute(f'CREATE DATABASE "{database}" TEMPLATE "{template}"')
-    finally:
-        await conn.close()
-    db = await Database.connect(database_dsn(server_dsn, database), min_size=1, max_size=4,
-                                reset_sessions=False)
-    try:
+    async with day_database(server_dsn, template, database) as db:
         return await replay_fleet_day(folder, db, fleet, start=start, **options)
-    finally:
-        await db.close()
 
 
 DayJob = tuple[date, Path, str]                 # (day, its recording, its database's name)

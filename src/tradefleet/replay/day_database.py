@@ -1,0 +1,34 @@
+"""A replayed day's database: cloned from the backtest's template, connected, checked once
+the day has run (``replay.candidate_owners``), closed. The one way in for both the
+one-process backtest (``BacktestDatabases.for_day``) and a day in a process of its own
+(``replay.parallel_days``), so that both check the same things."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+
+from tradefleet.adapters.postgres.database import Database, database_dsn
+from tradefleet.replay.candidate_owners import check_owners
+
+
+@asynccontextmanager
+async def day_database(server_dsn: str, template: str, name: str) -> AsyncIterator[Database]:
+    """Create database ``name`` from ``template`` on the server of ``server_dsn`` and yield
+    a pool on it; when the block ends without an error, check the day's rows (a day that
+    failed keeps its own error)."""
+    conn = await asyncpg.connect(server_dsn)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    finally:
+        await conn.close()
+    db = await Database.connect(database_dsn(server_dsn, name), min_size=1, max_size=4,
+                                reset_sessions=False)
+    try:
+        yield db
+        async with db.pool.acquire() as conn:
+            await check_owners(conn)
+    finally:
+        await db.close()
