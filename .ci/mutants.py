@@ -1750,8 +1750,8 @@ MUTANTS += [
            "issue 21: the running minute's bar is kept as if finished: a replay's scans and "
            "exit checks read a minute bar frozen mid-minute"),
     Mutant("replay-step-bars-of-none", "replay/step_reads.py",
-           "            if count <= 0 or not newest:",
-           "            if not newest:",
+           "            if count <= 0 or symbol not in market._index:",
+           "            if symbol not in market._index:",
            ("tests/test_step_reads.py",),
            "issue 21: a read of no bars answers the running one"),
     Mutant("replay-deferred-events-not-before-a-statement-naming-them",
