@@ -26,6 +26,18 @@ def database_dsn(server_dsn: str, database: str) -> str:
     return f"{head.rsplit('/', 1)[0]}/{database}" + (f"?{query}" if query else "")
 
 
+# ``SET LOCAL`` holds until this transaction ends; ``ROLLBACK`` or ``COMMIT`` outside a
+# transaction is a server warning, never an error (asyncpg drops it: no log listener).
+_BEGIN_DURABLE = "BEGIN; SET LOCAL synchronous_commit = on"
+
+
+async def _rollback(conn: asyncpg.Connection) -> None:
+    """ROLLBACK unless the connection is gone (its transaction went with it); asyncpg waits
+    for a cancelled statement to end before sending it."""
+    if not conn.is_closed():
+        await conn.execute("ROLLBACK")
+
+
 class Database:
     """Owns the process's connection pool. Stores receive it; nothing else opens connections."""
 
@@ -71,10 +83,26 @@ class Database:
         Orders, fills and positions go through this. Because WAL is flushed in order, making
         this commit durable also makes every earlier asynchronous commit (the lock it was
         placed under, its heartbeats) durable: a lock can only be lost in a crash if nothing
-        was ever ordered under it."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SET LOCAL synchronous_commit = on")
-            yield conn
+        was ever ordered under it.
+
+        asyncpg's ``conn.transaction()`` semantics that matter, kept by hand because its BEGIN
+        cannot carry the SET LOCAL: rollback when the body raises or is cancelled (here, not
+        left to the pool's release, which would log it), a COMMIT cancelled or failed left
+        to the server and the pool's release, and the connection back to the pool outside
+        any transaction. One difference: the body may not open ``conn.transaction()``
+        (asyncpg refuses inside a manual BEGIN); no money path nests one."""
+        async with self.pool.acquire() as conn:
+            # one round trip, not two: both statements in one simple-protocol message, so
+            # the transaction is open and durable before the body's first statement
+            try:
+                await conn.execute(_BEGIN_DURABLE)
+                yield conn
+            except BaseException:
+                await _rollback(conn)            # raised, or cancelled, in the body
+                raise
+            # as asyncpg's: a COMMIT that fails or is cancelled ends the transaction on the
+            # server (committed or not); the pool's release rolls back anything left open
+            await conn.execute("COMMIT")
 
     async def db_now(self):  # noqa: ANN201 - datetime
         """The database clock: every age (heartbeat, TTL) is judged by this, never by ours."""

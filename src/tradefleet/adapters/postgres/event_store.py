@@ -9,23 +9,29 @@ import asyncpg
 
 from tradefleet.domain.events import Event
 
+# with its arrays as parameters 5 to 8, so it can ride in a CTE after four parameters of
+# the caller's (``order_reports``); ``_INSERT`` numbers them 1 to 4
+EVENTS_INSERT = """
+INSERT INTO events (event_type, worker_id, symbol, payload)
+SELECT * FROM unnest($5::text[], $6::text[], $7::text[], $8::jsonb[])
+"""
 _INSERT = """
 INSERT INTO events (event_type, worker_id, symbol, payload)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[])
 """
 
 
+def event_columns(events: Sequence[Event]) -> tuple[list, list, list, list]:
+    """``events`` as the four arrays the inserts take, in order."""
+    return ([e.event_type for e in events], [e.worker_id for e in events],
+            [e.symbol for e in events], [e.payload() for e in events])
+
+
 async def append_events(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
     """Insert ``events`` with one statement on ``conn`` (call inside a transaction)."""
     if not events:
         return
-    await conn.execute(
-        _INSERT,
-        [e.event_type for e in events],
-        [e.worker_id for e in events],
-        [e.symbol for e in events],
-        [e.payload() for e in events],
-    )
+    await conn.execute(_INSERT, *event_columns(events))
 
 
 async def fetch_events(

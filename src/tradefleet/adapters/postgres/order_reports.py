@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import asyncpg
 
-from tradefleet.adapters.postgres.event_store import append_events
+from tradefleet.adapters.postgres.event_store import EVENTS_INSERT, event_columns
 from tradefleet.adapters.postgres.position_store import apply_fill
 from tradefleet.domain.costs import CostModel
 from tradefleet.domain.events import Event, OrderFilledEvent
@@ -17,6 +17,16 @@ from tradefleet.domain.orders import OrderReport, OrderStatus
 from tradefleet.ports.trade_store import OrderRow, StrategyTag
 
 _COLUMNS = [f for f in OrderRow.__dataclass_fields__]
+
+# was two statements (UPDATE, then append_events): the same rows, in the same transaction
+_SET_STATUS_AND_LOG = """
+WITH upd AS (
+    UPDATE orders SET status = $2, filled_qty = GREATEST(filled_qty, $3),
+           filled_amount = GREATEST(filled_amount, $4), updated_at = now()
+     WHERE order_id = $1 RETURNING *
+), ev AS (""" + EVENTS_INSERT + """)
+SELECT * FROM upd
+"""
 
 
 def order_row(rec: asyncpg.Record) -> OrderRow:
@@ -74,12 +84,10 @@ async def apply_report_locked(conn: asyncpg.Connection, row: OrderRow, report: O
                 symbol=row.symbol, side=row.side, qty=new_qty, amount=new_amount,
                 fencing_token=row.fencing_token, purpose=row.purpose, strategy=strategy,
                 costs=costs, order_id=order_id, market=row.market)
+    # the status and the events (which never depend on the updated row) in one round trip
     rec = await conn.fetchrow(
-        """UPDATE orders SET status = $2, filled_qty = GREATEST(filled_qty, $3),
-               filled_amount = GREATEST(filled_amount, $4), updated_at = now()
-           WHERE order_id = $1 RETURNING *""",
-        order_id, status, report.filled_qty, report.filled_amount)
-    await append_events(conn, events)
+        _SET_STATUS_AND_LOG, order_id, status, report.filled_qty, report.filled_amount,
+        *event_columns(events))
     return order_row(rec), events
 
 

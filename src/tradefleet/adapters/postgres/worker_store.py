@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date
 
 from tradefleet.adapters.postgres.database import Database
-from tradefleet.adapters.postgres.event_store import append_events
 from tradefleet.domain.events import Event, StateTransitionedEvent, WorkerStoppedEvent
 from tradefleet.domain.states import WorkerStatus
 from tradefleet.ports.lock_store import WorkerRow
@@ -41,6 +40,23 @@ WITH stopped AS (
 SELECT pid, from_status FROM stopped
 """
 
+# The compare-and-set and its event in one statement, its own implicit transaction (it took
+# four round trips: BEGIN, UPDATE, event, COMMIT): the event is inserted only for a moved
+# row, and both commit together, as the pool's default commits them.
+_TRANSITION = """
+WITH moved AS (
+    UPDATE workers SET status = $4,
+           current_symbol = CASE WHEN $4 = 'EXIT' THEN NULL ELSE $5 END,
+           stopped_at = CASE WHEN $4 = 'EXIT' THEN now() END
+     WHERE worker_id = $1 AND epoch = $2 AND status = $3
+    RETURNING worker_id
+), ev AS (
+    INSERT INTO events (event_type, worker_id, symbol, payload)
+    SELECT $6::text, $7::text, $8::text, $9::jsonb FROM moved
+)
+SELECT EXISTS (SELECT 1 FROM moved)
+"""
+
 
 class PostgresWorkerStore:
     def __init__(self, db: Database) -> None:
@@ -72,18 +88,9 @@ class PostgresWorkerStore:
                          target: WorkerStatus, current_symbol: str | None,
                          event: Event) -> bool:
         """Compare-and-set on (epoch, status): false when the row moved under us."""
-        async with self._db.transaction() as conn:
-            done = await conn.fetchval(
-                """UPDATE workers SET status = $4,
-                          current_symbol = CASE WHEN $4 = 'EXIT' THEN NULL ELSE $5 END,
-                          stopped_at = CASE WHEN $4 = 'EXIT' THEN now() END
-                    WHERE worker_id = $1 AND epoch = $2 AND status = $3
-                   RETURNING true""",
-                worker_id, epoch, current.value, target.value, current_symbol)
-            if not done:
-                return False
-            await append_events(conn, [event])
-        return True
+        return await self._db.pool.fetchval(
+            _TRANSITION, worker_id, epoch, current.value, target.value, current_symbol,
+            event.event_type, event.worker_id, event.symbol, event.payload())
 
     async def set_buy_blocked(self, worker_id: str, reason: str | None) -> None:
         await self._db.pool.execute(
