@@ -2235,6 +2235,45 @@ MUTANTS += [
             "test_a_backtest_day_checks_its_candidates_owners_at_its_end",),
            "issue 21 speed: the template keeps the per-row key check the day-end check "
            "replaces"),
+    # issue 21 (txn21)
+    Mutant("txn21-money-txn-not-durable", "adapters/postgres/database.py",
+           '_BEGIN_DURABLE = "BEGIN; SET LOCAL synchronous_commit = on"',
+           '_BEGIN_DURABLE = "BEGIN"',
+           ("tests/test_money_transaction.py::"
+            "test_a_money_transaction_commits_to_disk_on_an_async_pool_and_the_setting_ends",),
+           "issue 21 txn21: the one-round-trip BEGIN drops the synchronous commit"),
+    Mutant("txn21-money-txn-commits-on-raise", "adapters/postgres/database.py",
+           "await _rollback(conn)            # raised, or cancelled, in the body",
+           'await conn.execute("COMMIT")',
+           ("tests/test_money_transaction.py::"
+            "test_a_money_transaction_whose_body_raises_writes_nothing_and_rolls_back_itself",
+            "tests/test_money_transaction.py::"
+            "test_a_task_cancelled_inside_a_money_transaction_writes_nothing"),
+           "issue 21 txn21: a body that raises or is cancelled commits what it wrote"),
+    Mutant("txn21-money-txn-leaves-rollback-to-pool", "adapters/postgres/database.py",
+           "await _rollback(conn)            # raised, or cancelled, in the body", "pass",
+           ("tests/test_money_transaction.py::"
+            "test_a_money_transaction_whose_body_raises_writes_nothing_and_rolls_back_itself",),
+           "issue 21 txn21: the failed transaction is left open for the pool's release"),
+    Mutant("txn21-money-txn-rollback-skipped", "adapters/postgres/database.py",
+           "    if not conn.is_closed():", "    if conn.is_closed():",
+           ("tests/test_money_transaction.py::"
+            "test_a_money_transaction_whose_body_raises_writes_nothing_and_rolls_back_itself",),
+           "issue 21 txn21: the rollback is skipped on a live connection"),
+    Mutant("txn21-transition-event-without-move", "adapters/postgres/worker_store.py",
+           "SELECT $6::text, $7::text, $8::text, $9::jsonb FROM moved",
+           "SELECT $6::text, $7::text, $8::text, $9::jsonb",
+           ("tests/test_worker_transition_store.py",),
+           "issue 21 txn21: a fenced transition still logs its event"),
+    Mutant("txn21-transition-always-moved", "adapters/postgres/worker_store.py",
+           "SELECT EXISTS (SELECT 1 FROM moved)", "SELECT true",
+           ("tests/test_worker_transition_store.py",),
+           "issue 21 txn21: the one-statement transition reports a fenced move as done"),
+    Mutant("txn21-report-events-dropped", "adapters/postgres/order_reports.py",
+           "*event_columns(events))", "*event_columns([]))",
+           ("tests/test_order_service.py::"
+            "test_sc005_lock_create_send_track_fills_and_opens_position",),
+           "issue 21 txn21: a report's status and events statement stores no events"),
 ]
 
 

@@ -67,7 +67,7 @@ async def _wait_for_query(db: Database, pg_dsn: str, query: str) -> None:
         for _ in range(2000):
             if await probe.fetchval(
                     """SELECT count(*) FROM pg_stat_activity WHERE state = 'active'
-                         AND wait_event = 'PgSleep' AND query = $1""", query):
+                         AND wait_event = 'PgSleep' AND rtrim(query, ';') = $1""", query):
                 return
             await asyncio.sleep(0.005)
         raise AssertionError(f"never saw {query!r} running")
