@@ -15,8 +15,11 @@ one statement (``STORE``, outside any transaction, as ``publish`` inserts). A si
 statement whose text does not name the events table (most of a replay's: the orphan look,
 the reads of orders and positions, ...) runs without storing them first: it can neither
 read nor write that table (the schema has no view, trigger, rule or function that touches
-``events``; ``migrations/``). The runner stores what is still kept at the day's end
-(``HeldConnections.flush``), before its own closing reads. So:
+``events``; ``migrations/``). Nothing is stored at a step's end any more: the runner
+stores what is still kept once the day has run (``run_fleet_day``, ``HeldConnections.flush``),
+before its connections go back to the pool. (A day that ends in an exception stores none
+of what it kept, as its failing step's were lost before; a backtest reports that day's
+error and drops its database.) So:
 
 1. every statement that can see the events table sees it as it would have: each event
    published before it is stored before it runs;
