@@ -31,10 +31,10 @@ error and drops its database.) So:
    (``PostgresEventSink.log``);
 4. ``occurred_at`` is the database's ``now()`` at the storing statement less the time the
    event was kept (``time.monotonic``): the wall time it was published at, on the
-   database's clock, as ``publish`` would have stamped it, give or take a round trip. (It
-   does not say how long the event waited, so events kept over several steps need no
-   flush at each step's end; a row's wall time is put back on the session clock by the
-   step it falls in, ``DayRun.marks``.)
+   database's clock, as ``publish`` would have stamped it, give or take a round trip. So
+   it falls in the step the event was published in, which the store at every step's end
+   ensured before, and events kept over several steps need that store no more (a row's
+   wall time is put back on the session clock by the step it falls in, ``DayRun.marks``).
 
 Who reads the events (none of it is a trade: trades, fills and summaries are unchanged,
 the parity test replays with it against the simulated day without): during the day, only
@@ -46,7 +46,15 @@ and ``daily_tuning`` reads no events; ``tradefleet report``, the console, the ch
 the time (4.) it would have had. Before, a kept event's ``occurred_at`` was its step-end
 store's ``now()``, shared by the events stored together; now each has its own, earlier by
 at most a step, closer to a live worker's. Live workers never use this: it wraps sinks
-inside ``replay.runner`` only."""
+inside ``replay.runner`` only.
+
+Counted on a 10-worker fleet-day from 09:00 (``bench/replay_profile.py``): with a store
+at each step's end the kept events took 5,137 INSERTs (2,460 at step ends, 1,560 before a
+lock acquire, 1,117 before an order insert, none before a block: a store's transaction
+never found an event kept); without, 2,820 (1,560 and 1,260). So a block still stores
+first, before its ``BEGIN``: waiting for its first statement that names the table would
+mean storing outside its transaction on another connection (a rolled-back block must not
+take the kept events with it), for no INSERT saved."""
 
 from __future__ import annotations
 
