@@ -1604,14 +1604,14 @@ MUTANTS += [
            "issue 21 (deferred events): a statement runs before the events published ahead "
            "of it are stored"),
     Mutant("deferred-events-out-of-order", "replay/deferred_events.py",
-           "            await append_events(conn, events)",
-           "            await append_events(conn, events[::-1])",
+           "            events, self.pending = self.pending, []",
+           "            events, self.pending = self.pending[::-1], []",
            ("tests/test_deferred_events.py::test_published_events_are_stored_in_order_before_"
             "the_next_statement",),
            "issue 21 (deferred events): the event log's order is not the publish order"),
     Mutant("deferred-events-not-logged", "replay/deferred_events.py",
-           "            self.pending.append(event)\n            log([event])",
-           "            self.pending.append(event)",
+           "            self.pending.append((event, time.monotonic()))\n            log([event])",
+           "            self.pending.append((event, time.monotonic()))",
            ("tests/test_deferred_events.py::test_published_events_are_stored_in_order_before_"
             "the_next_statement",),
            "issue 21 (deferred events): a kept event's log line and metrics are lost"),
@@ -1621,11 +1621,6 @@ MUTANTS += [
            ("tests/test_deferred_events.py::test_published_events_are_stored_in_order_before_"
             "the_next_statement",),
            "issue 21 (deferred events): a step's events wait for a later step's statement"),
-    Mutant("deferred-events-step-not-flushed", "replay/runner.py",
-           "    if held is not None:\n        await held.flush()",
-           "    if False:\n        await held.flush()",
-           ("tests/test_deferred_events.py::test_a_step_ends_with_its_events_stored",),
-           "issue 21 (deferred events): a step ends with its events unstored"),
     Mutant("event-line-dropped-by-any-chain", "adapters/telemetry/logging.py",
            "    return structlog.stdlib.filter_by_level in structlog.get_config()[\"processors\"]",
            "    return True",
@@ -2274,6 +2269,33 @@ MUTANTS += [
            ("tests/test_order_service.py::"
             "test_sc005_lock_create_send_track_fills_and_opens_position",),
            "issue 21 txn21: a report's status and events statement stores no events"),
+    # issue 21 (events21)
+    Mutant("deferred-events-day-not-flushed", "replay/runner.py",
+           "        await held.flush()      # the events kept since the last statement that "
+           "named them",
+           "        pass",
+           ("tests/test_deferred_events.py::test_a_day_ends_with_its_kept_events_stored_in_"
+            "the_order_published",),
+           "issue 21 (events21): the events a day's last polls kept are never stored"),
+    Mutant("deferred-events-stamped-when-stored", "replay/deferred_events.py",
+           "SELECT t, w, s, p, now() - make_interval(secs => a)",
+           "SELECT t, w, s, p, now()",
+           ("tests/test_deferred_events.py::test_a_kept_event_is_stamped_with_the_time_it_"
+            "was_published",),
+           "issue 21 (events21): a kept event's occurred_at is when it was stored, steps "
+           "after it was published"),
+    Mutant("deferred-events-stamps-swapped", "replay/deferred_events.py",
+           "[now - at for _, at in events]",
+           "[now - at for _, at in events[::-1]]",
+           ("tests/test_deferred_events.py::test_a_kept_event_is_stamped_with_the_time_it_"
+            "was_published",),
+           "issue 21 (events21): a kept event is stamped with another one's time"),
+    Mutant("deferred-events-insert-reorders", "replay/deferred_events.py",
+           " ORDER BY n\n", " ORDER BY n DESC\n",
+           ("tests/test_deferred_events.py::test_published_events_are_stored_in_order_before_"
+            "the_next_statement",),
+           "issue 21 (events21): the one INSERT gives the kept events ids out of their "
+           "publish order"),
 ]
 
 

@@ -110,7 +110,7 @@ class HeldConnections:
         await self._keep(conn)
 
     async def flush(self) -> None:
-        """Store what is kept now (the end of a step), with no statement of its own."""
+        """Store what is kept now (the end of the day), with no statement of its own."""
         if self.deferred is not None and self.deferred.due():
             async with self.acquire():
                 pass

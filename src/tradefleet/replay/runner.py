@@ -108,12 +108,15 @@ async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
     """``_fleet_day`` (its options are this function's), with the day's statements on
     connections taken from ``db``'s pool once and held for the day (``held_connections``,
     on by default; trades unchanged: ``replay.held_connections`` says why), given back to
-    the pool however the day ends."""
+    the pool however the day ends; the events its workers published and it kept
+    (``replay.deferred_events``) stored by then if the day ended normally."""
     if not held_connections:
         return await _fleet_day(market, clock, db, fleet, **options)
     held = HeldConnections(db.pool)
     try:
-        return await _fleet_day(market, clock, Database(held), fleet, held=held, **options)
+        run = await _fleet_day(market, clock, Database(held), fleet, held=held, **options)
+        await held.flush()      # the events kept since the last statement that named them
+        return run
     finally:
         await held.release_all()
 
@@ -205,7 +208,7 @@ async def _fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
             if market_step == polled_step:
                 continue
             polled_step = market_step
-        await _step_fleet(clock.now(), workers, cycles, beats, holds, held)
+        await _step_fleet(clock.now(), workers, cycles, beats, holds)
         polls += 1
         marks.append((time.time(), clock.now()))
         if progress is not None and (clock.now() - begins) // HALF_HOUR > reported:
@@ -255,12 +258,11 @@ def _wrap(worker: Any, cycle: Any, settings: Settings, holds: QuietHolds | None,
 
 
 async def _step_fleet(now: datetime, workers: Sequence[Any], cycles: Sequence[Any],
-                      beats: LeaseKeeper, holds: QuietHolds | None,
-                      held: HeldConnections | None = None) -> None:
+                      beats: LeaseKeeper, holds: QuietHolds | None) -> None:
     """Each worker in turn: its lease beat, a follower pass, then its poll (the pass and
     the poll left out where ``holds`` knows they would repeat a quiet hold, the pass alone
-    where it knows the worker has no order to follow); then the events the step's polls
-    published are stored (``held``, ``replay.deferred_events``)."""
+    where it knows the worker has no order to follow). The events the polls publish stay
+    kept until a statement names their table (``replay.deferred_events``)."""
     if holds is not None:
         holds.at(now)
     for worker, cycle in zip(workers, cycles, strict=True):
@@ -276,8 +278,6 @@ async def _step_fleet(now: datetime, workers: Sequence[Any], cycles: Sequence[An
         if not idle:
             await cycle.reconcile()
         await cycle.poll()
-    if held is not None:
-        await held.flush()              # the step's events stored during the step
 
 
 class LeaseKeeper:
