@@ -2235,6 +2235,22 @@ MUTANTS += [
             "test_a_backtest_day_checks_its_candidates_owners_at_its_end",),
            "issue 21 speed: the template keeps the per-row key check the day-end check "
            "replaces"),
+    # issue 21 (scan21)
+    Mutant("candidate-json-items-out-of-order", "adapters/postgres/candidate_store.py",
+           "r.volume, r.traded_value, str(r.change_rate)",
+           "r.traded_value, r.volume, str(r.change_rate)",
+           ("tests/test_candidate_store.py",),
+           "issue 21 speed: a row's JSON items no longer in the order the statement reads "
+           "them (volume and traded value swapped in the stored rows)"),
+    Mutant("candidate-json-rejected-not-split", "adapters/postgres/candidate_store.py",
+           "string_to_array(e->>7, ',')", "ARRAY[e->>7]",
+           ("tests/test_candidate_store.py",),
+           "issue 21 speed: rejected_by stored as one joined name ({''} for none) instead "
+           "of the unnest statement's array"),
+    Mutant("candidate-json-null-spread-as-zero", "adapters/postgres/candidate_store.py",
+           "(e->>5)::int", "coalesce((e->>5)::int, 0)",
+           ("tests/test_candidate_store.py",),
+           "issue 21 speed: a quote without a spread stored as 0 ticks, not NULL"),
 ]
 
 
