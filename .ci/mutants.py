@@ -2251,6 +2251,17 @@ MUTANTS += [
            "(e->>5)::int", "coalesce((e->>5)::int, 0)",
            ("tests/test_candidate_store.py",),
            "issue 21 speed: a quote without a spread stored as 0 ticks, not NULL"),
+    Mutant("backtest-template-keeps-unread-candidate-indexes", "replay/backtest.py",
+           "            await drop_unread_indexes(conn)", "            pass",
+           ("tests/test_unread_candidate_indexes.py::"
+            "test_a_backtest_template_has_only_the_index_a_day_reads",),
+           "issue 21 speed: every scan's insert still updates the two indexes nothing reads"),
+    Mutant("unread-candidate-indexes-keeps-the-key", "replay/unread_candidate_indexes.py",
+           '_DROPS = ("ALTER TABLE candidates DROP CONSTRAINT candidates_pkey",\n          ',
+           "_DROPS = (",
+           ("tests/test_unread_candidate_indexes.py::"
+            "test_a_backtest_template_has_only_the_index_a_day_reads",),
+           "issue 21 speed: the primary key (the costlier of the two, every row) kept"),
 ]
 
 

@@ -40,6 +40,11 @@ from tradefleet.replay.sim_source import record_sim_day  # noqa: E402
 from tradefleet.replay.unlogged_days import make_unlogged  # noqa: E402
 from tradefleet.settings import load_settings  # noqa: E402
 
+try:   # and only the candidates index a day reads (replay.unread_candidate_indexes)
+    from tradefleet.replay.unread_candidate_indexes import drop_unread_indexes
+except ImportError:   # code from before it
+    drop_unread_indexes = None
+
 PREFIX = "@@tfstmt@@ "       # log_line_prefix while measuring: where a log record begins
 DURATION = re.compile(r"LOG:  duration: ([0-9.]+) ms  (parse|bind|execute|statement)"
                       r"(?: [^:]*)?: (.*)", re.S)
@@ -89,6 +94,8 @@ async def main() -> None:
         async with db.pool.acquire() as conn:
             await make_unlogged(conn)
             await drop_owner_key(conn)
+            if drop_unread_indexes is not None:
+                await drop_unread_indexes(conn)
             if args.analyze:
                 await conn.execute("ANALYZE")
         fleet = [load_settings(None, bench._env(5.0, f"bt-{k}"))
