@@ -13,7 +13,7 @@ down, so the wall time printed is not a speed figure (``bench/replay_profile.py`
 the shares are what this is for. The day and the fleet are ``bench/replay_profile.py``'s
 (seed 7, 100 symbols, 5 s polls, workers bt-1..bt-N), on a database made as a
 backtest's day is (migrated, then ``replay.unlogged_days.make_unlogged`` and
-``replay.candidate_owners.drop_owner_key``); ``--analyze``
+``replay.candidate_owners.drop_owner_key``, ``replay.unread_candidate_indexes``); ``--analyze``
 adds an ANALYZE of it before the day (what a backtest's template would get with one)."""
 
 from __future__ import annotations
