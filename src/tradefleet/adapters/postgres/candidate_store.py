@@ -6,8 +6,8 @@ statement takes apart with ``jsonb_array_elements`` (issue 21, speed). Before, t
 ten arrays (one per column) into ``unnest``: asyncpg's array encoder asks an abstract base
 class about every element (``isinstance(x, Iterable)``, ~1,500 calls a 100-row scan) and the
 indicators were dumped row by row; one ``json.dumps`` of the whole scan (the pool's
-``jsonb`` codec) costs the client ~0.25 ms a 100-row scan instead of ~0.62 ms, and the
-server the same
+``jsonb`` codec) costs the client about half (0.25-0.45 ms a 100-row scan against
+0.62-0.73 ms), and the server the same (0.8-1.0 ms either way)
 (``bench/candidate_insert.py``, bench/results/replay-scan21-*).
 
 Why the stored values are the same: every column is read from the JSON text the way the
