@@ -2296,6 +2296,33 @@ MUTANTS += [
             "the_next_statement",),
            "issue 21 (events21): the one INSERT gives the kept events ids out of their "
            "publish order"),
+    # issue 21 (scan21)
+    Mutant("candidate-json-items-out-of-order", "adapters/postgres/candidate_store.py",
+           "r.volume, r.traded_value, str(r.change_rate)",
+           "r.traded_value, r.volume, str(r.change_rate)",
+           ("tests/test_candidate_store.py",),
+           "issue 21 speed: a row's JSON items no longer in the order the statement reads "
+           "them (volume and traded value swapped in the stored rows)"),
+    Mutant("candidate-json-rejected-not-split", "adapters/postgres/candidate_store.py",
+           "string_to_array(e->>7, ',')", "ARRAY[e->>7]",
+           ("tests/test_candidate_store.py",),
+           "issue 21 speed: rejected_by stored as one joined name ({''} for none) instead "
+           "of the unnest statement's array"),
+    Mutant("candidate-json-null-spread-as-zero", "adapters/postgres/candidate_store.py",
+           "(e->>5)::int", "coalesce((e->>5)::int, 0)",
+           ("tests/test_candidate_store.py",),
+           "issue 21 speed: a quote without a spread stored as 0 ticks, not NULL"),
+    Mutant("backtest-template-keeps-unread-candidate-indexes", "replay/backtest.py",
+           "            await drop_unread_indexes(conn)", "            pass",
+           ("tests/test_unread_candidate_indexes.py::"
+            "test_a_backtest_template_has_only_the_index_a_day_reads",),
+           "issue 21 speed: every scan's insert still updates the two indexes nothing reads"),
+    Mutant("unread-candidate-indexes-keeps-the-key", "replay/unread_candidate_indexes.py",
+           '_DROPS = ("ALTER TABLE candidates DROP CONSTRAINT candidates_pkey",\n          ',
+           "_DROPS = (",
+           ("tests/test_unread_candidate_indexes.py::"
+            "test_a_backtest_template_has_only_the_index_a_day_reads",),
+           "issue 21 speed: the primary key (the costlier of the two, every row) kept"),
 ]
 
 

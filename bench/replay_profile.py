@@ -43,6 +43,10 @@ try:   # and without the candidates -> workers key (replay.candidate_owners)
     from tradefleet.replay.candidate_owners import drop_owner_key
 except ImportError:
     drop_owner_key = None
+try:   # and with only the candidates index a day reads (replay.unread_candidate_indexes)
+    from tradefleet.replay.unread_candidate_indexes import drop_unread_indexes
+except ImportError:
+    drop_unread_indexes = None
 
 
 def server_cpu(pgdata: Path) -> float | None:
@@ -97,6 +101,8 @@ async def main() -> None:
                 await make_unlogged(conn)
                 if drop_owner_key is not None:
                     await drop_owner_key(conn)
+                if drop_unread_indexes is not None:
+                    await drop_unread_indexes(conn)
         profile = cProfile.Profile() if args.profile else None
         pg_cpu = server_cpu(tmp / "pgdata")
         cpu = time.process_time()

@@ -13,7 +13,7 @@ down, so the wall time printed is not a speed figure (``bench/replay_profile.py`
 the shares are what this is for. The day and the fleet are ``bench/replay_profile.py``'s
 (seed 7, 100 symbols, 5 s polls, workers bt-1..bt-N), on a database made as a
 backtest's day is (migrated, then ``replay.unlogged_days.make_unlogged`` and
-``replay.candidate_owners.drop_owner_key``); ``--analyze``
+``replay.candidate_owners.drop_owner_key``, ``replay.unread_candidate_indexes``); ``--analyze``
 adds an ANALYZE of it before the day (what a backtest's template would get with one)."""
 
 from __future__ import annotations
@@ -39,6 +39,11 @@ from tradefleet.replay.runner import replay_fleet_day  # noqa: E402
 from tradefleet.replay.sim_source import record_sim_day  # noqa: E402
 from tradefleet.replay.unlogged_days import make_unlogged  # noqa: E402
 from tradefleet.settings import load_settings  # noqa: E402
+
+try:   # and only the candidates index a day reads (replay.unread_candidate_indexes)
+    from tradefleet.replay.unread_candidate_indexes import drop_unread_indexes
+except ImportError:   # code from before it
+    drop_unread_indexes = None
 
 PREFIX = "@@tfstmt@@ "       # log_line_prefix while measuring: where a log record begins
 DURATION = re.compile(r"LOG:  duration: ([0-9.]+) ms  (parse|bind|execute|statement)"
@@ -89,6 +94,8 @@ async def main() -> None:
         async with db.pool.acquire() as conn:
             await make_unlogged(conn)
             await drop_owner_key(conn)
+            if drop_unread_indexes is not None:
+                await drop_unread_indexes(conn)
             if args.analyze:
                 await conn.execute("ANALYZE")
         fleet = [load_settings(None, bench._env(5.0, f"bt-{k}"))

@@ -75,7 +75,8 @@ async def test_entry_scan_is_one_index_descent_with_and_without_statistics(
 async def test_backtest_days_have_the_index(pg_server_uri: str) -> None:
     """A replayed day's database is a clone of the backtest's template
     (``BacktestDatabases.prepare``: migrated, then made unlogged): the index is there, in
-    place of ``candidates_worker_time`` (no other index added to the scans' inserts)."""
+    place of ``candidates_worker_time`` (no other index added to the scans' inserts, and
+    the two that no statement reads dropped)."""
     databases = BacktestDatabases(pg_server_uri)
     try:
         await databases.prepare()
@@ -92,7 +93,8 @@ async def test_backtest_days_have_the_index(pg_server_uri: str) -> None:
             assert "(worker_id, symbol, trading_day, scanned_at)" in definition
             indexes = {r[0] for r in await db.pool.fetch(
                 "SELECT indexname FROM pg_indexes WHERE tablename = 'candidates'")}
-            # it replaces (worker_id, scanned_at): every scan's insert pays for each index
-            assert indexes == {"candidates_pkey", "candidates_day_signal", INDEX}, indexes
+            # it replaces (worker_id, scanned_at): every scan's insert pays for each index;
+            # the day's template keeps no other (replay.unread_candidate_indexes)
+            assert indexes == {INDEX}, indexes
     finally:
         await databases.drop()

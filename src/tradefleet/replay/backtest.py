@@ -36,6 +36,7 @@ from tradefleet.replay.day_format import META_FILE, QUOTES_FILE, DayMeta, day_di
 from tradefleet.replay.parallel_days import MAX_JOBS, default_jobs, run_days_in_processes
 from tradefleet.replay.runner import DayRun, replay_fleet_day
 from tradefleet.replay.unlogged_days import make_unlogged
+from tradefleet.replay.unread_candidate_indexes import drop_unread_indexes
 from tradefleet.settings import Settings
 
 MAX_DAYS = 3660                 # a range longer than ten years is a typo
@@ -130,6 +131,7 @@ class BacktestDatabases:
             await migrate(conn)
             await make_unlogged(conn)           # scratch days: see replay.unlogged_days
             await drop_owner_key(conn)          # checked once a day: replay.candidate_owners
+            await drop_unread_indexes(conn)     # replay.unread_candidate_indexes
         finally:
             await conn.close()
 

@@ -1,9 +1,28 @@
 """Writes one scan's candidate rows in a single statement (a scan may cover 2,700 symbols,
-so row-by-row inserts would dominate the poll)."""
+so row-by-row inserts would dominate the poll).
+
+The rows travel as one ``jsonb`` parameter, a JSON array of one array per row, which the
+statement takes apart with ``jsonb_array_elements`` (issue 21, speed). Before, they went as
+ten arrays (one per column) into ``unnest``: asyncpg's array encoder asks an abstract base
+class about every element (``isinstance(x, Iterable)``, ~1,500 calls a 100-row scan) and the
+indicators were dumped row by row; one ``json.dumps`` of the whole scan (the pool's
+``jsonb`` codec) costs the client about half (0.25-0.45 ms a 100-row scan against
+0.62-0.73 ms), and the server the same (0.8-1.0 ms either way)
+(``bench/candidate_insert.py``, bench/results/replay-scan21-*).
+
+Why the stored values are the same: every column is read from the JSON text the way the
+arrays' values were (``e->>k`` cast to the column's type: a Python int's JSON is its decimal
+digits, a bool's ``true``/``false``, ``None`` is ``null`` and so SQL NULL); the change rate
+goes as the text of its Decimal (``str``), so ``numeric`` reads the same digits as
+asyncpg's binary Decimal and rounds them to the column's scale alike; the indicators are the
+same ``json.dumps`` text as before, inside the array, read as ``jsonb`` (``e->8``) instead of
+``::jsonb`` of that text; ``rejected_by`` is still ``string_to_array`` of the names joined by
+commas; the rows keep their order (``candidate_id``) and ``scanned_at`` is still the
+statement's ``now()`` (``tests/test_candidate_store.py`` compares with the ``unnest``
+statement, value for value)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import date
 from uuid import UUID
@@ -15,13 +34,20 @@ _INSERT = """
 INSERT INTO candidates (scan_id, worker_id, trading_day, symbol, price, volume, traded_value,
     change_rate, spread_ticks, passed_filters, rejected_by, indicators, signal,
     strategy_name, strategy_version, param_version)
-SELECT $1, $2, $3, u.symbol, u.price, u.volume, u.traded_value, u.change_rate, u.spread_ticks,
-    u.passed, string_to_array(u.rejected, ','), u.indicators::jsonb, u.signal, $4, $5, $6
-FROM unnest($7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::numeric[],
-            $12::int[], $13::bool[], $14::text[], $15::text[], $16::bool[])
-     AS u(symbol, price, volume, traded_value, change_rate, spread_ticks, passed, rejected,
-          indicators, signal)
+SELECT $1, $2, $3, e->>0, (e->>1)::bigint, (e->>2)::bigint, (e->>3)::bigint,
+    (e->>4)::numeric, (e->>5)::int, (e->>6)::bool, string_to_array(e->>7, ','), e->8,
+    (e->>9)::bool, $4, $5, $6
+FROM jsonb_array_elements($7::jsonb) AS e
 """
+
+
+def row_items(rows: Sequence[CandidateRow]) -> list[tuple]:
+    """The rows as ``_INSERT``'s ``$7`` (the pool's ``jsonb`` codec is ``json.dumps``,
+    ``adapters.postgres.database``): one tuple, a JSON array, per row, its items in the
+    order the statement reads them (``e->>0`` .. ``e->>9``)."""
+    return [(r.symbol, r.price, r.volume, r.traded_value, str(r.change_rate), r.spread_ticks,
+             r.passed_filters, ",".join(r.rejected_by), r.indicators, r.signal)
+            for r in rows]
 
 
 class PostgresCandidateStore:
@@ -35,10 +61,5 @@ class PostgresCandidateStore:
             return 0
         await self._db.pool.execute(
             _INSERT, scan_id, worker_id, trading_day, strategy_name, strategy_version,
-            param_version,
-            [r.symbol for r in rows], [r.price for r in rows], [r.volume for r in rows],
-            [r.traded_value for r in rows], [r.change_rate for r in rows],
-            [r.spread_ticks for r in rows], [r.passed_filters for r in rows],
-            [",".join(r.rejected_by) for r in rows],
-            [json.dumps(r.indicators) for r in rows], [r.signal for r in rows])
+            param_version, row_items(rows))
         return len(rows)
