@@ -2054,14 +2054,14 @@ MUTANTS += [
            "issue 21: the old (worker_id, scanned_at) index kept beside the new one (every "
            "scan's insert pays for both: the lookup's saving spent again)"),
     Mutant("symbol-books-asked-symbols-ignored", "adapters/postgres/orphan_store.py",
-           'BOOKS_OF = _BOOKS.format(which=" AND o.symbol = ANY($2::text[])")',
+           'BOOKS_OF = _BOOKS.format(which=" AND symbol = ANY($2::text[])")',
            'BOOKS_OF = _BOOKS.format(which=" AND ($2::text[] IS NOT NULL)")',
            ("tests/test_symbol_books_query.py::test_books_match_the_earlier_statement",),
            "issue 21: the stray check's books of its held symbols answered with every "
            "symbol the day traded"),
     Mutant("symbol-books-other-days-orders", "adapters/postgres/orphan_store.py",
-           "     WHERE o.trading_day = $1{{which}}",
-           "     WHERE o.trading_day <= $1{{which}}",
+           "FROM orders WHERE trading_day = $1{{which}}",
+           "FROM orders WHERE trading_day <= $1{{which}}",
            ("tests/test_symbol_books_query.py::test_books_match_the_earlier_statement",),
            "issue 21: a day's books counting earlier days' orders (shares bought before "
            "taken as today's, a stray adopted or sold wrongly)"),
@@ -2323,6 +2323,12 @@ MUTANTS += [
            ("tests/test_unread_candidate_indexes.py::"
             "test_a_backtest_template_has_only_the_index_a_day_reads",),
            "issue 21 speed: the primary key (the costlier of the two, every row) kept"),
+    # issue 21 (stray21)
+    Mutant("books-of-symbols-without-orders", "adapters/postgres/orphan_store.py",
+           "     GROUP BY o.symbol\n    HAVING bool_or(o.ordered)", "     GROUP BY o.symbol",
+           ("tests/test_symbol_books_query.py::test_books_match_the_earlier_statement",),
+           "issue 21 speed: a symbol none of today's orders names gets a book (the "
+           "statement no longer answers what it answered)"),
 ]
 
 
