@@ -211,14 +211,15 @@ def test_a_lease_shorter_than_the_wall_clock_day_changes_nothing(
     short = tmp_path / "short-ttl.yaml"
     short.write_text(yaml.safe_dump({**SETTINGS, "locks": {"ttl_seconds": 3,
                                                            "heartbeat_interval_seconds": 1}}))
-    # from 12:30: long enough in wall time for the lease to matter even with the replay's
-    # quiet holds skipped (replay.quiet_holds; from 14:00 the day took under 2 s)
+    # three workers from the open: long enough in wall time for the lease to lapse well before
+    # the forced liquidation's sells (one worker's day from 12:30 took 2.3 s once the
+    # replay got faster, under the TTL: the mutant of the lease's beat lived)
     base = ["--data", str(data), "--from", "2026-11-24", "--params", str(files["params"]),
-            "--start", "12:30", "--pg-dsn", pg_server_uri]
+            "--start", "09:00", "--workers", "3", "--pg-dsn", pg_server_uri]
     runs = [_backtest(capsys, *base, "--config", str(config))
             for config in (files["worker"], short)]
     assert all(code == 0 for code, _, _ in runs), runs
     wall = float(re.search(r"in ([\d.]+) s wall", runs[1][2]).group(1))
     print(f"\nthe short lease's day: {wall} s wall")
-    assert wall > 3 - 1, "the day ran faster than the lease (TTL - margin): nothing tested"
+    assert wall > 3 + 2, "the day ran within the lease's TTL (+ margin): nothing tested"
     assert runs[1][1] == runs[0][1]
