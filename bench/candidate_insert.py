@@ -29,6 +29,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from tradefleet.adapters.postgres.candidate_store import _INSERT as CANDIDATES_INSERT  # noqa: E402
 from tradefleet.adapters.postgres.database import database_dsn  # noqa: E402
 from tradefleet.adapters.postgres.embedded import scratch_dir, start_embedded  # noqa: E402
 from tradefleet.adapters.postgres.migrate import migrate  # noqa: E402
@@ -64,15 +65,7 @@ FROM {fn}($7::{t}) AS u(symbol text, price bigint, volume bigint, traded_value b
 JSON_RECORDSET = _RECORDSET.format(fn="json_to_recordset", t="json")
 JSONB_RECORDSET = _RECORDSET.format(fn="jsonb_to_recordset", t="jsonb")
 
-ELEMENTS = """
-INSERT INTO candidates (scan_id, worker_id, trading_day, symbol, price, volume, traded_value,
-    change_rate, spread_ticks, passed_filters, rejected_by, indicators, signal,
-    strategy_name, strategy_version, param_version)
-SELECT $1, $2, $3, e->>0, (e->>1)::bigint, (e->>2)::bigint, (e->>3)::bigint,
-    (e->>4)::numeric, (e->>5)::int, (e->>6)::bool, string_to_array(e->>7, ','), e->8,
-    (e->>9)::bool, $4, $5, $6
-FROM jsonb_array_elements($7::jsonb) AS e
-"""
+ELEMENTS = CANDIDATES_INSERT                # the statement the store runs
 
 
 ELEMENTS_CAST = """
