@@ -62,6 +62,7 @@ import asyncio
 import time
 from typing import Any
 
+from tradefleet.adapters.postgres.event_store import event_columns
 from tradefleet.domain.events import Event
 
 # the kept events in publish order (ordinality), each stamped ``now()`` less how long it
@@ -106,10 +107,7 @@ class DeferredEvents:
             if not events:
                 return
             now = time.monotonic()
-            await conn.execute(STORE, [e.event_type for e, _ in events],
-                               [e.worker_id for e, _ in events],
-                               [e.symbol for e, _ in events],
-                               [e.payload() for e, _ in events],
+            await conn.execute(STORE, *event_columns([e for e, _ in events]),
                                [now - at for _, at in events])
             self.stored += len(events)
             self.statements += 1

@@ -9,16 +9,14 @@ import asyncpg
 
 from tradefleet.domain.events import Event
 
-# with its arrays as parameters 5 to 8, so it can ride in a CTE after four parameters of
-# the caller's (``order_reports``); ``_INSERT`` numbers them 1 to 4
-EVENTS_INSERT = """
+_EVENTS_FROM = """
 INSERT INTO events (event_type, worker_id, symbol, payload)
-SELECT * FROM unnest($5::text[], $6::text[], $7::text[], $8::jsonb[])
+SELECT * FROM unnest(${0}::text[], ${1}::text[], ${2}::text[], ${3}::jsonb[])
 """
-_INSERT = """
-INSERT INTO events (event_type, worker_id, symbol, payload)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[])
-"""
+_INSERT = _EVENTS_FROM.format(1, 2, 3, 4)
+# its arrays as parameters 5 to 8, so that it rides in a CTE after four parameters of the
+# caller's (``order_reports``)
+EVENTS_INSERT = _EVENTS_FROM.format(5, 6, 7, 8)
 
 
 def event_columns(events: Sequence[Event]) -> tuple[list, list, list, list]:
