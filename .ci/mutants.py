@@ -2329,6 +2329,25 @@ MUTANTS += [
            ("tests/test_symbol_books_query.py::test_books_match_the_earlier_statement",),
            "issue 21 speed: a symbol none of today's orders names gets a book (the "
            "statement no longer answers what it answered)"),
+    # issue 21 (fix21)
+    Mutant("parallel-days-databases-dropped-only-at-the-end", "replay/backtest.py",
+           "            await self._admin(f'DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)')\n"
+           "            self.created.remove(name)\n",
+           "            pass\n",
+           ("tests/test_parallel_days.py::"
+            "test_days_in_processes_trade_as_one_process_and_drop_each_database_as_it_ends",),
+           "issue 21: a day's database stays until the last day ends (the drops all wait "
+           "for the end of the backtest, on its wall time)"),
+    Mutant("parallel-days-release-drops-kept-databases", "replay/backtest.py",
+           "        if not self._keep:\n", "        if True:\n",
+           ("tests/test_parallel_days.py::test_kept_databases_stay_when_days_run_in_processes",),
+           "issue 21: --keep-databases loses each day's database as soon as its day ends"),
+    Mutant("parallel-days-next-day-not-handed-on", "replay/parallel_days.py",
+           "                    if ahead is not None:               # its process: straight on\n"
+           "                        await give()\n", "",
+           ("tests/test_parallel_days.py::"
+            "test_days_in_processes_trade_as_one_process_and_drop_each_database_as_it_ends",),
+           "issue 21: the days after the first wave never run"),
 ]
 
 

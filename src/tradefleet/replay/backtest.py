@@ -31,9 +31,9 @@ from tradefleet.adapters.postgres.migrate import migrate
 from tradefleet.domain.calendar import SEOUL, KrxCalendar
 from tradefleet.domain.errors import ConfigError
 from tradefleet.replay.candidate_owners import drop_owner_key
-from tradefleet.replay.day_database import day_database
+from tradefleet.replay.day_database import create_day_database, day_database
 from tradefleet.replay.day_format import META_FILE, QUOTES_FILE, DayMeta, day_dir
-from tradefleet.replay.parallel_days import MAX_JOBS, default_jobs, run_days_in_processes
+from tradefleet.replay.parallel_days import MAX_JOBS, DayProcesses, default_jobs
 from tradefleet.replay.runner import DayRun, replay_fleet_day
 from tradefleet.replay.unlogged_days import make_unlogged
 from tradefleet.replay.unread_candidate_indexes import drop_unread_indexes
@@ -140,6 +140,16 @@ class BacktestDatabases:
         async with day_database(self.server, self.template, self.name(day)) as db:
             yield db
 
+    async def create(self, name: str) -> None:
+        """A day's database (named by ``name``) from the template, before its day runs."""
+        await create_day_database(self.server, self.template, name)
+
+    async def release(self, name: str) -> None:
+        """The day on ``name`` has ended: its database is dropped now, unless kept."""
+        if not self._keep:
+            await self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            self.created.remove(name)
+
     async def drop(self) -> None:
         if self._keep:
             return
@@ -166,9 +176,12 @@ async def run_backtest(planned: Sequence[PlannedDay], fleet: Sequence[Settings],
     if not 1 <= jobs <= MAX_JOBS:
         raise ConfigError(f"--jobs: must be between 1 and {MAX_JOBS}, got {jobs}")
     databases = BacktestDatabases(server_dsn, keep=keep_databases)
+    # the day processes start up while the template is built (replay.parallel_days)
+    processes = None if jobs == 1 or len(runnable) <= 1 else \
+        DayProcesses(min(jobs, len(runnable)))
     try:
         await databases.prepare()
-        if jobs == 1 or len(runnable) == 1:
+        if processes is None:
             for k, p in enumerate(runnable, 1):
                 assert p.folder is not None
                 async with databases.for_day(p.day) as db:
@@ -178,14 +191,18 @@ async def run_backtest(planned: Sequence[PlannedDay], fleet: Sequence[Settings],
                 if on_day is not None:
                     on_day(p, run, k, len(runnable))
         else:
-            result.runs = await _in_processes(min(jobs, len(runnable)), runnable, databases,
-                                              fleet, start, on_day, replay_options)
+            result.runs = await _in_processes(processes, runnable, databases, fleet, start,
+                                              on_day, replay_options)
     finally:
-        await databases.drop()
+        try:
+            if processes is not None:
+                processes.shutdown()
+        finally:
+            await databases.drop()
     return result
 
 
-async def _in_processes(jobs: int, runnable: Sequence[PlannedDay],
+async def _in_processes(processes: DayProcesses, runnable: Sequence[PlannedDay],
                         databases: BacktestDatabases, fleet: Sequence[Settings],
                         start: dtime | None, on_day: DayDone | None,
                         options: dict[str, Any]) -> list[DayRun]:
@@ -199,6 +216,5 @@ async def _in_processes(jobs: int, runnable: Sequence[PlannedDay],
             on_day(runnable[k], run, finished, len(runnable))
 
     days = [(p.day, p.folder, databases.name(p.day)) for p in runnable]
-    return await run_days_in_processes(jobs, days, server_dsn=databases.server,
-                                       template=databases.template, fleet=fleet,
-                                       start=start, options=options, on_done=done)
+    return await processes.run(days, databases, fleet=fleet, start=start, options=options,
+                               on_done=done)

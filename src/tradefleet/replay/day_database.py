@@ -14,16 +14,24 @@ from tradefleet.adapters.postgres.database import Database, database_dsn
 from tradefleet.replay.candidate_owners import check_owners
 
 
-@asynccontextmanager
-async def day_database(server_dsn: str, template: str, name: str) -> AsyncIterator[Database]:
-    """Create database ``name`` from ``template`` on the server of ``server_dsn`` and yield
-    a pool on it; when the block ends without an error, check the day's rows (a day that
-    failed keeps its own error)."""
+async def create_day_database(server_dsn: str, template: str, name: str) -> None:
+    """Database ``name``, a copy of ``template``, on the server of ``server_dsn``."""
     conn = await asyncpg.connect(server_dsn)
     try:
         await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     finally:
         await conn.close()
+
+
+@asynccontextmanager
+async def day_database(server_dsn: str, template: str | None,
+                       name: str) -> AsyncIterator[Database]:
+    """Create database ``name`` from ``template`` (None: made already, as
+    ``replay.parallel_days`` has the parent make it) on the server of ``server_dsn`` and
+    yield a pool on it; when the block ends without an error, check the day's rows (a day
+    that failed keeps its own error)."""
+    if template is not None:
+        await create_day_database(server_dsn, template, name)
     db = await Database.connect(database_dsn(server_dsn, name), min_size=1, max_size=4,
                                 reset_sessions=False)
     try:
