@@ -2348,6 +2348,38 @@ MUTANTS += [
            ("tests/test_parallel_days.py::"
             "test_days_in_processes_trade_as_one_process_and_drop_each_database_as_it_ends",),
            "issue 21: the days after the first wave never run"),
+    # issue 21 (py21)
+    Mutant("py21-bars-of-not-advanced", "replay/step_reads.py",
+           "                        market._advance()\n"
+           "                        end = market._tape.minutes_started()",
+           "                        end = market._tape.minutes_started()",
+           ("tests/test_step_reads.py::"
+            "test_bars_of_many_symbols_at_once_are_each_ones_own_read_all_day",),
+           "issue 21 speed: a scan's bars read at once from a tape left at an earlier time"),
+    Mutant("py21-bars-of-unknown-symbol-from-the-tape", "replay/step_reads.py",
+           "elif count > 0 and symbol in market._index:", "elif count > 0:",
+           ("tests/test_step_reads.py::"
+            "test_bars_of_many_symbols_at_once_are_each_ones_own_read_all_day",),
+           "issue 21 speed: an unknown symbol read at once fails otherwise than the market's "
+           "read (KeyError, not the broker's rejection)"),
+    Mutant("py21-bars-of-none-from-the-tape", "replay/step_reads.py",
+           "elif count > 0 and symbol in market._index:", "elif symbol in market._index:",
+           ("tests/test_step_reads.py::"
+            "test_bars_of_many_symbols_at_once_are_each_ones_own_read_all_day",),
+           "issue 21 speed: a read of no bars at once answers the running minute's bar"),
+    Mutant("py21-bars-at-once-past-the-metering", "replay/step_scans.py",
+           "                and self._bare.reads_straight(broker)\n", "",
+           ("tests/test_step_scans.py::"
+            "test_bars_are_read_at_once_as_in_turn_only_through_the_retry_and_bare_reads",),
+           "issue 21 speed: a scan's bars read at once on a broker the bare reads were not "
+           "given (its metering and fault checks left out)"),
+    Mutant("py21-bars-at-once-past-another-read", "replay/step_scans.py",
+           "\n                and type(getattr(read, \"__self__\", None)) is BrokerReadRetry)",
+           ")",
+           ("tests/test_step_scans.py::"
+            "test_bars_are_read_at_once_as_in_turn_only_through_the_retry_and_bare_reads",),
+           "issue 21 speed: a scan's bars read at once past a reader that is not the "
+           "worker's retry (whatever it does per read left out)"),
 ]
 
 

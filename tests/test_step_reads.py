@@ -64,6 +64,28 @@ def test_minute_bars_with_the_finished_ones_kept_are_the_markets_all_day() -> No
         memo.minute_bars("NOPE", 3)
 
 
+def test_bars_of_many_symbols_at_once_are_each_ones_own_read_all_day() -> None:
+    """Every 5 s from before the open to after the close, the bars of every symbol at
+    once (none, the running one, a few, more than the day has), the first read at each
+    time or after one symbol's own read, against the market's own reads."""
+    clock, memo, plain, reads = _markets()
+    symbols = plain.symbols()
+    clock.set(memo.open_at - timedelta(seconds=5))
+    polls = 0
+    while clock.now() <= memo.close_at + timedelta(seconds=5):
+        polls += 1
+        if polls % 2:                                   # one symbol's own read first
+            memo.minute_bars(symbols[2], 31)
+        for count in (31, 0, 1, 2, 500):
+            assert reads.minute_bars_of(symbols, count) == {
+                s: plain.minute_bars(s, count) for s in symbols}
+        clock.set(clock.now() + timedelta(seconds=5))
+    assert len(reads.minute_bars_of(symbols, 500)[symbols[0]]) == 390
+    assert reads.served > 0
+    with pytest.raises(OrderRejected):
+        reads.minute_bars_of([symbols[0], "NOPE"], 3)
+
+
 def test_newest_bars_kept_per_step_are_the_markets_for_every_symbol_all_day() -> None:
     """Every 5 s from before the open to after the close (two polls per 10 s step), every
     symbol's bars in turn (the running minute's kept for the step from the first symbol's

@@ -19,8 +19,11 @@ from tradefleet.adapters.sim.engine import SimMarket
 from tradefleet.adapters.telemetry.metered_broker import MeteredBroker
 from tradefleet.domain.filters import FilterParams
 from tradefleet.domain.strategies import get_strategy
+from tradefleet.replay.bare_reads import BareReads
+from tradefleet.replay.step_reads import StepReads
 from tradefleet.replay.step_scans import StepScans
-from tradefleet.services.scan_service import ScanService
+from tradefleet.services.scan_service import SPARE_BARS, ScanService
+from tradefleet.worker.retry import BrokerReadRetry
 
 DAY = date(2026, 11, 24)
 AT = datetime.combine(DAY, time(10, 30), tzinfo=SEOUL)
@@ -135,6 +138,41 @@ async def test_bars_are_read_in_turn_as_the_gather_reads_them_only_without_a_fau
     market.faults.add("get_balance", "timeout", count=1)
     assert await scanner._fetch_bars(symbols) == usual
     assert scans.bars_in_turn == 1                      # the gather ran under the rule
+
+
+async def test_bars_are_read_at_once_as_in_turn_only_through_the_retry_and_bare_reads(
+        ) -> None:
+    """A scan's bars as one ``StepReads.minute_bars_of`` (6.): the same dict as the loop
+    of reads, only when the scanner reads through the worker's retry and its broker was
+    given the bare reads, and never under a fault rule."""
+    market = _market()
+    plain = _market()                                       # the market's own reads
+    scans = StepScans(market, reads=StepReads(market).install(), bare=BareReads(market))
+    universe, scanner, _ = _cycle(market, scans)
+    symbols = universe[:6]
+    count = int(scanner._strategy.bars_needed) + 1 + SPARE_BARS
+    direct, retry = scanner._read, BrokerReadRetry(None, worker_id="w").call  # type: ignore[arg-type]
+    scanner._read = retry
+    in_turn = await scanner._fetch_bars(symbols)            # the broker reads metered
+    assert scans.bars_at_once == 0 and scans.bars_in_turn == 1
+    bare = scans._bare
+    bare.watch(SimpleNamespace(_broker=scanner._broker))
+    scanner._read = direct
+    assert await scanner._fetch_bars(symbols) == in_turn
+    assert scans.bars_at_once == 0                          # not the retry's read: the loop
+    scanner._read = retry
+    for seconds in (0, 5, 10, 65, 600):                     # polls on and between steps
+        market.clock.set(AT + timedelta(seconds=seconds))
+        plain.clock.set(market.clock.now())
+        served = bare.served
+        at_once = await scanner._fetch_bars(symbols)
+        assert list(at_once) == symbols and all(at_once.values())
+        assert at_once == {s: plain.minute_bars(s, count) for s in symbols}
+        assert bare.served == served + len(symbols)         # counted as the loop counts
+    assert scans.bars_at_once == 5
+    market.faults.add("get_balance", "timeout", count=1)
+    assert await scanner._fetch_bars(symbols) == at_once    # the gather, under the rule
+    assert scans.bars_at_once == 5
 
 
 def test_only_the_replays_own_stack_over_this_market_is_watched() -> None:

@@ -45,6 +45,11 @@ class BareReads:
         self._market = market
         self.served = 0                 # reads that went straight to the market
         self.unwatched = 0              # workers left as they were (another broker stack)
+        self._straight: set[int] = set()    # ids of the brokers given the bare reads
+
+    def reads_straight(self, broker: Any) -> bool:
+        """Whether ``broker`` is one this gave the bare reads (``watch``)."""
+        return id(broker) in self._straight
 
     def unfaulted(self) -> bool:
         """No rule at all in the market's fault plan (1.)."""
@@ -76,3 +81,4 @@ class BareReads:
         # instance attributes: found before MeteredBroker.__getattr__ is asked
         metered.get_quotes = get_quotes
         metered.get_minute_bars = get_minute_bars
+        self._straight.add(id(metered))

@@ -176,7 +176,7 @@ async def _fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
     pnl = KnownPnl(lambda: clock.now().astimezone(SEOUL).date()) if known_pnl else None
     live = LiveFleet() if live_fleet else None
     bare = BareReads(market) if bare_reads else None
-    alike = StepScans(market) if step_scans else None
+    alike = StepScans(market, reads=reads, bare=bare) if step_scans else None
     if held is not None:
         held.deferred = deferred
     for settings in fleet:

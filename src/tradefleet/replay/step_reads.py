@@ -111,6 +111,30 @@ class StepReads:
             self._memo[key] = self._built(symbol, count)
         return list(self._memo[key])
 
+    def minute_bars_of(self, symbols: Sequence[str], count: int) -> dict[str, list[Bar]]:
+        """``{s: self.minute_bars(s, count) for s in symbols}`` (a scan's bar reads at one
+        clock time), with the market advanced and its started minutes counted once for
+        the lot, not once a symbol: at one clock time a second ``_advance`` steps nothing
+        (the tape is at the clock's step already, and only ``_advance`` moves it), so
+        every symbol's bars are built from the same tape rows as its own read's."""
+        self._fresh()
+        market, memo, out = self._market, self._memo, {}
+        with market._lock:
+            end = -1
+            for symbol in symbols:
+                key = ("bars", symbol, count)
+                if key in memo:
+                    self.served += 1
+                elif count > 0 and symbol in market._index:
+                    if end < 0:
+                        market._advance()
+                        end = market._tape.minutes_started()
+                    memo[key] = self._from_tape(symbol, count, end)
+                else:                               # the market's answer ([], or it raises)
+                    memo[key] = self._bars(symbol, count)
+                out[symbol] = list(memo[key])
+        return out
+
     def _built(self, symbol: str, count: int) -> list[Bar]:
         """``SimMarket.minute_bars(symbol, count)``: its newest bar as of the tape's step
         (``_newest``), the ones before it from ``finished``."""
@@ -119,21 +143,27 @@ class StepReads:
             if count <= 0 or symbol not in market._index:
                 return self._bars(symbol, count)    # the market's answer ([], or it raises)
             market._advance()                       # as the market's own read does first
-            tape = market._tape
-            end = tape.minutes_started()            # the newest bar is minute end - 1
-            if end == 0:
-                return []                           # no minute has started: no bar yet
-            newest = self._newest(symbol, end)
-            done = self._finished.setdefault(symbol, [])
-            if len(done) < end - 1:                 # minutes before the newest have ended
-                i, a, b = market._index[symbol], len(done), end - 1
-                rows = zip(range(a, b), tape.bar_open[a:b, i].tolist(),
-                           tape.bar_high[a:b, i].tolist(), tape.bar_low[a:b, i].tolist(),
-                           tape.bar_close[a:b, i].tolist(), tape.bar_volume[a:b, i].tolist(),
-                           strict=True)
-                done.extend(Bar(symbol, market.open_at + timedelta(minutes=m), o, h, lo, c, v)
-                            for m, o, h, lo, c, v in rows)
-            return [*done[max(0, end - count):end - 1], newest]
+            return self._from_tape(symbol, count, market._tape.minutes_started())
+
+    def _from_tape(self, symbol: str, count: int, end: int) -> list[Bar]:
+        """``_built``'s bars of a known symbol, ``count`` > 0, the market advanced to the
+        clock's time and ``end`` its started minutes (the newest bar is minute end - 1);
+        under the market's lock."""
+        market = self._market
+        tape = market._tape
+        if end == 0:
+            return []                               # no minute has started: no bar yet
+        newest = self._newest(symbol, end)
+        done = self._finished.setdefault(symbol, [])
+        if len(done) < end - 1:                 # minutes before the newest have ended
+            i, a, b = market._index[symbol], len(done), end - 1
+            rows = zip(range(a, b), tape.bar_open[a:b, i].tolist(),
+                       tape.bar_high[a:b, i].tolist(), tape.bar_low[a:b, i].tolist(),
+                       tape.bar_close[a:b, i].tolist(), tape.bar_volume[a:b, i].tolist(),
+                       strict=True)
+            done.extend(Bar(symbol, market.open_at + timedelta(minutes=m), o, h, lo, c, v)
+                        for m, o, h, lo, c, v in rows)
+        return [*done[max(0, end - count):end - 1], newest]
 
     def _newest(self, symbol: str, end: int) -> Bar:
         """The running minute's bar (row ``end - 1``) of ``symbol``, as the market builds it

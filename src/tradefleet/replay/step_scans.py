@@ -40,6 +40,15 @@ change nothing and give the same numbers in any order: 1.). The loop reads throu
 same ``_read`` and broker with the same bar count into a dict in the symbols' order, as
 the gather's; under a fault rule the gather runs.
 
+And (6.) where the fleet's reads are shared (``replay.step_reads``) and the scanner's
+broker reads the market straight (``replay.bare_reads``), the loop of 5. is one
+``StepReads.minute_bars_of`` call: with no fault rule the bare bar read is the memo's
+``minute_bars`` (nothing metered, nothing fault-checked), the worker's retry
+(``BrokerReadRetry.call``) runs a read once and hands back its answer, so what is left out
+is a coroutine, the retry's call and the bare read's per symbol, and the market's advance
+per symbol (once for the lot: ``minute_bars_of`` says why that is the same). The bare
+reads' count is kept as the loop would have counted.
+
 Left out for the workers answered: their scan's market reads (which change nothing in the
 market: a read computes from the tape at the clock's time) and the strategy's run. The
 kept lists, arrays and counter are copied for each worker, so no worker's scan can change
@@ -56,19 +65,28 @@ from typing import Any
 
 from tradefleet.adapters.sim.broker import SimBroker
 from tradefleet.adapters.telemetry.metered_broker import MeteredBroker
+from tradefleet.replay.bare_reads import BareReads
+from tradefleet.replay.step_reads import StepReads
 from tradefleet.services.scan_service import SPARE_BARS, ScanService
+from tradefleet.worker.retry import BrokerReadRetry
 
 
 class StepScans:
     """The fleet's scan rankings at the clock's current time, one per scan alike."""
 
-    def __init__(self, market: Any) -> None:
+    def __init__(self, market: Any, *, reads: StepReads | None = None,
+                 bare: BareReads | None = None) -> None:
+        """``reads`` and ``bare``: the fleet's ``StepReads`` memo over ``market`` and its
+        ``BareReads``, where the runner has them on (6.)."""
         self._market = market
+        self._reads = reads
+        self._bare = bare
         self._at: Any = None
         self._kept: dict[tuple, tuple] = {}
         self.served = 0                 # rankings handed to a worker from the kept one
         self.unwatched = 0              # scanners left as they were
         self.bars_in_turn = 0           # scans whose bars were read in turn
+        self.bars_at_once = 0           # and of those, read as one (6.)
 
     def unfaulted(self) -> bool:
         """No rule at all in the market's fault plan (3.)."""
@@ -115,6 +133,11 @@ class StepScans:
                 return await usual(symbols)
             count = int(scanner._strategy.bars_needed) + 1 + SPARE_BARS
             read, broker, bars = scanner._read, scanner._broker, {}
+            if self._all_at_once(read, broker):         # 6.
+                bars = self._reads.minute_bars_of(list(symbols), count)
+                self._bare.served += len(bars)
+                self.bars_at_once += 1
+                return bars
             for symbol in symbols:
                 bars[symbol] = await read("get_minute_bars", partial(
                     broker.get_minute_bars, symbol, count))
@@ -122,6 +145,14 @@ class StepScans:
             return bars
 
         return fetch_bars
+
+    def _all_at_once(self, read: Any, broker: Any) -> bool:
+        """Whether a scan's bar reads may be one ``StepReads.minute_bars_of`` (6.): the
+        fleet's memo is on this market, the scanner's broker reads it straight
+        (``BareReads``) and its ``_read`` is the worker's ``BrokerReadRetry``."""
+        return (self._reads is not None and self._bare is not None
+                and self._bare.reads_straight(broker)
+                and type(getattr(read, "__self__", None)) is BrokerReadRetry)
 
 
 def _copy(ranking: tuple) -> tuple:

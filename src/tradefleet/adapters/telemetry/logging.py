@@ -105,12 +105,18 @@ def get_logger(**bound: Any) -> Any:
     return structlog.get_logger("tradefleet").bind(**bound)
 
 
+# the stdlib logger of events lines, looked up once: ``getLogger`` hands out one object per
+# name for the process's life (and takes the logging lock to find it), and ``_dropped``
+# asks it for every event published (a replayed fleet-day: ~46,000)
+_EVENTS_LOGGER = logging.getLogger("tradefleet.events")
+
+
 def _dropped(level: str) -> bool:
     """True when the configured chain would drop an events line of ``level`` unwritten:
     ``filter_by_level`` is in it (``configure_logging``) and the stdlib logger is below
     that level. Any other chain (a test's capture, structlog's default) hears every line."""
     number = _LEVELS.get(level)
-    if number is None or logging.getLogger("tradefleet.events").isEnabledFor(number):
+    if number is None or _EVENTS_LOGGER.isEnabledFor(number):
         return False
     return structlog.stdlib.filter_by_level in structlog.get_config()["processors"]
 
