@@ -30,14 +30,28 @@ from uuid import UUID
 from tradefleet.adapters.postgres.database import Database
 from tradefleet.ports.candidate_store import CandidateRow
 
-_INSERT = """
-INSERT INTO candidates (scan_id, worker_id, trading_day, symbol, price, volume, traded_value,
-    change_rate, spread_ticks, passed_filters, rejected_by, indicators, signal,
-    strategy_name, strategy_version, param_version)
-SELECT $1, $2, $3, e->>0, (e->>1)::bigint, (e->>2)::bigint, (e->>3)::bigint,
+_COLUMNS = """INSERT INTO candidates (scan_id, worker_id, trading_day, symbol, price, volume,
+    traded_value, change_rate, spread_ticks, passed_filters, rejected_by, indicators, signal,
+    strategy_name, strategy_version, param_version"""
+# a row's columns from its JSON array ``e`` (``row_items``), between the scan's first three
+# and its last three
+_ROW = """e->>0, (e->>1)::bigint, (e->>2)::bigint, (e->>3)::bigint,
     (e->>4)::numeric, (e->>5)::int, (e->>6)::bool, string_to_array(e->>7, ','), e->8,
-    (e->>9)::bool, $4, $5, $6
+    (e->>9)::bool"""
+_INSERT = f"""
+{_COLUMNS})
+SELECT $1, $2, $3, {_ROW}, $4, $5, $6
 FROM jsonb_array_elements($7::jsonb) AS e
+"""
+# several scans at once (the replay's kept scans, ``replay.deferred_candidates``): ``$1`` a
+# JSON array of one array per scan, its first six items the scan's columns (``scan_items``),
+# then its age in seconds, stamped as ``scanned_at`` = ``now()`` less it, then its rows;
+# the scans and their rows in order (nested function scans, as ``_INSERT``'s one)
+SCANS_INSERT = f"""
+{_COLUMNS}, scanned_at)
+SELECT (s->>0)::uuid, s->>1, (s->>2)::date, {_ROW}, s->>3, s->>4, s->>5,
+    now() - make_interval(secs => (s->>6)::float8)
+FROM jsonb_array_elements($1::jsonb) AS s, jsonb_array_elements(s->7) AS e
 """
 
 
@@ -48,6 +62,13 @@ def row_items(rows: Sequence[CandidateRow]) -> list[tuple]:
     return [(r.symbol, r.price, r.volume, r.traded_value, str(r.change_rate), r.spread_ticks,
              r.passed_filters, ",".join(r.rejected_by), r.indicators, r.signal)
             for r in rows]
+
+
+def scan_items(scan: dict, age: float) -> tuple:
+    """One scan (``save_scan``'s keywords) as an item of ``SCANS_INSERT``'s ``$1``."""
+    return (str(scan["scan_id"]), scan["worker_id"], scan["trading_day"].isoformat(),
+            scan["strategy_name"], scan["strategy_version"], scan["param_version"], age,
+            row_items(scan["rows"]))
 
 
 class PostgresCandidateStore:
