@@ -2362,26 +2362,24 @@ MUTANTS += [
            "issue 21 (cand21): a block (a fill's transaction, whose close reads the entry "
            "scan) runs before the kept scans are stored"),
     Mutant("kept-scans-stamped-when-stored", "adapters/postgres/candidate_store.py",
-           "    now() - make_interval(secs => (s->>6)::float8)", "    now()",
+           "k.param_version, now() - make_interval(secs => k.age)", "k.param_version, now()",
            ("tests/test_deferred_candidates.py::"
             "test_a_kept_scan_is_stamped_with_the_time_it_was_scanned",),
            "issue 21 (cand21): a kept scan's scanned_at is when it was stored, steps after "
            "the scan (after the entry it led to: the trade note loses its entry scan)"),
-    Mutant("kept-scans-stamps-swapped", "replay/deferred_candidates.py",
-           "for scan, age in zip(scans, ages, strict=True)",
-           "for scan, age in zip(scans, ages[::-1], strict=True)",
+    Mutant("kept-scans-stamps-swapped", "adapters/postgres/candidate_store.py",
+           "            list(ages), [json.dumps(", "            ages[::-1], [json.dumps(",
            ("tests/test_deferred_candidates.py::"
             "test_a_kept_scan_is_stamped_with_the_time_it_was_scanned",),
            "issue 21 (cand21): a kept scan is stamped with another one's time"),
     Mutant("kept-scans-out-of-order", "replay/deferred_candidates.py",
-           "for scan, age in zip(scans, ages, strict=True)",
-           "for scan, age in zip(scans[::-1], ages[::-1], strict=True)",
+           "*scan_columns(scans, ages)", "*scan_columns(scans[::-1], ages[::-1])",
            ("tests/test_deferred_candidates.py::"
             "test_kept_scans_are_stored_in_one_statement_as_their_own_inserts_store_"
             "them",),
            "issue 21 (cand21): the kept scans get their candidate ids out of scan order"),
     Mutant("kept-scans-version-from-the-name", "adapters/postgres/candidate_store.py",
-           "s->>3, s->>4, s->>5", "s->>3, s->>3, s->>5",
+           "k.strategy_name, k.strategy_version,", "k.strategy_name, k.strategy_name,",
            ("tests/test_deferred_candidates.py::"
             "test_kept_scans_are_stored_in_one_statement_as_their_own_inserts_store_"
             "them",),

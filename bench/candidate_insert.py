@@ -32,7 +32,7 @@ import asyncpg
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from tradefleet.adapters.postgres.candidate_store import _INSERT as CANDIDATES_INSERT  # noqa: E402
-from tradefleet.adapters.postgres.candidate_store import SCANS_INSERT, scan_items  # noqa: E402
+from tradefleet.adapters.postgres.candidate_store import SCANS_INSERT, scan_columns  # noqa: E402
 from tradefleet.adapters.postgres.database import database_dsn  # noqa: E402
 from tradefleet.adapters.postgres.embedded import scratch_dir, start_embedded  # noqa: E402
 from tradefleet.adapters.postgres.migrate import migrate  # noqa: E402
@@ -116,7 +116,7 @@ def variant(sql, make):
 
 async def _kept_scans(conn, scans):
     """``replay.deferred_candidates``' one statement for a batch of kept scans."""
-    await conn.execute(SCANS_INSERT, json.dumps([scan_items(scan, 0.001) for scan in scans]))
+    await conn.execute(SCANS_INSERT, *scan_columns(scans, [0.001] * len(scans)))
 
 
 _COPY_COLUMNS = ("scan_id", "worker_id", "trading_day", "symbol", "price", "volume",

@@ -43,7 +43,7 @@ from typing import Any
 from tradefleet.adapters.postgres.candidate_store import (
     SCANS_INSERT,
     PostgresCandidateStore,
-    scan_items,
+    scan_columns,
 )
 from tradefleet.ports.candidate_store import CandidateRow
 from tradefleet.replay.deferred_inserts import DeferredInserts
@@ -76,6 +76,4 @@ class DeferredCandidates(DeferredInserts):
         store.save_scan = save_scan
 
     async def _insert(self, conn: Any, scans: list[dict], ages: list[float]) -> None:
-        # the pool's ``jsonb`` codec dumps it, as it dumps ``_INSERT``'s rows
-        await conn.execute(SCANS_INSERT, [scan_items(scan, age)
-                                          for scan, age in zip(scans, ages, strict=True)])
+        await conn.execute(SCANS_INSERT, *scan_columns(scans, ages))

@@ -23,6 +23,7 @@ statement, value for value)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import date
 from uuid import UUID
@@ -43,15 +44,21 @@ _INSERT = f"""
 SELECT $1, $2, $3, {_ROW}, $4, $5, $6
 FROM jsonb_array_elements($7::jsonb) AS e
 """
-# several scans at once (the replay's kept scans, ``replay.deferred_candidates``): ``$1`` a
-# JSON array of one array per scan, its first six items the scan's columns (``scan_items``),
-# then its age in seconds, stamped as ``scanned_at`` = ``now()`` less it, then its rows;
-# the scans and their rows in order (nested function scans, as ``_INSERT``'s one)
+# several scans at once (the replay's kept scans, ``replay.deferred_candidates``): a scan's
+# columns one array each, its age in seconds (stamped ``scanned_at`` = ``now()`` less it),
+# its rows as ``_INSERT``'s ``$7`` text (``scan_columns``); the scans and their rows in
+# order (a function scan inside each unnested scan, as ``_INSERT``'s one). The scan's
+# columns are read once a scan: items of a JSON array of whole scans were read again for
+# every row (2.3 ms a 144-row statement on a fleet-day, against 0.97 ms a 100-row scan)
 SCANS_INSERT = f"""
 {_COLUMNS}, scanned_at)
-SELECT (s->>0)::uuid, s->>1, (s->>2)::date, {_ROW}, s->>3, s->>4, s->>5,
-    now() - make_interval(secs => (s->>6)::float8)
-FROM jsonb_array_elements($1::jsonb) AS s, jsonb_array_elements(s->7) AS e
+SELECT k.scan_id, k.worker_id, k.trading_day, {_ROW}, k.strategy_name, k.strategy_version,
+    k.param_version, now() - make_interval(secs => k.age)
+FROM unnest($1::uuid[], $2::text[], $3::date[], $4::text[], $5::text[], $6::text[],
+            $7::float8[], $8::text[])
+     AS k(scan_id, worker_id, trading_day, strategy_name, strategy_version, param_version,
+          age, rows),
+     jsonb_array_elements(k.rows::jsonb) AS e
 """
 
 
@@ -64,11 +71,14 @@ def row_items(rows: Sequence[CandidateRow]) -> list[tuple]:
             for r in rows]
 
 
-def scan_items(scan: dict, age: float) -> tuple:
-    """One scan (``save_scan``'s keywords) as an item of ``SCANS_INSERT``'s ``$1``."""
-    return (str(scan["scan_id"]), scan["worker_id"], scan["trading_day"].isoformat(),
-            scan["strategy_name"], scan["strategy_version"], scan["param_version"], age,
-            row_items(scan["rows"]))
+def scan_columns(scans: Sequence[dict], ages: Sequence[float]) -> tuple[list, ...]:
+    """Scans (``save_scan``'s keywords) and their ages as ``SCANS_INSERT``'s eight arrays;
+    each scan's rows the JSON text the pool's ``jsonb`` codec makes of ``row_items``
+    (``json.dumps``)."""
+    return ([s["scan_id"] for s in scans], [s["worker_id"] for s in scans],
+            [s["trading_day"] for s in scans], [s["strategy_name"] for s in scans],
+            [s["strategy_version"] for s in scans], [s["param_version"] for s in scans],
+            list(ages), [json.dumps(row_items(s["rows"])) for s in scans])
 
 
 class PostgresCandidateStore:
