@@ -1595,23 +1595,22 @@ MUTANTS += [
            "issue 21 (held connections): a replayed day ends with its connections out of the "
            "pool"),
     Mutant("deferred-events-not-before-a-statement", "replay/held_connections.py",
-           "        if self.deferred is not None and self.deferred.due() \\\n"
-           "                and (not isinstance(query, str) or \"events\" in query.lower()):\n"
-           "            await self.deferred.store(conn)",
-           "        return None",
+           "            if kept.due() and kept.names(query):\n"
+           "                await kept.store(conn)",
+           "            pass",
            ("tests/test_deferred_events.py::test_published_events_are_stored_in_order_before_"
             "the_next_statement",),
            "issue 21 (deferred events): a statement runs before the events published ahead "
            "of it are stored"),
-    Mutant("deferred-events-out-of-order", "replay/deferred_events.py",
-           "            events, self.pending = self.pending, []",
-           "            events, self.pending = self.pending[::-1], []",
+    Mutant("deferred-events-out-of-order", "replay/deferred_inserts.py",
+           "            kept, self.pending = self.pending, []",
+           "            kept, self.pending = self.pending[::-1], []",
            ("tests/test_deferred_events.py::test_published_events_are_stored_in_order_before_"
             "the_next_statement",),
            "issue 21 (deferred events): the event log's order is not the publish order"),
     Mutant("deferred-events-not-logged", "replay/deferred_events.py",
-           "            self.pending.append((event, time.monotonic()))\n            log([event])",
-           "            self.pending.append((event, time.monotonic()))",
+           "            self.keep(event)\n            log([event])",
+           "            self.keep(event)",
            ("tests/test_deferred_events.py::test_published_events_are_stored_in_order_before_"
             "the_next_statement",),
            "issue 21 (deferred events): a kept event's log line and metrics are lost"),
@@ -1750,15 +1749,15 @@ MUTANTS += [
            ("tests/test_step_reads.py",),
            "issue 21: a read of no bars answers the running one"),
     Mutant("replay-deferred-events-not-before-a-statement-naming-them",
-           "replay/held_connections.py",
-           'and (not isinstance(query, str) or "events" in query.lower()):',
-           "and not isinstance(query, str):",
+           "replay/deferred_inserts.py",
+           "        return not isinstance(query, str) or self.table in query.lower()",
+           "        return not isinstance(query, str)",
            ("tests/test_deferred_events.py",),
            "issue 21: a statement that reads or writes the events table runs before the kept "
            "events are stored (it misses them, or the log's order changes)"),
-    Mutant("replay-deferred-events-not-before-a-block", "replay/held_connections.py",
-           'and (not isinstance(query, str) or "events" in query.lower()):',
-           'and "events" in str(query).lower():',
+    Mutant("replay-deferred-events-not-before-a-block", "replay/deferred_inserts.py",
+           "        return not isinstance(query, str) or self.table in query.lower()",
+           "        return self.table in str(query).lower()",
            ("tests/test_deferred_events.py",),
            "issue 21: a block of statements (a store's transaction) runs before the kept "
            "events are stored"),
@@ -2271,7 +2270,7 @@ MUTANTS += [
            "issue 21 txn21: a report's status and events statement stores no events"),
     # issue 21 (events21)
     Mutant("deferred-events-day-not-flushed", "replay/runner.py",
-           "        await held.flush()      # the events kept since the last statement that "
+           "        await held.flush()      # the rows kept since the last statement that "
            "named them",
            "        pass",
            ("tests/test_deferred_events.py::test_a_day_ends_with_its_kept_events_stored_in_"
@@ -2284,9 +2283,9 @@ MUTANTS += [
             "was_published",),
            "issue 21 (events21): a kept event's occurred_at is when it was stored, steps "
            "after it was published"),
-    Mutant("deferred-events-stamps-swapped", "replay/deferred_events.py",
-           "[now - at for _, at in events]",
-           "[now - at for _, at in events[::-1]]",
+    Mutant("deferred-events-stamps-swapped", "replay/deferred_inserts.py",
+           "[now - at for _, at in kept]",
+           "[now - at for _, at in kept[::-1]]",
            ("tests/test_deferred_events.py::test_a_kept_event_is_stamped_with_the_time_it_"
             "was_published",),
            "issue 21 (events21): a kept event is stamped with another one's time"),
@@ -2380,6 +2379,70 @@ MUTANTS += [
             "test_bars_are_read_at_once_as_in_turn_only_through_the_retry_and_bare_reads",),
            "issue 21 speed: a scan's bars read at once past a reader that is not the "
            "worker's retry (whatever it does per read left out)"),
+    # issue 21 (cand21)
+    Mutant("kept-scans-never-stored", "replay/runner.py",
+           "        held.deferred = [k for k in (deferred, kept) if k is not None]",
+           "        held.deferred = [k for k in (deferred,) if k is not None]",
+           ("tests/test_deferred_candidates.py::"
+            "test_a_replayed_day_stores_the_rows_and_trade_notes_it_stored_unkept",),
+           "issue 21 (cand21): a replayed day's scans are kept and never stored (no "
+           "candidate rows, no entry scan in the trade notes)"),
+    Mutant("kept-scans-day-end-asks-the-events-only", "replay/held_connections.py",
+           "        if any(kept.due() for kept in self.deferred):",
+           "        if self.deferred and self.deferred[0].due():",
+           ("tests/test_deferred_candidates.py::"
+            "test_kept_scans_wait_for_a_statement_naming_candidates_a_block_or_the_"
+            "day_end",),
+           "issue 21 (cand21): the day's end stores the kept scans only when events are "
+           "kept too (the scans of a day's last polls are lost)"),
+    Mutant("kept-scans-not-before-a-statement-naming-them", "replay/deferred_candidates.py",
+           '    table = "candidates"', '    table = "candidates_"',
+           ("tests/test_deferred_candidates.py::"
+            "test_kept_scans_wait_for_a_statement_naming_candidates_a_block_or_the_"
+            "day_end",),
+           "issue 21 (cand21): a statement that reads candidates runs before the scans "
+           "kept ahead of it are stored"),
+    Mutant("kept-scans-not-before-a-block", "replay/deferred_inserts.py",
+           "        return not isinstance(query, str) or self.table in query.lower()",
+           "        return isinstance(query, str) and self.table in query.lower()",
+           ("tests/test_deferred_candidates.py::"
+            "test_kept_scans_wait_for_a_statement_naming_candidates_a_block_or_the_"
+            "day_end",
+            "tests/test_deferred_candidates.py::"
+            "test_a_replayed_day_stores_the_rows_and_trade_notes_it_stored_unkept"),
+           "issue 21 (cand21): a block (a fill's transaction, whose close reads the entry "
+           "scan) runs before the kept scans are stored"),
+    Mutant("kept-scans-stamped-when-stored", "adapters/postgres/candidate_store.py",
+           "k.param_version, now() - make_interval(secs => k.age)", "k.param_version, now()",
+           ("tests/test_deferred_candidates.py::"
+            "test_a_kept_scan_is_stamped_with_the_time_it_was_scanned",),
+           "issue 21 (cand21): a kept scan's scanned_at is when it was stored, steps after "
+           "the scan (after the entry it led to: the trade note loses its entry scan)"),
+    Mutant("kept-scans-stamps-swapped", "adapters/postgres/candidate_store.py",
+           "            list(ages), [json.dumps(", "            ages[::-1], [json.dumps(",
+           ("tests/test_deferred_candidates.py::"
+            "test_a_kept_scan_is_stamped_with_the_time_it_was_scanned",),
+           "issue 21 (cand21): a kept scan is stamped with another one's time"),
+    Mutant("kept-scans-out-of-order", "replay/deferred_candidates.py",
+           "*scan_columns(scans, ages)", "*scan_columns(scans[::-1], ages[::-1])",
+           ("tests/test_deferred_candidates.py::"
+            "test_kept_scans_are_stored_in_one_statement_as_their_own_inserts_store_"
+            "them",),
+           "issue 21 (cand21): the kept scans get their candidate ids out of scan order"),
+    Mutant("kept-scans-version-from-the-name", "adapters/postgres/candidate_store.py",
+           "k.strategy_name, k.strategy_version,", "k.strategy_name, k.strategy_name,",
+           ("tests/test_deferred_candidates.py::"
+            "test_kept_scans_are_stored_in_one_statement_as_their_own_inserts_store_"
+            "them",),
+           "issue 21 (cand21): a kept scan's strategy_version column is read from another "
+           "item of the scan"),
+    Mutant("kept-scans-keep-empty-ones", "replay/deferred_candidates.py",
+           "            if not rows:\n                return 0\n            self.keep(",
+           "            self.keep(",
+           ("tests/test_deferred_candidates.py::"
+            "test_kept_scans_wait_for_a_statement_naming_candidates_a_block_or_the_"
+            "day_end",),
+           "issue 21 (cand21): a scan with no rows is kept (a statement for nothing)"),
 ]
 
 

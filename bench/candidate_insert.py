@@ -8,7 +8,9 @@ captured from bench/replay_profile.py --workers 10) or, without one, made alike:
 symbols, three float indicators on two thirds of them. Variants run alternated, ``--rounds``
 times, on one embedded server and one connection, each on an emptied, VACUUMed table made
 as a backtest's template is (migrated, UNLOGGED, no candidates -> workers key). The backend's
-CPU is read from /proc (its pid); the client's is this process's ``process_time``."""
+CPU is read from /proc (its pid); the client's is this process's ``process_time``.
+``--batch K``: the batched variants store K scans a call, by the replay's kept-scans
+statement (``replay.deferred_candidates``) or by a binary COPY of the same rows."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import random
 import sys
 import time
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -30,6 +32,7 @@ import asyncpg
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from tradefleet.adapters.postgres.candidate_store import _INSERT as CANDIDATES_INSERT  # noqa: E402
+from tradefleet.adapters.postgres.candidate_store import SCANS_INSERT, scan_columns  # noqa: E402
 from tradefleet.adapters.postgres.database import database_dsn  # noqa: E402
 from tradefleet.adapters.postgres.embedded import scratch_dir, start_embedded  # noqa: E402
 from tradefleet.adapters.postgres.migrate import migrate  # noqa: E402
@@ -111,6 +114,37 @@ def variant(sql, make):
     return run
 
 
+async def _kept_scans(conn, scans):
+    """``replay.deferred_candidates``' one statement for a batch of kept scans."""
+    await conn.execute(SCANS_INSERT, *scan_columns(scans, [0.001] * len(scans)))
+
+
+_COPY_COLUMNS = ("scan_id", "worker_id", "trading_day", "symbol", "price", "volume",
+                 "traded_value", "change_rate", "spread_ticks", "passed_filters",
+                 "rejected_by", "indicators", "signal", "strategy_name", "strategy_version",
+                 "param_version", "scanned_at")
+
+
+async def _copy(conn, scans):
+    """The same batch by binary COPY (``copy_records_to_table``), stamps made here."""
+    at = datetime.now(UTC)
+    await conn.copy_records_to_table("candidates", columns=_COPY_COLUMNS, records=[
+        (s["scan_id"], s["worker_id"], s["trading_day"], r.symbol, r.price, r.volume,
+         r.traded_value, r.change_rate, r.spread_ticks, r.passed_filters,
+         list(r.rejected_by), json.dumps(r.indicators), r.signal, s["strategy_name"],
+         s["strategy_version"], s["param_version"], at)
+        for s in scans for r in s["rows"]])
+
+
+def _one_scan(run):
+    async def each(conn, scans):
+        for scan in scans:
+            await run(conn, scan)
+    return each
+
+
+BATCHED = {"kept_scans_jsonb": _kept_scans, "kept_scans_copy": _copy}
+
 VARIANTS = {
     "unnest": variant(UNNEST, _unnest_args),
     "json_to_recordset": variant(JSON_RECORDSET, lambda rows: (_recordset_arg(rows),)),
@@ -153,8 +187,8 @@ def backend_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def one(dsn: str, index_set: str, name: str, scans: list[dict]) -> tuple[float, float,
-                                                                                float]:
+async def one(dsn: str, index_set: str, name: str, scans: list[dict],
+              batch: int = 1) -> tuple[float, float, float]:
     """One variant on a fresh clone of the template (as a backtest's day is made)."""
     admin = await asyncpg.connect(dsn)
     await admin.execute("DROP DATABASE IF EXISTS bench_day WITH (FORCE)")
@@ -165,10 +199,11 @@ async def one(dsn: str, index_set: str, name: str, scans: list[dict]) -> tuple[f
             await conn.execute(sql)
         await conn.execute("VACUUM ANALYZE candidates")
         pid = await conn.fetchval("SELECT pg_backend_pid()")
-        run = VARIANTS[name]
+        run = BATCHED.get(name) or _one_scan(VARIANTS[name])
+        size = batch if name in BATCHED else 1
         server, client, wall = backend_cpu(pid), time.process_time(), time.perf_counter()
-        for scan in scans:
-            await run(conn, scan)
+        for k in range(0, len(scans), size):
+            await run(conn, scans[k:k + size])
         return (time.process_time() - client, backend_cpu(pid) - server,
                 time.perf_counter() - wall)
     finally:
@@ -181,7 +216,10 @@ async def main() -> None:
     parser.add_argument("--scans", type=int, default=2241)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rows", type=Path)
-    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--variants", default=",".join([*VARIANTS, *BATCHED]))
+    parser.add_argument("--batch", type=int, default=10,
+                        help="scans a statement for the batched variants (" +
+                             ", ".join(BATCHED) + ")")
     parser.add_argument("--index-sets", default="all")
     args = parser.parse_args()
     scans = (pickle.loads(args.rows.read_bytes()) if args.rows else made_rows(args.scans))
@@ -203,11 +241,13 @@ async def main() -> None:
         for _ in range(args.rounds):
             for index_set in sets:
                 for name in names:
-                    got = await one(dsn, index_set, name, scans)
+                    got = await one(dsn, index_set, name, scans, args.batch)
                     results.setdefault((index_set, name), []).append(got)
         n = len(scans)
         print(f"load {os.getloadavg()[0]:.2f}, {n} scans of "
-              f"{sum(len(s['rows']) for s in scans) / n:.0f} rows, {args.rounds} rounds "
+              f"{sum(len(s['rows']) for s in scans) / n:.0f} rows ({args.batch} a statement "
+              f"batched: {', '.join(BATCHED)}), "
+              f"{args.rounds} rounds "
               f"(alternated): per scan, min and median of the rounds")
         print(f"{'index set':24} {'variant':22} {'client ms':>14} {'server ms':>14} "
               f"{'wall ms':>14}")

@@ -74,6 +74,28 @@ def server_cpu(pgdata: Path) -> float | None:
     return total
 
 
+async def _dump_candidates(db, out: Path) -> None:  # noqa: ANN001 - a Database
+    """The candidate rows and trade notes (see ``--candidates``); prints how many rows
+    have a ``scanned_at`` earlier than the row before them (by ``candidate_id``)."""
+    rows = await db.pool.fetch(
+        "SELECT dense_rank() OVER (ORDER BY f.first) AS scan, c.candidate_id, c.worker_id, "
+        "       c.trading_day, c.symbol, c.price, c.volume, c.traded_value, "
+        "       c.change_rate::text, c.spread_ticks, c.passed_filters, c.rejected_by::text, "
+        "       c.indicators::text, c.signal, c.strategy_name, c.strategy_version, "
+        "       c.param_version, "
+        "       c.scanned_at < lag(c.scanned_at) OVER (ORDER BY c.candidate_id) AS back "
+        "  FROM candidates c JOIN (SELECT scan_id, min(candidate_id) AS first "
+        "                          FROM candidates GROUP BY scan_id) f USING (scan_id) "
+        " ORDER BY c.candidate_id")
+    notes = await db.pool.fetch("SELECT trading_day, worker_id, key, item::text "
+                                "FROM daily_tuning_notes ORDER BY note_id")
+    out.write_text("".join("\t".join(map(str, list(r)[:-1])) + "\n" for r in rows)  # noqa: ASYNC240
+                   + "".join("\t".join(map(str, r)) + "\n" for r in notes))
+    print(f"{len(rows)} candidate rows, {rows[-1]['scan'] if rows else 0} scans, "
+          f"{sum(1 for r in rows if r['back'])} stamped before the row before them, "
+          f"{len(notes)} trade notes")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--start", default="09:00", help="the day starts at HH:MM")
@@ -82,6 +104,10 @@ async def main() -> None:
     parser.add_argument("--events", type=Path,
                         help="write the day's event log here (type, worker, symbol and "
                              "payload in event_id order; no ids or times)")
+    parser.add_argument("--candidates", type=Path,
+                        help="write the day's candidate rows here (candidate_id order, the "
+                             "scan as its number in order, every column as text but "
+                             "scan_id and scanned_at) and then its trade notes")
     parser.add_argument("--every-poll", action="store_true", help="no quiet-hold skip")
     parser.add_argument("--workers", type=int, default=1,
                         help="a fleet of N workers on one clock (bt-1..bt-N), as the backtest")
@@ -126,6 +152,8 @@ async def main() -> None:
                                            "FROM events ORDER BY event_id")
                 args.events.write_text("".join(json.dumps(dict(r), default=str) + "\n"
                                                for r in rows))
+            if args.candidates:
+                await _dump_candidates(db, args.candidates)
             await db.close()
     pg = f" + {pg_cpu:.1f} s PostgreSQL CPU" if pg_cpu is not None else ""
     print(f"load {os.getloadavg()[0]:.2f}: {args.workers} worker(s), {run.polls} polls, "

@@ -36,7 +36,7 @@ async def test_published_events_are_stored_in_order_before_the_next_statement(
     held = HeldConnections(db.pool)
     try:
         deferred = DeferredEvents()
-        held.deferred = deferred
+        held.deferred = [deferred]
         sinks = [PostgresEventSink(SimpleNamespace(pool=held),
                                    observe=lambda e: heard.append(e.worker_id))
                  for _ in range(2)]
@@ -67,7 +67,7 @@ async def test_a_kept_event_is_stamped_with_the_time_it_was_published(pg_server_
     held = HeldConnections(db.pool)
     try:
         deferred = DeferredEvents()
-        held.deferred = deferred
+        held.deferred = [deferred]
         sink = PostgresEventSink(SimpleNamespace(pool=held))
         deferred.watch(sink)
         clock = "SELECT clock_timestamp()"
@@ -127,7 +127,7 @@ async def test_events_wait_for_a_statement_that_names_them_or_a_block(pg_server_
     held = HeldConnections(db.pool)
     try:
         deferred = DeferredEvents()
-        held.deferred = deferred
+        held.deferred = [deferred]
         sink = PostgresEventSink(SimpleNamespace(pool=held))
         deferred.watch(sink)
         await sink.publish(_started("w-1"))

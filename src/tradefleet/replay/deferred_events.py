@@ -54,16 +54,18 @@ lock acquire, 1,117 before an order insert, none before a block: a store's trans
 never found an event kept); without, 2,820 (1,560 and 1,260). So a block still stores
 first, before its ``BEGIN``: waiting for its first statement that names the table would
 mean storing outside its transaction on another connection (a rolled-back block must not
-take the kept events with it), for no INSERT saved."""
+take the kept events with it), for no INSERT saved.
+
+The keeping, the store before a statement and the ages are ``replay.deferred_inserts``',
+shared with the kept scans' candidate rows (``replay.deferred_candidates``)."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 from tradefleet.adapters.postgres.event_store import event_columns
 from tradefleet.domain.events import Event
+from tradefleet.replay.deferred_inserts import DeferredInserts
 
 # the kept events in publish order (ordinality), each stamped ``now()`` less how long it
 # was kept (4.); the columns and codecs are ``event_store.append_events``'s
@@ -76,38 +78,21 @@ SELECT t, w, s, p, now() - make_interval(secs => a)
 """
 
 
-class DeferredEvents:
-    """Events published by a replayed day's workers, kept until the next statement."""
+class DeferredEvents(DeferredInserts):
+    """Events published by a replayed day's workers, kept until the next statement
+    (``replay.deferred_inserts``: the keeping, the store before a statement, the ages)."""
 
-    def __init__(self) -> None:
-        self._storing = asyncio.Lock()  # one store at a time: the ids keep the publish order
-        self.pending: list[tuple[Event, float]] = []   # (event, time.monotonic() published)
-        self.stored = 0                 # events stored
-        self.statements = 0             # INSERTs that stored them
+    table = "events"
 
     def watch(self, sink: Any) -> None:
         """Keep what ``sink`` publishes (a ``PostgresEventSink``) for the next statement."""
         log = sink.log
 
         async def publish(event: Event) -> None:
-            self.pending.append((event, time.monotonic()))
+            self.keep(event)
             log([event])
 
         sink.publish = publish
 
-    def due(self) -> bool:
-        """Events are kept, or being stored: a statement now waits for them first."""
-        return bool(self.pending) or self._storing.locked()
-
-    async def store(self, conn: Any) -> None:
-        """Insert the kept events on ``conn``, in the order published (see 1. and 2.),
-        after any store already under way (a statement of a concurrent task)."""
-        async with self._storing:
-            events, self.pending = self.pending, []
-            if not events:
-                return
-            now = time.monotonic()
-            await conn.execute(STORE, *event_columns([e for e, _ in events]),
-                               [now - at for _, at in events])
-            self.stored += len(events)
-            self.statements += 1
+    async def _insert(self, conn: Any, events: list[Event], ages: list[float]) -> None:
+        await conn.execute(STORE, *event_columns(events), ages)

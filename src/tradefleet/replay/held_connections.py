@@ -39,8 +39,9 @@ class HeldConnections:
         self._free: list[Any] = []
         self._held: list[Any] = []
         self.taken = 0                      # connections taken from the pool
-        # events kept for the next statement (``replay.deferred_events``), stored first
-        self.deferred: Any = None
+        # rows kept for the next statement that can see their table, stored first
+        # (``replay.deferred_inserts``: the events, the candidate rows)
+        self.deferred: list[Any] = []
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._pool, name)
@@ -65,12 +66,13 @@ class HeldConnections:
         await asyncio.shield(self._pool.release(conn))
 
     async def _before(self, conn: Any, query: Any = None) -> None:
-        """What must be in the database before a statement: the kept events, unless the
-        statement's text does not name the events table (``replay.deferred_events``, 1.);
-        before a block of statements (``query`` None) always."""
-        if self.deferred is not None and self.deferred.due() \
-                and (not isinstance(query, str) or "events" in query.lower()):
-            await self.deferred.store(conn)
+        """What must be in the database before a statement: each kind of kept rows, unless
+        the statement's text does not name their table (``replay.deferred_events``, 1.;
+        ``replay.deferred_candidates``); before a block of statements (``query`` None)
+        always."""
+        for kept in self.deferred:
+            if kept.due() and kept.names(query):
+                await kept.store(conn)
 
     async def _run(self, method: str, *args: Any, **kwargs: Any) -> Any:
         conn = await self._take()
@@ -111,7 +113,7 @@ class HeldConnections:
 
     async def flush(self) -> None:
         """Store what is kept now (the end of the day), with no statement of its own."""
-        if self.deferred is not None and self.deferred.due():
+        if any(kept.due() for kept in self.deferred):
             async with self.acquire():
                 pass
 

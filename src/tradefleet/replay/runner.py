@@ -31,6 +31,7 @@ from tradefleet.domain.markets import Market
 from tradefleet.domain.states import WorkerStatus
 from tradefleet.replay.bare_reads import BareReads
 from tradefleet.replay.day_controls import DayControls
+from tradefleet.replay.deferred_candidates import DeferredCandidates
 from tradefleet.replay.deferred_events import DeferredEvents
 from tradefleet.replay.held_connections import HeldConnections
 from tradefleet.replay.known_pnl import KnownPnl
@@ -79,6 +80,7 @@ class DayRun:
     orphans_served: int = 0         # orphan looks answered "none" (live_fleet)
     bare_reads: int = 0             # market reads past metering and faults (bare_reads)
     scans_shared: int = 0           # scan rankings handed on at one clock time (step_scans)
+    scans_kept: int = 0             # scans stored with others (deferred_candidates)
 
     @property
     def speed(self) -> float:
@@ -109,13 +111,14 @@ async def run_fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
     connections taken from ``db``'s pool once and held for the day (``held_connections``,
     on by default; trades unchanged: ``replay.held_connections`` says why), given back to
     the pool however the day ends; the events its workers published and it kept
-    (``replay.deferred_events``) stored by then if the day ended normally."""
+    (``replay.deferred_events``), and its scans' candidate rows
+    (``replay.deferred_candidates``), stored by then if the day ended normally."""
     if not held_connections:
         return await _fleet_day(market, clock, db, fleet, **options)
     held = HeldConnections(db.pool)
     try:
         run = await _fleet_day(market, clock, Database(held), fleet, held=held, **options)
-        await held.flush()      # the events kept since the last statement that named them
+        await held.flush()      # the rows kept since the last statement that named them
         return run
     finally:
         await held.release_all()
@@ -128,7 +131,8 @@ async def _fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
                      day_controls: bool = True, held: HeldConnections | None = None,
                      progress: Progress | None = None, quiet_scans: bool = True,
                      known_pnl: bool = True, live_fleet: bool = True,
-                     bare_reads: bool = True, step_scans: bool = True) -> DayRun:
+                     bare_reads: bool = True, step_scans: bool = True,
+                     kept_scans: bool = True) -> DayRun:
     """The workers of ``fleet`` trade ``market``'s day on one clock, interleaved in a fixed
     order: every ``poll_interval_seconds`` (the first worker's) of session time, each worker
     in turn follows its orders and polls. One account, one market: they share the book and
@@ -160,7 +164,8 @@ async def _fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
     default; trades unchanged): workers scanning alike at one clock time share one
     ranking (``replay.step_scans``).
     ``held``: the day's held connections (``run_fleet_day``), which also store the events
-    the workers publish together (``replay.deferred_events``).
+    the workers publish together (``replay.deferred_events``) and, ``kept_scans`` (on by
+    default; trades unchanged), their scans' candidate rows (``replay.deferred_candidates``).
     ``progress`` hears the session time and the polls so far every half hour."""
     if not fleet:
         raise ValueError("a fleet day needs at least one worker")
@@ -172,13 +177,14 @@ async def _fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
     reads = StepReads(market).install() if shared_reads else None
     controls = DayControls() if day_controls else None
     deferred = DeferredEvents() if held is not None else None
+    kept = DeferredCandidates() if held is not None and kept_scans else None
     scans = QuietScans(market) if quiet_scans else None
     pnl = KnownPnl(lambda: clock.now().astimezone(SEOUL).date()) if known_pnl else None
     live = LiveFleet() if live_fleet else None
     bare = BareReads(market) if bare_reads else None
     alike = StepScans(market, reads=reads, bare=bare) if step_scans else None
     if held is not None:
-        held.deferred = deferred
+        held.deferred = [k for k in (deferred, kept) if k is not None]
     for settings in fleet:
         settings = await take_param_version(settings, db, clock)  # noqa: PLW2901 - its session's
         worker = build_worker(settings, db=db, broker=SimBroker(market), clock=clock,
@@ -192,7 +198,8 @@ async def _fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
             await worker.recover(cycle)
         cycles.append(cycle)
         workers.append(worker)
-        _wrap(worker, cycle, settings, holds, controls, deferred, pnl, live, bare, alike)
+        _wrap(worker, cycle, settings, holds, controls, deferred, pnl, live, bare, alike,
+              kept)
         if scans is not None:
             scans.watch(cycle)
     if live is not None:
@@ -232,13 +239,15 @@ async def _fleet_day(market: SimMarket, clock: FrozenClock, db: Database,
                   pnl.served if pnl is not None else 0,
                   live.served if live is not None else 0,
                   bare.served if bare is not None else 0,
-                  alike.served if alike is not None else 0)
+                  alike.served if alike is not None else 0,
+                  kept.stored if kept is not None else 0)
 
 
 def _wrap(worker: Any, cycle: Any, settings: Settings, holds: QuietHolds | None,
           controls: DayControls | None, deferred: DeferredEvents | None,
           pnl: KnownPnl | None = None, live: LiveFleet | None = None,
-          bare: BareReads | None = None, alike: StepScans | None = None) -> None:
+          bare: BareReads | None = None, alike: StepScans | None = None,
+          kept: DeferredCandidates | None = None) -> None:
     """The replay-only components around one started worker (each module says why it
     trades nothing differently)."""
     if holds is not None:
@@ -255,6 +264,9 @@ def _wrap(worker: Any, cycle: Any, settings: Settings, holds: QuietHolds | None,
         bare.watch(worker)
     if alike is not None:               # on the scanner, before quiet_scans wraps the scan
         alike.watch(cycle)
+    if kept is not None:                # the scanner's store (the one of every cycle)
+        kept.watch(getattr(getattr(getattr(cycle._scan, "func", None), "__self__", None),
+                           "_store", None))
 
 
 async def _step_fleet(now: datetime, workers: Sequence[Any], cycles: Sequence[Any],
