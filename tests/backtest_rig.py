@@ -29,3 +29,17 @@ async def backtest_databases_of(server: str) -> list[str]:
 
 def backtest_databases(server: str) -> list[str]:
     return asyncio.run(backtest_databases_of(server))
+
+
+def drop_databases(server: str, names: list[str]) -> None:
+    """Drop the backtests' databases a test kept (``--keep-databases``)."""
+    asyncio.run(_drop(server, names))
+
+
+async def _drop(server: str, names: list[str]) -> None:
+    conn = await asyncpg.connect(server)
+    try:
+        for name in names:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()

@@ -14,7 +14,7 @@ from html.parser import HTMLParser
 import asyncpg
 import pytest
 import yaml
-from tests.backtest_rig import PARAMS, backtest_databases
+from tests.backtest_rig import PARAMS, backtest_databases, drop_databases
 from tests.backtest_rig import SETTINGS as BACKTEST_SETTINGS
 
 from tradefleet.adapters.postgres.database import database_dsn
@@ -77,16 +77,7 @@ def backtest(pg_server_uri: str, tmp_path_factory: pytest.TempPathFactory):  # n
     kept = sorted(set(backtest_databases(pg_server_uri)) - before)
     day_db = next(n for n in kept if n.endswith(f"{DAY:%Y%m%d}"))
     yield report, database_dsn(pg_server_uri, day_db)
-    asyncio.run(_drop(pg_server_uri, kept))
-
-
-async def _drop(server: str, names: list[str]) -> None:
-    conn = await asyncpg.connect(server)
-    try:
-        for name in names:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    drop_databases(pg_server_uri, kept)
 
 
 def _fetch(dsn: str, sql: str) -> list[asyncpg.Record]:

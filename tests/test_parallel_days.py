@@ -9,9 +9,8 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
-import asyncpg
 import pytest
-from tests.backtest_rig import backtest_databases
+from tests.backtest_rig import backtest_databases, drop_databases
 from tests.fleet_day_rig import AFTERNOON, tight_fleet
 
 from tradefleet.domain.errors import ConfigError
@@ -102,13 +101,6 @@ def test_kept_databases_stay_when_days_run_in_processes(
         assert all(len(databases[d]) == 1 for d in DAYS_NAMED), heard   # none dropped
         assert len(kept) == len(DAYS) + 1                                # and the template
     finally:
-        asyncio.run(_drop(pg_server_uri, kept))
+        drop_databases(pg_server_uri, kept)
 
 
-async def _drop(server: str, names: list[str]) -> None:
-    conn = await asyncpg.connect(server)
-    try:
-        for name in names:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
