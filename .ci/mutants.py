@@ -2443,6 +2443,38 @@ MUTANTS += [
             "test_kept_scans_wait_for_a_statement_naming_candidates_a_block_or_the_"
             "day_end",),
            "issue 21 (cand21): a scan with no rows is kept (a statement for nothing)"),
+    # issue 21 (twelfth session): a day's process collector and its pool's statement guard
+    Mutant("day-collector-not-in-day-processes", "replay/parallel_days.py",
+           "    tune_for_days()                          # after the imports",
+           "    pass                                     # after the imports",
+           ("tests/test_day_collector.py::test_a_day_process_collects_as_a_day_wants_with_its_"
+            "imports_frozen",),
+           "issue 21: the day processes collect garbage with Python's default thresholds"),
+    Mutant("day-collector-one-process-not-tuned", "replay/day_collector.py",
+           "    before = gc.get_threshold()\n    tune_for_days()",
+           "    before = gc.get_threshold()\n    gc.get_threshold()",
+           ("tests/test_day_collector.py::test_a_one_process_backtest_runs_its_days_so_and_"
+            "gives_python_its_own_back",),
+           "issue 21: a one-process backtest's days run with Python's default collector"),
+    Mutant("day-collector-not-given-back", "replay/day_collector.py",
+           "        gc.set_threshold(*before)\n        gc.unfreeze()",
+           "        pass",
+           ("tests/test_day_collector.py::test_a_one_process_backtest_runs_its_days_so_and_"
+            "gives_python_its_own_back",),
+           "issue 21: a one-process backtest leaves its process's collector tuned and "
+           "frozen after the days"),
+    Mutant("day-database-timer-per-statement", "replay/day_database.py",
+           "reset_sessions=False, command_timeout=None,",
+           "reset_sessions=False, command_timeout=10.0,",
+           ("tests/test_day_collector.py::test_a_day_database_guards_its_statements_on_the_"
+            "server_not_with_a_timer_each",),
+           "issue 21: a day's pool arms a loop timer for every statement again"),
+    Mutant("day-database-no-server-guard", "adapters/postgres/database.py",
+           'settings["statement_timeout"] = f"{round(server_timeout_s * 1000)}ms"',
+           "pass",
+           ("tests/test_day_collector.py::test_a_day_database_guards_its_statements_on_the_"
+            "server_not_with_a_timer_each",),
+           "issue 21: a day's statements have no hung-statement guard at all"),
 ]
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import replay as bench  # noqa: E402 - bench/replay.py: the same day and worker
+from tradefleet.adapters.postgres.database import Database  # noqa: E402
 from tradefleet.adapters.postgres.embedded import scratch_dir, start_embedded  # noqa: E402
 from tradefleet.adapters.telemetry.logging import configure_logging  # noqa: E402
 from tradefleet.replay.day_format import write_day  # noqa: E402
@@ -47,6 +48,11 @@ try:   # and with only the candidates index a day reads (replay.unread_candidate
     from tradefleet.replay.unread_candidate_indexes import drop_unread_indexes
 except ImportError:
     drop_unread_indexes = None
+try:   # and a day process's collector and pool (replay.day_collector, replay.day_database)
+    from tradefleet.replay.day_collector import tune_for_days
+    from tradefleet.replay.day_database import DAY_STATEMENT_TIMEOUT_S
+except ImportError:
+    tune_for_days = DAY_STATEMENT_TIMEOUT_S = None
 
 
 def server_cpu(pgdata: Path) -> float | None:
@@ -96,6 +102,25 @@ async def _dump_candidates(db, out: Path) -> None:  # noqa: ANN001 - a Database
           f"{len(notes)} trade notes")
 
 
+async def _as_day_database(db: Database, dsn: str) -> Database:
+    """``db`` made as a backtest's day database: its template's changes, a day process's
+    pool and collector (where the code has them)."""
+    if DAY_STATEMENT_TIMEOUT_S is not None:
+        await db.close()
+        db = await Database.connect(dsn, min_size=1, max_size=4, reset_sessions=False,
+                                    command_timeout=None,
+                                    server_timeout_s=DAY_STATEMENT_TIMEOUT_S)
+        tune_for_days()
+    if make_unlogged is not None:
+        async with db.pool.acquire() as conn:
+            await make_unlogged(conn)
+            if drop_owner_key is not None:
+                await drop_owner_key(conn)
+            if drop_unread_indexes is not None:
+                await drop_unread_indexes(conn)
+    return db
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--start", default="09:00", help="the day starts at HH:MM")
@@ -122,13 +147,8 @@ async def main() -> None:
         folder = write_day(tmp / "days", record_sim_day(bench.SEED, 100, bench.DAY))
         dsn = await asyncio.to_thread(start_embedded, tmp / "pgdata", database="replay")
         db = await bench._database(dsn)
-        if args.workers > 1 and make_unlogged is not None:   # a backtest day's database
-            async with db.pool.acquire() as conn:
-                await make_unlogged(conn)
-                if drop_owner_key is not None:
-                    await drop_owner_key(conn)
-                if drop_unread_indexes is not None:
-                    await drop_unread_indexes(conn)
+        if args.workers > 1:
+            db = await _as_day_database(db, dsn)
         profile = cProfile.Profile() if args.profile else None
         pg_cpu = server_cpu(tmp / "pgdata")
         cpu = time.process_time()

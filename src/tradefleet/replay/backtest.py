@@ -31,6 +31,7 @@ from tradefleet.adapters.postgres.migrate import migrate
 from tradefleet.domain.calendar import SEOUL, KrxCalendar
 from tradefleet.domain.errors import ConfigError
 from tradefleet.replay.candidate_owners import drop_owner_key
+from tradefleet.replay.day_collector import collector_for_days
 from tradefleet.replay.day_database import create_day_database, day_database
 from tradefleet.replay.day_format import META_FILE, QUOTES_FILE, DayMeta, day_dir
 from tradefleet.replay.parallel_days import MAX_JOBS, DayProcesses, default_jobs
@@ -182,14 +183,15 @@ async def run_backtest(planned: Sequence[PlannedDay], fleet: Sequence[Settings],
     try:
         await databases.prepare()
         if processes is None:
-            for k, p in enumerate(runnable, 1):
-                assert p.folder is not None
-                async with databases.for_day(p.day) as db:
-                    run = await replay_fleet_day(p.folder, db, fleet, start=start,
-                                                 **replay_options)
-                result.runs.append(run)
-                if on_day is not None:
-                    on_day(p, run, k, len(runnable))
+            with collector_for_days():
+                for k, p in enumerate(runnable, 1):
+                    assert p.folder is not None
+                    async with databases.for_day(p.day) as db:
+                        run = await replay_fleet_day(p.folder, db, fleet, start=start,
+                                                     **replay_options)
+                    result.runs.append(run)
+                    if on_day is not None:
+                        on_day(p, run, k, len(runnable))
         else:
             result.runs = await _in_processes(processes, runnable, databases, fleet, start,
                                               on_day, replay_options)

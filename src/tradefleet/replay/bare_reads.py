@@ -45,11 +45,12 @@ class BareReads:
         self._market = market
         self.served = 0                 # reads that went straight to the market
         self.unwatched = 0              # workers left as they were (another broker stack)
-        self._straight: set[int] = set()    # ids of the brokers given the bare reads
+        # the brokers given the bare reads, by id; held, so that no id is another's later
+        self._straight: dict[int, Any] = {}
 
     def reads_straight(self, broker: Any) -> bool:
         """Whether ``broker`` is one this gave the bare reads (``watch``)."""
-        return id(broker) in self._straight
+        return self._straight.get(id(broker)) is broker
 
     def unfaulted(self) -> bool:
         """No rule at all in the market's fault plan (1.)."""
@@ -81,4 +82,4 @@ class BareReads:
         # instance attributes: found before MeteredBroker.__getattr__ is asked
         metered.get_quotes = get_quotes
         metered.get_minute_bars = get_minute_bars
-        self._straight.add(id(metered))
+        self._straight[id(metered)] = metered

@@ -13,6 +13,11 @@ import asyncpg
 from tradefleet.adapters.postgres.database import Database, database_dsn
 from tradefleet.replay.candidate_owners import check_owners
 
+# A replayed day's statements are guarded by the server, not by a client timer per statement
+# (``Database.connect``): its costliest statement takes milliseconds, so a statement still
+# running after this long is hung, and the day ends in the server's error.
+DAY_STATEMENT_TIMEOUT_S = 30.0
+
 
 async def create_day_database(server_dsn: str, template: str, name: str) -> None:
     """Database ``name``, a copy of ``template``, on the server of ``server_dsn``."""
@@ -33,7 +38,8 @@ async def day_database(server_dsn: str, template: str | None,
     if template is not None:
         await create_day_database(server_dsn, template, name)
     db = await Database.connect(database_dsn(server_dsn, name), min_size=1, max_size=4,
-                                reset_sessions=False)
+                                reset_sessions=False, command_timeout=None,
+                                server_timeout_s=DAY_STATEMENT_TIMEOUT_S)
     try:
         yield db
         async with db.pool.acquire() as conn:

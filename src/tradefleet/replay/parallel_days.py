@@ -52,13 +52,16 @@ def default_jobs(days: int) -> int:
 
 
 def _child_start() -> None:
-    """A spawned process logs as the command does: errors only, to stderr; and imports what
-    a day runs now, while the parent still builds the template."""
+    """A spawned process logs as the command does: errors only, to stderr; imports what a
+    day runs now, while the parent still builds the template; and collects its garbage as
+    a day's replay wants (``replay.day_collector``)."""
     from tradefleet.adapters.telemetry.logging import configure_logging
+    from tradefleet.replay.day_collector import tune_for_days
 
     configure_logging(level="error")
     import tradefleet.replay.day_database  # noqa: F401
     import tradefleet.replay.runner  # noqa: F401
+    tune_for_days()                          # after the imports: they are frozen with it
 
 
 def _started() -> int:
